@@ -1,0 +1,133 @@
+"""`vigie`: the console. `vigie --backend HOST:PORT` connects to a running backend;
+`vigie demo` starts a simulated city in a child process and opens the console on it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the sub-command (the sub-command's copy has no defaults,
+    so `vigie --screenshot D demo` is not overwritten by demo's own default)."""
+
+    def d(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--screenshot",
+        metavar="DIR",
+        default=d(None),
+        help="render offscreen, write one PNG per window into DIR, exit",
+    )
+    common.add_argument(
+        "--after", type=float, default=d(6.0), metavar="SECONDS", help="wait this long before --screenshot"
+    )
+    common.add_argument("--log-level", default=d("WARNING"))
+    return common
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="vigie", description=__doc__, parents=[_common_options(True)])
+    p.add_argument(
+        "--backend", default="127.0.0.1:50051", metavar="HOST:PORT", help="the backend to connect to"
+    )
+    sub = p.add_subparsers(dest="command")
+    demo = sub.add_parser(
+        "demo", parents=[_common_options(False)], help="start a simulated city and open the console on it"
+    )
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--lights", type=int, default=5000)
+    args = p.parse_args(argv)
+    if args.after < 0:
+        p.error("--after must not be negative")
+    return args
+
+
+def _offscreen_platform() -> str:
+    """Qt's offscreen platform with one full-HD screen (its default screen is only 800x800)."""
+    config = Path(tempfile.gettempdir()) / "vigie-offscreen-1080p.json"
+    screens = [{"name": "console", "x": 0, "y": 0, "width": 1920, "height": 1080}]
+    config.write_text(json.dumps({"screens": screens}))
+    return f"offscreen:configfile={config}"
+
+
+def _prepare_environment(args: argparse.Namespace) -> None:
+    """Pick the Qt platform before Qt loads: offscreen for screenshots or when there is no display."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if not platform and not args.screenshot and sys.platform.startswith("linux") and not display:
+        print(
+            "vigie: no display found; rendering offscreen and writing screenshots to ./screenshots "
+            "(run on a desktop session to see the console)",
+            file=sys.stderr,
+        )
+        args.screenshot = "screenshots"
+    if args.screenshot and platform in ("", "offscreen"):
+        os.environ["QT_QPA_PLATFORM"] = _offscreen_platform()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    _prepare_environment(args)
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.backend_process import BackendProcess
+    from app.main_window import MainWindow
+    from app.session import Session
+    from app.theme import apply_theme
+
+    app = QApplication(sys.argv[:1])
+    app.setOrganizationName("Vigie")
+    app.setApplicationName("Vigie")
+    apply_theme(app)
+
+    backend: BackendProcess | None = None
+    address = args.backend
+    if args.command == "demo":
+        backend = BackendProcess(["--seed", str(args.seed), "--lights", str(args.lights)])
+        backend.start()
+        address = backend.address
+
+    session = Session(address)
+    window = MainWindow(session, remember_layout=not args.screenshot)
+    if args.screenshot:
+        window.setGeometry(app.primaryScreen().availableGeometry())
+    window.show()
+    session.start()
+
+    code = 0
+    if args.screenshot:
+        out = Path(args.screenshot)
+
+        def shoot() -> None:
+            nonlocal code
+            out.mkdir(parents=True, exist_ok=True)
+            windows = [w for w in app.topLevelWidgets() if w.isVisible()]
+            for i, w in enumerate(windows, 1):
+                path = out / f"vigie-{i}.png"
+                if not w.grab().save(str(path)):
+                    code = 1
+                print(path)
+            app.quit()
+
+        QTimer.singleShot(int(args.after * 1000), shoot)
+    try:
+        result = app.exec()
+    finally:
+        window.camera_ctl.stop()
+        session.stop()
+        if backend is not None:
+            backend.stop()
+    return code or result

@@ -1,0 +1,68 @@
+"""Keeps the detail view on the selected asset: fields refreshed on change, telemetry followed live."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject
+
+from app.models.asset_table import AssetTableModel, format_age
+from app.models.records import AssetRecord
+from app.session import Session
+from widgets.detail.asset_detail import AssetDetailView
+from widgets.status.palette import KIND_SINGULAR
+
+
+def detail_fields(r: AssetRecord) -> list[tuple[str, str]]:
+    fields = [
+        ("ID", r.id),
+        ("Kind", KIND_SINGULAR.get(r.kind, r.kind)),
+        ("District", r.district),
+        ("Position", f"{r.lat:.5f} N, {r.lon:.5f} E"),
+    ]
+    if r.kind in ("camera", "vehicle"):
+        fields.append(("Heading", f"{r.heading:.0f}°"))
+    seen = time.strftime("%H:%M:%S", time.localtime(r.last_seen)) if r.last_seen else "never"
+    fields.append(
+        ("Last seen", f"{seen} ({format_age(time.time() - r.last_seen)} ago)" if r.last_seen else seen)
+    )
+    fields.extend((k.replace("_", " ").capitalize(), v) for k, v in sorted(r.attributes.items()))
+    return fields
+
+
+class DetailController(QObject):
+    def __init__(self, session: Session, model: AssetTableModel, view: AssetDetailView) -> None:
+        super().__init__(view)
+        self.session, self.model, self.view = session, model, view
+        self.asset_id = ""
+        model.sig_assets_changed.connect(self._on_changed)
+        model.sig_reset.connect(lambda: self._refresh())
+        session.sig_telemetry_history.connect(self._on_history)
+        session.sig_telemetry_samples.connect(self._on_samples)
+
+    def select(self, asset_id: str) -> None:
+        if asset_id == self.asset_id:
+            return
+        self.asset_id = asset_id
+        self.view.chart.clear("Loading telemetry…" if asset_id else "Select an asset to see its telemetry")
+        self.session.watch_telemetry(asset_id or None)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        rec = self.model.record(self.asset_id) if self.asset_id else None
+        if rec is None:
+            self.view.clear()
+            return
+        self.view.show_asset(rec.name, rec.status, rec.reason, detail_fields(rec))
+
+    def _on_changed(self, ids: set[str]) -> None:
+        if self.asset_id in ids:
+            self._refresh()
+
+    def _on_history(self, asset_id: str, series: list) -> None:
+        if asset_id == self.asset_id:
+            self.view.chart.set_series(series)
+
+    def _on_samples(self, asset_id: str, series: list) -> None:
+        if asset_id == self.asset_id:
+            self.view.chart.append(series)

@@ -1,0 +1,166 @@
+"""The console's main window: composes the session, models, controllers and views."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+
+from app.controllers.camera_view import CameraViewController
+from app.controllers.detail import DetailController
+from app.models.asset_table import ID_ROLE, AssetTableModel
+from app.models.asset_tree import FILTER_ROLE, AssetTreeModel
+from app.session import Session
+from widgets.assets.asset_panel import AssetPanel
+from widgets.detail.asset_detail import AssetDetailView
+from widgets.status.connection import ConnectionIndicator
+from widgets.status.palette import STATUS_COLORS, STATUS_LABELS, STATUSES
+from widgets.video.grid import CameraGrid
+
+
+def panel(title: str, body: QWidget) -> QWidget:
+    """A titled panel frame, the unit operators read the screen by."""
+    frame = QWidget(objectName="panel")
+    lay = QVBoxLayout(frame)
+    lay.setContentsMargins(2, 2, 2, 2)
+    lay.setSpacing(0)
+    lay.addWidget(QLabel(title.upper(), objectName="panelTitle"))
+    lay.addWidget(body, 1)
+    return frame
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self, session: Session, title: str = "Dijon Métropole", remember_layout: bool = True
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.setWindowTitle(f"Vigie — {title} — {session.address}")
+        self.resize(1600, 950)
+
+        # Models fed by the session.
+        self.assets = AssetTableModel(parent=self)
+        self.tree = AssetTreeModel(self.assets, parent=self)
+        session.sig_snapshot.connect(self.assets.reset)
+        self.assets.sig_reset.connect(self._select_worst_if_none)
+        session.sig_changes.connect(self.assets.queue_changes)
+
+        # Views.
+        self.asset_panel = AssetPanel(self.assets, self.tree, ID_ROLE, FILTER_ROLE)
+        self.detail = AssetDetailView()
+        self.cameras = CameraGrid(2, 2)
+        self.map_placeholder = QLabel(
+            "City map\n\nThe live map of assets, vehicles and cameras\nopens here (offline Leaflet basemap).",
+            objectName="placeholder",
+            alignment=Qt.AlignmentFlag.AlignCenter,
+        )
+
+        # Controllers wire views to the session and models.
+        self.detail_ctl = DetailController(session, self.assets, self.detail)
+        self.camera_ctl = CameraViewController(session, self.assets, self.cameras)
+        self.asset_panel.sig_filter_text.connect(lambda t: self.assets.set_filter(text=t))
+        self.asset_panel.sig_scope.connect(lambda k, d: self.assets.set_filter(kind=k, district=d))
+        self.asset_panel.sig_asset_selected.connect(self.detail_ctl.select)
+        self.asset_panel.sig_asset_activated.connect(self._on_activated)
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(panel("Asset detail", self.detail))
+        right.addWidget(panel("Cameras", self.cameras))
+        right.setSizes([480, 470])
+        centre = QSplitter(Qt.Orientation.Horizontal)
+        centre.addWidget(panel("Assets", self.asset_panel))
+        centre.addWidget(panel("City map", self.map_placeholder))
+        centre.addWidget(right)
+        centre.setSizes([620, 380, 600])
+        self.splitter = centre
+
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self._header(title))
+        inner = QWidget()
+        il = QVBoxLayout(inner)
+        il.setContentsMargins(6, 6, 6, 6)
+        il.addWidget(centre)
+        lay.addWidget(inner, 1)
+        self.setCentralWidget(body)
+
+        # Status bar: connection, counts per status, revision.
+        self.connection = ConnectionIndicator()
+        self.counts = QLabel()
+        self.revision = QLabel()
+        self.revision.setStyleSheet("color: #8b949e; padding: 0 8px;")
+        sb = self.statusBar()
+        sb.addWidget(self.connection)
+        sb.addPermanentWidget(self.counts)
+        sb.addPermanentWidget(self.revision)
+        session.sig_connection.connect(self.connection.set_state)
+        session.sig_error.connect(lambda msg: sb.showMessage(msg, 8000))
+        self.assets.sig_counts_changed.connect(self._update_counts)
+        self._update_counts()
+        self.remember_layout = remember_layout  # off for screenshots: same picture every time
+        if remember_layout:
+            self._restore()
+
+    def _header(self, title: str) -> QWidget:
+        head = QWidget(objectName="header")
+        head.setFixedHeight(44)
+        lay = QHBoxLayout(head)
+        lay.setContentsMargins(8, 0, 8, 0)
+        lay.addWidget(QLabel("VIGIE", objectName="appTitle"))
+        lay.addWidget(QLabel(f"{title} · connected control station", objectName="appSubtitle"))
+        lay.addStretch(1)
+        self.clock = QLabel(objectName="clock")
+        lay.addWidget(self.clock)
+        self._clock_timer = QTimer(self, interval=1000)
+        self._clock_timer.timeout.connect(self._tick)
+        self._clock_timer.start()
+        self._tick()
+        return head
+
+    def _tick(self) -> None:
+        self.clock.setText(time.strftime("%a %d %b  %H:%M:%S"))
+
+    def _update_counts(self) -> None:
+        totals = dict.fromkeys(STATUSES, 0)
+        for per_status in self.assets.counts.values():
+            for s, n in per_status.items():
+                totals[s] = totals.get(s, 0) + n
+        parts = [
+            f"<span style='color:{STATUS_COLORS[s]}'>{STATUS_LABELS[s]} <b>{totals[s]:,}</b></span>".replace(
+                ",", " "
+            )
+            for s in STATUSES
+        ]
+        self.counts.setText("&nbsp;&nbsp;&nbsp;".join(parts))
+        self.revision.setText(f"rev {self.assets.revision}")
+
+    def _select_worst_if_none(self) -> None:
+        """On a fresh console, open the detail of the asset in the worst state (the table's first row)."""
+        if not self.asset_panel.selected_ids() and self.assets.rowCount():
+            self.asset_panel.select_row(0)
+
+    def _on_activated(self, asset_id: str) -> None:
+        rec = self.assets.record(asset_id)
+        if rec is not None and rec.kind == "camera":
+            self.camera_ctl.show_next(asset_id)
+
+    def _restore(self) -> None:
+        s = QSettings()
+        geo = s.value("main/geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        state = s.value("main/splitter")
+        if state is not None:
+            self.splitter.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.remember_layout:
+            s = QSettings()
+            s.setValue("main/geometry", self.saveGeometry())
+            s.setValue("main/splitter", self.splitter.saveState())
+        self.camera_ctl.stop()
+        super().closeEvent(event)

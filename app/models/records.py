@@ -1,0 +1,62 @@
+"""Plain records the session hands to the Qt models (made off the GUI thread, read on it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from vigie.v1 import assets_pb2
+
+KIND_NAMES = {v: k.lower() for k, v in assets_pb2.Asset.Kind.items() if v != 0}
+STATUS_NAMES = {v: k.lower() for k, v in assets_pb2.Asset.Status.items() if v != 0}
+
+
+@dataclass(slots=True)
+class AssetRecord:
+    id: str
+    kind: str  # "camera", "traffic_signal", ... (Asset.Kind names, lower case)
+    name: str
+    district: str
+    lat: float
+    lon: float
+    status: str  # "ok", "warning", "fault", "offline", "maintenance"
+    reason: str
+    last_seen: float  # unix seconds
+    heading: float
+    revision: int
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_pb(cls, a: assets_pb2.Asset) -> AssetRecord:
+        return cls(
+            a.id,
+            KIND_NAMES.get(a.kind, "unknown"),
+            a.name,
+            a.district,
+            a.position.lat,
+            a.position.lon,
+            STATUS_NAMES.get(a.status, "offline"),
+            a.status_reason,
+            a.last_seen.seconds + a.last_seen.nanos * 1e-9,
+            a.heading_deg,
+            a.revision,
+            dict(a.attributes),
+        )
+
+
+@dataclass(slots=True)
+class Series:
+    """Samples of one metric: times in unix seconds, values; both float64 arrays."""
+
+    metric: str
+    label: str
+    unit: str
+    times: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def from_pb(cls, s: assets_pb2.MetricSeries) -> Series:
+        n = len(s.samples)
+        times = np.fromiter((x.time_unix_ms for x in s.samples), dtype=np.float64, count=n) / 1000.0
+        values = np.fromiter((x.value for x in s.samples), dtype=np.float64, count=n)
+        return cls(s.metric, s.label or s.metric, s.unit, times, values)

@@ -1,0 +1,283 @@
+"""The console's one connection to the backend.
+
+An asyncio loop in its own thread owns the grpc.aio channels (grpc.aio objects must stay on the
+thread that made them, and must not run on Qt's event loop). Results reach the GUI thread as
+queued Qt signals. The asset watch resumes from the last revision it saw after any disconnect,
+reloads a snapshot when the server says "resync needed", and coalesces bursts of changes so
+the GUI receives at most one batch every `flush_interval` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from typing import Any
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from PySide6.QtCore import QObject, Signal
+from vigie.v1 import assets_pb2, assets_pb2_grpc, video_pb2, video_pb2_grpc
+
+from app.models.records import AssetRecord, Series
+
+log = logging.getLogger(__name__)
+
+CHANNEL_OPTIONS = [
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 5_000),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+]
+UNARY_TIMEOUT = 5.0
+BACKOFF_CAP = 5.0
+
+FrameSink = Callable[
+    [bytes, float, int], None
+]  # (jpeg, capture unix time, sequence), called off the GUI thread
+
+
+def backoff_delay(attempt: int, cap: float = BACKOFF_CAP, base: float = 0.25) -> float:
+    """Capped exponential backoff with "equal jitter": between half and all of the step."""
+    step = min(cap, base * (2**attempt))
+    return step / 2 + random.uniform(0, step / 2)
+
+
+class Session(QObject):
+    # state: "connecting" | "connected" | "disconnected" | "reconnecting" | "stopped";
+    # detail: address or reason; retry_at: time.monotonic() of the next attempt (0 if none).
+    sig_connection = Signal(str, str, float)
+    sig_snapshot = Signal(object, int)  # list[AssetRecord], revision
+    sig_changes = Signal(object, int, int)  # list[AssetRecord] (latest per asset), revision, raw change count
+    sig_telemetry_history = Signal(str, object)  # asset id, list[Series]
+    sig_telemetry_samples = Signal(str, object)  # asset id, list[Series]
+    sig_error = Signal(str)  # a failure the operator should read
+
+    def __init__(self, address: str, flush_interval: float = 0.05, stale_after: float = 15.0) -> None:
+        super().__init__()
+        self.address = address
+        self.flush_interval = flush_interval
+        self.stale_after = stale_after  # no message (not even a heartbeat) for this long: the link is dead
+        self.revision = 0
+        self.epoch = ""
+        self.state = "stopped"
+        self.changes_received = 0
+        self.reconnects = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="vigie-session", daemon=True)
+        self._pending: dict[str, AssetRecord] = {}
+        self._pending_count = 0
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._channel: grpc.aio.Channel | None = None
+        self._video_channel: grpc.aio.Channel | None = None
+
+    # ---- lifecycle (GUI thread) ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+        self.submit(self._start())
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if not self._thread.is_alive():
+            return
+        fut = self.submit(self._shutdown())
+        try:
+            fut.result(timeout)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            log.exception("session shutdown")
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+
+    def submit(self, coro: Awaitable[Any]) -> Future[Any]:
+        """Run a coroutine on the session loop (from any thread)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+
+    # ---- requests (any thread) -------------------------------------------------------------
+
+    def watch_telemetry(self, asset_id: str | None, history_s: float = 900.0) -> None:
+        """Follow one asset's telemetry (history, then live); None stops following."""
+        self.submit(
+            self._replace_task("telemetry", self._telemetry_loop(asset_id, history_s) if asset_id else None)
+        )
+
+    def open_video(
+        self, key: str, camera_id: str, sink: FrameSink, profile: str = "SUB", max_fps: float = 10.0
+    ) -> None:
+        """Stream a camera into `sink` under `key` (replacing what that key streamed)."""
+        self.submit(self._replace_task(f"video:{key}", self._video_loop(camera_id, sink, profile, max_fps)))
+
+    def close_video(self, key: str) -> None:
+        self.submit(self._replace_task(f"video:{key}", None))
+
+    def list_cameras(self) -> Future[list[video_pb2.Camera]]:
+        return self.submit(self._list_cameras())
+
+    # ---- session loop ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+        self._loop.close()
+
+    async def _start(self) -> None:
+        self._channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+        # Video gets its own connection so a burst of pictures never delays asset changes.
+        self._video_channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+        self._assets = assets_pb2_grpc.AssetServiceStub(self._channel)
+        self._video = video_pb2_grpc.VideoServiceStub(self._video_channel)
+        self._tasks["watch"] = asyncio.create_task(self._watch_assets())
+        self._tasks["flush"] = asyncio.create_task(self._flush_loop())
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
+        for ch in (self._channel, self._video_channel):
+            if ch is not None:
+                await ch.close()
+        self._set_state("stopped", self.address)
+
+    async def _replace_task(self, name: str, coro: Awaitable[Any] | None) -> None:
+        old = self._tasks.pop(name, None)
+        if old is not None:
+            old.cancel()
+        if coro is not None:
+            self._tasks[name] = asyncio.ensure_future(coro)
+
+    def _set_state(self, state: str, detail: str, retry_at: float = 0.0) -> None:
+        self.state = state
+        self.sig_connection.emit(state, detail, retry_at)
+
+    # ---- asset watch -----------------------------------------------------------------------
+
+    async def _watch_assets(self) -> None:
+        attempt = 0
+        ever_connected = False
+        while True:
+            self._set_state("reconnecting" if ever_connected else "connecting", self.address)
+            call = self._assets.WatchAssets(
+                assets_pb2.WatchAssetsRequest(after_revision=self.revision, epoch=self.epoch, max_batch=2000)
+            )
+            reason = "the stream ended"
+            try:
+                snapshot: list[AssetRecord] = []
+                while True:
+                    msg = await asyncio.wait_for(call.read(), self.stale_after)
+                    if msg is grpc.aio.EOF:
+                        break
+                    if self.state != "connected":
+                        self._set_state("connected", self.address)
+                        ever_connected = True
+                        attempt = 0
+                    kind = msg.WhichOneof("event")
+                    if kind == "changes":
+                        self._take_changes(msg)
+                    elif kind == "snapshot":
+                        snapshot.extend(AssetRecord.from_pb(a) for a in msg.snapshot.assets)
+                        if msg.snapshot.last:
+                            self.revision, self.epoch = msg.revision, msg.epoch
+                            self._pending.clear()
+                            self._pending_count = 0
+                            self.sig_snapshot.emit(snapshot, self.revision)
+                            snapshot = []
+                    elif kind == "resync_needed":
+                        log.info("resync needed: %s", msg.resync_needed.reason)
+                        self.revision, self.epoch = 0, ""
+                        reason = "resync"
+                        break
+            except TimeoutError:
+                reason = f"no message for {self.stale_after:.0f} s"
+            except grpc.aio.AioRpcError as exc:
+                reason = exc.details() or exc.code().name
+            finally:
+                call.cancel()
+            if reason == "resync":
+                continue  # reload a snapshot at once: the server is there
+            delay = backoff_delay(attempt)
+            attempt += 1
+            self.reconnects += 1
+            self._set_state("disconnected", f"{self.address}: {reason}", time.monotonic() + delay)
+            await asyncio.sleep(delay)
+
+    def _take_changes(self, msg: assets_pb2.WatchAssetsResponse) -> None:
+        changes = msg.changes.changes
+        if not changes:
+            return
+        if changes[0].revision != self.revision + 1:
+            # Never expected: the server guarantees consecutive revisions. Say so loudly.
+            log.error("revision gap: at %d, received %d", self.revision, changes[0].revision)
+        pending = self._pending
+        for c in changes:
+            pending[c.asset.id] = AssetRecord.from_pb(c.asset)
+        self.revision = msg.revision
+        self._pending_count += len(changes)
+        self.changes_received += len(changes)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            if self._pending:
+                batch = list(self._pending.values())
+                count = self._pending_count
+                self._pending = {}
+                self._pending_count = 0
+                self.sig_changes.emit(batch, self.revision, count)
+
+    # ---- telemetry -------------------------------------------------------------------------
+
+    async def _telemetry_loop(self, asset_id: str, history_s: float) -> None:
+        attempt = 0
+        while True:
+            try:
+                start = Timestamp()
+                start.FromNanoseconds(int((time.time() - history_s) * 1e9))
+                hist = await self._assets.GetTelemetry(
+                    assets_pb2.GetTelemetryRequest(asset_id=asset_id, start=start, max_points=5000),
+                    timeout=UNARY_TIMEOUT,
+                )
+                self.sig_telemetry_history.emit(asset_id, [Series.from_pb(s) for s in hist.series])
+                attempt = 0
+                async for msg in self._assets.WatchTelemetry(
+                    assets_pb2.WatchTelemetryRequest(asset_id=asset_id)
+                ):
+                    self.sig_telemetry_samples.emit(asset_id, [Series.from_pb(s) for s in msg.series])
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                    self.sig_error.emit(f"Telemetry of {asset_id}: {exc.details()}")
+                    return
+            # The stream broke: the history reload on the next attempt fills the gap.
+            await asyncio.sleep(backoff_delay(attempt))
+            attempt += 1
+
+    # ---- video -----------------------------------------------------------------------------
+
+    async def _video_loop(self, camera_id: str, sink: FrameSink, profile: str, max_fps: float) -> None:
+        attempt = 0
+        req = video_pb2.StreamVideoRequest(
+            camera_id=camera_id, profile=video_pb2.StreamVideoRequest.Profile.Value(profile), max_fps=max_fps
+        )
+        while True:
+            try:
+                async for frame in self._video.StreamVideo(req):
+                    attempt = 0
+                    ct = frame.capture_time
+                    sink(frame.jpeg, ct.seconds + ct.nanos * 1e-9, frame.sequence)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                    self.sig_error.emit(f"Camera {camera_id}: {exc.details()}")
+                    return
+            await asyncio.sleep(backoff_delay(attempt))
+            attempt += 1
+
+    async def _list_cameras(self) -> list[video_pb2.Camera]:
+        resp = await self._video.ListCameras(video_pb2.ListCamerasRequest(), timeout=UNARY_TIMEOUT)
+        return list(resp.cameras)

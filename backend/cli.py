@@ -1,0 +1,86 @@
+"""vigie-backend: serve a device network (the simulated city by default) over gRPC."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+
+from backend.server import Backend
+
+READY_PREFIX = "VIGIE_BACKEND_LISTENING"  # the line a parent process waits for (see app/demo.py)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="vigie-backend", description=__doc__)
+    p.add_argument(
+        "--listen", default="127.0.0.1:50051", help="HOST:PORT to serve on (port 0: pick a free one)"
+    )
+    p.add_argument("--seed", type=int, default=1, help="simulator seed: the same seed gives the same city")
+    p.add_argument("--lights", type=int, default=5000, help="number of street lights (up to 50000)")
+    p.add_argument(
+        "--history", type=int, default=200_000, help="asset changes kept for clients to resume from"
+    )
+    p.add_argument(
+        "--change-rate", type=float, default=0.0, help="extra asset changes per second (benchmarks)"
+    )
+    p.add_argument("--heartbeat", type=float, default=5.0, help="seconds between heartbeats on quiet streams")
+    p.add_argument(
+        "--stop-on-stdin-eof", action="store_true", help="exit when standard input closes (used by the demo)"
+    )
+    p.add_argument("--log-level", default="INFO")
+    args = p.parse_args(argv)
+    if not 0 <= args.lights <= 50_000:
+        p.error("--lights must be between 0 and 50000")
+    if args.history < 1:
+        p.error("--history must be at least 1")
+    if args.change_rate < 0:
+        p.error("--change-rate must not be negative")
+    return args
+
+
+async def serve(args: argparse.Namespace) -> None:
+    from backend.adapters.simulator import CitySimulator
+
+    network = CitySimulator(seed=args.seed, lights=args.lights, change_rate=args.change_rate)
+    backend = Backend(network, history=args.history, heartbeat_s=args.heartbeat)
+    port = await backend.start(args.listen)
+    host = args.listen.rsplit(":", 1)[0]
+    print(f"{READY_PREFIX} {host}:{port}", flush=True)
+    logging.info("serving %d assets on %s:%d (epoch %s)", len(backend.store), host, port, backend.epoch)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if args.stop_on_stdin_eof:
+        # The parent holds our stdin open; when it exits (even by a crash) the pipe closes.
+        def wait_eof() -> None:
+            # Raw reads: a buffered reader's lock would abort interpreter shutdown.
+            while os.read(0, 4096):
+                pass
+            loop.call_soon_threadsafe(stop.set)
+
+        threading.Thread(target=wait_eof, name="stdin-eof", daemon=True).start()
+    await stop.wait()
+    logging.info("stopping")
+    await backend.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        asyncio.run(serve(args))
+    except OSError as exc:
+        print(f"vigie-backend: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,70 @@
+"""Builds the grpc.aio server: services, health, reflection and keepalive policy."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from vigie.v1 import assets_pb2, assets_pb2_grpc, video_pb2, video_pb2_grpc
+
+from backend.adapters.base import DeviceNetwork
+from backend.domain.revlog import AssetStore
+from backend.services.assets import AssetService
+from backend.services.video import VideoService
+
+SERVICE_NAMES = (
+    assets_pb2.DESCRIPTOR.services_by_name["AssetService"].full_name,
+    video_pb2.DESCRIPTOR.services_by_name["VideoService"].full_name,
+)
+
+# Clients ping every 10 s; permit that (and a little faster) so the server never sends GOAWAY
+# "too_many_pings", and drop connections whose peer stopped answering.
+SERVER_OPTIONS = [
+    ("grpc.keepalive_time_ms", 20_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.max_send_message_length", 16 * 1024 * 1024),
+]
+
+
+class Backend:
+    """The running backend: store, device network, services and the gRPC server around them."""
+
+    def __init__(self, network: DeviceNetwork, history: int = 200_000, heartbeat_s: float = 5.0) -> None:
+        self.store = AssetStore(history=history)
+        self.network = network
+        self.epoch = uuid.uuid4().hex[:12]
+        self.server = grpc.aio.server(options=SERVER_OPTIONS)
+        self.health = health.aio.HealthServicer()
+        self.assets = AssetService(self.store, network, self.epoch, heartbeat_s=heartbeat_s)
+        self.video = VideoService(self.store, network)
+        assets_pb2_grpc.add_AssetServiceServicer_to_server(self.assets, self.server)
+        video_pb2_grpc.add_VideoServiceServicer_to_server(self.video, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.port = 0
+
+    async def start(self, listen: str) -> int:
+        """Bind, start the device network, then serve. Returns the bound port."""
+        self.port = self.server.add_insecure_port(listen)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {listen}")
+        await self.network.start(self.store)
+        await self.server.start()
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    async def stop(self, grace: float = 2.0) -> None:
+        """Say NOT_SERVING first so balancers drain us, then stop streams and the network."""
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace)
+        await self.network.stop()
+        self.video.pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,233 @@
+"""vigie.v1.AssetService: list, get and watch assets; telemetry history and live samples."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+from vigie.v1 import assets_pb2, assets_pb2_grpc
+
+from backend.adapters.base import DeviceNetwork, Series
+from backend.domain.revlog import AssetStore, HistoryExpired
+from backend.services.convert import PB_TO_KIND, asset_to_pb
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PAGE = 1000
+MAX_PAGE = 10_000
+SNAPSHOT_CHUNK = 1000
+DEFAULT_BATCH = 500
+MAX_BATCH = 5000
+DEFAULT_POINTS = 2000
+MAX_POINTS = 100_000
+MAX_RANGE_S = 31 * 86400
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _decode_token(token: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        prefix, _, value = text.partition(":")
+        offset = int(value)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return offset if prefix == "offset" and offset >= 0 else None
+
+
+def _series_to_pb(series: list[Series]) -> list[assets_pb2.MetricSeries]:
+    out = []
+    for s in series:
+        msg = assets_pb2.MetricSeries(metric=s.metric.name, unit=s.metric.unit, label=s.metric.label)
+        ms = (s.times * 1000.0).astype("int64").tolist()
+        msg.samples.extend(
+            assets_pb2.Sample(time_unix_ms=t, value=v) for t, v in zip(ms, s.values.tolist(), strict=True)
+        )
+        out.append(msg)
+    return out
+
+
+class AssetService(assets_pb2_grpc.AssetServiceServicer):
+    def __init__(
+        self, store: AssetStore, network: DeviceNetwork, epoch: str, heartbeat_s: float = 5.0
+    ) -> None:
+        self.store = store
+        self.network = network
+        self.epoch = epoch
+        self.heartbeat_s = heartbeat_s
+
+    async def ListAssets(
+        self, request: assets_pb2.ListAssetsRequest, context: grpc.aio.ServicerContext
+    ) -> assets_pb2.ListAssetsResponse:
+        if request.page_size < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_size must not be negative")
+        size = min(request.page_size or DEFAULT_PAGE, MAX_PAGE)
+        offset = 0
+        if request.page_token:
+            decoded = _decode_token(request.page_token)
+            if decoded is None:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "page_token is not a token this server issued"
+                )
+            offset = decoded or 0
+        kinds = set()
+        for k in request.kinds:
+            if k not in PB_TO_KIND:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"kinds contains {k}, which is not a known Asset.Kind (1..{max(PB_TO_KIND)})",
+                )
+            kinds.add(PB_TO_KIND[k])
+        districts = set(request.districts)
+        matching = [
+            a
+            for a in self.store.assets()
+            if (not kinds or a.kind in kinds) and (not districts or a.district in districts)
+        ]
+        page = matching[offset : offset + size]
+        nxt = offset + size
+        return assets_pb2.ListAssetsResponse(
+            assets=[asset_to_pb(a) for a in page],
+            next_page_token=_encode_token(nxt) if nxt < len(matching) else "",
+            total_size=len(matching),
+            revision=self.store.revision,
+            epoch=self.epoch,
+        )
+
+    async def GetAsset(
+        self, request: assets_pb2.GetAssetRequest, context: grpc.aio.ServicerContext
+    ) -> assets_pb2.Asset:
+        if not request.id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "id is required")
+        asset = self.store.get(request.id)
+        if asset is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no asset with id {request.id!r}")
+        return asset_to_pb(asset)  # type: ignore[arg-type]
+
+    async def WatchAssets(
+        self, request: assets_pb2.WatchAssetsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[assets_pb2.WatchAssetsResponse]:
+        if request.max_batch < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_batch must not be negative")
+        batch = min(request.max_batch or DEFAULT_BATCH, MAX_BATCH)
+        store = self.store
+        rev = request.after_revision
+        if rev == 0:
+            assets = store.assets()
+            rev = store.revision
+            total = len(assets)
+            for i in range(0, max(total, 1), SNAPSHOT_CHUNK):
+                chunk = assets[i : i + SNAPSHOT_CHUNK]
+                yield assets_pb2.WatchAssetsResponse(
+                    revision=rev,
+                    epoch=self.epoch,
+                    snapshot=assets_pb2.SnapshotChunk(
+                        assets=[asset_to_pb(a) for a in chunk],
+                        last=i + SNAPSHOT_CHUNK >= total,
+                        total_size=total,
+                    ),
+                )
+        else:
+            reason = ""
+            if request.epoch and request.epoch != self.epoch:
+                reason = "the backend restarted: its revision history is new"
+            elif rev > store.revision:
+                if request.epoch:
+                    await context.abort(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"after_revision {rev} is ahead of the server's revision {store.revision}",
+                    )
+                reason = f"revision {rev} is unknown to this server (it is at {store.revision})"
+            elif rev + 1 < store.oldest_available:
+                reason = f"revision {rev} has aged out of the server's history"
+            if reason:
+                yield self._resync(rev, reason)
+                return
+        while True:
+            try:
+                changes = store.changes_after(rev, limit=batch)
+            except HistoryExpired:
+                # This stream fell behind by more than the whole history: the client must reload.
+                yield self._resync(rev, f"the stream fell behind: revision {rev} has aged out of the history")
+                return
+            if changes:
+                msg = assets_pb2.WatchAssetsResponse(revision=changes[-1].revision, epoch=self.epoch)
+                out = msg.changes.changes
+                for a in changes:
+                    c = out.add()
+                    c.revision = a.revision
+                    asset_to_pb(a, c.asset)
+                rev = changes[-1].revision
+                yield msg
+                continue
+            if not await store.wait_for_change(rev, self.heartbeat_s):
+                hb = assets_pb2.WatchAssetsResponse(revision=rev, epoch=self.epoch)
+                hb.heartbeat.server_time.GetCurrentTime()
+                yield hb
+
+    def _resync(self, rev: int, reason: str) -> assets_pb2.WatchAssetsResponse:
+        return assets_pb2.WatchAssetsResponse(
+            revision=self.store.revision,
+            epoch=self.epoch,
+            resync_needed=assets_pb2.ResyncNeeded(
+                requested_revision=rev, oldest_available_revision=self.store.oldest_available, reason=reason
+            ),
+        )
+
+    async def _check_metric(self, asset_id: str, metric: str, context: grpc.aio.ServicerContext) -> None:
+        if not asset_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "asset_id is required")
+        if self.store.get(asset_id) is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no asset with id {asset_id!r}")
+        known = [m.name for m in self.network.metrics(asset_id)]
+        if metric and metric not in known:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"asset {asset_id!r} has no metric {metric!r}; it has: {', '.join(known) or 'none'}",
+            )
+
+    async def GetTelemetry(
+        self, request: assets_pb2.GetTelemetryRequest, context: grpc.aio.ServicerContext
+    ) -> assets_pb2.GetTelemetryResponse:
+        await self._check_metric(request.asset_id, request.metric, context)
+        if request.max_points < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_points must not be negative")
+        points = min(request.max_points or DEFAULT_POINTS, MAX_POINTS)
+        end = request.end.ToNanoseconds() / 1e9 if request.HasField("end") else time.time()
+        start = request.start.ToNanoseconds() / 1e9 if request.HasField("start") else end - 3600.0
+        if start >= end:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start must be before end")
+        if end - start > MAX_RANGE_S:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the time range is limited to 31 days")
+        series = self.network.telemetry(request.asset_id, request.metric, start, end, points)
+        return assets_pb2.GetTelemetryResponse(asset_id=request.asset_id, series=_series_to_pb(series))
+
+    async def WatchTelemetry(
+        self, request: assets_pb2.WatchTelemetryRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[assets_pb2.WatchTelemetryResponse]:
+        await self._check_metric(request.asset_id, request.metric, context)
+        metrics = self.network.metrics(request.asset_id)
+        if request.metric:
+            metrics = [m for m in metrics if m.name == request.metric]
+        if not metrics:
+            return
+        period = min(m.period_s for m in metrics)
+        last = time.time()
+        while True:
+            # Wake just after the next sampling instant of the fastest metric.
+            now = time.time()
+            await asyncio.sleep(period - (now % period) + 0.05)
+            now = time.time()
+            series = self.network.telemetry(request.asset_id, request.metric, last + 1e-6, now, MAX_POINTS)
+            last = now  # every sample up to `now` has been considered exactly once
+            series = [s for s in series if len(s.times)]
+            if series:
+                yield assets_pb2.WatchTelemetryResponse(
+                    asset_id=request.asset_id, series=_series_to_pb(series)
+                )

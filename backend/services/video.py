@@ -1,0 +1,102 @@
+"""vigie.v1.VideoService: the camera list and live JPEG streams.
+
+Rendering/reading and JPEG encoding run in a thread pool (OpenCV releases the GIL), so the
+asyncio loop that serves every other stream never waits on a picture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import grpc
+import numpy as np
+from google.protobuf.timestamp_pb2 import Timestamp
+from vigie.v1 import video_pb2, video_pb2_grpc
+
+from backend.adapters.base import DeviceNetwork, VideoSource
+from backend.domain.assets import Kind, Status
+from backend.domain.revlog import AssetStore
+from backend.services.convert import STATUS_TO_PB, geo
+
+log = logging.getLogger(__name__)
+
+PROFILE_SIZES = {
+    video_pb2.StreamVideoRequest.SUB: (640, 360),
+    video_pb2.StreamVideoRequest.MAIN: (1280, 720),
+}
+MAX_FPS = 30.0
+JPEG_QUALITY = 80
+
+
+def _encode(source: VideoSource) -> tuple[bytes, float, int, int, int]:
+    frame, captured, seq = source.read()
+    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    h, w = frame.shape[:2]
+    return np.asarray(buf).tobytes(), captured, seq, w, h
+
+
+class VideoService(video_pb2_grpc.VideoServiceServicer):
+    def __init__(self, store: AssetStore, network: DeviceNetwork, workers: int = 32) -> None:
+        self.store = store
+        self.network = network
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="video")
+
+    async def ListCameras(
+        self, request: video_pb2.ListCamerasRequest, context: grpc.aio.ServicerContext
+    ) -> video_pb2.ListCamerasResponse:
+        cams = [
+            video_pb2.Camera(
+                id=a.id,
+                name=a.name,
+                district=a.district,
+                position=geo(a.lat, a.lon),
+                heading_deg=a.heading_deg,
+                ptz=a.attributes.get("ptz") == "true",
+                status=STATUS_TO_PB[a.status],  # type: ignore[arg-type]
+            )
+            for a in self.store.assets()
+            if a.kind is Kind.CAMERA
+        ]
+        return video_pb2.ListCamerasResponse(cameras=cams)
+
+    async def StreamVideo(
+        self, request: video_pb2.StreamVideoRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[video_pb2.VideoFrame]:
+        if not request.camera_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "camera_id is required")
+        asset = self.store.get(request.camera_id)
+        if asset is None or asset.kind is not Kind.CAMERA:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no camera with id {request.camera_id!r}")
+        profile = request.profile or video_pb2.StreamVideoRequest.SUB
+        if profile not in PROFILE_SIZES:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"unknown profile {request.profile}; use SUB or MAIN"
+            )
+        if request.max_fps < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_fps must not be negative")
+        width, height = PROFILE_SIZES[profile]
+        source = self.network.open_video(request.camera_id, width, height, min(request.max_fps, MAX_FPS))
+        if source is None:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, f"camera {request.camera_id!r} has no video source"
+            )
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                current = self.store.get(request.camera_id)
+                if current is not None and current.status is Status.OFFLINE:
+                    # A camera that is offline sends nothing: the console must show "signal lost".
+                    await asyncio.sleep(0.5)
+                    continue
+                jpeg, captured, seq, w, h = await loop.run_in_executor(self.pool, _encode, source)
+                ts = Timestamp()
+                ts.FromNanoseconds(int(captured * 1e9))
+                yield video_pb2.VideoFrame(sequence=seq, capture_time=ts, jpeg=jpeg, width=w, height=h)
+        finally:
+            source.close()  # type: ignore[union-attr]

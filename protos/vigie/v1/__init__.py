@@ -1,0 +1,1 @@
+"""Generated gRPC/protobuf code for the vigie.v1 API (run `make gen`)."""

@@ -1,0 +1,104 @@
+"""Test setup: headless Qt, isolated settings, and a real backend process on loopback."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+# Qt reads these when it loads: set them before any test imports PySide6.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="vigie-test-config-")  # QSettings stay out of ~
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+READY = "VIGIE_BACKEND_LISTENING"
+
+
+class BackendProcess:
+    """`python -m backend` on loopback, as a real separate process, restartable on the same port."""
+
+    def __init__(self, *args: str, port: int = 0) -> None:
+        self.args = list(args)
+        self.port = port
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> BackendProcess:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "backend",
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "WARNING",
+                *self.args,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], deadline - time.monotonic())
+            if not ready:
+                break
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"backend exited with {self.proc.wait()}")
+            if line.startswith(READY):
+                self.port = int(line.split()[1].rsplit(":", 1)[1])
+                return self
+        self.kill()
+        raise TimeoutError("backend did not become ready")
+
+    def kill(self) -> None:
+        """Stop abruptly, as a crash or a pulled cable would."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="session")
+def backend() -> Iterator[BackendProcess]:
+    """A shared backend on the default simulated city (read-only tests)."""
+    b = BackendProcess("--seed", "7").start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def make_backend() -> Iterator[type[BackendProcess]]:
+    """Start private backends (with their own flags); all are stopped after the test."""
+    started: list[BackendProcess] = []
+
+    class Tracked(BackendProcess):
+        def start(self, timeout: float = 60.0) -> BackendProcess:
+            started.append(self)
+            return super().start(timeout)
+
+    yield Tracked
+    for b in started:
+        b.stop()

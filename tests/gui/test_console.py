@@ -1,0 +1,153 @@
+"""The console against a real backend: table, live changes, detail, video, reconnects."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from vigie.v1 import assets_pb2, assets_pb2_grpc
+
+from app.main_window import MainWindow
+from app.session import Session
+from tests.gui.tcp_proxy import TcpProxy
+
+
+def server_assets(address: str) -> tuple[dict[str, assets_pb2.Asset], int]:
+    with grpc.insecure_channel(address) as ch:
+        stub = assets_pb2_grpc.AssetServiceStub(ch)
+        out, token, rev = {}, "", 0
+        while True:
+            resp = stub.ListAssets(
+                assets_pb2.ListAssetsRequest(page_size=10000, page_token=token), timeout=10
+            )
+            rev = rev or resp.revision
+            out.update((a.id, a) for a in resp.assets)
+            token = resp.next_page_token
+            if not token:
+                return out, rev
+
+
+def assert_model_caught_up(window: MainWindow, qtbot, address: str) -> None:
+    """Every asset in the model is at least as new as the server's listing, and equal when same revision."""
+    listed, rev = server_assets(address)
+    qtbot.waitUntil(lambda: window.assets.revision >= rev + 1 and not window.assets._pending, timeout=15000)
+    window.assets.flush()
+    assert window.assets.total() == len(listed)
+    for aid, a in listed.items():
+        rec = window.assets.record(aid)
+        assert rec is not None, aid
+        assert rec.revision >= a.revision, f"{aid}: model at {rec.revision}, server listed {a.revision}"
+        if rec.revision == a.revision:
+            assert (rec.status, rec.lat, rec.lon) == (
+                assets_pb2.Asset.Status.Name(a.status).lower(),
+                a.position.lat,
+                a.position.lon,
+            )
+
+
+@pytest.fixture
+def console(qtbot):
+    made: list[tuple[MainWindow, Session]] = []
+
+    def open_console(address: str) -> MainWindow:
+        session = Session(address)
+        window = MainWindow(session)
+        qtbot.addWidget(window)
+        window.show()
+        session.start()
+        made.append((window, session))
+        return window
+
+    yield open_console
+    for window, session in made:
+        window.camera_ctl.stop()
+        session.stop()
+
+
+def test_table_fills_and_live_changes_arrive(console, qtbot, backend):
+    window = console(backend.address)
+    qtbot.waitUntil(lambda: window.connection.state == "connected", timeout=20000)
+    qtbot.waitUntil(lambda: window.assets.total() > 5900, timeout=20000)
+    assert window.asset_panel.table.model().rowCount() == window.assets.total()
+    vehicle = next(r for r in window.assets.records() if r.kind == "vehicle" and r.status == "ok")
+    start = (vehicle.lat, vehicle.lon, vehicle.revision)
+    qtbot.waitUntil(lambda: window.assets.record(vehicle.id).revision > start[2], timeout=10000)
+    assert window.assets.changes_applied > 0
+    assert_model_caught_up(window, qtbot, backend.address)
+    # Tree counts add up to the table.
+    total = sum(sum(c.values()) for c in window.assets.counts.values())
+    assert total == window.assets.total()
+
+
+def test_filter_sort_and_selection_follow_the_asset(console, qtbot, backend):
+    window = console(backend.address)
+    qtbot.waitUntil(lambda: window.assets.total() > 5900, timeout=20000)
+    model, panel = window.assets, window.asset_panel
+    model.set_filter(kind="camera", district=None)
+    assert model.rowCount() == 269
+    panel.select_row(5)
+    chosen = panel.selected_ids()
+    model.sort(0)  # by status: rows move, the selection stays on the same asset
+    assert panel.selected_ids() == chosen
+    qtbot.keyClicks(panel.search, chosen[0])
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=3000)
+    assert panel.table.model().rowCount() == 1 and model.id_at(0) == chosen[0]
+
+
+def test_detail_shows_live_telemetry(console, qtbot, backend):
+    window = console(backend.address)
+    qtbot.waitUntil(lambda: window.assets.total() > 5900, timeout=20000)
+    vehicle = next(r for r in window.assets.records() if r.kind == "vehicle" and r.status == "ok")
+    window.detail_ctl.select(vehicle.id)
+    chart = window.detail.chart
+    qtbot.waitUntil(lambda: bool(chart._data), timeout=10000)
+    metric = next(iter(chart._data))
+    n = chart.sample_count(metric)
+    assert n > 0
+    qtbot.waitUntil(lambda: chart.sample_count(metric) > n, timeout=10000)  # live samples keep coming
+    assert window.detail.title.text() == vehicle.name
+
+
+def test_camera_grid_shows_live_video(console, qtbot, backend):
+    window = console(backend.address)
+    tiles = window.cameras.tiles
+    qtbot.waitUntil(lambda: all(t.frames >= 3 for t in tiles), timeout=20000)
+    assert all(t.is_live() and t.image is not None and t.camera_name for t in tiles)
+    assert len({t.camera_id for t in tiles}) == 4
+
+
+def test_network_drop_resumes_without_missing_a_change(console, qtbot, backend):
+    proxy = TcpProxy(backend.port)
+    try:
+        window = console(proxy.address)
+        snapshots = []
+        window.session.sig_snapshot.connect(lambda recs, rev: snapshots.append(rev))
+        qtbot.waitUntil(
+            lambda: window.assets.total() > 5900 and window.connection.state == "connected", timeout=20000
+        )
+        before = window.session.revision
+        snapshots.clear()  # the initial one
+        proxy.cut()
+        qtbot.waitUntil(lambda: window.session.reconnects >= 1, timeout=20000)
+        qtbot.waitUntil(lambda: window.connection.state == "connected", timeout=20000)
+        qtbot.waitUntil(lambda: window.session.revision > before + 100, timeout=20000)
+        assert snapshots == [], "resumed from its revision, no snapshot reload"
+        assert_model_caught_up(window, qtbot, backend.address)
+    finally:
+        proxy.close()
+
+
+def test_backend_restart_shows_reconnecting_then_catches_up(console, qtbot, make_backend):
+    first = make_backend().start()
+    window = console(first.address)
+    qtbot.waitUntil(
+        lambda: window.assets.total() > 5900 and window.connection.state == "connected", timeout=20000
+    )
+    states: list[str] = []
+    window.session.sig_connection.connect(lambda s, d, r: states.append(s))
+    first.kill()
+    qtbot.waitUntil(lambda: window.connection.state in ("disconnected", "reconnecting"), timeout=20000)
+    assert "DISCONNECTED" in window.connection.text() or "RECONNECTING" in window.connection.text()
+    second = make_backend(port=first.port).start()
+    qtbot.waitUntil(lambda: window.connection.state == "connected", timeout=30000)
+    assert "disconnected" in states and "reconnecting" in states
+    assert_model_caught_up(window, qtbot, second.address)

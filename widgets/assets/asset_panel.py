@@ -1,0 +1,132 @@
+"""The asset panel: a tree of kinds and districts with status counts over a searchable table.
+
+It shows the models it is given and reports what the operator does; the owner applies filters.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractItemModel, QItemSelection, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QTableView,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class AssetPanel(QWidget):
+    sig_filter_text = Signal(str)  # typed search text (debounced)
+    sig_scope = Signal(object, object)  # kind | None, district | None from the tree
+    sig_asset_selected = Signal(str)  # current asset id ("" when none)
+    sig_asset_activated = Signal(str)  # double-click / Enter: "show me more"
+
+    def __init__(
+        self,
+        table_model: QAbstractItemModel,
+        tree_model: QAbstractItemModel,
+        id_role: int,
+        scope_role: int,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._id_role = id_role
+        self._scope_role = scope_role
+        self.search = QLineEdit(placeholderText="Search assets: name, id, district, status…  (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setObjectName("assetSearch")
+        self.summary = QLabel()
+        self.summary.setObjectName("panelSummary")
+
+        self.tree = QTreeView()
+        self.tree.setModel(tree_model)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.tree.expandToDepth(0)
+        th = self.tree.header()
+        th.setStretchLastSection(False)
+        th.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for c in range(1, tree_model.columnCount()):
+            th.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+
+        self.table = QTableView()
+        self.table.setModel(table_model)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by status: faults first
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setShowGrid(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        hh = self.table.horizontalHeader()
+        hh.setHighlightSections(False)
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setStretchLastSection(True)
+        for col, width in enumerate((120, 230, 120, 130, 200, 85, 100)):
+            self.table.setColumnWidth(col, width)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.tree)
+        split.addWidget(self.table)
+        split.setSizes([260, 600])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setSpacing(6)
+        lay.addWidget(self.search)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.summary)
+
+        self._debounce = QTimer(self, singleShot=True, interval=150)
+        self._debounce.timeout.connect(lambda: self.sig_filter_text.emit(self.search.text()))
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        QShortcut(QKeySequence.StandardKey.Find, self, activated=self._focus_search)
+        self.tree.selectionModel().currentChanged.connect(self._on_tree_current)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current)
+        self.table.activated.connect(self._on_activated)
+        table_model.modelReset.connect(self._update_summary)
+        table_model.rowsInserted.connect(self._update_summary)
+        table_model.rowsRemoved.connect(self._update_summary)
+        self._update_summary()
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _on_tree_current(self, current: QModelIndex, _prev: QModelIndex) -> None:
+        kind, district = current.data(self._scope_role) or (None, None)
+        self.sig_scope.emit(kind, district)
+
+    def _on_current(self, current: QModelIndex, _prev: QModelIndex) -> None:
+        self.sig_asset_selected.emit(current.data(self._id_role) if current.isValid() else "")
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.sig_asset_activated.emit(index.data(self._id_role))
+
+    def _update_summary(self) -> None:
+        shown = self.table.model().rowCount()
+        total = getattr(self.table.model(), "total", lambda: shown)()
+        self.summary.setText(f"{shown:,} of {total:,} assets shown".replace(",", " "))
+
+    def selected_ids(self) -> list[str]:
+        return [i.data(self._id_role) for i in self.table.selectionModel().selectedRows()]
+
+    def select_row(self, row: int) -> None:
+        """Make `row` current and visible (used when another view selects an asset)."""
+        if row < 0:
+            return
+        idx = self.table.model().index(row, 0)
+        self.table.selectionModel().select(
+            QItemSelection(idx, idx.siblingAtColumn(self.table.model().columnCount() - 1)),
+            self.table.selectionModel().SelectionFlag.ClearAndSelect,
+        )
+        self.table.setCurrentIndex(idx)
+        self.table.scrollTo(idx)

@@ -1,0 +1,66 @@
+"""The detail view of one asset: its identity, status, attributes and a live telemetry chart."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from widgets.charts.telemetry_chart import TelemetryChart
+from widgets.status.palette import STATUS_LABELS, status_color, status_icon
+
+
+class AssetDetailView(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.icon = QLabel()
+        self.title = QLabel("No asset selected")
+        self.title.setObjectName("detailTitle")
+        self.status = QLabel()
+        self.status.setObjectName("detailStatus")
+        head = QHBoxLayout()
+        head.addWidget(self.icon)
+        head.addWidget(self.title, 1)
+        head.addWidget(self.status)
+        self.form_host = QWidget()
+        self.form = QFormLayout(self.form_host)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.form.setContentsMargins(4, 0, 4, 0)
+        self.form.setVerticalSpacing(2)
+        self.chart = TelemetryChart()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.form_host)
+        split.addWidget(self.chart)
+        split.setSizes([170, 260])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 6)
+        lay.addLayout(head)
+        lay.addWidget(split, 1)
+        self._values: dict[str, QLabel] = {}
+
+    def show_asset(self, title: str, status: str, reason: str, fields: list[tuple[str, str]]) -> None:
+        """Show (or refresh in place) an asset; `fields` are (label, value) pairs in display order."""
+        self.title.setText(title)
+        self.icon.setPixmap(status_icon(status, 22).pixmap(22, 22))
+        label = STATUS_LABELS.get(status, status.upper())
+        self.status.setText(f"{label} — {reason}" if reason else label)
+        self.status.setStyleSheet(f"color: {status_color(status).name()}; font-weight: bold;")
+        if [k for k, _ in fields] != list(self._values):
+            while self.form.rowCount():
+                self.form.removeRow(0)
+            self._values = {}
+            for key, _ in fields:
+                value = QLabel()
+                value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                self.form.addRow(f"{key}:", value)
+                self._values[key] = value
+        for key, text in fields:
+            self._values[key].setText(text)
+
+    def clear(self) -> None:
+        self.title.setText("No asset selected")
+        self.icon.clear()
+        self.status.clear()
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self._values = {}
+        self.chart.clear()
