@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app import gc_policy
     from app.backend_process import BackendProcess
     from app.main_window import MainWindow
     from app.session import Session
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     session = Session(address)
     window = MainWindow(session, remember_layout=not args.screenshot)
+    gc_policy.install(window.assets.sig_reset)
     if args.screenshot:
         window.setGeometry(app.primaryScreen().availableGeometry())
     window.show()

@@ -73,7 +73,7 @@ class Session(QObject):
         self.reconnects = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="vigie-session", daemon=True)
-        self._pending: dict[str, AssetRecord] = {}
+        self._pending: dict[str, assets_pb2.Asset] = {}
         self._pending_count = 0
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._channel: grpc.aio.Channel | None = None
@@ -216,8 +216,8 @@ class Session(QObject):
             # Never expected: the server guarantees consecutive revisions. Say so loudly.
             log.error("revision gap: at %d, received %d", self.revision, changes[0].revision)
         pending = self._pending
-        for c in changes:
-            pending[c.asset.id] = AssetRecord.from_pb(c.asset)
+        for c in changes:  # keep the message; convert only the latest state per asset at flush
+            pending[c.asset.id] = c.asset
         self.revision = msg.revision
         self._pending_count += len(changes)
         self.changes_received += len(changes)
@@ -226,7 +226,7 @@ class Session(QObject):
         while True:
             await asyncio.sleep(self.flush_interval)
             if self._pending:
-                batch = list(self._pending.values())
+                batch = [AssetRecord.from_pb(a) for a in self._pending.values()]
                 count = self._pending_count
                 self._pending = {}
                 self._pending_count = 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from itertools import islice
+from operator import attrgetter
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
@@ -48,6 +50,18 @@ def format_age(seconds: float) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+# Fields that decide where a row sorts, per sort column (a change elsewhere keeps the row in place).
+_SORT_FIELDS = {
+    "status": attrgetter("status", "name", "id"),
+    "name": attrgetter("name", "id"),
+    "kind": attrgetter("kind", "name", "id"),
+    "district": attrgetter("district", "name", "id"),
+    "reason": attrgetter("reason", "name", "id"),
+    "last_seen": attrgetter("last_seen", "id"),
+    "id": attrgetter("id"),
+}
+
+
 def _sort_key(column: str) -> Callable[[AssetRecord], Any]:
     if column == "status":
         return lambda r: (SEVERITY.get(r.status, 9), r.name, r.id)
@@ -83,7 +97,12 @@ class AssetTableModel(QAbstractTableModel):
         self.counts: dict[tuple[str, str], dict[str, int]] = {}
         self.revision = 0
         self.changes_applied = 0  # raw changes received (including coalesced ones)
+        self.pass_ms: list[float] = []  # cost of each apply pass (benchmarks read it)
+        self.relayouts = 0
         self.apply_interval_ms = apply_interval_ms
+        self.max_pass = 4000  # assets per pass: bounds one pass to a few tens of ms
+        self.max_moves = 50  # rows re-placed one by one; more than that: one full re-sort
+        self._keys: list[Any] = []  # sort key of each visible row, parallel to _rows
         self._timer = QTimer(self, singleShot=True, interval=apply_interval_ms)
         self._timer.timeout.connect(self._apply_pending)
         # Ages ("12 s") grow by themselves: repaint that column once a second.
@@ -123,43 +142,65 @@ class AssetTableModel(QAbstractTableModel):
         self._apply_pending()
 
     def _apply_pending(self) -> None:
+        """Apply up to `max_pass` queued assets; the rest follow after the event loop had a turn,
+        so no single pass holds the GUI thread for long however many changes arrive."""
         if not self._pending:
             return
         started = time.perf_counter()
-        pending, self._pending = self._pending, {}
+        if len(self._pending) > self.max_pass:
+            keys = list(islice(self._pending, self.max_pass))
+            chunk = {k: self._pending.pop(k) for k in keys}
+        else:
+            chunk, self._pending = self._pending, {}
         records, pos, counts = self._records, self._pos, self.counts
-        key = _sort_key(self._sort_col)
+        same_place = _SORT_FIELDS[self._sort_col]  # the fields that decide a row's position
+        filtering = self._kind is not None or self._district is not None or bool(self._text)
         accept = self._accept
         structural = False
         changed_rows: list[int] = []
-        for aid, rec in pending.items():
+        moved: list[str] = []
+        for aid, rec in chunk.items():
             old = records.get(aid)
             records[aid] = rec
-            if old is not None:
-                c = counts[(old.kind, old.district)]
-                c[old.status] -= 1
-            counts.setdefault((rec.kind, rec.district), {}).setdefault(rec.status, 0)
-            counts[(rec.kind, rec.district)][rec.status] += 1
+            if (
+                old is None
+                or old.status != rec.status
+                or old.kind != rec.kind
+                or old.district != rec.district
+            ):
+                if old is not None:
+                    counts[(old.kind, old.district)][old.status] -= 1
+                per = counts.setdefault((rec.kind, rec.district), {})
+                per[rec.status] = per.get(rec.status, 0) + 1
+            if old is None:
+                structural = True
             if structural:
                 continue
             row = pos.get(aid)
-            if old is None or (row is not None) != accept(rec):
+            if filtering and (row is not None) != accept(rec):
                 structural = True
             elif row is not None:
-                if key(old) != key(rec):
-                    structural = True
+                if same_place(old) != same_place(rec):
+                    moved.append(aid)
                 else:
                     changed_rows.append(row)
-        if structural:
+        if structural or len(moved) > self.max_moves:
             self._relayout()
-        elif changed_rows:
-            self._emit_rows_changed(changed_rows)
-        self.sig_assets_changed.emit(set(pending))
+            self.relayouts += 1
+        else:
+            if changed_rows:
+                self._emit_rows_changed(changed_rows)
+            for aid in moved:
+                self._move_to_sorted_place(aid)
+        self.sig_assets_changed.emit(set(chunk))
         self.sig_counts_changed.emit()
-        # A pass that costs more (e.g. re-sorting 50,000 rows by a column that keeps changing)
-        # stretches the interval so the GUI thread stays mostly free.
         cost_ms = (time.perf_counter() - started) * 1000
-        self._timer.setInterval(max(self.apply_interval_ms, int(cost_ms * 5)))
+        self.pass_ms.append(cost_ms)
+        if self._pending:
+            self._timer.start(0)  # the rest of a burst, right after pending events and paints
+        else:
+            # A pass that costs more (e.g. re-sorting 50,000 rows) stretches the interval.
+            self._timer.setInterval(max(self.apply_interval_ms, int(cost_ms * 5)))
 
     def _emit_rows_changed(self, rows: list[int]) -> None:
         rows.sort()
@@ -209,9 +250,13 @@ class AssetTableModel(QAbstractTableModel):
         return True
 
     def _ordered_rows(self) -> list[str]:
-        recs = [r for r in self._records.values() if self._accept(r)]
-        recs.sort(key=_sort_key(self._sort_col), reverse=self._sort_desc)
-        return [r.id for r in recs]
+        """The visible ids in view order; also refreshes the parallel list of their sort keys."""
+        key = _sort_key(self._sort_col)
+        keyed = sorted(
+            ((key(r), r.id) for r in self._records.values() if self._accept(r)), reverse=self._sort_desc
+        )
+        self._keys = [k for k, _ in keyed]
+        return [aid for _, aid in keyed]
 
     def _relayout(self) -> None:
         """Recompute the visible rows, keeping selections and the current index on their assets.
@@ -238,6 +283,38 @@ class AssetTableModel(QAbstractTableModel):
             self.endInsertRows()
         if self._rows != new_rows:
             self._layout_to(new_rows)
+
+    def _move_to_sorted_place(self, aid: str) -> None:
+        """Re-place one row whose sort key changed: a binary search and one row move, instead of
+        re-sorting every row (150 ms at 50,000 rows)."""
+        rows, keys = self._rows, self._keys
+        i = self._pos[aid]
+        new_key = _sort_key(self._sort_col)(self._records[aid])
+        del rows[i]
+        del keys[i]
+        lo, hi = 0, len(keys)
+        desc = self._sort_desc
+        while lo < hi:  # first index whose key sorts after new_key
+            mid = (lo + hi) // 2
+            if (keys[mid] > new_key) if desc else (keys[mid] < new_key):
+                lo = mid + 1
+            else:
+                hi = mid
+        j = lo
+        rows.insert(i, aid)  # put it back while Qt is told about the move
+        keys.insert(i, new_key)
+        if j != i:
+            self.beginMoveRows(QModelIndex(), i, i, QModelIndex(), j + 1 if j > i else j)
+            del rows[i]
+            del keys[i]
+            rows.insert(j, aid)
+            keys.insert(j, new_key)
+            pos = self._pos
+            for r in range(min(i, j), max(i, j) + 1):
+                pos[rows[r]] = r
+            self.endMoveRows()
+        last = len(COLUMNS) - 1
+        self.dataChanged.emit(self.index(j, 0), self.index(j, last))
 
     def _set_rows(self, rows: list[str]) -> None:
         self._rows = rows
