@@ -30,6 +30,12 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
         "--after", type=float, default=d(6.0), metavar="SECONDS", help="wait this long before --screenshot"
     )
     common.add_argument("--log-level", default=d("WARNING"))
+    common.add_argument(
+        "--tiles",
+        default=d(None),
+        metavar="URL_TEMPLATE|FILE.mbtiles",
+        help="basemap tiles: an XYZ server template (https://gis.example/{z}/{x}/{y}.png) or a local MBTiles file",
+    )
     return common
 
 
@@ -71,6 +77,11 @@ def _prepare_environment(args: argparse.Namespace) -> None:
         args.screenshot = "screenshots"
     if args.screenshot and platform in ("", "offscreen"):
         os.environ["QT_QPA_PLATFORM"] = _offscreen_platform()
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Chromium (the map) refuses its sandbox when run as root, e.g. on a kiosk or in CI.
+        os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
+        os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,15 +91,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     _prepare_environment(args)
 
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QCoreApplication, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from app import gc_policy
     from app.backend_process import BackendProcess
+    from app.controllers.map_view import tiles_setting
     from app.main_window import MainWindow
     from app.session import Session
     from app.theme import apply_theme
+    from widgets.map.mbtiles import register_url_schemes
 
+    if args.tiles:
+        try:
+            kind, where = tiles_setting(args.tiles)
+        except ValueError as exc:
+            print(f"vigie: {exc}", file=sys.stderr)
+            return 2
+        if kind == "mbtiles" and not Path(where).is_file():
+            print(f"vigie: no MBTiles file at {where}", file=sys.stderr)
+            return 2
+
+    # QtWebEngine needs these before the application exists.
+    register_url_schemes()
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
     app = QApplication(sys.argv[:1])
     app.setOrganizationName("Vigie")
     app.setApplicationName("Vigie")
@@ -102,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         address = backend.address
 
     session = Session(address)
-    window = MainWindow(session, remember_layout=not args.screenshot)
+    window = MainWindow(session, remember_layout=not args.screenshot, tiles=args.tiles)
     gc_policy.install(window.assets.sig_reset)
     if args.screenshot:
         window.setGeometry(app.primaryScreen().availableGeometry())

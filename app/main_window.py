@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from app.controllers.camera_view import CameraViewController
 from app.controllers.detail import DetailController
+from app.controllers.map_view import MapController
 from app.models.asset_table import ID_ROLE, AssetTableModel
 from app.models.asset_tree import FILTER_ROLE, AssetTreeModel
 from app.session import Session
+from app.theme import RESOURCES
 from widgets.assets.asset_panel import AssetPanel
 from widgets.detail.asset_detail import AssetDetailView
+from widgets.map.map_view import MapView
 from widgets.status.connection import ConnectionIndicator
-from widgets.status.palette import STATUS_COLORS, STATUS_LABELS, STATUSES
+from widgets.status.palette import KIND_LABELS, STATUS_COLORS, STATUS_LABELS, STATUSES
 from widgets.video.grid import CameraGrid
+
+
+def map_style() -> dict:
+    """The map page draws with the same status colours and names as the rest of the console."""
+    return {"status_colors": STATUS_COLORS, "status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS}
 
 
 def panel(title: str, body: QWidget) -> QWidget:
@@ -32,8 +40,14 @@ def panel(title: str, body: QWidget) -> QWidget:
 
 
 class MainWindow(QMainWindow):
+    sig_create_incident = Signal(float, float)  # for the incident feature: where the operator pointed
+
     def __init__(
-        self, session: Session, title: str = "Dijon Métropole", remember_layout: bool = True
+        self,
+        session: Session,
+        title: str = "Dijon Métropole",
+        remember_layout: bool = True,
+        tiles: str | None = None,
     ) -> None:
         super().__init__()
         self.session = session
@@ -51,18 +65,19 @@ class MainWindow(QMainWindow):
         self.asset_panel = AssetPanel(self.assets, self.tree, ID_ROLE, FILTER_ROLE)
         self.detail = AssetDetailView()
         self.cameras = CameraGrid(2, 2)
-        self.map_placeholder = QLabel(
-            "City map\n\nThe live map of assets, vehicles and cameras\nopens here (offline Leaflet basemap).",
-            objectName="placeholder",
-            alignment=Qt.AlignmentFlag.AlignCenter,
-        )
+        self.map = MapView(RESOURCES / "map" / "index.html", map_style())
 
         # Controllers wire views to the session and models.
         self.detail_ctl = DetailController(session, self.assets, self.detail)
         self.camera_ctl = CameraViewController(session, self.assets, self.cameras)
+        self.map_ctl = MapController(session, self.assets, self.map, tiles=tiles)
+        self._no_fly = False  # set while a selection comes from the map itself (no need to fly)
+        self.map_ctl.sig_select.connect(self._select_from_map)
+        self.map_ctl.sig_show_in_mosaic.connect(self.camera_ctl.show_next)
+        self.map_ctl.sig_create_incident.connect(self._on_create_incident)
         self.asset_panel.sig_filter_text.connect(lambda t: self.assets.set_filter(text=t))
         self.asset_panel.sig_scope.connect(lambda k, d: self.assets.set_filter(kind=k, district=d))
-        self.asset_panel.sig_asset_selected.connect(self.detail_ctl.select)
+        self.asset_panel.sig_asset_selected.connect(self._on_selected)
         self.asset_panel.sig_asset_activated.connect(self._on_activated)
 
         right = QSplitter(Qt.Orientation.Vertical)
@@ -71,9 +86,9 @@ class MainWindow(QMainWindow):
         right.setSizes([480, 470])
         centre = QSplitter(Qt.Orientation.Horizontal)
         centre.addWidget(panel("Assets", self.asset_panel))
-        centre.addWidget(panel("City map", self.map_placeholder))
+        centre.addWidget(panel("City map", self.map))
         centre.addWidget(right)
-        centre.setSizes([620, 380, 600])
+        centre.setSizes([540, 820, 560])
         self.splitter = centre
 
         body = QWidget()
@@ -141,7 +156,31 @@ class MainWindow(QMainWindow):
     def _select_worst_if_none(self) -> None:
         """On a fresh console, open the detail of the asset in the worst state (the table's first row)."""
         if not self.asset_panel.selected_ids() and self.assets.rowCount():
-            self.asset_panel.select_row(0)
+            self._no_fly = True  # the operator did not ask: keep the map on the whole city
+            try:
+                self.asset_panel.select_row(0)
+            finally:
+                self._no_fly = False
+
+    def _on_selected(self, asset_id: str) -> None:
+        """One selection for the whole console: table, detail and map."""
+        self.detail_ctl.select(asset_id)
+        self.map_ctl.select(asset_id, fly=not self._no_fly)
+
+    def _select_from_map(self, asset_id: str) -> None:
+        self._no_fly = True
+        try:
+            row = self.assets.row_of(asset_id)
+            if row >= 0:
+                self.asset_panel.select_row(row)
+            else:  # filtered out of the table: still show it
+                self._on_selected(asset_id)
+        finally:
+            self._no_fly = False
+
+    def _on_create_incident(self, lat: float, lon: float) -> None:
+        self.statusBar().showMessage(f"New incident at {lat:.5f} N, {lon:.5f} E", 8000)
+        self.sig_create_incident.emit(lat, lon)
 
     def _on_activated(self, asset_id: str) -> None:
         rec = self.assets.record(asset_id)

@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import assets_pb2, assets_pb2_grpc, video_pb2, video_pb2_grpc
+from vigie.v1 import assets_pb2, assets_pb2_grpc, map_pb2, map_pb2_grpc, video_pb2, video_pb2_grpc
 
 from app.models.records import AssetRecord, Series
 
@@ -60,6 +60,7 @@ class Session(QObject):
     sig_telemetry_history = Signal(str, object)  # asset id, list[Series]
     sig_telemetry_samples = Signal(str, object)  # asset id, list[Series]
     sig_error = Signal(str)  # a failure the operator should read
+    sig_basemap = Signal(object)  # {"name", "center": (lat, lon), "zoom", "layers": {name: geojson text}}
 
     def __init__(self, address: str, flush_interval: float = 0.05, stale_after: float = 15.0) -> None:
         super().__init__()
@@ -97,7 +98,12 @@ class Session(QObject):
         self._thread.join(timeout)
 
     def submit(self, coro: Awaitable[Any]) -> Future[Any]:
-        """Run a coroutine on the session loop (from any thread)."""
+        """Run a coroutine on the session loop (from any thread); after stop() it is dropped."""
+        if self._loop.is_closed() or not self._thread.is_alive():
+            coro.close()  # type: ignore[attr-defined]
+            done: Future[Any] = Future()
+            done.cancel()
+            return done
         return asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
 
     # ---- requests (any thread) -------------------------------------------------------------
@@ -117,6 +123,10 @@ class Session(QObject):
     def close_video(self, key: str) -> None:
         self.submit(self._replace_task(f"video:{key}", None))
 
+    def request_basemap(self) -> None:
+        """Fetch the backend's vector basemap; answered by sig_basemap (or sig_error)."""
+        self.submit(self._basemap())
+
     def list_cameras(self) -> Future[list[video_pb2.Camera]]:
         return self.submit(self._list_cameras())
 
@@ -133,6 +143,7 @@ class Session(QObject):
         self._video_channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
         self._assets = assets_pb2_grpc.AssetServiceStub(self._channel)
         self._video = video_pb2_grpc.VideoServiceStub(self._video_channel)
+        self._map = map_pb2_grpc.MapServiceStub(self._channel)
         self._tasks["watch"] = asyncio.create_task(self._watch_assets())
         self._tasks["flush"] = asyncio.create_task(self._flush_loop())
 
@@ -277,6 +288,22 @@ class Session(QObject):
                     return
             await asyncio.sleep(backoff_delay(attempt))
             attempt += 1
+
+    async def _basemap(self) -> None:
+        try:
+            bm = await self._map.GetBasemap(map_pb2.GetBasemapRequest(), timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:  # NOT_FOUND: no basemap, tiles only
+                self.sig_error.emit(f"Basemap: {exc.details() or exc.code().name}")
+            return
+        self.sig_basemap.emit(
+            {
+                "name": bm.name,
+                "center": (bm.center.lat, bm.center.lon),
+                "zoom": bm.zoom,
+                "layers": {layer.name: layer.geojson for layer in bm.layers},
+            }
+        )
 
     async def _list_cameras(self) -> list[video_pb2.Camera]:
         resp = await self._video.ListCameras(video_pb2.ListCamerasRequest(), timeout=UNARY_TIMEOUT)

@@ -23,6 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1, help="simulator seed: the same seed gives the same city")
     p.add_argument("--lights", type=int, default=5000, help="number of street lights (up to 50000)")
     p.add_argument(
+        "--vehicles", type=int, default=60, help="municipal vehicles, a third of them police (0-1000)"
+    )
+    p.add_argument(
         "--history", type=int, default=200_000, help="asset changes kept for clients to resume from"
     )
     p.add_argument(
@@ -36,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0 <= args.lights <= 50_000:
         p.error("--lights must be between 0 and 50000")
+    if not 0 <= args.vehicles <= 1000:
+        p.error("--vehicles must be between 0 and 1000")
     if args.history < 1:
         p.error("--history must be at least 1")
     if args.change_rate < 0:
@@ -46,7 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def serve(args: argparse.Namespace) -> None:
     from backend.adapters.simulator import CitySimulator
 
-    network = CitySimulator(seed=args.seed, lights=args.lights, change_rate=args.change_rate)
+    network = CitySimulator(
+        seed=args.seed, lights=args.lights, change_rate=args.change_rate, vehicles=args.vehicles
+    )
     backend = Backend(network, history=args.history, heartbeat_s=args.heartbeat)
     port = await backend.start(args.listen)
     host = args.listen.rsplit(":", 1)[0]

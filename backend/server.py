@@ -7,16 +7,18 @@ import uuid
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from vigie.v1 import assets_pb2, assets_pb2_grpc, video_pb2, video_pb2_grpc
+from vigie.v1 import assets_pb2, assets_pb2_grpc, map_pb2, map_pb2_grpc, video_pb2, video_pb2_grpc
 
 from backend.adapters.base import DeviceNetwork
 from backend.domain.revlog import AssetStore
 from backend.services.assets import AssetService
+from backend.services.map import MapService
 from backend.services.video import VideoService
 
 SERVICE_NAMES = (
     assets_pb2.DESCRIPTOR.services_by_name["AssetService"].full_name,
     video_pb2.DESCRIPTOR.services_by_name["VideoService"].full_name,
+    map_pb2.DESCRIPTOR.services_by_name["MapService"].full_name,
 )
 
 # Clients ping every 10 s; permit that (and a little faster) so the server never sends GOAWAY
@@ -44,6 +46,8 @@ class Backend:
         self.video = VideoService(self.store, network)
         assets_pb2_grpc.add_AssetServiceServicer_to_server(self.assets, self.server)
         video_pb2_grpc.add_VideoServiceServicer_to_server(self.video, self.server)
+        self.map = MapService(network, name="Dijon Métropole (simulated)", center=(47.322, 5.041))
+        map_pb2_grpc.add_MapServiceServicer_to_server(self.map, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server

@@ -18,6 +18,13 @@ os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="vigie-test-config-")  # QSettings stay out of ~
 
 import pytest  # noqa: E402
+from PySide6.QtCore import QCoreApplication, Qt  # noqa: E402
+
+from widgets.map.mbtiles import register_url_schemes  # noqa: E402
+
+# QtWebEngine needs these before pytest-qt creates the QApplication.
+register_url_schemes()
+QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 
 ROOT = Path(__file__).resolve().parent.parent
 READY = "VIGIE_BACKEND_LISTENING"

@@ -58,6 +58,10 @@ class DeviceNetwork(ABC):
     ) -> list[Series]:
         """Samples in [start, end] (unix seconds) for `metric`, or for every metric when it is ""."""
 
+    def basemap(self) -> dict[str, dict] | None:
+        """The network's own vector basemap as GeoJSON FeatureCollections by layer name, if it has one."""
+        return None
+
     @abstractmethod
     def open_video(self, camera_id: str, width: int, height: int, max_fps: float) -> VideoSource | None:
         """A source for the camera's picture at about width x height, or None if it has no video."""

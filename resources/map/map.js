@@ -555,7 +555,8 @@
       });
 
       // d) problems on top, bigger, most serious last.
-      var lightBad = z >= 15 ? 4.5 : 3.5;
+      // Faulty lights can number a thousand: bigger than OK ones, but modest at city zoom.
+      var lightBad = z >= 16 ? 4.5 : z >= 14 ? 3.4 : 2.6;
       BAD_DRAW_ORDER.concat(STATUS_ORDER).forEach(function (s, si, arr) {
         if (arr.indexOf(s) !== si) return;
         Object.keys(badBuckets).forEach(function (key) {
@@ -829,7 +830,6 @@
       if (animating.size) rafId = L.Util.requestAnimFrame(frame);
       state.perf.animMsTotal += performance.now() - t0;
       state.perf.animFrames++;
-      if (state.selected && byId.has(state.selected)) interaction.trackSelected();
     }
 
     function checkStale(v, nowS) {
@@ -904,7 +904,15 @@
       if (!el) return;
       el.innerHTML = '';
       this._rows = {};
-      L.DomUtil.create('h4', '', el).textContent = 'Layers';
+      // The title folds the legend away: on a narrow console panel it would hide the city.
+      var title = L.DomUtil.create('h4', 'vg-legend-title', el);
+      title.textContent = 'Layers';
+      title.title = 'Show or hide the legend';
+      title.addEventListener('click', function () { L.DomUtil[L.DomUtil.hasClass(el, 'vg-collapsed') ? 'removeClass' : 'addClass'](el, 'vg-collapsed'); });
+      if (this._autoFold === undefined) {
+        this._autoFold = map.getSize().x < 760;
+        if (this._autoFold) L.DomUtil.addClass(el, 'vg-collapsed');
+      }
       var kinds = KIND_ORDER.slice();
       Object.keys(store.counts).concat(Object.keys(state.style.kind_labels)).forEach(function (k) {
         if (kinds.indexOf(k) < 0) kinds.push(k);
@@ -1081,10 +1089,9 @@
       var v = vehicles.get(tipId);
       if (v) showTip(tipId, map.latLngToContainerPoint([v.lat, v.lon]));
     }
-    function trackSelected() { /* the ring is part of the vehicle icon: nothing to do */ }
 
     return { clicked: clicked, context: context, hoverVehicle: hoverVehicle, hoverOut: hoverOut,
-      refreshTip: refreshTip, trackSelected: trackSelected, hideTip: hideTip };
+      refreshTip: refreshTip, hideTip: hideTip };
   })();
 
   function positionOf(id) {

@@ -113,3 +113,7 @@ class TelemetryChart(QWidget):
             t, v = self._data[metric]
             curve.setData(t, v)
             plot.setXRange(now - self.window_s, now + 5, padding=0)
+            if len(v) and float(v.max() - v.min()) < 1e-6:  # a flat line: centre it, no +-400 axis
+                plot.setYRange(float(v[0]) - 1.0, float(v[0]) + 1.0)
+            else:
+                plot.enableAutoRange(axis="y")

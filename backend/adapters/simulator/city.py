@@ -558,7 +558,7 @@ class _Builder:
         return f"Chemin {self.rng.choice(PLACES)}"
 
 
-def generate_city(seed: int = 1, lights: int = 5000) -> City:
+def generate_city(seed: int = 1, lights: int = 5000, vehicles: int = POLICE + TECHNICAL) -> City:
     """Build the whole city for `seed`; 50,000 lights take well under a second of numpy work."""
     rng = random.Random(seed)
     nrng = np.random.default_rng(rng.getrandbits(63))
@@ -643,7 +643,7 @@ def generate_city(seed: int = 1, lights: int = 5000) -> City:
     _place_lights(nrng, nodes, streets, lights, assets)
     _place_points(rng, nodes, streets, adjacency, assets)
     _place_tram(assets)
-    _place_vehicles(rng, nodes, adjacency, assets)
+    _place_vehicles(rng, nodes, adjacency, assets, vehicles)
     _assign_districts_and_status(rng, assets)
 
     lat0, lon0 = to_latlon(-HALF_W, -HALF_H)
@@ -942,13 +942,15 @@ def _place_tram(assets) -> None:
             )
 
 
-def _place_vehicles(rng, nodes, adjacency, assets) -> None:
+def _place_vehicles(rng, nodes, adjacency, assets, vehicles: int = POLICE + TECHNICAL) -> None:
+    """The municipal fleet: a third police patrols, the rest technical services (20 + 40 by default)."""
+    police = round(vehicles * POLICE / (POLICE + TECHNICAL))
     connected = [i for i in range(len(nodes)) if adjacency[i]]
     counts: dict[str, int] = {}
     fleet: list[tuple[str, str, str]] = [
-        (f"veh-pol-{k:02d}", "police", f"Police {k:02d}") for k in range(1, POLICE + 1)
+        (f"veh-pol-{k:02d}", "police", f"Police {k:02d}") for k in range(1, police + 1)
     ]
-    for k in range(1, TECHNICAL + 1):
+    for k in range(1, vehicles - police + 1):
         service = TECH_SERVICES[(k - 1) % len(TECH_SERVICES)]
         counts[service] = counts.get(service, 0) + 1
         fleet.append((f"veh-tec-{k:02d}", "technical", f"{service} {counts[service]:02d}"))

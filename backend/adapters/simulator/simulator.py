@@ -73,7 +73,12 @@ class CitySimulator(DeviceNetwork):
     name = "simulator"
 
     def __init__(
-        self, seed: int = 1, lights: int = 5000, change_rate: float = 0.0, tick_s: float = 1.0
+        self,
+        seed: int = 1,
+        lights: int = 5000,
+        change_rate: float = 0.0,
+        tick_s: float = 1.0,
+        vehicles: int = 60,
     ) -> None:
         if tick_s <= 0:
             raise ValueError("tick_s must be positive")
@@ -81,7 +86,7 @@ class CitySimulator(DeviceNetwork):
         self.lights = lights
         self.change_rate = max(0.0, float(change_rate))
         self.tick_s = float(tick_s)
-        self.city: City = generate_city(seed, lights)
+        self.city: City = generate_city(seed, lights, vehicles)
         self._current: list[Asset] = list(self.city.assets)
         self._index: dict[str, int] = {a.id: i for i, a in enumerate(self._current)}
         self._seeds: dict[str, int] = {}
@@ -107,6 +112,9 @@ class CitySimulator(DeviceNetwork):
     async def start(self, store: AssetStore) -> None:
         self.begin(store, time.time())
         self._task = asyncio.get_running_loop().create_task(self._run(), name="city-simulator")
+
+    def basemap(self) -> dict[str, dict]:
+        return self.city.geojson_layers()
 
     async def stop(self) -> None:
         task, self._task = self._task, None

@@ -1,0 +1,110 @@
+"""Feeds the map from the asset model and the session, and shares selection with the asset panel.
+
+The map gets the full set of assets on each snapshot and the changed ones after every model pass
+(the widget batches them to the page). The view (centre, zoom, layers) and the basemap choice
+persist in QSettings.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Signal
+
+from app.models.asset_table import AssetTableModel
+from app.models.records import AssetRecord
+from app.session import Session
+from widgets.map.map_view import MapView
+
+
+def map_row(r: AssetRecord) -> list:
+    """One asset as the map page's row (see widgets.map.map_view.COLUMNS)."""
+    label = ""
+    if r.kind == "vehicle":
+        label = r.attributes.get("callsign", r.name)
+    return [
+        r.id,
+        r.kind,
+        r.name,
+        round(r.lat, 6),
+        round(r.lon, 6),
+        r.status,
+        round(r.heading, 1),
+        label,
+        r.last_seen,
+    ]
+
+
+def tiles_setting(tiles: str) -> tuple[str, str]:
+    """('mbtiles', path) for an existing .mbtiles file, else ('xyz', url template)."""
+    if tiles.lower().endswith(".mbtiles"):
+        return "mbtiles", str(Path(tiles).expanduser().resolve())
+    if "{z}" not in tiles or "{x}" not in tiles or "{y}" not in tiles:
+        raise ValueError(
+            f"--tiles needs an XYZ template with {{z}}, {{x}} and {{y}}, or a .mbtiles file: {tiles!r}"
+        )
+    return "xyz", tiles
+
+
+class MapController(QObject):
+    sig_select = Signal(str)  # the operator picked an asset on the map
+    sig_show_in_mosaic = Signal(str)
+    sig_create_incident = Signal(float, float)
+
+    def __init__(
+        self, session: Session, model: AssetTableModel, view: MapView, tiles: str | None = None
+    ) -> None:
+        super().__init__(view)
+        self.session, self.model, self.view = session, model, view
+        self.tiles: dict | None = None
+        self._layers: dict[str, str] | None = None
+        settings = QSettings()
+        if tiles:  # the command line wins, and becomes the saved choice
+            settings.setValue("map/tiles", tiles)
+        tiles = tiles or settings.value("map/tiles", "", str)
+        if tiles:
+            kind, where = tiles_setting(tiles)
+            self.tiles = view.use_mbtiles(where) if kind == "mbtiles" else {"url": where, "maxZoom": 19}
+            view.set_basemap(tiles=self.tiles)
+        saved = settings.value("map/view", "", str)
+        self._restored = bool(saved)
+        if saved:
+            view.set_view(json.loads(saved))
+
+        model.sig_reset.connect(self._on_reset)
+        model.sig_assets_changed.connect(self._on_changed)
+        session.sig_basemap.connect(self._on_basemap)
+        view.sig_view_changed.connect(lambda v: QSettings().setValue("map/view", json.dumps(v)))
+        view.sig_asset_clicked.connect(self.sig_select)
+        view.sig_context_action.connect(self._on_context)
+
+    def _on_reset(self) -> None:
+        self.view.reset_assets([map_row(r) for r in self.model.records()])
+        if self._layers is None:
+            self.session.request_basemap()  # once per console: the streets do not move
+
+    def _on_changed(self, ids: set[str]) -> None:
+        rec = self.model.record
+        self.view.update_assets([map_row(r) for r in (rec(i) for i in ids) if r is not None])
+
+    def _on_basemap(self, basemap: dict) -> None:
+        self._layers = basemap["layers"]
+        layers = self._layers
+        if self.tiles:  # tiles give the streets: keep only the city's overlays on top
+            layers = {k: v for k, v in layers.items() if k in ("districts", "tram")}
+        self.view.set_basemap(layers=layers, tiles=self.tiles)
+        if not self._restored and "districts" in self._layers:
+            self.view.fit_bounds(self.view.city_bounds())
+            self._restored = True
+
+    def select(self, asset_id: str, fly: bool = True) -> None:
+        self.view.select_asset(asset_id, fly=fly)
+
+    def _on_context(self, action: str, asset_id: str, lat: float, lon: float) -> None:
+        if action == "show_in_mosaic":
+            self.sig_show_in_mosaic.emit(asset_id)
+        elif action == "details":
+            self.sig_select.emit(asset_id)
+        elif action == "create_incident":
+            self.sig_create_incident.emit(lat, lon)

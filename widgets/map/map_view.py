@@ -1,0 +1,310 @@
+"""The live city map: Leaflet in QtWebEngine, fed with plain rows, reporting what the operator does.
+
+Updates are batched: changed rows are merged and sent to the page at most `flush_hz` times a second
+as one JSON message (never one JavaScript call per marker). The widget keeps the latest row of every
+asset so a reloaded page (or a renderer that restarted) gets everything again. It knows nothing of
+gRPC: rows, basemap layers and tile settings come from its owner.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPoint, QStringListModel, Qt, QTimer, QUrl, Signal
+from PySide6.QtWebChannel import QWebChannel
+from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile, QWebEngineSettings
+from PySide6.QtWebEngineWidgets import QWebEngineView
+from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLineEdit, QMenu, QVBoxLayout, QWidget
+
+from widgets.map.bridge import MapBridge
+from widgets.map.mbtiles import TILE_URL, MBTilesReader, MBTilesSchemeHandler
+from widgets.map.offline_guard import OfflineGuard
+
+COLUMNS = ["id", "kind", "name", "lat", "lon", "status", "heading", "label", "updated"]
+ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON = 0, 1, 2, 3, 4
+
+
+def _bounds(coords: list[tuple[float, float]]) -> dict[str, float]:
+    lons = [c[0] for c in coords]
+    lats = [c[1] for c in coords]
+    return {"south": min(lats), "west": min(lons), "north": max(lats), "east": max(lons)}
+
+
+def _flatten(geometry: dict) -> list[tuple[float, float]]:
+    """Every [lon, lat] of a GeoJSON geometry."""
+    out: list[tuple[float, float]] = []
+
+    def walk(c: Any) -> None:
+        if c and isinstance(c[0], (int, float)):
+            out.append((c[0], c[1]))
+        else:
+            for x in c:
+                walk(x)
+
+    walk(geometry.get("coordinates", []))
+    return out
+
+
+class MapView(QWidget):
+    sig_ready = Signal()
+    sig_asset_clicked = Signal(str)
+    sig_context_action = Signal(
+        str, str, float, float
+    )  # "show_in_mosaic" | "details" | "create_incident", id, lat, lon
+    sig_view_changed = Signal(dict)  # {"lat", "lon", "zoom", "layers": {kind: bool}}
+
+    def __init__(
+        self, page_path: Path, style: dict, flush_hz: float = 4.0, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.style_payload = style
+        self.ready = False
+        self._rows: dict[str, list] = {}
+        self._dirty: set[str] = set()
+        self._basemap: str | None = None
+        self._view: dict | None = None
+        self._selected = ""
+        self._fit: dict[str, float] | None = None
+        self._search_targets: dict[str, tuple[str, Any]] = {}
+        self._streets: dict[str, list[tuple[float, float]]] = {}
+        self._districts: dict[str, dict[str, float]] = {}
+
+        # Own off-the-record profile: no disk cache, and the offline guard applies to this page only.
+        # The view is created first so that it (and its page) is destroyed before the profile.
+        self.web = QWebEngineView(self)
+        self.profile = QWebEngineProfile(self)
+        self.guard = OfflineGuard(self)
+        self.profile.setUrlRequestInterceptor(self.guard)
+        # Installed before any page exists (QtWebEngine ignores handlers installed later); it
+        # serves tiles once use_mbtiles() gives it a file.
+        self.mbtiles_handler = MBTilesSchemeHandler(parent=self)
+        self.profile.installUrlSchemeHandler(b"vigie-mbtiles", self.mbtiles_handler)
+        self.page = QWebEnginePage(self.profile, self.web)
+        self.web.setPage(self.page)
+        settings = self.page.settings()
+        settings.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)
+        self.page.setBackgroundColor(Qt.GlobalColor.black)
+        self.bridge = MapBridge(self)
+        self.channel = QWebChannel(self.page)
+        self.channel.registerObject("bridge", self.bridge)
+        self.page.setWebChannel(self.channel)
+        self.bridge.sig_ready.connect(self._on_ready)
+        self.bridge.sig_clicked.connect(self.sig_asset_clicked)
+        self.bridge.sig_context.connect(self._on_context)
+        self.bridge.sig_view.connect(self.sig_view_changed)
+        self.page.renderProcessTerminated.connect(lambda *_: self.reload())
+
+        # Toolbar: search (assets, streets, districts) and zoom to district.
+        self.search = QLineEdit(placeholderText="Find an asset, a street or a district…")
+        self.search.setClearButtonEnabled(True)
+        self._completions = QStringListModel(self)
+        completer = QCompleter(self._completions, self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setMaxVisibleItems(15)
+        self.search.setCompleter(completer)
+        completer.activated.connect(self.go_to)
+        self.search.returnPressed.connect(lambda: self.go_to(self.search.text()))
+        self.districts = QComboBox()
+        self.districts.addItem("Zoom to district…")
+        self.districts.activated.connect(self._on_district)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 4)
+        bar.addWidget(self.search, 1)
+        bar.addWidget(self.districts)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addLayout(bar)
+        lay.addWidget(self.web, 1)
+
+        self._flush_timer = QTimer(self, interval=int(1000 / flush_hz))
+        self._flush_timer.timeout.connect(self._flush)
+        self._flush_timer.start()
+        self._page_url = QUrl.fromLocalFile(str(page_path))
+        self.web.load(self._page_url)
+
+    # ---- configuration ---------------------------------------------------------------------
+
+    def set_basemap(self, layers: dict[str, str] | None = None, tiles: dict | None = None) -> None:
+        """Vector layers (GeoJSON text by layer name) and/or raster tiles {"url", "maxZoom", "attribution"}."""
+        parts = []
+        if layers:
+            parts.append('"layers":{' + ",".join(f"{json.dumps(k)}:{v}" for k, v in layers.items()) + "}")
+            self._index_basemap(layers)
+        if tiles:
+            parts.append('"tiles":' + json.dumps(tiles))
+            if tiles["url"].startswith(("http://", "https://")):
+                self.guard.allow_tile_server(tiles["url"])
+                self.page.settings().setAttribute(
+                    QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, True
+                )
+        self._basemap = "{" + ",".join(parts) + "}"
+        if self.ready:
+            self.bridge.basemapChanged.emit(self._basemap)
+
+    def city_bounds(self) -> dict[str, float]:
+        """Bounds of all districts of the basemap (the whole city)."""
+        boxes = list(self._districts.values())
+        return {
+            "south": min(b["south"] for b in boxes),
+            "west": min(b["west"] for b in boxes),
+            "north": max(b["north"] for b in boxes),
+            "east": max(b["east"] for b in boxes),
+        }
+
+    def use_mbtiles(self, path: str | Path) -> dict:
+        """Serve a local MBTiles file to the page; returns the tile settings for set_basemap()."""
+        reader = MBTilesReader(path)
+        self.mbtiles_handler.reader = reader
+        name = reader.metadata.get("attribution") or reader.metadata.get("name") or Path(path).name
+        return {"url": TILE_URL, "maxZoom": reader.max_zoom, "minZoom": reader.min_zoom, "attribution": name}
+
+    def _index_basemap(self, layers: dict[str, str]) -> None:
+        """Street and district names for the search box and the district menu."""
+        self._streets.clear()
+        self._districts.clear()
+        if "streets" in layers:
+            for f in json.loads(layers["streets"]).get("features", []):
+                name = f.get("properties", {}).get("name")
+                if name:
+                    self._streets.setdefault(name, []).extend(_flatten(f.get("geometry", {})))
+        if "districts" in layers:
+            for f in json.loads(layers["districts"]).get("features", []):
+                name = f.get("properties", {}).get("name")
+                if name:
+                    self._districts[name] = _bounds(_flatten(f.get("geometry", {})))
+        self.districts.clear()
+        self.districts.addItem("Zoom to district…")
+        self.districts.addItems(sorted(self._districts))
+        self._rebuild_search()
+
+    # ---- assets ----------------------------------------------------------------------------
+
+    def reset_assets(self, rows: list[list]) -> None:
+        """Replace every asset (rows in COLUMNS order)."""
+        self._rows = {r[ROW_ID]: r for r in rows}
+        self._dirty.clear()
+        if self.ready:
+            self._send_reset()
+        self._rebuild_search()
+
+    def update_assets(self, rows: list[list]) -> None:
+        """Queue changed assets; they reach the page on the next flush."""
+        for r in rows:
+            self._rows[r[ROW_ID]] = r
+            self._dirty.add(r[ROW_ID])
+
+    def select_asset(self, asset_id: str, fly: bool = True) -> None:
+        self._selected = asset_id
+        if self.ready:
+            self.bridge.selectAsset.emit(json.dumps({"id": asset_id, "fly": fly}))
+
+    def set_view(self, view: dict) -> None:
+        self._view = view
+        if self.ready:
+            self.bridge.setView.emit(json.dumps(view))
+
+    def fit_bounds(self, bounds: dict[str, float]) -> None:
+        self._fit = bounds
+        if self.ready:
+            self.bridge.fitBounds.emit(json.dumps(bounds))
+            self._fit = None
+
+    def reload(self) -> None:
+        self.ready = False
+        self.web.load(self._page_url)
+
+    def run_js(self, script: str, callback: Any = None) -> None:
+        """Evaluate in the page (tests and benchmarks inspect `window.vigieMap`)."""
+        if callback is None:
+            self.page.runJavaScript(script)
+        else:
+            self.page.runJavaScript(script, 0, callback)
+
+    def _send_reset(self) -> None:
+        payload = {"columns": COLUMNS, "rows": list(self._rows.values()), "style": self.style_payload}
+        self.bridge.assetsReset.emit(json.dumps(payload, separators=(",", ":")))
+
+    def _flush(self) -> None:
+        if not self.ready or not self._dirty:
+            return
+        rows = [self._rows[i] for i in self._dirty if i in self._rows]
+        self._dirty.clear()
+        self.bridge.assetsChanged.emit(json.dumps({"rows": rows}, separators=(",", ":")))
+
+    def _on_ready(self) -> None:
+        self.ready = True
+        if self._basemap:
+            self.bridge.basemapChanged.emit(self._basemap)
+        if self._view:
+            self.bridge.setView.emit(json.dumps(self._view))
+        if self._fit:
+            self.bridge.fitBounds.emit(json.dumps(self._fit))
+            self._fit = None
+        self._send_reset()
+        self._dirty.clear()
+        if self._selected:
+            self.bridge.selectAsset.emit(json.dumps({"id": self._selected, "fly": False}))
+        self.sig_ready.emit()
+
+    # ---- search, districts, context menu ---------------------------------------------------
+
+    def _rebuild_search(self) -> None:
+        targets: dict[str, tuple[str, Any]] = {}
+        for name in self._districts:
+            targets[f"{name} — district"] = ("district", name)
+        for name in self._streets:
+            targets[f"{name} — street"] = ("street", name)
+        for r in self._rows.values():
+            targets[f"{r[ROW_NAME]} — {r[ROW_ID]}"] = ("asset", r[ROW_ID])
+        self._search_targets = targets
+        self._completions.setStringList(sorted(targets))
+
+    def go_to(self, text: str) -> None:
+        """Show what the search text names: an asset (selected), a street or a district (framed)."""
+        target = self._search_targets.get(text)
+        if target is None:  # free text: the first entry that contains it
+            needle = text.strip().lower()
+            if not needle:
+                return
+            target = next(
+                (t for label, t in sorted(self._search_targets.items()) if needle in label.lower()), None
+            )
+        if target is None:
+            return
+        kind, key = target
+        if kind == "asset":
+            self.select_asset(key, fly=True)
+            self.sig_asset_clicked.emit(key)
+        elif kind == "street":
+            self.fit_bounds(_bounds(self._streets[key]))
+        else:
+            self.fit_bounds(self._districts[key])
+
+    def _on_district(self, index: int) -> None:
+        if index > 0:
+            self.fit_bounds(self._districts[self.districts.itemText(index)])
+            self.districts.setCurrentIndex(0)
+
+    def context_actions(self, asset_id: str, kind: str) -> list[tuple[str, str]]:
+        """(action, label) offered for a right click on an asset of `kind`, or on an empty spot."""
+        if not asset_id:
+            return [("create_incident", "Create incident here")]
+        actions = [("details", "Details")]
+        if kind == "camera":
+            actions.insert(0, ("show_in_mosaic", "Show in mosaic"))
+        return actions
+
+    def _on_context(self, info: dict) -> None:
+        asset_id, lat, lon = info.get("id", ""), float(info["lat"]), float(info["lon"])
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        for action, label in self.context_actions(asset_id, info.get("kind", "")):
+            menu.addAction(label).triggered.connect(
+                lambda _=False, a=action: self.sig_context_action.emit(a, asset_id, lat, lon)
+            )
+        # popup(), not exec(): a menu never stops alarms or updates from arriving.
+        menu.popup(self.web.mapToGlobal(QPoint(int(info.get("x", 0)), int(info.get("y", 0)))))
