@@ -31,6 +31,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--change-rate", type=float, default=0.0, help="extra asset changes per second (benchmarks)"
     )
+    p.add_argument(
+        "--change-kind",
+        choices=["seen", "status"],
+        default="seen",
+        help="what --change-rate changes: report times, or statuses (OK <-> WARNING, like flapping sensors)",
+    )
     p.add_argument("--heartbeat", type=float, default=5.0, help="seconds between heartbeats on quiet streams")
     p.add_argument(
         "--stop-on-stdin-eof", action="store_true", help="exit when standard input closes (used by the demo)"
@@ -52,7 +58,11 @@ async def serve(args: argparse.Namespace) -> None:
     from backend.adapters.simulator import CitySimulator
 
     network = CitySimulator(
-        seed=args.seed, lights=args.lights, change_rate=args.change_rate, vehicles=args.vehicles
+        seed=args.seed,
+        lights=args.lights,
+        change_rate=args.change_rate,
+        vehicles=args.vehicles,
+        churn_status=args.change_kind == "status",
     )
     backend = Backend(network, history=args.history, heartbeat_s=args.heartbeat)
     port = await backend.start(args.listen)

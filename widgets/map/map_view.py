@@ -23,7 +23,7 @@ from widgets.map.mbtiles import TILE_URL, MBTilesReader, MBTilesSchemeHandler
 from widgets.map.offline_guard import OfflineGuard
 
 COLUMNS = ["id", "kind", "name", "lat", "lon", "status", "heading", "label", "updated"]
-ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON = 0, 1, 2, 3, 4
+ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON, ROW_UPDATED = 0, 1, 2, 3, 4, 8
 
 
 def _bounds(coords: list[tuple[float, float]]) -> dict[str, float]:
@@ -56,7 +56,7 @@ class MapView(QWidget):
     sig_view_changed = Signal(dict)  # {"lat", "lon", "zoom", "layers": {kind: bool}}
 
     def __init__(
-        self, page_path: Path, style: dict, flush_hz: float = 4.0, parent: QWidget | None = None
+        self, page_path: Path, style: dict, flush_hz: float = 2.0, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.style_payload = style
@@ -194,7 +194,12 @@ class MapView(QWidget):
     def update_assets(self, rows: list[list]) -> None:
         """Queue changed assets; they reach the page on the next flush."""
         for r in rows:
+            old = self._rows.get(r[ROW_ID])
             self._rows[r[ROW_ID]] = r
+            # Only a vehicle's report time is drawn (stale positions); a fixed asset that only
+            # reported in again looks the same, so it is not resent.
+            if old is not None and r[ROW_KIND] != "vehicle" and old[:ROW_UPDATED] == r[:ROW_UPDATED]:
+                continue
             self._dirty.add(r[ROW_ID])
 
     def select_asset(self, asset_id: str, fly: bool = True) -> None:

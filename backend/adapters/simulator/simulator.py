@@ -79,7 +79,9 @@ class CitySimulator(DeviceNetwork):
         change_rate: float = 0.0,
         tick_s: float = 1.0,
         vehicles: int = 60,
+        churn_status: bool = False,
     ) -> None:
+        self.churn_status = churn_status
         if tick_s <= 0:
             raise ValueError("tick_s must be positive")
         self.seed = seed
@@ -196,7 +198,9 @@ class CitySimulator(DeviceNetwork):
         self._publish(out)
 
     def churn(self, n: int, now: float) -> None:
-        """Benchmark load: refresh last_seen of n random devices. Kept to ~1 µs of Python each."""
+        """Benchmark load: refresh last_seen of n random devices (or, with churn_status, flip them
+        between OK and WARNING, as flapping sensors do). Kept to ~1 µs of Python each."""
+        flip = self.churn_status
         cur = self._current
         pool = self._candidates
         m = len(pool)
@@ -213,8 +217,8 @@ class CitySimulator(DeviceNetwork):
                 a.district,
                 a.lat,
                 a.lon,
-                a.status,
-                a.status_reason,
+                (Status.WARNING if a.status is Status.OK else Status.OK) if flip else a.status,
+                ("benchmark: flapping" if a.status is Status.OK else "") if flip else a.status_reason,
                 now,
                 a.heading_deg,
                 a.attributes,
