@@ -70,7 +70,9 @@ class MainWindow(QMainWindow):
         # Controllers wire views to the session and models.
         self.detail_ctl = DetailController(session, self.assets, self.detail)
         self.camera_ctl = CameraViewController(session, self.assets, self.cameras)
-        self.map_ctl = MapController(session, self.assets, self.map, tiles=tiles)
+        self.map_ctl = MapController(
+            session, self.assets, self.map, tiles=tiles, remember_view=remember_layout
+        )
         self._no_fly = False  # set while a selection comes from the map itself (no need to fly)
         self.map_ctl.sig_select.connect(self._select_from_map)
         self.map_ctl.sig_show_in_mosaic.connect(self.camera_ctl.show_next)

@@ -53,7 +53,12 @@ class MapController(QObject):
     sig_create_incident = Signal(float, float)
 
     def __init__(
-        self, session: Session, model: AssetTableModel, view: MapView, tiles: str | None = None
+        self,
+        session: Session,
+        model: AssetTableModel,
+        view: MapView,
+        tiles: str | None = None,
+        remember_view: bool = True,
     ) -> None:
         super().__init__(view)
         self.session, self.model, self.view = session, model, view
@@ -67,7 +72,7 @@ class MapController(QObject):
             kind, where = tiles_setting(tiles)
             self.tiles = view.use_mbtiles(where) if kind == "mbtiles" else {"url": where, "maxZoom": 19}
             view.set_basemap(tiles=self.tiles)
-        saved = settings.value("map/view", "", str)
+        saved = settings.value("map/view", "", str) if remember_view else ""
         self._restored = bool(saved)
         if saved:
             view.set_view(json.loads(saved))
@@ -75,7 +80,8 @@ class MapController(QObject):
         model.sig_reset.connect(self._on_reset)
         model.sig_assets_changed.connect(self._on_changed)
         session.sig_basemap.connect(self._on_basemap)
-        view.sig_view_changed.connect(lambda v: QSettings().setValue("map/view", json.dumps(v)))
+        if remember_view:
+            view.sig_view_changed.connect(lambda v: QSettings().setValue("map/view", json.dumps(v)))
         view.sig_asset_clicked.connect(self.sig_select)
         view.sig_context_action.connect(self._on_context)
 
