@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app.exec()
     finally:
-        window.camera_ctl.stop()
+        window.mosaic_ctl.stop()
         session.stop()
         if backend is not None:
             backend.stop()

@@ -8,9 +8,9 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from app.controllers.camera_view import CameraViewController
 from app.controllers.detail import DetailController
 from app.controllers.map_view import MapController
+from app.controllers.mosaic import MosaicController
 from app.models.asset_table import ID_ROLE, AssetTableModel
 from app.models.asset_tree import FILTER_ROLE, AssetTreeModel
 from app.session import Session
@@ -18,9 +18,9 @@ from app.theme import RESOURCES
 from widgets.assets.asset_panel import AssetPanel
 from widgets.detail.asset_detail import AssetDetailView
 from widgets.map.map_view import MapView
+from widgets.mosaic.panel import MosaicPanel
 from widgets.status.connection import ConnectionIndicator
 from widgets.status.palette import KIND_LABELS, STATUS_COLORS, STATUS_LABELS, STATUSES
-from widgets.video.grid import CameraGrid
 
 
 def map_style() -> dict:
@@ -64,18 +64,18 @@ class MainWindow(QMainWindow):
         # Views.
         self.asset_panel = AssetPanel(self.assets, self.tree, ID_ROLE, FILTER_ROLE)
         self.detail = AssetDetailView()
-        self.cameras = CameraGrid(2, 2)
+        self.cameras = MosaicPanel()
         self.map = MapView(RESOURCES / "map" / "index.html", map_style())
 
         # Controllers wire views to the session and models.
         self.detail_ctl = DetailController(session, self.assets, self.detail)
-        self.camera_ctl = CameraViewController(session, self.assets, self.cameras)
+        self.mosaic_ctl = MosaicController(session, self.assets, self.cameras, persist=remember_layout)
         self.map_ctl = MapController(
             session, self.assets, self.map, tiles=tiles, remember_view=remember_layout
         )
         self._no_fly = False  # set while a selection comes from the map itself (no need to fly)
         self.map_ctl.sig_select.connect(self._select_from_map)
-        self.map_ctl.sig_show_in_mosaic.connect(self.camera_ctl.show_next)
+        self.map_ctl.sig_show_in_mosaic.connect(self.mosaic_ctl.show_camera)
         self.map_ctl.sig_create_incident.connect(self._on_create_incident)
         self.asset_panel.sig_filter_text.connect(lambda t: self.assets.set_filter(text=t))
         self.asset_panel.sig_scope.connect(lambda k, d: self.assets.set_filter(kind=k, district=d))
@@ -116,6 +116,7 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.revision)
         session.sig_connection.connect(self.connection.set_state)
         session.sig_error.connect(lambda msg: sb.showMessage(msg, 8000))
+        self.mosaic_ctl.sig_message.connect(lambda msg: sb.showMessage(msg, 8000))
         self.assets.sig_counts_changed.connect(self._update_counts)
         self._update_counts()
         self.remember_layout = remember_layout  # off for screenshots: same picture every time
@@ -187,7 +188,7 @@ class MainWindow(QMainWindow):
     def _on_activated(self, asset_id: str) -> None:
         rec = self.assets.record(asset_id)
         if rec is not None and rec.kind == "camera":
-            self.camera_ctl.show_next(asset_id)
+            self.mosaic_ctl.show_camera(asset_id)
 
     def _restore(self) -> None:
         s = QSettings()
@@ -203,5 +204,5 @@ class MainWindow(QMainWindow):
             s = QSettings()
             s.setValue("main/geometry", self.saveGeometry())
             s.setValue("main/splitter", self.splitter.saveState())
-        self.camera_ctl.stop()
+        self.mosaic_ctl.stop()
         super().closeEvent(event)

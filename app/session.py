@@ -23,7 +23,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from PySide6.QtCore import QObject, Signal
 from vigie.v1 import assets_pb2, assets_pb2_grpc, map_pb2, map_pb2_grpc, video_pb2, video_pb2_grpc
 
-from app.models.records import AssetRecord, Series
+from app.models.records import AssetRecord, CameraInfo, Series
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class Session(QObject):
     sig_telemetry_samples = Signal(str, object)  # asset id, list[Series]
     sig_error = Signal(str)  # a failure the operator should read
     sig_basemap = Signal(object)  # {"name", "center": (lat, lon), "zoom", "layers": {name: geojson text}}
+    sig_cameras = Signal(object)  # {camera id: CameraInfo}
+    sig_ptz_result = Signal(str, bool, str)  # camera id, accepted, what happened (or why not)
 
     def __init__(self, address: str, flush_interval: float = 0.05, stale_after: float = 15.0) -> None:
         super().__init__()
@@ -127,8 +129,22 @@ class Session(QObject):
         """Fetch the backend's vector basemap; answered by sig_basemap (or sig_error)."""
         self.submit(self._basemap())
 
-    def list_cameras(self) -> Future[list[video_pb2.Camera]]:
-        return self.submit(self._list_cameras())
+    def request_cameras(self) -> None:
+        """Fetch the camera list (PTZ, presets, direct URLs); answered by sig_cameras."""
+        self.submit(self._cameras())
+
+    def ptz(
+        self,
+        camera_id: str,
+        action: str,
+        pan: float = 0.0,
+        tilt: float = 0.0,
+        zoom: float = 0.0,
+        preset: int = 0,
+        timeout_s: float = 0.0,
+    ) -> None:
+        """PTZ request ("move", "stop", "preset"); the outcome comes back on sig_ptz_result."""
+        self.submit(self._ptz(camera_id, action, pan, tilt, zoom, preset, timeout_s))
 
     # ---- session loop ----------------------------------------------------------------------
 
@@ -305,6 +321,35 @@ class Session(QObject):
             }
         )
 
-    async def _list_cameras(self) -> list[video_pb2.Camera]:
-        resp = await self._video.ListCameras(video_pb2.ListCamerasRequest(), timeout=UNARY_TIMEOUT)
-        return list(resp.cameras)
+    async def _cameras(self) -> None:
+        try:
+            resp = await self._video.ListCameras(video_pb2.ListCamerasRequest(), timeout=UNARY_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            self.sig_error.emit(f"Cameras: {exc.details() or exc.code().name}")
+            return
+        self.sig_cameras.emit({c.id: CameraInfo.from_pb(c) for c in resp.cameras})
+
+    async def _ptz(
+        self, camera_id: str, action: str, pan: float, tilt: float, zoom: float, preset: int, timeout_s: float
+    ) -> None:
+        actions = {
+            "move": video_pb2.PtzRequest.MOVE,
+            "stop": video_pb2.PtzRequest.STOP,
+            "preset": video_pb2.PtzRequest.GOTO_PRESET,
+        }
+        req = video_pb2.PtzRequest(
+            camera_id=camera_id,
+            action=actions[action],
+            pan=pan,
+            tilt=tilt,
+            zoom=zoom,
+            preset=preset,
+            timeout_s=timeout_s,
+        )
+        try:
+            resp = await self._video.Ptz(req, timeout=UNARY_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            self.sig_ptz_result.emit(camera_id, False, exc.details() or exc.code().name)
+            return
+        state = f"P{resp.pan_deg:.0f}° T{resp.tilt_deg:.0f}° Z{resp.zoom:.1f}×"
+        self.sig_ptz_result.emit(camera_id, True, f"{resp.message} — {state}" if resp.message else state)

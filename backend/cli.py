@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from backend.adapters.base import DeviceNetwork
 from backend.server import Backend
 
 READY_PREFIX = "VIGIE_BACKEND_LISTENING"  # the line a parent process waits for (see app/demo.py)
@@ -41,6 +42,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--stop-on-stdin-eof", action="store_true", help="exit when standard input closes (used by the demo)"
     )
+    p.add_argument(
+        "--cameras",
+        metavar="FILE",
+        help="TOML catalogue of real cameras (RTSP, HTTP MJPEG, video files) served beside the simulator",
+    )
+    p.add_argument(
+        "--no-simulator",
+        action="store_true",
+        help="serve only the --cameras catalogue, without the simulated city",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     if not 0 <= args.lights <= 50_000:
@@ -51,19 +62,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--history must be at least 1")
     if args.change_rate < 0:
         p.error("--change-rate must not be negative")
+    if args.no_simulator and not args.cameras:
+        p.error("--no-simulator needs --cameras FILE (otherwise there is nothing to serve)")
     return args
 
 
-async def serve(args: argparse.Namespace) -> None:
+def build_network(args: argparse.Namespace) -> DeviceNetwork:
+    """The simulator (default), the catalogue cameras, or both behind one CompositeNetwork.
+
+    Raises CatalogueError for a bad catalogue, including ids that clash with simulated devices."""
+    from backend.adapters.cameras import CameraNetwork, CatalogueError, load_catalogue
+    from backend.adapters.composite import CompositeNetwork
     from backend.adapters.simulator import CitySimulator
 
-    network = CitySimulator(
-        seed=args.seed,
-        lights=args.lights,
-        change_rate=args.change_rate,
-        vehicles=args.vehicles,
-        churn_status=args.change_kind == "status",
-    )
+    specs = load_catalogue(args.cameras) if args.cameras else []
+    sim = None
+    if not args.no_simulator:
+        sim = CitySimulator(
+            seed=args.seed,
+            lights=args.lights,
+            change_rate=args.change_rate,
+            vehicles=args.vehicles,
+            churn_status=args.change_kind == "status",
+        )
+    if not args.cameras:
+        assert sim is not None
+        return sim
+    if sim is not None:
+        taken = {a.id for a in sim.city.assets}
+        clashes = [
+            f"{args.cameras}: camera #{i} (id {s.id!r}): key 'id': already used by a simulated device; rename it"
+            for i, s in enumerate(specs, start=1)
+            if s.id in taken
+        ]
+        if clashes:
+            raise CatalogueError(clashes)
+    cams = CameraNetwork(specs, district_of=sim.city.district_of if sim is not None else None)
+    return cams if sim is None else CompositeNetwork([sim, cams])
+
+
+async def serve(args: argparse.Namespace, network: DeviceNetwork) -> None:
     backend = Backend(network, history=args.history, heartbeat_s=args.heartbeat)
     port = await backend.start(args.listen)
     host = args.listen.rsplit(":", 1)[0]
@@ -95,8 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from backend.adapters.cameras import CatalogueError
+
     try:
-        asyncio.run(serve(args))
+        network = build_network(args)
+    except CatalogueError as exc:
+        print(f"vigie-backend: invalid camera catalogue:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(args, network))
     except OSError as exc:
         print(f"vigie-backend: {exc}", file=sys.stderr)
         return 1

@@ -15,10 +15,19 @@ from itertools import islice
 from operator import attrgetter
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont
 
 from app.models.records import AssetRecord
+from widgets.dnd import ASSET_MIME, asset_mime
 from widgets.status.palette import KIND_SINGULAR, SEVERITY, STATUS_LABELS, status_color, status_icon
 
 COLUMNS: list[tuple[str, str]] = [
@@ -368,6 +377,17 @@ class AssetTableModel(QAbstractTableModel):
         return len(self._records)
 
     # ---- Qt model interface ----------------------------------------------------------------
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    def mimeTypes(self) -> list[str]:
+        return [ASSET_MIME]
+
+    def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
+        """Dragged rows carry their asset ids (e.g. cameras dropped on a mosaic tile)."""
+        return asset_mime(list(dict.fromkeys(self._rows[i.row()] for i in indexes if i.isValid())))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)

@@ -68,3 +68,28 @@ class Series:
         times = np.fromiter((x.time_unix_ms for x in s.samples), dtype=np.float64, count=n) / 1000.0
         values = np.fromiter((x.value for x in s.samples), dtype=np.float64, count=n)
         return cls(s.metric, s.label or s.metric, s.unit, times, values)
+
+
+@dataclass(slots=True)
+class CameraInfo:
+    """What the mosaic needs to know of a camera beyond its asset record."""
+
+    id: str
+    name: str
+    ptz: bool
+    presets: list[tuple[int, str]]
+    direct: bool
+    url: str
+    source: str
+
+    @classmethod
+    def from_pb(cls, c: Any) -> CameraInfo:
+        return cls(
+            c.id,
+            c.name,
+            c.ptz,
+            [(p.number, p.name) for p in c.presets],
+            c.direct,
+            c.url,
+            c.source or "simulated",
+        )

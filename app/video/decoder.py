@@ -1,32 +1,37 @@
-"""Per-camera decoding worker: JPEG in (any thread), ready QImage out (queued signal).
+"""Per-tile decoding worker: a picture in (any thread), a ready QImage out (queued signal).
 
-Latest frame wins: if the worker is still busy when a new picture arrives, the older undecoded
-one is dropped (counted), never queued, so a slow display shows fewer frames, not older ones.
-Pictures are decoded at reduced resolution when the tile is much smaller than the stream, then
-scaled to the tile's size, so the GUI thread only paints.
+Latest frame wins: if the worker is still busy when a new picture arrives, the older one is dropped
+(counted), never queued, so a slow display shows fewer frames, not older ones. JPEGs are decoded at
+1/2 or 1/4 size when the tile is that much smaller (OpenCV's reduced modes), cropped for digital
+zoom, resized with linear interpolation (area interpolation costs 5-10 times more) and converted
+once to a 32-bit QImage at the tile's size, so the GUI thread only blits.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QSize, Signal
+from PySide6.QtCore import QObject, QRectF, QSize, Signal
 from PySide6.QtGui import QImage
 
 
 class FrameDecoder(QObject):
-    sig_frame = Signal(QImage, float, int)  # picture scaled to the target size, capture unix time, sequence
+    sig_frame = Signal(QImage, float, int)  # picture at the target size, capture unix time, sequence
 
     def __init__(self, name: str = "decoder") -> None:
         super().__init__()
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._slot: tuple[bytes, float, int] | None = None
+        self._slot: tuple[Any, float, int] | None = None  # (jpeg bytes | BGR array, captured, seq)
         self._stopped = False
         self._target = (640, 360)
+        self._crop = (0.0, 0.0, 1.0, 1.0)
         self._last_size = (0, 0)  # full size of the stream's pictures, once known
+        self.last_input: Any = None  # the newest picture received (for snapshots)
+        self.last_captured = 0.0
         self.received = 0
         self.decoded = 0
         self.dropped = 0
@@ -35,21 +40,49 @@ class FrameDecoder(QObject):
         self._thread.start()
 
     def offer(self, jpeg: bytes, captured: float, sequence: int) -> None:
-        """Hand over a new picture (called from the session thread)."""
+        """Hand over a JPEG (called from the session thread)."""
+        self._put(jpeg, captured, sequence)
+
+    def offer_frame(self, frame: np.ndarray, captured: float, sequence: int) -> None:
+        """Hand over an already decoded BGR picture (cameras the console reads directly)."""
+        self._put(frame, captured, sequence)
+
+    def _put(self, item: Any, captured: float, sequence: int) -> None:
         with self._lock:
             if self._slot is not None:
                 self.dropped += 1
-            self._slot = (jpeg, captured, sequence)
+            self._slot = (item, captured, sequence)
             self.received += 1
+            self.last_input, self.last_captured = item, captured
         self._wake.set()
 
     def set_target_size(self, size: QSize) -> None:
         self._target = (max(16, size.width()), max(16, size.height()))
 
+    def set_crop(self, crop: QRectF) -> None:
+        self._crop = (crop.x(), crop.y(), crop.width(), crop.height())
+
+    def reset(self) -> None:
+        """A new camera: forget the previous one's size and picture."""
+        with self._lock:
+            self._slot = None
+            self._last_size = (0, 0)
+            self.last_input = None
+
     def stop(self) -> None:
         self._stopped = True
         self._wake.set()
         self._thread.join(2.0)
+
+    def full_picture(self) -> tuple[np.ndarray | None, float]:
+        """The newest picture at full resolution (decodes it if needed; call off the GUI thread)."""
+        with self._lock:
+            item, captured = self.last_input, self.last_captured
+        if item is None:
+            return None, 0.0
+        if isinstance(item, np.ndarray):
+            return item.copy(), captured
+        return cv2.imdecode(np.frombuffer(item, np.uint8), cv2.IMREAD_COLOR), captured
 
     def _run(self) -> None:
         while True:
@@ -58,12 +91,12 @@ class FrameDecoder(QObject):
             if self._stopped:
                 return
             with self._lock:
-                item, self._slot = self._slot, None
-            if item is None:
+                slot, self._slot = self._slot, None
+            if slot is None:
                 continue
-            jpeg, captured, seq = item
+            item, captured, seq = slot
             try:
-                image = self._decode(jpeg)
+                image = self._convert(item)
             except cv2.error:
                 image = None
             if image is None:
@@ -72,26 +105,32 @@ class FrameDecoder(QObject):
             self.decoded += 1
             self.sig_frame.emit(image, captured, seq)
 
-    def _decode(self, jpeg: bytes) -> QImage | None:
+    def _convert(self, item: Any) -> QImage | None:
         tw, th = self._target
-        buf = np.frombuffer(jpeg, np.uint8)
-        # Cheap first pass: decode at 1/2 or 1/4 size when the tile is that much smaller.
-        sw, sh = self._last_size
-        flag, factor = cv2.IMREAD_COLOR, 1
-        if sw >= 4 * tw and sh >= 4 * th:
-            flag, factor = cv2.IMREAD_REDUCED_COLOR_4, 4
-        elif sw >= 2 * tw and sh >= 2 * th:
-            flag, factor = cv2.IMREAD_REDUCED_COLOR_2, 2
-        img = cv2.imdecode(buf, flag)
-        if img is None:
-            return None
-        self._last_size = (img.shape[1] * factor, img.shape[0] * factor)
+        cx, cy, cw, ch = self._crop
+        if isinstance(item, np.ndarray):
+            img = item
+        else:
+            sw, sh = self._last_size
+            # What the tile shows of the picture, in source pixels, decides how much to decode.
+            need_w, need_h = tw / max(cw, 1e-3), th / max(ch, 1e-3)
+            flag, factor = cv2.IMREAD_COLOR, 1
+            if sw >= 4 * need_w and sh >= 4 * need_h:
+                flag, factor = cv2.IMREAD_REDUCED_COLOR_4, 4
+            elif sw >= 2 * need_w and sh >= 2 * need_h:
+                flag, factor = cv2.IMREAD_REDUCED_COLOR_2, 2
+            img = cv2.imdecode(np.frombuffer(item, np.uint8), flag)
+            if img is None:
+                return None
+            self._last_size = (img.shape[1] * factor, img.shape[0] * factor)
         h, w = img.shape[:2]
+        if (cx, cy, cw, ch) != (0.0, 0.0, 1.0, 1.0):
+            x0, y0 = int(cx * w), int(cy * h)
+            img = img[y0 : max(y0 + 1, int((cy + ch) * h)), x0 : max(x0 + 1, int((cx + cw) * w))]
+            h, w = img.shape[:2]
         scale = min(tw / w, th / h)
-        if scale < 1.0:
-            img = cv2.resize(
-                img, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA
-            )
-        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        h, w = rgb.shape[:2]
-        return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        nw, nh = max(1, int(w * scale)), max(1, int(h * scale))
+        if (nw, nh) != (w, h):
+            img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        bgra = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)  # byte order of QImage.Format_RGB32 on little-endian
+        return QImage(bgra.data, nw, nh, 4 * nw, QImage.Format.Format_RGB32).copy()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
@@ -22,6 +23,63 @@ class Series:
     metric: MetricInfo
     times: np.ndarray
     values: np.ndarray
+
+
+class NoFrame(TimeoutError):
+    """`VideoSource.read()` had nothing new within its timeout (camera silent): try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class PtzPreset:
+    number: int  # 1..n
+    name: str
+    pan_deg: float
+    tilt_deg: float
+    zoom: float
+
+
+@dataclass(frozen=True, slots=True)
+class CameraInfo:
+    """What the camera list needs beyond the Asset: where the picture comes from, PTZ presets."""
+
+    source: str  # "simulated", "rtsp", "mjpeg" or "file"
+    direct: bool = False  # the console reads `url` itself
+    url: str = ""
+    presets: tuple[PtzPreset, ...] = ()
+
+
+class PtzAction(StrEnum):
+    MOVE = "move"
+    STOP = "stop"
+    GOTO_PRESET = "goto_preset"
+
+
+@dataclass(frozen=True, slots=True)
+class PtzCommand:
+    """A validated PTZ request: speeds in -1..1, timeout_s > 0."""
+
+    action: PtzAction
+    pan: float = 0.0
+    tilt: float = 0.0
+    zoom: float = 0.0
+    preset: int = 0
+    timeout_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class PtzState:
+    pan_deg: float  # 0..360
+    tilt_deg: float  # -90..20
+    zoom: float  # 1..10
+
+
+class PtzError(Exception):
+    """A PTZ request the network refuses; `code` is "not_found", "failed_precondition" or
+    "invalid_argument" so the service can map it to a gRPC status without the adapter knowing gRPC."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class VideoSource(ABC):
@@ -65,3 +123,13 @@ class DeviceNetwork(ABC):
     @abstractmethod
     def open_video(self, camera_id: str, width: int, height: int, max_fps: float) -> VideoSource | None:
         """A source for the camera's picture at about width x height, or None if it has no video."""
+
+    def camera_info(self, camera_id: str) -> CameraInfo | None:
+        """Source kind, direct URL and PTZ presets of one of this network's cameras (None: not ours)."""
+        return None
+
+    def ptz(self, camera_id: str, command: PtzCommand) -> tuple[PtzState, str]:
+        """Apply a PTZ command; returns the state after it and a message for the operator.
+
+        Raises PtzError when the camera is not this network's or cannot do it."""
+        raise PtzError("not_found", f"no camera with id {camera_id!r}")

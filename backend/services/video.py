@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,7 +18,7 @@ import numpy as np
 from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.v1 import video_pb2, video_pb2_grpc
 
-from backend.adapters.base import DeviceNetwork, VideoSource
+from backend.adapters.base import DeviceNetwork, NoFrame, PtzAction, PtzCommand, PtzError, VideoSource
 from backend.domain.assets import Kind, Status
 from backend.domain.revlog import AssetStore
 from backend.services.convert import STATUS_TO_PB, geo
@@ -30,6 +31,18 @@ PROFILE_SIZES = {
 }
 MAX_FPS = 30.0
 JPEG_QUALITY = 80
+OFFLINE_POLL_S = 0.5
+MAX_PTZ_TIMEOUT_S = 60.0
+PTZ_CODES = {
+    "not_found": grpc.StatusCode.NOT_FOUND,
+    "failed_precondition": grpc.StatusCode.FAILED_PRECONDITION,
+    "invalid_argument": grpc.StatusCode.INVALID_ARGUMENT,
+}
+PTZ_ACTIONS = {
+    video_pb2.PtzRequest.MOVE: PtzAction.MOVE,
+    video_pb2.PtzRequest.STOP: PtzAction.STOP,
+    video_pb2.PtzRequest.GOTO_PRESET: PtzAction.GOTO_PRESET,
+}
 
 
 def _encode(source: VideoSource) -> tuple[bytes, float, int, int, int]:
@@ -50,20 +63,86 @@ class VideoService(video_pb2_grpc.VideoServiceServicer):
     async def ListCameras(
         self, request: video_pb2.ListCamerasRequest, context: grpc.aio.ServicerContext
     ) -> video_pb2.ListCamerasResponse:
-        cams = [
-            video_pb2.Camera(
-                id=a.id,
-                name=a.name,
-                district=a.district,
-                position=geo(a.lat, a.lon),
-                heading_deg=a.heading_deg,
-                ptz=a.attributes.get("ptz") == "true",
-                status=STATUS_TO_PB[a.status],  # type: ignore[arg-type]
+        cams = []
+        for a in self.store.assets():
+            if a.kind is not Kind.CAMERA:
+                continue
+            info = self.network.camera_info(a.id)
+            cams.append(
+                video_pb2.Camera(
+                    id=a.id,
+                    name=a.name,
+                    district=a.district,
+                    position=geo(a.lat, a.lon),
+                    heading_deg=a.heading_deg,
+                    ptz=a.attributes.get("ptz") == "true",
+                    status=STATUS_TO_PB[a.status],  # type: ignore[arg-type]
+                    source=info.source if info else "",
+                    direct=info.direct if info else False,
+                    url=info.url if info and info.direct else "",
+                    presets=[video_pb2.PtzPreset(number=p.number, name=p.name) for p in info.presets]
+                    if info
+                    else [],
+                )
             )
-            for a in self.store.assets()
-            if a.kind is Kind.CAMERA
-        ]
         return video_pb2.ListCamerasResponse(cameras=cams)
+
+    async def Ptz(
+        self, request: video_pb2.PtzRequest, context: grpc.aio.ServicerContext
+    ) -> video_pb2.PtzResponse:
+        """Validate here (gRPC statuses), move in the adapter; the response is the state afterwards."""
+        if not request.camera_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "camera_id is required")
+        asset = self.store.get(request.camera_id)
+        if asset is None or asset.kind is not Kind.CAMERA:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no camera with id {request.camera_id!r}")
+        action = PTZ_ACTIONS.get(request.action)
+        if action is None:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "action is required: MOVE, STOP or GOTO_PRESET"
+            )
+        timeout_s = request.timeout_s or 1.0
+        if action is PtzAction.MOVE:
+            for axis in ("pan", "tilt", "zoom"):
+                v = getattr(request, axis)
+                if not (math.isfinite(v) and -1.0 <= v <= 1.0):
+                    await context.abort(
+                        grpc.StatusCode.INVALID_ARGUMENT, f"{axis} speed must be in -1..1, got {v}"
+                    )
+            if not (math.isfinite(timeout_s) and 0 < timeout_s <= MAX_PTZ_TIMEOUT_S):
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"timeout_s must be in 0..{MAX_PTZ_TIMEOUT_S:g}, got {timeout_s}",
+                )
+        if asset.attributes.get("ptz") != "true":  # type: ignore[union-attr]
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"camera {request.camera_id!r} is a fixed camera (no PTZ)",
+            )
+        if asset.status is Status.OFFLINE:  # type: ignore[union-attr]
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"camera {request.camera_id!r} is offline ({asset.status_reason or 'no reason given'})",  # type: ignore[union-attr]
+            )
+        cmd = PtzCommand(
+            action,  # type: ignore[arg-type]
+            pan=request.pan,
+            tilt=request.tilt,
+            zoom=request.zoom,
+            preset=request.preset,
+            timeout_s=timeout_s,
+        )
+        try:
+            state, message = self.network.ptz(request.camera_id, cmd)
+        except PtzError as exc:
+            await context.abort(PTZ_CODES.get(exc.code, grpc.StatusCode.FAILED_PRECONDITION), str(exc))
+        return video_pb2.PtzResponse(
+            camera_id=request.camera_id,
+            message=message,
+            pan_deg=state.pan_deg,
+            tilt_deg=state.tilt_deg,
+            zoom=state.zoom,
+        )
 
     async def StreamVideo(
         self, request: video_pb2.StreamVideoRequest, context: grpc.aio.ServicerContext
@@ -81,6 +160,12 @@ class VideoService(video_pb2_grpc.VideoServiceServicer):
         if request.max_fps < 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_fps must not be negative")
         width, height = PROFILE_SIZES[profile]
+        info = self.network.camera_info(request.camera_id)
+        if info is not None and info.direct:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"camera {request.camera_id!r} is direct: the console reads its url itself",
+            )
         source = self.network.open_video(request.camera_id, width, height, min(request.max_fps, MAX_FPS))
         if source is None:
             await context.abort(
@@ -92,9 +177,13 @@ class VideoService(video_pb2_grpc.VideoServiceServicer):
                 current = self.store.get(request.camera_id)
                 if current is not None and current.status is Status.OFFLINE:
                     # A camera that is offline sends nothing: the console must show "signal lost".
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(OFFLINE_POLL_S)
                     continue
-                jpeg, captured, seq, w, h = await loop.run_in_executor(self.pool, _encode, source)
+                try:
+                    jpeg, captured, seq, w, h = await loop.run_in_executor(self.pool, _encode, source)
+                except NoFrame:
+                    # Silent camera (not yet marked OFFLINE, or a gap): keep the stream open, retry.
+                    continue
                 ts = Timestamp()
                 ts.FromNanoseconds(int(captured * 1e9))
                 yield video_pb2.VideoFrame(sequence=seq, capture_time=ts, jpeg=jpeg, width=w, height=h)

@@ -59,7 +59,7 @@ def console(qtbot):
 
     yield open_console
     for window, session in made:
-        window.camera_ctl.stop()
+        window.mosaic_ctl.stop()
         session.stop()
 
 
@@ -109,7 +109,8 @@ def test_detail_shows_live_telemetry(console, qtbot, backend):
 
 def test_camera_grid_shows_live_video(console, qtbot, backend):
     window = console(backend.address)
-    tiles = window.cameras.tiles
+    mosaic = window.cameras.mosaic
+    tiles = [mosaic.tiles[s] for s in mosaic.visible_slots()]
     qtbot.waitUntil(lambda: all(t.frames >= 3 for t in tiles), timeout=20000)
     assert all(t.is_live() and t.image is not None and t.camera_name for t in tiles)
     assert len({t.camera_id for t in tiles}) == 4

@@ -204,5 +204,5 @@ def test_console_map_matches_backend(qtbot, backend):
         assert len(colours) > 20
         assert view.guard.blocked == []
     finally:
-        window.camera_ctl.stop()
+        window.mosaic_ctl.stop()
         session.stop()

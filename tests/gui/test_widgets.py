@@ -10,7 +10,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage
 
 from app.video.decoder import FrameDecoder
-from widgets.video.tile import VideoTile
+from widgets.mosaic.tile import VideoTile
 
 
 def jpeg(seq: int, w: int = 640, h: int = 360) -> bytes:

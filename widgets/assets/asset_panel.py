@@ -61,6 +61,8 @@ class AssetPanel(QWidget):
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)  # by status: faults first
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setDragEnabled(True)  # cameras can be dragged onto mosaic tiles
+        self.table.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setShowGrid(False)

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.adapters.base import DeviceNetwork, Series, VideoSource
+from backend.adapters.base import (
+    CameraInfo,
+    DeviceNetwork,
+    PtzCommand,
+    PtzError,
+    PtzState,
+    Series,
+    VideoSource,
+)
 from backend.adapters.simulator import telemetry
 from backend.adapters.simulator.city import (
     City,
@@ -33,6 +41,7 @@ from backend.adapters.simulator.city import (
     to_latlon,
     to_xy,
 )
+from backend.adapters.simulator.ptz import PtzHead
 from backend.adapters.simulator.telemetry import Anomaly, asset_seed
 from backend.adapters.simulator.video import SyntheticCamera
 from backend.domain.assets import Asset, Kind, MetricInfo, Status
@@ -108,6 +117,7 @@ class CitySimulator(DeviceNetwork):
         self._last_tick: float | None = None
         self._bay_block = -1
         self.published_changes = 0  # every asset state published since start (for benchmarks)
+        self._ptz: dict[str, PtzHead] = {}  # per PTZ camera, created on first use, shared by viewers
 
     # --- DeviceNetwork ------------------------------------------------------------------------------
 
@@ -151,7 +161,34 @@ class CitySimulator(DeviceNetwork):
         i = self._index.get(camera_id)
         if i is None or self._current[i].kind is not Kind.CAMERA:
             return None
-        return SyntheticCamera(camera_id, self._current[i].name, width, height, max_fps)
+        a = self._current[i]
+        return SyntheticCamera(camera_id, a.name, width, height, max_fps, ptz=self._head(camera_id))
+
+    def camera_info(self, camera_id: str) -> CameraInfo | None:
+        i = self._index.get(camera_id)
+        if i is None or self._current[i].kind is not Kind.CAMERA:
+            return None
+        head = self._head(camera_id)
+        return CameraInfo("simulated", presets=head.presets if head is not None else ())
+
+    def ptz(self, camera_id: str, command: PtzCommand) -> tuple[PtzState, str]:
+        i = self._index.get(camera_id)
+        if i is None or self._current[i].kind is not Kind.CAMERA:
+            raise PtzError("not_found", f"no camera with id {camera_id!r}")
+        head = self._head(camera_id)
+        if head is None:
+            raise PtzError("failed_precondition", f"camera {camera_id!r} is a fixed camera (no PTZ)")
+        return head.apply(command)
+
+    def _head(self, camera_id: str) -> PtzHead | None:
+        """The camera's shared PTZ head (None for fixed cameras)."""
+        head = self._ptz.get(camera_id)
+        if head is None:
+            a = self._current[self._index[camera_id]]
+            if a.attributes.get("ptz") != "true":
+                return None
+            head = self._ptz[camera_id] = PtzHead(a.heading_deg)
+        return head
 
     # --- public helpers -----------------------------------------------------------------------------
 

@@ -19,11 +19,15 @@ from zoneinfo import ZoneInfo
 import cv2
 import numpy as np
 
-from backend.adapters.base import VideoSource
+from backend.adapters.base import PtzState, VideoSource
+from backend.adapters.simulator.ptz import PtzHead
 
 _TZ = ZoneInfo("Europe/Paris")
 DEFAULT_FPS = 15.0
 MAX_FPS = 30.0
+H_FOV_DEG = 60.0  # horizontal field of view at zoom 1: panning this far scrolls one picture width
+PTZ_MARGIN = 1.25  # a PTZ camera's widest view crops the scene by this factor, leaving room to tilt
+TILT_SPAN_DEG = 40.0  # tilting this far moves the view by half a picture (clamped to the scene)
 Z_NEAR = 7.0  # ground distance (m) seen at the bottom row
 Z_FAR = 120.0
 LOOP_M = 160.0  # each lane replays its vehicles every LOOP_M metres
@@ -63,9 +67,16 @@ class SyntheticCamera(VideoSource):
     """A fake CCTV feed for one camera; `read()` paces itself to `fps` on a monotonic clock."""
 
     def __init__(
-        self, camera_id: str, name: str, width: int = 640, height: int = 360, max_fps: float = 0
+        self,
+        camera_id: str,
+        name: str,
+        width: int = 640,
+        height: int = 360,
+        max_fps: float = 0,
+        ptz: PtzHead | None = None,
     ) -> None:
         self.camera_id = camera_id
+        self.ptz = ptz  # shared with the other viewers of this camera
         self.name = name
         self.width = int(width) if width and width > 0 else 640
         self.height = int(height) if height and height > 0 else 360
@@ -277,18 +288,41 @@ class SyntheticCamera(VideoSource):
                 cv2.circle(frame, (int(x0 + hw * 0.3), ly), lamp, lamp_colour, -1)
                 cv2.circle(frame, (int(x1 - hw * 0.3), ly), lamp, lamp_colour, -1)
         frame = cv2.add(frame, self._grain[int(t * self.fps) % len(self._grain)])
-        self._osd(frame, t)
+        state = self.ptz.state() if self.ptz is not None else None
+        if state is not None:
+            frame = self._view(frame, state)
+        self._osd(frame, t, state)
         return frame
 
-    def _osd(self, frame: np.ndarray, t: float) -> None:
+    def _view(self, frame: np.ndarray, s: PtzState) -> np.ndarray:
+        """Point the camera: pan scrolls the street sideways (wrapping), tilt moves a crop window
+        up or down, zoom shrinks it. The window always stays inside the picture (a PTZ camera shows
+        at most 1/PTZ_MARGIN of the rendered scene), so there are no empty borders. One roll + one warp."""
+        assert self.ptz is not None
+        w, h = self.width, self.height
+        dpan = (s.pan_deg - self.ptz.home_pan + 180.0) % 360.0 - 180.0
+        dx = round(dpan / H_FOV_DEG * w) % w
+        if dx:
+            frame = np.roll(frame, -dx, axis=1)
+        eff = PTZ_MARGIN * s.zoom
+        half_h = h / eff / 2
+        cy = min(h - half_h, max(half_h, h / 2 - s.tilt_deg / TILT_SPAN_DEG * h / 2))  # up: window rises
+        m = np.float32([[eff, 0, w / 2 - eff * w / 2], [0, eff, h / 2 - eff * cy]])
+        return cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    def _osd(self, frame: np.ndarray, t: float, ptz: PtzState | None = None) -> None:
         font, scale, th = cv2.FONT_HERSHEY_SIMPLEX, self._font_scale, self._thick
         margin = int(8 * scale / 0.5)
         stamp = datetime.fromtimestamp(t, _TZ).strftime("%d/%m/%Y %H:%M:%S")
         (tw, tht), _ = cv2.getTextSize(stamp, font, scale, th)
-        for text, org in (
+        lines = [
             (self._osd_name, (margin, margin + tht)),
             (stamp, (self.width - tw - margin, self.height - margin)),
-        ):
+        ]
+        if ptz is not None:
+            text = f"PTZ P{ptz.pan_deg:03.0f} T{ptz.tilt_deg:.0f} Z{ptz.zoom:.1f}"
+            lines.append((text, (margin, 2 * (margin + tht))))
+        for text, org in lines:
             shadow = (org[0] + 1 + th // 2, org[1] + 1 + th // 2)
             cv2.putText(frame, text, shadow, font, scale, (0, 0, 0), th, cv2.LINE_AA)
             cv2.putText(frame, text, org, font, scale, (255, 255, 255), th, cv2.LINE_AA)

@@ -1,0 +1,329 @@
+"""Feeds the mosaic: one stream and one decoding worker per visible tile, SUB for tiles and MAIN for a
+maximised one; hidden tiles stop their streams. Also PTZ, snapshots, tours, drops and named views.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import cv2
+from PySide6.QtCore import QObject, QPoint, QRectF, QSettings, Qt, Signal
+from PySide6.QtWidgets import QMenu
+
+from app.models.asset_table import AssetTableModel
+from app.models.records import CameraInfo
+from app.session import Session
+from app.video.decoder import FrameDecoder
+from app.video.direct import DirectSource
+from widgets.mosaic.layouts import MAX_TILES
+from widgets.mosaic.panel import MosaicPanel
+from widgets.mosaic.tour import Tour
+
+MAIN_ABOVE = (960, 540)  # a tile at least this big gets the MAIN profile even when not maximised
+
+
+def snapshots_dir() -> Path:
+    from platformdirs import user_pictures_dir
+
+    return Path(user_pictures_dir()) / "Vigie"
+
+
+class MosaicController(QObject):
+    sig_message = Signal(str)  # for the status bar
+    _sig_snapshot_done = Signal(int, str)  # slot, message (from the snapshot worker)
+
+    def __init__(
+        self,
+        session: Session,
+        model: AssetTableModel,
+        panel: MosaicPanel,
+        max_fps: float = 12.0,
+        persist: bool = True,
+    ) -> None:
+        super().__init__(panel)
+        self.session, self.model, self.panel = session, model, panel
+        self.mosaic = panel.mosaic
+        self.max_fps = max_fps
+        self.persist = persist
+        self.cameras: dict[str, CameraInfo] = {}
+        self.decoders: dict[int, FrameDecoder] = {}
+        self.direct: dict[int, DirectSource] = {}
+        self.streams: dict[int, tuple[str, str]] = {}  # slot -> (camera id, profile) being streamed
+        self.tour: Tour | None = None
+        for tile in self.mosaic.tiles:
+            tile.sig_dropped.connect(lambda ids, s=tile.index: self.drop(s, ids))
+            tile.sig_context.connect(lambda pos, s=tile.index: self._context_menu(s, pos))
+            tile.sig_ptz.connect(lambda *a, s=tile.index: self._ptz(s, *a))
+            tile.sig_crop.connect(lambda crop, s=tile.index: self._decoder(s).set_crop(crop))
+            tile.sig_resized.connect(lambda _size, s=tile.index: self._maybe_reprofile(s))
+        self.mosaic.sig_changed.connect(self.sync)
+        panel.sig_save_view.connect(self.save_view)
+        panel.sig_load_view.connect(self.load_view)
+        panel.sig_tour.connect(self._tour_all)
+        panel.sig_snapshot.connect(lambda: self.snapshot(self.mosaic.selected))
+        self._sig_snapshot_done.connect(
+            lambda s, msg: (self.mosaic.tiles[s].show_message(msg), self.sig_message.emit(msg))
+        )
+        session.sig_cameras.connect(self._on_cameras)
+        session.sig_ptz_result.connect(self._on_ptz_result)
+        model.sig_reset.connect(session.request_cameras)
+        panel.set_view_names(sorted(self._views()))
+
+    # ---- cameras and streams -------------------------------------------------------------------
+
+    def _on_cameras(self, cameras: dict[str, CameraInfo]) -> None:
+        self.cameras = cameras
+        for slot, cam in enumerate(self.mosaic.cameras):  # names/PTZ of cameras already placed
+            if cam in cameras:
+                self._label(slot, cam)
+        if not any(self.mosaic.cameras):
+            self._restore_or_fill()
+        self.sync()
+
+    def _restore_or_fill(self) -> None:
+        saved = QSettings().value("mosaic/current", "", str) if self.persist else ""
+        if saved:
+            self.apply_view(json.loads(saved))
+            return
+        # A fresh console: the first cameras that are up, centre first.
+        cams = sorted(
+            (r for r in self.model.records() if r.kind == "camera" and r.status == "ok"),
+            key=lambda r: (r.district != "Centre-Ville", r.id),
+        )
+        for slot, rec in zip(self.mosaic.visible_slots(), cams, strict=False):
+            self.place(slot, rec.id)
+
+    def _label(self, slot: int, camera_id: str) -> None:
+        info = self.cameras.get(camera_id)
+        rec = self.model.record(camera_id)
+        name = info.name if info else rec.name if rec else camera_id
+        self.mosaic.tiles[slot].set_camera(
+            camera_id, name, bool(info and info.ptz), info.presets if info else []
+        )
+        self.mosaic.cameras[slot] = camera_id
+
+    def place(self, slot: int, camera_id: str) -> None:
+        self._decoder(slot).reset()
+        self._label(slot, camera_id)
+        self.streams.pop(slot, None)  # force a new stream
+        self.sync()
+
+    def _decoder(self, slot: int) -> FrameDecoder:
+        dec = self.decoders.get(slot)
+        if dec is None:
+            dec = FrameDecoder(name=f"decode-tile{slot}")
+            tile = self.mosaic.tiles[slot]
+            dec.sig_frame.connect(tile.set_frame)
+            dec.set_target_size(tile.size())
+            tile.sig_resized.connect(dec.set_target_size)
+            self.decoders[slot] = dec
+        return dec
+
+    def _profile(self, slot: int) -> str:
+        tile = self.mosaic.tiles[slot]
+        big = tile.width() >= MAIN_ABOVE[0] and tile.height() >= MAIN_ABOVE[1]
+        return "MAIN" if self.mosaic.maximised == slot or big else "SUB"
+
+    def _maybe_reprofile(self, slot: int) -> None:
+        if slot in self.streams and self.streams[slot][1] != self._profile(slot):
+            self.sync()
+
+    def sync(self) -> None:
+        """Streams follow what is visible: open, switch profile, or stop."""
+        visible = set(self.mosaic.visible_slots())
+        for slot in range(MAX_TILES):
+            cam = self.mosaic.cameras[slot]
+            want = (cam, self._profile(slot)) if cam and slot in visible else None
+            if self.streams.get(slot) == want:
+                continue
+            self._stop_stream(slot)
+            if want is None:
+                continue
+            self.streams[slot] = want
+            self.mosaic.tiles[slot].profile = want[1]
+            info = self.cameras.get(cam)
+            dec = self._decoder(slot)
+            if info is not None and info.direct and info.url:
+                self.direct[slot] = DirectSource(info.url, dec.offer_frame, self.max_fps)
+                self.mosaic.tiles[slot].profile = "direct"
+            else:
+                self.session.open_video(f"tile{slot}", cam, dec.offer, profile=want[1], max_fps=self.max_fps)
+        if self.persist:
+            QSettings().setValue("mosaic/current", json.dumps(self.mosaic.view_state()))
+
+    def _stop_stream(self, slot: int) -> None:
+        if self.streams.pop(slot, None) is not None:
+            self.session.close_video(f"tile{slot}")
+        src = self.direct.pop(slot, None)
+        if src is not None:
+            src.stop()
+
+    def stop(self) -> None:
+        if self.tour:
+            self.tour.stop()
+        for slot in list(self.streams):
+            self._stop_stream(slot)
+        for dec in self.decoders.values():
+            dec.stop()
+
+    # ---- operator actions ----------------------------------------------------------------------
+
+    def drop(self, slot: int, ids: list[str]) -> None:
+        """Cameras dropped on a tile fill it and the visible tiles after it."""
+        cams = [i for i in ids if (r := self.model.record(i)) is not None and r.kind == "camera"]
+        if not cams:
+            self.sig_message.emit("Only cameras can be shown in the mosaic")
+            return
+        visible = self.mosaic.visible_slots()
+        targets = [s for s in visible if s >= slot] or visible
+        for s, cam in zip(targets, cams, strict=False):
+            self.place(s, cam)
+
+    def show_camera(self, camera_id: str) -> None:
+        """Put a camera in the selected tile ("show in mosaic", double-click in the table)."""
+        if (
+            camera_id in self.mosaic.cameras
+            and self.mosaic.cameras.index(camera_id) in self.mosaic.visible_slots()
+        ):
+            self.mosaic.select(self.mosaic.cameras.index(camera_id))
+            return
+        self.place(self.mosaic.selected, camera_id)
+        visible = self.mosaic.visible_slots()
+        nxt = (
+            visible[(visible.index(self.mosaic.selected) + 1) % len(visible)]
+            if self.mosaic.selected in visible
+            else 0
+        )
+        self.mosaic.select(nxt)
+
+    def _ptz(self, slot: int, action: str, pan: float, tilt: float, zoom: float, preset: int) -> None:
+        cam = self.mosaic.cameras[slot]
+        if not cam:
+            return
+        if action == "zoom":  # mouse wheel: a short zoom the camera stops by itself
+            self.session.ptz(cam, "move", zoom=zoom, timeout_s=0.4)
+        elif action == "move":
+            self.session.ptz(cam, "move", pan=pan, tilt=tilt, zoom=zoom, timeout_s=2.0)
+        else:
+            self.session.ptz(cam, action, preset=preset)
+
+    def _on_ptz_result(self, camera_id: str, ok: bool, message: str) -> None:
+        for slot, cam in enumerate(self.mosaic.cameras):
+            if cam == camera_id and slot in self.mosaic.visible_slots():
+                self.mosaic.tiles[slot].show_message(message if ok else f"PTZ refused: {message}")
+
+    def snapshot(self, slot: int, directory: Path | None = None) -> None:
+        """Save the tile's newest picture at full resolution, with camera name and time, off the GUI thread."""
+        cam = self.mosaic.cameras[slot]
+        dec = self.decoders.get(slot)
+        if not cam or dec is None:
+            return
+        name = self.mosaic.tiles[slot].camera_name
+        folder = directory or snapshots_dir()
+
+        def work() -> None:
+            frame, captured = dec.full_picture()
+            if frame is None:
+                self._sig_snapshot_done.emit(slot, "No picture to save yet")
+                return
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(captured))
+            text = f"{name} - {stamp}".encode("ascii", "replace").decode()
+            h = frame.shape[0]
+            cv2.rectangle(frame, (0, h - 34), (frame.shape[1], h), (0, 0, 0), -1)
+            cv2.putText(
+                frame, text, (10, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA
+            )
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{cam}_{time.strftime('%Y%m%d-%H%M%S', time.localtime(captured))}.png"
+            ok = cv2.imwrite(str(path), frame)
+            self._sig_snapshot_done.emit(slot, f"Snapshot saved: {path}" if ok else f"Could not write {path}")
+
+        threading.Thread(target=work, name="snapshot", daemon=True).start()
+
+    def _tour_cameras(self, district: str | None = None) -> list[str]:
+        return sorted(
+            r.id
+            for r in self.model.records()
+            if r.kind == "camera" and r.status != "offline" and (district is None or r.district == district)
+        )
+
+    def start_tour(self, cameras: list[str], slots: list[int], dwell_s: float = 10.0) -> None:
+        self.stop_tour()
+        self.tour = Tour(cameras, slots, dwell_s, self)
+        self.tour.sig_step.connect(lambda page: [self.place(s, c) for s, c in page])
+        self.tour.start()
+
+    def stop_tour(self) -> None:
+        if self.tour is not None:
+            self.tour.stop()
+            self.tour = None
+
+    def _tour_all(self, on: bool) -> None:
+        if on:
+            self.start_tour(self._tour_cameras(), self.mosaic.visible_slots())
+        else:
+            self.stop_tour()
+
+    def _context_menu(self, slot: int, pos: QPoint) -> None:
+        tile = self.mosaic.tiles[slot]
+        menu = QMenu(self.panel)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if tile.camera_id:
+            menu.addAction("Snapshot").triggered.connect(lambda: self.snapshot(slot))
+            menu.addAction("Hide statistics" if tile.show_stats else "Show statistics").triggered.connect(
+                lambda: (setattr(tile, "show_stats", not tile.show_stats), tile.update())
+            )
+            menu.addAction("Reset digital zoom").triggered.connect(lambda: tile.set_crop(QRectF(0, 0, 1, 1)))
+            rec = self.model.record(tile.camera_id)
+            if rec is not None:
+                menu.addAction(f"Tour the cameras of {rec.district} here").triggered.connect(
+                    lambda: self.start_tour(self._tour_cameras(rec.district), [slot])
+                )
+        if self.tour is not None:
+            menu.addAction("Stop tour").triggered.connect(self.stop_tour)
+        menu.addAction(
+            "Restore layout" if self.mosaic.maximised == slot else "Fill the mosaic"
+        ).triggered.connect(lambda: self.mosaic.toggle_maximise(slot))
+        if tile.camera_id:
+            menu.addAction("Clear tile").triggered.connect(lambda: (self.mosaic.clear(slot), self.sync()))
+        menu.popup(pos)  # never exec(): nothing modal in a control room
+
+    # ---- named views ---------------------------------------------------------------------------
+
+    def _views(self) -> dict[str, dict]:
+        raw = QSettings().value("mosaic/views", "{}", str)
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return {}
+
+    def save_view(self, name: str) -> None:
+        views = self._views()
+        views[name] = self.mosaic.view_state()
+        QSettings().setValue("mosaic/views", json.dumps(views))
+        self.panel.set_view_names(sorted(views))
+        self.sig_message.emit(f"View \u201c{name}\u201d saved")
+
+    def load_view(self, name: str) -> None:
+        view = self._views().get(name)
+        if view is None:
+            self.sig_message.emit(f"No view named {name!r}")
+            return
+        self.apply_view(view)
+
+    def apply_view(self, view: dict) -> None:
+        self.stop_tour()
+        self.mosaic.set_layout(view.get("layout", "2x2"))
+        for slot in range(MAX_TILES):
+            cams = view.get("cameras", [])
+            cam = cams[slot] if slot < len(cams) else ""
+            if cam:
+                self._decoder(slot).reset()
+                self._label(slot, cam)
+            elif self.mosaic.cameras[slot]:
+                self.mosaic.tiles[slot].set_camera("", "")
+                self.mosaic.cameras[slot] = ""
+        self.sync()

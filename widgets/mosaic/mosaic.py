@@ -1,0 +1,112 @@
+"""The camera mosaic: tiles in a layout, one maximised tile, a selected tile.
+
+Tile i always holds slot i's camera, whatever the layout, so switching layouts keeps cameras in
+place; slots beyond the layout's size keep their camera but are hidden (their streams stop).
+The mosaic knows camera ids and names only; its owner feeds pictures and reacts to its signals.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QGridLayout, QWidget
+
+from widgets.mosaic.layouts import LAYOUTS, MAX_TILES
+from widgets.mosaic.tile import VideoTile
+
+
+class Mosaic(QWidget):
+    sig_changed = Signal()  # layout, maximised tile or a camera changed: visible streams may change
+    sig_selected = Signal(int)
+
+    def __init__(self, layout: str = "2x2", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tiles = [VideoTile(i, parent=self) for i in range(MAX_TILES)]
+        self.cameras = ["" for _ in range(MAX_TILES)]
+        self.layout_name = layout
+        self.maximised: int | None = None
+        self.selected = 0
+        self._grid = QGridLayout(self)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(3)
+        for tile in self.tiles:
+            tile.hide()
+            tile.sig_clicked.connect(lambda t=tile: self.select(t.index))
+            tile.sig_double_clicked.connect(lambda t=tile: self.toggle_maximise(t.index))
+        self._arrange()
+        self.select(0)
+
+    # ---- layout --------------------------------------------------------------------------------
+
+    def set_layout(self, name: str) -> None:
+        if name not in LAYOUTS:
+            raise ValueError(f"unknown layout {name!r}; known: {', '.join(LAYOUTS)}")
+        self.layout_name = name
+        self.maximised = None
+        self._arrange()
+        if self.selected >= LAYOUTS[name].size:
+            self.select(0)
+        self.sig_changed.emit()
+
+    def toggle_maximise(self, slot: int) -> None:
+        """Double-click: the tile fills the mosaic; again: back to the layout."""
+        self.maximised = None if self.maximised == slot else slot
+        self._arrange()
+        self.sig_changed.emit()
+
+    def _arrange(self) -> None:
+        grid = self._grid
+        for tile in self.tiles:
+            grid.removeWidget(tile)
+            tile.hide()
+        layout = LAYOUTS[self.layout_name]
+        for i in range(max(grid.rowCount(), grid.columnCount(), 6)):
+            grid.setRowStretch(i, 0)
+            grid.setColumnStretch(i, 0)
+        if self.maximised is not None:
+            grid.addWidget(self.tiles[self.maximised], 0, 0)
+            grid.setRowStretch(0, 1)
+            grid.setColumnStretch(0, 1)
+            self.tiles[self.maximised].show()
+            return
+        for i, (r, c, rs, cs) in enumerate(layout.cells):
+            grid.addWidget(self.tiles[i], r, c, rs, cs)
+            self.tiles[i].show()
+        for r in range(layout.rows):
+            grid.setRowStretch(r, 1)
+        for c in range(layout.cols):
+            grid.setColumnStretch(c, 1)
+
+    def visible_slots(self) -> list[int]:
+        if self.maximised is not None:
+            return [self.maximised]
+        return list(range(LAYOUTS[self.layout_name].size))
+
+    # ---- cameras -------------------------------------------------------------------------------
+
+    def set_camera(
+        self,
+        slot: int,
+        camera_id: str,
+        name: str = "",
+        ptz: bool = False,
+        presets: list[tuple[int, str]] | None = None,
+    ) -> None:
+        self.cameras[slot] = camera_id
+        self.tiles[slot].set_camera(camera_id, name or camera_id, ptz, presets)
+        self.sig_changed.emit()
+
+    def clear(self, slot: int) -> None:
+        self.set_camera(slot, "", "")
+
+    def select(self, slot: int) -> None:
+        self.selected = slot
+        for t in self.tiles:
+            if t.selected != (t.index == slot):
+                t.selected = t.index == slot
+                t.update()
+        self.sig_selected.emit(slot)
+
+    def view_state(self) -> dict:
+        """What a named view saves: the layout and the camera of every slot it shows."""
+        size = LAYOUTS[self.layout_name].size
+        return {"layout": self.layout_name, "cameras": self.cameras[:size]}

@@ -1,0 +1,337 @@
+"""A mosaic tile: paints the latest ready picture with its overlays, and reports what the operator does.
+
+Overlays (UX.md): top-left the camera name; top-right a live dot, the picture's age and the frame
+rate; on hover, PTZ arrows, zoom and presets for PTZ cameras. A picture older than `lost_after`
+seconds is never shown as live: it is dimmed under "SIGNAL LOST" and the age of the last frame.
+Pictures arrive already decoded and scaled to the tile (see app/video/decoder.py): painting never
+scales unless the tile was just resized.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QFont,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QPolygonF,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from widgets.dnd import asset_ids
+
+
+def _age_text(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+class VideoTile(QWidget):
+    sig_clicked = Signal()
+    sig_double_clicked = Signal()
+    sig_resized = Signal(QSize)  # the decoder scales pictures to this size
+    sig_dropped = Signal(list)  # asset ids dropped on the tile
+    sig_context = Signal(object)  # QPoint (global) of a right click
+    sig_ptz = Signal(str, float, float, float, int)  # "move" | "stop" | "preset", pan, tilt, zoom, preset
+    sig_crop = Signal(QRectF)  # digital zoom: the part of the picture to show (normalised)
+
+    def __init__(self, index: int = 0, lost_after: float = 2.0, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.index = index
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(120, 68)
+        self.setAcceptDrops(True)
+        self.setMouseTracking(True)
+        self.lost_after = lost_after
+        self.camera_id = ""
+        self.camera_name = ""
+        self.ptz = False
+        self.presets: list[tuple[int, str]] = []
+        self.image: QImage | None = None
+        self.captured = 0.0
+        self.received = 0.0
+        self.sequence = 0
+        self.frames = 0
+        self.missed = 0  # gaps in sequence numbers: frames dropped anywhere on the way
+        self.fps = 0.0
+        self.profile = ""
+        self.selected = False
+        self.show_stats = False
+        self.message = ""  # a short result shown for a few seconds (PTZ, snapshot)
+        self.crop = QRectF(0, 0, 1, 1)
+        self.latencies: deque[float] = deque(maxlen=150)  # capture -> paint, seconds
+        self._arrivals: deque[float] = deque(maxlen=64)
+        self._hover = False
+        self._ptz_active = False
+        self._age_timer = QTimer(self, interval=250)  # the age text and "signal lost" need a clock
+        self._age_timer.timeout.connect(self._tick)
+        self._age_timer.start()
+        self._message_timer = QTimer(self, singleShot=True, interval=4000)
+        self._message_timer.timeout.connect(self._clear_message)
+        self._font = QFont(self.font())
+        self._font.setPointSizeF(max(10.0, self.font().pointSizeF()))
+        self._font.setBold(True)
+
+    # ---- state ---------------------------------------------------------------------------------
+
+    def set_camera(
+        self, camera_id: str, name: str, ptz: bool = False, presets: list[tuple[int, str]] | None = None
+    ) -> None:
+        self.camera_id, self.camera_name, self.ptz = camera_id, name, ptz
+        self.presets = presets or []
+        self.image = None
+        self.frames = self.missed = self.sequence = 0
+        self.fps = 0.0
+        self.latencies.clear()
+        self._arrivals.clear()
+        self.set_crop(QRectF(0, 0, 1, 1))
+        self.update()
+
+    def set_frame(self, image: QImage, captured: float, sequence: int) -> None:
+        now = time.monotonic()
+        if self.sequence and sequence > self.sequence + 1:
+            self.missed += sequence - self.sequence - 1
+        self.image, self.captured, self.sequence, self.received = image, captured, sequence, now
+        self.frames += 1
+        arr = self._arrivals
+        arr.append(now)
+        while len(arr) > 1 and now - arr[0] > 2.0:
+            arr.popleft()
+        self.fps = (len(arr) - 1) / (arr[-1] - arr[0]) if len(arr) > 1 and arr[-1] > arr[0] else 0.0
+        self.update()
+
+    def show_message(self, text: str) -> None:
+        self.message = text
+        self._message_timer.start()
+        self.update()
+
+    def _clear_message(self) -> None:
+        self.message = ""
+        self.update()
+
+    def _tick(self) -> None:
+        # A tile receiving frames repaints with each of them; the clock only has to repaint
+        # tiles whose pictures stopped (to turn them "signal lost") and the empty ones' text.
+        if time.monotonic() - self.received > 0.25 or self.message or self._hover:
+            self.update()
+
+    def is_live(self) -> bool:
+        return self.image is not None and time.monotonic() - self.received <= self.lost_after
+
+    def latency_p50(self) -> float:
+        if not self.latencies:
+            return 0.0
+        return sorted(self.latencies)[len(self.latencies) // 2]
+
+    def set_crop(self, crop: QRectF) -> None:
+        self.crop = crop
+        self.sig_crop.emit(crop)
+
+    # ---- input ---------------------------------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.sig_resized.emit(event.size())
+
+    def enterEvent(self, event: object) -> None:
+        self._hover = True
+        self.update()
+
+    def leaveEvent(self, event: object) -> None:
+        self._hover = False
+        if self._ptz_active:
+            self._ptz_active = False
+            self.sig_ptz.emit("stop", 0.0, 0.0, 0.0, 0)
+        self.update()
+
+    def _ptz_targets(self) -> list[tuple[QRectF, str, float, float, float, int]]:
+        """Hover controls: (rect, action, pan, tilt, zoom, preset)."""
+        w, h = self.width(), self.height()
+        s = max(28.0, min(w, h) / 8)
+        cy, cx = h / 2, w / 2
+        out = [
+            (QRectF(6, cy - s / 2, s, s), "move", -0.6, 0.0, 0.0, 0),
+            (QRectF(w - s - 6, cy - s / 2, s, s), "move", 0.6, 0.0, 0.0, 0),
+            (QRectF(cx - s / 2, s + 10, s, s), "move", 0.0, 0.6, 0.0, 0),
+            (QRectF(cx - s / 2, h - 2 * s - 10, s, s), "move", 0.0, -0.6, 0.0, 0),
+            (QRectF(w - 2 * s - 12, h - s - 6, s, s), "move", 0.0, 0.0, -0.6, 0),
+            (QRectF(w - s - 6, h - s - 6, s, s), "move", 0.0, 0.0, 0.6, 0),
+        ]
+        for i, (number, _name) in enumerate(self.presets[:6]):
+            out.append((QRectF(6 + i * (s + 4), h - s - 6, s, s), "preset", 0.0, 0.0, 0.0, number))
+        return out
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.sig_clicked.emit()
+            if self.ptz and self._hover and self.camera_id:
+                for rect, action, pan, tilt, zoom, preset in self._ptz_targets():
+                    if rect.contains(event.position()):
+                        self._ptz_active = action == "move"
+                        self.sig_ptz.emit(action, pan, tilt, zoom, preset)
+                        return
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._ptz_active:
+            self._ptz_active = False
+            self.sig_ptz.emit("stop", 0.0, 0.0, 0.0, 0)
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        self.sig_double_clicked.emit()
+        super().mouseDoubleClickEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if not self.camera_id:
+            return
+        step = 1 if event.angleDelta().y() > 0 else -1
+        if self.ptz:  # optical zoom: a short burst the camera stops by itself
+            self.sig_ptz.emit("zoom", 0.0, 0.0, 0.5 * step, 0)
+            return
+        # Digital zoom around the cursor, kept inside the picture.
+        c = self.crop
+        factor = 0.8 if step > 0 else 1.25
+        nw = min(1.0, max(0.1, c.width() * factor))
+        fx = event.position().x() / max(1, self.width())
+        fy = event.position().y() / max(1, self.height())
+        px, py = c.x() + fx * c.width(), c.y() + fy * c.height()
+        nx = min(max(0.0, px - fx * nw), 1.0 - nw)
+        ny = min(max(0.0, py - fy * nw), 1.0 - nw)
+        self.set_crop(QRectF(nx, ny, nw, nw))
+        self.show_message("Digital zoom ×%.1f" % (1 / nw) if nw < 1 else "Digital zoom off")
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        self.sig_context.emit(event.globalPos())
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if asset_ids(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        ids = asset_ids(event.mimeData())
+        if ids:
+            event.acceptProposedAction()
+            self.sig_dropped.emit(ids)
+
+    # ---- painting ------------------------------------------------------------------------------
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        p = QPainter(self)
+        rect = QRectF(self.rect())
+        p.fillRect(rect, QColor("#0b0d10"))
+        live = self.is_live()
+        if self.image is not None:
+            img = self.image
+            if img.width() == int(rect.width()) or img.height() == int(rect.height()):
+                # The decoder made it at this size: draw 1:1, centred.
+                target = QRectF(
+                    (rect.width() - img.width()) / 2,
+                    (rect.height() - img.height()) / 2,
+                    img.width(),
+                    img.height(),
+                )
+            else:  # just resized: scale until the next picture arrives at the new size
+                scale = min(rect.width() / img.width(), rect.height() / img.height())
+                w, h = img.width() * scale, img.height() * scale
+                target = QRectF(rect.center().x() - w / 2, rect.center().y() - h / 2, w, h)
+            if not live:
+                p.setOpacity(0.3)
+            p.drawImage(target, img)
+            p.setOpacity(1.0)
+            if live and self.captured:
+                self.latencies.append(max(0.0, time.time() - self.captured))
+        p.setFont(self._font)
+        fm = p.fontMetrics()
+        bar_h = fm.height() + 8
+        p.fillRect(QRectF(0, 0, rect.width(), bar_h), QColor(0, 0, 0, 150))
+        right_w = 0.0
+        if self.image is not None:
+            age = max(0.0, time.time() - self.captured)
+            right = f"{_age_text(age)} · {self.fps:.0f} fps" if live else f"last {_age_text(age)}"
+            tw = fm.horizontalAdvance(right)
+            d = 10
+            right_w = tw + d + 16
+            p.setPen(QColor("#e6edf3"))
+            p.drawText(QRectF(rect.width() - tw - 8, 0, tw, bar_h), Qt.AlignmentFlag.AlignVCenter, right)
+            p.setBrush(QColor("#3fb950") if live else QColor("#f85149"))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.drawEllipse(QRectF(rect.width() - tw - 14 - d, (bar_h - d) / 2, d, d))
+        name_w = max(0.0, rect.width() - right_w - 16)
+        label = self.camera_name or f"Tile {self.index + 1}: drop a camera here"
+        name = fm.elidedText(label, Qt.TextElideMode.ElideRight, int(name_w))
+        p.setPen(QColor("#e6edf3") if self.camera_id else QColor("#6e7681"))
+        p.drawText(
+            QRectF(8, 0, name_w, bar_h), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name
+        )
+        if not live and self.camera_id:
+            lost = self.image is not None
+            big = QFont(self._font)
+            big.setPointSizeF(self._font.pointSizeF() * (1.8 if rect.width() > 300 else 1.2))
+            p.setFont(big)
+            p.setPen(QColor("#f85149") if lost else QColor("#e3b341"))
+            text = "⚠ SIGNAL LOST" if lost else "CONNECTING…"
+            if lost:
+                text += f"\nlast picture {_age_text(max(0.0, time.time() - self.captured))} ago"
+            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+            p.setFont(self._font)
+        if self.show_stats and self.camera_id:
+            lines = [
+                f"{self.profile or '—'}  {self.image.width() if self.image else 0}x{self.image.height() if self.image else 0}",
+                f"{self.fps:.1f} fps   latency p50 {self.latency_p50() * 1000:.0f} ms",
+                f"frames {self.frames}   missed {self.missed}",
+            ]
+            box = QRectF(
+                6, bar_h + 4, fm.horizontalAdvance(max(lines, key=len)) + 12, len(lines) * fm.height() + 8
+            )
+            p.fillRect(box, QColor(0, 0, 0, 170))
+            p.setPen(QColor("#e6edf3"))
+            for i, line in enumerate(lines):
+                p.drawText(QPointF(box.x() + 6, box.y() + 4 + fm.ascent() + i * fm.height()), line)
+        if self.message:
+            mw = fm.horizontalAdvance(self.message) + 16
+            box = QRectF((rect.width() - mw) / 2, rect.height() - bar_h - 8, mw, bar_h)
+            p.fillRect(box, QColor(0, 0, 0, 190))
+            p.setPen(QColor("#e6edf3"))
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, self.message)
+        if self.ptz and self._hover and self.camera_id:
+            self._paint_ptz(p)
+        if self.selected:
+            p.setPen(QPen(QColor("#58a6ff"), 3))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(rect.adjusted(1.5, 1.5, -1.5, -1.5))
+        p.end()
+
+    def _paint_ptz(self, p: QPainter) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        for rect, action, pan, tilt, zoom, preset in self._ptz_targets():
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(0, 0, 0, 140))
+            p.drawRoundedRect(rect, 5, 5)
+            p.setBrush(QColor("#e6edf3"))
+            p.setPen(QColor("#e6edf3"))
+            c = rect.center()
+            r = rect.width() * 0.28
+            if action == "preset":
+                p.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(preset))
+            elif zoom:
+                p.drawText(rect, Qt.AlignmentFlag.AlignCenter, "+" if zoom > 0 else "−")
+            else:
+                dx, dy = (1 if pan > 0 else -1 if pan < 0 else 0), (-1 if tilt > 0 else 1 if tilt < 0 else 0)
+                tip = QPointF(c.x() + dx * r, c.y() + dy * r)
+                base = QPointF(c.x() - dx * r * 0.6, c.y() - dy * r * 0.6)
+                perp = QPointF(-dy * r * 0.8, dx * r * 0.8)
+                p.drawPolygon(QPolygonF([tip, base + perp, base - perp]))
