@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--lights", type=int, default=5000)
+    demo.add_argument(
+        "--cameras", metavar="FILE", help="a TOML camera catalogue (real RTSP/MJPEG/file cameras) for the backend"
+    )
     args = p.parse_args(argv)
     if args.after < 0:
         p.error("--after must not be negative")
@@ -123,12 +126,30 @@ def main(argv: list[str] | None = None) -> int:
     backend: BackendProcess | None = None
     address = args.backend
     if args.command == "demo":
-        backend = BackendProcess(["--seed", str(args.seed), "--lights", str(args.lights)])
+        extra = ["--seed", str(args.seed), "--lights", str(args.lights)]
+        if args.cameras:
+            if not Path(args.cameras).is_file():
+                print(f"vigie: no camera catalogue at {args.cameras}", file=sys.stderr)
+                return 2
+            extra += ["--cameras", str(Path(args.cameras).resolve())]
+        backend = BackendProcess(extra)
         backend.start()
         address = backend.address
 
     session = Session(address)
     window = MainWindow(session, remember_layout=not args.screenshot, tiles=args.tiles)
+    if backend is not None:
+        # The demo's backend is ours: if it dies (a bad catalogue, a crash), say so instead of
+        # showing "reconnecting" forever. Its own error went to the terminal.
+        def check_backend() -> None:
+            code = backend.proc.poll() if backend.proc else None
+            if code is not None:
+                watchdog.stop()
+                window.statusBar().showMessage(f"The demo backend stopped (exit code {code}); see the terminal")
+
+        watchdog = QTimer(window, interval=1000)
+        watchdog.timeout.connect(check_backend)
+        watchdog.start()
     gc_policy.install(window.assets.sig_reset)
     if args.screenshot:
         window.setGeometry(app.primaryScreen().availableGeometry())
