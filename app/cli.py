@@ -51,7 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--lights", type=int, default=5000)
     demo.add_argument(
-        "--cameras", metavar="FILE", help="a TOML camera catalogue (real RTSP/MJPEG/file cameras) for the backend"
+        "--cameras",
+        metavar="FILE",
+        help="a TOML camera catalogue (real RTSP/MJPEG/file cameras) for the backend",
     )
     args = p.parse_args(argv)
     if args.after < 0:
@@ -145,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             code = backend.proc.poll() if backend.proc else None
             if code is not None:
                 watchdog.stop()
-                window.statusBar().showMessage(f"The demo backend stopped (exit code {code}); see the terminal")
+                window.statusBar().showMessage(
+                    f"The demo backend stopped (exit code {code}); see the terminal"
+                )
 
         watchdog = QTimer(window, interval=1000)
         watchdog.timeout.connect(check_backend)

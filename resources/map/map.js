@@ -1055,9 +1055,28 @@
     }
     function hideTip() { tipId = ''; tip.style.display = 'none'; }
 
+    // The asset under the cursor is told to Python (on change only): a press-and-drag on a
+    // camera then becomes a Qt drag that can drop the camera on a mosaic tile.
+    var hoveredId = '';
+    function setHovered(id) {
+      if (id === hoveredId) return;
+      hoveredId = id;
+      callBridge('hovered', id);
+    }
+    // Pressing on a camera must not pan the map: the gesture is a drag to the mosaic.
+    map.on('mousedown', function (e) {
+      var i = points.hitTest(e.containerPoint);
+      if (i >= 0 && store.kind[i] === 'camera' && map.dragging.enabled()) {
+        map.dragging.disable();
+        document.addEventListener('mouseup', endAssetDrag, { once: true });
+      }
+    });
+    function endAssetDrag() { if (!map.dragging.enabled()) map.dragging.enable(); }
+
     map.on('mousemove', function (e) {
       if (e.originalEvent && e.originalEvent.buttons) return;   // dragging
       var i = points.hitTest(e.containerPoint);
+      setHovered(i >= 0 ? store.id[i] : '');
       if (i >= 0) {
         showTip(store.id[i], e.containerPoint);
         map.getContainer().style.cursor = 'pointer';
@@ -1067,6 +1086,7 @@
       }
     });
     map.on('mouseout movestart zoomstart', hideTip);
+    map.on('mouseout', function () { setHovered(''); });
 
     map.on('click', function (e) {
       var i = points.hitTest(e.containerPoint);
@@ -1104,7 +1124,7 @@
     }
 
     return { clicked: clicked, context: context, hoverVehicle: hoverVehicle, hoverOut: hoverOut,
-      refreshTip: refreshTip, hideTip: hideTip };
+      refreshTip: refreshTip, hideTip: hideTip, endAssetDrag: endAssetDrag };
   })();
 
   function positionOf(id) {
@@ -1240,6 +1260,7 @@
   }
 
   window.vigieMap = {
+    endDrag: function () { interaction.endAssetDrag(); },
     stats: function () {
       var counts = Object.assign({}, store.counts);
       var drawn = Object.assign({}, points.drawn);

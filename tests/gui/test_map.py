@@ -206,3 +206,24 @@ def test_console_map_matches_backend(qtbot, backend):
     finally:
         window.mosaic_ctl.stop()
         session.stop()
+
+
+def test_hovering_a_camera_arms_a_drag_to_the_mosaic(qtbot, map_view):
+    map_view.reset_assets(spread_rows())
+    map_view.set_view({"lat": 47.322, "lon": 5.041, "zoom": 15})
+    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.vigieMap.isReady()") is True, timeout=10000)
+    p = json.loads(js(qtbot, map_view, "JSON.stringify(window.vigieMap.pixelOf('a0'))"))
+    target = map_view.web.focusProxy()
+    QTest.mouseMove(target, QPoint(int(p["x"]) + 40, int(p["y"]) + 40))
+    QTest.mouseMove(target, QPoint(int(p["x"]), int(p["y"])))
+    qtbot.waitUntil(lambda: map_view.hovered == "a0", timeout=5000)
+    # Pressing on a camera does not pan the map (the gesture is a drag to the mosaic).
+    QTest.mousePress(target, Qt.MouseButton.LeftButton, pos=QPoint(int(p["x"]), int(p["y"])))
+    qtbot.waitUntil(
+        lambda: js(qtbot, map_view, "window.vigieMap._map.dragging.enabled()") is False, timeout=5000
+    )
+    assert map_view._press is not None and map_view._press[1] == "a0"
+    QTest.mouseRelease(target, Qt.MouseButton.LeftButton, pos=QPoint(int(p["x"]), int(p["y"])))
+    qtbot.waitUntil(
+        lambda: js(qtbot, map_view, "window.vigieMap._map.dragging.enabled()") is True, timeout=5000
+    )

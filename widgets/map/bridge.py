@@ -21,6 +21,7 @@ class MapBridge(QObject):
     sig_clicked = Signal(str)
     sig_context = Signal(dict)
     sig_view = Signal(dict)
+    sig_hovered = Signal(str)
 
     @Slot()
     def ready(self) -> None:
@@ -33,6 +34,10 @@ class MapBridge(QObject):
     @Slot(str)
     def contextRequested(self, payload: str) -> None:
         self.sig_context.emit(json.loads(payload))
+
+    @Slot(str)
+    def hovered(self, asset_id: str) -> None:
+        self.sig_hovered.emit(asset_id)
 
     @Slot(str)
     def viewChanged(self, payload: str) -> None:

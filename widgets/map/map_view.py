@@ -12,12 +12,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, QStringListModel, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QStringListModel, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDrag
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile, QWebEngineSettings
 from PySide6.QtWebEngineWidgets import QWebEngineView
-from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLineEdit, QMenu, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QCompleter,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QVBoxLayout,
+    QWidget,
+)
 
+from widgets.dnd import asset_mime
 from widgets.map.bridge import MapBridge
 from widgets.map.mbtiles import TILE_URL, MBTilesReader, MBTilesSchemeHandler
 from widgets.map.offline_guard import OfflineGuard
@@ -94,6 +106,10 @@ class MapView(QWidget):
         self.bridge.sig_clicked.connect(self.sig_asset_clicked)
         self.bridge.sig_context.connect(self._on_context)
         self.bridge.sig_view.connect(self.sig_view_changed)
+        self.bridge.sig_hovered.connect(self._on_hovered)
+        self.hovered = ""
+        self._press: tuple[QPoint, str] | None = None
+        self.web.loadFinished.connect(self._watch_mouse)
         self.page.renderProcessTerminated.connect(lambda *_: self.reload())
 
         # Toolbar: search (assets, streets, districts) and zoom to district.
@@ -254,6 +270,49 @@ class MapView(QWidget):
         if self._selected:
             self.bridge.selectAsset.emit(json.dumps({"id": self._selected, "fly": False}))
         self.sig_ready.emit()
+
+    # ---- dragging a camera out of the map --------------------------------------------------
+
+    def _on_hovered(self, asset_id: str) -> None:
+        self.hovered = asset_id
+
+    def _watch_mouse(self, _ok: bool) -> None:
+        proxy = self.web.focusProxy()  # the widget QtWebEngine renders into gets the mouse
+        if proxy is not None:
+            proxy.removeEventFilter(self)
+            proxy.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        """Press on a camera, move: a Qt drag carrying the camera (drop it on a mosaic tile)."""
+        t = event.type()
+        if t == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+            row = self._rows.get(self.hovered)
+            self._press = (
+                (event.position().toPoint(), self.hovered) if row and row[ROW_KIND] == "camera" else None
+            )
+        elif t == QEvent.Type.MouseButtonRelease:
+            self._press = None
+        elif (
+            t == QEvent.Type.MouseMove
+            and self._press is not None
+            and event.buttons() & Qt.MouseButton.LeftButton
+        ):
+            start, asset_id = self._press
+            if (event.position().toPoint() - start).manhattanLength() >= QApplication.startDragDistance():
+                self._press = None
+                self.start_drag(asset_id)
+                return True
+        return super().eventFilter(obj, event)
+
+    def start_drag(self, asset_id: str) -> None:
+        drag = QDrag(self)
+        drag.setMimeData(asset_mime([asset_id]))
+        label = QLabel(self._rows[asset_id][ROW_NAME] if asset_id in self._rows else asset_id)
+        label.setStyleSheet("background: #1f3a5f; color: white; padding: 4px 8px; font-weight: bold;")
+        label.adjustSize()
+        drag.setPixmap(label.grab())
+        drag.exec(Qt.DropAction.CopyAction)
+        self.run_js("window.vigieMap.endDrag()")  # the page never saw the release
 
     # ---- search, districts, context menu ---------------------------------------------------
 
