@@ -225,6 +225,9 @@ class Session(QObject):
                 reason = f"no message for {self.stale_after:.0f} s"
             except grpc.aio.AioRpcError as exc:
                 reason = exc.details() or exc.code().name
+            except Exception as exc:  # a bug must not leave a "connected" console with stale data
+                log.exception("asset watch")
+                reason = f"internal error: {exc}"
             finally:
                 call.cancel()
             if reason == "resync":
@@ -277,10 +280,13 @@ class Session(QObject):
                     assets_pb2.WatchTelemetryRequest(asset_id=asset_id)
                 ):
                     self.sig_telemetry_samples.emit(asset_id, [Series.from_pb(s) for s in msg.series])
+                return  # the server ended the stream: this asset has no live telemetry
             except grpc.aio.AioRpcError as exc:
                 if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                     self.sig_error.emit(f"Telemetry of {asset_id}: {exc.details()}")
                     return
+            except Exception:  # never let a surprise end the loop silently
+                log.exception("telemetry of %s", asset_id)
             # The stream broke: the history reload on the next attempt fills the gap.
             await asyncio.sleep(backoff_delay(attempt))
             attempt += 1
@@ -299,9 +305,18 @@ class Session(QObject):
                     ct = frame.capture_time
                     sink(frame.jpeg, ct.seconds + ct.nanos * 1e-9, frame.sequence)
             except grpc.aio.AioRpcError as exc:
-                if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                # Final answers (unknown camera, bad request, a camera the console must read
+                # itself); anything else is a broken link and is retried.
+                final = (
+                    grpc.StatusCode.NOT_FOUND,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                )
+                if exc.code() in final:
                     self.sig_error.emit(f"Camera {camera_id}: {exc.details()}")
                     return
+            except Exception:
+                log.exception("video of %s", camera_id)
             await asyncio.sleep(backoff_delay(attempt))
             attempt += 1
 

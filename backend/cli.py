@@ -13,7 +13,7 @@ import threading
 from backend.adapters.base import DeviceNetwork
 from backend.server import Backend
 
-READY_PREFIX = "VIGIE_BACKEND_LISTENING"  # the line a parent process waits for (see app/demo.py)
+READY_PREFIX = "VIGIE_BACKEND_LISTENING"  # the line a parent process may wait for (see tests/conftest.py)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -77,8 +77,13 @@ class MosaicController(QObject):
     def _on_cameras(self, cameras: dict[str, CameraInfo]) -> None:
         self.cameras = cameras
         for slot, cam in enumerate(self.mosaic.cameras):  # names/PTZ of cameras already placed
-            if cam in cameras:
-                self._label(slot, cam)
+            info = cameras.get(cam)
+            if info is None:
+                continue
+            # Refresh the label only: the picture, statistics and digital zoom stay.
+            self.mosaic.tiles[slot].update_info(info.name, info.ptz, info.presets)
+            if info.direct and slot in self.streams and slot not in self.direct:
+                self._stop_stream(slot)  # placed before we knew: the console must read it itself
         if not any(self.mosaic.cameras):
             self._restore_or_fill()
         self.sync()
@@ -106,10 +111,15 @@ class MosaicController(QObject):
         self.mosaic.cameras[slot] = camera_id
 
     def place(self, slot: int, camera_id: str) -> None:
+        self._assign(slot, camera_id)
+        self.sync()
+
+    def _assign(self, slot: int, camera_id: str) -> None:
+        """A new camera in a slot: new decoder generation (late frames of the old one are
+        ignored) and a new stream on the next sync()."""
+        self._stop_stream(slot)
         self._decoder(slot).reset()
         self._label(slot, camera_id)
-        self.streams.pop(slot, None)  # force a new stream
-        self.sync()
 
     def _decoder(self, slot: int) -> FrameDecoder:
         dec = self.decoders.get(slot)
@@ -123,6 +133,9 @@ class MosaicController(QObject):
         return dec
 
     def _profile(self, slot: int) -> str:
+        info = self.cameras.get(self.mosaic.cameras[slot])
+        if info is not None and info.direct:
+            return "direct"  # the camera's own stream, whatever the tile size
         tile = self.mosaic.tiles[slot]
         big = tile.width() >= MAIN_ABOVE[0] and tile.height() >= MAIN_ABOVE[1]
         return "MAIN" if self.mosaic.maximised == slot or big else "SUB"
@@ -145,12 +158,11 @@ class MosaicController(QObject):
             self.streams[slot] = want
             self.mosaic.tiles[slot].profile = want[1]
             info = self.cameras.get(cam)
-            dec = self._decoder(slot)
-            if info is not None and info.direct and info.url:
-                self.direct[slot] = DirectSource(info.url, dec.offer_frame, self.max_fps)
-                self.mosaic.tiles[slot].profile = "direct"
+            jpeg_sink, frame_sink = self._decoder(slot).sink()
+            if want[1] == "direct" and info is not None and info.url:
+                self.direct[slot] = DirectSource(info.url, frame_sink, self.max_fps)
             else:
-                self.session.open_video(f"tile{slot}", cam, dec.offer, profile=want[1], max_fps=self.max_fps)
+                self.session.open_video(f"tile{slot}", cam, jpeg_sink, profile=want[1], max_fps=self.max_fps)
         if self.persist:
             QSettings().setValue("mosaic/current", json.dumps(self.mosaic.view_state()))
 
@@ -166,6 +178,8 @@ class MosaicController(QObject):
             self.tour.stop()
         for slot in list(self.streams):
             self._stop_stream(slot)
+        for dec in self.decoders.values():  # stop them all first, then wait once for each
+            dec.stop(wait=False)
         for dec in self.decoders.values():
             dec.stop()
 
@@ -252,6 +266,10 @@ class MosaicController(QObject):
 
     def start_tour(self, cameras: list[str], slots: list[int], dwell_s: float = 10.0) -> None:
         self.stop_tour()
+        if not cameras or not slots:
+            self.sig_message.emit("No camera to tour")
+            self.panel.tour.setChecked(False)
+            return
         self.tour = Tour(cameras, slots, dwell_s, self)
         self.tour.sig_step.connect(lambda page: [self.place(s, c) for s, c in page])
         self.tour.start()
@@ -320,10 +338,9 @@ class MosaicController(QObject):
         for slot in range(MAX_TILES):
             cams = view.get("cameras", [])
             cam = cams[slot] if slot < len(cams) else ""
-            if cam:
-                self._decoder(slot).reset()
-                self._label(slot, cam)
-            elif self.mosaic.cameras[slot]:
+            if cam and cam != self.mosaic.cameras[slot]:
+                self._assign(slot, cam)
+            elif not cam and self.mosaic.cameras[slot]:
                 self.mosaic.tiles[slot].set_camera("", "")
                 self.mosaic.cameras[slot] = ""
         self.sync()

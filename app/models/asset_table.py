@@ -10,6 +10,7 @@ thread one short pass per interval (the interval stretches when a pass gets expe
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from itertools import islice
 from operator import attrgetter
@@ -106,7 +107,7 @@ class AssetTableModel(QAbstractTableModel):
         self.counts: dict[tuple[str, str], dict[str, int]] = {}
         self.revision = 0
         self.changes_applied = 0  # raw changes received (including coalesced ones)
-        self.pass_ms: list[float] = []  # cost of each apply pass (benchmarks read it)
+        self.pass_ms: deque[float] = deque(maxlen=10_000)  # cost of recent apply passes (benchmarks)
         self.relayouts = 0
         self.apply_interval_ms = apply_interval_ms
         self.max_pass = 4000  # assets per pass: bounds one pass to a few tens of ms

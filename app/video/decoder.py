@@ -10,6 +10,7 @@ once to a 32-bit QImage at the tile's size, so the GUI thread only blits.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import cv2
@@ -30,6 +31,7 @@ class FrameDecoder(QObject):
         self._target = (640, 360)
         self._crop = (0.0, 0.0, 1.0, 1.0)
         self._last_size = (0, 0)  # full size of the stream's pictures, once known
+        self.generation = 0  # bumped by reset(): frames fed for an older generation are ignored
         self.last_input: Any = None  # the newest picture received (for snapshots)
         self.last_captured = 0.0
         self.received = 0
@@ -39,16 +41,23 @@ class FrameDecoder(QObject):
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
+    def sink(self) -> tuple[Callable[[bytes, float, int], None], Callable[[np.ndarray, float, int], None]]:
+        """Feeding functions for the current camera (JPEG, raw). After reset() they are ignored,
+        so pictures still in flight from the previous camera never show under the new name."""
+        gen = self.generation
+        return (
+            lambda jpeg, captured, seq: self._put(jpeg, captured, seq, gen),
+            lambda frame, captured, seq: self._put(frame, captured, seq, gen),
+        )
+
     def offer(self, jpeg: bytes, captured: float, sequence: int) -> None:
-        """Hand over a JPEG (called from the session thread)."""
-        self._put(jpeg, captured, sequence)
+        """Hand over a JPEG for the current camera (any thread)."""
+        self._put(jpeg, captured, sequence, self.generation)
 
-    def offer_frame(self, frame: np.ndarray, captured: float, sequence: int) -> None:
-        """Hand over an already decoded BGR picture (cameras the console reads directly)."""
-        self._put(frame, captured, sequence)
-
-    def _put(self, item: Any, captured: float, sequence: int) -> None:
+    def _put(self, item: Any, captured: float, sequence: int, generation: int) -> None:
         with self._lock:
+            if generation != self.generation:
+                return
             if self._slot is not None:
                 self.dropped += 1
             self._slot = (item, captured, sequence)
@@ -63,16 +72,18 @@ class FrameDecoder(QObject):
         self._crop = (crop.x(), crop.y(), crop.width(), crop.height())
 
     def reset(self) -> None:
-        """A new camera: forget the previous one's size and picture."""
+        """A new camera: forget the previous one's size and picture, ignore its late frames."""
         with self._lock:
+            self.generation += 1
             self._slot = None
             self._last_size = (0, 0)
             self.last_input = None
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
         self._stopped = True
         self._wake.set()
-        self._thread.join(2.0)
+        if wait:
+            self._thread.join(2.0)
 
     def full_picture(self) -> tuple[np.ndarray | None, float]:
         """The newest picture at full resolution (decodes it if needed; call off the GUI thread)."""
@@ -97,7 +108,7 @@ class FrameDecoder(QObject):
             item, captured, seq = slot
             try:
                 image = self._convert(item)
-            except cv2.error:
+            except Exception:  # a bad picture must not stop the worker (the tile would go "lost")
                 image = None
             if image is None:
                 self.errors += 1

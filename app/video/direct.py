@@ -74,5 +74,7 @@ class DirectSource:
                     continue  # keep reading (never let the source buffer), show fewer
                 last = now
                 seq += 1
+                if self._stop.is_set():  # a read can take seconds: do not deliver after stop()
+                    break
                 self.sink(frame, now, seq)
             cap.release()

@@ -55,7 +55,10 @@ def _encode(source: VideoSource) -> tuple[bytes, float, int, int, int]:
 
 
 class VideoService(video_pb2_grpc.VideoServiceServicer):
-    def __init__(self, store: AssetStore, network: DeviceNetwork, workers: int = 32) -> None:
+    # A stream holds a worker while its source waits for the next frame (read() paces), so the
+    # pool bounds the number of concurrent streams: 256 is ten 5x5 mosaics. Waiting threads cost
+    # memory, not CPU. (Pacing on the event loop instead would free them; see the issue note.)
+    def __init__(self, store: AssetStore, network: DeviceNetwork, workers: int = 256) -> None:
         self.store = store
         self.network = network
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="video")

@@ -38,6 +38,20 @@ COLUMNS = ["id", "kind", "name", "lat", "lon", "status", "heading", "label", "up
 ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON, ROW_UPDATED = 0, 1, 2, 3, 4, 8
 
 
+_HANDLERS: dict[int, MBTilesSchemeHandler] = {}
+
+
+def _mbtiles_handler(profile: QWebEngineProfile) -> MBTilesSchemeHandler:
+    """One `vigie-mbtiles://` handler per profile, installed before its first page exists
+    (QtWebEngine ignores handlers installed later); it serves tiles once given a file."""
+    key = id(profile)
+    if key not in _HANDLERS:
+        handler = MBTilesSchemeHandler(parent=profile)
+        profile.installUrlSchemeHandler(b"vigie-mbtiles", handler)
+        _HANDLERS[key] = handler
+    return _HANDLERS[key]
+
+
 def _bounds(coords: list[tuple[float, float]]) -> dict[str, float]:
     lons = [c[0] for c in coords]
     lats = [c[1] for c in coords]
@@ -83,17 +97,14 @@ class MapView(QWidget):
         self._streets: dict[str, list[tuple[float, float]]] = {}
         self._districts: dict[str, dict[str, float]] = {}
 
-        # Own off-the-record profile: no disk cache, and the offline guard applies to this page only.
-        # The view is created first so that it (and its page) is destroyed before the profile.
+        # The application-wide profile (a profile of our own, destroyed with the widget, crashed
+        # the process at exit while its page was still alive). The offline guard is per page.
         self.web = QWebEngineView(self)
-        self.profile = QWebEngineProfile(self)
+        self.profile = QWebEngineProfile.defaultProfile()
+        self.mbtiles_handler = _mbtiles_handler(self.profile)
         self.guard = OfflineGuard(self)
-        self.profile.setUrlRequestInterceptor(self.guard)
-        # Installed before any page exists (QtWebEngine ignores handlers installed later); it
-        # serves tiles once use_mbtiles() gives it a file.
-        self.mbtiles_handler = MBTilesSchemeHandler(parent=self)
-        self.profile.installUrlSchemeHandler(b"vigie-mbtiles", self.mbtiles_handler)
         self.page = QWebEnginePage(self.profile, self.web)
+        self.page.setUrlRequestInterceptor(self.guard)
         self.web.setPage(self.page)
         settings = self.page.settings()
         settings.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)

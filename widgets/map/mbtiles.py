@@ -114,7 +114,7 @@ class MBTilesSchemeHandler(QWebEngineUrlSchemeHandler):
         assert self.reader is not None
         try:
             data = self.reader.tile(z, x, y) or b""
-        except sqlite3.Error:
+        except Exception:  # a broken file must not leave the page's request unanswered
             data = b""
         self._sig_done.emit(key, QByteArray(data))
 

@@ -100,8 +100,15 @@ class VideoTile(QWidget):
         self.set_crop(QRectF(0, 0, 1, 1))
         self.update()
 
+    def update_info(self, name: str, ptz: bool, presets: list[tuple[int, str]]) -> None:
+        """New details of the same camera: the picture and statistics stay."""
+        self.camera_name, self.ptz, self.presets = name, ptz, presets
+        self.update()
+
     def set_frame(self, image: QImage, captured: float, sequence: int) -> None:
         now = time.monotonic()
+        if captured:
+            self.latencies.append(max(0.0, time.time() - captured))  # capture -> ready to paint
         if self.sequence and sequence > self.sequence + 1:
             self.missed += sequence - self.sequence - 1
         self.image, self.captured, self.sequence, self.received = image, captured, sequence, now
@@ -252,8 +259,6 @@ class VideoTile(QWidget):
                 p.setOpacity(0.3)
             p.drawImage(target, img)
             p.setOpacity(1.0)
-            if live and self.captured:
-                self.latencies.append(max(0.0, time.time() - self.captured))
         p.setFont(self._font)
         fm = p.fontMetrics()
         bar_h = fm.height() + 8

@@ -43,4 +43,6 @@ class ConnectionIndicator(QLabel):
             text += f" · reconnecting in {left:.0f} s"
         self.setText(f"{text}  {self._detail}")
         self.setToolTip(self._detail)
-        self.setStyleSheet(f"color: {color}; font-weight: bold; padding: 0 10px;")
+        style = f"color: {color}; font-weight: bold; padding: 0 10px;"
+        if style != self.styleSheet():  # re-styling every countdown tick costs a re-polish
+            self.setStyleSheet(style)
