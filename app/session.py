@@ -151,7 +151,8 @@ class Session(QObject):
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._loop.run_forever()
-        self._loop.close()
+        # Not closed: grpc.aio's completion-queue poller may still post to it after stop()
+        # ("Event loop is closed" tracebacks when a process runs several sessions).
 
     async def _start(self) -> None:
         self._channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)

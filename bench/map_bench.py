@@ -21,7 +21,7 @@ os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, Qt, QTimer  # noqa: E402
 
 from widgets.map.mbtiles import register_url_schemes  # noqa: E402
 
@@ -110,6 +110,7 @@ def time_to_screen(lights: int) -> float:
         backend.stop()
         view.close()
         view.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # page gone before exit
 
 
 def live_cost(vehicles: int, rate: float, seconds: float) -> dict[str, float]:
@@ -156,6 +157,7 @@ def live_cost(vehicles: int, rate: float, seconds: float) -> dict[str, float]:
         backend.stop()
         view.close()
         view.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # page gone before exit
 
 
 def main() -> int:
