@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
+from app.controllers.alarms import AlarmController
 from app.controllers.detail import DetailController
 from app.controllers.map_view import MapController
 from app.controllers.mosaic import MosaicController
@@ -15,6 +16,7 @@ from app.models.asset_table import ID_ROLE, AssetTableModel
 from app.models.asset_tree import FILTER_ROLE, AssetTreeModel
 from app.session import Session
 from app.theme import RESOURCES
+from widgets.alarms.style import PRIORITY_COLORS
 from widgets.assets.asset_panel import AssetPanel
 from widgets.detail.asset_detail import AssetDetailView
 from widgets.map.map_view import MapView
@@ -73,6 +75,11 @@ class MainWindow(QMainWindow):
         self.map_ctl = MapController(
             session, self.assets, self.map, tiles=tiles, remember_view=remember_layout
         )
+        self.alarm_ctl = AlarmController(session, parent=self)
+        self.alarm_ctl.sig_alarm_selected.connect(self._on_alarm_selected)
+        self.assets.sig_reset.connect(
+            lambda: self.alarm_ctl.panel.set_districts(sorted({d for _, d in self.assets.counts}))
+        )
         self._no_fly = False  # set while a selection comes from the map itself (no need to fly)
         self.map_ctl.sig_select.connect(self._select_from_map)
         self.map_ctl.sig_show_in_mosaic.connect(self.mosaic_ctl.show_camera)
@@ -88,7 +95,11 @@ class MainWindow(QMainWindow):
         right.setSizes([480, 470])
         centre = QSplitter(Qt.Orientation.Horizontal)
         centre.addWidget(panel("Assets", self.asset_panel))
-        centre.addWidget(panel("City map", self.map))
+        middle = QSplitter(Qt.Orientation.Vertical)
+        middle.addWidget(panel("City map", self.map))
+        middle.addWidget(panel("Alarms", self.alarm_ctl.panel))
+        middle.setSizes([560, 400])
+        centre.addWidget(middle)
         centre.addWidget(right)
         centre.setSizes([540, 820, 560])
         self.splitter = centre
@@ -112,11 +123,16 @@ class MainWindow(QMainWindow):
         self.revision.setStyleSheet("color: #8b949e; padding: 0 8px;")
         sb = self.statusBar()
         sb.addWidget(self.connection)
+        self.alarm_counts = QLabel()
+        sb.addPermanentWidget(self.alarm_counts)
         sb.addPermanentWidget(self.counts)
         sb.addPermanentWidget(self.revision)
         session.sig_connection.connect(self.connection.set_state)
         session.sig_error.connect(lambda msg: sb.showMessage(msg, 8000))
         self.mosaic_ctl.sig_message.connect(lambda msg: sb.showMessage(msg, 8000))
+        self.alarm_ctl.sig_message.connect(lambda msg: sb.showMessage(msg, 8000))
+        self.alarm_ctl.sig_counts.connect(self._update_alarm_counts)
+        self._update_alarm_counts({"p1": 0, "p2": 0, "p3": 0, "p4": 0, "unack": 0, "shelved": 0})
         self.assets.sig_counts_changed.connect(self._update_counts)
         self._update_counts()
         self.remember_layout = remember_layout  # off for screenshots: same picture every time
@@ -180,6 +196,22 @@ class MainWindow(QMainWindow):
                 self._on_selected(asset_id)
         finally:
             self._no_fly = False
+
+    def _update_alarm_counts(self, c: dict) -> None:
+        parts = [
+            f"<span style='color:{PRIORITY_COLORS[p]}'>P{p} <b>{c[f'p{p}']}</b></span>" for p in (1, 2, 3, 4)
+        ]
+        unack = f"<b style='color:#f85149'>{c['unack']} unack</b>" if c["unack"] else "0 unack"
+        self.alarm_counts.setText(
+            "ALARMS&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(parts) + f"&nbsp;&nbsp;{unack}&nbsp;&nbsp;"
+            f"<span style='color:#8b949e'>{c['shelved']} shelved</span>&nbsp;&nbsp;&nbsp;│&nbsp;&nbsp;"
+        )
+
+    def _on_alarm_selected(self, alarm) -> None:  # noqa: ANN001 - AlarmRecord
+        """Alarm-to-map and alarm-to-video in one click."""
+        self.map_ctl.select(alarm.asset_id, fly=True)
+        self.mosaic_ctl.show_linked(alarm.camera_ids)
+        self.detail_ctl.select(alarm.asset_id)
 
     def _on_create_incident(self, lat: float, lon: float) -> None:
         self.statusBar().showMessage(f"New incident at {lat:.5f} N, {lon:.5f} E", 8000)

@@ -19,11 +19,21 @@ from concurrent.futures import Future
 from typing import Any
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import assets_pb2, assets_pb2_grpc, map_pb2, map_pb2_grpc, video_pb2, video_pb2_grpc
+from vigie.v1 import (
+    alarms_pb2,
+    alarms_pb2_grpc,
+    assets_pb2,
+    assets_pb2_grpc,
+    map_pb2,
+    map_pb2_grpc,
+    video_pb2,
+    video_pb2_grpc,
+)
 
-from app.models.records import AssetRecord, CameraInfo, Series
+from app.models.records import AlarmRecord, AssetRecord, CameraInfo, Series
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +72,10 @@ class Session(QObject):
     sig_error = Signal(str)  # a failure the operator should read
     sig_basemap = Signal(object)  # {"name", "center": (lat, lon), "zoom", "layers": {name: geojson text}}
     sig_cameras = Signal(object)  # {camera id: CameraInfo}
+    sig_alarm_snapshot = Signal(object, int)  # list[AlarmRecord] (every open alarm), sequence
+    sig_alarm_changes = Signal(object, int)  # list[AlarmRecord] (latest per alarm), sequence
+    sig_alarm_result = Signal(bool, str)  # an acknowledge/shelve/unshelve: done?, what happened
+    sig_journal = Signal(object, int, str)  # list[AlarmRecord], total matching, next page token
     sig_ptz_result = Signal(str, bool, str)  # camera id, accepted, what happened (or why not)
 
     def __init__(self, address: str, flush_interval: float = 0.05, stale_after: float = 15.0) -> None:
@@ -77,6 +91,9 @@ class Session(QObject):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="vigie-session", daemon=True)
         self._pending: dict[str, assets_pb2.Asset] = {}
+        self._pending_alarms: dict[str, alarms_pb2.Alarm] = {}
+        self.alarm_sequence = 0
+        self.alarm_epoch = ""
         self._pending_count = 0
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._channel: grpc.aio.Channel | None = None
@@ -129,6 +146,28 @@ class Session(QObject):
         """Fetch the backend's vector basemap; answered by sig_basemap (or sig_error)."""
         self.submit(self._basemap())
 
+    # ---- alarms (any thread) -------------------------------------------------------------
+
+    def acknowledge(self, alarm_ids: list[str], comment: str, operator: str) -> None:
+        req = alarms_pb2.AcknowledgeRequest(alarm_ids=alarm_ids, comment=comment, operator=operator)
+        self.submit(self._alarm_call("Acknowledge", req, f"{len(alarm_ids)} alarm(s) acknowledged"))
+
+    def shelve(self, alarm_ids: list[str], seconds: float, reason: str, operator: str) -> None:
+        req = alarms_pb2.ShelveRequest(
+            alarm_ids=alarm_ids, duration=Duration(seconds=int(seconds)), reason=reason, operator=operator
+        )
+        self.submit(
+            self._alarm_call("Shelve", req, f"{len(alarm_ids)} alarm(s) shelved for {seconds / 60:.0f} min")
+        )
+
+    def unshelve(self, alarm_ids: list[str], operator: str) -> None:
+        req = alarms_pb2.UnshelveRequest(alarm_ids=alarm_ids, operator=operator)
+        self.submit(self._alarm_call("Unshelve", req, f"{len(alarm_ids)} alarm(s) back from the shelf"))
+
+    def query_journal(self, request: alarms_pb2.ListAlarmsRequest) -> None:
+        """Search the alarm history; answered by sig_journal (or sig_error)."""
+        self.submit(self._journal(request))
+
     def request_cameras(self) -> None:
         """Fetch the camera list (PTZ, presets, direct URLs); answered by sig_cameras."""
         self.submit(self._cameras())
@@ -163,6 +202,8 @@ class Session(QObject):
         self._map = map_pb2_grpc.MapServiceStub(self._channel)
         self._tasks["watch"] = asyncio.create_task(self._watch_assets())
         self._tasks["flush"] = asyncio.create_task(self._flush_loop())
+        self._alarms = alarms_pb2_grpc.AlarmServiceStub(self._channel)
+        self._tasks["alarms"] = asyncio.create_task(self._watch_alarms())
 
     async def _shutdown(self) -> None:
         for task in self._tasks.values():
@@ -256,12 +297,78 @@ class Session(QObject):
     async def _flush_loop(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval)
+            if self._pending_alarms:
+                alarms = [AlarmRecord.from_pb(a) for a in self._pending_alarms.values()]
+                self._pending_alarms = {}
+                self.sig_alarm_changes.emit(alarms, self.alarm_sequence)
             if self._pending:
                 batch = [AssetRecord.from_pb(a) for a in self._pending.values()]
                 count = self._pending_count
                 self._pending = {}
                 self._pending_count = 0
                 self.sig_changes.emit(batch, self.revision, count)
+
+    # ---- alarms ----------------------------------------------------------------------------
+
+    async def _watch_alarms(self) -> None:
+        """Same resume contract as the asset watch; the connection indicator follows that one."""
+        attempt = 0
+        while True:
+            call = self._alarms.WatchAlarms(
+                alarms_pb2.WatchAlarmsRequest(after_sequence=self.alarm_sequence, epoch=self.alarm_epoch)
+            )
+            resync = False
+            try:
+                snapshot: list[AlarmRecord] = []
+                while True:
+                    msg = await asyncio.wait_for(call.read(), self.stale_after)
+                    if msg is grpc.aio.EOF:
+                        break
+                    attempt = 0
+                    kind = msg.WhichOneof("event")
+                    if kind == "changes":
+                        for c in msg.changes.changes:
+                            self._pending_alarms[c.alarm.id] = c.alarm
+                        self.alarm_sequence = msg.sequence
+                    elif kind == "snapshot":
+                        snapshot.extend(AlarmRecord.from_pb(a) for a in msg.snapshot.alarms)
+                        if msg.snapshot.last:
+                            self.alarm_sequence, self.alarm_epoch = msg.sequence, msg.epoch
+                            self._pending_alarms.clear()
+                            self.sig_alarm_snapshot.emit(snapshot, self.alarm_sequence)
+                            snapshot = []
+                    elif kind == "resync_needed":
+                        self.alarm_sequence, self.alarm_epoch = 0, ""
+                        resync = True
+                        break
+            except (TimeoutError, grpc.aio.AioRpcError):
+                pass
+            except Exception:
+                log.exception("alarm watch")
+            finally:
+                call.cancel()
+            if resync:
+                continue
+            await asyncio.sleep(backoff_delay(attempt))
+            attempt += 1
+
+    async def _alarm_call(self, method: str, request: Any, done: str) -> None:
+        try:
+            await getattr(self._alarms, method)(request, timeout=UNARY_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            self.sig_alarm_result.emit(False, f"{method} refused: {exc.details() or exc.code().name}")
+            return
+        self.sig_alarm_result.emit(True, done)
+
+    async def _journal(self, request: alarms_pb2.ListAlarmsRequest) -> None:
+        try:
+            resp = await self._alarms.ListAlarms(request, timeout=UNARY_TIMEOUT * 2)
+        except grpc.aio.AioRpcError as exc:
+            self.sig_error.emit(f"Alarm journal: {exc.details() or exc.code().name}")
+            return
+        self.sig_journal.emit(
+            [AlarmRecord.from_pb(a) for a in resp.alarms], resp.total_size, resp.next_page_token
+        )
 
     # ---- telemetry -------------------------------------------------------------------------
 

@@ -213,6 +213,22 @@ class MosaicController(QObject):
         )
         self.mosaic.select(nxt)
 
+    def show_linked(self, camera_ids: list[str]) -> None:
+        """An alarm was selected: its cameras go in the first visible tiles, marked as linked."""
+        visible = self.mosaic.visible_slots()
+        known = [c for c in camera_ids if c in self.cameras or self.model.record(c) is not None]
+        for slot, cam in zip(visible, known, strict=False):
+            if self.mosaic.cameras[slot] != cam:
+                self.place(slot, cam)
+        linked = set(known)
+        for tile in self.mosaic.tiles:
+            flag = bool(tile.camera_id) and tile.camera_id in linked
+            if tile.linked != flag:
+                tile.linked = flag
+                tile.update()
+        if not known:
+            self.sig_message.emit("No camera covers this alarm")
+
     def _ptz(self, slot: int, action: str, pan: float, tilt: float, zoom: float, preset: int) -> None:
         cam = self.mosaic.cameras[slot]
         if not cam:

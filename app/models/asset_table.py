@@ -17,7 +17,6 @@ from operator import attrgetter
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QMimeData,
     QModelIndex,
     QPersistentModelIndex,
@@ -27,6 +26,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont
 
+from app.models.ordered_rows import OrderedRowsModel
 from app.models.records import AssetRecord
 from widgets.dnd import ASSET_MIME, asset_mime
 from widgets.status.palette import KIND_SINGULAR, SEVERITY, STATUS_LABELS, status_color, status_icon
@@ -88,7 +88,7 @@ def _sort_key(column: str) -> Callable[[AssetRecord], Any]:
     return lambda r: (r.name, r.id)
 
 
-class AssetTableModel(QAbstractTableModel):
+class AssetTableModel(OrderedRowsModel):
     sig_counts_changed = Signal()  # self.counts changed
     sig_assets_changed = Signal(object)  # set of ids whose state changed in the last pass
     sig_reset = Signal()  # a new snapshot replaced everything
@@ -96,8 +96,6 @@ class AssetTableModel(QAbstractTableModel):
     def __init__(self, apply_interval_ms: int = 100, parent: Any = None) -> None:
         super().__init__(parent)
         self._records: dict[str, AssetRecord] = {}
-        self._rows: list[str] = []
-        self._pos: dict[str, int] = {}
         self._sort_col = "status"
         self._sort_desc = False
         self._text = ""
@@ -269,30 +267,8 @@ class AssetTableModel(QAbstractTableModel):
         return [aid for _, aid in keyed]
 
     def _relayout(self) -> None:
-        """Recompute the visible rows, keeping selections and the current index on their assets.
-
-        Qt forbids changing the row count inside layoutChanged, so a new order is reached in up
-        to three legal steps: move the rows that leave to the end and remove them, append the rows
-        that arrive, then reorder.
-        """
-        new_rows = self._ordered_rows()
-        old_rows = self._rows
-        new_set = set(new_rows)
-        kept = [aid for aid in old_rows if aid in new_set]
-        if len(kept) < len(old_rows):
-            leaving = [aid for aid in old_rows if aid not in new_set]
-            self._layout_to(kept + leaving)
-            self.beginRemoveRows(QModelIndex(), len(kept), len(old_rows) - 1)
-            self._set_rows(kept)
-            self.endRemoveRows()
-        if len(kept) < len(new_rows):
-            kept_set = set(kept)
-            arriving = [aid for aid in new_rows if aid not in kept_set]
-            self.beginInsertRows(QModelIndex(), len(kept), len(kept) + len(arriving) - 1)
-            self._set_rows(kept + arriving)
-            self.endInsertRows()
-        if self._rows != new_rows:
-            self._layout_to(new_rows)
+        """Recompute the visible rows (after a filter, a sort or changes that move many rows)."""
+        self._apply_order(self._ordered_rows())
 
     def _move_to_sorted_place(self, aid: str) -> None:
         """Re-place one row whose sort key changed: a binary search and one row move, instead of
@@ -326,24 +302,6 @@ class AssetTableModel(QAbstractTableModel):
         last = len(COLUMNS) - 1
         self.dataChanged.emit(self.index(j, 0), self.index(j, last))
 
-    def _set_rows(self, rows: list[str]) -> None:
-        self._rows = rows
-        self._pos = {aid: i for i, aid in enumerate(rows)}
-
-    def _layout_to(self, rows: list[str]) -> None:
-        """Reorder (same ids, same count), moving persistent indexes with their assets."""
-        self.layoutAboutToBeChanged.emit()
-        old = self.persistentIndexList()
-        old_ids = [(self._rows[i.row()] if 0 <= i.row() < len(self._rows) else None, i.column()) for i in old]
-        self._set_rows(rows)
-        pos = self._pos
-        new = [
-            self.index(pos[aid], col) if aid is not None and aid in pos else QModelIndex()
-            for aid, col in old_ids
-        ]
-        self.changePersistentIndexList(old, new)
-        self.layoutChanged.emit()
-
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self._sort_col = COLUMNS[column][0]
         self._sort_desc = order == Qt.SortOrder.DescendingOrder
@@ -367,12 +325,6 @@ class AssetTableModel(QAbstractTableModel):
 
     def records(self) -> Iterable[AssetRecord]:
         return self._records.values()
-
-    def row_of(self, asset_id: str) -> int:
-        return self._pos.get(asset_id, -1)
-
-    def id_at(self, row: int) -> str:
-        return self._rows[row]
 
     def total(self) -> int:
         return len(self._records)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from vigie.v1 import assets_pb2
+from vigie.v1 import alarms_pb2, assets_pb2
 
 KIND_NAMES = {v: k.lower() for k, v in assets_pb2.Asset.Kind.items() if v != 0}
 STATUS_NAMES = {v: k.lower() for k, v in assets_pb2.Asset.Status.items() if v != 0}
@@ -92,4 +92,74 @@ class CameraInfo:
             c.direct,
             c.url,
             c.source or "simulated",
+        )
+
+
+ALARM_STATE_NAMES = {v: k.lower() for k, v in alarms_pb2.Alarm.State.items() if v != 0}
+
+
+def _ts(t: Any) -> float:
+    return t.seconds + t.nanos * 1e-9
+
+
+@dataclass(slots=True)
+class AlarmRecord:
+    """One alarm's state as the console shows it (states are Alarm.State names, lower case)."""
+
+    id: str
+    source_key: str
+    asset_id: str
+    asset_name: str
+    asset_kind: str
+    district: str
+    lat: float
+    lon: float
+    priority: int
+    cause: str
+    message: str
+    state: str  # "unack_active", "ack_active", "rtn_unack", "normal", "shelved", "suppressed", ...
+    active: bool
+    acknowledged: bool
+    raised_at: float
+    cleared_at: float
+    acknowledged_at: float
+    acknowledged_by: str
+    ack_comment: str
+    shelved_until: float
+    shelve_reason: str
+    camera_ids: list[str]
+    occurrences: int
+    chattering: bool
+    sequence: int
+    updated_at: float
+
+    @classmethod
+    def from_pb(cls, a: alarms_pb2.Alarm) -> AlarmRecord:
+        return cls(
+            a.id,
+            a.source_key,
+            a.asset_id,
+            a.asset_name,
+            KIND_NAMES.get(a.asset_kind, "unknown"),
+            a.district,
+            a.position.lat,
+            a.position.lon,
+            a.priority,
+            a.cause,
+            a.message,
+            ALARM_STATE_NAMES.get(a.state, "normal"),
+            a.active,
+            a.acknowledged,
+            _ts(a.raised_at),
+            _ts(a.cleared_at),
+            _ts(a.acknowledged_at),
+            a.acknowledged_by,
+            a.ack_comment,
+            _ts(a.shelved_until),
+            a.shelve_reason,
+            list(a.camera_ids),
+            a.occurrences,
+            a.chattering,
+            a.sequence,
+            _ts(a.updated_at),
         )

@@ -69,6 +69,7 @@ class VideoTile(QWidget):
         self.fps = 0.0
         self.profile = ""
         self.selected = False
+        self.linked = False  # shows a camera of the selected alarm
         self.show_stats = False
         self.message = ""  # a short result shown for a few seconds (PTZ, snapshot)
         self.crop = QRectF(0, 0, 1, 1)
@@ -314,8 +315,9 @@ class VideoTile(QWidget):
             p.drawText(box, Qt.AlignmentFlag.AlignCenter, self.message)
         if self.ptz and self._hover and self.camera_id:
             self._paint_ptz(p)
-        if self.selected:
-            p.setPen(QPen(QColor("#58a6ff"), 3))
+        if self.selected or self.linked:
+            # UX.md: a thin coloured border marks the selected tile and tiles linked to the alarm.
+            p.setPen(QPen(QColor("#58a6ff") if self.selected else QColor("#f0883e"), 3))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(rect.adjusted(1.5, 1.5, -1.5, -1.5))
         p.end()

@@ -1,0 +1,165 @@
+"""The alarm console's controller: session -> alarm store -> lists; operator actions -> session.
+
+Also the tone (priority 1 and 2, at most one every 2 s, mutable per console), the flood indicator
+(new alarms per minute), the counts for the status bar, the journal queries, and the link from a
+selected alarm to the map and the mosaic (emitted for the main window to route).
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import tempfile
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from google.protobuf.timestamp_pb2 import Timestamp
+from PySide6.QtCore import QObject, QTimer, QUrl, Signal
+from vigie.v1 import alarms_pb2, assets_pb2
+
+from app.models.alarms import FLOOD_THRESHOLD, ID_ROLE, AlarmStore, AlarmTableModel
+from app.models.records import AlarmRecord
+from app.session import Session
+from widgets.alarms.alarm_panel import AlarmPanel
+from widgets.status.palette import KIND_SINGULAR
+
+log = logging.getLogger(__name__)
+OPEN_STATES = ["UNACK_ACTIVE", "ACK_ACTIVE", "RTN_UNACK"]
+
+
+def _tone_file() -> Path:
+    """A short two-tone chime, written once at run time (no audio files in git)."""
+    path = Path(tempfile.gettempdir()) / "vigie-alarm-tone.wav"
+    if not path.exists():
+        rate = 22050
+        t = np.arange(int(rate * 0.18)) / rate
+        chunk = [np.sin(2 * np.pi * f * t) * np.hanning(len(t)) for f in (988.0, 740.0)]
+        pcm = (np.concatenate(chunk) * 0.6 * 32767).astype("<i2")
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(pcm.tobytes())
+    return path
+
+
+class AlarmController(QObject):
+    sig_alarm_selected = Signal(object)  # AlarmRecord: the main window centres the map, shows its cameras
+    sig_counts = Signal(dict)  # {"p1".."p4", "unack", "shelved"}
+    sig_message = Signal(str)
+
+    def __init__(self, session: Session, operator: str | None = None, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.operator = operator or getpass.getuser()
+        self.store = AlarmStore(self)
+        self.active = AlarmTableModel(
+            lambda a: a.state in ("unack_active", "ack_active", "rtn_unack"), parent=self
+        )
+        self.shelved = AlarmTableModel(lambda a: a.state == "shelved", blink=False, parent=self)
+        self.journal = AlarmTableModel(lambda a: True, blink=False, newest_first=True, parent=self)
+        self._journal_rows: list[AlarmRecord] = []
+        self._journal_request: alarms_pb2.ListAlarmsRequest | None = None
+        self._journal_token = ""
+        self.panel = AlarmPanel(
+            self.active,
+            self.shelved,
+            self.journal,
+            ID_ROLE,
+            sorted(KIND_SINGULAR.items(), key=lambda kv: kv[1]),
+        )
+        self.muted = False
+        self.tones = 0  # tones asked for (tests read it; the machine may have no speaker)
+        self._last_tone = 0.0
+        self._sound: Any = None
+
+        session.sig_alarm_snapshot.connect(self.store.reset)
+        session.sig_alarm_changes.connect(self.store.apply)
+        session.sig_alarm_result.connect(lambda ok, msg: self.sig_message.emit(msg))
+        session.sig_journal.connect(self._on_journal)
+        self.store.sig_changed.connect(self._refresh)
+        self.store.sig_raised.connect(self._on_raised)
+        p = self.panel
+        p.sig_acknowledge.connect(lambda ids, comment: session.acknowledge(ids, comment, self.operator))
+        p.sig_shelve.connect(lambda ids, seconds, reason: session.shelve(ids, seconds, reason, self.operator))
+        p.sig_unshelve.connect(lambda ids: session.unshelve(ids, self.operator))
+        p.sig_selected.connect(self._on_selected)
+        p.sig_journal_query.connect(self.query_journal)
+        p.sig_journal_more.connect(self._more)
+        p.sig_mute.connect(lambda muted: setattr(self, "muted", muted))
+        self._flood_timer = QTimer(self, interval=1000)
+        self._flood_timer.timeout.connect(self._update_flood)
+        self._flood_timer.start()
+
+    def _refresh(self, _ids: object) -> None:
+        alarms = list(self.store.alarms.values())
+        self.active.set_alarms(alarms)
+        self.shelved.set_alarms(alarms)
+        self.sig_counts.emit(self.store.counts())
+
+    def _update_flood(self) -> None:
+        rate = self.store.rate()
+        self.panel.set_flood(rate, rate > FLOOD_THRESHOLD)
+
+    def _on_raised(self, raised: list[AlarmRecord]) -> None:
+        if self.muted or not any(a.priority <= 2 for a in raised):
+            return
+        now = time.monotonic()
+        if now - self._last_tone < 2.0:  # during a flood: one tone, not a siren
+            return
+        self._last_tone = now
+        self.tones += 1
+        try:
+            if self._sound is None:
+                from PySide6.QtMultimedia import QSoundEffect
+
+                self._sound = QSoundEffect(self)
+                self._sound.setSource(QUrl.fromLocalFile(str(_tone_file())))
+                self._sound.setVolume(0.8)
+            self._sound.play()
+        except Exception:  # no audio on this machine: the alarm is still shown
+            log.warning("cannot play the alarm tone", exc_info=True)
+
+    def _on_selected(self, alarm_id: str) -> None:
+        rec = self.store.alarms.get(alarm_id) or self.journal.alarm(alarm_id)
+        if rec is not None:
+            self.sig_alarm_selected.emit(rec)
+
+    # ---- journal -------------------------------------------------------------------------------
+
+    def query_journal(self, f: dict) -> None:
+        req = alarms_pb2.ListAlarmsRequest(page_size=200, text=f.get("text", ""))
+        if f.get("period_s"):
+            start = Timestamp()
+            start.FromSeconds(int(time.time() - f["period_s"]))
+            req.start.CopyFrom(start)
+        if f.get("kind"):
+            req.kinds.append(assets_pb2.Asset.Kind.Value(f["kind"].upper()))
+        if f.get("district"):
+            req.districts.append(f["district"])
+        if f.get("priority"):
+            req.priorities.append(int(f["priority"]))
+        state = f.get("state", "")
+        if state == "open":
+            req.states.extend(alarms_pb2.Alarm.State.Value(s) for s in OPEN_STATES)
+        elif state:
+            req.states.append(alarms_pb2.Alarm.State.Value(state.upper()))
+        self._journal_request = req
+        self._journal_rows = []
+        self.session.query_journal(req)
+
+    def _more(self) -> None:
+        if self._journal_request is not None and self._journal_token:
+            req = alarms_pb2.ListAlarmsRequest()
+            req.CopyFrom(self._journal_request)
+            req.page_token = self._journal_token
+            self.session.query_journal(req)
+
+    def _on_journal(self, alarms: list[AlarmRecord], total: int, token: str) -> None:
+        self._journal_rows.extend(alarms)
+        self._journal_token = token
+        self.journal.set_alarms(self._journal_rows)
+        self.panel.set_journal_status(len(self._journal_rows), total, bool(token))
