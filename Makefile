@@ -38,6 +38,7 @@ bench: $(GEN)
 	-$(BIN)/python bench/run.py $(ARGS)
 	-$(BIN)/python bench/map_bench.py
 	-$(BIN)/python bench/video_bench.py
+	-$(BIN)/python bench/alarm_bench.py
 
 clean:
 	rm -rf $(VENV) protos/vigie/v1/*_pb2*.py* $(GEN)

@@ -90,6 +90,8 @@ class AlarmController(QObject):
         p.sig_journal_query.connect(self.query_journal)
         p.sig_journal_more.connect(self._more)
         p.sig_mute.connect(lambda muted: setattr(self, "muted", muted))
+        p.sig_filter.connect(self.active.set_text)
+        p.sig_filter.connect(self.shelved.set_text)
         self._flood_timer = QTimer(self, interval=1000)
         self._flood_timer.timeout.connect(self._update_flood)
         self._flood_timer.start()

@@ -110,6 +110,8 @@ class AlarmTableModel(OrderedRowsModel):
     ) -> None:
         super().__init__(parent)
         self.accept = accept
+        self.text = ""
+        self._all: list[AlarmRecord] = []
         # Live lists: priority first, then newest. The journal: newest first.
         self.order: Callable[[AlarmRecord], Any] = (
             (lambda a: (-a.raised_at, a.id)) if newest_first else (lambda a: (a.priority, -a.raised_at, a.id))
@@ -118,19 +120,34 @@ class AlarmTableModel(OrderedRowsModel):
         self._bold = QFont()
         self._bold.setBold(True)
         self.blink_on = True
-        self.last_applied: dict[str, float] = {}  # alarm id -> when it reached this list (benchmarks)
+        self.first_listed: dict[
+            str, float
+        ] = {}  # alarm id -> unix time it first reached this list (benchmarks)
         if blink:
             self._blink = QTimer(self, interval=500)
             self._blink.timeout.connect(self._toggle_blink)
             self._blink.start()
 
+    def set_text(self, text: str) -> None:
+        """Filter by typing: asset, message, district, cause or priority ("p1")."""
+        self.text = text.strip().lower()
+        self.set_alarms(self._all)
+
+    def _matches(self, a: AlarmRecord) -> bool:
+        t = self.text
+        return not t or any(
+            t in s.lower()
+            for s in (a.asset_name, a.message, a.district, a.cause, a.asset_id, f"p{a.priority}")
+        )
+
     def set_alarms(self, alarms: Iterable[AlarmRecord]) -> None:
-        """The list becomes exactly these alarms (those accepted)."""
-        now = time.monotonic()
-        fresh = {a.id: a for a in alarms if self.accept(a)}
-        for aid, a in fresh.items():
-            if aid not in self._alarms or self._alarms[aid].sequence != a.sequence:
-                self.last_applied[aid] = now
+        """The list becomes exactly these alarms (those accepted and matching the typed filter)."""
+        now = time.time()
+        self._all = list(alarms)
+        fresh = {a.id: a for a in self._all if self.accept(a) and self._matches(a)}
+        for aid in fresh:
+            if aid not in self._alarms:
+                self.first_listed.setdefault(aid, now)
         self._alarms = fresh
         order = sorted(fresh.values(), key=self.order)
         new_rows = [a.id for a in order]

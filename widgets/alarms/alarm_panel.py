@@ -58,6 +58,7 @@ class AlarmPanel(QWidget):
     sig_journal_query = Signal(dict)  # {"period_s", "kind", "district", "state", "priority", "text"}
     sig_journal_more = Signal()
     sig_mute = Signal(bool)
+    sig_filter = Signal(str)  # typed filter for the active and shelved lists
 
     def __init__(
         self,
@@ -76,8 +77,12 @@ class AlarmPanel(QWidget):
         self.mute.setCheckable(True)
         self.mute.setToolTip("Audible tone for priority 1 and 2 alarms on this console")
         self.mute.toggled.connect(self._on_mute)
+        self.filter = QLineEdit(placeholderText="Filter alarms: asset, message, district, p1…")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.sig_filter)
         head = QHBoxLayout()
-        head.addWidget(self.flood, 1)
+        head.addWidget(self.flood)
+        head.addWidget(self.filter, 1)
         head.addWidget(self.mute)
 
         # Active alarms.
