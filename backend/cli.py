@@ -52,6 +52,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="serve only the --cameras catalogue, without the simulated city",
     )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="directory for persistent state (alarms.sqlite3); default: the user data dir for vigie",
+    )
+    p.add_argument(
+        "--alarm-rate",
+        type=float,
+        default=0.0,
+        help="extra synthetic alarms per second on random devices, each clearing after 5-60 s (benchmarks)",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     if not 0 <= args.lights <= 50_000:
@@ -62,6 +73,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--history must be at least 1")
     if args.change_rate < 0:
         p.error("--change-rate must not be negative")
+    if args.alarm_rate < 0:
+        p.error("--alarm-rate must not be negative")
+    if args.data_dir is None:
+        import platformdirs
+
+        args.data_dir = platformdirs.user_data_dir("vigie")
     if args.no_simulator and not args.cameras:
         p.error("--no-simulator needs --cameras FILE (otherwise there is nothing to serve)")
     return args
@@ -102,7 +119,15 @@ def build_network(args: argparse.Namespace) -> DeviceNetwork:
 
 
 async def serve(args: argparse.Namespace, network: DeviceNetwork) -> None:
-    backend = Backend(network, history=args.history, heartbeat_s=args.heartbeat)
+    backend = Backend(
+        network,
+        history=args.history,
+        heartbeat_s=args.heartbeat,
+        data_dir=args.data_dir,
+        alarm_rate=args.alarm_rate,
+        simulated_alarms=not args.no_simulator,
+        seed=args.seed,
+    )
     port = await backend.start(args.listen)
     host = args.listen.rsplit(":", 1)[0]
     print(f"{READY_PREFIX} {host}:{port}", flush=True)

@@ -7,18 +7,31 @@ import uuid
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from vigie.v1 import assets_pb2, assets_pb2_grpc, map_pb2, map_pb2_grpc, video_pb2, video_pb2_grpc
+from vigie.v1 import (
+    alarms_pb2,
+    alarms_pb2_grpc,
+    assets_pb2,
+    assets_pb2_grpc,
+    map_pb2,
+    map_pb2_grpc,
+    video_pb2,
+    video_pb2_grpc,
+)
 
 from backend.adapters.base import DeviceNetwork
+from backend.alarm_sources import AlarmSources
 from backend.domain.revlog import AssetStore
+from backend.services.alarms import AlarmService
 from backend.services.assets import AssetService
 from backend.services.map import MapService
 from backend.services.video import VideoService
+from backend.store.alarms_sqlite import AlarmPersister
 
 SERVICE_NAMES = (
     assets_pb2.DESCRIPTOR.services_by_name["AssetService"].full_name,
     video_pb2.DESCRIPTOR.services_by_name["VideoService"].full_name,
     map_pb2.DESCRIPTOR.services_by_name["MapService"].full_name,
+    alarms_pb2.DESCRIPTOR.services_by_name["AlarmService"].full_name,
 )
 
 # Clients ping every 10 s; permit that (and a little faster) so the server never sends GOAWAY
@@ -36,7 +49,19 @@ SERVER_OPTIONS = [
 class Backend:
     """The running backend: store, device network, services and the gRPC server around them."""
 
-    def __init__(self, network: DeviceNetwork, history: int = 200_000, heartbeat_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        network: DeviceNetwork,
+        history: int = 200_000,
+        heartbeat_s: float = 5.0,
+        data_dir: str | None = None,
+        alarm_rate: float = 0.0,
+        simulated_alarms: bool = False,
+        seed: int = 1,
+        alarm_history: int = 100_000,
+    ) -> None:
+        """`data_dir` holds alarms.sqlite3 (None: alarms in memory only); `simulated_alarms` adds
+        the simulated field events; `alarm_rate` synthetic alarms per second (benchmarks)."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
@@ -48,6 +73,13 @@ class Backend:
         video_pb2_grpc.add_VideoServiceServicer_to_server(self.video, self.server)
         self.map = MapService(network, name="Dijon Métropole (simulated)", center=(47.322, 5.041))
         map_pb2_grpc.add_MapServiceServicer_to_server(self.map, self.server)
+        self.alarm_store = AlarmPersister(data_dir, history=alarm_history)
+        self.alarm_engine = self.alarm_store.open_engine()
+        self.alarm_sources = AlarmSources(
+            self.alarm_engine, self.store, simulated_events=simulated_alarms, alarm_rate=alarm_rate, seed=seed
+        )
+        self.alarms = AlarmService(self.alarm_engine, self.alarm_store, heartbeat_s=heartbeat_s)
+        alarms_pb2_grpc.add_AlarmServiceServicer_to_server(self.alarms, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
@@ -60,6 +92,8 @@ class Backend:
         if self.port == 0:
             raise OSError(f"cannot listen on {listen}")
         await self.network.start(self.store)
+        self.alarm_store.start()
+        await self.alarm_sources.start()
         await self.server.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -70,5 +104,7 @@ class Backend:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace)
+        await self.alarm_sources.stop()
         await self.network.stop()
+        await self.alarm_store.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)

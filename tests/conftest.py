@@ -35,6 +35,8 @@ class BackendProcess:
 
     def __init__(self, *args: str, port: int = 0) -> None:
         self.args = list(args)
+        if "--data-dir" not in self.args:  # never share (or pollute) the user's alarms.sqlite3
+            self.args += ["--data-dir", tempfile.mkdtemp(prefix="vigie-test-data-")]
         self.port = port
         self.proc: subprocess.Popen[str] | None = None
 

@@ -92,7 +92,7 @@ class AlarmController(QObject):
         p.sig_mute.connect(lambda muted: setattr(self, "muted", muted))
         p.sig_filter.connect(self.active.set_text)
         p.sig_filter.connect(self.shelved.set_text)
-        self._flood_timer = QTimer(self, interval=1000)
+        self._flood_timer = QTimer(self.panel, interval=1000)  # lives and dies with the panel
         self._flood_timer.timeout.connect(self._update_flood)
         self._flood_timer.start()
 

@@ -38,18 +38,22 @@ COLUMNS = ["id", "kind", "name", "lat", "lon", "status", "heading", "label", "up
 ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON, ROW_UPDATED = 0, 1, 2, 3, 4, 8
 
 
-_HANDLERS: dict[int, MBTilesSchemeHandler] = {}
+_HANDLER: list[MBTilesSchemeHandler] = []  # the one handler of the application profile
 
 
 def _mbtiles_handler(profile: QWebEngineProfile) -> MBTilesSchemeHandler:
-    """One `vigie-mbtiles://` handler per profile, installed before its first page exists
+    """The `vigie-mbtiles://` handler, installed before the profile's first page exists
     (QtWebEngine ignores handlers installed later); it serves tiles once given a file."""
-    key = id(profile)
-    if key not in _HANDLERS:
-        handler = MBTilesSchemeHandler(parent=profile)
-        profile.installUrlSchemeHandler(b"vigie-mbtiles", handler)
-        _HANDLERS[key] = handler
-    return _HANDLERS[key]
+    installed = profile.urlSchemeHandler(b"vigie-mbtiles")
+    if _HANDLER and installed is _HANDLER[0]:
+        return _HANDLER[0]
+    if isinstance(installed, MBTilesSchemeHandler):
+        _HANDLER[:] = [installed]
+        return installed
+    handler = MBTilesSchemeHandler(parent=profile)
+    profile.installUrlSchemeHandler(b"vigie-mbtiles", handler)
+    _HANDLER[:] = [handler]
+    return handler
 
 
 def _bounds(coords: list[tuple[float, float]]) -> dict[str, float]:

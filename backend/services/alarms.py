@@ -1,0 +1,272 @@
+"""vigie.v1.AlarmService: watch (snapshot + resumable changes), journal, acknowledge, shelve."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
+
+from backend.domain.alarms import MAX_SHELVE_S, Alarm, AlarmClosed, AlarmEngine, AlarmState, UnknownAlarm
+from backend.domain.revlog import HistoryExpired
+from backend.services.convert import KIND_TO_PB, PB_TO_KIND
+from backend.store.alarms_sqlite import AlarmPersister, JournalQuery
+
+SNAPSHOT_CHUNK = 1000
+DEFAULT_BATCH = 500
+MAX_BATCH = 5000
+DEFAULT_PAGE = 200
+MAX_PAGE = 5000
+MAX_IDS = 10_000
+
+
+def _ts(t: float, out: Timestamp) -> None:
+    secs = int(t)
+    out.seconds = secs
+    out.nanos = int((t - secs) * 1e9)
+
+
+def alarm_to_pb(a: Alarm, out: alarms_pb2.Alarm | None = None) -> alarms_pb2.Alarm:
+    """Fill `out` (or a new message) from a domain alarm; unset times stay unset."""
+    m = alarms_pb2.Alarm() if out is None else out
+    m.id = a.id
+    m.source_key = a.source_key
+    m.asset_id = a.asset_id
+    m.asset_name = a.asset_name
+    m.asset_kind = KIND_TO_PB[a.asset_kind]  # type: ignore[assignment]
+    m.district = a.district
+    m.position.lat = a.lat
+    m.position.lon = a.lon
+    m.priority = a.priority
+    m.cause = a.cause
+    m.message = a.message
+    m.state = int(a.state)  # type: ignore[assignment]
+    m.active = a.active
+    m.acknowledged = a.acknowledged
+    for name in ("raised_at", "cleared_at", "acknowledged_at", "shelved_until", "updated_at"):
+        t = getattr(a, name)
+        if t:
+            _ts(t, getattr(m, name))
+    m.acknowledged_by = a.acknowledged_by
+    m.ack_comment = a.ack_comment
+    m.shelved_by = a.shelved_by
+    m.shelve_reason = a.shelve_reason
+    m.camera_ids.extend(a.camera_ids)
+    m.occurrences = a.occurrences
+    m.chattering = a.chattering
+    m.sequence = a.sequence
+    return m
+
+
+def _encode_token(raised_at: float, num: int) -> str:
+    return base64.urlsafe_b64encode(f"k:{raised_at!r}:{num}".encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[float, int] | None:
+    try:
+        prefix, raised, num = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        return (float(raised), int(num)) if prefix == "k" else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
+    def __init__(self, engine: AlarmEngine, persister: AlarmPersister, heartbeat_s: float = 5.0) -> None:
+        self.engine = engine
+        self.persister = persister
+        self.heartbeat_s = heartbeat_s
+
+    # --- WatchAlarms ----------------------------------------------------------------------------------
+
+    async def WatchAlarms(
+        self, request: alarms_pb2.WatchAlarmsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[alarms_pb2.WatchAlarmsResponse]:
+        if request.max_batch < 0:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_batch must not be negative")
+        batch = min(request.max_batch or DEFAULT_BATCH, MAX_BATCH)
+        engine = self.engine
+        seq = request.after_sequence
+        if seq == 0:
+            alarms = engine.open_alarms()
+            seq = engine.sequence
+            total = len(alarms)
+            for i in range(0, max(total, 1), SNAPSHOT_CHUNK):
+                msg = alarms_pb2.WatchAlarmsResponse(sequence=seq, epoch=engine.epoch)
+                snap = msg.snapshot
+                snap.last = i + SNAPSHOT_CHUNK >= total
+                snap.total_size = total
+                for a in alarms[i : i + SNAPSHOT_CHUNK]:
+                    alarm_to_pb(a, snap.alarms.add())
+                yield msg
+        else:
+            reason = ""
+            if request.epoch and request.epoch != engine.epoch:
+                reason = "the backend's alarm history is new (epoch changed): reload the snapshot"
+            elif seq > engine.sequence:
+                if request.epoch:
+                    await context.abort(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"after_sequence {seq} is ahead of the server's sequence {engine.sequence}",
+                    )
+                reason = f"sequence {seq} is unknown to this server (it is at {engine.sequence})"
+            elif seq + 1 < engine.oldest_available:
+                reason = f"sequence {seq} has aged out of the server's history"
+            if reason:
+                yield self._resync(seq, reason)
+                return
+        while True:
+            try:
+                changes = engine.changes_after(seq, limit=batch)
+            except HistoryExpired:
+                yield self._resync(seq, f"the stream fell behind: sequence {seq} has aged out of the history")
+                return
+            if changes:
+                msg = alarms_pb2.WatchAlarmsResponse(sequence=changes[-1].sequence, epoch=engine.epoch)
+                out = msg.changes.changes
+                for a in changes:
+                    c = out.add()
+                    c.sequence = a.sequence
+                    alarm_to_pb(a, c.alarm)
+                seq = changes[-1].sequence
+                yield msg
+                continue
+            if not await engine.wait_for_change(seq, self.heartbeat_s):
+                hb = alarms_pb2.WatchAlarmsResponse(sequence=seq, epoch=engine.epoch)
+                hb.heartbeat.server_time.GetCurrentTime()
+                yield hb
+
+    def _resync(self, seq: int, reason: str) -> alarms_pb2.WatchAlarmsResponse:
+        return alarms_pb2.WatchAlarmsResponse(
+            sequence=self.engine.sequence,
+            epoch=self.engine.epoch,
+            resync_needed=assets_pb2.ResyncNeeded(
+                requested_revision=seq, oldest_available_revision=self.engine.oldest_available, reason=reason
+            ),
+        )
+
+    # --- ListAlarms -----------------------------------------------------------------------------------
+
+    async def ListAlarms(
+        self, request: alarms_pb2.ListAlarmsRequest, context: grpc.aio.ServicerContext
+    ) -> alarms_pb2.ListAlarmsResponse:
+        if not 0 <= request.page_size <= MAX_PAGE:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 0..{MAX_PAGE}")
+        q = JournalQuery(limit=request.page_size or DEFAULT_PAGE)
+        if request.page_token:
+            q.after = _decode_token(request.page_token)
+            if q.after is None:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "page_token is not a token this server issued"
+                )
+        for k in request.kinds:
+            if k not in PB_TO_KIND:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"kinds contains {k}: not an Asset.Kind"
+                )
+            q.kinds.append(PB_TO_KIND[k].value)
+        valid_states = {int(s) for s in AlarmState}
+        for s in request.states:
+            if s not in valid_states:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"states contains {s}: not an Alarm.State"
+                )
+            q.states.append(int(s))
+        for p in request.priorities:
+            if not 1 <= p <= 4:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"priorities contains {p}: must be 1..4"
+                )
+            q.priorities.append(p)
+        q.districts = list(request.districts)
+        q.asset_ids = list(request.asset_ids)
+        q.text = request.text
+        if request.HasField("start"):
+            q.start = request.start.ToNanoseconds() / 1e9
+        if request.HasField("end"):
+            q.end = request.end.ToNanoseconds() / 1e9
+        if q.start is not None and q.end is not None and q.start >= q.end:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start must be before end")
+        alarms, total = await self.persister.query(q)
+        resp = alarms_pb2.ListAlarmsResponse(total_size=total)
+        for a in alarms:
+            alarm_to_pb(a, resp.alarms.add())
+        if len(alarms) == q.limit:
+            last = alarms[-1]
+            resp.next_page_token = _encode_token(last.raised_at, int(last.id.rsplit("-", 1)[1]))
+        return resp
+
+    # --- operator actions -----------------------------------------------------------------------------
+
+    async def _split(self, ids: list[str], context: grpc.aio.ServicerContext) -> tuple[list[str], dict]:
+        """Open ids (engine) and closed ones (journal); NOT_FOUND for any other, changing nothing."""
+        if not ids:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "alarm_ids must not be empty")
+        if len(ids) > MAX_IDS:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_IDS} alarm_ids at a time")
+        unique = list(dict.fromkeys(ids))
+        missing = [i for i in unique if self.engine.get(i) is None]
+        closed = await self.persister.get_many(missing) if missing else {}
+        # The engine may have opened/closed alarms while we awaited: look again.
+        unknown = [i for i in missing if i not in closed and self.engine.get(i) is None]
+        if unknown:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no alarm with id {', '.join(unknown[:20])}")
+        closed = {i: a for i, a in closed.items() if self.engine.get(i) is None}
+        return [i for i in unique if i not in closed], closed
+
+    async def Acknowledge(
+        self, request: alarms_pb2.AcknowledgeRequest, context: grpc.aio.ServicerContext
+    ) -> alarms_pb2.AcknowledgeResponse:
+        opened, closed = await self._split(list(request.alarm_ids), context)
+        try:
+            done = self.engine.acknowledge(opened, request.operator, request.comment, time.time())
+        except UnknownAlarm as exc:  # closed meanwhile by another client: still harmless
+            await context.abort(grpc.StatusCode.ABORTED, f"alarms changed meanwhile, retry: {exc}")
+        by_id = {a.id: a for a in (*done, *closed.values())}
+        resp = alarms_pb2.AcknowledgeResponse()
+        for i in dict.fromkeys(request.alarm_ids):
+            alarm_to_pb(by_id[i], resp.alarms.add())
+        return resp
+
+    async def Shelve(
+        self, request: alarms_pb2.ShelveRequest, context: grpc.aio.ServicerContext
+    ) -> alarms_pb2.ShelveResponse:
+        if not request.reason.strip():
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "reason is required")
+        if not request.HasField("duration"):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "duration is required")
+        duration = request.duration.ToNanoseconds() / 1e9
+        if not 0 < duration <= MAX_SHELVE_S:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "duration must be positive and at most 24 h"
+            )
+        opened, closed = await self._split(list(request.alarm_ids), context)
+        if closed:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"closed (NORMAL) alarms cannot be shelved: {', '.join(list(closed)[:20])}",
+            )
+        try:
+            done = self.engine.shelve(opened, duration, request.reason, request.operator, time.time())
+        except (UnknownAlarm, AlarmClosed) as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"alarm closed meanwhile: {exc}")
+        resp = alarms_pb2.ShelveResponse()
+        for a in done:
+            alarm_to_pb(a, resp.alarms.add())
+        return resp
+
+    async def Unshelve(
+        self, request: alarms_pb2.UnshelveRequest, context: grpc.aio.ServicerContext
+    ) -> alarms_pb2.UnshelveResponse:
+        opened, closed = await self._split(list(request.alarm_ids), context)
+        try:
+            done = self.engine.unshelve(opened, request.operator, time.time())
+        except UnknownAlarm as exc:
+            await context.abort(grpc.StatusCode.ABORTED, f"alarms changed meanwhile, retry: {exc}")
+        by_id = {a.id: a for a in (*done, *closed.values())}
+        resp = alarms_pb2.UnshelveResponse()
+        for i in dict.fromkeys(request.alarm_ids):
+            alarm_to_pb(by_id[i], resp.alarms.add())
+        return resp

@@ -1,0 +1,326 @@
+"""Alarms on disk: `<data dir>/alarms.sqlite3`, so a restart keeps every alarm, ack and shelf.
+
+Tables: `alarms` (the current state of every alarm ever raised: the journal), `alarm_log` (the last
+`history` changes, so clients resume across a restart), `meta` (epoch, sequence, next id, and a
+`clean` flag). The epoch is kept after a clean shutdown; after a crash (the flag is still 0) the
+last ~100 ms of changes may be missing, so the backend takes a new epoch and clients resync instead
+of silently reusing sequence numbers.
+
+Writes never run on the asyncio loop: `AlarmPersister` collects the engine's changes and writes
+them every 100 ms in one transaction on a dedicated writer thread; journal queries run on that
+same thread (after a flush, so they see everything the engine did).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from backend.domain.alarms import Alarm, AlarmEngine, AlarmState
+from backend.domain.assets import Kind
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "alarms.sqlite3"
+FLUSH_S = 0.1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alarms (
+    num INTEGER PRIMARY KEY,          -- the number in the id "alm-000123"
+    id TEXT NOT NULL UNIQUE,
+    raised_at REAL NOT NULL,
+    asset_id TEXT NOT NULL,
+    asset_kind TEXT NOT NULL,
+    district TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    search TEXT NOT NULL,             -- lower-cased message, asset name and cause
+    data TEXT NOT NULL                -- the whole alarm as JSON
+);
+CREATE INDEX IF NOT EXISTS alarms_raised ON alarms (raised_at DESC, num DESC);
+CREATE INDEX IF NOT EXISTS alarms_state ON alarms (state);
+CREATE TABLE IF NOT EXISTS alarm_log (sequence INTEGER PRIMARY KEY, data TEXT NOT NULL);
+"""
+
+
+def alarm_to_json(a: Alarm) -> str:
+    d = dataclasses.asdict(a)
+    d["asset_kind"] = a.asset_kind.value
+    d["state"] = int(a.state)
+    return json.dumps(d, separators=(",", ":"))
+
+
+def alarm_from_json(text: str) -> Alarm:
+    d = json.loads(text)
+    d["asset_kind"] = Kind(d["asset_kind"])
+    d["state"] = AlarmState(d["state"])
+    d["camera_ids"] = tuple(d["camera_ids"])
+    d["recent"] = tuple(d["recent"])
+    return Alarm(**d)
+
+
+@dataclass(slots=True)
+class JournalQuery:
+    """ListAlarms filters (empty = any); `after` is the keyset cursor (raised_at, num)."""
+
+    start: float | None = None
+    end: float | None = None
+    kinds: list[str] = field(default_factory=list)
+    districts: list[str] = field(default_factory=list)
+    asset_ids: list[str] = field(default_factory=list)
+    states: list[int] = field(default_factory=list)
+    priorities: list[int] = field(default_factory=list)
+    text: str = ""
+    after: tuple[float, int] | None = None
+    limit: int = 200
+
+
+@dataclass(slots=True)
+class Loaded:
+    epoch: str
+    sequence: int
+    next_id: int
+    open_alarms: list[Alarm]
+    log: list[Alarm]
+
+
+class AlarmDB:
+    """The SQLite file. Not thread-safe: every call must come from the one writer thread."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
+
+    def load(self, history: int) -> Loaded:
+        """The saved state; marks the file in use (clean=0) until `close(clean=True)`."""
+        meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        sequence = int(meta.get("sequence", "0"))
+        next_id = int(meta.get("next_id", "1"))
+        epoch = meta.get("epoch", "")
+        crashed = meta.get("clean") == "0"
+        if not epoch or crashed:
+            if crashed:
+                log.warning("alarm store %s was not closed cleanly: new epoch, clients resync", self.path)
+            epoch = uuid.uuid4().hex[:12]
+        opened = [
+            alarm_from_json(r[0])
+            for r in self.conn.execute(
+                "SELECT data FROM alarms WHERE state != ? ORDER BY num", (int(AlarmState.NORMAL),)
+            )
+        ]
+        tail: list[Alarm] = []
+        if not crashed:
+            rows = self.conn.execute(
+                "SELECT data FROM alarm_log WHERE sequence > ? ORDER BY sequence", (sequence - history,)
+            ).fetchall()
+            tail = [alarm_from_json(r[0]) for r in rows]
+        self._put_meta({"epoch": epoch, "sequence": str(sequence), "next_id": str(next_id), "clean": "0"})
+        return Loaded(epoch, sequence, next_id, opened, tail)
+
+    def _put_meta(self, values: dict[str, str]) -> None:
+        self.conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            list(values.items()),
+        )
+
+    def write(self, changes: list[Alarm], epoch: str, next_id: int, history: int) -> None:
+        """One transaction: upsert the latest state of each alarm, append the log, move the meta."""
+        if not changes:
+            return
+        latest: dict[str, Alarm] = {}
+        for a in changes:
+            latest[a.id] = a
+        c = self.conn
+        c.execute("BEGIN")
+        try:
+            c.executemany(
+                "INSERT OR REPLACE INTO alarms (num, id, raised_at, asset_id, asset_kind, district, state,"
+                " priority, search, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        int(a.id.rsplit("-", 1)[1]),
+                        a.id,
+                        a.raised_at,
+                        a.asset_id,
+                        a.asset_kind.value,
+                        a.district,
+                        int(a.state),
+                        a.priority,
+                        f"{a.message}\n{a.asset_name}\n{a.cause}".lower(),
+                        alarm_to_json(a),
+                    )
+                    for a in latest.values()
+                ],
+            )
+            c.executemany(
+                "INSERT OR REPLACE INTO alarm_log (sequence, data) VALUES (?, ?)",
+                [(a.sequence, alarm_to_json(a)) for a in changes],
+            )
+            last = changes[-1].sequence
+            c.execute("DELETE FROM alarm_log WHERE sequence <= ?", (last - history,))
+            self._put_meta({"epoch": epoch, "sequence": str(last), "next_id": str(next_id)})
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def query(self, q: JournalQuery) -> tuple[list[Alarm], int]:
+        """Matching alarms newest first (raised_at, then id), and how many match in all."""
+        where: list[str] = []
+        args: list[object] = []
+        if q.start is not None:
+            where.append("raised_at >= ?")
+            args.append(q.start)
+        if q.end is not None:
+            where.append("raised_at < ?")
+            args.append(q.end)
+        for col, values in (
+            ("asset_kind", q.kinds),
+            ("district", q.districts),
+            ("asset_id", q.asset_ids),
+            ("state", q.states),
+            ("priority", q.priorities),
+        ):
+            if values:
+                where.append(f"{col} IN ({','.join('?' * len(values))})")
+                args.extend(values)
+        if q.text:
+            where.append("instr(search, ?) > 0")
+            args.append(q.text.lower())
+        cond = " AND ".join(where) or "1"
+        total = self.conn.execute(f"SELECT COUNT(*) FROM alarms WHERE {cond}", args).fetchone()[0]
+        page_cond, page_args = cond, list(args)
+        if q.after is not None:
+            page_cond += " AND (raised_at < ? OR (raised_at = ? AND num < ?))"
+            page_args += [q.after[0], q.after[0], q.after[1]]
+        rows = self.conn.execute(
+            f"SELECT data FROM alarms WHERE {page_cond} ORDER BY raised_at DESC, num DESC LIMIT ?",
+            [*page_args, q.limit],
+        ).fetchall()
+        return [alarm_from_json(r[0]) for r in rows], total
+
+    def get_many(self, ids: list[str]) -> dict[str, Alarm]:
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            f"SELECT data FROM alarms WHERE id IN ({','.join('?' * len(ids))})", ids
+        ).fetchall()
+        found = [alarm_from_json(r[0]) for r in rows]
+        return {a.id: a for a in found}
+
+    def close(self, clean: bool) -> None:
+        if clean:
+            self._put_meta({"clean": "1"})
+        self.conn.close()
+
+
+class AlarmPersister:
+    """Batches engine changes to SQLite on one writer thread (every FLUSH_S, and on demand)."""
+
+    def __init__(self, data_dir: str | None, history: int) -> None:
+        """Opens `<data_dir>/alarms.sqlite3`. With no dir, or a dir another backend holds, the
+        alarms live in memory only (logged) rather than two backends mixing sequences in one file."""
+        self.history = history
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="alarm-db")
+        self._lock_fd: int | None = None
+        path = ":memory:"
+        if data_dir:
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+            fd = os.open(os.path.join(data_dir, FILE_NAME + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock_fd = fd
+                path = os.path.join(data_dir, FILE_NAME)
+            except OSError:
+                os.close(fd)
+                log.warning("%s is used by another backend: alarms are kept in memory only", data_dir)
+        self.path = path
+        self.db: AlarmDB = self._pool.submit(AlarmDB, path).result()
+        self._pending: list[Alarm] = []
+        self._engine: AlarmEngine | None = None
+        self._task: asyncio.Task | None = None
+        self._flushing: asyncio.Lock | None = None
+
+    def open_engine(self) -> AlarmEngine:
+        """An engine restored from the file, whose changes come back here."""
+        loaded = self._pool.submit(self.db.load, self.history).result()
+        engine = AlarmEngine(
+            history=self.history,
+            epoch=loaded.epoch,
+            sequence=loaded.sequence,
+            next_id=loaded.next_id,
+            listener=self._pending.extend,
+        )
+        engine.restore(loaded.open_alarms, loaded.log)
+        self._engine = engine
+        return engine
+
+    def start(self) -> None:
+        self._flushing = asyncio.Lock()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="alarm-persister")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("writing alarms failed (will retry)")
+
+    async def flush(self) -> None:
+        """Write everything the engine did so far (journal reads call this first)."""
+        if self._flushing is None or self._engine is None:
+            return
+        async with self._flushing:
+            batch, self._pending[:] = list(self._pending), []
+            if not batch:
+                return
+            engine = self._engine
+            try:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._pool, self.db.write, batch, engine.epoch, engine.next_id, self.history
+                )
+            except BaseException:
+                self._pending[:0] = batch  # keep order: retried by the next flush
+                raise
+
+    async def query(self, q: JournalQuery) -> tuple[list[Alarm], int]:
+        await self.flush()
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.db.query, q)
+
+    async def get_many(self, ids: list[str]) -> dict[str, Alarm]:
+        await self.flush()
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.db.get_many, ids)
+
+    async def close(self) -> None:
+        """Flush, mark the file cleanly closed (the epoch survives), release it."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        clean = True
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("final alarm flush failed")
+            clean = False
+        await asyncio.get_running_loop().run_in_executor(self._pool, self.db.close, clean)
+        self._pool.shutdown(wait=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
