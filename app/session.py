@@ -97,6 +97,7 @@ class Session(QObject):
         self._pending_count = 0
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._channel: grpc.aio.Channel | None = None
+        self._closing = False
         self._video_channel: grpc.aio.Channel | None = None
 
     # ---- lifecycle (GUI thread) ------------------------------------------------------------
@@ -206,6 +207,9 @@ class Session(QObject):
         self._tasks["alarms"] = asyncio.create_task(self._watch_alarms())
 
     async def _shutdown(self) -> None:
+        # grpc.aio may turn a cancellation into an AioRpcError(CANCELLED), which the loops would
+        # take for a broken link and retry: they check this flag first.
+        self._closing = True
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -214,6 +218,11 @@ class Session(QObject):
             if ch is not None:
                 await ch.close()
         self._set_state("stopped", self.address)
+
+    def _stopping(self) -> bool:
+        """This loop was asked to end (session stop, or its task replaced/cancelled)."""
+        task = asyncio.current_task()
+        return self._closing or (task is not None and task.cancelling() > 0)
 
     async def _replace_task(self, name: str, coro: Awaitable[Any] | None) -> None:
         old = self._tasks.pop(name, None)
@@ -272,6 +281,8 @@ class Session(QObject):
                 reason = f"internal error: {exc}"
             finally:
                 call.cancel()
+            if self._stopping():
+                return
             if reason == "resync":
                 continue  # reload a snapshot at once: the server is there
             delay = backoff_delay(attempt)
@@ -347,6 +358,8 @@ class Session(QObject):
                 log.exception("alarm watch")
             finally:
                 call.cancel()
+            if self._stopping():
+                return
             if resync:
                 continue
             await asyncio.sleep(backoff_delay(attempt))
@@ -395,6 +408,8 @@ class Session(QObject):
                     return
             except Exception:  # never let a surprise end the loop silently
                 log.exception("telemetry of %s", asset_id)
+            if self._stopping():
+                return
             # The stream broke: the history reload on the next attempt fills the gap.
             await asyncio.sleep(backoff_delay(attempt))
             attempt += 1
@@ -425,6 +440,8 @@ class Session(QObject):
                     return
             except Exception:
                 log.exception("video of %s", camera_id)
+            if self._stopping():
+                return
             await asyncio.sleep(backoff_delay(attempt))
             attempt += 1
 

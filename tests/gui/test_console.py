@@ -152,3 +152,20 @@ def test_backend_restart_shows_reconnecting_then_catches_up(console, qtbot, make
     qtbot.waitUntil(lambda: window.connection.state == "connected", timeout=30000)
     assert "disconnected" in states and "reconnecting" in states
     assert_model_caught_up(window, qtbot, second.address)
+
+
+def test_closed_video_stream_really_ends(qtbot, backend):
+    """grpc.aio may report a cancelled stream as an error; the loop must not take it for a broken
+    link and reconnect behind the operator's back."""
+    session = Session(backend.address)
+    session.start()
+    try:
+        frames: list[int] = []
+        session.open_video("probe", "cam-0002", lambda jpeg, captured, seq: frames.append(seq))
+        qtbot.waitUntil(lambda: len(frames) >= 3, timeout=20000)
+        task = session._tasks["video:probe"]
+        session.close_video("probe")
+        qtbot.waitUntil(task.done, timeout=5000)
+        assert "video:probe" not in session._tasks
+    finally:
+        session.stop()
