@@ -283,5 +283,7 @@ def _status_conditions_for(kind: Kind, status: Status, reason: str) -> list[tupl
             and (r_kind is None or r_kind is kind)
             and (r_reason is None or r_reason == reason)
         ):
-            return [(cause, priority, f"{message}: {reason}" if reason else message)]
+            # "Door forced: door forced" says nothing twice: add the reason only when it adds something.
+            detail = reason and reason.lower() != message.lower() and reason.lower() not in message.lower()
+            return [(cause, priority, f"{message}: {reason}" if detail else message)]
     return []
