@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import pytest
 from PySide6.QtCore import QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QTableView
 
@@ -24,8 +25,10 @@ def full_sort_ids(model: AssetTableModel) -> list[str]:
     return model._ordered_rows()
 
 
-def test_status_changes_move_rows_like_a_full_sort(qtbot):
+@pytest.mark.parametrize("max_moves", [50, 5])  # one row at a time, and the merge of many
+def test_status_changes_move_rows_like_a_full_sort(qtbot, max_moves):
     model = AssetTableModel()
+    model.max_moves = max_moves
     view = QTableView()
     qtbot.addWidget(view)
     view.setModel(model)
