@@ -15,23 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
-from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from vigie.v1 import alarms_pb2, alarms_pb2_grpc  # noqa: E402
 
 from app.backend_process import BackendProcess  # noqa: E402
 from app.controllers.alarms import AlarmController  # noqa: E402
 from app.session import Session  # noqa: E402
-
-
-def spin(seconds: float, until=None) -> None:
-    loop = QEventLoop()
-    deadline = time.monotonic() + seconds
-    t = QTimer(interval=10)
-    t.timeout.connect(lambda: ((until and until()) or time.monotonic() > deadline) and loop.quit())
-    t.start()
-    loop.exec()
-    t.stop()
+from bench.common import spin  # noqa: E402
 
 
 def raised_since(address: str, since: float) -> list[alarms_pb2.Alarm]:

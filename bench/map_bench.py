@@ -21,7 +21,7 @@ os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, Qt, QTimer  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, Qt  # noqa: E402
 
 from widgets.map.mbtiles import register_url_schemes  # noqa: E402
 
@@ -36,19 +36,10 @@ from app.main_window import map_style  # noqa: E402
 from app.models.asset_table import AssetTableModel  # noqa: E402
 from app.session import Session  # noqa: E402
 from app.theme import RESOURCES  # noqa: E402
+from bench.common import spin  # noqa: E402
 from widgets.map.map_view import MapView  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def spin(seconds: float, until=None) -> None:
-    loop = QEventLoop()
-    deadline = time.monotonic() + seconds
-    t = QTimer(interval=10)
-    t.timeout.connect(lambda: ((until and until()) or time.monotonic() > deadline) and loop.quit())
-    t.start()
-    loop.exec()
-    t.stop()
 
 
 def js(view: MapView, script: str):

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QTableView  # noqa: E402
 from vigie.v1 import assets_pb2, assets_pb2_grpc  # noqa: E402
 
@@ -27,23 +27,13 @@ from app.backend_process import BackendProcess  # noqa: E402
 from app.models.asset_table import AssetTableModel  # noqa: E402
 from app.models.asset_tree import AssetTreeModel  # noqa: E402
 from app.session import Session  # noqa: E402
+from bench.common import spin  # noqa: E402
 
 
 def server_revision(address: str) -> int:
     with grpc.insecure_channel(address) as ch:
         stub = assets_pb2_grpc.AssetServiceStub(ch)
         return stub.ListAssets(assets_pb2.ListAssetsRequest(page_size=1), timeout=10).revision
-
-
-def spin(app: QApplication, seconds: float, until=None) -> None:
-    """Run the Qt event loop for `seconds` (or until `until()` is true)."""
-    loop = QEventLoop()
-    deadline = time.monotonic() + seconds
-    timer = QTimer(interval=20)
-    timer.timeout.connect(lambda: (until and until() or time.monotonic() > deadline) and loop.quit())
-    timer.start()
-    loop.exec()
-    timer.stop()
 
 
 def run_case(app: QApplication, lights: int, rate: float, seconds: float) -> dict[str, float]:
@@ -61,8 +51,8 @@ def run_case(app: QApplication, lights: int, rate: float, seconds: float) -> dic
     session.sig_changes.connect(model.queue_changes)
     session.start()
     try:
-        spin(app, 90, until=lambda: model.total() > 0)
-        spin(app, 2.0)  # settle: first batches, caches
+        spin(90, until=lambda: model.total() > 0)
+        spin(2.0)  # settle: first batches, caches
         # GUI stall probe: a 5 ms timer; any lateness is time the GUI thread could not react.
         gaps: list[float] = []
         clock = QElapsedTimer()
@@ -80,7 +70,7 @@ def run_case(app: QApplication, lights: int, rate: float, seconds: float) -> dic
         relayouts0 = model.relayouts
         c0, srv0, t0 = model.changes_applied, server_revision(backend.address), time.monotonic()
         t.start()
-        spin(app, seconds)
+        spin(seconds)
         t.stop()
         c1, srv1, t1 = model.changes_applied, server_revision(backend.address), time.monotonic()
         stalls = sorted(max(0.0, g - 5.0) for g in gaps)

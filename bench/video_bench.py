@@ -18,7 +18,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QEventLoop, QSize, QTimer  # noqa: E402
+from PySide6.QtCore import QSize  # noqa: E402
 from PySide6.QtGui import QImage, QPainter  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -28,18 +28,9 @@ from app.models.asset_table import AssetTableModel  # noqa: E402
 from app.session import Session  # noqa: E402
 from app.theme import apply_theme  # noqa: E402
 from app.video.decoder import FrameDecoder  # noqa: E402
+from bench.common import spin  # noqa: E402
 from widgets.mosaic.layouts import LAYOUTS  # noqa: E402
 from widgets.mosaic.panel import MosaicPanel  # noqa: E402
-
-
-def spin(seconds: float, until=None) -> None:
-    loop = QEventLoop()
-    deadline = time.monotonic() + seconds
-    t = QTimer(interval=10)
-    t.timeout.connect(lambda: ((until and until()) or time.monotonic() > deadline) and loop.quit())
-    t.start()
-    loop.exec()
-    t.stop()
 
 
 def bare_cpu_per_frame(jpegs: list[bytes], size: QSize, rounds: int = 3) -> float:

@@ -101,6 +101,8 @@ def _age(seconds: float) -> str:
 class AlarmTableModel(OrderedRowsModel):
     """A list of alarms chosen by `accept`, sorted by priority then newest first."""
 
+    columns = COLUMNS
+
     def __init__(
         self,
         accept: Callable[[AlarmRecord], bool],
@@ -171,19 +173,6 @@ class AlarmTableModel(OrderedRowsModel):
             )
 
     # ---- Qt model interface --------------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section][1]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -90,6 +90,7 @@ def _sort_key(column: str) -> Callable[[AssetRecord], Any]:
 
 
 class AssetTableModel(OrderedRowsModel):
+    columns = COLUMNS
     sig_counts_changed = Signal()  # self.counts changed
     sig_assets_changed = Signal(object)  # set of ids whose state changed in the last pass
     sig_reset = Signal()  # a new snapshot replaced everything
@@ -361,19 +362,6 @@ class AssetTableModel(OrderedRowsModel):
     def mimeData(self, indexes: list[QModelIndex]) -> QMimeData:
         """Dragged rows carry their asset ids (e.g. cameras dropped on a mosaic tile)."""
         return asset_mime(list(dict.fromkeys(self._rows[i.row()] for i in indexes if i.isValid())))
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section][1]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
