@@ -11,8 +11,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
 
 from backend.domain.alarms import MAX_SHELVE_S, Alarm, AlarmClosed, AlarmEngine, AlarmState, UnknownAlarm
-from backend.domain.revlog import HistoryExpired
 from backend.services.convert import KIND_TO_PB, PB_TO_KIND
+from backend.services.resumable import follow, resume_refusal
 from backend.store.alarms_sqlite import AlarmPersister, JournalQuery
 
 SNAPSHOT_CHUNK = 1000
@@ -102,41 +102,45 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
                     alarm_to_pb(a, snap.alarms.add())
                 yield msg
         else:
-            reason = ""
-            if request.epoch and request.epoch != engine.epoch:
-                reason = "the backend's alarm history is new (epoch changed): reload the snapshot"
-            elif seq > engine.sequence:
-                if request.epoch:
-                    await context.abort(
-                        grpc.StatusCode.INVALID_ARGUMENT,
-                        f"after_sequence {seq} is ahead of the server's sequence {engine.sequence}",
-                    )
-                reason = f"sequence {seq} is unknown to this server (it is at {engine.sequence})"
-            elif seq + 1 < engine.oldest_available:
-                reason = f"sequence {seq} has aged out of the server's history"
+            reason = await resume_refusal(
+                seq,
+                request.epoch,
+                engine.epoch,
+                engine.sequence,
+                engine.oldest_available,
+                "sequence",
+                context,
+            )
             if reason:
                 yield self._resync(seq, reason)
                 return
-        while True:
-            try:
-                changes = engine.changes_after(seq, limit=batch)
-            except HistoryExpired:
-                yield self._resync(seq, f"the stream fell behind: sequence {seq} has aged out of the history")
-                return
-            if changes:
-                msg = alarms_pb2.WatchAlarmsResponse(sequence=changes[-1].sequence, epoch=engine.epoch)
-                out = msg.changes.changes
-                for a in changes:
-                    c = out.add()
-                    c.sequence = a.sequence
-                    alarm_to_pb(a, c.alarm)
-                seq = changes[-1].sequence
-                yield msg
-                continue
-            if not await engine.wait_for_change(seq, self.heartbeat_s):
-                hb = alarms_pb2.WatchAlarmsResponse(sequence=seq, epoch=engine.epoch)
-                hb.heartbeat.server_time.GetCurrentTime()
-                yield hb
+
+        def changes_message(changes: list) -> alarms_pb2.WatchAlarmsResponse:
+            msg = alarms_pb2.WatchAlarmsResponse(sequence=changes[-1].sequence, epoch=engine.epoch)
+            out = msg.changes.changes
+            for a in changes:
+                c = out.add()
+                c.sequence = a.sequence
+                alarm_to_pb(a, c.alarm)
+            return msg
+
+        def heartbeat_message(position: int) -> alarms_pb2.WatchAlarmsResponse:
+            hb = alarms_pb2.WatchAlarmsResponse(sequence=position, epoch=engine.epoch)
+            hb.heartbeat.server_time.GetCurrentTime()
+            return hb
+
+        async for msg in follow(
+            engine,
+            seq,
+            batch,
+            self.heartbeat_s,
+            lambda a: a.sequence,
+            changes_message,
+            heartbeat_message,
+            self._resync,
+            "sequence",
+        ):
+            yield msg
 
     def _resync(self, seq: int, reason: str) -> alarms_pb2.WatchAlarmsResponse:
         return alarms_pb2.WatchAlarmsResponse(

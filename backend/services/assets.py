@@ -12,8 +12,9 @@ import grpc
 from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 from backend.adapters.base import DeviceNetwork, Series
-from backend.domain.revlog import AssetStore, HistoryExpired
+from backend.domain.revlog import AssetStore
 from backend.services.convert import PB_TO_KIND, asset_to_pb
+from backend.services.resumable import follow, resume_refusal
 
 log = logging.getLogger(__name__)
 
@@ -134,42 +135,39 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
                     ),
                 )
         else:
-            reason = ""
-            if request.epoch and request.epoch != self.epoch:
-                reason = "the backend restarted: its revision history is new"
-            elif rev > store.revision:
-                if request.epoch:
-                    await context.abort(
-                        grpc.StatusCode.INVALID_ARGUMENT,
-                        f"after_revision {rev} is ahead of the server's revision {store.revision}",
-                    )
-                reason = f"revision {rev} is unknown to this server (it is at {store.revision})"
-            elif rev + 1 < store.oldest_available:
-                reason = f"revision {rev} has aged out of the server's history"
+            reason = await resume_refusal(
+                rev, request.epoch, self.epoch, store.revision, store.oldest_available, "revision", context
+            )
             if reason:
                 yield self._resync(rev, reason)
                 return
-        while True:
-            try:
-                changes = store.changes_after(rev, limit=batch)
-            except HistoryExpired:
-                # This stream fell behind by more than the whole history: the client must reload.
-                yield self._resync(rev, f"the stream fell behind: revision {rev} has aged out of the history")
-                return
-            if changes:
-                msg = assets_pb2.WatchAssetsResponse(revision=changes[-1].revision, epoch=self.epoch)
-                out = msg.changes.changes
-                for a in changes:
-                    c = out.add()
-                    c.revision = a.revision
-                    asset_to_pb(a, c.asset)
-                rev = changes[-1].revision
-                yield msg
-                continue
-            if not await store.wait_for_change(rev, self.heartbeat_s):
-                hb = assets_pb2.WatchAssetsResponse(revision=rev, epoch=self.epoch)
-                hb.heartbeat.server_time.GetCurrentTime()
-                yield hb
+
+        def changes_message(changes: list) -> assets_pb2.WatchAssetsResponse:
+            msg = assets_pb2.WatchAssetsResponse(revision=changes[-1].revision, epoch=self.epoch)
+            out = msg.changes.changes
+            for a in changes:
+                c = out.add()
+                c.revision = a.revision
+                asset_to_pb(a, c.asset)
+            return msg
+
+        def heartbeat_message(position: int) -> assets_pb2.WatchAssetsResponse:
+            hb = assets_pb2.WatchAssetsResponse(revision=position, epoch=self.epoch)
+            hb.heartbeat.server_time.GetCurrentTime()
+            return hb
+
+        async for msg in follow(
+            store,
+            rev,
+            batch,
+            self.heartbeat_s,
+            lambda a: a.revision,
+            changes_message,
+            heartbeat_message,
+            self._resync,
+            "revision",
+        ):
+            yield msg
 
     def _resync(self, rev: int, reason: str) -> assets_pb2.WatchAssetsResponse:
         return assets_pb2.WatchAssetsResponse(
