@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     _prepare_environment(args)
 
-    from PySide6.QtCore import QCoreApplication, Qt, QTimer
+    from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from app import gc_policy
@@ -183,4 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         session.stop()
         if backend is not None:
             backend.stop()
+        # Delete the window (and the map's web page) while Qt is still up: left to the
+        # interpreter's exit, QtWebEngine may tear its profile down first and crash.
+        window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     return code or result
