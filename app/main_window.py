@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         middle.setSizes([560, 400])
         centre.addWidget(middle)
         centre.addWidget(right)
-        centre.setSizes([430, 900, 590])
+        centre.setSizes([500, 840, 580])
         self.splitter = centre
 
         body = QWidget()
