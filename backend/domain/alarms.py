@@ -35,7 +35,6 @@ the last `history` changes for clients to resume from (`HistoryExpired` beyond t
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 from collections.abc import Callable, Iterable
@@ -43,7 +42,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from backend.domain.assets import Asset, Kind
-from backend.domain.revlog import HistoryExpired
+from backend.domain.changelog import ChangeLog
 
 CHATTER_WINDOW_S = 60.0
 CHATTER_COUNT = 3
@@ -154,17 +153,14 @@ class AlarmEngine:
         self._by_source: dict[str, str] = {}  # source_key -> id of its open alarm
         self._suppressed_assets: set[str] = set()
         self._oos_assets: set[str] = set()
-        self._sequence = sequence
         self._next_id = next_id
-        self._log: list[Alarm] = []  # _log[i].sequence == self._base + i
-        self._base = sequence + 1
-        self._changed = asyncio.Event()
+        self._log: ChangeLog[Alarm] = ChangeLog(history, last=sequence)
 
     # --- queries --------------------------------------------------------------------------------------
 
     @property
     def sequence(self) -> int:
-        return self._sequence
+        return self._log.last
 
     @property
     def next_id(self) -> int:
@@ -173,7 +169,7 @@ class AlarmEngine:
     @property
     def oldest_available(self) -> int:
         """The oldest sequence still in the log (resuming after oldest_available - 1 works)."""
-        return self._base
+        return self._log.oldest_available
 
     def open_alarms(self) -> list[Alarm]:
         """Every alarm that is not NORMAL (shelved and suppressed included), oldest id first."""
@@ -189,26 +185,11 @@ class AlarmEngine:
 
     def changes_after(self, sequence: int, limit: int | None = None) -> list[Alarm]:
         """The alarm states produced after `sequence`, oldest first (at most `limit`)."""
-        if sequence < 0:
-            raise ValueError("sequence must not be negative")
-        if sequence >= self._sequence:
-            return []
-        if sequence + 1 < self._base:
-            raise HistoryExpired(sequence, self._base)
-        start = sequence + 1 - self._base
-        end = len(self._log) if limit is None else min(len(self._log), start + limit)
-        return self._log[start:end]
+        return self._log.after(sequence, limit)
 
     async def wait_for_change(self, sequence: int, timeout: float) -> bool:
         """Wait until the sequence exceeds `sequence`; False on timeout."""
-        if self._sequence > sequence:
-            return True
-        event = self._changed
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            return self._sequence > sequence
-        return True
+        return await self._log.wait_beyond(sequence, timeout)
 
     # --- restore (persistence) ------------------------------------------------------------------------
 
@@ -225,11 +206,10 @@ class AlarmEngine:
                 self._oos_assets.add(a.asset_id)
         if (
             log
-            and log[-1].sequence == self._sequence
+            and log[-1].sequence == self._log.last
             and all(b.sequence == a.sequence + 1 for a, b in zip(log, log[1:], strict=False))
         ):
-            self._log = list(log[-self.history :])
-            self._base = self._log[0].sequence
+            self._log.restore(log, self._log.last)
 
     # --- transitions ----------------------------------------------------------------------------------
 
@@ -373,7 +353,7 @@ class AlarmEngine:
         if not alarms:
             return []
         out = []
-        seq = self._sequence
+        seq = self._log.last
         for a in alarms:
             seq += 1
             if a.closed:
@@ -388,15 +368,8 @@ class AlarmEngine:
             else:
                 self._open[a.id] = a
                 self._by_source[a.source_key] = a.id
-            self._log.append(a)
             out.append(a)
-        self._sequence = seq
-        if len(self._log) > 2 * self.history:  # amortised trim keeps appends O(1)
-            cut = len(self._log) - self.history
-            del self._log[:cut]
-            self._base += cut
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self._log.append(out)
         if self.listener is not None:
             self.listener(out)
         return out

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import grpc
 
-from backend.domain.revlog import HistoryExpired
+from backend.domain.changelog import HistoryExpired
 
 
 class ChangeLog(Protocol):
