@@ -17,6 +17,7 @@ os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="vigie-test-config-")  # QSettings stay out of ~
 
+import grpc  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QCoreApplication, Qt  # noqa: E402
 
@@ -88,6 +89,15 @@ class BackendProcess:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def open_channel(address: str, user: str | None = "operator") -> grpc.Channel:
+    """A blocking channel to a test backend, logged in as `user` (the demo users' password is
+    their name; None: no token). Every API test opens its channels here, the one place that
+    knows how tests authenticate."""
+    ch = grpc.insecure_channel(address)
+    grpc.channel_ready_future(ch).result(timeout=10)
+    return ch
 
 
 @pytest.fixture(scope="session")
