@@ -10,6 +10,10 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.auth import Credentials, TlsOptions
 
 
 def _common_options(defaults: bool) -> argparse.ArgumentParser:
@@ -36,7 +40,48 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
         metavar="URL_TEMPLATE|FILE.mbtiles",
         help="basemap tiles: an XYZ server template (https://gis.example/{z}/{x}/{y}.png) or a local MBTiles file",
     )
+    common.add_argument(
+        "--user",
+        default=d(None),
+        help="log in as this user (password from $VIGIE_PASSWORD, else asked); the demo logs in as operator",
+    )
+    common.add_argument(
+        "--tls-ca", default=d(None), metavar="FILE", help="CA certificate of the backend (TLS)"
+    )
+    common.add_argument(
+        "--tls-cert", default=d(None), metavar="FILE", help="this console's certificate, if the backend asks"
+    )
+    common.add_argument("--tls-key", default=d(None), metavar="FILE", help="the key of --tls-cert")
     return common
+
+
+def session_credentials(args: argparse.Namespace) -> Credentials | None:
+    """Who the console logs in as: --user with $VIGIE_PASSWORD; the demo's users have their name as
+    password; None: the login dialog asks."""
+    from app.auth import Credentials
+
+    user = args.user or ("operator" if args.command == "demo" else None)
+    if not user:
+        return None
+    password = os.environ.get("VIGIE_PASSWORD") or (user if args.command == "demo" else "")
+    return Credentials(user, password) if password else Credentials(user, "")
+
+
+def tls_options(args: argparse.Namespace) -> TlsOptions | None:
+    """TLS from the command line, else from the settings (tls/ca, tls/cert, tls/key)."""
+    from PySide6.QtCore import QSettings
+
+    from app.auth import TlsOptions
+
+    s = QSettings()
+    ca = args.tls_ca or s.value("tls/ca", "")
+    if not ca:
+        return None
+    return TlsOptions(
+        str(ca),
+        str(args.tls_cert or s.value("tls/cert", "") or ""),
+        str(args.tls_key or s.value("tls/key", "") or ""),
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -128,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     backend: BackendProcess | None = None
     address = args.backend
     if args.command == "demo":
-        extra = ["--seed", str(args.seed), "--lights", str(args.lights)]
+        extra = ["--seed", str(args.seed), "--lights", str(args.lights), "--demo-users"]
         if args.cameras:
             if not Path(args.cameras).is_file():
                 print(f"vigie: no camera catalogue at {args.cameras}", file=sys.stderr)
@@ -138,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         backend.start()
         address = backend.address
 
-    session = Session(address)
+    creds = session_credentials(args)
+    if creds is not None and not creds.password:
+        creds = None  # the login dialog asks, with the user filled in
+    session = Session(address, credentials=creds, tls=tls_options(args))
     window = MainWindow(session, remember_layout=not args.screenshot, tiles=args.tiles)
     if backend is not None:
         # The demo's backend is ours: if it dies (a bad catalogue, a crash), say so instead of

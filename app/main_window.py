@@ -6,9 +6,12 @@ import time
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
+from app.auth import Credentials
 from app.controllers.alarms import AlarmController
+from app.controllers.audit import AuditController
+from app.controllers.commands import CommandController
 from app.controllers.detail import DetailController
 from app.controllers.map_view import MapController
 from app.controllers.mosaic import MosaicController
@@ -18,6 +21,7 @@ from app.session import Session
 from app.theme import RESOURCES
 from widgets.alarms.style import PRIORITY_COLORS
 from widgets.assets.asset_panel import AssetPanel
+from widgets.auth.login_dialog import LoginDialog
 from widgets.detail.asset_detail import AssetDetailView
 from widgets.map.map_view import MapView
 from widgets.mosaic.panel import MosaicPanel
@@ -89,6 +93,19 @@ class MainWindow(QMainWindow):
         self.asset_panel.sig_asset_selected.connect(self._on_selected)
         self.asset_panel.sig_asset_activated.connect(self._on_activated)
 
+        # Commands, login and the audit trail.
+        self.command_ctl = CommandController(session, self.assets, self)
+        self.detail.sig_command_requested.connect(
+            lambda: self.command_ctl.open_for([self.detail_ctl.asset_id], self)
+        )
+        self.asset_panel.sig_command_requested.connect(lambda ids: self.command_ctl.open_for(ids, self))
+        self.map_ctl.sig_command.connect(lambda ids: self.command_ctl.open_for(ids, self))
+        self.audit_ctl: AuditController | None = None
+        self.audit_window: QWidget | None = None
+        self.login_dialog: LoginDialog | None = None
+        session.sig_logged_in.connect(self._on_logged_in)
+        session.sig_login_required.connect(self._on_login_required)
+
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(panel("Asset detail", self.detail))
         right.addWidget(panel("Cameras", self.cameras))
@@ -130,6 +147,7 @@ class MainWindow(QMainWindow):
         session.sig_connection.connect(self.connection.set_state)
         session.sig_error.connect(lambda msg: sb.showMessage(msg, 8000))
         self.mosaic_ctl.sig_message.connect(lambda msg: sb.showMessage(msg, 8000))
+        self.command_ctl.sig_message.connect(lambda msg: sb.showMessage(msg, 10000))
         self.alarm_ctl.sig_message.connect(lambda msg: sb.showMessage(msg, 8000))
         self.alarm_ctl.sig_counts.connect(self._update_alarm_counts)
         self._update_alarm_counts({"p1": 0, "p2": 0, "p3": 0, "p4": 0, "unack": 0, "shelved": 0})
@@ -147,6 +165,16 @@ class MainWindow(QMainWindow):
         lay.addWidget(QLabel("VIGIE", objectName="appTitle"))
         lay.addWidget(QLabel(f"{title} · connected control station", objectName="appSubtitle"))
         lay.addStretch(1)
+        self.audit_button = QPushButton("Audit trail")
+        self.audit_button.setToolTip("Who did what, when and why (supervisors)")
+        self.audit_button.clicked.connect(self.show_audit)
+        self.audit_button.hide()
+        lay.addWidget(self.audit_button)
+        self.user_badge = QLabel("not logged in", objectName="userBadge")
+        lay.addWidget(self.user_badge)
+        self.switch_user = QPushButton("Switch user")
+        self.switch_user.clicked.connect(lambda: self._on_login_required("Log in as another user."))
+        lay.addWidget(self.switch_user)
         self.clock = QLabel(objectName="clock")
         lay.addWidget(self.clock)
         self._clock_timer = QTimer(self, interval=1000)
@@ -172,6 +200,46 @@ class MainWindow(QMainWindow):
         self.counts.setText("&nbsp;&nbsp;&nbsp;".join(parts))
         self.revision.setText(f"rev {self.assets.revision}")
 
+    # ---- login and audit ---------------------------------------------------------------------
+
+    def _on_logged_in(self, user: str, role: str) -> None:
+        self.user_badge.setText(f"● {user} · {role}")
+        self.user_badge.setToolTip(f"Logged in as {user} with the {role} role")
+        self.audit_button.setVisible(self.session.may("SUPERVISOR"))
+        if self.login_dialog is not None:
+            self.login_dialog.hide()
+        self.statusBar().showMessage(f"Logged in as {user} ({role})", 5000)
+
+    def _on_login_required(self, reason: str) -> None:
+        self.user_badge.setText("not logged in")
+        self.audit_button.hide()
+        if self.login_dialog is None:
+            user = self.session.credentials.user if self.session.credentials else ""
+            self.login_dialog = LoginDialog(self.session.address, user, self)
+            self.login_dialog.sig_login.connect(
+                lambda u, p: self.session.login(
+                    Credentials(u, p, self.session.credentials.console if self.session.credentials else "")
+                )
+            )
+        self.login_dialog.ask(reason)
+
+    def show_audit(self) -> None:
+        """The audit trail in its own window (supervisors read it beside the live console)."""
+        if self.audit_ctl is None:
+            self.audit_ctl = AuditController(self.session, self)
+            self.audit_ctl.sig_message.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+            win = QWidget(self, Qt.WindowType.Window)
+            win.setWindowTitle("Vigie — audit trail")
+            win.resize(1300, 700)
+            lay = QVBoxLayout(win)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.addWidget(panel("Audit trail", self.audit_ctl.view))
+            self.audit_window = win
+        assert self.audit_window is not None
+        self.audit_window.show()
+        self.audit_window.raise_()
+        self.audit_ctl.query()
+
     def _select_worst_if_none(self) -> None:
         """On a fresh console, open the detail of the asset in the worst state (the table's first row)."""
         if not self.asset_panel.selected_ids() and self.assets.rowCount():
@@ -183,6 +251,9 @@ class MainWindow(QMainWindow):
 
     def _on_selected(self, asset_id: str) -> None:
         """One selection for the whole console: table, detail and map."""
+        self.detail.commandable = bool(
+            asset_id and self.command_ctl.fitting([asset_id])
+        ) and self.session.may("OPERATOR")
         self.detail_ctl.select(asset_id)
         self.map_ctl.select(asset_id, fly=not self._no_fly)
 

@@ -10,10 +10,12 @@ the GUI receives at most one batch every `flush_interval` seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any
@@ -27,12 +29,21 @@ from vigie.v1 import (
     alarms_pb2_grpc,
     assets_pb2,
     assets_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    commands_pb2,
+    commands_pb2_grpc,
     map_pb2,
     map_pb2_grpc,
     video_pb2,
     video_pb2_grpc,
 )
 
+from app.auth import Credentials, TlsOptions, TokenHolder, explain_tls_failure, interceptors
+from app.models.audit import AuditRow, write_csv
+from app.models.commands import ActionInfo, CommandState, TargetState
 from app.models.records import AlarmRecord, AssetRecord, CameraInfo, Series
 
 log = logging.getLogger(__name__)
@@ -48,11 +59,41 @@ CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
 ]
 UNARY_TIMEOUT = 5.0
+COMMAND_RETRY_S = 30.0  # how long a command whose answer was lost is retried (with the same key)
+# Answers after which the request may not have reached the backend, or its answer was lost.
+RETRY_CODES = (
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.UNAUTHENTICATED,  # the token expired or the backend restarted: log in, retry
+)
 BACKOFF_CAP = 5.0
 
 FrameSink = Callable[
     [bytes, float, int], None
 ]  # (jpeg, capture unix time, sequence), called off the GUI thread
+
+
+# Answers that retrying cannot change.
+FINAL_CODES = (
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.PERMISSION_DENIED,
+)
+
+
+def rpc_message(exc: grpc.aio.AioRpcError) -> str:
+    """What the operator reads when a call fails: the server's reason, explained for refusals."""
+    details = exc.details() or exc.code().name
+    code = exc.code()
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return f"not allowed for your role — {details}"
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return f"not logged in — {details}"
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return "no answer from the backend in time"
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return explain_tls_failure(details) or f"backend unreachable — {details}"
+    return details
 
 
 def backoff_delay(attempt: int, cap: float = BACKOFF_CAP, base: float = 0.25) -> float:
@@ -77,10 +118,29 @@ class Session(QObject):
     sig_alarm_result = Signal(bool, str)  # an acknowledge/shelve/unshelve: done?, what happened
     sig_journal = Signal(object, int, str)  # list[AlarmRecord], total matching, next page token
     sig_ptz_result = Signal(str, bool, str)  # camera id, accepted, what happened (or why not)
+    sig_logged_in = Signal(str, str)  # user, role name ("VIEWER" ... "ADMIN")
+    # The console needs (new) credentials: why (wrong password, session ended by an administrator).
+    sig_login_required = Signal(str)
+    sig_actions = Signal(object)  # list[ActionInfo]: what commands the backend offers
+    sig_command = Signal(object)  # CommandState, after every change of a command sent from here
+    sig_audit = Signal(int, object, int, str)  # query tag, list[AuditRow], total matching, next page token
+    sig_audit_exported = Signal(str, int, str)  # path, rows written, error ("" when it worked)
 
-    def __init__(self, address: str, flush_interval: float = 0.05, stale_after: float = 15.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        flush_interval: float = 0.05,
+        stale_after: float = 15.0,
+        credentials: Credentials | None = None,
+        tls: TlsOptions | None = None,
+    ) -> None:
         super().__init__()
         self.address = address
+        self.credentials = credentials
+        self.tls = tls
+        self.user = ""
+        self.role = ""  # "" until logged in
+        self._token = TokenHolder(credentials.console_name() if credentials else "")
         self.flush_interval = flush_interval
         self.stale_after = stale_after  # no message (not even a heartbeat) for this long: the link is dead
         self.revision = 0
@@ -105,6 +165,17 @@ class Session(QObject):
     def start(self) -> None:
         self._thread.start()
         self.submit(self._start())
+
+    def login(self, credentials: Credentials) -> None:
+        """Log in (again) with new credentials, e.g. from the login dialog."""
+        self.credentials = credentials
+        self._token.console = credentials.console_name()
+        self.submit(self._replace_task("auth", self._auth_loop()))
+
+    def may(self, role: str) -> bool:
+        """The logged-in user has at least `role` (the server decides; this only shapes the UI)."""
+        order = ("VIEWER", "OPERATOR", "SUPERVISOR", "ADMIN")
+        return bool(self.role) and order.index(self.role) >= order.index(role)
 
     def stop(self, timeout: float = 5.0) -> None:
         if not self._thread.is_alive():
@@ -186,6 +257,46 @@ class Session(QObject):
         """PTZ request ("move", "stop", "preset"); the outcome comes back on sig_ptz_result."""
         self.submit(self._ptz(camera_id, action, pan, tilt, zoom, preset, timeout_s))
 
+    # ---- commands and audit (any thread) ----------------------------------------------------
+
+    def list_actions(self) -> None:
+        """Fetch what commands the backend offers; answered by sig_actions."""
+        self.submit(self._list_actions())
+
+    def execute(
+        self, asset_ids: list[str], action: int, params: dict[str, Any], reason: str, confirmed: bool
+    ) -> str:
+        """Send a command; returns its idempotency key, which names it in every sig_command.
+
+        `params`: level_percent, badge_id, until (unix seconds), preset. A lost answer is retried
+        with the same key for up to COMMAND_RETRY_S, so the backend acts at most once."""
+        key = uuid.uuid4().hex
+        p = commands_pb2.CommandParams(
+            level_percent=int(params.get("level_percent", 0)),
+            badge_id=str(params.get("badge_id", "")),
+            preset=int(params.get("preset", 0)),
+        )
+        if params.get("until"):
+            p.until.FromNanoseconds(int(float(params["until"]) * 1e9))
+        req = commands_pb2.ExecuteRequest(
+            idempotency_key=key,
+            asset_ids=asset_ids,
+            action=action,  # type: ignore[arg-type]
+            params=p,
+            reason=reason,
+            confirmed=confirmed,
+        )
+        self.submit(self._replace_task(f"command:{key}", self._command_loop(key, req)))
+        return key
+
+    def query_audit(self, request: audit_pb2.ListAuditRequest, tag: int = 0) -> None:
+        """One page of the audit trail; answered by sig_audit with the same tag."""
+        self.submit(self._audit_page(request, tag))
+
+    def export_audit(self, request: audit_pb2.ListAuditRequest, path: str) -> None:
+        """Every record matching `request`, written as CSV to `path` (off the GUI thread)."""
+        self.submit(self._audit_export(request, path))
+
     # ---- session loop ----------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -194,22 +305,47 @@ class Session(QObject):
         # Not closed: grpc.aio's completion-queue poller may still post to it after stop()
         # ("Event loop is closed" tracebacks when a process runs several sessions).
 
+    def _open_channel(self) -> grpc.aio.Channel:
+        policy = interceptors(self._token)
+        if self.tls is None:
+            return grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS, interceptors=policy)
+        return grpc.aio.secure_channel(
+            self.address, self._tls_credentials, options=CHANNEL_OPTIONS, interceptors=policy
+        )
+
     async def _start(self) -> None:
-        self._channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+        self._logged_in = asyncio.Event()
+        self._token_bad = asyncio.Event()
+        if self.tls is not None:
+            try:
+                self._tls_credentials = self.tls.channel_credentials()
+            except ValueError as exc:
+                self._set_state("disconnected", f"{self.address}: {exc}")
+                self.sig_error.emit(str(exc))
+                return
+        self._channel = self._open_channel()
         # Video gets its own connection so a burst of pictures never delays asset changes.
-        self._video_channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+        self._video_channel = self._open_channel()
+        self._auth = auth_pb2_grpc.AuthServiceStub(self._channel)
         self._assets = assets_pb2_grpc.AssetServiceStub(self._channel)
         self._video = video_pb2_grpc.VideoServiceStub(self._video_channel)
         self._map = map_pb2_grpc.MapServiceStub(self._channel)
+        self._alarms = alarms_pb2_grpc.AlarmServiceStub(self._channel)
+        self._commands = commands_pb2_grpc.CommandServiceStub(self._channel)
+        self._audit = audit_pb2_grpc.AuditServiceStub(self._channel)
+        self._tasks["auth"] = asyncio.create_task(self._auth_loop())
         self._tasks["watch"] = asyncio.create_task(self._watch_assets())
         self._tasks["flush"] = asyncio.create_task(self._flush_loop())
-        self._alarms = alarms_pb2_grpc.AlarmServiceStub(self._channel)
         self._tasks["alarms"] = asyncio.create_task(self._watch_alarms())
 
     async def _shutdown(self) -> None:
         # grpc.aio may turn a cancellation into an AioRpcError(CANCELLED), which the loops would
         # take for a broken link and retry: they check this flag first.
         self._closing = True
+        if self._token.token:  # say goodbye, for the audit trail (best effort, short)
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await self._auth.Logout(auth_pb2.LogoutRequest(), timeout=1.0)
+            self._token.token = ""
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -235,12 +371,100 @@ class Session(QObject):
         self.state = state
         self.sig_connection.emit(state, detail, retry_at)
 
+    # ---- authentication --------------------------------------------------------------------
+
+    async def _auth_loop(self) -> None:
+        """Log in, keep the token fresh, and log in again when the server forgets the token (a
+        backend restart). A revoked session or a wrong password asks the user instead."""
+        self._revoked = ""
+        attempt = 0
+        while not self._stopping():
+            creds = self.credentials
+            if creds is None:
+                self.sig_login_required.emit("Log in to use this console.")
+                return
+            try:
+                resp = await self._auth.Login(
+                    auth_pb2.LoginRequest(
+                        user=creds.user, password=creds.password, console=self._token.console
+                    ),
+                    timeout=UNARY_TIMEOUT,
+                )
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT):
+                    self._logged_out(f"Login refused: {exc.details() or 'wrong user or password'}")
+                    return
+                if self._stopping():
+                    return
+                delay = backoff_delay(attempt)
+                attempt += 1
+                reason = rpc_message(exc)
+                self._set_state("disconnected", f"{self.address}: {reason}", time.monotonic() + delay)
+                await asyncio.sleep(delay)
+                continue
+            attempt = 0
+            self._take_token(resp)
+            await self._keep_fresh(resp.expires_at.ToSeconds())
+            if self._revoked:
+                self._logged_out(self._revoked)
+                return
+
+    async def _keep_fresh(self, expires_at: float) -> None:
+        """Refresh the token at 60 % of its life; return when the server refused it."""
+        while True:
+            wait = max(1.0, (expires_at - time.time()) * 0.6)
+            self._token_bad.clear()
+            try:
+                await asyncio.wait_for(self._token_bad.wait(), wait)
+                return
+            except TimeoutError:
+                pass
+            try:
+                resp = await self._auth.Refresh(auth_pb2.RefreshRequest(), timeout=UNARY_TIMEOUT)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                    self._note_rpc_error(exc)
+                    return
+                if time.time() >= expires_at:
+                    return  # could not refresh in time: log in again from scratch
+                continue  # unreachable for now: try again a little later, the token still holds
+            self._take_token(resp)
+            expires_at = resp.expires_at.ToSeconds()
+
+    def _take_token(self, resp: auth_pb2.LoginResponse) -> None:
+        self._token.token = resp.token
+        self.user = resp.user
+        self.role = auth_pb2.Role.Name(resp.role)
+        if not self._logged_in.is_set():
+            self._logged_in.set()
+            self.sig_logged_in.emit(self.user, self.role)
+
+    def _logged_out(self, reason: str) -> None:
+        self._token.token = ""
+        self.role = ""
+        self._logged_in.clear()
+        self._set_state("disconnected", f"{self.address}: not logged in")
+        self.sig_login_required.emit(reason)
+
+    def _note_rpc_error(self, exc: grpc.aio.AioRpcError) -> None:
+        """Any loop that meets UNAUTHENTICATED tells the auth loop (which logs in again or asks)."""
+        if exc.code() != grpc.StatusCode.UNAUTHENTICATED or not self._logged_in.is_set():
+            return
+        details = exc.details() or ""
+        if "revoked" in details.lower():
+            self._revoked = f"Your session was ended by the server ({details}). Log in again."
+        self._logged_in.clear()
+        self._token.token = ""
+        self._token_bad.set()
+
     # ---- asset watch -----------------------------------------------------------------------
 
     async def _watch_assets(self) -> None:
         attempt = 0
         ever_connected = False
         while True:
+            if not self._logged_in.is_set():
+                await self._logged_in.wait()
             self._set_state("reconnecting" if ever_connected else "connecting", self.address)
             call = self._assets.WatchAssets(
                 assets_pb2.WatchAssetsRequest(after_revision=self.revision, epoch=self.epoch, max_batch=2000)
@@ -275,7 +499,8 @@ class Session(QObject):
             except TimeoutError:
                 reason = f"no message for {self.stale_after:.0f} s"
             except grpc.aio.AioRpcError as exc:
-                reason = exc.details() or exc.code().name
+                self._note_rpc_error(exc)
+                reason = rpc_message(exc)
             except Exception as exc:  # a bug must not leave a "connected" console with stale data
                 log.exception("asset watch")
                 reason = f"internal error: {exc}"
@@ -325,6 +550,8 @@ class Session(QObject):
         """Same resume contract as the asset watch; the connection indicator follows that one."""
         attempt = 0
         while True:
+            if not self._logged_in.is_set():
+                await self._logged_in.wait()
             call = self._alarms.WatchAlarms(
                 alarms_pb2.WatchAlarmsRequest(after_sequence=self.alarm_sequence, epoch=self.alarm_epoch)
             )
@@ -352,8 +579,10 @@ class Session(QObject):
                         self.alarm_sequence, self.alarm_epoch = 0, ""
                         resync = True
                         break
-            except (TimeoutError, grpc.aio.AioRpcError):
+            except TimeoutError:
                 pass
+            except grpc.aio.AioRpcError as exc:
+                self._note_rpc_error(exc)
             except Exception:
                 log.exception("alarm watch")
             finally:
@@ -369,7 +598,7 @@ class Session(QObject):
         try:
             await getattr(self._alarms, method)(request, timeout=UNARY_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
-            self.sig_alarm_result.emit(False, f"{method} refused: {exc.details() or exc.code().name}")
+            self.sig_alarm_result.emit(False, f"{method} refused: {rpc_message(exc)}")
             return
         self.sig_alarm_result.emit(True, done)
 
@@ -377,17 +606,129 @@ class Session(QObject):
         try:
             resp = await self._alarms.ListAlarms(request, timeout=UNARY_TIMEOUT * 2)
         except grpc.aio.AioRpcError as exc:
-            self.sig_error.emit(f"Alarm journal: {exc.details() or exc.code().name}")
+            self.sig_error.emit(f"Alarm journal: {rpc_message(exc)}")
             return
         self.sig_journal.emit(
             [AlarmRecord.from_pb(a) for a in resp.alarms], resp.total_size, resp.next_page_token
         )
+
+    # ---- commands --------------------------------------------------------------------------
+
+    async def _list_actions(self) -> None:
+        await self._logged_in.wait()
+        try:
+            resp = await self._commands.ListActions(commands_pb2.ListActionsRequest())
+        except grpc.aio.AioRpcError as exc:
+            self._note_rpc_error(exc)
+            self.sig_error.emit(f"Commands: {rpc_message(exc)}")
+            return
+        self.sig_actions.emit([ActionInfo.from_pb(a) for a in resp.actions])
+
+    async def _command_loop(self, key: str, req: commands_pb2.ExecuteRequest) -> None:
+        """Execute (retrying a lost answer with the same key), then follow the command until done."""
+        name = commands_pb2.CommandAction.Name(req.action)
+        state = CommandState(key, name, [TargetState(a, "SENT") for a in req.asset_ids], reason=req.reason)
+        self.sig_command.emit(state)
+        give_up = time.monotonic() + COMMAND_RETRY_S
+        attempt = 0
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._logged_in.wait(), max(0.1, give_up - time.monotonic()))
+                    resp = await self._commands.Execute(req, timeout=UNARY_TIMEOUT)
+                    break
+                except (grpc.aio.AioRpcError, TimeoutError) as exc:
+                    code = (
+                        exc.code() if isinstance(exc, grpc.aio.AioRpcError) else grpc.StatusCode.UNAVAILABLE
+                    )
+                    if isinstance(exc, grpc.aio.AioRpcError):
+                        self._note_rpc_error(exc)
+                    if self._stopping():
+                        return
+                    if code not in RETRY_CODES:
+                        assert isinstance(exc, grpc.aio.AioRpcError)
+                        state.error = f"Not executed: {rpc_message(exc)}"
+                    elif time.monotonic() >= give_up:
+                        state.error = (
+                            f"No answer from the backend after {attempt + 1} attempts: the command may not "
+                            "have been executed. Check the devices' state before sending it again."
+                        )
+                    if state.error:
+                        state.done = True
+                        self.sig_command.emit(state)
+                        return
+                    attempt += 1
+                    state.retries = attempt
+                    self.sig_command.emit(state)
+                    await asyncio.sleep(backoff_delay(attempt))
+            state = CommandState.from_pb(key, resp.status, attempt)
+            self.sig_command.emit(state)
+            watch_attempt = 0
+            while not state.done:
+                try:
+                    async for st in self._commands.WatchCommand(
+                        commands_pb2.WatchCommandRequest(command_id=state.command_id)
+                    ):
+                        state = CommandState.from_pb(key, st, attempt)
+                        self.sig_command.emit(state)
+                        watch_attempt = 0
+                except grpc.aio.AioRpcError as exc:
+                    self._note_rpc_error(exc)
+                    if exc.code() in FINAL_CODES:
+                        state.error = f"Progress unavailable: {rpc_message(exc)}"
+                        state.done = True
+                        self.sig_command.emit(state)
+                        return
+                if self._stopping() or state.done:
+                    return
+                await asyncio.sleep(backoff_delay(watch_attempt))  # the stream broke: follow again
+                watch_attempt += 1
+        finally:
+            if not self._closing:
+                self._tasks.pop(f"command:{key}", None)
+
+    # ---- audit -----------------------------------------------------------------------------
+
+    async def _audit_page(self, request: audit_pb2.ListAuditRequest, tag: int) -> None:
+        try:
+            resp = await self._audit.ListAudit(request, timeout=UNARY_TIMEOUT * 2)
+        except grpc.aio.AioRpcError as exc:
+            self._note_rpc_error(exc)
+            self.sig_error.emit(f"Audit trail: {rpc_message(exc)}")
+            return
+        self.sig_audit.emit(
+            tag, [AuditRow.from_pb(r) for r in resp.records], resp.total_size, resp.next_page_token
+        )
+
+    async def _audit_export(self, request: audit_pb2.ListAuditRequest, path: str) -> None:
+        rows: list[AuditRow] = []
+        req = audit_pb2.ListAuditRequest()
+        req.CopyFrom(request)
+        req.page_size = 5000
+        req.page_token = ""
+        try:
+            while True:
+                resp = await self._audit.ListAudit(req, timeout=UNARY_TIMEOUT * 4)
+                rows.extend(AuditRow.from_pb(r) for r in resp.records)
+                if not resp.next_page_token:
+                    break
+                req.page_token = resp.next_page_token
+            await asyncio.to_thread(write_csv, path, rows)
+        except grpc.aio.AioRpcError as exc:
+            self._note_rpc_error(exc)
+            self.sig_audit_exported.emit(path, 0, rpc_message(exc))
+            return
+        except OSError as exc:
+            self.sig_audit_exported.emit(path, 0, f"cannot write {path}: {exc.strerror}")
+            return
+        self.sig_audit_exported.emit(path, len(rows), "")
 
     # ---- telemetry -------------------------------------------------------------------------
 
     async def _telemetry_loop(self, asset_id: str, history_s: float) -> None:
         attempt = 0
         while True:
+            await self._logged_in.wait()
             try:
                 start = Timestamp()
                 start.FromNanoseconds(int((time.time() - history_s) * 1e9))
@@ -403,8 +744,9 @@ class Session(QObject):
                     self.sig_telemetry_samples.emit(asset_id, [Series.from_pb(s) for s in msg.series])
                 return  # the server ended the stream: this asset has no live telemetry
             except grpc.aio.AioRpcError as exc:
-                if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                    self.sig_error.emit(f"Telemetry of {asset_id}: {exc.details()}")
+                self._note_rpc_error(exc)
+                if exc.code() in FINAL_CODES:
+                    self.sig_error.emit(f"Telemetry of {asset_id}: {rpc_message(exc)}")
                     return
             except Exception:  # never let a surprise end the loop silently
                 log.exception("telemetry of %s", asset_id)
@@ -422,6 +764,7 @@ class Session(QObject):
             camera_id=camera_id, profile=video_pb2.StreamVideoRequest.Profile.Value(profile), max_fps=max_fps
         )
         while True:
+            await self._logged_in.wait()
             try:
                 async for frame in self._video.StreamVideo(req):
                     attempt = 0
@@ -429,14 +772,10 @@ class Session(QObject):
                     sink(frame.jpeg, ct.seconds + ct.nanos * 1e-9, frame.sequence)
             except grpc.aio.AioRpcError as exc:
                 # Final answers (unknown camera, bad request, a camera the console must read
-                # itself); anything else is a broken link and is retried.
-                final = (
-                    grpc.StatusCode.NOT_FOUND,
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    grpc.StatusCode.FAILED_PRECONDITION,
-                )
-                if exc.code() in final:
-                    self.sig_error.emit(f"Camera {camera_id}: {exc.details()}")
+                # itself, not allowed); anything else is a broken link and is retried.
+                self._note_rpc_error(exc)
+                if exc.code() in FINAL_CODES + (grpc.StatusCode.FAILED_PRECONDITION,):
+                    self.sig_error.emit(f"Camera {camera_id}: {rpc_message(exc)}")
                     return
             except Exception:
                 log.exception("video of %s", camera_id)
@@ -450,7 +789,7 @@ class Session(QObject):
             bm = await self._map.GetBasemap(map_pb2.GetBasemapRequest(), timeout=30)
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.NOT_FOUND:  # NOT_FOUND: no basemap, tiles only
-                self.sig_error.emit(f"Basemap: {exc.details() or exc.code().name}")
+                self.sig_error.emit(f"Basemap: {rpc_message(exc)}")
             return
         self.sig_basemap.emit(
             {
@@ -465,7 +804,7 @@ class Session(QObject):
         try:
             resp = await self._video.ListCameras(video_pb2.ListCamerasRequest(), timeout=UNARY_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
-            self.sig_error.emit(f"Cameras: {exc.details() or exc.code().name}")
+            self.sig_error.emit(f"Cameras: {rpc_message(exc)}")
             return
         self.sig_cameras.emit({c.id: CameraInfo.from_pb(c) for c in resp.cameras})
 
@@ -489,7 +828,7 @@ class Session(QObject):
         try:
             resp = await self._video.Ptz(req, timeout=UNARY_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
-            self.sig_ptz_result.emit(camera_id, False, exc.details() or exc.code().name)
+            self.sig_ptz_result.emit(camera_id, False, rpc_message(exc))
             return
         state = f"P{resp.pan_deg:.0f}° T{resp.tilt_deg:.0f}° Z{resp.zoom:.1f}×"
         self.sig_ptz_result.emit(camera_id, True, f"{resp.message} — {state}" if resp.message else state)

@@ -51,6 +51,7 @@ class MapController(QObject):
     sig_select = Signal(str)  # the operator picked an asset on the map
     sig_show_in_mosaic = Signal(str)
     sig_create_incident = Signal(float, float)
+    sig_command = Signal(list)  # asset ids to command
 
     def __init__(
         self,
@@ -112,5 +113,7 @@ class MapController(QObject):
             self.sig_show_in_mosaic.emit(asset_id)
         elif action == "details":
             self.sig_select.emit(asset_id)
+        elif action == "command":
+            self.sig_command.emit([asset_id])
         elif action == "create_incident":
             self.sig_create_incident.emit(lat, lon)

@@ -5,13 +5,14 @@ It shows the models it is given and reports what the operator does; the owner ap
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QItemSelection, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractItemModel, QItemSelection, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QSplitter,
     QTableView,
     QTreeView,
@@ -25,6 +26,7 @@ class AssetPanel(QWidget):
     sig_scope = Signal(object, object)  # kind | None, district | None from the tree
     sig_asset_selected = Signal(str)  # current asset id ("" when none)
     sig_asset_activated = Signal(str)  # double-click / Enter: "show me more"
+    sig_command_requested = Signal(list)  # asset ids the operator wants to command
 
     def __init__(
         self,
@@ -93,6 +95,8 @@ class AssetPanel(QWidget):
         self.tree.selectionModel().currentChanged.connect(self._on_tree_current)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
         self.table.activated.connect(self._on_activated)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_table_menu)
         table_model.modelReset.connect(self._update_summary)
         table_model.rowsInserted.connect(self._update_summary)
         table_model.rowsRemoved.connect(self._update_summary)
@@ -117,6 +121,16 @@ class AssetPanel(QWidget):
         shown = self.table.model().rowCount()
         total = getattr(self.table.model(), "total", lambda: shown)()
         self.summary.setText(f"{shown:,} of {total:,} assets shown".replace(",", " "))
+
+    def _on_table_menu(self, pos: QPoint) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            return
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        label = "Send a command…" if len(ids) == 1 else f"Send a command to the {len(ids)} selected…"
+        menu.addAction(label).triggered.connect(lambda: self.sig_command_requested.emit(ids))
+        menu.popup(self.table.viewport().mapToGlobal(pos))  # popup: nothing waits on the menu
 
     def selected_ids(self) -> list[str]:
         return [i.data(self._id_role) for i in self.table.selectionModel().selectedRows()]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from widgets.charts.telemetry_chart import TelemetryChart
 from widgets.status.palette import STATUS_LABELS, status_color, status_icon
 
 
 class AssetDetailView(QWidget):
+    sig_command_requested = Signal()  # the operator wants to command the shown asset
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.icon = QLabel()
@@ -21,6 +23,11 @@ class AssetDetailView(QWidget):
         head.addWidget(self.icon)
         head.addWidget(self.title, 1)
         head.addWidget(self.status)
+        self.command_button = QPushButton("Command…")
+        self.command_button.setToolTip("Send a command to this device")
+        self.command_button.setEnabled(False)
+        self.command_button.clicked.connect(self.sig_command_requested)
+        head.addWidget(self.command_button)
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
@@ -36,10 +43,12 @@ class AssetDetailView(QWidget):
         lay.addLayout(head)
         lay.addWidget(split, 1)
         self._values: dict[str, QLabel] = {}
+        self.commandable = False  # set by the owner: the shown asset accepts commands from this user
 
     def show_asset(self, title: str, status: str, reason: str, fields: list[tuple[str, str]]) -> None:
         """Show (or refresh in place) an asset; `fields` are (label, value) pairs in display order."""
         self.title.setText(title)
+        self.command_button.setEnabled(self.commandable)
         self.icon.setPixmap(status_icon(status, 22).pixmap(22, 22))
         label = STATUS_LABELS.get(status, status.upper())
         self.status.setText(f"{label} — {reason}" if reason else label)
@@ -58,6 +67,7 @@ class AssetDetailView(QWidget):
 
     def clear(self) -> None:
         self.title.setText("No asset selected")
+        self.command_button.setEnabled(False)
         self.icon.clear()
         self.status.clear()
         while self.form.rowCount():

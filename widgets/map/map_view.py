@@ -372,7 +372,7 @@ class MapView(QWidget):
         """(action, label) offered for a right click on an asset of `kind`, or on an empty spot."""
         if not asset_id:
             return [("create_incident", "Create incident here")]
-        actions = [("details", "Details")]
+        actions = [("details", "Details"), ("command", "Send a command…")]
         if kind == "camera":
             actions.insert(0, ("show_in_mosaic", "Show in mosaic"))
         return actions

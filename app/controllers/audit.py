@@ -1,0 +1,83 @@
+"""Feeds the audit view: filters -> ListAudit pages -> the table; CSV export through the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from PySide6.QtCore import QObject, Signal
+from vigie.v1 import audit_pb2
+
+from app.models.audit import AuditTableModel
+from app.session import Session
+from widgets.audit.audit_view import AuditView
+
+PAGE = 200
+
+
+def audit_request(filters: dict[str, Any]) -> audit_pb2.ListAuditRequest:
+    req = audit_pb2.ListAuditRequest(
+        user=filters.get("user", ""),
+        action=filters.get("action", ""),
+        result=filters.get("result", ""),
+        text=filters.get("text", ""),
+        page_size=PAGE,
+    )
+    for name in ("start", "end"):
+        if filters.get(name):
+            ts = Timestamp()
+            ts.FromSeconds(int(filters[name]))
+            getattr(req, name).CopyFrom(ts)
+    return req
+
+
+class AuditController(QObject):
+    sig_message = Signal(str)
+
+    def __init__(self, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.model = AuditTableModel(self)
+        self.view = AuditView(self.model)
+        self._tag = 0  # answers to an older query are dropped
+        self._next = ""
+        self._appending = False
+        self._request = audit_request({})
+        self.view.sig_query.connect(self.query)
+        self.view.sig_more.connect(self.more)
+        self.view.sig_export.connect(self.export)
+        session.sig_audit.connect(self._on_page)
+        session.sig_audit_exported.connect(self._on_exported)
+
+    def query(self, filters: dict[str, Any] | None = None) -> None:
+        self._request = audit_request(filters if filters is not None else self.view.filters())
+        self._tag += 1
+        self._appending = False
+        self.session.query_audit(self._request, self._tag)
+
+    def more(self) -> None:
+        if not self._next:
+            return
+        req = audit_pb2.ListAuditRequest()
+        req.CopyFrom(self._request)
+        req.page_token = self._next
+        self._appending = True
+        self.session.query_audit(req, self._tag)
+
+    def _on_page(self, tag: int, rows: list, total: int, next_token: str) -> None:
+        if tag != self._tag:
+            return
+        if self._appending:
+            self.model.append(rows, total)
+        else:
+            self.model.replace(rows, total)
+        self._next = next_token
+        self.view.set_page_info(len(self.model.rows), total, bool(next_token))
+
+    def export(self, path: str, filters: dict[str, Any]) -> None:
+        self.session.export_audit(audit_request(filters), path)
+
+    def _on_exported(self, path: str, count: int, error: str) -> None:
+        msg = f"Audit export failed: {error}" if error else f"{count} audit records written to {path}"
+        self.view.summary.setText(msg)
+        self.sig_message.emit(msg)

@@ -1,0 +1,106 @@
+"""From "command these devices" to a dialog that shows the command's real progress.
+
+The controller knows what the backend offers (ListActions, fetched at each login), opens a
+command dialog for a selection with only the actions that fit it, sends the command through the
+session (which retries a lost answer with the same idempotency key) and feeds the dialog every
+progress report the backend sends.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
+
+from app.models.asset_table import AssetTableModel
+from app.models.commands import ENDINGS, ActionInfo, CommandProgressModel, CommandState, actions_for
+from app.session import Session
+from widgets.commands.command_dialog import CommandDialog
+from widgets.status.palette import KIND_SINGULAR
+
+
+class CommandController(QObject):
+    sig_message = Signal(str)  # for the status bar
+
+    def __init__(self, session: Session, assets: AssetTableModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.assets = assets
+        self.actions: list[ActionInfo] = []
+        self._open: dict[str, tuple[CommandDialog, CommandProgressModel]] = {}  # by idempotency key
+        self.last_dialog: CommandDialog | None = None
+        self.commands: dict[str, CommandState] = {}  # every command sent from this console, by key
+        session.sig_logged_in.connect(lambda _user, _role: session.list_actions())
+        session.sig_actions.connect(self._on_actions)
+        session.sig_command.connect(self._on_command)
+
+    def _on_actions(self, actions: list[ActionInfo]) -> None:
+        self.actions = actions
+
+    def fitting(self, asset_ids: list[str]) -> list[ActionInfo]:
+        kinds = {r.kind for r in (self.assets.record(i) for i in asset_ids) if r is not None}
+        return actions_for(self.actions, kinds)
+
+    def open_for(self, asset_ids: list[str], parent: QWidget | None = None) -> CommandDialog | None:
+        """Open a command dialog for these assets (None, with a message, if nothing fits)."""
+        records = [r for r in (self.assets.record(i) for i in asset_ids) if r is not None]
+        if not records:
+            return None
+        if not self.session.may("OPERATOR"):
+            self.sig_message.emit(
+                f"Commands need the OPERATOR role — you are logged in as {self.session.role or 'nobody'}."
+            )
+            return None
+        fitting = self.fitting([r.id for r in records])
+        if not fitting:
+            kinds = ", ".join(sorted({KIND_SINGULAR.get(r.kind, r.kind) for r in records}))
+            self.sig_message.emit(f"No command fits this selection ({kinds}).")
+            return None
+        targets = [(r.id, r.name, KIND_SINGULAR.get(r.kind, r.kind)) for r in records]
+        dialog = CommandDialog(targets, fitting, self.session.role, self.session.may("SUPERVISOR"), parent)
+        model = CommandProgressModel({r.id: r.name for r in records}, dialog)
+        dialog.set_progress_model(model)
+        ids = [r.id for r in records]
+        dialog.sig_send.connect(
+            lambda action, params, reason, confirmed: self._send(
+                dialog, model, ids, action, params, reason, confirmed
+            )
+        )
+        dialog.finished.connect(lambda _r: self._forget(dialog))
+        dialog.show()
+        self.last_dialog = dialog
+        return dialog
+
+    def _send(
+        self,
+        dialog: CommandDialog,
+        model: CommandProgressModel,
+        ids: list[str],
+        action: int,
+        params: dict,
+        reason: str,
+        confirmed: bool,
+    ) -> None:
+        key = self.session.execute(ids, action, params, reason, confirmed)
+        self._open[key] = (dialog, model)
+
+    def _forget(self, dialog: CommandDialog) -> None:
+        """The dialog closed: the command goes on; its end is still reported in the status bar."""
+        for key, (d, _m) in list(self._open.items()):
+            if d is dialog:
+                del self._open[key]
+
+    def _on_command(self, state: CommandState) -> None:
+        self.commands[state.key] = state
+        entry = self._open.get(state.key)
+        failed = bool(state.error) or any(t.stage in ENDINGS for t in state.targets)
+        if entry is not None:
+            dialog, model = entry
+            model.set_state(state)
+            dialog.set_counts(state.counts(), len(state.targets))
+            text = state.summary()
+            if state.retries and not state.done and not state.command_id:
+                text = f"No answer yet — retrying with the same key (attempt {state.retries + 1})…"
+            dialog.set_summary(text, state.done, failed)
+        if state.done:
+            label = state.action.replace("_", " ").lower()
+            self.sig_message.emit(f"Command {label}: {state.summary()}")

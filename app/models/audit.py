@@ -1,0 +1,111 @@
+"""The audit trail as the console shows it: rows, the table model, and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import astuple, dataclass, fields
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+from vigie.v1 import audit_pb2
+
+RESULT_COLORS = {"ok": "#3fb950", "denied": "#f85149", "failed": "#f85149", "invalid": "#d29922"}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    id: int
+    time: float  # unix seconds
+    user: str
+    console: str
+    action: str
+    target: str
+    reason: str
+    result: str
+    detail: str
+
+    @classmethod
+    def from_pb(cls, r: audit_pb2.AuditRecord) -> AuditRow:
+        return cls(
+            r.id,
+            r.time.ToNanoseconds() / 1e9,
+            r.user,
+            r.console,
+            r.action,
+            r.target,
+            r.reason,
+            r.result,
+            r.detail,
+        )
+
+
+CSV_HEADER = [f.name for f in fields(AuditRow)]
+
+
+def iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
+
+
+def write_csv(path: str, rows: list[AuditRow]) -> None:
+    """RFC 4180 CSV, UTF-8 with a BOM so spreadsheet programs read accents right; times in ISO 8601."""
+    with open(path, "w", newline="", encoding="utf-8-sig") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_HEADER)
+        for r in rows:
+            values = list(astuple(r))
+            values[1] = iso(r.time)
+            w.writerow(values)
+
+
+class AuditTableModel(QAbstractTableModel):
+    """Pages of the audit trail, newest first; `append` adds the next page."""
+
+    HEADERS = ("Time", "User", "Console", "Action", "Target", "Reason", "Result", "Detail")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[AuditRow] = []
+        self.total = 0
+
+    def replace(self, rows: list[AuditRow], total: int) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.total = total
+        self.endResetModel()
+
+    def append(self, rows: list[AuditRow], total: int) -> None:
+        if rows:
+            self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(rows) - 1)
+            self.rows.extend(rows)
+            self.endInsertRows()
+        self.total = total
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if not index.isValid():
+            return None
+        r = self.rows[index.row()]
+        col = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            if col == 0:
+                return time.strftime("%d %b %H:%M:%S", time.localtime(r.time))
+            return (r.user, r.console, r.action, r.target, r.reason, r.result, r.detail)[col - 1]
+        if role == Qt.ItemDataRole.ForegroundRole and col == 6:
+            return QColor(RESULT_COLORS.get(r.result, "#c9d1d9"))
+        return None

@@ -1,0 +1,194 @@
+"""Device commands as the console follows them: what may be sent, and each command's progress.
+
+`CommandState` is made by the session (off the GUI thread) from every answer of the backend;
+`CommandProgressModel` shows one command's targets, stage by stage, to the command dialog.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+from vigie.v1 import commands_pb2
+
+from app.models.records import KIND_NAMES
+
+# The stages in the order a healthy command goes through them; SENT is the console's own (the
+# request left, no answer yet). The last three end a target without success.
+PROGRESS = ("SENT", "ACCEPTED", "ACKNOWLEDGED", "CONFIRMED")
+ENDINGS = ("FAILED", "TIMED_OUT", "REJECTED")
+FINAL = ("CONFIRMED", *ENDINGS)
+STAGE_LABELS = {
+    "SENT": "Sent",
+    "ACCEPTED": "Accepted by backend",
+    "ACKNOWLEDGED": "Acknowledged by device",
+    "CONFIRMED": "Confirmed — new state reported",
+    "FAILED": "Failed",
+    "TIMED_OUT": "Timed out",
+    "REJECTED": "Rejected",
+}
+STAGE_COLORS = {
+    "SENT": "#8b949e",
+    "ACCEPTED": "#58a6ff",
+    "ACKNOWLEDGED": "#d29922",
+    "CONFIRMED": "#3fb950",
+    "FAILED": "#f85149",
+    "TIMED_OUT": "#db6d28",
+    "REJECTED": "#f85149",
+}
+
+
+@dataclass(frozen=True)
+class ActionInfo:
+    """One action the backend offers (ListActions)."""
+
+    action: int  # vigie.v1.CommandAction number
+    name: str  # "LIGHT_DIM"
+    label: str  # "Dim to a level"
+    kinds: tuple[str, ...]  # asset kinds it fits ("street_light", ...)
+    critical: bool
+    params: tuple[str, ...]  # CommandParams fields it needs
+
+    @classmethod
+    def from_pb(cls, spec: commands_pb2.ActionSpec) -> ActionInfo:
+        return cls(
+            spec.action,
+            commands_pb2.CommandAction.Name(spec.action),
+            spec.label,
+            tuple(KIND_NAMES.get(k, "") for k in spec.kinds),
+            spec.critical,
+            tuple(spec.params),
+        )
+
+
+def actions_for(actions: list[ActionInfo], kinds: set[str]) -> list[ActionInfo]:
+    """The actions that fit every selected kind (a mixed selection gets only the common ones)."""
+    return [a for a in actions if kinds and kinds <= set(a.kinds)]
+
+
+@dataclass
+class TargetState:
+    asset_id: str
+    stage: str  # one of PROGRESS or ENDINGS
+    detail: str = ""
+    updated: float = 0.0
+
+
+@dataclass
+class CommandState:
+    """A command as this console knows it; `key` (the idempotency key) names it from the start."""
+
+    key: str
+    action: str
+    targets: list[TargetState]
+    reason: str = ""
+    command_id: str = ""
+    user: str = ""
+    created: float = field(default_factory=time.time)
+    done: bool = False
+    replayed: bool = False
+    error: str = ""  # the console could not get the command accepted (refused, unreachable)
+    retries: int = 0
+
+    @classmethod
+    def from_pb(cls, key: str, st: commands_pb2.CommandStatus, retries: int = 0) -> CommandState:
+        return cls(
+            key=key,
+            action=commands_pb2.CommandAction.Name(st.action),
+            targets=[
+                TargetState(
+                    t.asset_id,
+                    commands_pb2.CommandStage.Name(t.stage),
+                    t.detail,
+                    t.updated_at.ToNanoseconds() / 1e9,
+                )
+                for t in st.targets
+            ],
+            reason=st.reason,
+            command_id=st.command_id,
+            user=st.user,
+            created=st.created_at.ToNanoseconds() / 1e9 or time.time(),
+            done=st.done,
+            replayed=st.replayed,
+            retries=retries,
+        )
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.targets:
+            out[t.stage] = out.get(t.stage, 0) + 1
+        return out
+
+    def summary(self) -> str:
+        """One line for the operator: where the command stands, honestly."""
+        if self.error:
+            return self.error
+        c = self.counts()
+        n = len(self.targets)
+        parts = [
+            f"{c[s]} {STAGE_LABELS[s].split(' —')[0].lower()}" for s in (*PROGRESS, *ENDINGS) if c.get(s)
+        ]
+        state = "done" if self.done else "in progress"
+        return f"{n} device(s), {state}: " + ", ".join(parts)
+
+
+class CommandProgressModel(QAbstractTableModel):
+    """One command's targets: device, stage, detail, last update."""
+
+    HEADERS = ("Device", "Stage", "Detail", "Updated")
+
+    def __init__(self, names: dict[str, str], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.names = names  # asset id -> display name
+        self.state: CommandState | None = None
+
+    def set_state(self, state: CommandState) -> None:
+        same_rows = self.state is not None and [t.asset_id for t in self.state.targets] == [
+            t.asset_id for t in state.targets
+        ]
+        if same_rows:
+            self.state = state
+            if state.targets:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(state.targets) - 1, 3))
+        else:
+            self.beginResetModel()
+            self.state = state
+            self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() or self.state is None else len(self.state.targets)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if self.state is None or not index.isValid():
+            return None
+        t = self.state.targets[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                name = self.names.get(t.asset_id, "")
+                return f"{name}  ({t.asset_id})" if name else t.asset_id
+            if col == 1:
+                return STAGE_LABELS.get(t.stage, t.stage)
+            if col == 2:
+                return t.detail
+            return time.strftime("%H:%M:%S", time.localtime(t.updated)) if t.updated else ""
+        if role == Qt.ItemDataRole.ForegroundRole and col == 1:
+            return QColor(STAGE_COLORS.get(t.stage, "#c9d1d9"))
+        if role == Qt.ItemDataRole.UserRole:
+            return t.stage
+        return None
