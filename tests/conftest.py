@@ -10,6 +10,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.session import Session
 
 # Qt reads these when it loads: set them before any test imports PySide6.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -98,6 +102,14 @@ def open_channel(address: str, user: str | None = "operator") -> grpc.Channel:
     ch = grpc.insecure_channel(address)
     grpc.channel_ready_future(ch).result(timeout=10)
     return ch
+
+
+def console_session(address: str, user: str = "operator", **kwargs: object) -> Session:
+    """A console session logged in as a demo user (password = name), like `vigie demo` does."""
+    from app.auth import Credentials
+    from app.session import Session
+
+    return Session(address, credentials=Credentials(user, user, console=f"test-{user}"), **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import grpc
 import pytest
 from PySide6.QtCore import QTimer
 from vigie.v1 import alarms_pb2, alarms_pb2_grpc
@@ -10,6 +9,7 @@ from vigie.v1 import alarms_pb2, alarms_pb2_grpc
 from app.controllers.alarms import AlarmController
 from app.main_window import MainWindow
 from app.session import Session
+from tests.conftest import console_session, open_channel
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def consoles(qtbot):
     made: list[Session] = []
 
     def open_console(address: str, operator: str) -> AlarmController:
-        session = Session(address)
+        session = console_session(address)
         ctl = AlarmController(session, operator=operator)
         qtbot.addWidget(ctl.panel)
         ctl.panel.resize(1200, 500)
@@ -70,7 +70,7 @@ def test_acknowledgement_reaches_another_console_within_2s(qtbot, consoles, alar
 
 
 def test_selecting_an_alarm_shows_map_and_cameras(qtbot, alarm_backend):
-    session = Session(alarm_backend.address)
+    session = console_session(alarm_backend.address)
     window = MainWindow(session, remember_layout=False)
     qtbot.addWidget(window)
     window.resize(1800, 1000)
@@ -103,7 +103,7 @@ def test_flood_of_1000_alarms_reaches_the_list_without_freezing(qtbot, consoles,
     probe = QTimer(interval=50)
     probe.timeout.connect(lambda: ticks.append(1))
     probe.start()
-    with grpc.insecure_channel(backend.address) as ch:
+    with open_channel(backend.address) as ch:
         stub = alarms_pb2_grpc.AlarmServiceStub(ch)
 
         def raised() -> int:

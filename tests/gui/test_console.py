@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import grpc
 import pytest
 from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 from app.main_window import MainWindow
 from app.session import Session
+from tests.conftest import console_session, open_channel
 from tests.gui.tcp_proxy import TcpProxy
 
 
 def server_assets(address: str) -> tuple[dict[str, assets_pb2.Asset], int]:
-    with grpc.insecure_channel(address) as ch:
+    with open_channel(address) as ch:
         stub = assets_pb2_grpc.AssetServiceStub(ch)
         out, token, rev = {}, "", 0
         while True:
@@ -49,7 +49,7 @@ def console(qtbot):
     made: list[tuple[MainWindow, Session]] = []
 
     def open_console(address: str) -> MainWindow:
-        session = Session(address)
+        session = console_session(address)
         window = MainWindow(session)
         qtbot.addWidget(window)
         window.show()
@@ -157,7 +157,7 @@ def test_backend_restart_shows_reconnecting_then_catches_up(console, qtbot, make
 def test_closed_video_stream_really_ends(qtbot, backend):
     """grpc.aio may report a cancelled stream as an error; the loop must not take it for a broken
     link and reconnect behind the operator's back."""
-    session = Session(backend.address)
+    session = console_session(backend.address)
     session.start()
     try:
         frames: list[int] = []

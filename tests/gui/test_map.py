@@ -7,7 +7,6 @@ import sqlite3
 import time
 from collections import Counter
 
-import grpc
 import pytest
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, Qt
 from PySide6.QtGui import QColor, QImage
@@ -15,8 +14,8 @@ from PySide6.QtTest import QTest
 from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 from app.main_window import MainWindow, map_style
-from app.session import Session
 from app.theme import RESOURCES
+from tests.conftest import console_session, open_channel
 from widgets.map.map_view import MapView
 from widgets.map.mbtiles import MBTilesReader, parse_tile_path
 from widgets.status.palette import STATUS_COLORS
@@ -165,7 +164,7 @@ def test_mbtiles_tile_served_to_the_page(qtbot, map_view, tmp_path):
 
 
 def test_console_map_matches_backend(qtbot, backend):
-    session = Session(backend.address)
+    session = console_session(backend.address)
     window = MainWindow(session, remember_layout=False)
     qtbot.addWidget(window)
     window.resize(1600, 950)
@@ -180,7 +179,7 @@ def test_console_map_matches_backend(qtbot, backend):
             timeout=20000,
         )
         stats = json.loads(js(qtbot, view, "JSON.stringify(window.vigieMap.stats())"))
-        with grpc.insecure_channel(backend.address) as ch:
+        with open_channel(backend.address) as ch:
             stub = assets_pb2_grpc.AssetServiceStub(ch)
             listed = stub.ListAssets(assets_pb2.ListAssetsRequest(page_size=10000), timeout=10).assets
         expected = Counter(assets_pb2.Asset.Kind.Name(a.kind).lower() for a in listed)

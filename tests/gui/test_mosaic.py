@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.main_window import MainWindow
 from app.session import Session
+from tests.conftest import console_session
 from widgets.mosaic.layouts import LAYOUTS
 
 
@@ -20,7 +21,7 @@ def console(qtbot):
     made: list[tuple[MainWindow, Session]] = []
 
     def open_console(address: str) -> MainWindow:
-        session = Session(address)
+        session = console_session(address)
         window = MainWindow(session, remember_layout=False)
         qtbot.addWidget(window)
         window.resize(1700, 1000)
