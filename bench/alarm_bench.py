@@ -14,14 +14,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import grpc  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from vigie.v1 import alarms_pb2, alarms_pb2_grpc  # noqa: E402
 
 from app.backend_process import BackendProcess  # noqa: E402
 from app.controllers.alarms import AlarmController  # noqa: E402
-from app.session import Session  # noqa: E402
-from bench.common import spin  # noqa: E402
+from bench.common import demo_session, open_channel, spin  # noqa: E402
 
 
 def raised_since(address: str, since: float) -> list[alarms_pb2.Alarm]:
@@ -31,7 +29,7 @@ def raised_since(address: str, since: float) -> list[alarms_pb2.Alarm]:
     start = Timestamp()
     start.FromNanoseconds(int(since * 1e9))
     out, token = [], ""
-    with grpc.insecure_channel(address) as ch:
+    with open_channel(address) as ch:
         stub = alarms_pb2_grpc.AlarmServiceStub(ch)
         while True:
             resp = stub.ListAlarms(
@@ -45,9 +43,11 @@ def raised_since(address: str, since: float) -> list[alarms_pb2.Alarm]:
 
 def run(rate: float, seconds: float) -> dict[str, float]:
     data = tempfile.mkdtemp(prefix="vigie-bench-")
-    backend = BackendProcess(["--alarm-rate", str(rate), "--data-dir", data, "--log-level", "WARNING"])
+    backend = BackendProcess(
+        ["--demo-users", "--alarm-rate", str(rate), "--data-dir", data, "--log-level", "WARNING"]
+    )
     backend.start()
-    session = Session(backend.address)
+    session = demo_session(backend.address)
     ctl = AlarmController(session, operator="bench")
     ctl.panel.resize(1400, 600)
     ctl.panel.show()

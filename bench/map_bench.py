@@ -34,9 +34,8 @@ from app.backend_process import BackendProcess  # noqa: E402
 from app.controllers.map_view import MapController  # noqa: E402
 from app.main_window import map_style  # noqa: E402
 from app.models.asset_table import AssetTableModel  # noqa: E402
-from app.session import Session  # noqa: E402
 from app.theme import RESOURCES  # noqa: E402
-from bench.common import spin  # noqa: E402
+from bench.common import demo_session, spin  # noqa: E402
 from widgets.map.map_view import MapView  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -73,9 +72,9 @@ def tree_cpu_seconds(pid: int) -> float:
 
 def time_to_screen(lights: int) -> float:
     """Start a city, load it in the map, and time reset_assets() -> drawn on the page."""
-    backend = BackendProcess(["--lights", str(lights), "--log-level", "WARNING"])
+    backend = BackendProcess(["--demo-users", "--lights", str(lights), "--log-level", "WARNING"])
     backend.start()
-    session = Session(backend.address)
+    session = demo_session(backend.address)
     model = AssetTableModel()
     view = MapView(RESOURCES / "map" / "index.html", map_style())
     view.resize(1400, 900)
@@ -107,6 +106,7 @@ def time_to_screen(lights: int) -> float:
 def live_cost(vehicles: int, rate: float, seconds: float) -> dict[str, float]:
     backend = BackendProcess(
         [
+            "--demo-users",
             "--vehicles",
             str(vehicles),
             "--change-rate",
@@ -118,7 +118,7 @@ def live_cost(vehicles: int, rate: float, seconds: float) -> dict[str, float]:
         ]
     )
     backend.start()
-    session = Session(backend.address)
+    session = demo_session(backend.address)
     model = AssetTableModel()
     gc_policy.install(model.sig_reset)
     view = MapView(RESOURCES / "map" / "index.html", map_style())

@@ -17,7 +17,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import grpc  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QTableView  # noqa: E402
 from vigie.v1 import assets_pb2, assets_pb2_grpc  # noqa: E402
@@ -26,20 +25,21 @@ from app import gc_policy  # noqa: E402
 from app.backend_process import BackendProcess  # noqa: E402
 from app.models.asset_table import AssetTableModel  # noqa: E402
 from app.models.asset_tree import AssetTreeModel  # noqa: E402
-from app.session import Session  # noqa: E402
-from bench.common import spin  # noqa: E402
+from bench.common import demo_session, open_channel, spin  # noqa: E402
 
 
 def server_revision(address: str) -> int:
-    with grpc.insecure_channel(address) as ch:
+    with open_channel(address) as ch:
         stub = assets_pb2_grpc.AssetServiceStub(ch)
         return stub.ListAssets(assets_pb2.ListAssetsRequest(page_size=1), timeout=10).revision
 
 
 def run_case(app: QApplication, lights: int, rate: float, seconds: float) -> dict[str, float]:
-    backend = BackendProcess(["--lights", str(lights), "--change-rate", str(rate), "--log-level", "WARNING"])
+    backend = BackendProcess(
+        ["--demo-users", "--lights", str(lights), "--change-rate", str(rate), "--log-level", "WARNING"]
+    )
     backend.start()
-    session = Session(backend.address)
+    session = demo_session(backend.address)
     model = AssetTableModel()
     tree = AssetTreeModel(model)
     view = QTableView()

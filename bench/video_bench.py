@@ -25,10 +25,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from app.backend_process import BackendProcess  # noqa: E402
 from app.controllers.mosaic import MosaicController  # noqa: E402
 from app.models.asset_table import AssetTableModel  # noqa: E402
-from app.session import Session  # noqa: E402
 from app.theme import apply_theme  # noqa: E402
 from app.video.decoder import FrameDecoder  # noqa: E402
-from bench.common import spin  # noqa: E402
+from bench.common import demo_session, spin  # noqa: E402
 from widgets.mosaic.layouts import LAYOUTS  # noqa: E402
 from widgets.mosaic.panel import MosaicPanel  # noqa: E402
 
@@ -54,9 +53,9 @@ def bare_cpu_per_frame(jpegs: list[bytes], size: QSize, rounds: int = 3) -> floa
 
 
 def run(app: QApplication, layout: str, fps: float, seconds: float) -> dict[str, float]:
-    backend = BackendProcess(["--log-level", "WARNING"])
+    backend = BackendProcess(["--demo-users", "--log-level", "WARNING"])
     backend.start()
-    session = Session(backend.address)
+    session = demo_session(backend.address)
     model = AssetTableModel()
     panel = MosaicPanel()
     panel.resize(1600, 940)
