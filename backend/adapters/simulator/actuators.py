@@ -96,12 +96,12 @@ class Actuators:
         problem = self._cannot(a, cmd)
         if problem:
             return DeviceAnswer(False, problem)
-        jam = False
+        jam = ""  # a bollard that will jam: where it stays stuck (where it was)
         if self.rng.random() < self.failure_rate:
             reason = self.rng.choice(REFUSALS[a.kind])
-            jam = a.kind is Kind.BOLLARD and reason == "motor fault"
-            if not jam:
+            if a.kind is not Kind.BOLLARD or reason != "motor fault":
                 return DeviceAnswer(False, reason)
+            jam = a.attributes.get("position", "raised")
         self.controlled.add(a.id)
         delay = self.rng.uniform(*ACT_S[a.kind])
         detail = "acknowledged"
@@ -138,7 +138,7 @@ class Actuators:
                 return f"unknown preset {cmd.params.preset}; this camera has {', '.join(map(str, numbers))}"
         return ""
 
-    def _finish(self, cmd: DeviceCommand, jam: bool) -> None:
+    def _finish(self, cmd: DeviceCommand, jam: str) -> None:
         """The device has done it (or jammed): report the new state."""
         a = self.sim.device(cmd.asset_id)
         if a is None or a.status in (Status.OFFLINE, Status.FAULT, Status.MAINTENANCE):
@@ -146,9 +146,8 @@ class Actuators:
         now = time.time()
         attrs = dict(a.attributes)
         if jam:
-            stuck_at = "lowered" if cmd.action is Action.BOLLARD_RAISE else "raised"
-            attrs["position"] = stuck_at
-            self.sim.fault_device(a.id, f"bollard stuck in {stuck_at} position", attrs)
+            attrs["position"] = jam
+            self.sim.fault_device(a.id, f"bollard stuck in {jam} position", attrs)
             return
         if cmd.action is Action.BADGE_DEACTIVATE:
             off = parse_badges(attrs.get("badges_deactivated", ""))
