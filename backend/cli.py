@@ -63,6 +63,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="extra synthetic alarms per second on random devices, each clearing after 5-60 s (benchmarks)",
     )
+    p.add_argument(
+        "--command-failure-rate",
+        type=float,
+        default=0.03,
+        help="share of commands the simulated devices fail (refuse, or a bollard jams), seeded (0-1)",
+    )
+    p.add_argument(
+        "--command-ack-timeout",
+        type=float,
+        default=5.0,
+        help="seconds a device may take to acknowledge a command before it is TIMED_OUT",
+    )
+    p.add_argument(
+        "--quiet-city",
+        action="store_true",
+        help="simulated devices change only when commanded: no spontaneous faults, recoveries, "
+        "bollard or door operation, periodic reports (tests)",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     if not 0 <= args.lights <= 50_000:
@@ -75,6 +93,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--change-rate must not be negative")
     if args.alarm_rate < 0:
         p.error("--alarm-rate must not be negative")
+    if not 0 <= args.command_failure_rate <= 1:
+        p.error("--command-failure-rate must be between 0 and 1")
+    if not args.command_ack_timeout > 0:
+        p.error("--command-ack-timeout must be positive")
     if args.data_dir is None:
         import platformdirs
 
@@ -101,6 +123,8 @@ def build_network(args: argparse.Namespace) -> DeviceNetwork:
             change_rate=args.change_rate,
             vehicles=args.vehicles,
             churn_status=args.change_kind == "status",
+            events=not args.quiet_city,
+            command_failure_rate=args.command_failure_rate,
         )
     if not args.cameras:
         assert sim is not None
@@ -127,6 +151,7 @@ async def serve(args: argparse.Namespace, network: DeviceNetwork) -> None:
         alarm_rate=args.alarm_rate,
         simulated_alarms=not args.no_simulator,
         seed=args.seed,
+        command_ack_timeout_s=args.command_ack_timeout,
     )
     port = await backend.start(args.listen)
     host = args.listen.rsplit(":", 1)[0]

@@ -12,6 +12,8 @@ from vigie.v1 import (
     alarms_pb2_grpc,
     assets_pb2,
     assets_pb2_grpc,
+    commands_pb2,
+    commands_pb2_grpc,
     map_pb2,
     map_pb2_grpc,
     video_pb2,
@@ -20,9 +22,14 @@ from vigie.v1 import (
 
 from backend.adapters.base import DeviceNetwork
 from backend.alarm_sources import AlarmSources
+from backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
+from backend.domain.assets import Kind
+from backend.domain.audit import AuditSink, MemoryAuditSink
+from backend.domain.commands import CommandBook
 from backend.domain.revlog import AssetStore
 from backend.services.alarms import AlarmService
 from backend.services.assets import AssetService
+from backend.services.commands import CommandService
 from backend.services.map import MapService
 from backend.services.video import VideoService
 from backend.store.alarms_sqlite import AlarmPersister
@@ -32,6 +39,7 @@ SERVICE_NAMES = (
     video_pb2.DESCRIPTOR.services_by_name["VideoService"].full_name,
     map_pb2.DESCRIPTOR.services_by_name["MapService"].full_name,
     alarms_pb2.DESCRIPTOR.services_by_name["AlarmService"].full_name,
+    commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
 )
 
 # Clients ping every 10 s; permit that (and a little faster) so the server never sends GOAWAY
@@ -59,9 +67,11 @@ class Backend:
         simulated_alarms: bool = False,
         seed: int = 1,
         alarm_history: int = 100_000,
+        command_ack_timeout_s: float = ACK_TIMEOUT_S,
     ) -> None:
         """`data_dir` holds alarms.sqlite3 (None: alarms in memory only); `simulated_alarms` adds
-        the simulated field events; `alarm_rate` synthetic alarms per second (benchmarks)."""
+        the simulated field events; `alarm_rate` synthetic alarms per second (benchmarks);
+        `command_ack_timeout_s` how long a device may take to acknowledge a command."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
@@ -80,6 +90,13 @@ class Backend:
         )
         self.alarms = AlarmService(self.alarm_engine, self.alarm_store, heartbeat_s=heartbeat_s)
         alarms_pb2_grpc.add_AlarmServiceServicer_to_server(self.alarms, self.server)
+        audit: AuditSink | None = getattr(self, "audit", None)
+        if audit is None:  # no persistent audit trail configured: keep the records in memory
+            audit = self.audit = MemoryAuditSink()
+        self.dispatcher = CommandDispatcher(self.store, network, audit, ack_timeout_s=command_ack_timeout_s)
+        self.command_book = CommandBook(self._asset_kind, self.dispatcher.dispatch, audit)
+        self.commands = CommandService(self.command_book)
+        commands_pb2_grpc.add_CommandServiceServicer_to_server(self.commands, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
@@ -94,6 +111,7 @@ class Backend:
         await self.network.start(self.store)
         self.alarm_store.start()
         await self.alarm_sources.start()
+        await self.dispatcher.start()
         await self.server.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -104,7 +122,12 @@ class Backend:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace)
+        await self.dispatcher.stop()
         await self.alarm_sources.stop()
         await self.network.stop()
         await self.alarm_store.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _asset_kind(self, asset_id: str) -> Kind | None:
+        a = self.store.get(asset_id)
+        return None if a is None else a.kind

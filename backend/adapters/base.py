@@ -12,6 +12,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from backend.domain.actions import Action, Params
 from backend.domain.assets import MetricInfo
 from backend.domain.revlog import AssetStore
 
@@ -82,6 +83,24 @@ class PtzError(Exception):
         self.code = code
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceCommand:
+    """One command for one device, already validated (the action fits the device's kind)."""
+
+    command_id: str
+    asset_id: str
+    action: Action
+    params: Params
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAnswer:
+    """The device's answer to a command: it will act (`ok`), or it refuses and `detail` says why."""
+
+    ok: bool
+    detail: str
+
+
 class VideoSource(ABC):
     """A camera opened at a given size. `read()` blocks (it runs in a worker thread)."""
 
@@ -127,6 +146,18 @@ class DeviceNetwork(ABC):
     def camera_info(self, camera_id: str) -> CameraInfo | None:
         """Source kind, direct URL and PTZ presets of one of this network's cameras (None: not ours)."""
         return None
+
+    def knows(self, asset_id: str) -> bool:
+        """Whether the asset is one of this network's devices (routes commands between networks)."""
+        return False
+
+    async def command(self, command: DeviceCommand) -> DeviceAnswer:
+        """Deliver a command to one device and return its acknowledgement or refusal.
+
+        A device that does not answer makes this wait forever: the caller applies its own
+        acknowledgement deadline (and cancels). Acknowledging is not doing: the device then
+        publishes its new state to the store, which is what confirms the command."""
+        return DeviceAnswer(False, "not supported by this device network")
 
     def ptz(self, camera_id: str, command: PtzCommand) -> tuple[PtzState, str]:
         """Apply a PTZ command; returns the state after it and a message for the operator.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from backend.adapters.base import (
     CameraInfo,
+    DeviceAnswer,
+    DeviceCommand,
     DeviceNetwork,
     PtzCommand,
     PtzError,
@@ -84,3 +86,12 @@ class CompositeNetwork(DeviceNetwork):
             if n.camera_info(camera_id) is not None:
                 return n.ptz(camera_id, command)
         raise PtzError("not_found", f"no camera with id {camera_id!r}")
+
+    def knows(self, asset_id: str) -> bool:
+        return any(n.knows(asset_id) for n in self.networks)
+
+    async def command(self, command: DeviceCommand) -> DeviceAnswer:
+        for n in self.networks:
+            if n.knows(command.asset_id):
+                return await n.command(command)
+        return DeviceAnswer(False, f"no device network knows {command.asset_id!r}")

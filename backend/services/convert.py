@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from vigie.v1 import assets_pb2, common_pb2
+from google.protobuf import timestamp_pb2
+from vigie.v1 import assets_pb2, commands_pb2, common_pb2
 
+from backend.domain.actions import Action, ActionSpec, Params
 from backend.domain.assets import Asset, Kind, Status
+from backend.domain.commands import CommandRequest, CommandSnapshot, Stage
 
 KIND_TO_PB: dict[Kind, int] = {
     Kind.CAMERA: assets_pb2.Asset.CAMERA,
@@ -51,3 +54,71 @@ def asset_to_pb(asset: Asset, out: assets_pb2.Asset | None = None) -> assets_pb2
 
 def geo(lat: float, lon: float) -> common_pb2.GeoPoint:
     return common_pb2.GeoPoint(lat=lat, lon=lon)
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+ACTION_TO_PB: dict[Action, int] = {a: commands_pb2.CommandAction.Value(a.value) for a in Action}
+PB_TO_ACTION: dict[int, Action] = {v: k for k, v in ACTION_TO_PB.items()}
+STAGE_TO_PB: dict[Stage, int] = {s: commands_pb2.CommandStage.Value(s.name) for s in Stage}
+
+
+def _seconds(ts: timestamp_pb2.Timestamp) -> float:
+    return ts.seconds + ts.nanos / 1e9
+
+
+def _stamp(t: float, out: timestamp_pb2.Timestamp) -> None:
+    secs = int(t)
+    out.seconds = secs
+    out.nanos = int((t - secs) * 1e9)
+
+
+def command_request_from_pb(m: commands_pb2.ExecuteRequest) -> CommandRequest:
+    """An unknown or missing action becomes None (the domain explains it to the caller)."""
+    p = m.params
+    return CommandRequest(
+        idempotency_key=m.idempotency_key,
+        asset_ids=tuple(m.asset_ids),
+        action=PB_TO_ACTION.get(m.action),
+        params=Params(
+            level_percent=p.level_percent,
+            badge_id=p.badge_id,
+            until=_seconds(p.until) if p.HasField("until") else 0.0,
+            preset=p.preset,
+        ),
+        reason=m.reason,
+        confirmed=m.confirmed,
+    )
+
+
+def action_spec_to_pb(spec: ActionSpec) -> commands_pb2.ActionSpec:
+    return commands_pb2.ActionSpec(
+        action=ACTION_TO_PB[spec.action],  # type: ignore[arg-type]
+        label=spec.label,
+        kinds=[KIND_TO_PB[k] for k in spec.kinds],  # type: ignore[misc]
+        critical=spec.critical,
+        params=list(spec.params),
+    )
+
+
+def command_to_pb(s: CommandSnapshot, replayed: bool = False) -> commands_pb2.CommandStatus:
+    m = commands_pb2.CommandStatus(
+        command_id=s.command_id,
+        idempotency_key=s.idempotency_key,
+        action=ACTION_TO_PB[s.action],  # type: ignore[arg-type]
+        user=s.user,
+        console=s.console,
+        reason=s.reason,
+        done=s.done,
+        replayed=replayed,
+    )
+    m.params.level_percent = s.params.level_percent
+    m.params.badge_id = s.params.badge_id
+    if s.params.until:
+        _stamp(s.params.until, m.params.until)
+    m.params.preset = s.params.preset
+    _stamp(s.created_at, m.created_at)
+    for t in s.targets:
+        pt = m.targets.add(asset_id=t.asset_id, stage=STAGE_TO_PB[t.stage], detail=t.detail)  # type: ignore[arg-type]
+        _stamp(t.updated_at, pt.updated_at)
+    return m

@@ -1,4 +1,5 @@
-"""A loopback TCP proxy whose connections the test can cut, to simulate a network drop."""
+"""A loopback TCP proxy whose connections the test can cut, to simulate a network drop, or that
+swallows the server's replies, as a link that fails after the request went through does."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class TcpProxy:
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
         self._closed = False
+        self.swallow_replies = False  # server -> client bytes are dropped while set
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -34,13 +36,14 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._conns += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            for a, b, upstream in ((client, server, True), (server, client, False)):
+                threading.Thread(target=self._pump, args=(a, b, upstream), daemon=True).start()
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, upstream: bool) -> None:
         try:
             while data := src.recv(65536):
+                if not upstream and self.swallow_replies:
+                    continue
                 dst.sendall(data)
         except OSError:
             pass

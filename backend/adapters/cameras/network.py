@@ -16,7 +16,10 @@ from collections.abc import Callable
 
 from backend.adapters.base import (
     CameraInfo,
+    DeviceAnswer,
+    DeviceCommand,
     DeviceNetwork,
+    PtzAction,
     PtzCommand,
     PtzError,
     PtzState,
@@ -25,6 +28,7 @@ from backend.adapters.base import (
 )
 from backend.adapters.cameras.catalogue import CameraSpec, redact
 from backend.adapters.cameras.source import SharedSource, StreamReader
+from backend.domain.actions import Action
 from backend.domain.assets import Asset, Kind, MetricInfo, Status
 from backend.domain.revlog import AssetStore
 
@@ -141,6 +145,26 @@ class CameraNetwork(DeviceNetwork):
         if not spec.ptz:
             raise PtzError("failed_precondition", f"camera {camera_id!r} is a fixed camera (no PTZ)")
         raise PtzError("failed_precondition", NO_ONVIF)
+
+    def knows(self, asset_id: str) -> bool:
+        return asset_id in self.specs
+
+    async def command(self, command: DeviceCommand) -> DeviceAnswer:
+        """Catalogue cameras only take CAMERA_GOTO_PRESET, through their PTZ (refused until ONVIF)."""
+        if command.action is not Action.CAMERA_GOTO_PRESET:
+            return DeviceAnswer(False, f"catalogue cameras do not support {command.action.value}")
+        try:
+            _, message = self.ptz(
+                command.asset_id, PtzCommand(PtzAction.GOTO_PRESET, preset=command.params.preset)
+            )
+        except PtzError as exc:
+            return DeviceAnswer(False, str(exc))
+        a = self._current.get(command.asset_id)
+        if a is not None:  # the camera reports where it is: that confirms the command
+            preset = str(command.params.preset)
+            attrs = dict(a.attributes, preset=preset)
+            self._publish(dataclasses.replace(a, attributes=attrs, last_seen=time.time(), revision=0))
+        return DeviceAnswer(True, message)
 
     # --- status -------------------------------------------------------------------------------------
 

@@ -765,6 +765,7 @@ def _place_signals(nrng, nodes, streets, adjacency, n_grid, assets) -> None:
                 lat=lat,
                 lon=lon,
                 attributes={
+                    "mode": "normal",
                     "plan": "normal",
                     "bus_priority": "off",
                     "approaches": str(len(adjacency[n])),
@@ -816,7 +817,12 @@ def _place_lights(nrng, nodes, streets, count, assets) -> None:
                 "",
                 lat[k],
                 lon[k],
-                attributes={"circuit": circ_names[c], "level_pct": circ_level[c], "rated_w": rated[ei]},
+                attributes={
+                    "circuit": circ_names[c],
+                    "mode": "on" if circ_level[c] == "100" else "dimmed",
+                    "level_pct": circ_level[c],
+                    "rated_w": rated[ei],
+                },
             )
         )
 

@@ -23,7 +23,10 @@ import numpy as np
 
 from backend.adapters.base import (
     CameraInfo,
+    DeviceAnswer,
+    DeviceCommand,
     DeviceNetwork,
+    PtzAction,
     PtzCommand,
     PtzError,
     PtzState,
@@ -31,6 +34,7 @@ from backend.adapters.base import (
     VideoSource,
 )
 from backend.adapters.simulator import telemetry
+from backend.adapters.simulator.actuators import Actuators
 from backend.adapters.simulator.city import (
     City,
     bearing_deg,
@@ -77,7 +81,11 @@ class _Vehicle:
 
 
 class CitySimulator(DeviceNetwork):
-    """A deterministic (per seed) city of ~5,800 devices; `change_rate` adds benchmark churn."""
+    """A deterministic (per seed) city of ~5,800 devices; `change_rate` adds benchmark churn.
+
+    `events=False` keeps the devices still (no spontaneous faults, recoveries, bollard or door
+    operation, periodic reports): they change only when commanded, which tests need.
+    `command_failure_rate` is the seeded share of commands the devices fail (actuators.py)."""
 
     name = "simulator"
 
@@ -89,8 +97,11 @@ class CitySimulator(DeviceNetwork):
         tick_s: float = 1.0,
         vehicles: int = 60,
         churn_status: bool = False,
+        events: bool = True,
+        command_failure_rate: float = 0.03,
     ) -> None:
         self.churn_status = churn_status
+        self.events = events
         if tick_s <= 0:
             raise ValueError("tick_s must be positive")
         self.seed = seed
@@ -118,6 +129,7 @@ class CitySimulator(DeviceNetwork):
         self._bay_block = -1
         self.published_changes = 0  # every asset state published since start (for benchmarks)
         self._ptz: dict[str, PtzHead] = {}  # per PTZ camera, created on first use, shared by viewers
+        self.actuators = Actuators(self, seed, command_failure_rate)
 
     # --- DeviceNetwork ------------------------------------------------------------------------------
 
@@ -129,6 +141,7 @@ class CitySimulator(DeviceNetwork):
         return self.city.geojson_layers()
 
     async def stop(self) -> None:
+        self.actuators.stop()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -178,7 +191,21 @@ class CitySimulator(DeviceNetwork):
         head = self._head(camera_id)
         if head is None:
             raise PtzError("failed_precondition", f"camera {camera_id!r} is a fixed camera (no PTZ)")
-        return head.apply(command)
+        result = head.apply(command)
+        # The camera reports the preset it is at; moving by hand leaves it.
+        attrs = self._current[i].attributes
+        if command.action is PtzAction.GOTO_PRESET:
+            if attrs.get("preset") != str(command.preset):
+                self.update_device(camera_id, attributes=dict(attrs, preset=str(command.preset)))
+        elif command.action is PtzAction.MOVE and "preset" in attrs:
+            self.update_device(camera_id, attributes={k: v for k, v in attrs.items() if k != "preset"})
+        return result
+
+    def knows(self, asset_id: str) -> bool:
+        return asset_id in self._index
+
+    async def command(self, command: DeviceCommand) -> DeviceAnswer:
+        return await self.actuators.command(command)
 
     def _head(self, camera_id: str) -> PtzHead | None:
         """The camera's shared PTZ head (None for fixed cameras)."""
@@ -191,6 +218,31 @@ class CitySimulator(DeviceNetwork):
         return head
 
     # --- public helpers -----------------------------------------------------------------------------
+
+    def device(self, asset_id: str) -> Asset | None:
+        """A device's current state (None: not one of ours)."""
+        i = self._index.get(asset_id)
+        return None if i is None else self._current[i]
+
+    def ptz_head(self, camera_id: str) -> PtzHead | None:
+        return self._head(camera_id) if self.device(camera_id) is not None else None
+
+    def update_device(self, asset_id: str, **changes) -> Asset:
+        """The device reports a new state (published at once)."""
+        i = self._index[asset_id]
+        out: list[Asset] = []
+        b = self._set(i, _copy(self._current[i], **changes), out)
+        self._publish(out)
+        return b
+
+    def fault_device(self, asset_id: str, reason: str, attributes: dict[str, str]) -> None:
+        """The device reports a fault (recorded for telemetry; it recovers like any other)."""
+        now = time.time()
+        self._record(asset_id, Anomaly(now, None, Status.FAULT, reason))
+        self._schedule_recovery(asset_id, Status.FAULT)
+        self.update_device(
+            asset_id, status=Status.FAULT, status_reason=reason, last_seen=now, attributes=attributes
+        )
 
     def anomalies(self, asset_id: str) -> list[Anomaly]:
         """The asset's recorded status episodes (most recent last)."""
@@ -228,10 +280,12 @@ class CitySimulator(DeviceNetwork):
         self._last_tick = now
         out: list[Asset] = []
         self._move_vehicles(now, dt, out)
-        self._recover_due(now, out)
-        self._random_events(now, out)
+        if self.events:
+            self._recover_due(now, out)
+            self._random_events(now, out)
         self._update_bays(now, out)
-        self._reports(now, out)
+        if self.events:
+            self._reports(now, out)
         self._publish(out)
 
     def churn(self, n: int, now: float) -> None:
@@ -374,7 +428,7 @@ class CitySimulator(DeviceNetwork):
         for _ in range(_poisson(self._rng, per_min / 60.0 * self.tick_s)):
             i = pool[self._rng.randrange(len(pool))]
             a = self._current[i]
-            if a.status is not Status.OK:
+            if a.status is not Status.OK or a.id in self.actuators.controlled:
                 continue
             value = values[1] if a.attributes.get(attr) == values[0] else values[0]
             self._set(i, _copy(a, last_seen=now, attributes=dict(a.attributes, **{attr: value})), out)
