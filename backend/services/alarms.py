@@ -14,7 +14,7 @@ from backend.domain.alarms import MAX_SHELVE_S, Alarm, AlarmClosed, AlarmEngine,
 from backend.domain.audit import AuditSink, MemoryAuditSink, join_targets
 from backend.security import principal
 from backend.services.audit_trail import audited
-from backend.services.convert import KIND_TO_PB, PB_TO_KIND
+from backend.services.convert import KIND_TO_PB, PB_TO_KIND, seconds_of
 from backend.services.resumable import follow, resume_refusal
 from backend.store.alarms_sqlite import AlarmPersister, JournalQuery
 
@@ -206,9 +206,13 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
         q.asset_ids = list(request.asset_ids)
         q.text = request.text
         if request.HasField("start"):
-            q.start = request.start.ToNanoseconds() / 1e9
+            q.start = seconds_of(request.start)
+            if q.start is None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start is not a valid timestamp")
         if request.HasField("end"):
-            q.end = request.end.ToNanoseconds() / 1e9
+            q.end = seconds_of(request.end)
+            if q.end is None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "end is not a valid timestamp")
         if q.start is not None and q.end is not None and q.start >= q.end:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start must be before end")
         alarms, total = await self.persister.query(q)
@@ -283,8 +287,8 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "reason is required")
         if not request.HasField("duration"):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "duration is required")
-        duration = request.duration.ToNanoseconds() / 1e9
-        if not 0 < duration <= MAX_SHELVE_S:
+        duration = seconds_of(request.duration)
+        if duration is None or not 0 < duration <= MAX_SHELVE_S:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "duration must be positive and at most 24 h"
             )

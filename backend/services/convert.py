@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.v1 import assets_pb2, common_pb2
 
 from backend.domain.assets import Asset, Kind, Status
@@ -51,3 +53,12 @@ def asset_to_pb(asset: Asset, out: assets_pb2.Asset | None = None) -> assets_pb2
 
 def geo(lat: float, lon: float) -> common_pb2.GeoPoint:
     return common_pb2.GeoPoint(lat=lat, lon=lon)
+
+
+def seconds_of(value: Timestamp | Duration) -> float | None:
+    """Seconds (since the epoch, for a Timestamp), or None when the message is not a valid one
+    (nanos outside 0..999,999,999, seconds outside years 1-9999...): callers answer INVALID_ARGUMENT."""
+    try:
+        return value.ToNanoseconds() / 1e9
+    except ValueError:
+        return None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from vigie.v1 import assets_pb2, assets_pb2_grpc
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2, assets_pb2_grpc, audit_pb2, audit_pb2_grpc
 
 from tests.conftest import open_channel
 
@@ -68,3 +69,28 @@ def test_oversized_requests_are_resource_exhausted(backend):
         big = assets_pb2.ListAssetsRequest(districts=["x" * 1024] * 3000)
         resp = assets_pb2_grpc.AssetServiceStub(ch).ListAssets(big, timeout=10)
         assert resp.total_size == 0
+
+
+def test_invalid_timestamps_are_invalid_argument(backend):
+    bad = Timestamp(seconds=1, nanos=-1)  # nanos must be 0..999,999,999
+    with open_channel(backend.address, user="supervisor") as ch:
+        assets = assets_pb2_grpc.AssetServiceStub(ch)
+        sensor = assets.ListAssets(
+            assets_pb2.ListAssetsRequest(kinds=[assets_pb2.Asset.WATER_SENSOR], page_size=1), timeout=5
+        ).assets[0]
+        calls = [
+            lambda: assets.GetTelemetry(
+                assets_pb2.GetTelemetryRequest(asset_id=sensor.id, start=bad), timeout=5
+            ),
+            lambda: alarms_pb2_grpc.AlarmServiceStub(ch).ListAlarms(
+                alarms_pb2.ListAlarmsRequest(end=bad), timeout=5
+            ),
+            lambda: audit_pb2_grpc.AuditServiceStub(ch).ListAudit(
+                audit_pb2.ListAuditRequest(start=bad), timeout=5
+            ),
+        ]
+        for call in calls:
+            with pytest.raises(grpc.RpcError) as err:
+                call()
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+        still_serving(ch)
