@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.domain.audit import AuditEntry
+from backend.store.users_sqlite import private_file
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class AuditStore:
         if data_dir:
             Path(data_dir).mkdir(parents=True, exist_ok=True)
             path = os.path.join(data_dir, FILE_NAME)
+            private_file(path)  # who did what, and their comments: not for every local account
         self.path = path
         self._queue: queue.SimpleQueue[AuditEntry | _Call | None] = queue.SimpleQueue()
         self._conn: sqlite3.Connection | None = None

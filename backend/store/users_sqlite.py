@@ -26,6 +26,13 @@ CREATE TABLE IF NOT EXISTS users (
 """
 
 
+def private_file(path: str) -> None:
+    """Create `path` readable by its owner only (before SQLite opens it: its -wal and -shm files
+    copy these permissions), or make an existing one so."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
 @dataclass(frozen=True, slots=True)
 class UserRow:
     name: str
@@ -48,13 +55,12 @@ class UserDB:
         if data_dir:
             Path(data_dir).mkdir(parents=True, exist_ok=True)
             path = os.path.join(data_dir, FILE_NAME)
+            private_file(path)
         self.path = path
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         if path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.executescript(SCHEMA)
-        if path != ":memory:":
-            os.chmod(path, 0o600)  # password hashes: readable by the backend's user only
 
     @staticmethod
     def _row(r: tuple) -> UserRow:

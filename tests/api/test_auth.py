@@ -3,6 +3,8 @@ streams, user management, `--add-user` and a backend without demo users. Deadlin
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -257,6 +259,7 @@ def test_add_user_then_login_on_a_backend_without_demo_users(make_backend):
     done = add_user(data, "--add-user", "carol", "--role", "supervisor", password="s3cret pass\n")
     assert done.returncode == 0, done.stderr
     assert "carol created with role SUPERVISOR" in done.stdout
+    assert stat.S_IMODE(os.stat(f"{data}/users.sqlite3").st_mode) == 0o600  # hashes: owner only
     assert add_user(data, "--add-user", "carol", "--role", "wizard", password="s3cret pass\n").returncode == 2
     short = add_user(data, "--add-user", "dave", "--role", "viewer", password="short\n")
     assert short.returncode == 2 and "at least 8 characters" in short.stderr
