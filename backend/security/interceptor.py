@@ -20,7 +20,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-from vigie.v1 import commands_pb2
+from google.protobuf import descriptor_pool
+from google.protobuf.message_factory import GetMessageClass
+from vigie.v1 import commands_pb2  # noqa: F401 - registers ExecuteRequest (AUDITED_DENIALS) in the pool
 
 from backend.domain.audit import AuditEntry, AuditSink, join_targets
 from backend.security import principal as principal_mod
@@ -115,7 +117,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 raw = b""
                 with contextlib.suppress(Exception):
                     raw = await anext(aiter(request_iterator), b"")
-                targets, why = _execute_summary(raw)
+                targets, why = _summary(method, raw)
                 self.audit.record(
                     AuditEntry(
                         user=who.user if who else "",
@@ -133,13 +135,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return grpc.stream_stream_rpc_method_handler(refuse)
 
 
-def _execute_summary(raw: bytes) -> tuple[str, str]:
-    """(asset ids, reason) of an ExecuteRequest, as far as its bytes can be parsed."""
+def _summary(method: str, raw: bytes) -> tuple[str, str]:
+    """(asset ids, reason) of a refused request, as far as its bytes parse as the method's
+    request type (fields named `asset_ids` and `reason`, when it has them)."""
     try:
-        req = commands_pb2.ExecuteRequest.FromString(raw)
+        desc = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", "."))
+        req = GetMessageClass(desc.input_type).FromString(raw)
     except Exception:
         return "", ""
-    return join_targets(list(req.asset_ids)), req.reason[:500]
+    return join_targets(list(getattr(req, "asset_ids", ()))), str(getattr(req, "reason", ""))[:500]
 
 
 # --- allowed calls ----------------------------------------------------------------------------------
