@@ -211,35 +211,48 @@ def _wrap(
 async def _until_revoked(
     result: Any, session: LoginSession | None, context: grpc.aio.ServicerContext
 ) -> AsyncIterator[Any]:
-    """Relay a stream handler's messages, racing each with the session's revocation.
+    """Relay a stream handler's messages until its login session is revoked.
 
-    `result` is an async generator, or a coroutine that writes with context.write()."""
-    if not hasattr(result, "__anext__"):  # context.write() style: race the whole coroutine
+    `result` is an async generator, or a coroutine that writes with context.write(). Revocation
+    cancels this task while it waits for the handler's next message (the only place it waits
+    for the handler; while gRPC sends a message, the check before the next wait catches it), then
+    the stream ends UNAUTHENTICATED "token revoked". No task per message: streams stay cheap."""
+    if not hasattr(result, "__anext__"):  # context.write() style: the whole coroutine is one wait
         result = _drain(result)
     if session is None:
         async for msg in result:
             yield msg
         return
-    revoked = asyncio.ensure_future(session.revoked.wait())
-    pending: asyncio.Future | None = None
+    task = asyncio.current_task()
+    assert task is not None
+    waiting = cut = False
+
+    def on_revoke() -> None:
+        nonlocal cut
+        if waiting and not cut:
+            cut = True
+            task.cancel()
+
+    session.on_revoke.add(on_revoke)
     try:
         while True:
-            pending = asyncio.ensure_future(result.__anext__())
-            await asyncio.wait((pending, revoked), return_when=asyncio.FIRST_COMPLETED)
-            if revoked.done():
+            if session.revoked:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "token revoked")
+            waiting = True
             try:
-                msg = pending.result()
+                msg = await result.__anext__()
             except StopAsyncIteration:
                 return
-            pending = None
+            except asyncio.CancelledError:
+                if not cut:
+                    raise  # the client went away (or the server stops)
+                task.uncancel()
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "token revoked")
+            finally:
+                waiting = False
             yield msg
     finally:
-        revoked.cancel()
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.wait((pending,))
+        session.on_revoke.discard(on_revoke)
         with contextlib.suppress(Exception):
             await result.aclose()
 

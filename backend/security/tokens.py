@@ -3,19 +3,18 @@
 A login opens a *login session*; the session holds one or more tokens (Refresh adds a fresh one
 and leaves the old one valid until it expires, so calls in flight are not cut). Each token expires
 `ttl` seconds after it was issued. Revoking a session (Logout) or every session of a user
-(RevokeUser, disabling a user, changing their role) invalidates all its tokens at once and sets
-the session's `revoked` event, which the interceptor races against every open stream of that
-session: they end UNAUTHENTICATED "token revoked" at once.
+(RevokeUser, disabling a user, changing their role) invalidates all its tokens at once and calls
+the session's revocation callbacks: the interceptor registers one per open stream of that session,
+which ends it UNAUTHENTICATED "token revoked" at once.
 
 Streams opened before a token *expires* are not cut: they were authenticated when they opened,
 and a console refreshes its token for new calls. Only revocation ends streams.
 
-The registry lives in memory, on the asyncio loop's thread (no locking): a backend restart logs
+The registry lives in memory, on the asyncio loop's thread (no locking; callbacks run there too): a backend restart logs
 every console out. Tokens are kept by their SHA-256, never in clear."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import time
@@ -40,8 +39,16 @@ class LoginSession:
     role: Role
     console: str
     created_at: float
-    revoked: asyncio.Event = field(default_factory=asyncio.Event)
+    revoked: bool = False
     token_ids: set[str] = field(default_factory=set)
+    on_revoke: set[Callable[[], None]] = field(default_factory=set)  # one per open stream
+
+    def revoke(self) -> None:
+        if not self.revoked:
+            self.revoked = True
+            for callback in list(self.on_revoke):
+                callback()
+            self.on_revoke.clear()
 
 
 @dataclass(eq=False)
@@ -103,7 +110,7 @@ class TokenRegistry:
     def _valid(self, entry: TokenEntry | None) -> TokenEntry:
         if entry is None:
             raise TokenRejected("unknown token (expired long ago, or from a backend that restarted)")
-        if entry.session.revoked.is_set():
+        if entry.session.revoked:
             raise TokenRejected("token revoked")
         if self.clock() >= entry.expires_at:
             raise TokenRejected("token expired")
@@ -112,11 +119,11 @@ class TokenRegistry:
     def revoke_session(self, session_id: str) -> int:
         """Revoke every token of a login session; returns how many were still valid."""
         session = self._sessions.get(session_id)
-        if session is None or session.revoked.is_set():
+        if session is None or session.revoked:
             return 0
         now = self.clock()
         live = sum(1 for t in session.token_ids if now < self._by_id[t].expires_at)
-        session.revoked.set()
+        session.revoke()
         return live
 
     def revoke_user(self, user: str) -> int:

@@ -57,11 +57,14 @@ def test_revoking_a_session_or_a_user():
     reg = TokenRegistry(ttl_s=60, clock=Clock())
     a = reg.login("op", Role.OPERATOR, "c1")
     a2 = reg.refresh(a.entry.id)
+    calls: list[str] = []
+    a.entry.session.on_revoke.add(lambda: calls.append("stream cut"))
     b = reg.login("op", Role.OPERATOR, "c2")
     c = reg.login("viewer", Role.VIEWER, "c3")
     assert reg.revoke_session(a.entry.session.id) == 2
-    assert a.entry.session.revoked.is_set() and not b.entry.session.revoked.is_set()
+    assert a.entry.session.revoked and not b.entry.session.revoked
     assert reason(reg, a.token) == reason(reg, a2.token) == "token revoked"
     assert reg.revoke_session(a.entry.session.id) == 0  # already revoked
+    assert calls == ["stream cut"]  # once
     assert reg.revoke_user("op") == 1 and reason(reg, b.token) == "token revoked"
     assert reg.check(c.token).session.user == "viewer"
