@@ -10,7 +10,10 @@ import signal
 import sys
 import threading
 
+import grpc
+
 from backend.adapters.base import DeviceNetwork
+from backend.security.principal import Role
 from backend.server import Backend
 
 READY_PREFIX = "VIGIE_BACKEND_LISTENING"  # the line a parent process may wait for (see tests/conftest.py)
@@ -55,7 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--data-dir",
         default=None,
-        help="directory for persistent state (alarms.sqlite3); default: the user data dir for vigie",
+        help="directory for persistent state (alarms.sqlite3, users.sqlite3, audit.sqlite3);"
+        " default: the user data dir for vigie",
     )
     p.add_argument(
         "--alarm-rate",
@@ -80,6 +84,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="simulated devices change only when commanded: no spontaneous faults, recoveries, "
         "bollard or door operation, periodic reports (tests)",
+    sec = p.add_argument_group("security")
+    sec.add_argument(
+        "--token-ttl",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="lifetime of a login token (default 900); consoles refresh before it ends",
+    )
+    sec.add_argument(
+        "--demo-users",
+        action="store_true",
+        help="create the users viewer, operator, supervisor and admin, each with its name as password"
+        " (demonstrations and tests only)",
+    )
+    sec.add_argument(
+        "--add-user",
+        metavar="NAME",
+        help="create the user NAME (or reset its password and role, and enable it) in --data-dir, then exit;"
+        " the password is read from standard input (first line) or asked twice on a terminal",
+    )
+    sec.add_argument("--role", type=str.upper, choices=[r.name for r in Role], help="the role for --add-user")
+    sec.add_argument("--no-reflection", action="store_true", help="do not serve gRPC server reflection")
+    sec.add_argument("--tls-cert", metavar="FILE", help="serve TLS with this PEM certificate (chain)")
+    sec.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
+    sec.add_argument(
+        "--client-ca",
+        metavar="FILE",
+        help="require client certificates signed by this PEM CA (mutual TLS; needs --tls-cert)",
     )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
@@ -97,6 +129,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--command-failure-rate must be between 0 and 1")
     if not args.command_ack_timeout > 0:
         p.error("--command-ack-timeout must be positive")
+    if not 1 <= args.token_ttl <= 86_400:
+        p.error("--token-ttl must be between 1 and 86400 seconds")
+    if args.add_user and not args.role:
+        p.error("--add-user needs --role VIEWER|OPERATOR|SUPERVISOR|ADMIN")
+    if args.role and not args.add_user:
+        p.error("--role goes with --add-user NAME")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
+    if args.client_ca and not args.tls_cert:
+        p.error("--client-ca needs --tls-cert and --tls-key (mutual TLS)")
     if args.data_dir is None:
         import platformdirs
 
@@ -142,7 +184,74 @@ def build_network(args: argparse.Namespace) -> DeviceNetwork:
     return cams if sim is None else CompositeNetwork([sim, cams])
 
 
-async def serve(args: argparse.Namespace, network: DeviceNetwork) -> None:
+def read_new_password(name: str) -> str:
+    """The first line of standard input (scripts), or asked twice without echo (a terminal)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass(f"password for {name}: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def add_user(args: argparse.Namespace) -> int:
+    """--add-user: create the user or reset its password (and role); audited; exits, never serves."""
+    import getpass
+
+    from backend.domain.audit import AuditEntry
+    from backend.security.passwords import hash_password
+    from backend.security.users import check_name, check_password
+    from backend.store.audit_sqlite import AuditStore
+    from backend.store.users_sqlite import UserDB
+
+    name = args.add_user
+    try:
+        password = read_new_password(name)
+    except (ValueError, EOFError, KeyboardInterrupt) as exc:
+        print(f"vigie-backend: {exc or 'no password given'}", file=sys.stderr)
+        return 2
+    problem = check_name(name) or check_password(password)
+    if problem:
+        print(f"vigie-backend: cannot add user {name!r}: {problem}", file=sys.stderr)
+        return 2
+    db = UserDB(args.data_dir)
+    try:
+        created = db.upsert_password(name, int(Role[args.role]), hash_password(password))
+    finally:
+        db.close()
+    audit = AuditStore(args.data_dir)
+    audit.record(
+        AuditEntry(
+            user=f"local:{getpass.getuser()}",
+            console="vigie-backend --add-user",
+            action="user.create" if created else "user.reset_password",
+            target=name,
+            reason="",
+            result="ok",
+            detail=f"role {args.role}",
+        )
+    )
+    audit.close_blocking()
+    print(f"user {name} {'created' if created else 'updated'} with role {args.role} in {db.path}")
+    return 0
+
+
+def tls_credentials(args: argparse.Namespace) -> grpc.ServerCredentials | None:
+    """Raises TlsError; prints (and logs) a warning for certificates that expire soon."""
+    if not args.tls_cert:
+        return None
+    from backend.security.tls import TlsFiles, server_credentials
+
+    creds, warnings = server_credentials(TlsFiles(args.tls_cert, args.tls_key, args.client_ca))
+    for w in warnings:
+        print(f"vigie-backend: WARNING: {w}", file=sys.stderr, flush=True)
+        logging.warning("%s", w)
+    return creds
+
+
+async def serve(args: argparse.Namespace, network: DeviceNetwork, tls: grpc.ServerCredentials | None) -> None:
     backend = Backend(
         network,
         history=args.history,
@@ -152,11 +261,22 @@ async def serve(args: argparse.Namespace, network: DeviceNetwork) -> None:
         simulated_alarms=not args.no_simulator,
         seed=args.seed,
         command_ack_timeout_s=args.command_ack_timeout,
+        token_ttl_s=args.token_ttl,
+        demo_users=args.demo_users,
+        serve_reflection=not args.no_reflection,
+        tls=tls,
     )
     port = await backend.start(args.listen)
     host = args.listen.rsplit(":", 1)[0]
     print(f"{READY_PREFIX} {host}:{port}", flush=True)
-    logging.info("serving %d assets on %s:%d (epoch %s)", len(backend.store), host, port, backend.epoch)
+    logging.info(
+        "serving %d assets on %s:%d over %s (epoch %s)",
+        len(backend.store),
+        host,
+        port,
+        "TLS" if tls else "plaintext",
+        backend.epoch,
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -183,15 +303,23 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.add_user:
+        return add_user(args)
     from backend.adapters.cameras import CatalogueError
+    from backend.security.tls import TlsError
 
+    try:
+        tls = tls_credentials(args)
+    except TlsError as exc:
+        print(f"vigie-backend: cannot serve TLS: {exc}", file=sys.stderr)
+        return 2
     try:
         network = build_network(args)
     except CatalogueError as exc:
         print(f"vigie-backend: invalid camera catalogue:\n{exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(args, network))
+        asyncio.run(serve(args, network, tls))
     except OSError as exc:
         print(f"vigie-backend: {exc}", file=sys.stderr)
         return 1

@@ -1,7 +1,9 @@
-"""Builds the grpc.aio server: services, health, reflection and keepalive policy."""
+"""Builds the grpc.aio server: services, authorisation, audit, health, reflection, limits and
+keepalive policy."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import grpc
@@ -14,6 +16,10 @@ from vigie.v1 import (
     assets_pb2_grpc,
     commands_pb2,
     commands_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
     map_pb2,
     map_pb2_grpc,
     video_pb2,
@@ -24,15 +30,23 @@ from backend.adapters.base import DeviceNetwork
 from backend.alarm_sources import AlarmSources
 from backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
 from backend.domain.assets import Kind
-from backend.domain.audit import AuditSink, MemoryAuditSink
+from backend.domain.audit import AuditSink
 from backend.domain.commands import CommandBook
 from backend.domain.revlog import AssetStore
+from backend.security.interceptor import AuthInterceptor
+from backend.security.tokens import TokenRegistry
+from backend.security.users import UserDirectory
 from backend.services.alarms import AlarmService
 from backend.services.assets import AssetService
 from backend.services.commands import CommandService
+from backend.services.audit import AuditService
+from backend.services.auth import AuthService
 from backend.services.map import MapService
 from backend.services.video import VideoService
 from backend.store.alarms_sqlite import AlarmPersister
+from backend.store.audit_sqlite import AuditStore
+
+log = logging.getLogger(__name__)
 
 SERVICE_NAMES = (
     assets_pb2.DESCRIPTOR.services_by_name["AssetService"].full_name,
@@ -40,7 +54,13 @@ SERVICE_NAMES = (
     map_pb2.DESCRIPTOR.services_by_name["MapService"].full_name,
     alarms_pb2.DESCRIPTOR.services_by_name["AlarmService"].full_name,
     commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
+    auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
 )
+
+# Larger requests are refused with RESOURCE_EXHAUSTED before any handler sees them (the largest
+# legitimate ones, lists of ids, stay far below).
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
 
 # Clients ping every 10 s; permit that (and a little faster) so the server never sends GOAWAY
 # "too_many_pings", and drop connections whose peer stopped answering.
@@ -51,6 +71,7 @@ SERVER_OPTIONS = [
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
+    ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
 ]
 
 
@@ -70,12 +91,28 @@ class Backend:
         command_ack_timeout_s: float = ACK_TIMEOUT_S,
     ) -> None:
         """`data_dir` holds alarms.sqlite3 (None: alarms in memory only); `simulated_alarms` adds
-        the simulated field events; `alarm_rate` synthetic alarms per second (benchmarks);
+        token_ttl_s: float = 900.0,
+        demo_users: bool = False,
+        serve_reflection: bool = True,
+        tls: grpc.ServerCredentials | None = None,
+    ) -> None:
+        """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
+        only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
+        per second (benchmarks); `token_ttl_s` the lifetime of a token; `demo_users` seeds the
+        demo users (password = name); `tls` serves TLS instead of plaintext;
         `command_ack_timeout_s` how long a device may take to acknowledge a command."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
-        self.server = grpc.aio.server(options=SERVER_OPTIONS)
+        self.tls = tls
+        self.demo_users = demo_users
+        self.audit_store = AuditStore(data_dir)
+        self.audit: AuditSink = self.audit_store  # every service that audits writes here
+        self.users = UserDirectory(data_dir)
+        self.tokens = TokenRegistry(token_ttl_s)
+        self.server = grpc.aio.server(
+            interceptors=[AuthInterceptor(self.tokens, self.audit)], options=SERVER_OPTIONS
+        )
         self.health = health.aio.HealthServicer()
         self.assets = AssetService(self.store, network, self.epoch, heartbeat_s=heartbeat_s)
         self.video = VideoService(self.store, network)
@@ -88,26 +125,40 @@ class Backend:
         self.alarm_sources = AlarmSources(
             self.alarm_engine, self.store, simulated_events=simulated_alarms, alarm_rate=alarm_rate, seed=seed
         )
-        self.alarms = AlarmService(self.alarm_engine, self.alarm_store, heartbeat_s=heartbeat_s)
-        alarms_pb2_grpc.add_AlarmServiceServicer_to_server(self.alarms, self.server)
-        audit: AuditSink | None = getattr(self, "audit", None)
-        if audit is None:  # no persistent audit trail configured: keep the records in memory
-            audit = self.audit = MemoryAuditSink()
-        self.dispatcher = CommandDispatcher(self.store, network, audit, ack_timeout_s=command_ack_timeout_s)
-        self.command_book = CommandBook(self._asset_kind, self.dispatcher.dispatch, audit)
+        self.dispatcher = CommandDispatcher(self.store, network, self.audit, ack_timeout_s=command_ack_timeout_s)
+        self.command_book = CommandBook(self._asset_kind, self.dispatcher.dispatch, self.audit)
         self.commands = CommandService(self.command_book)
         commands_pb2_grpc.add_CommandServiceServicer_to_server(self.commands, self.server)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        self.alarms = AlarmService(
+            self.alarm_engine, self.alarm_store, heartbeat_s=heartbeat_s, audit=self.audit
         )
+        alarms_pb2_grpc.add_AlarmServiceServicer_to_server(self.alarms, self.server)
+        self.auth = AuthService(self.users, self.tokens, self.audit)
+        auth_pb2_grpc.add_AuthServiceServicer_to_server(self.auth, self.server)
+        self.audit_service = AuditService(self.audit_store)
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(self.audit_service, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        if serve_reflection:
+            reflection.enable_server_reflection(
+                (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+            )
         self.port = 0
 
     async def start(self, listen: str) -> int:
         """Bind, start the device network, then serve. Returns the bound port."""
-        self.port = self.server.add_insecure_port(listen)
+        if self.tls is not None:
+            self.port = self.server.add_secure_port(listen, self.tls)
+        else:
+            self.port = self.server.add_insecure_port(listen)
         if self.port == 0:
             raise OSError(f"cannot listen on {listen}")
+        if self.demo_users:
+            created = await self.users.seed_demo_users()
+            log.warning(
+                "demo users are on (viewer, operator, supervisor, admin; each one's password is its name)%s:"
+                " never use --demo-users on a real installation",
+                f", created {', '.join(created)}" if created else "",
+            )
         await self.network.start(self.store)
         self.alarm_store.start()
         await self.alarm_sources.start()
@@ -126,6 +177,8 @@ class Backend:
         await self.alarm_sources.stop()
         await self.network.stop()
         await self.alarm_store.close()
+        await self.users.close()
+        await self.audit_store.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)
 
     def _asset_kind(self, asset_id: str) -> Kind | None:

@@ -24,6 +24,7 @@ os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="vigie-test-config-")  #
 import grpc  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QCoreApplication, Qt  # noqa: E402
+from vigie.v1 import auth_pb2, auth_pb2_grpc  # noqa: E402
 
 from widgets.map.mbtiles import register_url_schemes  # noqa: E402
 
@@ -36,13 +37,21 @@ READY = "VIGIE_BACKEND_LISTENING"
 
 
 class BackendProcess:
-    """`python -m backend` on loopback, as a real separate process, restartable on the same port."""
+    """`python -m backend` on loopback, as a real separate process, restartable on the same port.
 
-    def __init__(self, *args: str, port: int = 0) -> None:
+    It runs with --demo-users (viewer, operator, supervisor, admin; password = name) unless
+    `demo_users=False`; `stderr` (a file path) captures its standard error."""
+
+    def __init__(
+        self, *args: str, port: int = 0, demo_users: bool = True, stderr: Path | None = None
+    ) -> None:
         self.args = list(args)
         if "--data-dir" not in self.args:  # never share (or pollute) the user's alarms.sqlite3
             self.args += ["--data-dir", tempfile.mkdtemp(prefix="vigie-test-data-")]
+        if demo_users and "--demo-users" not in self.args:
+            self.args.append("--demo-users")
         self.port = port
+        self.stderr = stderr
         self.proc: subprocess.Popen[str] | None = None
 
     @property
@@ -50,6 +59,7 @@ class BackendProcess:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> BackendProcess:
+        err = open(self.stderr, "a") if self.stderr else None  # noqa: SIM115 - the child keeps it
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -63,8 +73,11 @@ class BackendProcess:
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
+            stderr=err,
             text=True,
         )
+        if err is not None:
+            err.close()
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -95,13 +108,78 @@ class BackendProcess:
                 self.kill()
 
 
-def open_channel(address: str, user: str | None = "operator") -> grpc.Channel:
+TEST_CONSOLE = "pytest"
+
+
+class _Details:
+    """grpc.ClientCallDetails with our metadata added."""
+
+    def __init__(self, details: grpc.ClientCallDetails, metadata: list[tuple[str, str]]) -> None:
+        self.method = details.method
+        self.timeout = details.timeout
+        self.metadata = [*(details.metadata or ()), *metadata]
+        self.credentials = details.credentials
+        self.wait_for_ready = details.wait_for_ready
+        self.compression = details.compression
+
+
+class BearerToken(
+    grpc.UnaryUnaryClientInterceptor,
+    grpc.UnaryStreamClientInterceptor,
+    grpc.StreamUnaryClientInterceptor,
+    grpc.StreamStreamClientInterceptor,
+):
+    """Sends `authorization: Bearer <token>` (and the console's name) on every call."""
+
+    def __init__(self, token: str, console: str = TEST_CONSOLE) -> None:
+        self.metadata = [("authorization", f"Bearer {token}"), ("x-vigie-console", console)]
+
+    def _call(self, continuation, details, request):
+        return continuation(_Details(details, self.metadata), request)
+
+    intercept_unary_unary = intercept_unary_stream = _call
+    intercept_stream_unary = intercept_stream_stream = _call
+
+
+def raw_channel(address: str, credentials: grpc.ChannelCredentials | None = None) -> grpc.Channel:
+    """A ready channel without any token (plaintext, or TLS with `credentials`)."""
+    ch = grpc.secure_channel(address, credentials) if credentials else grpc.insecure_channel(address)
+    grpc.channel_ready_future(ch).result(timeout=10)
+    return ch
+
+
+def login(
+    address: str,
+    user: str,
+    password: str | None = None,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> auth_pb2.LoginResponse:
+    """AuthService.Login (the demo users' password is their name)."""
+    with raw_channel(address, credentials) as ch:
+        return auth_pb2_grpc.AuthServiceStub(ch).Login(
+            auth_pb2.LoginRequest(
+                user=user, password=user if password is None else password, console=TEST_CONSOLE
+            ),
+            timeout=10,
+        )
+
+
+def bearer_channel(
+    address: str, token: str, credentials: grpc.ChannelCredentials | None = None
+) -> grpc.Channel:
+    """A ready channel that sends `token` on every call."""
+    return grpc.intercept_channel(raw_channel(address, credentials), BearerToken(token))
+
+
+def open_channel(
+    address: str, user: str | None = "operator", credentials: grpc.ChannelCredentials | None = None
+) -> grpc.Channel:
     """A blocking channel to a test backend, logged in as `user` (the demo users' password is
     their name; None: no token). Every API test opens its channels here, the one place that
     knows how tests authenticate."""
-    ch = grpc.insecure_channel(address)
-    grpc.channel_ready_future(ch).result(timeout=10)
-    return ch
+    if user is None:
+        return raw_channel(address, credentials)
+    return bearer_channel(address, login(address, user, credentials=credentials).token, credentials)
 
 
 def console_session(address: str, user: str = "operator", **kwargs: object) -> Session:

@@ -35,3 +35,9 @@ class MemoryAuditSink:
 
     def record(self, entry: AuditEntry) -> None:
         self.entries.append(entry)
+
+
+def join_targets(ids: list[str], limit: int = 50) -> str:
+    """Comma-separated ids for `AuditEntry.target`, the first `limit` of them (then a count)."""
+    shown = ",".join(ids[:limit])
+    return shown + (f",… (+{len(ids) - limit} more)" if len(ids) > limit else "")

@@ -11,7 +11,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
 
 from backend.domain.alarms import MAX_SHELVE_S, Alarm, AlarmClosed, AlarmEngine, AlarmState, UnknownAlarm
-from backend.services.convert import KIND_TO_PB, PB_TO_KIND
+from backend.domain.audit import AuditSink, MemoryAuditSink, join_targets
+from backend.security import principal
+from backend.services.audit_trail import audited
+from backend.services.convert import KIND_TO_PB, PB_TO_KIND, seconds_of
 from backend.services.resumable import follow, resume_refusal
 from backend.store.alarms_sqlite import AlarmPersister, JournalQuery
 
@@ -73,11 +76,26 @@ def _decode_token(token: str) -> tuple[float, int] | None:
         return None
 
 
+def _operator(claimed: str) -> str:
+    """Who acts: the authenticated user; the request's `operator` only when no one is (no
+    interceptor, e.g. unit tests)."""
+    who = principal.current()
+    return claimed if who is principal.ANONYMOUS else who.user
+
+
 class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
-    def __init__(self, engine: AlarmEngine, persister: AlarmPersister, heartbeat_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        engine: AlarmEngine,
+        persister: AlarmPersister,
+        heartbeat_s: float = 5.0,
+        audit: AuditSink | None = None,
+    ) -> None:
+        """`audit` gets one record per acknowledge, shelve and unshelve call."""
         self.engine = engine
         self.persister = persister
         self.heartbeat_s = heartbeat_s
+        self.audit: AuditSink = audit if audit is not None else MemoryAuditSink()
 
     # --- WatchAlarms ----------------------------------------------------------------------------------
 
@@ -188,9 +206,13 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
         q.asset_ids = list(request.asset_ids)
         q.text = request.text
         if request.HasField("start"):
-            q.start = request.start.ToNanoseconds() / 1e9
+            q.start = seconds_of(request.start)
+            if q.start is None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start is not a valid timestamp")
         if request.HasField("end"):
-            q.end = request.end.ToNanoseconds() / 1e9
+            q.end = seconds_of(request.end)
+            if q.end is None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "end is not a valid timestamp")
         if q.start is not None and q.end is not None and q.start >= q.end:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start must be before end")
         alarms, total = await self.persister.query(q)
@@ -223,9 +245,21 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
     async def Acknowledge(
         self, request: alarms_pb2.AcknowledgeRequest, context: grpc.aio.ServicerContext
     ) -> alarms_pb2.AcknowledgeResponse:
+        return await audited(
+            self.audit,
+            context,
+            "alarm.acknowledge",
+            join_targets(list(request.alarm_ids)),
+            request.comment,
+            lambda: self._acknowledge(request, context),
+        )
+
+    async def _acknowledge(
+        self, request: alarms_pb2.AcknowledgeRequest, context: grpc.aio.ServicerContext
+    ) -> alarms_pb2.AcknowledgeResponse:
         opened, closed = await self._split(list(request.alarm_ids), context)
         try:
-            done = self.engine.acknowledge(opened, request.operator, request.comment, time.time())
+            done = self.engine.acknowledge(opened, _operator(request.operator), request.comment, time.time())
         except UnknownAlarm as exc:  # closed meanwhile by another client: still harmless
             await context.abort(grpc.StatusCode.ABORTED, f"alarms changed meanwhile, retry: {exc}")
         by_id = {a.id: a for a in (*done, *closed.values())}
@@ -237,12 +271,24 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
     async def Shelve(
         self, request: alarms_pb2.ShelveRequest, context: grpc.aio.ServicerContext
     ) -> alarms_pb2.ShelveResponse:
+        return await audited(
+            self.audit,
+            context,
+            "alarm.shelve",
+            join_targets(list(request.alarm_ids)),
+            request.reason,
+            lambda: self._shelve(request, context),
+        )
+
+    async def _shelve(
+        self, request: alarms_pb2.ShelveRequest, context: grpc.aio.ServicerContext
+    ) -> alarms_pb2.ShelveResponse:
         if not request.reason.strip():
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "reason is required")
         if not request.HasField("duration"):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "duration is required")
-        duration = request.duration.ToNanoseconds() / 1e9
-        if not 0 < duration <= MAX_SHELVE_S:
+        duration = seconds_of(request.duration)
+        if duration is None or not 0 < duration <= MAX_SHELVE_S:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "duration must be positive and at most 24 h"
             )
@@ -253,7 +299,9 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
                 f"closed (NORMAL) alarms cannot be shelved: {', '.join(list(closed)[:20])}",
             )
         try:
-            done = self.engine.shelve(opened, duration, request.reason, request.operator, time.time())
+            done = self.engine.shelve(
+                opened, duration, request.reason, _operator(request.operator), time.time()
+            )
         except (UnknownAlarm, AlarmClosed) as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"alarm closed meanwhile: {exc}")
         resp = alarms_pb2.ShelveResponse()
@@ -264,9 +312,21 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
     async def Unshelve(
         self, request: alarms_pb2.UnshelveRequest, context: grpc.aio.ServicerContext
     ) -> alarms_pb2.UnshelveResponse:
+        return await audited(
+            self.audit,
+            context,
+            "alarm.unshelve",
+            join_targets(list(request.alarm_ids)),
+            "",
+            lambda: self._unshelve(request, context),
+        )
+
+    async def _unshelve(
+        self, request: alarms_pb2.UnshelveRequest, context: grpc.aio.ServicerContext
+    ) -> alarms_pb2.UnshelveResponse:
         opened, closed = await self._split(list(request.alarm_ids), context)
         try:
-            done = self.engine.unshelve(opened, request.operator, time.time())
+            done = self.engine.unshelve(opened, _operator(request.operator), time.time())
         except UnknownAlarm as exc:
             await context.abort(grpc.StatusCode.ABORTED, f"alarms changed meanwhile, retry: {exc}")
         by_id = {a.id: a for a in (*done, *closed.values())}

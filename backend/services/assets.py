@@ -13,7 +13,7 @@ from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 from backend.adapters.base import DeviceNetwork, Series
 from backend.domain.revlog import AssetStore
-from backend.services.convert import PB_TO_KIND, asset_to_pb
+from backend.services.convert import PB_TO_KIND, asset_to_pb, seconds_of
 from backend.services.resumable import follow, resume_refusal
 
 log = logging.getLogger(__name__)
@@ -197,8 +197,10 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
         if request.max_points < 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_points must not be negative")
         points = min(request.max_points or DEFAULT_POINTS, MAX_POINTS)
-        end = request.end.ToNanoseconds() / 1e9 if request.HasField("end") else time.time()
-        start = request.start.ToNanoseconds() / 1e9 if request.HasField("start") else end - 3600.0
+        end = seconds_of(request.end) if request.HasField("end") else time.time()
+        start = seconds_of(request.start) if request.HasField("start") else (end or 0) - 3600.0
+        if start is None or end is None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start and end must be valid timestamps")
         if start >= end:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start must be before end")
         if end - start > MAX_RANGE_S:

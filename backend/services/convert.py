@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from google.protobuf import timestamp_pb2
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.v1 import assets_pb2, commands_pb2, common_pb2
 
 from backend.domain.actions import Action, ActionSpec, Params
@@ -122,3 +124,12 @@ def command_to_pb(s: CommandSnapshot, replayed: bool = False) -> commands_pb2.Co
         pt = m.targets.add(asset_id=t.asset_id, stage=STAGE_TO_PB[t.stage], detail=t.detail)  # type: ignore[arg-type]
         _stamp(t.updated_at, pt.updated_at)
     return m
+
+
+def seconds_of(value: Timestamp | Duration) -> float | None:
+    """Seconds (since the epoch, for a Timestamp), or None when the message is not a valid one
+    (nanos outside 0..999,999,999, seconds outside years 1-9999...): callers answer INVALID_ARGUMENT."""
+    try:
+        return value.ToNanoseconds() / 1e9
+    except ValueError:
+        return None

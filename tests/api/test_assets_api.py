@@ -11,13 +11,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from vigie.v1 import assets_pb2, assets_pb2_grpc
 
+from tests.conftest import open_channel
+
 A = assets_pb2.Asset
 
 
 @pytest.fixture(scope="module")
 def channel(backend):
-    ch = grpc.insecure_channel(backend.address)
-    grpc.channel_ready_future(ch).result(timeout=10)
+    ch = open_channel(backend.address, user="viewer")
     yield ch
     ch.close()
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from vigie.v1 import assets_pb2, assets_pb2_grpc, video_pb2, video_pb2_grpc
 
+from tests.conftest import open_channel
 from tests.fixtures.mjpeg_server import MjpegServer, SilentServer
 
 A = assets_pb2.Asset
@@ -75,8 +76,7 @@ def cam(cid: str, url: str, **extra: object) -> dict[str, object]:
 
 class Client:
     def __init__(self, address: str) -> None:
-        self.channel = grpc.insecure_channel(address)
-        grpc.channel_ready_future(self.channel).result(timeout=10)
+        self.channel = open_channel(address, user="operator")  # PTZ needs OPERATOR
         self.assets = assets_pb2_grpc.AssetServiceStub(self.channel)
         self.video = video_pb2_grpc.VideoServiceStub(self.channel)
 

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from vigie.v1 import video_pb2, video_pb2_grpc
 
+from tests.conftest import open_channel
+
 R = video_pb2.PtzRequest
 P = video_pb2.StreamVideoRequest
 OK = 1
@@ -26,8 +28,7 @@ def backend_ptz():
 
 @pytest.fixture(scope="module")
 def stub(backend_ptz):
-    ch = grpc.insecure_channel(backend_ptz.address)
-    grpc.channel_ready_future(ch).result(timeout=10)
+    ch = open_channel(backend_ptz.address, user="operator")
     yield video_pb2_grpc.VideoServiceStub(ch)
     ch.close()
 

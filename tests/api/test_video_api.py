@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from vigie.v1 import video_pb2, video_pb2_grpc
 
+from tests.conftest import open_channel
+
 P = video_pb2.StreamVideoRequest
 
 
 @pytest.fixture(scope="module")
 def stub(backend):
-    ch = grpc.insecure_channel(backend.address)
-    grpc.channel_ready_future(ch).result(timeout=10)
+    ch = open_channel(backend.address, user="viewer")
     yield video_pb2_grpc.VideoServiceStub(ch)
     ch.close()
 

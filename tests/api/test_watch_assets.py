@@ -8,11 +8,11 @@ import grpc
 import pytest
 from vigie.v1 import assets_pb2, assets_pb2_grpc
 
+from tests.conftest import open_channel
+
 
 def stub_for(address: str) -> assets_pb2_grpc.AssetServiceStub:
-    ch = grpc.insecure_channel(address)
-    grpc.channel_ready_future(ch).result(timeout=10)
-    return assets_pb2_grpc.AssetServiceStub(ch)
+    return assets_pb2_grpc.AssetServiceStub(open_channel(address, user="viewer"))
 
 
 def read_snapshot(stream) -> tuple[dict[str, assets_pb2.Asset], int, str]:

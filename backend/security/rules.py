@@ -1,0 +1,84 @@
+"""Who may call what: every RPC's full method name mapped to PUBLIC or the lowest role allowed.
+
+Deny by default: a method that is not in RULES is refused (PERMISSION_DENIED "no rule for ..."),
+so a new RPC stays closed until someone decides who may call it here. tests/api/test_rpc_rules.py
+fails when a method of a vigie.v1 service has no rule. Names are spelled out (no wildcards) so
+adding an RPC to a service never opens it silently."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from backend.security.principal import Role
+
+PUBLIC: Final = "PUBLIC"
+
+Rule = Role | str
+
+
+def _service(service: str, rules: dict[str, Rule]) -> dict[str, Rule]:
+    return {f"/{service}/{method}": rule for method, rule in rules.items()}
+
+
+VIEW, OPER, SUP, ADMIN = Role.VIEWER, Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN
+
+RULES: dict[str, Rule] = {
+    **_service(
+        "vigie.v1.AssetService",
+        {
+            "ListAssets": VIEW,
+            "GetAsset": VIEW,
+            "WatchAssets": VIEW,
+            "GetTelemetry": VIEW,
+            "WatchTelemetry": VIEW,
+        },
+    ),
+    **_service("vigie.v1.MapService", {"GetBasemap": VIEW}),
+    **_service("vigie.v1.VideoService", {"ListCameras": VIEW, "StreamVideo": VIEW, "Ptz": OPER}),
+    **_service(
+        "vigie.v1.AlarmService",
+        {"WatchAlarms": VIEW, "ListAlarms": VIEW, "Acknowledge": OPER, "Shelve": OPER, "Unshelve": OPER},
+    ),
+    # The command service itself also refuses critical actions below SUPERVISOR.
+    **_service(
+        "vigie.v1.CommandService",
+        {"ListActions": VIEW, "Execute": OPER, "GetCommand": OPER, "WatchCommand": OPER},
+    ),
+    **_service(
+        "vigie.v1.WallService", {"ListWalls": VIEW, "WatchWalls": VIEW, "AttachWall": VIEW, "Push": SUP}
+    ),
+    **_service("vigie.v1.AuditService", {"ListAudit": SUP}),
+    **_service(
+        "vigie.v1.AuthService",
+        {
+            "Login": PUBLIC,
+            "Refresh": VIEW,
+            "Logout": VIEW,
+            "WhoAmI": VIEW,
+            "ListUsers": ADMIN,
+            "CreateUser": ADMIN,
+            "UpdateUser": ADMIN,
+            "RevokeUser": ADMIN,
+        },
+    ),
+    **_service("grpc.health.v1.Health", {"Check": PUBLIC, "Watch": PUBLIC, "List": PUBLIC}),
+    # Served only without --no-reflection (otherwise the service is not registered: UNIMPLEMENTED).
+    **_service("grpc.reflection.v1alpha.ServerReflection", {"ServerReflectionInfo": PUBLIC}),
+}
+
+# Refusals of these methods are written to the audit trail: method -> audit action.
+AUDITED_DENIALS: dict[str, str] = {"/vigie.v1.CommandService/Execute": "command.execute"}
+
+
+def rule_for(method: str) -> Rule | None:
+    """PUBLIC, the lowest role allowed, or None (no rule: denied)."""
+    return RULES.get(method)
+
+
+def allows(rule: Rule | None, role: Role | None) -> bool:
+    """Would a caller with `role` (None: no valid token) pass `rule`?"""
+    if rule is None:
+        return False
+    if rule == PUBLIC:
+        return True
+    return role is not None and role >= rule

@@ -1,0 +1,72 @@
+"""vigie.v1.AuditService: the audit trail, newest first, filtered and paged (SUPERVISOR, see rules.py)."""
+
+from __future__ import annotations
+
+import grpc
+from vigie.v1 import audit_pb2, audit_pb2_grpc
+
+from backend.services.convert import seconds_of
+from backend.store.audit_sqlite import AuditQuery, AuditStore, decode_page_token, encode_page_token
+
+DEFAULT_PAGE = 200
+MAX_PAGE = 5000
+# Filter strings longer than this cannot match anything the backend writes: refuse them.
+MAX_FILTER_CHARS = {"user": 64, "action": 64, "target": 1000, "result": 32, "text": 500, "page_token": 100}
+
+
+class AuditService(audit_pb2_grpc.AuditServiceServicer):
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+
+    async def ListAudit(
+        self, request: audit_pb2.ListAuditRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.ListAuditResponse:
+        if not 0 <= request.page_size <= MAX_PAGE:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 0..{MAX_PAGE}")
+        for name, limit in MAX_FILTER_CHARS.items():
+            if len(getattr(request, name)) > limit:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"{name} must be at most {limit} characters"
+                )
+        q = AuditQuery(
+            user=request.user,
+            action_prefix=request.action,
+            target=request.target,
+            result=request.result,
+            text=request.text,
+            limit=request.page_size or DEFAULT_PAGE,
+        )
+        if request.HasField("start"):
+            q.start = seconds_of(request.start)
+            if q.start is None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start is not a valid timestamp")
+        if request.HasField("end"):
+            q.end = seconds_of(request.end)
+            if q.end is None:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "end is not a valid timestamp")
+        if q.start is not None and q.end is not None and q.start >= q.end:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start must be before end")
+        if request.page_token:
+            q.before_id = decode_page_token(request.page_token)
+            if q.before_id is None:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "page_token is not a token this server issued"
+                )
+        records, total = await self.store.query(q)
+        resp = audit_pb2.ListAuditResponse(total_size=total)
+        for r in records:
+            e = r.entry
+            m = resp.records.add(
+                id=r.id,
+                user=e.user,
+                console=e.console,
+                action=e.action,
+                target=e.target,
+                reason=e.reason,
+                result=e.result,
+                detail=e.detail,
+            )
+            m.time.FromNanoseconds(int(e.time * 1e9))
+        if len(records) == q.limit and records[-1].id > 1:
+            resp.next_page_token = encode_page_token(records[-1].id)
+        return resp

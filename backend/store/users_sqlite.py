@@ -1,0 +1,119 @@
+"""Users on disk: `<data dir>/users.sqlite3` (name, role, scrypt hash, disabled, creation time).
+
+Plain synchronous calls: the backend makes them on its user-directory thread
+(`backend.security.users.UserDirectory`), `vigie-backend --add-user` directly. SQLite's own locking
+lets `--add-user` change a user while a backend runs on the same data directory."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+FILE_NAME = "users.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role INTEGER NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+def private_file(path: str) -> None:
+    """Create `path` readable by its owner only (before SQLite opens it: its -wal and -shm files
+    copy these permissions), or make an existing one so."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    name: str
+    role: int
+    password_hash: str
+    disabled: bool
+    created_at: float
+
+
+class UserExists(Exception):
+    pass
+
+
+class UserDB:
+    """One connection; not thread-safe: use it from one thread at a time."""
+
+    def __init__(self, data_dir: str | None) -> None:
+        """`data_dir` None: an in-memory table (tests, throwaway backends)."""
+        path = ":memory:"
+        if data_dir:
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+            path = os.path.join(data_dir, FILE_NAME)
+            private_file(path)
+        self.path = path
+        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        if path != ":memory:":
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.executescript(SCHEMA)
+
+    @staticmethod
+    def _row(r: tuple) -> UserRow:
+        return UserRow(r[0], int(r[1]), r[2], bool(r[3]), float(r[4]))
+
+    def get(self, name: str) -> UserRow | None:
+        r = self.conn.execute(
+            "SELECT name, role, password_hash, disabled, created_at FROM users WHERE name = ?", (name,)
+        ).fetchone()
+        return self._row(r) if r else None
+
+    def all(self) -> list[UserRow]:
+        rows = self.conn.execute(
+            "SELECT name, role, password_hash, disabled, created_at FROM users ORDER BY name"
+        ).fetchall()
+        return [self._row(r) for r in rows]
+
+    def insert(self, name: str, role: int, password_hash: str) -> UserRow:
+        now = time.time()
+        try:
+            self.conn.execute(
+                "INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at)"
+                " VALUES (?, ?, ?, 0, ?, ?)",
+                (name, role, password_hash, now, now),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise UserExists(name) from exc
+        return UserRow(name, role, password_hash, False, now)
+
+    def upsert_password(self, name: str, role: int, password_hash: str) -> bool:
+        """Create the user, or reset its password and role and enable it. True if it was created."""
+        now = time.time()
+        created = self.get(name) is None
+        self.conn.execute(
+            "INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at)"
+            " VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT(name) DO UPDATE SET role = excluded.role,"
+            " password_hash = excluded.password_hash, disabled = 0, updated_at = excluded.updated_at",
+            (name, role, password_hash, now, now),
+        )
+        return created
+
+    def update(self, name: str, role: int, disabled: bool) -> None:
+        self.conn.execute(
+            "UPDATE users SET role = ?, disabled = ?, updated_at = ? WHERE name = ?",
+            (role, int(disabled), time.time(), name),
+        )
+
+    def count_enabled(self, role: int) -> int:
+        return int(
+            self.conn.execute(
+                "SELECT COUNT(*) FROM users WHERE role = ? AND disabled = 0", (role,)
+            ).fetchone()[0]
+        )
+
+    def close(self) -> None:
+        self.conn.close()
