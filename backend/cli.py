@@ -84,6 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="simulated devices change only when commanded: no spontaneous faults, recoveries, "
         "bollard or door operation, periodic reports (tests)",
+    )
     sec = p.add_argument_group("security")
     sec.add_argument(
         "--token-ttl",

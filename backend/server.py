@@ -14,12 +14,12 @@ from vigie.v1 import (
     alarms_pb2_grpc,
     assets_pb2,
     assets_pb2_grpc,
-    commands_pb2,
-    commands_pb2_grpc,
     audit_pb2,
     audit_pb2_grpc,
     auth_pb2,
     auth_pb2_grpc,
+    commands_pb2,
+    commands_pb2_grpc,
     map_pb2,
     map_pb2_grpc,
     video_pb2,
@@ -38,9 +38,9 @@ from backend.security.tokens import TokenRegistry
 from backend.security.users import UserDirectory
 from backend.services.alarms import AlarmService
 from backend.services.assets import AssetService
-from backend.services.commands import CommandService
 from backend.services.audit import AuditService
 from backend.services.auth import AuthService
+from backend.services.commands import CommandService
 from backend.services.map import MapService
 from backend.services.video import VideoService
 from backend.store.alarms_sqlite import AlarmPersister
@@ -89,8 +89,6 @@ class Backend:
         seed: int = 1,
         alarm_history: int = 100_000,
         command_ack_timeout_s: float = ACK_TIMEOUT_S,
-    ) -> None:
-        """`data_dir` holds alarms.sqlite3 (None: alarms in memory only); `simulated_alarms` adds
         token_ttl_s: float = 900.0,
         demo_users: bool = False,
         serve_reflection: bool = True,
@@ -125,7 +123,9 @@ class Backend:
         self.alarm_sources = AlarmSources(
             self.alarm_engine, self.store, simulated_events=simulated_alarms, alarm_rate=alarm_rate, seed=seed
         )
-        self.dispatcher = CommandDispatcher(self.store, network, self.audit, ack_timeout_s=command_ack_timeout_s)
+        self.dispatcher = CommandDispatcher(
+            self.store, network, self.audit, ack_timeout_s=command_ack_timeout_s
+        )
         self.command_book = CommandBook(self._asset_kind, self.dispatcher.dispatch, self.audit)
         self.commands = CommandService(self.command_book)
         commands_pb2_grpc.add_CommandServiceServicer_to_server(self.commands, self.server)
