@@ -409,7 +409,6 @@ def test_get_command_reports_progress(watch, operator):
     assert got.reason == "night test" and got.action == C.LIGHT_OFF and got == final
 
 
-@pytest.mark.xfail(strict=False, reason="needs auth")
 def test_critical_actions_need_a_supervisor(watch, operator):
     (bollard,) = watch.pick(K.BOLLARD)
     with pytest.raises(grpc.RpcError) as err:
