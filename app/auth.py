@@ -95,9 +95,10 @@ def _with_policy(details: Any, holder: TokenHolder, unary: bool) -> Any:
     timeout = details.timeout
     if unary and timeout is None:
         timeout = DEFAULT_DEADLINE
-    method = details.method.decode() if isinstance(details.method, bytes) else details.method
+    method = details.method  # bytes in grpc.aio, and it must stay bytes
+    name = method.decode() if isinstance(method, bytes) else method
     wait = details.wait_for_ready
-    if wait is None and method.rsplit("/", 1)[-1].startswith(SAFE_READ_PREFIXES):
+    if wait is None and name.rsplit("/", 1)[-1].startswith(SAFE_READ_PREFIXES):
         wait = True
     return grpc.aio.ClientCallDetails(method, timeout, metadata, details.credentials, wait)
 

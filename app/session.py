@@ -333,10 +333,13 @@ class Session(QObject):
         self._alarms = alarms_pb2_grpc.AlarmServiceStub(self._channel)
         self._commands = commands_pb2_grpc.CommandServiceStub(self._channel)
         self._audit = audit_pb2_grpc.AuditServiceStub(self._channel)
-        self._tasks["auth"] = asyncio.create_task(self._auth_loop())
-        self._tasks["watch"] = asyncio.create_task(self._watch_assets())
-        self._tasks["flush"] = asyncio.create_task(self._flush_loop())
-        self._tasks["alarms"] = asyncio.create_task(self._watch_alarms())
+        for name, coro in (
+            ("auth", self._auth_loop()),
+            ("watch", self._watch_assets()),
+            ("flush", self._flush_loop()),
+            ("alarms", self._watch_alarms()),
+        ):
+            self._tasks[name] = self._spawn(coro)
 
     async def _shutdown(self) -> None:
         # grpc.aio may turn a cancellation into an AioRpcError(CANCELLED), which the loops would
@@ -365,7 +368,19 @@ class Session(QObject):
         if old is not None:
             old.cancel()
         if coro is not None:
-            self._tasks[name] = asyncio.ensure_future(coro)
+            self._tasks[name] = self._spawn(coro)
+
+    @staticmethod
+    def _spawn(coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """A task whose unexpected death is logged (a silent one would freeze a part of the console)."""
+        task = asyncio.ensure_future(coro)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            if not t.cancelled() and t.exception() is not None:
+                log.error("session task failed", exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
 
     def _set_state(self, state: str, detail: str, retry_at: float = 0.0) -> None:
         self.state = state
