@@ -16,22 +16,29 @@ from vigie.v1 import (
     map_pb2_grpc,
     video_pb2,
     video_pb2_grpc,
+    wall_pb2,
+    wall_pb2_grpc,
 )
 
 from backend.adapters.base import DeviceNetwork
 from backend.alarm_sources import AlarmSources
+from backend.domain.audit import AuditSink, MemoryAuditSink
 from backend.domain.revlog import AssetStore
+from backend.domain.walls import WallRegistry
 from backend.services.alarms import AlarmService
 from backend.services.assets import AssetService
 from backend.services.map import MapService
 from backend.services.video import VideoService
+from backend.services.wall import WallService
 from backend.store.alarms_sqlite import AlarmPersister
+from backend.store.walls_json import WallFile
 
 SERVICE_NAMES = (
     assets_pb2.DESCRIPTOR.services_by_name["AssetService"].full_name,
     video_pb2.DESCRIPTOR.services_by_name["VideoService"].full_name,
     map_pb2.DESCRIPTOR.services_by_name["MapService"].full_name,
     alarms_pb2.DESCRIPTOR.services_by_name["AlarmService"].full_name,
+    wall_pb2.DESCRIPTOR.services_by_name["WallService"].full_name,
 )
 
 # Clients ping every 10 s; permit that (and a little faster) so the server never sends GOAWAY
@@ -80,11 +87,30 @@ class Backend:
         )
         self.alarms = AlarmService(self.alarm_engine, self.alarm_store, heartbeat_s=heartbeat_s)
         alarms_pb2_grpc.add_AlarmServiceServicer_to_server(self.alarms, self.server)
+        # Video walls (walls.json in data_dir, unless another backend holds that directory, as
+        # for the alarms). Pushes are audited to `self.audit` once the backend has one (looked
+        # up at each push), else kept in memory.
+        self._memory_audit = MemoryAuditSink()
+        self.wall_file = WallFile(data_dir if self.alarm_store.path != ":memory:" else None)
+        self.wall_registry = WallRegistry(self.wall_file.load(), listener=self.wall_file.save_soon)
+        self.walls = WallService(
+            self.wall_registry,
+            self.store,
+            self.alarm_engine,
+            self.alarm_store,
+            audit=self._audit_sink,
+            heartbeat_s=heartbeat_s,
+        )
+        wall_pb2_grpc.add_WallServiceServicer_to_server(self.walls, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
         self.port = 0
+
+    def _audit_sink(self) -> AuditSink:
+        sink = getattr(self, "audit", None)
+        return self._memory_audit if sink is None else sink
 
     async def start(self, listen: str) -> int:
         """Bind, start the device network, then serve. Returns the bound port."""
@@ -107,4 +133,5 @@ class Backend:
         await self.alarm_sources.stop()
         await self.network.stop()
         await self.alarm_store.close()
+        await self.wall_file.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)
