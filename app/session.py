@@ -509,27 +509,37 @@ class Session(QObject):
     sig_wall_link = Signal(str, str, float)
 
     def watch_walls(self, on: bool = True) -> None:
-        """Follow every wall (sig_walls), reconnecting by itself; False stops."""
-        self.submit(self._replace_task("walls", self._watch_walls() if on else None))
+        """Follow every wall (sig_walls), reconnecting by itself; False stops. May be called
+        before start() (controllers are built first): the watch then begins with the session."""
+        self._submit_walls(self._replace_task("walls", self._watch_walls() if on else None))
 
     def push_wall(self, wall: str, content: WallContent, what: str = "") -> None:
         """Ask the backend to show `content` on `wall`; answered by sig_wall_result."""
         self.submit(self._push_wall(wall, content, what or content.kind))
 
     def attach_wall(self, name: str, display: str = "") -> None:
-        """Be the display of wall `name` (sig_wall_content, sig_wall_link) until detach_wall()."""
-        self.submit(self._replace_task("wall-display", self._attach_wall(name, display)))
+        """Be the display of wall `name` (sig_wall_content, sig_wall_link) until detach_wall();
+        like watch_walls(), may be called before start()."""
+        self._submit_walls(self._replace_task("wall-display", self._attach_wall(name, display)))
 
     def detach_wall(self) -> None:
         self.submit(self._replace_task("wall-display", None))
 
-    def _wall_stub(self) -> wall_pb2_grpc.WallServiceStub:
+    def _submit_walls(self, coro: Awaitable[Any]) -> None:
+        if self._thread.ident is None:  # not started yet: runs as soon as the loop does
+            asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        else:
+            self.submit(coro)
+
+    async def _wall_stub(self) -> wall_pb2_grpc.WallServiceStub:
+        while self._channel is None:  # asked for before start() made the channel
+            await asyncio.sleep(0.05)
         return wall_pb2_grpc.WallServiceStub(self._channel)  # cheap; follows the current channel
 
     async def _watch_walls(self) -> None:
         attempt = 0
         while True:
-            call = self._wall_stub().WatchWalls(wall_pb2.WatchWallsRequest())
+            call = (await self._wall_stub()).WatchWalls(wall_pb2.WatchWallsRequest())
             try:
                 walls: dict[str, WallState] | None = None
                 while True:
@@ -558,7 +568,7 @@ class Session(QObject):
     async def _push_wall(self, wall: str, content: WallContent, what: str) -> None:
         req = wall_pb2.PushRequest(wall=wall, content=content.to_pb())
         try:
-            resp = await self._wall_stub().Push(req, timeout=UNARY_TIMEOUT)
+            resp = await (await self._wall_stub()).Push(req, timeout=UNARY_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
             self.sig_wall_result.emit(False, f"Not sent to {wall}: {exc.details() or exc.code().name}")
             return
@@ -569,7 +579,9 @@ class Session(QObject):
         attempt = 0
         shown: WallContent | None = None
         while True:
-            call = self._wall_stub().AttachWall(wall_pb2.AttachWallRequest(name=name, display=display))
+            call = (await self._wall_stub()).AttachWall(
+                wall_pb2.AttachWallRequest(name=name, display=display)
+            )
             reason = "the stream ended"
             try:
                 attached = False

@@ -161,6 +161,7 @@ class WallController(QObject):
             if view is None:
                 continue
             self._views.append(view)
+            view.destroyed.connect(lambda _=None, v=view: self._views.remove(v) if v in self._views else None)
             view.sig_send_to_wall.connect(self.send)
             walls = self.walls()
             view.set_walls([w.name for w in walls], {w.name for w in walls if not w.online})

@@ -24,7 +24,14 @@ class WallsPanel(QWidget):
     sig_clear = Signal(str)  # wall name: show nothing (its name, waiting for content)
     sig_selected = Signal(str)  # wall name
 
-    def __init__(self, model: QAbstractItemModel, name_role: int, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        model: QAbstractItemModel,
+        name_role: int,
+        stretch_column: int = 2,
+        parent: QWidget | None = None,
+    ) -> None:
+        """`stretch_column`: the column that takes the spare width (what each wall shows)."""
         super().__init__(parent)
         self._role = name_role
         self.table = QTableView()
@@ -39,7 +46,7 @@ class WallsPanel(QWidget):
         hh = self.table.horizontalHeader()
         hh.setHighlightSections(False)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        hh.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        hh.setSectionResizeMode(stretch_column, QHeaderView.ResizeMode.Stretch)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().currentRowChanged.connect(
