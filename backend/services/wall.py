@@ -7,6 +7,7 @@ the registry (backend/domain/walls.py) is only ever touched on the event loop.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -36,6 +37,8 @@ from backend.domain.walls import (
 from backend.security import principal
 from backend.security.principal import Role
 from backend.store.alarms_sqlite import AlarmPersister
+
+log = logging.getLogger(__name__)
 
 PUSH_ROLE = Role.SUPERVISOR  # auth.proto: "SUPERVISOR: ... drives the video wall"
 CONSOLE_HEADER = "x-vigie-console"
@@ -172,8 +175,13 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         display = request.display or principal.current().console or context.peer()
         seen = reg.revision
+        replaced = reg.get(request.name)
         wall = reg.attach(request.name, display[:200], time.time())
         me = wall.attachment
+        if replaced is not None and replaced.online:
+            log.info("wall %s: display %s replaces %s", wall.name, wall.display, replaced.display)
+        else:
+            log.info("wall %s: display %s attached", wall.name, wall.display)
         try:
             sent_version = wall.content.version
             sent_at = time.monotonic()
@@ -193,7 +201,8 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
                     sent_version, sent_at = wall.content.version, time.monotonic()
                     yield content_to_pb(wall.content)
         finally:
-            reg.detach(request.name, me, time.time())
+            if reg.detach(request.name, me, time.time()):
+                log.info("wall %s: display %s left", request.name, display)
 
     # --- pushing ----------------------------------------------------------------------------
 

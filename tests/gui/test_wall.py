@@ -316,3 +316,30 @@ def test_send_to_wall_from_a_mosaic_tile_menu(qtbot, wall_display):
     next(a for a in subs["Send this view to wall"].actions() if a.text() == "wall-x").trigger()
     qtbot.waitUntil(lambda: display.content.kind == "mosaic", timeout=10000)
     assert (display.content.rows, display.content.columns, list(display.content.camera_ids)) == (2, 2, cams)
+
+
+def test_map_menu_offers_the_view_an_asset_and_a_camera(qtbot):
+    from app.main_window import map_style
+    from app.theme import RESOURCES
+    from widgets.map.map_view import MapView
+
+    view = MapView(RESOURCES / "map" / "index.html", map_style())
+    qtbot.addWidget(view)
+    view.reset_assets([["cam-1", "camera", "Gare", 47.32, 5.03, "ok", 90.0, "", 0.0]])
+    view.current_view = {"lat": 47.33, "lon": 5.04, "zoom": 14, "layers": {"camera": True, "vehicle": False}}
+    sent: list = []
+    view.sig_send_to_wall.connect(lambda wall, payload: sent.append((wall, payload)))
+    assert view.walls.add_menu(QMenu(), {}, lambda *_: None) is None, "no wall: no entry"
+    view.set_walls(["wall-1", "wall-2"], offline={"wall-2"})
+    here = dict(view.wall_payloads("", ""))["Send this view to wall"]
+    assert here == {"kind": "map", "lat": 47.33, "lon": 5.04, "zoom": 14, "focus": "", "layers": ["camera"]}
+    cam = dict(view.wall_payloads("cam-1", "camera"))
+    assert cam["Send camera to wall"] == {"kind": "camera", "camera_id": "cam-1"}
+    focus = cam["Send map of this asset to wall"]
+    assert (focus["lat"], focus["lon"], focus["focus"], focus["zoom"]) == (47.32, 5.03, "cam-1", 17.0)
+    menu = QMenu()
+    sub = view.walls.add_menu(menu, focus, view.sig_send_to_wall.emit)
+    labels = [a.text() for a in sub.actions()]
+    assert labels == ["wall-1", "wall-2  (no display now)"]
+    sub.actions()[1].trigger()
+    assert sent == [("wall-2", focus)]
