@@ -325,32 +325,40 @@ def test_walls_and_their_content_survive_a_restart(make_backend):
 
 
 def test_pushes_are_audited():
-    """In-process backend on loopback, with an audit sink installed as the auth work will."""
+    """An in-process backend on loopback (its loop on a thread), with an audit sink installed as
+    the auth work will; the test talks to it like any client."""
     from backend.adapters.simulator import CitySimulator
     from backend.domain.audit import MemoryAuditSink
     from backend.server import Backend
 
-    async def scenario() -> list:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def start() -> tuple[Backend, int]:
         backend = Backend(CitySimulator(seed=2, lights=0, vehicles=0), heartbeat_s=HEARTBEAT_S)
         backend.audit = MemoryAuditSink()  # type: ignore[attr-defined]
-        port = await backend.start("127.0.0.1:0")
-        try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
-                s = wall_pb2_grpc.WallServiceStub(ch)
-                call = s.AttachWall(wall_pb2.AttachWallRequest(name="wall-audit"))
-                await call.read()
-                cam = next(a.id for a in backend.store.assets() if a.kind.value == "camera")
-                await s.Push(camera_push("wall-audit", cam), timeout=5)
-                with pytest.raises(grpc.aio.AioRpcError):
-                    await s.Push(camera_push("wall-audit", "no-such-camera"), timeout=5)
-                call.cancel()
-        finally:
-            await backend.stop(0)
-        return backend.audit.entries  # type: ignore[attr-defined]
+        return backend, await backend.start("127.0.0.1:0")
 
-    entries = asyncio.run(scenario())
+    backend, port = asyncio.run_coroutine_threadsafe(start(), loop).result(60)
+    try:
+        s = stub(f"127.0.0.1:{port}")
+        display = attach(s, "wall-audit")
+        display.next()
+        cam = next(a.id for a in backend.store.assets() if a.kind.value == "camera")
+        s.Push(camera_push("wall-audit", cam), timeout=5)
+        with pytest.raises(grpc.RpcError) as err:
+            s.Push(camera_push("wall-audit", "no-such-camera"), timeout=5)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        display.cancel()
+    finally:
+        asyncio.run_coroutine_threadsafe(backend.stop(0), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+    entries = backend.audit.entries  # type: ignore[attr-defined]
     assert [(e.action, e.target, e.result) for e in entries] == [
         ("wall.push", "wall-audit", "ok"),
         ("wall.push", "wall-audit", "not_found"),
     ]
-    assert "camera" in entries[0].detail and entries[0].user
+    assert f"camera {cam}" in entries[0].detail and entries[0].user
+    assert "no-such-camera" in entries[1].detail

@@ -107,3 +107,16 @@ def test_file_round_trip_keeps_every_kind_of_content(tmp_path):
     ]
     (tmp_path / "walls.json").write_text("{not json")
     assert WallFile(str(tmp_path)).load() == [], "a damaged file is ignored, not fatal"
+
+
+def test_pushing_needs_the_supervisor_role():
+    """What the auth interceptor will enforce too; checked in the service whatever the caller."""
+    import grpc
+
+    from backend.security.principal import Role
+    from backend.services.wall import PushRefused, WallService
+
+    service = WallService(WallRegistry(), None, None, None, audit=lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(PushRefused) as refused:
+        asyncio.run(service._checked("wall-1", CameraShot("cam-1"), Role.OPERATOR))
+    assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED and "SUPERVISOR" in refused.value.reason
