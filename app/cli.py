@@ -263,8 +263,7 @@ def run_wall(args: argparse.Namespace, app: object) -> int:
     session.sig_snapshot.connect(assets.reset)
     session.sig_changes.connect(assets.queue_changes)
     display = WallDisplay(session, assets, name=args.name, tiles=args.tiles)
-    session.sig_wall_content.connect(display.show_content)
-    session.sig_wall_link.connect(display.set_link)
+    display.follow(session)
     display.set_link("connecting")
     display.show_on(screen, full_screen=not args.screenshot)  # type: ignore[arg-type]
     session.start()
@@ -295,7 +294,7 @@ def run_wall(args: argparse.Namespace, app: object) -> int:
         result = app.exec()  # type: ignore[attr-defined]
     finally:
         wake.stop()
-        session.detach_wall()
+        session.detach_wall(args.name)
         display.stop()
         session.stop()
         display.deleteLater()  # the map's web page goes while Qt is still up

@@ -503,10 +503,11 @@ class Session(QObject):
 
     sig_walls = Signal(object)  # list[WallState], sorted by name: every wall, after each change
     sig_wall_result = Signal(bool, str)  # a push: done?, what happened (or why not)
-    sig_wall_content = Signal(object)  # WallContent: what the attached display must show now
-    # The attached display's link: "attached" | "disconnected" (retrying at retry_at, monotonic) |
-    # "replaced" (another display took the wall: no retry) | "refused" (bad name: no retry).
-    sig_wall_link = Signal(str, str, float)
+    sig_wall_content = Signal(str, object)  # wall name, WallContent: what its display must show now
+    # An attached wall's link: wall name, state, detail, retry_at (time.monotonic(), 0 if none).
+    # States: "attached" | "disconnected" (retrying at retry_at) | "replaced" (another display took
+    # the wall: no retry) | "refused" (bad name: no retry).
+    sig_wall_link = Signal(str, str, str, float)
 
     def watch_walls(self, on: bool = True) -> None:
         """Follow every wall (sig_walls), reconnecting by itself; False stops. May be called
@@ -518,12 +519,13 @@ class Session(QObject):
         self.submit(self._push_wall(wall, content, what or content.kind))
 
     def attach_wall(self, name: str, display: str = "") -> None:
-        """Be the display of wall `name` (sig_wall_content, sig_wall_link) until detach_wall();
-        like watch_walls(), may be called before start()."""
-        self._submit_walls(self._replace_task("wall-display", self._attach_wall(name, display)))
+        """Be the display of wall `name` (sig_wall_content, sig_wall_link) until detach_wall(name);
+        one session may hold several walls (a console's screens in wall mode). Like watch_walls(),
+        may be called before start()."""
+        self._submit_walls(self._replace_task(f"wall-display:{name}", self._attach_wall(name, display)))
 
-    def detach_wall(self) -> None:
-        self.submit(self._replace_task("wall-display", None))
+    def detach_wall(self, name: str) -> None:
+        self.submit(self._replace_task(f"wall-display:{name}", None))
 
     def _submit_walls(self, coro: Awaitable[Any]) -> None:
         if self._thread.ident is None:  # not started yet: runs as soon as the loop does
@@ -591,18 +593,18 @@ class Session(QObject):
                         break
                     if not attached:
                         attached, attempt = True, 0
-                        self.sig_wall_link.emit("attached", f"{name} on {self.address}", 0.0)
+                        self.sig_wall_link.emit(name, "attached", f"{name} on {self.address}", 0.0)
                     content = WallContent.from_pb(msg)
                     if content != shown:  # the same content again is the stream's heartbeat
                         shown = content
-                        self.sig_wall_content.emit(content)
+                        self.sig_wall_content.emit(name, content)
             except TimeoutError:
                 reason = f"no message for {self.stale_after:.0f} s"
             except grpc.aio.AioRpcError as exc:
                 reason = exc.details() or exc.code().name
                 final = {grpc.StatusCode.ABORTED: "replaced", grpc.StatusCode.INVALID_ARGUMENT: "refused"}
                 if exc.code() in final and not self._stopping():
-                    self.sig_wall_link.emit(final[exc.code()], reason, 0.0)
+                    self.sig_wall_link.emit(name, final[exc.code()], reason, 0.0)
                     return
             except Exception as exc:
                 log.exception("wall display %s", name)
@@ -613,5 +615,6 @@ class Session(QObject):
                 return
             delay = backoff_delay(attempt)
             attempt += 1
-            self.sig_wall_link.emit("disconnected", f"{self.address}: {reason}", time.monotonic() + delay)
+            retry_at = time.monotonic() + delay
+            self.sig_wall_link.emit(name, "disconnected", f"{self.address}: {reason}", retry_at)
             await asyncio.sleep(delay)

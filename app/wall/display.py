@@ -199,6 +199,20 @@ class WallDisplay(QWidget):
 
     # ---- what to show ----------------------------------------------------------------------
 
+    def follow(self, session: Session) -> None:
+        """Show what the session's attached wall of this display's name receives (and its link);
+        the caller attaches: session.attach_wall(name, display)."""
+        session.sig_wall_content.connect(self._on_wall_content)
+        session.sig_wall_link.connect(self._on_wall_link)
+
+    def _on_wall_content(self, name: str, content: WallContent) -> None:
+        if name == self.name:
+            self.show_content(content)
+
+    def _on_wall_link(self, name: str, state: str, detail: str, retry_at: float) -> None:
+        if name == self.name:
+            self.set_link(state, detail, retry_at)
+
     def show_content(self, content: WallContent) -> None:
         """Render `content` (the same content again changes nothing)."""
         if content == self.content:
