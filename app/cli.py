@@ -1,5 +1,6 @@
 """`vigie`: the console. `vigie --backend HOST:PORT` connects to a running backend;
-`vigie demo` starts a simulated city in a child process and opens the console on it."""
+`vigie demo` starts a simulated city in a child process and opens the console on it;
+`vigie wall --name wall-1` is a video wall display: full screen, it shows what consoles push to it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import argparse
 import json
 import logging
 import os
+import re
+import signal
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -14,6 +18,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from app.auth import Credentials, TlsOptions
+    from app.session import Session
+
+WALL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def _common_options(defaults: bool) -> argparse.ArgumentParser:
@@ -100,10 +107,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="FILE",
         help="a TOML camera catalogue (real RTSP/MJPEG/file cameras) for the backend",
     )
+    wall = sub.add_parser(
+        "wall",
+        parents=[_common_options(False)],
+        help="be a video wall display: full screen, showing what consoles push to the named wall",
+    )
+    wall.add_argument(
+        "--name", required=True, help="the wall's name, e.g. wall-1 (1-64 of A-Z a-z 0-9 . _ -)"
+    )
+    wall.add_argument(
+        "--backend", default=argparse.SUPPRESS, metavar="HOST:PORT", help="the backend to connect to"
+    )
+    wall.add_argument(
+        "--screen",
+        default=None,
+        metavar="N|NAME",
+        help="the screen to fill: its number (0 first) or its name",
+    )
+    wall.add_argument(
+        "--display", default=None, help="how consoles see this display (default: the host name)"
+    )
     args = p.parse_args(argv)
     if args.after < 0:
         p.error("--after must not be negative")
+    if args.command == "wall" and not WALL_NAME.fullmatch(args.name):
+        p.error(f"--name {args.name!r}: 1-64 of A-Z a-z 0-9 . _ -")
     return args
+
+
+def make_session(address: str, args: argparse.Namespace) -> Session:
+    """The one place consoles and walls get their backend session: who logs in (--user and
+    $VIGIE_PASSWORD; the demo's operator) and over what (TLS from the options or settings)."""
+    from app.session import Session
+
+    creds = session_credentials(args)
+    if creds is not None and not creds.password:
+        creds = None  # the login dialog asks
+    return Session(address, credentials=creds, tls=tls_options(args))
 
 
 def _offscreen_platform() -> str:
@@ -148,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
     from app.backend_process import BackendProcess
     from app.controllers.map_view import tiles_setting
     from app.main_window import MainWindow
-    from app.session import Session
     from app.theme import apply_theme
     from widgets.map.mbtiles import register_url_schemes
 
@@ -183,10 +222,10 @@ def main(argv: list[str] | None = None) -> int:
         backend.start()
         address = backend.address
 
-    creds = session_credentials(args)
-    if creds is not None and not creds.password:
-        creds = None  # the login dialog asks, with the user filled in
-    session = Session(address, credentials=creds, tls=tls_options(args))
+    if args.command == "wall":
+        return run_wall(args, app)
+
+    session = make_session(address, args)
     window = MainWindow(session, remember_layout=not args.screenshot, tiles=args.tiles)
     if backend is not None:
         # The demo's backend is ours: if it dies (a bad catalogue, a crash), say so instead of
@@ -234,5 +273,80 @@ def main(argv: list[str] | None = None) -> int:
         # Delete the window (and the map's web page) while Qt is still up: left to the
         # interpreter's exit, QtWebEngine may tear its profile down first and crash.
         window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    return code or result
+
+
+def _pick_screen(app: object, wanted: str | None) -> object:
+    """The screen named or numbered `wanted` (None: the primary one); ValueError lists them."""
+    screens = app.screens()  # type: ignore[attr-defined]
+    if wanted is None:
+        return app.primaryScreen()  # type: ignore[attr-defined]
+    for i, screen in enumerate(screens):
+        if wanted == str(i) or wanted == screen.name():
+            return screen
+    known = ", ".join(f"{i} ({s.name()})" for i, s in enumerate(screens))
+    raise ValueError(f"no screen {wanted!r}; screens: {known}")
+
+
+def run_wall(args: argparse.Namespace, app: object) -> int:
+    """`vigie wall`: attach to the backend as wall `args.name` and show what is pushed to it."""
+    from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+
+    from app.models.asset_table import AssetTableModel
+    from app.wall.display import WallDisplay
+
+    try:
+        screen = _pick_screen(app, args.screen)
+    except ValueError as exc:
+        print(f"vigie wall: {exc}", file=sys.stderr)
+        return 2
+    session = make_session(args.backend, args)
+    if session.credentials is None:
+        print(
+            "vigie wall: needs --user NAME with the password in $VIGIE_PASSWORD (a VIEWER is enough)",
+            file=sys.stderr,
+        )
+        return 2
+    assets = AssetTableModel()
+    session.sig_snapshot.connect(assets.reset)
+    session.sig_changes.connect(assets.queue_changes)
+    display = WallDisplay(session, assets, name=args.name, tiles=args.tiles)
+    display.follow(session)
+    session.sig_login_required.connect(lambda reason: display.set_link("refused", reason))
+    display.set_link("connecting")
+    display.show_on(screen, full_screen=not args.screenshot)  # type: ignore[arg-type]
+    session.start()
+    session.attach_wall(args.name, display=args.display or socket.gethostname())
+
+    # SIGTERM / Ctrl+C end the wall cleanly; Python only sees signals when it runs, hence the timer.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: app.quit())  # type: ignore[attr-defined]
+    wake = QTimer(interval=300)
+    wake.timeout.connect(lambda: None)
+    wake.start()
+
+    code = 0
+    if args.screenshot:
+        out = Path(args.screenshot)
+
+        def shoot() -> None:
+            nonlocal code
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / f"vigie-wall-{args.name}.png"
+            if not display.grab().save(str(path)):
+                code = 1
+            print(path)
+            app.quit()  # type: ignore[attr-defined]
+
+        QTimer.singleShot(int(args.after * 1000), shoot)
+    try:
+        result = app.exec()  # type: ignore[attr-defined]
+    finally:
+        wake.stop()
+        session.detach_wall(args.name)
+        display.stop()
+        session.stop()
+        display.deleteLater()  # the map's web page goes while Qt is still up
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     return code or result

@@ -39,12 +39,15 @@ from vigie.v1 import (
     map_pb2_grpc,
     video_pb2,
     video_pb2_grpc,
+    wall_pb2,
+    wall_pb2_grpc,
 )
 
 from app.auth import Credentials, TlsOptions, TokenHolder, explain_tls_failure, interceptors
 from app.models.audit import AuditRow, write_csv
 from app.models.commands import ActionInfo, CommandState, TargetState
 from app.models.records import AlarmRecord, AssetRecord, CameraInfo, Series
+from app.wall.content import WallContent, WallState
 
 log = logging.getLogger(__name__)
 
@@ -847,3 +850,125 @@ class Session(QObject):
             return
         state = f"P{resp.pan_deg:.0f}° T{resp.tilt_deg:.0f}° Z{resp.zoom:.1f}×"
         self.sig_ptz_result.emit(camera_id, True, f"{resp.message} — {state}" if resp.message else state)
+
+    # ---- walls -----------------------------------------------------------------------------
+    # Consoles watch every wall and push content; a wall display attaches under its name and
+    # receives what to show. All on the session's channel (its interceptor adds the credentials).
+
+    sig_walls = Signal(object)  # list[WallState], sorted by name: every wall, after each change
+    sig_wall_result = Signal(bool, str)  # a push: done?, what happened (or why not)
+    sig_wall_content = Signal(str, object)  # wall name, WallContent: what its display must show now
+    # An attached wall's link: wall name, state, detail, retry_at (time.monotonic(), 0 if none).
+    # States: "attached" | "disconnected" (retrying at retry_at) | "replaced" (another display took
+    # the wall: no retry) | "refused" (bad name: no retry).
+    sig_wall_link = Signal(str, str, str, float)
+
+    def watch_walls(self, on: bool = True) -> None:
+        """Follow every wall (sig_walls), reconnecting by itself; False stops. May be called
+        before start() (controllers are built first): the watch then begins with the session."""
+        self._submit_walls(self._replace_task("walls", self._watch_walls() if on else None))
+
+    def push_wall(self, wall: str, content: WallContent, what: str = "") -> None:
+        """Ask the backend to show `content` on `wall`; answered by sig_wall_result."""
+        self.submit(self._push_wall(wall, content, what or content.kind))
+
+    def attach_wall(self, name: str, display: str = "") -> None:
+        """Be the display of wall `name` (sig_wall_content, sig_wall_link) until detach_wall(name);
+        one session may hold several walls (a console's screens in wall mode). Like watch_walls(),
+        may be called before start()."""
+        self._submit_walls(self._replace_task(f"wall-display:{name}", self._attach_wall(name, display)))
+
+    def detach_wall(self, name: str) -> None:
+        self.submit(self._replace_task(f"wall-display:{name}", None))
+
+    def _submit_walls(self, coro: Awaitable[Any]) -> None:
+        if self._thread.ident is None:  # not started yet: runs as soon as the loop does
+            asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
+        else:
+            self.submit(coro)
+
+    async def _wall_stub(self) -> wall_pb2_grpc.WallServiceStub:
+        while self._channel is None:  # asked for before start() made the channel
+            await asyncio.sleep(0.05)
+        return wall_pb2_grpc.WallServiceStub(self._channel)  # cheap; follows the current channel
+
+    async def _watch_walls(self) -> None:
+        attempt = 0
+        while True:
+            call = (await self._wall_stub()).WatchWalls(wall_pb2.WatchWallsRequest())
+            try:
+                walls: dict[str, WallState] | None = None
+                while True:
+                    msg = await asyncio.wait_for(call.read(), self.stale_after)
+                    if msg is grpc.aio.EOF:
+                        break
+                    attempt = 0
+                    if msg.HasField("heartbeat"):
+                        continue
+                    if walls is None:  # the first message of a stream is every wall
+                        walls = {}
+                    for w in msg.walls:
+                        walls[w.name] = WallState.from_pb(w)
+                    self.sig_walls.emit([walls[n] for n in sorted(walls)])
+            except (TimeoutError, grpc.aio.AioRpcError):
+                pass
+            except Exception:
+                log.exception("wall watch")
+            finally:
+                call.cancel()
+            if self._stopping():
+                return
+            await asyncio.sleep(backoff_delay(attempt))
+            attempt += 1
+
+    async def _push_wall(self, wall: str, content: WallContent, what: str) -> None:
+        req = wall_pb2.PushRequest(wall=wall, content=content.to_pb())
+        try:
+            resp = await (await self._wall_stub()).Push(req, timeout=UNARY_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            self.sig_wall_result.emit(False, f"Not sent to {wall}: {exc.details() or exc.code().name}")
+            return
+        where = wall if resp.wall.online else f"{wall} (offline: it shows it when its display is back)"
+        self.sig_wall_result.emit(True, f"{what} sent to {where}")
+
+    async def _attach_wall(self, name: str, display: str) -> None:
+        attempt = 0
+        shown: WallContent | None = None
+        while True:
+            call = (await self._wall_stub()).AttachWall(
+                wall_pb2.AttachWallRequest(name=name, display=display)
+            )
+            reason = "the stream ended"
+            try:
+                attached = False
+                while True:
+                    msg = await asyncio.wait_for(call.read(), self.stale_after)
+                    if msg is grpc.aio.EOF:
+                        break
+                    if not attached:
+                        attached, attempt = True, 0
+                        self.sig_wall_link.emit(name, "attached", f"{name} on {self.address}", 0.0)
+                    content = WallContent.from_pb(msg)
+                    if content != shown:  # the same content again is the stream's heartbeat
+                        shown = content
+                        self.sig_wall_content.emit(name, content)
+            except TimeoutError:
+                reason = f"no message for {self.stale_after:.0f} s"
+            except grpc.aio.AioRpcError as exc:
+                reason = exc.details() or exc.code().name
+                final = {grpc.StatusCode.ABORTED: "replaced", grpc.StatusCode.INVALID_ARGUMENT: "refused"}
+                if exc.code() in final and not self._stopping():
+                    self.sig_wall_link.emit(name, final[exc.code()], reason, 0.0)
+                    return
+            except Exception as exc:
+                log.exception("wall display %s", name)
+                reason = f"internal error: {exc}"
+            finally:
+                call.cancel()
+            if self._stopping():
+                return
+            delay = backoff_delay(attempt)
+            attempt += 1
+            retry_at = time.monotonic() + delay
+            self.sig_wall_link.emit(name, "disconnected", f"{self.address}: {reason}", retry_at)
+            await asyncio.sleep(delay)

@@ -24,6 +24,8 @@ from vigie.v1 import (
     map_pb2_grpc,
     video_pb2,
     video_pb2_grpc,
+    wall_pb2,
+    wall_pb2_grpc,
 )
 
 from backend.adapters.base import DeviceNetwork
@@ -33,6 +35,7 @@ from backend.domain.assets import Kind
 from backend.domain.audit import AuditSink
 from backend.domain.commands import CommandBook
 from backend.domain.revlog import AssetStore
+from backend.domain.walls import WallRegistry
 from backend.security.interceptor import AuthInterceptor
 from backend.security.tokens import TokenRegistry
 from backend.security.users import UserDirectory
@@ -43,8 +46,10 @@ from backend.services.auth import AuthService
 from backend.services.commands import CommandService
 from backend.services.map import MapService
 from backend.services.video import VideoService
+from backend.services.wall import WallService
 from backend.store.alarms_sqlite import AlarmPersister
 from backend.store.audit_sqlite import AuditStore
+from backend.store.walls_json import WallFile
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,7 @@ SERVICE_NAMES = (
     commands_pb2.DESCRIPTOR.services_by_name["CommandService"].full_name,
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    wall_pb2.DESCRIPTOR.services_by_name["WallService"].full_name,
 )
 
 # Larger requests are refused with RESOURCE_EXHAUSTED before any handler sees them (the largest
@@ -137,6 +143,19 @@ class Backend:
         auth_pb2_grpc.add_AuthServiceServicer_to_server(self.auth, self.server)
         self.audit_service = AuditService(self.audit_store)
         audit_pb2_grpc.add_AuditServiceServicer_to_server(self.audit_service, self.server)
+        # Video walls (walls.json in data_dir, unless another backend holds that directory, as
+        # for the alarms).
+        self.wall_file = WallFile(data_dir if self.alarm_store.path != ":memory:" else None)
+        self.wall_registry = WallRegistry(self.wall_file.load(), listener=self.wall_file.save_soon)
+        self.walls = WallService(
+            self.wall_registry,
+            self.store,
+            self.alarm_engine,
+            self.alarm_store,
+            audit=self.audit,
+            heartbeat_s=heartbeat_s,
+        )
+        wall_pb2_grpc.add_WallServiceServicer_to_server(self.walls, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
             reflection.enable_server_reflection(
@@ -179,6 +198,7 @@ class Backend:
         await self.alarm_store.close()
         await self.users.close()
         await self.audit_store.close()
+        await self.wall_file.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)
 
     def _asset_kind(self, asset_id: str) -> Kind | None:

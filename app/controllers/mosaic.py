@@ -323,6 +323,7 @@ class MosaicController(QObject):
         ).triggered.connect(lambda: self.mosaic.toggle_maximise(slot))
         if tile.camera_id:
             menu.addAction("Clear tile").triggered.connect(lambda: (self.mosaic.clear(slot), self.sync()))
+        self.panel.add_send_menus(menu, slot)  # "Send camera / this view to wall ▸" (if walls)
         menu.popup(pos)  # never exec(): nothing modal in a control room
 
     # ---- named views ---------------------------------------------------------------------------

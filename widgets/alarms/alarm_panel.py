@@ -4,7 +4,7 @@ Enter confirms, and alarms keep arriving while the operator types."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -13,12 +13,15 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
+
+from widgets.wall.send_menu import WallChoices
 
 SHELF_DURATIONS = [("15 min", 900), ("1 h", 3600), ("4 h", 14400), ("8 h", 28800)]
 PERIODS = [("Last hour", 3600), ("Last 24 h", 86400), ("Last 7 days", 7 * 86400), ("All", 0)]
@@ -59,6 +62,7 @@ class AlarmPanel(QWidget):
     sig_journal_more = Signal()
     sig_mute = Signal(bool)
     sig_filter = Signal(str)  # typed filter for the active and shelved lists
+    sig_send_to_wall = Signal(str, object)  # wall name, {"kind": "alarm", "alarm_id": id}
 
     def __init__(
         self,
@@ -175,8 +179,11 @@ class AlarmPanel(QWidget):
         self.search.clicked.connect(self._query)
         self.text.returnPressed.connect(self._query)
         self.more.clicked.connect(self.sig_journal_more)
+        self.walls = WallChoices()
         for view in (self.active, self.shelved, self.journal):
             view.selectionModel().currentRowChanged.connect(self._on_current)
+            view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            view.customContextMenuRequested.connect(lambda pos, v=view: self._context_menu(v, pos))
         active.modelReset.connect(self._update_tabs)
         for m in (active, shelved):
             m.rowsInserted.connect(self._update_tabs)
@@ -225,6 +232,20 @@ class AlarmPanel(QWidget):
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
             self.sig_selected.emit(current.data(self._id_role))
+
+    def set_walls(self, names: list[str], offline: set[str] | frozenset[str] = frozenset()) -> None:
+        """The walls an alarm row's menu may send the incident to (none: no menu)."""
+        self.walls.set_walls(names, offline)
+
+    def _context_menu(self, view: QTableView, pos: QPoint) -> None:
+        index = view.indexAt(pos)
+        if not index.isValid() or not self.walls.names:
+            return
+        payload = {"kind": "alarm", "alarm_id": index.data(self._id_role)}
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.walls.add_menu(menu, payload, self.sig_send_to_wall.emit, "Send incident to wall")
+        menu.popup(view.viewport().mapToGlobal(pos))  # never exec(): alarms keep arriving
 
     def _on_mute(self, muted: bool) -> None:
         self.mute.setText("Tone off" if muted else "Tone on")

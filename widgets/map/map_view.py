@@ -33,6 +33,7 @@ from widgets.dnd import asset_mime
 from widgets.map.bridge import MapBridge
 from widgets.map.mbtiles import TILE_URL, MBTilesReader, MBTilesSchemeHandler
 from widgets.map.offline_guard import OfflineGuard
+from widgets.wall.send_menu import WallChoices
 
 COLUMNS = ["id", "kind", "name", "lat", "lon", "status", "heading", "label", "updated"]
 ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON, ROW_UPDATED = 0, 1, 2, 3, 4, 8
@@ -84,6 +85,7 @@ class MapView(QWidget):
         str, str, float, float
     )  # "show_in_mosaic" | "details" | "create_incident", id, lat, lon
     sig_view_changed = Signal(dict)  # {"lat", "lon", "zoom", "layers": {kind: bool}}
+    sig_send_to_wall = Signal(str, object)  # wall name, payload (see widgets/wall/send_menu.py)
 
     def __init__(
         self, page_path: Path, style: dict, flush_hz: float = 2.0, parent: QWidget | None = None
@@ -100,6 +102,9 @@ class MapView(QWidget):
         self._search_targets: dict[str, tuple[str, Any]] = {}
         self._streets: dict[str, list[tuple[float, float]]] = {}
         self._districts: dict[str, dict[str, float]] = {}
+        self.walls = WallChoices()  # "Send to wall" targets (set_walls)
+        self.current_view: dict | None = None  # the page's last reported view
+        self._kiosk = False
 
         # The application-wide profile (a profile of our own, destroyed with the widget, crashed
         # the process at exit while its page was still alive). The offline guard is per page.
@@ -121,6 +126,7 @@ class MapView(QWidget):
         self.bridge.sig_clicked.connect(self.sig_asset_clicked)
         self.bridge.sig_context.connect(self._on_context)
         self.bridge.sig_view.connect(self.sig_view_changed)
+        self.bridge.sig_view.connect(lambda v: setattr(self, "current_view", v))
         self.bridge.sig_hovered.connect(self._on_hovered)
         self.hovered = ""
         self._press: tuple[QPoint, str] | None = None
@@ -141,7 +147,7 @@ class MapView(QWidget):
         self.districts = QComboBox()
         self.districts.addItem("Zoom to district…")
         self.districts.activated.connect(self._on_district)
-        bar = QHBoxLayout()
+        bar = self._bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 4)
         bar.addWidget(self.search, 1)
         bar.addWidget(self.districts)
@@ -175,6 +181,25 @@ class MapView(QWidget):
         self._basemap = "{" + ",".join(parts) + "}"
         if self.ready:
             self.bridge.basemapChanged.emit(self._basemap)
+
+    def set_kiosk(self, on: bool = True, scale: float = 1.5) -> None:
+        """A map to look at, not to use (a video wall): no search bar, no zoom buttons, legend or
+        coordinates; the scale bar stays; everything drawn `scale` times bigger (read from afar)."""
+        self._kiosk = on
+        self.web.setZoomFactor(scale if on else 1.0)
+        self.search.setVisible(not on)
+        self.districts.setVisible(not on)
+        self._bar.setContentsMargins(0, 0, 0, 0 if on else 4)
+        if self.ready:
+            self._apply_kiosk()
+
+    def _apply_kiosk(self) -> None:
+        verb = "add" if self._kiosk else "remove"
+        self.run_js(f"document.body.classList.{verb}('vg-kiosk')")
+
+    def set_walls(self, names: list[str], offline: set[str] | frozenset[str] = frozenset()) -> None:
+        """The walls the context menu offers to send to (none: no such entry)."""
+        self.walls.set_walls(names, offline)
 
     def city_bounds(self) -> dict[str, float]:
         """Bounds of all districts of the basemap (the whole city)."""
@@ -273,6 +298,8 @@ class MapView(QWidget):
 
     def _on_ready(self) -> None:
         self.ready = True
+        if self._kiosk:
+            self._apply_kiosk()
         if self._basemap:
             self.bridge.basemapChanged.emit(self._basemap)
         if self._view:
@@ -377,6 +404,35 @@ class MapView(QWidget):
             actions.insert(0, ("show_in_mosaic", "Show in mosaic"))
         return actions
 
+    def wall_payloads(self, asset_id: str, kind: str) -> list[tuple[str, dict]]:
+        """(menu title, payload) for "Send to wall" after a right click on an asset or an empty spot:
+        the map on the asset (and a camera's picture), or the current view."""
+        view = self.current_view or self._view or {"lat": 47.322, "lon": 5.041, "zoom": 13}
+        layers = [k for k, on in (view.get("layers") or {}).items() if on]
+        if not asset_id:
+            payload = {"kind": "map", "lat": view["lat"], "lon": view["lon"], "zoom": view.get("zoom", 13)}
+            return [("Send this view to wall", {**payload, "focus": "", "layers": layers})]
+        row = self._rows.get(asset_id)
+        if row is None:
+            return []
+        zoom = max(17.0, float(view.get("zoom", 17)))
+        out = [
+            (
+                "Send map of this asset to wall",
+                {
+                    "kind": "map",
+                    "lat": row[ROW_LAT],
+                    "lon": row[ROW_LON],
+                    "zoom": zoom,
+                    "focus": asset_id,
+                    "layers": layers,
+                },
+            )
+        ]
+        if kind == "camera":
+            out.insert(0, ("Send camera to wall", {"kind": "camera", "camera_id": asset_id}))
+        return out
+
     def _on_context(self, info: dict) -> None:
         asset_id, lat, lon = info.get("id", ""), float(info["lat"]), float(info["lon"])
         menu = QMenu(self)
@@ -385,5 +441,7 @@ class MapView(QWidget):
             menu.addAction(label).triggered.connect(
                 lambda _=False, a=action: self.sig_context_action.emit(a, asset_id, lat, lon)
             )
+        for title, payload in self.wall_payloads(asset_id, info.get("kind", "")):
+            self.walls.add_menu(menu, payload, self.sig_send_to_wall.emit, title)
         # popup(), not exec(): a menu never stops alarms or updates from arriving.
         menu.popup(self.web.mapToGlobal(QPoint(int(info.get("x", 0)), int(info.get("y", 0)))))

@@ -1,12 +1,23 @@
-"""The mosaic with its toolbar: layout, named views, tour, snapshot. Emits what the operator asks."""
+"""The mosaic with its toolbar: layout, named views, tour, snapshot, send to a video wall. Emits what
+the operator asks."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from widgets.mosaic.layouts import LAYOUTS
 from widgets.mosaic.mosaic import Mosaic
+from widgets.wall.send_menu import WallChoices
 
 
 class MosaicPanel(QWidget):
@@ -14,6 +25,7 @@ class MosaicPanel(QWidget):
     sig_load_view = Signal(str)
     sig_tour = Signal(bool)  # start (True) / stop a tour of the cameras through the whole mosaic
     sig_snapshot = Signal()  # of the selected tile
+    sig_send_to_wall = Signal(str, object)  # wall name, payload (see widgets/wall/send_menu.py)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +49,15 @@ class MosaicPanel(QWidget):
         self.snapshot = QPushButton("Snapshot")
         self.snapshot.setToolTip("Save the selected tile's picture with the camera name and time")
         self.snapshot.clicked.connect(self.sig_snapshot)
+        self.walls = WallChoices()
+        self.view_title = ""  # the named view last opened or saved (the wall's caption)
+        self.to_wall = QToolButton(text="To wall")
+        self.to_wall.setToolTip("Send this view (layout and cameras) to a video wall")
+        self.to_wall.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.to_wall.setMenu(QMenu(self.to_wall))
+        self.to_wall.menu().aboutToShow.connect(self._fill_wall_menu)
+        self.to_wall.hide()  # until there is a wall
+        self.layouts.activated.connect(lambda _i: setattr(self, "view_title", ""))
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 4)
         bar.addWidget(self.layouts)
@@ -44,6 +65,7 @@ class MosaicPanel(QWidget):
         bar.addWidget(self.view_name)
         bar.addWidget(self.tour)
         bar.addWidget(self.snapshot)
+        bar.addWidget(self.to_wall)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -58,14 +80,52 @@ class MosaicPanel(QWidget):
 
     def _on_view(self, index: int) -> None:
         if index > 0:
-            self.sig_load_view.emit(self.views.itemText(index))
+            self.view_title = self.views.itemText(index)
+            self.sig_load_view.emit(self.view_title)
             self.views.setCurrentIndex(0)
 
     def _on_save(self) -> None:
         name = self.view_name.text().strip()
         if name:
+            self.view_title = name
             self.sig_save_view.emit(name)
             self.view_name.clear()
+
+    # ---- video walls ---------------------------------------------------------------------------
+
+    def set_walls(self, names: list[str], offline: set[str] | frozenset[str] = frozenset()) -> None:
+        """The walls this mosaic may send to (none: the entries are not offered)."""
+        self.walls.set_walls(names, offline)
+        self.to_wall.setVisible(bool(names))
+
+    def view_payload(self) -> dict:
+        """The whole view as a wall shows it: the layout and every camera it places."""
+        m = self.mosaic
+        size = LAYOUTS[m.layout_name].size
+        return {
+            "kind": "mosaic",
+            "name": self.view_title,
+            "layout": m.layout_name,
+            "camera_ids": list(m.cameras[:size]),
+        }
+
+    def add_send_menus(self, menu: QMenu, slot: int) -> None:
+        """A tile's right-click menu: send its camera, or the whole view, to a wall."""
+        send = self.sig_send_to_wall.emit
+        cam = self.mosaic.cameras[slot]
+        if cam:
+            self.walls.add_menu(menu, {"kind": "camera", "camera_id": cam}, send, "Send camera to wall")
+        self.walls.add_menu(menu, self.view_payload(), send, "Send this view to wall")
+
+    def _fill_wall_menu(self) -> None:
+        menu = self.to_wall.menu()
+        menu.clear()
+        payload = self.view_payload()
+        for name in self.walls.names:
+            label = f"{name}  (no display now)" if name in self.walls.offline else name
+            menu.addAction(label).triggered.connect(
+                lambda _=False, n=name: self.sig_send_to_wall.emit(n, payload)
+            )
 
     def _sync_layout_box(self) -> None:
         if self.layouts.currentText() != self.mosaic.layout_name:

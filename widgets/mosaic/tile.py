@@ -101,6 +101,11 @@ class VideoTile(QWidget):
         self.set_crop(QRectF(0, 0, 1, 1))
         self.update()
 
+    def set_overlay_font(self, font: QFont) -> None:
+        """The font of the name, age and messages (a video wall wants it big)."""
+        self._font = QFont(font)
+        self.update()
+
     def update_info(self, name: str, ptz: bool, presets: list[tuple[int, str]]) -> None:
         """New details of the same camera: the picture and statistics stay."""
         self.camera_name, self.ptz, self.presets = name, ptz, presets

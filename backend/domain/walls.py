@@ -1,0 +1,237 @@
+"""The video walls: which walls exist, what each one shows and whether a display is attached.
+
+No Qt, no gRPC, no protobuf. A wall exists once a display attached under its name and is kept,
+content included, when that display goes away (a wall PC rebooting shows the same picture again).
+Every change bumps one registry-wide revision and wakes the streams waiting for it; the registry
+lives on the event loop's thread. Content is checked here (`validate`), so a bad push never
+reaches a wall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MAX_GRID = 8  # rows and columns of a mosaic: a wall of 8x8 tiles is already unreadable
+MIN_ZOOM, MAX_ZOOM = 1.0, 20.0
+MAX_TEXT = 200  # names and titles
+MAX_ALARM_CAMERAS = 16
+MAX_LAYERS = 32
+
+
+class InvalidContent(ValueError):
+    """The content cannot be shown as asked; the message says why (for INVALID_ARGUMENT)."""
+
+
+class UnknownWall(KeyError):
+    """No display ever attached under this name."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraShot:
+    camera_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MosaicShot:
+    name: str
+    rows: int
+    columns: int
+    camera_ids: tuple[str, ...]  # row by row (or in `layout`'s slot order); "" leaves a tile empty
+    layout: str = ""  # a console layout with a big tile ("1+5"), else a plain grid
+
+
+@dataclass(frozen=True, slots=True)
+class MapShot:
+    lat: float
+    lon: float
+    zoom: float
+    focus_asset_id: str = ""
+    layers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmShot:
+    alarm_id: str
+    asset_id: str
+    lat: float
+    lon: float
+    camera_ids: tuple[str, ...]
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClearShot:
+    """Nothing: the wall shows its name, waiting for content."""
+
+
+Shot = CameraShot | MosaicShot | MapShot | AlarmShot | ClearShot
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    shot: Shot | None = None  # None: nothing was ever pushed
+    pushed_by: str = ""
+    console: str = ""
+    pushed_at: float = 0.0  # unix seconds
+    version: int = 0  # increases with every push to the wall
+
+
+@dataclass(frozen=True, slots=True)
+class Wall:
+    name: str
+    online: bool = False
+    content: Content = Content()
+    display: str = ""  # the attached (or last) display's host / console
+    last_seen: float = 0.0  # when a display last attached or detached
+    revision: int = 0  # the registry revision of this wall's last change
+    attachment: int = 0  # which display holds the wall (0: none); a newer attach replaces it
+
+
+def check_name(name: str) -> None:
+    if not NAME_RE.fullmatch(name):
+        raise InvalidContent(f"wall name {name!r} must be 1-64 of A-Z a-z 0-9 . _ -")
+
+
+def _check_position(lat: float, lon: float, what: str) -> None:
+    if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+        raise InvalidContent(f"{what} ({lat}, {lon}) is not a WGS84 position")
+    if lat == 0 and lon == 0:
+        raise InvalidContent(f"{what} is missing (0, 0)")
+
+
+def _check_text(value: str, what: str) -> None:
+    if len(value) > MAX_TEXT:
+        raise InvalidContent(f"{what} is longer than {MAX_TEXT} characters")
+
+
+def validate(shot: Shot | None) -> None:
+    """Raise InvalidContent unless the shot can be shown (ids present, sane grid, zoom, position)."""
+    if shot is None:
+        raise InvalidContent("content is required (camera, mosaic, map, alarm or clear)")
+    if isinstance(shot, CameraShot):
+        if not shot.camera_id:
+            raise InvalidContent("camera.camera_id is required")
+    elif isinstance(shot, MosaicShot):
+        if not (1 <= shot.rows <= MAX_GRID and 1 <= shot.columns <= MAX_GRID):
+            raise InvalidContent(
+                f"mosaic is {shot.rows}x{shot.columns}: rows and columns must be 1..{MAX_GRID}"
+            )
+        if len(shot.camera_ids) > shot.rows * shot.columns:
+            raise InvalidContent(
+                f"mosaic has {len(shot.camera_ids)} cameras for {shot.rows * shot.columns} tiles"
+            )
+        if not any(shot.camera_ids):
+            raise InvalidContent("mosaic.camera_ids has no camera")
+        _check_text(shot.name, "mosaic.name")
+        if len(shot.layout) > 32:
+            raise InvalidContent("mosaic.layout is longer than 32 characters")
+    elif isinstance(shot, MapShot):
+        _check_position(shot.lat, shot.lon, "map.center")
+        if not (math.isfinite(shot.zoom) and MIN_ZOOM <= shot.zoom <= MAX_ZOOM):
+            raise InvalidContent(f"map.zoom {shot.zoom} must be {MIN_ZOOM:g}..{MAX_ZOOM:g}")
+        if len(shot.layers) > MAX_LAYERS or any(not 0 < len(x) <= 64 for x in shot.layers):
+            raise InvalidContent(f"map.layers: at most {MAX_LAYERS} names of 1-64 characters")
+    elif isinstance(shot, AlarmShot):
+        if not shot.alarm_id:
+            raise InvalidContent("alarm.alarm_id is required")
+        _check_position(shot.lat, shot.lon, "alarm.position")
+        if len(shot.camera_ids) > MAX_ALARM_CAMERAS or not all(shot.camera_ids):
+            raise InvalidContent(f"alarm.camera_ids: at most {MAX_ALARM_CAMERAS}, none empty")
+        _check_text(shot.title, "alarm.title")
+
+
+def describe(shot: Shot | None) -> str:
+    """One line saying what a wall shows (audit detail, logs)."""
+    if shot is None or isinstance(shot, ClearShot):
+        return "nothing (cleared)" if shot is not None else "nothing"
+    if isinstance(shot, CameraShot):
+        return f"camera {shot.camera_id}"
+    if isinstance(shot, MosaicShot):
+        cams = ", ".join(c for c in shot.camera_ids if c)
+        shape = shot.layout or f"{shot.rows}x{shot.columns}"
+        return f"mosaic {shot.name!r} {shape}: {cams}"
+    if isinstance(shot, MapShot):
+        focus = f" focus {shot.focus_asset_id}" if shot.focus_asset_id else ""
+        return f"map {shot.lat:.5f},{shot.lon:.5f} zoom {shot.zoom:g}{focus}"
+    return f"alarm {shot.alarm_id} {shot.title!r} at {shot.lat:.5f},{shot.lon:.5f}"
+
+
+class WallRegistry:
+    """Every wall by name; `listener` gets all walls after each change (to persist them)."""
+
+    def __init__(
+        self, walls: Iterable[Wall] = (), listener: Callable[[list[Wall]], None] | None = None
+    ) -> None:
+        # Walls read back from disk have no display: one has to attach again.
+        self._walls = {w.name: replace(w, online=False, attachment=0, revision=0) for w in walls}
+        self._listener = listener
+        self._revision = 0
+        self._attachments = 0
+        self._changed: asyncio.Event | None = None
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    def walls(self) -> list[Wall]:
+        return [self._walls[n] for n in sorted(self._walls)]
+
+    def get(self, name: str) -> Wall | None:
+        return self._walls.get(name)
+
+    def changed_after(self, revision: int) -> list[Wall]:
+        return [w for w in self.walls() if w.revision > revision]
+
+    def attach(self, name: str, display: str, now: float) -> Wall:
+        """A display takes the wall (creating it), replacing any display attached before."""
+        check_name(name)
+        self._attachments += 1
+        old = self._walls.get(name) or Wall(name)
+        return self._commit(
+            replace(old, online=True, display=display, last_seen=now, attachment=self._attachments)
+        )
+
+    def detach(self, name: str, attachment: int, now: float) -> bool:
+        """The display holding `attachment` went away; False when a newer one had replaced it."""
+        wall = self._walls.get(name)
+        if wall is None or wall.attachment != attachment:
+            return False
+        self._commit(replace(wall, online=False, last_seen=now, attachment=0))
+        return True
+
+    def push(self, name: str, shot: Shot, user: str, console: str, now: float) -> Wall:
+        """Show `shot` on the wall (kept while no display is attached); raises InvalidContent or UnknownWall."""
+        check_name(name)
+        validate(shot)
+        wall = self._walls.get(name)
+        if wall is None:
+            raise UnknownWall(name)
+        content = Content(shot, user, console, now, wall.content.version + 1)
+        return self._commit(replace(wall, content=content))
+
+    def _commit(self, wall: Wall) -> Wall:
+        self._revision += 1
+        wall = replace(wall, revision=self._revision)
+        self._walls[wall.name] = wall
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+        if self._listener is not None:
+            self._listener(self.walls())
+        return wall
+
+    async def wait_for_change(self, revision: int, timeout: float) -> bool:
+        """True once the registry is past `revision`; False after `timeout` seconds without."""
+        if self._revision > revision:
+            return True
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), max(0.0, timeout))
+        return self._revision > revision

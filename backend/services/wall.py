@@ -1,0 +1,302 @@
+"""vigie.v1.WallService: the video walls every console sees and supervisors drive.
+
+Displays attach under a wall's name and receive its content, then each push; consoles list and
+watch the walls and push content to them. Bad pushes are refused with a reason (and audited);
+the registry (backend/domain/walls.py) is only ever touched on the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from vigie.v1 import assets_pb2, wall_pb2, wall_pb2_grpc
+
+from backend.domain.alarms import Alarm, AlarmEngine
+from backend.domain.assets import Kind
+from backend.domain.audit import AuditEntry, AuditSink
+from backend.domain.revlog import AssetStore
+from backend.domain.walls import (
+    AlarmShot,
+    CameraShot,
+    ClearShot,
+    Content,
+    InvalidContent,
+    MapShot,
+    MosaicShot,
+    Shot,
+    Wall,
+    WallRegistry,
+    check_name,
+    describe,
+    validate,
+)
+from backend.security import principal
+from backend.security.principal import Role
+from backend.store.alarms_sqlite import AlarmPersister
+
+log = logging.getLogger(__name__)
+
+PUSH_ROLE = Role.SUPERVISOR  # auth.proto: "SUPERVISOR: ... drives the video wall"
+CONSOLE_HEADER = "x-vigie-console"
+
+
+def _ts(t: float, out: Timestamp) -> None:
+    secs = int(t)
+    out.seconds = secs
+    out.nanos = int((t - secs) * 1e9)
+
+
+def shot_from_pb(c: wall_pb2.WallContent) -> Shot | None:
+    kind = c.WhichOneof("content")
+    if kind == "camera":
+        return CameraShot(c.camera.camera_id)
+    if kind == "mosaic":
+        m = c.mosaic
+        return MosaicShot(m.name, m.rows, m.columns, tuple(m.camera_ids), m.layout)
+    if kind == "map":
+        p = c.map
+        return MapShot(p.center.lat, p.center.lon, p.zoom, p.focus_asset_id, tuple(p.layers))
+    if kind == "alarm":
+        a = c.alarm
+        return AlarmShot(a.alarm_id, a.asset_id, a.position.lat, a.position.lon, tuple(a.camera_ids), a.title)
+    if kind == "clear":
+        return ClearShot()
+    return None
+
+
+def content_to_pb(c: Content, out: wall_pb2.WallContent | None = None) -> wall_pb2.WallContent:
+    m = wall_pb2.WallContent() if out is None else out
+    s = c.shot
+    if isinstance(s, CameraShot):
+        m.camera.camera_id = s.camera_id
+    elif isinstance(s, MosaicShot):
+        m.mosaic.name, m.mosaic.rows, m.mosaic.columns = s.name, s.rows, s.columns
+        m.mosaic.camera_ids.extend(s.camera_ids)
+        m.mosaic.layout = s.layout
+    elif isinstance(s, MapShot):
+        m.map.center.lat, m.map.center.lon, m.map.zoom = s.lat, s.lon, s.zoom
+        m.map.focus_asset_id = s.focus_asset_id
+        m.map.layers.extend(s.layers)
+    elif isinstance(s, AlarmShot):
+        a = m.alarm
+        a.alarm_id, a.asset_id, a.title = s.alarm_id, s.asset_id, s.title
+        a.position.lat, a.position.lon = s.lat, s.lon
+        a.camera_ids.extend(s.camera_ids)
+    elif isinstance(s, ClearShot):
+        m.clear.SetInParent()
+    m.pushed_by, m.console, m.version = c.pushed_by, c.console, c.version
+    if c.pushed_at:
+        _ts(c.pushed_at, m.pushed_at)
+    return m
+
+
+def wall_to_pb(w: Wall, out: wall_pb2.Wall | None = None) -> wall_pb2.Wall:
+    m = wall_pb2.Wall() if out is None else out
+    m.name, m.online, m.display = w.name, w.online, w.display
+    content_to_pb(w.content, m.content)
+    if w.last_seen:
+        _ts(w.last_seen, m.last_seen)
+    return m
+
+
+def _alarm_title(a: Alarm) -> str:
+    return f"P{a.priority} · {a.message or a.cause} — {a.asset_name or a.asset_id}"
+
+
+class PushRefused(Exception):
+    def __init__(self, code: grpc.StatusCode, reason: str, result: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason, self.result = code, reason, result
+
+
+class WallService(wall_pb2_grpc.WallServiceServicer):
+    def __init__(
+        self,
+        registry: WallRegistry,
+        store: AssetStore,
+        alarms: AlarmEngine,
+        alarm_journal: AlarmPersister,
+        audit: AuditSink,
+        heartbeat_s: float = 5.0,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.alarms = alarms
+        self.alarm_journal = alarm_journal
+        self.audit = audit
+        self.heartbeat_s = heartbeat_s
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def ListWalls(
+        self, request: wall_pb2.ListWallsRequest, context: grpc.aio.ServicerContext
+    ) -> wall_pb2.ListWallsResponse:
+        resp = wall_pb2.ListWallsResponse()
+        for w in self.registry.walls():
+            wall_to_pb(w, resp.walls.add())
+        return resp
+
+    async def WatchWalls(
+        self, request: wall_pb2.WatchWallsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[wall_pb2.WatchWallsResponse]:
+        reg = self.registry
+        seen = reg.revision
+        msg = wall_pb2.WatchWallsResponse()
+        for w in reg.walls():
+            wall_to_pb(w, msg.walls.add())
+        yield msg
+        while True:
+            if await reg.wait_for_change(seen, self.heartbeat_s):
+                changed = reg.changed_after(seen)
+                seen = reg.revision
+                msg = wall_pb2.WatchWallsResponse()
+                for w in changed:
+                    wall_to_pb(w, msg.walls.add())
+                yield msg
+            else:
+                hb = wall_pb2.WatchWallsResponse(heartbeat=assets_pb2.Heartbeat())
+                hb.heartbeat.server_time.GetCurrentTime()
+                yield hb
+
+    # --- displays ---------------------------------------------------------------------------
+
+    async def AttachWall(
+        self, request: wall_pb2.AttachWallRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[wall_pb2.WallContent]:
+        reg = self.registry
+        try:
+            check_name(request.name)
+        except InvalidContent as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        display = request.display or principal.current().console or context.peer()
+        seen = reg.revision
+        replaced = reg.get(request.name)
+        wall = reg.attach(request.name, display[:200], time.time())
+        me = wall.attachment
+        if replaced is not None and replaced.online:
+            log.info("wall %s: display %s replaces %s", wall.name, wall.display, replaced.display)
+        else:
+            log.info("wall %s: display %s attached", wall.name, wall.display)
+        try:
+            sent_version = wall.content.version
+            sent_at = time.monotonic()
+            yield content_to_pb(wall.content)
+            while True:
+                wait = sent_at + self.heartbeat_s - time.monotonic()
+                await reg.wait_for_change(seen, wait)
+                seen = reg.revision
+                wall = reg.get(request.name)  # type: ignore[assignment]
+                if wall.attachment != me:
+                    await context.abort(
+                        grpc.StatusCode.ABORTED,
+                        f"wall {request.name} was taken over by display {wall.display!r}",
+                    )
+                # A new push, or the current content again as a heartbeat on a quiet stream.
+                if wall.content.version != sent_version or time.monotonic() - sent_at >= self.heartbeat_s:
+                    sent_version, sent_at = wall.content.version, time.monotonic()
+                    yield content_to_pb(wall.content)
+        finally:
+            if reg.detach(request.name, me, time.time()):
+                log.info("wall %s: display %s left", request.name, display)
+
+    # --- pushing ----------------------------------------------------------------------------
+
+    async def Push(
+        self, request: wall_pb2.PushRequest, context: grpc.aio.ServicerContext
+    ) -> wall_pb2.PushResponse:
+        who = principal.current()
+        console = who.console or dict(context.invocation_metadata() or ()).get(CONSOLE_HEADER, "")
+        shot = shot_from_pb(request.content) if request.HasField("content") else None
+        try:
+            shot = await self._checked(request.wall, shot, who.role)
+            wall = self.registry.push(request.wall, shot, who.user, console, time.time())
+        except PushRefused as exc:
+            self._audit(who.user, console, request.wall, exc.result, f"{exc.reason} ({describe(shot)})")
+            await context.abort(exc.code, exc.reason)
+        self._audit(who.user, console, request.wall, "ok", f"v{wall.content.version}: {describe(shot)}")
+        return wall_pb2.PushResponse(wall=wall_to_pb(wall))
+
+    async def _checked(self, name: str, shot: Shot | None, role: Role) -> Shot:
+        """The shot as it will be shown (an alarm completed from the alarm itself), or PushRefused."""
+        if role < PUSH_ROLE:
+            raise PushRefused(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"pushing to a wall needs the {PUSH_ROLE.name} role",
+                "denied",
+            )
+        invalid = grpc.StatusCode.INVALID_ARGUMENT
+        if isinstance(shot, AlarmShot):
+            if not shot.alarm_id:
+                raise PushRefused(invalid, "alarm.alarm_id is required", "invalid")
+            shot = await self._complete_alarm(shot)
+        try:
+            check_name(name)
+            validate(shot)
+        except InvalidContent as exc:
+            raise PushRefused(invalid, str(exc), "invalid") from None
+        assert shot is not None
+        if self.registry.get(name) is None:
+            raise PushRefused(
+                grpc.StatusCode.NOT_FOUND,
+                f"no wall named {name!r}: no display ever attached to it",
+                "not_found",
+            )
+        self._check_assets(shot)
+        return shot
+
+    async def _complete_alarm(self, shot: AlarmShot) -> AlarmShot:
+        """Missing position, asset, cameras or title come from the alarm (NOT_FOUND if unknown)."""
+        alarm = self.alarms.get(shot.alarm_id)
+        if alarm is None:
+            alarm = (await self.alarm_journal.get_many([shot.alarm_id])).get(shot.alarm_id)
+        if alarm is None:
+            raise PushRefused(grpc.StatusCode.NOT_FOUND, f"no alarm with id {shot.alarm_id}", "not_found")
+        positioned = bool(shot.lat or shot.lon)
+        return AlarmShot(
+            shot.alarm_id,
+            shot.asset_id or alarm.asset_id,
+            shot.lat if positioned else alarm.lat,
+            shot.lon if positioned else alarm.lon,
+            shot.camera_ids or tuple(alarm.camera_ids),
+            shot.title or _alarm_title(alarm),
+        )
+
+    def _check_assets(self, shot: Shot) -> None:
+        cameras: tuple[str, ...] = ()
+        if isinstance(shot, CameraShot):
+            cameras = (shot.camera_id,)
+        elif isinstance(shot, MosaicShot | AlarmShot):
+            cameras = tuple(c for c in shot.camera_ids if c)
+        elif (
+            isinstance(shot, MapShot) and shot.focus_asset_id and self.store.get(shot.focus_asset_id) is None
+        ):
+            raise PushRefused(
+                grpc.StatusCode.NOT_FOUND, f"no asset with id {shot.focus_asset_id}", "not_found"
+            )
+        for cam in cameras:
+            asset = self.store.get(cam)
+            if asset is None:
+                raise PushRefused(grpc.StatusCode.NOT_FOUND, f"no camera with id {cam}", "not_found")
+            if asset.kind != Kind.CAMERA:
+                raise PushRefused(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{cam} is a {asset.kind.value}, not a camera",
+                    "invalid",
+                )
+
+    def _audit(self, user: str, console: str, wall: str, result: str, detail: str) -> None:
+        self.audit.record(
+            AuditEntry(
+                user=user,
+                console=console,
+                action="wall.push",
+                target=wall,
+                reason="",
+                result=result,
+                detail=detail,
+            )
+        )
