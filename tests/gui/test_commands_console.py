@@ -115,8 +115,9 @@ def test_supervisor_reads_and_exports_the_audit_trail(qtbot, consoles, cmd_backe
     qtbot.waitUntil(lambda: bool(states) and states[-1].command_id != "", timeout=15000)
 
     sup = consoles(cmd_backend.address, "supervisor")
-    qtbot.waitUntil(lambda: sup.session.role == "SUPERVISOR", timeout=15000)
-    assert sup.audit_button.isVisibleTo(sup) and not op.audit_button.isVisibleTo(op)
+    # The window learns of the login through a queued signal: wait for what it shows.
+    qtbot.waitUntil(lambda: sup.audit_button.isVisibleTo(sup), timeout=15000)
+    assert sup.session.role == "SUPERVISOR" and not op.audit_button.isVisibleTo(op)
     sup.show_audit()
     audit = sup.audit_ctl
     qtbot.waitUntil(
