@@ -63,9 +63,15 @@ class TlsOptions:
         )
 
 
-def explain_tls_failure(details: str) -> str | None:
+def explain_tls_failure(details: str, tls_on: bool = False) -> str | None:
     """A human reason for a refused TLS handshake, or None when `details` is not one."""
     low = details.lower()
+    if tls_on and "socket closed" in low:
+        # A backend that wants a client certificate hangs up during the handshake.
+        return (
+            "TLS refused: the backend closed the connection during the handshake — it may require a "
+            "certificate for this console (--tls-cert/--tls-key), or it does not serve TLS"
+        )
     if "ssl" not in low and "handshake" not in low and "certificate" not in low and "tls" not in low:
         return None
     if "expired" in low:

@@ -84,7 +84,7 @@ FINAL_CODES = (
 )
 
 
-def rpc_message(exc: grpc.aio.AioRpcError) -> str:
+def rpc_message(exc: grpc.aio.AioRpcError, tls_on: bool = False) -> str:
     """What the operator reads when a call fails: the server's reason, explained for refusals."""
     details = exc.details() or exc.code().name
     code = exc.code()
@@ -95,7 +95,7 @@ def rpc_message(exc: grpc.aio.AioRpcError) -> str:
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return "no answer from the backend in time"
     if code == grpc.StatusCode.UNAVAILABLE:
-        return explain_tls_failure(details) or f"backend unreachable — {details}"
+        return explain_tls_failure(details, tls_on) or f"backend unreachable — {details}"
     return details
 
 
@@ -416,7 +416,7 @@ class Session(QObject):
                     return
                 delay = backoff_delay(attempt)
                 attempt += 1
-                reason = rpc_message(exc)
+                reason = rpc_message(exc, self.tls is not None)
                 self._set_state("disconnected", f"{self.address}: {reason}", time.monotonic() + delay)
                 await asyncio.sleep(delay)
                 continue
@@ -518,7 +518,7 @@ class Session(QObject):
                 reason = f"no message for {self.stale_after:.0f} s"
             except grpc.aio.AioRpcError as exc:
                 self._note_rpc_error(exc)
-                reason = rpc_message(exc)
+                reason = rpc_message(exc, self.tls is not None)
             except Exception as exc:  # a bug must not leave a "connected" console with stale data
                 log.exception("asset watch")
                 reason = f"internal error: {exc}"
