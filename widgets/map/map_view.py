@@ -141,14 +141,16 @@ class MapView(QWidget):
         self.districts = QComboBox()
         self.districts.addItem("Zoom to district…")
         self.districts.activated.connect(self._on_district)
-        bar = QHBoxLayout()
+        self.toolbar = QWidget()
+        bar = QHBoxLayout(self.toolbar)
         bar.setContentsMargins(0, 0, 0, 4)
         bar.addWidget(self.search, 1)
         bar.addWidget(self.districts)
+        self.controls = True
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        lay.addLayout(bar)
+        lay.addWidget(self.toolbar)
         lay.addWidget(self.web, 1)
 
         self._flush_timer = QTimer(self, interval=int(1000 / flush_hz))
@@ -175,6 +177,18 @@ class MapView(QWidget):
         self._basemap = "{" + ",".join(parts) + "}"
         if self.ready:
             self.bridge.basemapChanged.emit(self._basemap)
+
+    def set_controls_visible(self, visible: bool) -> None:
+        """Without controls (a video wall): no search bar, no zoom buttons, legend or scale."""
+        self.controls = visible
+        self.toolbar.setVisible(visible)
+        if self.ready:
+            self._apply_controls()
+
+    def _apply_controls(self) -> None:
+        self.run_js(
+            f"document.body.classList.toggle('vg-no-controls', {'false' if self.controls else 'true'})"
+        )
 
     def city_bounds(self) -> dict[str, float]:
         """Bounds of all districts of the basemap (the whole city)."""
@@ -273,6 +287,8 @@ class MapView(QWidget):
 
     def _on_ready(self) -> None:
         self.ready = True
+        if not self.controls:
+            self._apply_controls()
         if self._basemap:
             self.bridge.basemapChanged.emit(self._basemap)
         if self._view:

@@ -106,6 +106,11 @@ class Mosaic(QWidget):
                 t.update()
         self.sig_selected.emit(slot)
 
+    def set_label_size(self, points: float) -> None:
+        """The tiles' overlay text size (a video wall is read from metres away)."""
+        for tile in self.tiles:
+            tile.set_label_size(points)
+
     def view_state(self) -> dict:
         """What a named view saves: the layout and the camera of every slot it shows."""
         size = LAYOUTS[self.layout_name].size

@@ -37,7 +37,8 @@ class MosaicPanel(QWidget):
         self.snapshot = QPushButton("Snapshot")
         self.snapshot.setToolTip("Save the selected tile's picture with the camera name and time")
         self.snapshot.clicked.connect(self.sig_snapshot)
-        bar = QHBoxLayout()
+        self.toolbar = QWidget()
+        bar = QHBoxLayout(self.toolbar)
         bar.setContentsMargins(0, 0, 0, 4)
         bar.addWidget(self.layouts)
         bar.addWidget(self.views, 1)
@@ -47,9 +48,13 @@ class MosaicPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        lay.addLayout(bar)
+        lay.addWidget(self.toolbar)
         lay.addWidget(self.mosaic, 1)
         self.mosaic.sig_changed.connect(self._sync_layout_box)
+
+    def set_controls_visible(self, visible: bool) -> None:
+        """Without controls (a video wall): the tiles only."""
+        self.toolbar.setVisible(visible)
 
     def set_view_names(self, names: list[str]) -> None:
         self.views.clear()

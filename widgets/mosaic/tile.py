@@ -144,6 +144,10 @@ class VideoTile(QWidget):
             return 0.0
         return sorted(self.latencies)[len(self.latencies) // 2]
 
+    def set_label_size(self, points: float) -> None:
+        self._font.setPointSizeF(points)
+        self.update()
+
     def set_crop(self, crop: QRectF) -> None:
         self.crop = crop
         self.sig_crop.emit(crop)
