@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
     session = Session(address)  # the one place the console's session is made
     remember = not args.screenshot  # screenshots: the same picture every time, nothing saved
-    console = Console(session, tiles=args.tiles, remember=remember)
+    console = Console(session, tiles=args.tiles)
     workspaces = WorkspaceManager(console, WorkspaceStore(), remember=remember)
     workspaces.sig_quit_requested.connect(lambda: app.exit(0))  # quit() would ask every window to close
     workspaces.sig_message.connect(console.sig_message)

@@ -39,12 +39,12 @@ class Console(QObject):
         session: Session,
         title: str = "Dijon Métropole",
         tiles: str | None = None,
-        remember: bool = True,
+        max_fps: float = 12.0,
     ) -> None:
-        """`remember`: keep the operator's choices (map basemap, named views) between runs; off for
-        screenshots (the same picture every time)."""
+        """`tiles`: the basemap given on the command line; `max_fps`: what each mosaic tile asks for."""
         super().__init__()
-        self.session, self.title, self.tiles, self.remember = session, title, tiles, remember
+        self.session, self.title, self.tiles = session, title, tiles
+        self.max_fps = max_fps
 
         # Models fed by the session.
         self.assets = AssetTableModel(parent=self)
@@ -100,6 +100,7 @@ class Console(QObject):
             self.session,
             self.assets,
             panel,
+            max_fps=self.max_fps,
             persist=False,
             stream_prefix=stream_prefix,
             initial_view=view,

@@ -450,15 +450,36 @@ class WorkspaceManager(QObject):
         t = event.type()
         if t in (QEvent.Type.Move, QEvent.Type.Resize, QEvent.Type.WindowStateChange) and obj in self.homes:
             self._update_home(obj)  # type: ignore[arg-type]
+        elif (
+            t in (QEvent.Type.WindowActivate, QEvent.Type.WindowDeactivate)
+            and isinstance(obj, ScreenWindow)
+            and QGuiApplication.platformName() != "xcb"
+        ):
+            # QtAds keeps floating containers above their window by toggling a window flag on
+            # activation, which hides them on every platform but X11 (offscreen, Wayland): show
+            # them again once it is done.
+            QTimer.singleShot(0, lambda w=obj: self._reshow_floating(w))
         return False
+
+    def _reshow_floating(self, window: ScreenWindow) -> None:
+        if (
+            self._closed
+            or window not in self.windows.values()
+            or not window.isVisible()
+            or window.isMinimized()
+        ):
+            return
+        for fc in window.docks.floatingWidgets():
+            if not fc.isVisible() and any(not d.isClosed() for d in fc.dockWidgets()):
+                fc.show()
 
     def _update_home(self, w: QWidget) -> None:
         """A window the operator moved (or Qt placed for us) at home: this is its home now."""
         home = self.homes[w]
         if home.displaced or not w.isVisible():
             return
-        screen = w.screen()
-        if screen is None or self.qscreen(screen.name()) is None:
+        screen = self._screen_of(w)
+        if screen is None:
             return
         info = screen_info(screen)
         home.screen = info.name
@@ -467,12 +488,18 @@ class WorkspaceManager(QObject):
         if not isinstance(w, ScreenWindow):  # a floating container belongs to the role of its screen
             home.role = self.screen_roles().get(info.name, home.role)
 
+    def _screen_of(self, w: QWidget) -> QScreen | None:
+        """The screen a window is on: the one under its centre (the window's own screen is only
+        updated after the move is delivered)."""
+        screen = QGuiApplication.screenAt(w.geometry().center()) or w.screen()
+        return screen if screen is not None and self.qscreen(screen.name()) is not None else None
+
     def _track_floating(self, fc: ads.CFloatingDockContainer, owner: str) -> None:
         """The operator dragged a panel out: a new top-level window to follow (and save)."""
         if fc in self.homes:
             return
         self._windows_of_floating[fc] = owner
-        screen = fc.screen()
+        screen = self._screen_of(fc)
         name = screen.name() if screen else ""
         self.homes[fc] = Home(self.screen_roles().get(name, owner), name, None, "normal")
         fc.installEventFilter(self)
@@ -658,8 +685,9 @@ class WorkspaceManager(QObject):
         mapping = self.mapping()
 
         def top(w: QWidget) -> dict:
+            screen = self._screen_of(w)
             return {
-                "screen": w.screen().name() if w.screen() else "",
+                "screen": screen.name() if screen else "",
                 "geometry": list(_rect(w.geometry())),
                 "visible": w.isVisible(),
                 "state": _state(w),

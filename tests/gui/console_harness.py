@@ -19,7 +19,7 @@ class ConsoleHarness:
 
     def __init__(self, address: str, workspace: str = "Laptop demo", size: tuple[int, int] = (1700, 1000)):
         self.session = Session(address)
-        self.console = Console(self.session, remember=False)
+        self.console = Console(self.session)
         self.manager = WorkspaceManager(self.console, store=None, remember=False)
         self.manager.apply(PROVIDED[workspace]())
         self.window: ScreenWindow = self.manager.windows["console-left"]
