@@ -93,7 +93,7 @@ def supervisor() -> Workspace:
     screens = [
         Screen("console-left"),
         Screen("console-right"),
-        Screen("wall-1", wall=Wall("mosaic", {"layout": "1+12", "cameras": []})),
+        Screen("wall-1", wall=Wall("mosaic", {"layout": "3x3", "cameras": []})),
     ]
     panels = {
         "assets": Panel("assets"),

@@ -266,6 +266,8 @@ class WorkspaceManager(QObject):
             self._build_window(Window(Placement("console-left"), None), primary=True)
         self.walls = {s.role: s.wall for s in ws.screens if s.wall}
         self._place_all()
+        for pid, dock in self.docks.items():  # behind a tab or closed from the start: it streams nothing
+            self.panels[pid].set_shown(dock.isVisible())
         self.sig_changed.emit()
 
     def _teardown_windows(self) -> None:

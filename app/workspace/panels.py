@@ -150,7 +150,8 @@ def make_mosaic(console: Console, panel_id: str, state: dict, controls: bool = T
         panel.mosaic.set_layout(layout)
     if not controls:
         panel.set_controls_visible(False)
-        panel.mosaic.set_label_size(WALL_LABEL_PT)
+        panel.mosaic.set_overlay(WALL_LABEL_PT, show_fps=False)
+        panel.mosaic.select(-1)  # nobody picks a tile on a wall: no selection border
     view = {"layout": panel.mosaic.layout_name, "cameras": list(state.get("cameras", []))}
     ctl = console.new_mosaic(panel, f"{panel_id}:tile", view, operated=controls)
     return MosaicLivePanel(console, panel, ctl)

@@ -82,23 +82,24 @@ class ScreenWindow(QMainWindow):
         lay.addWidget(inner, 1)
         self.setCentralWidget(body)
 
-        # Status bar: the connection everywhere; counts on the primary window.
+        # Status bar: the connection and the alarm counts on every screen; the city-wide status
+        # counts, the revision and the console's messages on the primary window.
         sb = self.statusBar()
         self.connection = ConnectionIndicator()
         self.connection.set_state(console.session.state, console.session.address, 0.0)
         sb.addWidget(self.connection)
         console.session.sig_connection.connect(self.connection.set_state)
+        self.alarm_counts = QLabel()
+        sb.addPermanentWidget(self.alarm_counts)
+        console.alarm_ctl.sig_counts.connect(self._update_alarm_counts)
+        self._update_alarm_counts(console.alarm_ctl.store.counts())
         if primary:
-            self.alarm_counts = QLabel()
             self.counts = QLabel()
             self.revision = QLabel()
             self.revision.setStyleSheet("color: #8b949e; padding: 0 8px;")
-            sb.addPermanentWidget(self.alarm_counts)
             sb.addPermanentWidget(self.counts)
             sb.addPermanentWidget(self.revision)
             console.sig_message.connect(lambda msg: sb.showMessage(msg, 8000))
-            console.alarm_ctl.sig_counts.connect(self._update_alarm_counts)
-            self._update_alarm_counts(console.alarm_ctl.store.counts())
             console.assets.sig_counts_changed.connect(self._update_counts)
             self._update_counts()
 
@@ -133,7 +134,8 @@ class ScreenWindow(QMainWindow):
         self.revision.setText(f"rev {self.console.assets.revision}")
 
     def _update_alarm_counts(self, c: dict) -> None:
-        self.alarm_counts.setText(alarm_counts_html(c))
+        html = alarm_counts_html(c)
+        self.alarm_counts.setText(html if self.primary else html.rsplit("&nbsp;&nbsp;&nbsp;│", 1)[0])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.closing:

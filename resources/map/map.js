@@ -162,7 +162,7 @@
     zoom: DEFAULT_ZOOM,
     minZoom: 11,
     maxZoom: 19,
-    zoomSnap: 0.5,                // a framed city or district fills the panel better than whole levels
+    zoomSnap: 0.25,               // a framed city or district fills the panel better than whole levels
     attributionControl: true,
     worldCopyJump: false
   });
