@@ -13,7 +13,7 @@ from app.workspace.screens import role_names
 LAPTOP = "Laptop demo"
 OPERATOR_2 = "Operator 2 screens"
 SUPERVISOR_3 = "Supervisor 3 screens"
-EXTRA_MOSAIC_LAYOUTS = ("4x4", "1+7", "3x3")  # the mosaics of the 3rd, 4th, 5th... screens
+EXTRA_MOSAIC_LAYOUTS = ("3x3", "4x4", "1+7")  # the mosaics of the 3rd, 4th, 5th... screens
 
 
 def _h(items: list, sizes: list[float]) -> Split:

@@ -60,9 +60,16 @@ log = logging.getLogger(__name__)
 AUTOSAVE_MS = 15_000
 
 
+def screen_name(s: QScreen) -> str:
+    """A monitor's name; one without (some platforms) is named by where it sits."""
+    return s.name() or f"screen@{s.geometry().x()},{s.geometry().y()}"
+
+
 def screen_info(s: QScreen) -> ScreenInfo:
     g, a = s.geometry(), s.availableGeometry()
-    return ScreenInfo(s.name(), (g.x(), g.y(), g.width(), g.height()), (a.x(), a.y(), a.width(), a.height()))
+    return ScreenInfo(
+        screen_name(s), (g.x(), g.y(), g.width(), g.height()), (a.x(), a.y(), a.width(), a.height())
+    )
 
 
 def _rect(r: QRect) -> Rect:
@@ -135,7 +142,7 @@ class WorkspaceManager(QObject):
         return ordered(infos)
 
     def qscreen(self, name: str) -> QScreen | None:
-        return next((s for s in self._screens() if s.name() == name), None)
+        return next((s for s in self._screens() if name and screen_name(s) == name), None)
 
     def roles(self) -> list[str]:
         roles = set(self.known) | set(self.windows) | set(self.walls)
@@ -351,8 +358,13 @@ class WorkspaceManager(QObject):
             fc.installEventFilter(self)
 
     def _home_from(self, place: Placement, mapping: dict[str, str]) -> Home:
+        """The monitor it was saved on when present, else its role's (even if away: it will come
+        back there), else none (its role has no screen of its own: it waits folded)."""
         screen = place.screen if place.screen and self.qscreen(place.screen) else ""
-        screen = screen or self.known.get(place.role) or mapping.get(place.role, "")
+        screen = screen or self.known.get(place.role, "")
+        if not screen:
+            name = mapping.get(place.role, "")
+            screen = name if roles_of_screens(mapping).get(name) == place.role else ""
         return Home(place.role, screen, place.geometry, place.state)
 
     # ---- placing windows on screens --------------------------------------------------------------
@@ -382,7 +394,7 @@ class WorkspaceManager(QObject):
             if target is None:
                 continue
             home.displaced = True
-            if own.get(target.name()) == home.role:  # a stand-in monitor plays its role: as at home
+            if own.get(screen_name(target)) == home.role:  # a stand-in monitor plays its role: as at home
                 self._put(w, target, home.rel, home.state)
             else:
                 self._put(
@@ -494,7 +506,7 @@ class WorkspaceManager(QObject):
         """The screen a window is on: the one under its centre (the window's own screen is only
         updated after the move is delivered)."""
         screen = QGuiApplication.screenAt(w.geometry().center()) or w.screen()
-        return screen if screen is not None and self.qscreen(screen.name()) is not None else None
+        return screen if screen is not None and self.qscreen(screen_name(screen)) is not None else None
 
     def _track_floating(self, fc: ads.CFloatingDockContainer, owner: str) -> None:
         """The operator dragged a panel out: a new top-level window to follow (and save)."""
@@ -502,7 +514,7 @@ class WorkspaceManager(QObject):
             return
         self._windows_of_floating[fc] = owner
         screen = self._screen_of(fc)
-        name = screen.name() if screen else ""
+        name = screen_name(screen) if screen else ""
         self.homes[fc] = Home(self.screen_roles().get(name, owner), name, None, "normal")
         fc.installEventFilter(self)
         fc.destroyed.connect(lambda *_: self._forget(fc))
@@ -689,7 +701,7 @@ class WorkspaceManager(QObject):
         def top(w: QWidget) -> dict:
             screen = self._screen_of(w)
             return {
-                "screen": screen.name() if screen else "",
+                "screen": screen_name(screen) if screen else "",
                 "geometry": list(_rect(w.geometry())),
                 "visible": w.isVisible(),
                 "state": _state(w),

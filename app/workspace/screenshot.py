@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QCoreApplication, QRect
 from PySide6.QtGui import QColor, QImage, QPainter
 
 from app.workspace.manager import WorkspaceManager
@@ -20,7 +20,12 @@ DESK = QColor("#0b0d10")  # what a screen shows where no window is
 def screen_images(manager: WorkspaceManager) -> list[tuple[str, QImage]]:
     """(screen name, picture) for every screen, left to right."""
     out = []
-    windows = [(w, w.grab()) for w in manager.top_levels()]
+    windows = []
+    for w in manager.top_levels():
+        # Grabbing a window (the map's page above all) takes a while: let the pictures that
+        # arrived meanwhile reach their tiles first, so no tile is drawn older than it is.
+        QCoreApplication.processEvents()
+        windows.append((w, w.grab()))
     for info in manager.present():
         x, y, w, h = info.geometry
         img = QImage(w, h, QImage.Format.Format_RGB32)
