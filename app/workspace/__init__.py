@@ -2,5 +2,6 @@
 
 model.py (the workspace as plain data), screens.py (roles <-> screens, folding), layouts.py (proposed and
 provided workspaces), files.py (the JSON format), panels.py (the panel registry), window.py (a screen's
-window), wall.py (wall mode), manager.py (places it all on the screens), menus.py, screenshot.py.
+window), docking.py (dock trees <-> QtAds), wall.py (wall mode), manager.py (places it all on the
+screens), menus.py, screenshot.py. See docs/workspaces.md.
 """

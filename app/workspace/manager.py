@@ -602,7 +602,11 @@ class WorkspaceManager(QObject):
             dock.takeWidget()
             dock.deleteLater()
         if live is not None:
-            live.widget.deleteLater()
+            if live.owned:
+                live.widget.deleteLater()
+            else:  # the console's own view: kept for the next workspace that shows it
+                live.widget.hide()
+                live.widget.setParent(None)
 
     # ---- walls and windows -----------------------------------------------------------------------
 

@@ -25,10 +25,13 @@ WALL_LABEL_PT = 24.0  # UX.md: wall mode labels at least 24 pt
 
 
 class LivePanel:
-    """A panel on the console: its widget, and what it shows (saved in the workspace)."""
+    """A panel on the console: its widget, and what it shows (saved in the workspace). `owned`: the
+    widget was made for this panel and goes with it; otherwise it belongs to the console (the asset
+    table, the alarm list...) and outlives the panel."""
 
-    def __init__(self, widget: QWidget) -> None:
+    def __init__(self, widget: QWidget, owned: bool = False) -> None:
         self.widget = widget
+        self.owned = owned
 
     def state(self) -> dict:
         return {}
@@ -84,7 +87,7 @@ def next_id(kind: str, taken: set[str]) -> str:
 
 class MapPanel(LivePanel):
     def __init__(self, console: Console, view: MapView, ctl: MapController, operated: bool) -> None:
-        super().__init__(view)
+        super().__init__(view, owned=True)
         self.console, self.view, self.ctl, self.operated = console, view, ctl, operated
 
     def state(self) -> dict:
@@ -122,7 +125,7 @@ def make_map(console: Console, panel_id: str, state: dict, controls: bool = True
 
 class MosaicLivePanel(LivePanel):
     def __init__(self, console: Console, panel: MosaicPanel, ctl: MosaicController) -> None:
-        super().__init__(panel)
+        super().__init__(panel, owned=True)
         self.console, self.panel, self.ctl = console, panel, ctl
 
     def state(self) -> dict:

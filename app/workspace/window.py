@@ -99,7 +99,7 @@ class ScreenWindow(QMainWindow):
             self.revision.setStyleSheet("color: #8b949e; padding: 0 8px;")
             sb.addPermanentWidget(self.counts)
             sb.addPermanentWidget(self.revision)
-            console.sig_message.connect(lambda msg: sb.showMessage(msg, 8000))
+            console.sig_message.connect(self._show_message)  # a method: disconnected with the window
             console.assets.sig_counts_changed.connect(self._update_counts)
             self._update_counts()
 
@@ -125,6 +125,9 @@ class ScreenWindow(QMainWindow):
         self._clock_timer.start()
         self._tick()
         return head
+
+    def _show_message(self, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
 
     def _tick(self) -> None:
         self.clock.setText(time.strftime("%a %d %b  %H:%M:%S"))

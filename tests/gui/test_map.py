@@ -9,7 +9,7 @@ from collections import Counter
 
 import grpc
 import pytest
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QEvent, QIODevice, QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
 from vigie.v1 import assets_pb2, assets_pb2_grpc
@@ -42,7 +42,11 @@ def map_view(qtbot):
     view.resize(900, 700)
     view.show()
     qtbot.waitUntil(lambda: view.ready, timeout=30000)
-    return view
+    yield view
+    # Delete the page now: left to the interpreter's exit, QtWebEngine releases its profile first
+    # and the process crashes on the way out.
+    view.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 def spread_rows() -> list[list]:

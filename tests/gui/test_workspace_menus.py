@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QMenu, QWidgetAction
 
 from app.workspace.files import WorkspaceStore
-from app.workspace.layouts import LAPTOP, OPERATOR_2, SUPERVISOR_3
+from app.workspace.layouts import LAPTOP, OPERATOR_2, PROVIDED, SUPERVISOR_3
 from app.workspace.model import Panel, Placement, Screen, Tabs, Window, Workspace
 from app.workspace.panels import REGISTRY, LivePanel, PanelKind, register
 from tests.gui.console_harness import ConsoleHarness
@@ -79,6 +79,12 @@ def test_a_new_panel_kind_is_one_registry_entry(console):
         console.show_camera("cam-0001")  # no mosaic: says so instead of failing
     finally:
         del REGISTRY["notes"]
+    # The console's own views outlive the panels that showed them.
+    console.manager.apply(PROVIDED[LAPTOP]())
+    assert console.manager.docks["assets"].widget() is console.asset_panel
+    assert console.manager.docks["alarms"].widget() is console.alarm_ctl.panel
+    console.alarm_ctl._update_flood()  # its timer and labels are alive
+    assert "notes" not in console.manager.panels and len(console.mosaic_ctls) == 1
 
 
 def test_a_panel_moves_to_another_window_and_keeps_working(console, qtbot):
