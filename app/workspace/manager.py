@@ -14,6 +14,7 @@ wall whose screen is gone waits for it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -130,6 +131,8 @@ class WorkspaceManager(QObject):
         app = QGuiApplication.instance()
         app.screenAdded.connect(self._on_screen_added)
         app.screenRemoved.connect(self._on_screen_removed)
+        for screen in self._screens():
+            screen.availableGeometryChanged.connect(self._on_screen_resized)
         self._autosave = QTimer(self, interval=AUTOSAVE_MS)
         self._autosave.timeout.connect(self._autosave_now)
 
@@ -533,6 +536,11 @@ class WorkspaceManager(QObject):
 
     def _on_screen_added(self, screen: QScreen) -> None:
         log.info("screen %s added", screen.name())
+        screen.availableGeometryChanged.connect(self._on_screen_resized)
+        self.handle_screens_changed()
+
+    def _on_screen_resized(self, _area: QRect) -> None:
+        """A monitor changed resolution or moved: every window back inside its screen."""
         self.handle_screens_changed()
 
     def handle_screens_changed(self) -> None:
@@ -779,3 +787,6 @@ class WorkspaceManager(QObject):
         app = QGuiApplication.instance()
         app.screenAdded.disconnect(self._on_screen_added)
         app.screenRemoved.disconnect(self._on_screen_removed)
+        for screen in self._screens():
+            with contextlib.suppress(RuntimeError, TypeError):  # never connected: nothing to undo
+                screen.availableGeometryChanged.disconnect(self._on_screen_resized)

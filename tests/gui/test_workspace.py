@@ -92,8 +92,22 @@ def test_three_screens_then_one_unplugged_and_plugged_back(backend, tmp_path, co
     data = json.loads(without_b.read_text())  # C stays where it was, right of the gap
     data["screens"][1]["x"] = 2 * W
     without_b.write_text(json.dumps(data))
-    start, unplugged, back = probe(
-        backend, three, config, "start", "dump", f"screens:{without_b}", "dump", f"screens:{three}", "dump"
+    smaller_c = tmp_path / "smaller-c.json"
+    data = json.loads(three.read_text())
+    data["screens"][2].update(width=1280, height=720)
+    smaller_c.write_text(json.dumps(data))
+    start, unplugged, back, resized = probe(
+        backend,
+        three,
+        config,
+        "start",
+        "dump",
+        f"screens:{without_b}",
+        "dump",
+        f"screens:{three}",
+        "dump",
+        f"screens:{smaller_c}",
+        "dump",
     )
     wins = windows(start)
     assert [(r, w["screen"], w["geometry"]) for r, w in wins.items()] == [
@@ -116,6 +130,8 @@ def test_three_screens_then_one_unplugged_and_plugged_back(backend, tmp_path, co
     assert wins["console-right"]["state"] == "maximized" and not wins["console-right"]["displaced"]
     assert back["workspace"]["windows"] == start["workspace"]["windows"]
     assert back["workspace"]["screens"] == start["workspace"]["screens"]
+    # C now runs at a lower resolution: its window fits it.
+    assert windows(resized)["wall-1"]["geometry"] == [2 * W, 0, 1280, 720]
 
 
 def test_save_then_restore_at_next_start_and_on_other_monitors(backend, tmp_path, config):
