@@ -48,7 +48,7 @@ class WorkspaceError(ValueError):
 # ---- to JSON ----------------------------------------------------------------------------------
 
 
-def _node_to_json(node: Node | None) -> dict | None:
+def node_to_json(node: Node | None) -> dict | None:
     if node is None:
         return None
     if isinstance(node, Tabs):
@@ -56,7 +56,7 @@ def _node_to_json(node: Node | None) -> dict | None:
     return {
         "split": node.orientation,
         "sizes": [round(s, 4) for s in node.sizes],
-        "items": [_node_to_json(i) for i in node.items],
+        "items": [node_to_json(i) for i in node.items],
     }
 
 
@@ -86,11 +86,9 @@ def to_json(ws: Workspace) -> dict:
         "windows": [
             {
                 **_place_to_json(w.place),
-                "docks": _node_to_json(w.docks),
+                "docks": node_to_json(w.docks),
                 "closed": list(w.closed),
-                "floating": [
-                    {**_place_to_json(f.place), "docks": _node_to_json(f.docks)} for f in w.floating
-                ],
+                "floating": [{**_place_to_json(f.place), "docks": node_to_json(f.docks)} for f in w.floating],
             }
             for w in ws.windows
         ],
@@ -130,7 +128,7 @@ def _rect(v: Any, where: str) -> Rect | None:
     return (v[0], v[1], v[2], v[3])
 
 
-def _node(v: Any, where: str) -> Node | None:
+def node_from_json(v: Any, where: str = "docks") -> Node | None:
     if v is None:
         return None
     _expect(isinstance(v, dict), where, "expected an object")
@@ -156,7 +154,9 @@ def _node(v: Any, where: str) -> Node | None:
             f"{where}.sizes",
             "expected one non-negative number per item",
         )
-        return Split(v["split"], [_node(i, f"{where}.items[{n}]") for n, i in enumerate(items)], sizes)
+        return Split(
+            v["split"], [node_from_json(i, f"{where}.items[{n}]") for n, i in enumerate(items)], sizes
+        )
     raise WorkspaceError(f"{where}: expected {{'tabs': [...]}} or {{'split': ..., 'items': [...]}}")
 
 
@@ -229,12 +229,15 @@ def from_json(data: Any) -> Workspace:
         for j, f in enumerate(raw_floating):
             fw = f"{where}.floating[{j}]"
             _expect(isinstance(f, dict), fw, "expected an object")
-            docks = normalise(_node(f.get("docks"), f"{fw}.docks"))
+            docks = normalise(node_from_json(f.get("docks"), f"{fw}.docks"))
             _expect(docks is not None, f"{fw}.docks", "a floating container needs panels")
             floating.append(Floating(_place(f, fw), docks))  # type: ignore[arg-type]
         windows.append(
             Window(
-                _place(w, where), normalise(_node(w.get("docks"), f"{where}.docks")), list(closed), floating
+                _place(w, where),
+                normalise(node_from_json(w.get("docks"), f"{where}.docks")),
+                list(closed),
+                floating,
             )
         )
     _expect(len({w.place.role for w in windows}) == len(windows), "windows", "two windows have the same role")

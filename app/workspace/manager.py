@@ -21,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import PySide6QtAds as ads
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, QRect, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QWidget
 
 from app.console import Console
 from app.workspace import docking
-from app.workspace.files import WorkspaceError, WorkspaceStore, dumps
+from app.workspace.files import WorkspaceError, WorkspaceStore, dumps, node_to_json
 from app.workspace.layouts import PROVIDED, proposed
 from app.workspace.menus import install_menus
 from app.workspace.model import (
@@ -125,7 +126,6 @@ class WorkspaceManager(QObject):
         self.known: dict[str, str] = {}  # role -> the monitor it plays on (or did, when it is gone)
         self.screen_geometry: dict[str, Rect] = {}  # monitor name -> geometry, last seen
         self.homes: dict[QWidget, Home] = {}
-        self._windows_of_floating: dict[QWidget, str] = {}  # floating container -> owner window's role
         self._last_saved = ""
         self._closed = False
         app = QGuiApplication.instance()
@@ -291,7 +291,6 @@ class WorkspaceManager(QObject):
             window.deleteLater()
         self.windows.clear()
         self.homes.clear()
-        self._windows_of_floating.clear()
 
     def _make_panel(self, pid: str, kind: str, state: dict) -> LivePanel:
         live = REGISTRY[kind].create(self.console, pid, state)
@@ -356,9 +355,8 @@ class WorkspaceManager(QObject):
         if made:
             fc = made[0]
             docking.apply_sizes(fc.dockContainer().rootSplitter(), spec.docks)
-            self._windows_of_floating[fc] = window.role
+            self._track_floating(fc, window.role)
             self.homes[fc] = self._home_from(spec.place, mapping)
-            fc.installEventFilter(self)
 
     def _home_from(self, place: Placement, mapping: dict[str, str]) -> Home:
         """The monitor it was saved on when present, else its role's (even if away: it will come
@@ -374,6 +372,7 @@ class WorkspaceManager(QObject):
 
     def _place_all(self) -> None:
         """Every window at home, or folded while its screen is away; walls on their screens."""
+        self.homes = {w: h for w, h in self.homes.items() if shiboken6.isValid(w)}
         mapping = self.mapping()
         own = roles_of_screens(mapping)
         folded = 0
@@ -515,7 +514,6 @@ class WorkspaceManager(QObject):
         """The operator dragged a panel out: a new top-level window to follow (and save)."""
         if fc in self.homes:
             return
-        self._windows_of_floating[fc] = owner
         screen = self._screen_of(fc)
         name = screen_name(screen) if screen else ""
         self.homes[fc] = Home(self.screen_roles().get(name, owner), name, None, "normal")
@@ -524,7 +522,6 @@ class WorkspaceManager(QObject):
 
     def _forget(self, w: QObject) -> None:
         self.homes.pop(w, None)  # type: ignore[call-overload]
-        self._windows_of_floating.pop(w, None)  # type: ignore[call-overload]
 
     # ---- screens coming and going ----------------------------------------------------------------
 
@@ -726,15 +723,13 @@ class WorkspaceManager(QObject):
             "windows": {},
             "walls": {},
         }
-        from app.workspace.files import _node_to_json
-
         for role, w in self.windows.items():
             entry = top(w)
             entry["primary"] = w.primary
-            entry["docks"] = _node_to_json(docking.read(w.docks.rootSplitter()))
+            entry["docks"] = node_to_json(docking.read(w.docks.rootSplitter()))
             entry["displaced"] = self.homes[w].displaced if w in self.homes else False
             entry["floating"] = [
-                {**top(fc), "docks": _node_to_json(docking.read(fc.dockContainer().rootSplitter()))}
+                {**top(fc), "docks": node_to_json(docking.read(fc.dockContainer().rootSplitter()))}
                 for fc in w.docks.floatingWidgets()
                 if fc.isVisible()
             ]

@@ -62,12 +62,6 @@ def register(kind: PanelKind) -> PanelKind:
     return kind
 
 
-def kind_of(panel_id: str) -> str:
-    """ "mosaic-2" -> "mosaic"; a single panel's id is its kind."""
-    m = re.fullmatch(r"(.+)-(\d+)", panel_id)
-    return m.group(1) if m and m.group(1) in REGISTRY and REGISTRY[m.group(1)].multiple else panel_id
-
-
 def title_of(panel_id: str, kind: str) -> str:
     spec = REGISTRY.get(kind)
     title = spec.title if spec else kind

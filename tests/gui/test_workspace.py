@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from app.workspace.files import node_from_json
 from app.workspace.model import panel_ids
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,9 +48,7 @@ def windows(dump: dict) -> dict[str, dict]:
 
 
 def docks(window: dict) -> list[str]:
-    from app.workspace.files import _node
-
-    return panel_ids(_node(window["docks"], "docks"))
+    return panel_ids(node_from_json(window["docks"]))
 
 
 @pytest.fixture

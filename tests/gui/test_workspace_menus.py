@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 
+import PySide6QtAds as ads
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QMenu, QWidgetAction
 
 from app.workspace.files import WorkspaceStore
 from app.workspace.layouts import LAPTOP, OPERATOR_2, PROVIDED, SUPERVISOR_3
-from app.workspace.model import Panel, Placement, Screen, Tabs, Window, Workspace
+from app.workspace.model import Panel, Placement, Screen, Tabs, Window, Workspace, panel_ids
 from app.workspace.panels import REGISTRY, LivePanel, PanelKind, register
 from tests.gui.console_harness import ConsoleHarness
 
@@ -105,6 +106,17 @@ def test_a_panel_moves_to_another_window_and_keeps_working(console, qtbot):
     ws = manager.capture()
     assert [w.place.role for w in ws.windows] == ["console-left", "console-right"]
     assert ws.windows[1].docks == Tabs(["map"], "map")
+
+    # A panel dragged out, then docked back: its floating window goes, and nothing trips on it.
+    detail = manager.docks["detail"]
+    detail.setFloating()
+    fc = detail.floatingDockContainer()
+    qtbot.waitUntil(lambda: fc in manager.homes and fc.isVisible(), timeout=5000)
+    assert [f.docks for f in manager.capture().windows[0].floating] == [Tabs(["detail"], "detail")]
+    console.window.docks.addDockWidget(ads.RightDockWidgetArea, detail)
+    qtbot.waitUntil(lambda: not manager.capture().windows[0].floating, timeout=5000)
+    manager.handle_screens_changed()
+    assert "detail" in panel_ids(manager.capture().windows[0].docks)
 
 
 def test_workspace_menu_saves_opens_and_resets(console, qtbot, tmp_path):
