@@ -35,10 +35,24 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
         "--screenshot",
         metavar="DIR",
         default=d(None),
-        help="render offscreen, write one PNG per window into DIR, exit",
+        help="render offscreen, write one PNG per screen into DIR (vigie-1.png, left to right), exit",
     )
     common.add_argument(
         "--after", type=float, default=d(6.0), metavar="SECONDS", help="wait this long before --screenshot"
+    )
+    common.add_argument(
+        "--workspace",
+        default=d(None),
+        metavar="NAME",
+        help="open this workspace (provided: 'Laptop demo', 'Operator 2 screens', 'Supervisor 3 screens', "
+        "or one saved by name) instead of the last arrangement",
+    )
+    common.add_argument(
+        "--screens",
+        type=int,
+        default=d(1),
+        metavar="N",
+        help="with --screenshot: render on N side-by-side full-HD offscreen screens (one PNG each)",
     )
     common.add_argument("--log-level", default=d("WARNING"))
     common.add_argument(
@@ -132,6 +146,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--after must not be negative")
     if args.command == "wall" and not WALL_NAME.fullmatch(args.name):
         p.error(f"--name {args.name!r}: 1-64 of A-Z a-z 0-9 . _ -")
+    if not 1 <= args.screens <= 8:
+        p.error("--screens must be between 1 and 8")
     return args
 
 
@@ -146,11 +162,21 @@ def make_session(address: str, args: argparse.Namespace) -> Session:
     return Session(address, credentials=creds, tls=tls_options(args))
 
 
-def _offscreen_platform() -> str:
-    """Qt's offscreen platform with one full-HD screen (its default screen is only 800x800)."""
-    config = Path(tempfile.gettempdir()) / "vigie-offscreen-1080p.json"
-    screens = [{"name": "console", "x": 0, "y": 0, "width": 1920, "height": 1080}]
-    config.write_text(json.dumps({"screens": screens}))
+def offscreen_config(screens: int) -> dict:
+    """Qt's offscreen platform configuration: `screens` full-HD screens side by side (its default
+    is one 800x800 screen), windows without fake frames (so a maximised window fills its screen)."""
+    return {
+        "windowFrameMargins": False,
+        "screens": [
+            {"name": f"offscreen-{i + 1}", "x": 1920 * i, "y": 0, "width": 1920, "height": 1080}
+            for i in range(screens)
+        ],
+    }
+
+
+def _offscreen_platform(screens: int) -> str:
+    config = Path(tempfile.gettempdir()) / f"vigie-offscreen-{screens}x1080p.json"
+    config.write_text(json.dumps(offscreen_config(screens)))
     return f"offscreen:configfile={config}"
 
 
@@ -166,7 +192,9 @@ def _prepare_environment(args: argparse.Namespace) -> None:
         )
         args.screenshot = "screenshots"
     if args.screenshot and platform in ("", "offscreen"):
-        os.environ["QT_QPA_PLATFORM"] = _offscreen_platform()
+        os.environ["QT_QPA_PLATFORM"] = _offscreen_platform(args.screens)
+    elif args.screens != 1:  # the user's own platform (e.g. offscreen:configfile=...) decides
+        print(f"vigie: --screens ignored: QT_QPA_PLATFORM is {platform!r}", file=sys.stderr)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Chromium (the map) refuses its sandbox when run as root, e.g. on a kiosk or in CI.
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
@@ -186,9 +214,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from app import gc_policy
     from app.backend_process import BackendProcess
+    from app.console import Console
     from app.controllers.map_view import tiles_setting
-    from app.main_window import MainWindow
     from app.theme import apply_theme
+    from app.workspace.files import WorkspaceError, WorkspaceStore
+    from app.workspace.manager import WorkspaceManager
+    from app.workspace.screenshot import write_screenshots
     from widgets.map.mbtiles import register_url_schemes
 
     if args.tiles:
@@ -225,8 +256,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "wall":
         return run_wall(args, app)
 
-    session = make_session(address, args)
-    window = MainWindow(session, remember_layout=not args.screenshot, tiles=args.tiles)
+    session = make_session(address, args)  # the one place the console's session is made
+    remember = not args.screenshot  # screenshots: the same picture every time, nothing saved
+    console = Console(session, tiles=args.tiles)
+    workspaces = WorkspaceManager(console, WorkspaceStore(), remember=remember)
+    workspaces.sig_quit_requested.connect(lambda: app.exit(0))  # quit() would ask every window to close
+    workspaces.sig_message.connect(console.sig_message)
+    try:
+        workspaces.start(args.workspace)
+    except WorkspaceError as exc:
+        print(f"vigie: {exc}", file=sys.stderr)
+        workspaces.shutdown()
+        if backend is not None:
+            backend.stop()
+        return 2
     if backend is not None:
         # The demo's backend is ours: if it dies (a bad catalogue, a crash), say so instead of
         # showing "reconnecting" forever. Its own error went to the terminal.
@@ -234,17 +277,12 @@ def main(argv: list[str] | None = None) -> int:
             code = backend.proc.poll() if backend.proc else None
             if code is not None:
                 watchdog.stop()
-                window.statusBar().showMessage(
-                    f"The demo backend stopped (exit code {code}); see the terminal"
-                )
+                console.sig_message.emit(f"The demo backend stopped (exit code {code}); see the terminal")
 
-        watchdog = QTimer(window, interval=1000)
+        watchdog = QTimer(console, interval=1000)
         watchdog.timeout.connect(check_backend)
         watchdog.start()
-    gc_policy.install(window.assets.sig_reset)
-    if args.screenshot:
-        window.setGeometry(app.primaryScreen().availableGeometry())
-    window.show()
+    gc_policy.install(console.assets.sig_reset)
     session.start()
 
     code = 0
@@ -253,26 +291,26 @@ def main(argv: list[str] | None = None) -> int:
 
         def shoot() -> None:
             nonlocal code
-            out.mkdir(parents=True, exist_ok=True)
-            windows = [w for w in app.topLevelWidgets() if w.isVisible()]
-            for i, w in enumerate(windows, 1):
-                path = out / f"vigie-{i}.png"
-                if not w.grab().save(str(path)):
-                    code = 1
-                print(path)
-            app.quit()
+            try:
+                for path in write_screenshots(workspaces, out):
+                    print(path)
+            except OSError as exc:
+                print(f"vigie: {exc}", file=sys.stderr)
+                code = 1
+            app.exit(0)
 
         QTimer.singleShot(int(args.after * 1000), shoot)
     try:
         result = app.exec()
     finally:
-        window.mosaic_ctl.stop()
+        # Save the arrangement, stop the streams, and delete the windows (and the map's web page)
+        # while Qt is still up: left to the interpreter's exit, QtWebEngine may tear its profile
+        # down first and crash.
+        workspaces.shutdown()
+        console.stop()
         session.stop()
         if backend is not None:
             backend.stop()
-        # Delete the window (and the map's web page) while Qt is still up: left to the
-        # interpreter's exit, QtWebEngine may tear its profile down first and crash.
-        window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     return code or result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -35,3 +36,9 @@ def apply_theme(app: QApplication) -> None:
     app.setFont(font)
     app.setStyleSheet((RESOURCES / "styles" / "dark.qss").read_text(encoding="utf-8"))
     pg.setConfigOptions(background="#1b1f26", foreground="#aab3bd", antialias=True)
+
+
+@cache
+def dock_stylesheet() -> str:
+    """The docks' look (QtAds sets its own light stylesheet on each dock manager; this replaces it)."""
+    return (RESOURCES / "styles" / "docks.qss").read_text(encoding="utf-8")

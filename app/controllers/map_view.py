@@ -60,7 +60,10 @@ class MapController(QObject):
         view: MapView,
         tiles: str | None = None,
         remember_view: bool = True,
+        initial_view: dict | None = None,
     ) -> None:
+        """`remember_view`: keep the view in QSettings; a console with workspaces keeps it there
+        instead and gives it back as `initial_view` ({"lat", "lon", "zoom", "layers"})."""
         super().__init__(view)
         self.session, self.model, self.view = session, model, view
         self.tiles: dict | None = None
@@ -74,17 +77,28 @@ class MapController(QObject):
             self.tiles = view.use_mbtiles(where) if kind == "mbtiles" else {"url": where, "maxZoom": 19}
             view.set_basemap(tiles=self.tiles)
         saved = settings.value("map/view", "", str) if remember_view else ""
-        self._restored = bool(saved)
-        if saved:
-            view.set_view(json.loads(saved))
+        self.current_view: dict | None = json.loads(saved) if saved else initial_view
+        self._restored = bool(self.current_view)
+        if self.current_view:
+            view.set_view(self.current_view)
 
         model.sig_reset.connect(self._on_reset)
         model.sig_assets_changed.connect(self._on_changed)
         session.sig_basemap.connect(self._on_basemap)
-        if remember_view:
-            view.sig_view_changed.connect(lambda v: QSettings().setValue("map/view", json.dumps(v)))
+        view.sig_view_changed.connect(self._on_view_changed)
+        self.remember_view = remember_view
         view.sig_asset_clicked.connect(self.sig_select)
         view.sig_context_action.connect(self._on_context)
+
+    def _on_view_changed(self, view: dict) -> None:
+        self.current_view = view
+        if self.remember_view:
+            QSettings().setValue("map/view", json.dumps(view))
+
+    def refresh(self) -> None:
+        """Draw every asset the model holds (a map made after the snapshot arrived)."""
+        if self.model.total():
+            self._on_reset()
 
     def _on_reset(self) -> None:
         self.view.reset_assets([map_row(r) for r in self.model.records()])

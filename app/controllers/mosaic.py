@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -42,12 +43,25 @@ class MosaicController(QObject):
         panel: MosaicPanel,
         max_fps: float = 12.0,
         persist: bool = True,
+        stream_prefix: str = "tile",
+        initial_view: dict | None = None,
+        exclude: Callable[[], set[str]] | None = None,
+        request_cameras: bool = True,
     ) -> None:
+        """`persist`: keep the current view in QSettings (a console with workspaces keeps it there
+        instead and gives it back as `initial_view`). `stream_prefix` keeps the session's stream keys
+        of several mosaics apart. `exclude`: cameras a fresh mosaic does not fill with (the ones other
+        mosaics show). `request_cameras`: ask the session for the camera list on each snapshot (a
+        console with several mosaics asks once for all)."""
         super().__init__(panel)
         self.session, self.model, self.panel = session, model, panel
         self.mosaic = panel.mosaic
         self.max_fps = max_fps
         self.persist = persist
+        self.stream_prefix = stream_prefix
+        self.initial_view = initial_view
+        self.exclude = exclude or set
+        self.paused = False  # the mosaic cannot be seen (closed, a hidden tab): no streams
         self.cameras: dict[str, CameraInfo] = {}
         self.decoders: dict[int, FrameDecoder] = {}
         self.direct: dict[int, DirectSource] = {}
@@ -69,10 +83,15 @@ class MosaicController(QObject):
         )
         session.sig_cameras.connect(self._on_cameras)
         session.sig_ptz_result.connect(self._on_ptz_result)
-        model.sig_reset.connect(session.request_cameras)
+        if request_cameras:
+            model.sig_reset.connect(session.request_cameras)
         panel.set_view_names(sorted(self._views()))
 
     # ---- cameras and streams -------------------------------------------------------------------
+
+    def set_cameras(self, cameras: dict[str, CameraInfo]) -> None:
+        """The camera list, for a mosaic made after the session delivered it."""
+        self._on_cameras(cameras)
 
     def _on_cameras(self, cameras: dict[str, CameraInfo]) -> None:
         self.cameras = cameras
@@ -90,16 +109,31 @@ class MosaicController(QObject):
 
     def _restore_or_fill(self) -> None:
         saved = QSettings().value("mosaic/current", "", str) if self.persist else ""
-        if saved:
-            self.apply_view(json.loads(saved))
+        view = json.loads(saved) if saved else self.initial_view
+        if view and any(view.get("cameras", [])):
+            self.apply_view(view)
             return
-        # A fresh console: the first cameras that are up, centre first.
+        if view:  # a layout without cameras: fill it
+            self.mosaic.set_layout(view.get("layout", self.mosaic.layout_name))
+        # A fresh mosaic: the first cameras that are up and no other mosaic shows, centre first.
+        shown = self.exclude()
         cams = sorted(
-            (r for r in self.model.records() if r.kind == "camera" and r.status == "ok"),
+            (
+                r
+                for r in self.model.records()
+                if r.kind == "camera" and r.status == "ok" and r.id not in shown
+            ),
             key=lambda r: (r.district != "Centre-Ville", r.id),
         )
         for slot, rec in zip(self.mosaic.visible_slots(), cams, strict=False):
-            self.place(slot, rec.id)
+            self._assign(slot, rec.id)
+        self.sync()
+
+    def set_paused(self, paused: bool) -> None:
+        """A mosaic nobody can see streams nothing; shown again, its visible tiles stream again."""
+        if paused != self.paused:
+            self.paused = paused
+            self.sync()
 
     def _label(self, slot: int, camera_id: str) -> None:
         info = self.cameras.get(camera_id)
@@ -124,7 +158,7 @@ class MosaicController(QObject):
     def _decoder(self, slot: int) -> FrameDecoder:
         dec = self.decoders.get(slot)
         if dec is None:
-            dec = FrameDecoder(name=f"decode-tile{slot}")
+            dec = FrameDecoder(name=f"decode-{self.stream_prefix}{slot}")
             tile = self.mosaic.tiles[slot]
             dec.sig_frame.connect(tile.set_frame)
             dec.set_target_size(tile.size())
@@ -146,7 +180,7 @@ class MosaicController(QObject):
 
     def sync(self) -> None:
         """Streams follow what is visible: open, switch profile, or stop."""
-        visible = set(self.mosaic.visible_slots())
+        visible = set() if self.paused else set(self.mosaic.visible_slots())
         for slot in range(MAX_TILES):
             cam = self.mosaic.cameras[slot]
             want = (cam, self._profile(slot)) if cam and slot in visible else None
@@ -162,13 +196,15 @@ class MosaicController(QObject):
             if want[1] == "direct" and info is not None and info.url:
                 self.direct[slot] = DirectSource(info.url, frame_sink, self.max_fps)
             else:
-                self.session.open_video(f"tile{slot}", cam, jpeg_sink, profile=want[1], max_fps=self.max_fps)
+                self.session.open_video(
+                    f"{self.stream_prefix}{slot}", cam, jpeg_sink, profile=want[1], max_fps=self.max_fps
+                )
         if self.persist:
             QSettings().setValue("mosaic/current", json.dumps(self.mosaic.view_state()))
 
     def _stop_stream(self, slot: int) -> None:
         if self.streams.pop(slot, None) is not None:
-            self.session.close_video(f"tile{slot}")
+            self.session.close_video(f"{self.stream_prefix}{slot}")
         src = self.direct.pop(slot, None)
         if src is not None:
             src.stop()

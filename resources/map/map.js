@@ -162,6 +162,7 @@
     zoom: DEFAULT_ZOOM,
     minZoom: 11,
     maxZoom: 19,
+    zoomSnap: 0.25,               // a framed city or district fills the panel better than whole levels
     attributionControl: true,
     worldCopyJump: false
   });
@@ -1147,6 +1148,7 @@
     }
   }
   function flyTo(ll) {
+    autoFit = null;  // the operator asked for this place: keep it
     var z = Math.max(16, map.getZoom());
     var inView = map.getBounds().pad(-0.15).contains(ll);
     if (map.getZoom() >= 16 && inView) return;
@@ -1211,6 +1213,7 @@
     selectAsset: selectAsset,
 
     setView: function (msg) {
+      autoFit = null;
       if (msg.layers) {
         Object.keys(msg.layers).forEach(function (k) { setKindVisible(k, !!msg.layers[k], false); });
       }
@@ -1222,9 +1225,20 @@
     },
 
     fitBounds: function (msg) {
-      map.fitBounds([[+msg.south, +msg.west], [+msg.north, +msg.east]], { animate: false });
+      autoFit = [[+msg.south, +msg.west], [+msg.north, +msg.east]];
+      frame(autoFit);
     }
   };
+
+  // What fitBounds framed stays framed when the panel is resized (a docked panel is often sized
+  // after the page is ready), until the operator moves or zooms the map.
+  var autoFit = null, framing = false;
+  function frame(bounds) {
+    framing = true;
+    try { map.fitBounds(bounds, { animate: false }); } finally { framing = false; }
+  }
+  map.on('resize', function () { if (autoFit) frame(autoFit); });
+  map.on('dragstart zoomstart', function () { if (!framing) autoFit = null; });
 
   function dispatch(name, payload) {
     var t0 = performance.now();

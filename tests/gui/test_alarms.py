@@ -7,9 +7,9 @@ from PySide6.QtCore import QTimer
 from vigie.v1 import alarms_pb2, alarms_pb2_grpc
 
 from app.controllers.alarms import AlarmController
-from app.main_window import MainWindow
 from app.session import Session
 from tests.conftest import console_session, open_channel
+from tests.gui.console_harness import ConsoleHarness
 
 
 @pytest.fixture
@@ -71,12 +71,7 @@ def test_acknowledgement_reaches_another_console_within_2s(qtbot, consoles, alar
 
 
 def test_selecting_an_alarm_shows_map_and_cameras(qtbot, alarm_backend):
-    session = console_session(alarm_backend.address)
-    window = MainWindow(session, remember_layout=False)
-    qtbot.addWidget(window)
-    window.resize(1800, 1000)
-    window.show()
-    session.start()
+    window = ConsoleHarness(alarm_backend.address, size=(1800, 1000)).start()
     try:
         ctl = window.alarm_ctl
         qtbot.waitUntil(
@@ -93,8 +88,7 @@ def test_selecting_an_alarm_shows_map_and_cameras(qtbot, alarm_backend):
         assert window.map._selected == alarm.asset_id and window.detail_ctl.asset_id == alarm.asset_id
         qtbot.waitUntil(lambda: mosaic.tiles[slot].frames >= 1, timeout=20000)
     finally:
-        window.mosaic_ctl.stop()
-        session.stop()
+        window.close()
 
 
 def test_flood_of_1000_alarms_reaches_the_list_without_freezing(qtbot, consoles, make_backend, tmp_path):

@@ -9,9 +9,9 @@ import pytest
 from vigie.v1 import auth_pb2, auth_pb2_grpc, commands_pb2
 
 from app.auth import Credentials
-from app.main_window import MainWindow
 from app.session import Session
-from tests.conftest import console_session, open_channel
+from tests.conftest import open_channel
+from tests.gui.console_harness import ConsoleHarness
 
 
 @pytest.fixture(scope="module")
@@ -25,27 +25,22 @@ def cmd_backend():
 
 @pytest.fixture
 def consoles(qtbot):
-    made: list[tuple[MainWindow, Session]] = []
+    made: list[ConsoleHarness] = []
 
-    def open_console(address: str, user: str = "operator", password: str | None = None) -> MainWindow:
-        if password is None:
-            session = console_session(address, user)
-        else:
+    def open_console(address: str, user: str = "operator", password: str | None = None) -> ConsoleHarness:
+        session = None
+        if password is not None:
             session = Session(address, credentials=Credentials(user, password, console="test"))
-        window = MainWindow(session, remember_layout=False)
-        qtbot.addWidget(window)
-        window.show()
-        session.start()
-        made.append((window, session))
+        window = ConsoleHarness(address, user=user, session=session).start()
+        made.append(window)
         return window
 
     yield open_console
-    for window, session in made:
-        window.mosaic_ctl.stop()
-        session.stop()
+    for window in made:
+        window.close()
 
 
-def ready(qtbot, window: MainWindow) -> None:
+def ready(qtbot, window: ConsoleHarness) -> None:
     qtbot.waitUntil(lambda: window.assets.total() > 1000 and bool(window.command_ctl.actions), timeout=30000)
 
 
@@ -54,7 +49,7 @@ def test_operator_switches_a_light_off_and_sees_it_confirmed(qtbot, consoles, cm
     ready(qtbot, window)
     assert window.session.role == "OPERATOR"
     light = next(r for r in window.assets.records() if r.kind == "street_light" and r.status == "ok")
-    dialog = window.command_ctl.open_for([light.id], window)
+    dialog = window.command_ctl.open_for([light.id], window.window)
     assert dialog is not None
     labels = [a.name for a in dialog.actions]
     assert "LIGHT_OFF" in labels and "BOLLARD_RAISE" not in labels
@@ -72,7 +67,7 @@ def test_operator_may_not_raise_bollards_and_is_told_why(qtbot, consoles, cmd_ba
     window = consoles(cmd_backend.address, "operator")
     ready(qtbot, window)
     bollard = next(r for r in window.assets.records() if r.kind == "bollard")
-    dialog = window.command_ctl.open_for([bollard.id], window)
+    dialog = window.command_ctl.open_for([bollard.id], window.window)
     assert dialog is not None
     dialog.reason.setText("test")
     dialog.confirm.setChecked(True)
@@ -97,7 +92,7 @@ def test_wrong_password_then_login_then_revocation(qtbot, consoles, cmd_backend)
     window.login_dialog.button.click()
     qtbot.waitUntil(lambda: window.session.role == "OPERATOR", timeout=15000)
     qtbot.waitUntil(lambda: window.connection.state == "connected", timeout=20000)
-    assert "operator" in window.user_badge.text()
+    assert "operator" in window.window.user_badge.text()
     # An administrator ends the operator's sessions: the console asks for a login again.
     with open_channel(cmd_backend.address, "admin") as ch:
         auth_pb2_grpc.AuthServiceStub(ch).RevokeUser(auth_pb2.RevokeUserRequest(name="operator"), timeout=5)
@@ -116,9 +111,10 @@ def test_supervisor_reads_and_exports_the_audit_trail(qtbot, consoles, cmd_backe
 
     sup = consoles(cmd_backend.address, "supervisor")
     # The window learns of the login through a queued signal: wait for what it shows.
-    qtbot.waitUntil(lambda: sup.audit_button.isVisibleTo(sup), timeout=15000)
-    assert sup.session.role == "SUPERVISOR" and not op.audit_button.isVisibleTo(op)
-    sup.show_audit()
+    qtbot.waitUntil(lambda: sup.window.audit_button.isVisibleTo(sup.window), timeout=15000)
+    assert sup.session.role == "SUPERVISOR" and not op.window.audit_button.isVisibleTo(op.window)
+    sup.window.audit_button.click()  # the audit trail opens as a panel, and asks the backend
+    assert sup.manager.panels["audit"].widget.isVisibleTo(sup.window)
     audit = sup.audit_ctl
     qtbot.waitUntil(
         lambda: any(r.action == "command.execute" and r.reason == "audit test" for r in audit.model.rows),

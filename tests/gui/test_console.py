@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from vigie.v1 import assets_pb2, assets_pb2_grpc
 
-from app.main_window import MainWindow
-from app.session import Session
 from tests.conftest import console_session, open_channel
+from tests.gui.console_harness import ConsoleHarness
 from tests.gui.tcp_proxy import TcpProxy
 
 
@@ -26,7 +25,7 @@ def server_assets(address: str) -> tuple[dict[str, assets_pb2.Asset], int]:
                 return out, rev
 
 
-def assert_model_caught_up(window: MainWindow, qtbot, address: str) -> None:
+def assert_model_caught_up(window: ConsoleHarness, qtbot, address: str) -> None:
     """Every asset in the model is at least as new as the server's listing, and equal when same revision."""
     listed, rev = server_assets(address)
     qtbot.waitUntil(lambda: window.assets.revision >= rev + 1 and not window.assets._pending, timeout=15000)
@@ -46,21 +45,16 @@ def assert_model_caught_up(window: MainWindow, qtbot, address: str) -> None:
 
 @pytest.fixture
 def console(qtbot):
-    made: list[tuple[MainWindow, Session]] = []
+    made: list[ConsoleHarness] = []
 
-    def open_console(address: str) -> MainWindow:
-        session = console_session(address)
-        window = MainWindow(session)
-        qtbot.addWidget(window)
-        window.show()
-        session.start()
-        made.append((window, session))
+    def open_console(address: str) -> ConsoleHarness:
+        window = ConsoleHarness(address).start()
+        made.append(window)
         return window
 
     yield open_console
-    for window, session in made:
-        window.mosaic_ctl.stop()
-        session.stop()
+    for window in made:
+        window.close()
 
 
 def test_table_fills_and_live_changes_arrive(console, qtbot, backend):

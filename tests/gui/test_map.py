@@ -8,14 +8,15 @@ import time
 from collections import Counter
 
 import pytest
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QEvent, QIODevice, QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
 from vigie.v1 import assets_pb2, assets_pb2_grpc
 
-from app.main_window import MainWindow, map_style
+from app.console import map_style
 from app.theme import RESOURCES
-from tests.conftest import console_session, open_channel
+from tests.conftest import open_channel
+from tests.gui.console_harness import ConsoleHarness
 from widgets.map.map_view import MapView
 from widgets.map.mbtiles import MBTilesReader, parse_tile_path
 from widgets.status.palette import STATUS_COLORS
@@ -41,7 +42,11 @@ def map_view(qtbot):
     view.resize(900, 700)
     view.show()
     qtbot.waitUntil(lambda: view.ready, timeout=30000)
-    return view
+    yield view
+    # Delete the page now: left to the interpreter's exit, QtWebEngine releases its profile first
+    # and the process crashes on the way out.
+    view.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 def spread_rows() -> list[list]:
@@ -164,12 +169,7 @@ def test_mbtiles_tile_served_to_the_page(qtbot, map_view, tmp_path):
 
 
 def test_console_map_matches_backend(qtbot, backend):
-    session = console_session(backend.address)
-    window = MainWindow(session, remember_layout=False)
-    qtbot.addWidget(window)
-    window.resize(1600, 950)
-    window.show()
-    session.start()
+    window = ConsoleHarness(backend.address, size=(1600, 950)).start()
     try:
         view = window.map
         qtbot.waitUntil(lambda: view.ready and window.assets.total() > 5900, timeout=30000)
@@ -203,8 +203,7 @@ def test_console_map_matches_backend(qtbot, backend):
         assert len(colours) > 20
         assert view.guard.blocked == []
     finally:
-        window.mosaic_ctl.stop()
-        session.stop()
+        window.close()
 
 
 def test_hovering_a_camera_arms_a_drag_to_the_mosaic(qtbot, map_view):

@@ -10,36 +10,28 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from app.main_window import MainWindow
-from app.session import Session
-from tests.conftest import console_session
+from tests.gui.console_harness import ConsoleHarness
 from widgets.mosaic.layouts import LAYOUTS
 
 
 @pytest.fixture
 def console(qtbot):
-    made: list[tuple[MainWindow, Session]] = []
+    made: list[ConsoleHarness] = []
 
-    def open_console(address: str) -> MainWindow:
-        session = console_session(address)
-        window = MainWindow(session, remember_layout=False)
-        qtbot.addWidget(window)
-        window.resize(1700, 1000)
-        window.show()
-        session.start()
-        made.append((window, session))
+    def open_console(address: str) -> ConsoleHarness:
+        window = ConsoleHarness(address).start()
+        made.append(window)
         qtbot.waitUntil(
             lambda: window.assets.total() > 5900 and bool(window.mosaic_ctl.cameras), timeout=30000
         )
         return window
 
     yield open_console
-    for window, session in made:
-        window.mosaic_ctl.stop()
-        session.stop()
+    for window in made:
+        window.close()
 
 
-def live_cameras(window: MainWindow, n: int) -> list[str]:
+def live_cameras(window: ConsoleHarness, n: int) -> list[str]:
     return sorted(r.id for r in window.assets.records() if r.kind == "camera" and r.status == "ok")[:n]
 
 

@@ -147,14 +147,15 @@ class MapView(QWidget):
         self.districts = QComboBox()
         self.districts.addItem("Zoom to district…")
         self.districts.activated.connect(self._on_district)
-        bar = self._bar = QHBoxLayout()
+        self.toolbar = QWidget()
+        bar = QHBoxLayout(self.toolbar)
         bar.setContentsMargins(0, 0, 0, 4)
         bar.addWidget(self.search, 1)
         bar.addWidget(self.districts)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        lay.addLayout(bar)
+        lay.addWidget(self.toolbar)
         lay.addWidget(self.web, 1)
 
         self._flush_timer = QTimer(self, interval=int(1000 / flush_hz))
@@ -187,15 +188,17 @@ class MapView(QWidget):
         coordinates; the scale bar stays; everything drawn `scale` times bigger (read from afar)."""
         self._kiosk = on
         self.web.setZoomFactor(scale if on else 1.0)
-        self.search.setVisible(not on)
-        self.districts.setVisible(not on)
-        self._bar.setContentsMargins(0, 0, 0, 0 if on else 4)
+        self.toolbar.setVisible(not on)
         if self.ready:
             self._apply_kiosk()
 
     def _apply_kiosk(self) -> None:
         verb = "add" if self._kiosk else "remove"
         self.run_js(f"document.body.classList.{verb}('vg-kiosk')")
+
+    def set_controls_visible(self, visible: bool) -> None:
+        """The workspace's wall mode: the same as a kiosk, drawn at its normal size."""
+        self.set_kiosk(not visible, scale=1.0)
 
     def set_walls(self, names: list[str], offline: set[str] | frozenset[str] = frozenset()) -> None:
         """The walls the context menu offers to send to (none: no such entry)."""

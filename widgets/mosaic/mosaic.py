@@ -106,6 +106,11 @@ class Mosaic(QWidget):
                 t.update()
         self.sig_selected.emit(slot)
 
+    def set_overlay(self, label_pt: float, show_fps: bool = True) -> None:
+        """The tiles' overlay text size, and whether they show the frame rate (see VideoTile)."""
+        for tile in self.tiles:
+            tile.set_overlay(label_pt, show_fps)
+
     def view_state(self) -> dict:
         """What a named view saves: the layout and the camera of every slot it shows."""
         size = LAYOUTS[self.layout_name].size

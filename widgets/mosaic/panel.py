@@ -58,7 +58,8 @@ class MosaicPanel(QWidget):
         self.to_wall.menu().aboutToShow.connect(self._fill_wall_menu)
         self.to_wall.hide()  # until there is a wall
         self.layouts.activated.connect(lambda _i: setattr(self, "view_title", ""))
-        bar = QHBoxLayout()
+        self.toolbar = QWidget()
+        bar = QHBoxLayout(self.toolbar)
         bar.setContentsMargins(0, 0, 0, 4)
         bar.addWidget(self.layouts)
         bar.addWidget(self.views, 1)
@@ -69,9 +70,13 @@ class MosaicPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        lay.addLayout(bar)
+        lay.addWidget(self.toolbar)
         lay.addWidget(self.mosaic, 1)
         self.mosaic.sig_changed.connect(self._sync_layout_box)
+
+    def set_controls_visible(self, visible: bool) -> None:
+        """Without controls (a video wall): the tiles only."""
+        self.toolbar.setVisible(visible)
 
     def set_view_names(self, names: list[str]) -> None:
         self.views.clear()

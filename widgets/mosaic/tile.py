@@ -71,6 +71,7 @@ class VideoTile(QWidget):
         self.selected = False
         self.linked = False  # shows a camera of the selected alarm
         self.show_stats = False
+        self.show_fps = True
         self.message = ""  # a short result shown for a few seconds (PTZ, snapshot)
         self.crop = QRectF(0, 0, 1, 1)
         self.latencies: deque[float] = deque(maxlen=150)  # capture -> paint, seconds
@@ -148,6 +149,13 @@ class VideoTile(QWidget):
         if not self.latencies:
             return 0.0
         return sorted(self.latencies)[len(self.latencies) // 2]
+
+    def set_overlay(self, label_pt: float, show_fps: bool = True) -> None:
+        """Overlay text size; a wall (read from metres away) uses big labels and leaves the frame
+        rate out so the camera name has the room."""
+        self._font.setPointSizeF(label_pt)
+        self.show_fps = show_fps
+        self.update()
 
     def set_crop(self, crop: QRectF) -> None:
         self.crop = crop
@@ -272,7 +280,9 @@ class VideoTile(QWidget):
         right_w = 0.0
         if self.image is not None:
             age = max(0.0, time.time() - self.captured)
-            right = f"{_age_text(age)} · {self.fps:.0f} fps" if live else f"last {_age_text(age)}"
+            right = _age_text(age) if live else f"last {_age_text(age)}"
+            if live and self.show_fps:
+                right += f" · {self.fps:.0f} fps"
             tw = fm.horizontalAdvance(right)
             d = 10
             right_w = tw + d + 16

@@ -1,0 +1,270 @@
+"""The console's parts that exist once, whatever the windows: the session's models, the controllers of
+the single panels (assets, detail, alarms), the map and mosaics the panels register, and the routes
+between them (one selection everywhere, alarm -> map + detail + video, "show in mosaic").
+
+Windows and docks are the workspace manager's business (app/workspace); panels plug in here through
+attach_map()/attach_mosaic() so a route never cares where, or whether, a panel is shown.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication
+
+from app.auth import Credentials
+from app.controllers.alarms import AlarmController
+from app.controllers.audit import AuditController
+from app.controllers.commands import CommandController
+from app.controllers.detail import DetailController
+from app.controllers.map_view import MapController
+from app.controllers.mosaic import MosaicController
+from app.controllers.wall import WallController
+from app.models.asset_table import ID_ROLE, AssetTableModel
+from app.models.asset_tree import FILTER_ROLE, AssetTreeModel
+from app.models.records import CameraInfo
+from app.session import Session
+from widgets.assets.asset_panel import AssetPanel
+from widgets.auth.login_dialog import LoginDialog
+from widgets.detail.asset_detail import AssetDetailView
+from widgets.map.map_view import MapView
+from widgets.mosaic.panel import MosaicPanel
+from widgets.status.palette import KIND_LABELS, STATUS_COLORS, STATUS_LABELS
+
+
+def map_style() -> dict:
+    """The map page draws with the same status colours and names as the rest of the console."""
+    return {"status_colors": STATUS_COLORS, "status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS}
+
+
+class Console(QObject):
+    sig_message = Signal(str)  # for the status bar
+    sig_create_incident = Signal(float, float)  # for the incident feature: where the operator pointed
+    sig_user = Signal(str, str)  # who is logged in: user, role ("", "" when nobody)
+    sig_show_panel = Signal(str)  # a panel kind the operator asked for (the workspace shows it)
+
+    def __init__(
+        self,
+        session: Session,
+        title: str = "Dijon Métropole",
+        tiles: str | None = None,
+        max_fps: float = 12.0,
+    ) -> None:
+        """`tiles`: the basemap given on the command line; `max_fps`: what each mosaic tile asks for."""
+        super().__init__()
+        self.session, self.title, self.tiles = session, title, tiles
+        self.max_fps = max_fps
+
+        # Models fed by the session.
+        self.assets = AssetTableModel(parent=self)
+        self.tree = AssetTreeModel(self.assets, parent=self)
+        session.sig_snapshot.connect(self.assets.reset)
+        self.assets.sig_reset.connect(self._select_worst_if_none)
+        session.sig_changes.connect(self.assets.queue_changes)
+        self.camera_info: dict[str, CameraInfo] = {}
+        session.sig_cameras.connect(self._on_cameras)
+        self.assets.sig_reset.connect(session.request_cameras)  # once for every mosaic
+
+        # The single panels: views and their controllers.
+        self.asset_panel = AssetPanel(self.assets, self.tree, ID_ROLE, FILTER_ROLE)
+        self.detail = AssetDetailView()
+        self.detail_ctl = DetailController(session, self.assets, self.detail)
+        self.alarm_ctl = AlarmController(session, parent=self)
+        self.alarm_ctl.sig_alarm_selected.connect(self._on_alarm_selected)
+        self.alarm_ctl.sig_message.connect(self.sig_message)
+        self.assets.sig_reset.connect(
+            lambda: self.alarm_ctl.panel.set_districts(sorted({d for _, d in self.assets.counts}))
+        )
+        self.asset_panel.sig_filter_text.connect(lambda t: self.assets.set_filter(text=t))
+        self.asset_panel.sig_scope.connect(lambda k, d: self.assets.set_filter(kind=k, district=d))
+        self.asset_panel.sig_asset_selected.connect(self._on_selected)
+        self.asset_panel.sig_asset_activated.connect(self._on_activated)
+        session.sig_error.connect(self.sig_message)
+
+        # Commands to devices: from the detail view, the asset table and the map (attach_map).
+        self.command_ctl = CommandController(session, self.assets, self)
+        self.command_ctl.sig_message.connect(self.sig_message)
+        self.detail.sig_command_requested.connect(lambda: self.open_command([self.detail_ctl.asset_id]))
+        self.asset_panel.sig_command_requested.connect(self.open_command)
+
+        # Who is logged in; the audit trail (a panel for supervisors); the video walls.
+        self.login_dialog: LoginDialog | None = None
+        session.sig_logged_in.connect(self._on_logged_in)
+        session.sig_login_required.connect(self._on_login_required)
+        self.audit_ctl = AuditController(session, self)
+        self.audit_ctl.sig_message.connect(self.sig_message)
+        self.wall_ctl = WallController(session, assets=self.assets, parent=self)
+        self.wall_ctl.sig_message.connect(self.sig_message)
+        self.wall_ctl.attach_to(alarm_panel=self.alarm_ctl.panel, alarm_lookup=self._alarm)
+
+        # Panels that register themselves (app/workspace/panels.py).
+        self.map_ctl: MapController | None = None
+        self.mosaic_ctls: list[MosaicController] = []  # operated mosaics, in creation order
+        self._every_mosaic: list[MosaicController] = []  # with the walls' (no camera shown twice on a fill)
+        self._active_mosaic: MosaicController | None = None
+        self._no_fly = False  # set while a selection comes from the map itself (no need to fly)
+
+    # ---- panels plugging in ----------------------------------------------------------------------
+
+    def attach_map(self, ctl: MapController) -> None:
+        self.map_ctl = ctl
+        ctl.sig_select.connect(self._select_from_map)
+        ctl.sig_show_in_mosaic.connect(self.show_camera)
+        ctl.sig_create_incident.connect(self._on_create_incident)
+        ctl.sig_command.connect(self.open_command)
+        self.wall_ctl.attach_to(map_view=ctl.view)
+
+    def detach_map(self, ctl: MapController) -> None:
+        if self.map_ctl is ctl:
+            self.map_ctl = None
+
+    def new_mosaic(
+        self, panel: MosaicPanel, stream_prefix: str, view: dict | None, operated: bool = True
+    ) -> MosaicController:
+        """A mosaic controller for `panel`, filled with cameras no other mosaic shows. An operated
+        mosaic takes part in the routes (alarm video, "show in mosaic"); a wall's does not."""
+        ctl = MosaicController(
+            self.session,
+            self.assets,
+            panel,
+            max_fps=self.max_fps,
+            persist=False,
+            stream_prefix=stream_prefix,
+            initial_view=view,
+            exclude=lambda: self._cameras_shown(ctl),
+            request_cameras=False,
+        )
+        ctl.sig_message.connect(self.sig_message)
+        self._every_mosaic.append(ctl)
+        if operated:
+            self.wall_ctl.attach_to(mosaic_panel=panel)
+            self.mosaic_ctls.append(ctl)
+            panel.mosaic.sig_selected.connect(lambda _slot: self._activate(ctl))
+            if self._active_mosaic is None:
+                self._active_mosaic = ctl
+        if self.camera_info:
+            ctl.set_cameras(self.camera_info)
+        return ctl
+
+    def drop_mosaic(self, ctl: MosaicController) -> None:
+        ctl.stop()
+        if ctl in self._every_mosaic:
+            self._every_mosaic.remove(ctl)
+        if ctl in self.mosaic_ctls:
+            self.mosaic_ctls.remove(ctl)
+        if self._active_mosaic is ctl:
+            self._active_mosaic = self.mosaic_ctls[0] if self.mosaic_ctls else None
+
+    def _activate(self, ctl: MosaicController) -> None:
+        self._active_mosaic = ctl
+
+    def _cameras_shown(self, asking: MosaicController) -> set[str]:
+        return {c for ctl in self._every_mosaic if ctl is not asking for c in ctl.mosaic.cameras if c}
+
+    def _on_cameras(self, cameras: dict[str, CameraInfo]) -> None:
+        self.camera_info = cameras
+
+    # ---- what tests and the other features reach -------------------------------------------------
+
+    @property
+    def mosaic_ctl(self) -> MosaicController | None:
+        """The mosaic that gets alarm video and "show in mosaic": the last one the operator used."""
+        return self._active_mosaic
+
+    @property
+    def cameras(self) -> MosaicPanel | None:
+        return self._active_mosaic.panel if self._active_mosaic else None
+
+    @property
+    def map(self) -> MapView | None:
+        return self.map_ctl.view if self.map_ctl else None
+
+    def stop(self) -> None:
+        """Stop every video stream and decoder (before the session stops)."""
+        for ctl in list(self._every_mosaic):
+            ctl.stop()
+
+    # ---- routes ----------------------------------------------------------------------------------
+
+    def _select_worst_if_none(self) -> None:
+        """On a fresh console, open the detail of the asset in the worst state (the table's first row)."""
+        if not self.asset_panel.selected_ids() and self.assets.rowCount():
+            self._no_fly = True  # the operator did not ask: keep the map on the whole city
+            try:
+                self.asset_panel.select_row(0)
+            finally:
+                self._no_fly = False
+
+    def _on_selected(self, asset_id: str) -> None:
+        """One selection for the whole console: table, detail and map."""
+        self.detail.commandable = bool(
+            asset_id and self.command_ctl.fitting([asset_id])
+        ) and self.session.may("OPERATOR")
+        self.detail_ctl.select(asset_id)
+        if self.map_ctl:
+            self.map_ctl.select(asset_id, fly=not self._no_fly)
+
+    def _select_from_map(self, asset_id: str) -> None:
+        self._no_fly = True
+        try:
+            row = self.assets.row_of(asset_id)
+            if row >= 0:
+                self.asset_panel.select_row(row)
+            else:  # filtered out of the table: still show it
+                self._on_selected(asset_id)
+        finally:
+            self._no_fly = False
+
+    def _on_alarm_selected(self, alarm) -> None:  # noqa: ANN001 - AlarmRecord
+        """Alarm-to-map and alarm-to-video in one click."""
+        if self.map_ctl:
+            self.map_ctl.select(alarm.asset_id, fly=True)
+        if self.mosaic_ctl:
+            self.mosaic_ctl.show_linked(alarm.camera_ids)
+        self.detail_ctl.select(alarm.asset_id)
+
+    def show_camera(self, camera_id: str) -> None:
+        if self.mosaic_ctl:
+            self.mosaic_ctl.show_camera(camera_id)
+        else:
+            self.sig_message.emit("No mosaic is open: Panels ▸ Add a mosaic")
+
+    def _on_create_incident(self, lat: float, lon: float) -> None:
+        self.sig_message.emit(f"New incident at {lat:.5f} N, {lon:.5f} E")
+        self.sig_create_incident.emit(lat, lon)
+
+    def _on_activated(self, asset_id: str) -> None:
+        rec = self.assets.record(asset_id)
+        if rec is not None and rec.kind == "camera":
+            self.show_camera(asset_id)
+
+    # ---- commands, login ---------------------------------------------------------------------------
+
+    def open_command(self, asset_ids: list[str]) -> None:
+        """The command dialog for these assets, over the window the operator is working in."""
+        self.command_ctl.open_for([a for a in asset_ids if a], QApplication.activeWindow())
+
+    def _alarm(self, alarm_id: str):  # noqa: ANN202 - AlarmRecord | None
+        return self.alarm_ctl.store.alarms.get(alarm_id) or self.alarm_ctl.journal.alarm(alarm_id)
+
+    def _on_logged_in(self, user: str, role: str) -> None:
+        if self.login_dialog is not None:
+            self.login_dialog.hide()
+        self.sig_user.emit(user, role)
+        self.sig_message.emit(f"Logged in as {user} ({role})")
+
+    def _on_login_required(self, reason: str) -> None:
+        """Nobody is logged in any more (first start without credentials, refused, session ended
+        by an administrator): say so everywhere and ask."""
+        self.sig_user.emit("", "")
+        self.ask_login(reason)
+
+    def ask_login(self, reason: str) -> None:
+        if self.login_dialog is None:
+            creds = self.session.credentials
+            self.login_dialog = LoginDialog(self.session.address, creds.user if creds else "")
+            self.login_dialog.sig_login.connect(
+                lambda u, p: self.session.login(
+                    Credentials(u, p, self.session.credentials.console if self.session.credentials else "")
+                )
+            )
+        self.login_dialog.ask(reason)

@@ -1,0 +1,7 @@
+"""Workspaces: the console's windows, one per screen, with docking panels, saved and restored by name.
+
+model.py (the workspace as plain data), screens.py (roles <-> screens, folding), layouts.py (proposed and
+provided workspaces), files.py (the JSON format), panels.py (the panel registry), window.py (a screen's
+window), docking.py (dock trees <-> QtAds), wall.py (wall mode), manager.py (places it all on the
+screens), menus.py, screenshot.py. See docs/workspaces.md.
+"""

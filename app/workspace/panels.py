@@ -1,0 +1,177 @@
+"""The panel registry: every kind of panel a workspace can place, and how to make one.
+
+Adding a panel to the console is one `register(PanelKind(...))`: a kind name (used in workspace
+files), a title, and a factory `(console, panel id, saved state) -> LivePanel`. A `multiple` kind can
+have several instances ("mosaic-1", "mosaic-2"...), each with its own state; closing one removes it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtWidgets import QWidget
+
+from app.console import Console, map_style
+from app.controllers.map_view import MapController
+from app.controllers.mosaic import MosaicController
+from app.theme import RESOURCES
+from widgets.map.map_view import MapView
+from widgets.mosaic.layouts import LAYOUTS
+from widgets.mosaic.panel import MosaicPanel
+
+WALL_LABEL_PT = 24.0  # UX.md: wall mode labels at least 24 pt
+
+
+class LivePanel:
+    """A panel on the console: its widget, and what it shows (saved in the workspace). `owned`: the
+    widget was made for this panel and goes with it; otherwise it belongs to the console (the asset
+    table, the alarm list...) and outlives the panel."""
+
+    def __init__(self, widget: QWidget, owned: bool = False) -> None:
+        self.widget = widget
+        self.owned = owned
+
+    def state(self) -> dict:
+        return {}
+
+    def restore(self, state: dict) -> None:
+        """Show what a workspace says (a panel kept across a workspace switch)."""
+
+    def set_shown(self, shown: bool) -> None:
+        """The panel became visible or hidden (closed, behind another tab, its window hidden)."""
+
+    def close(self) -> None:
+        """The panel is going away for good: stop what it runs."""
+
+
+@dataclass(frozen=True)
+class PanelKind:
+    kind: str
+    title: str
+    create: Callable[[Console, str, dict], LivePanel]
+    multiple: bool = False
+
+
+REGISTRY: dict[str, PanelKind] = {}
+
+
+def register(kind: PanelKind) -> PanelKind:
+    REGISTRY[kind.kind] = kind
+    return kind
+
+
+def title_of(panel_id: str, kind: str) -> str:
+    spec = REGISTRY.get(kind)
+    title = spec.title if spec else kind
+    m = re.fullmatch(r".+-(\d+)", panel_id)
+    return f"{title} {m.group(1)}" if spec and spec.multiple and m and m.group(1) != "1" else title
+
+
+def next_id(kind: str, taken: set[str]) -> str:
+    n = 1
+    while f"{kind}-{n}" in taken:
+        n += 1
+    return f"{kind}-{n}"
+
+
+# ---- the built-in panels ----------------------------------------------------------------------
+
+
+class MapPanel(LivePanel):
+    def __init__(self, console: Console, view: MapView, ctl: MapController, operated: bool) -> None:
+        super().__init__(view, owned=True)
+        self.console, self.view, self.ctl, self.operated = console, view, ctl, operated
+
+    def state(self) -> dict:
+        return {"view": self.ctl.current_view} if self.ctl.current_view else {}
+
+    def restore(self, state: dict) -> None:
+        if state.get("view"):
+            self.ctl.current_view = state["view"]
+            self.view.set_view(state["view"])
+
+    def close(self) -> None:
+        if self.operated:
+            self.console.detach_map(self.ctl)
+
+
+def make_map(console: Console, panel_id: str, state: dict, controls: bool = True) -> MapPanel:
+    """The city map; without controls (a wall) it only shows, bigger, and takes no part in selection."""
+    view = MapView(RESOURCES / "map" / "index.html", map_style())
+    ctl = MapController(
+        console.session,
+        console.assets,
+        view,
+        tiles=console.tiles,
+        remember_view=False,
+        initial_view=state.get("view") or None,
+    )
+    if controls:
+        console.attach_map(ctl)
+    else:
+        view.set_controls_visible(False)
+        view.web.setZoomFactor(1.5)  # markers and names readable from the back of the room
+    ctl.refresh()  # made after the snapshot: draw what the console already knows
+    return MapPanel(console, view, ctl, operated=controls)
+
+
+class MosaicLivePanel(LivePanel):
+    def __init__(self, console: Console, panel: MosaicPanel, ctl: MosaicController) -> None:
+        super().__init__(panel, owned=True)
+        self.console, self.panel, self.ctl = console, panel, ctl
+
+    def state(self) -> dict:
+        return self.panel.mosaic.view_state()
+
+    def restore(self, state: dict) -> None:
+        if any(state.get("cameras", [])):
+            self.ctl.apply_view(state)
+        elif state.get("layout") in LAYOUTS:
+            self.panel.mosaic.set_layout(state["layout"])
+
+    def set_shown(self, shown: bool) -> None:
+        self.ctl.set_paused(not shown)
+
+    def close(self) -> None:
+        self.console.drop_mosaic(self.ctl)
+
+
+def make_mosaic(console: Console, panel_id: str, state: dict, controls: bool = True) -> MosaicLivePanel:
+    """A camera mosaic with its own layout, cameras and streams; without controls (a wall) it has
+    no toolbar, big labels, and takes no part in the routes (alarm video goes to operated mosaics)."""
+    panel = MosaicPanel()
+    layout = state.get("layout", "3x3" if not controls else "2x2")
+    if layout in LAYOUTS:
+        panel.mosaic.set_layout(layout)
+    if not controls:
+        panel.set_controls_visible(False)
+        panel.mosaic.set_overlay(WALL_LABEL_PT, show_fps=False)
+        panel.mosaic.select(-1)  # nobody picks a tile on a wall: no selection border
+    view = {"layout": panel.mosaic.layout_name, "cameras": list(state.get("cameras", []))}
+    ctl = console.new_mosaic(panel, f"{panel_id}:tile", view, operated=controls)
+    return MosaicLivePanel(console, panel, ctl)
+
+
+register(PanelKind("assets", "Assets", lambda c, _pid, _s: LivePanel(c.asset_panel)))
+register(PanelKind("detail", "Asset detail", lambda c, _pid, _s: LivePanel(c.detail)))
+register(PanelKind("alarms", "Alarms", lambda c, _pid, _s: LivePanel(c.alarm_ctl.panel)))
+register(PanelKind("map", "City map", make_map))
+register(PanelKind("mosaic", "Cameras", make_mosaic, multiple=True))
+
+
+class AuditPanel(LivePanel):
+    """The audit trail; it asks the backend again each time it comes into view."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(console.audit_ctl.view)
+        self.ctl = console.audit_ctl
+
+    def set_shown(self, shown: bool) -> None:
+        if shown:
+            self.ctl.query()
+
+
+register(PanelKind("audit", "Audit trail", lambda c, _pid, _s: AuditPanel(c)))
+register(PanelKind("walls", "Video walls", lambda c, _pid, _s: LivePanel(c.wall_ctl.panel)))

@@ -1,0 +1,166 @@
+"""A console window: the header (title, screen role, menus, clock), the docks of its screen (a QtAds
+dock manager), and the status bar. The primary window's status bar carries the city-wide counts; every
+window shows the connection, so no screen ever shows stale data as live."""
+
+from __future__ import annotations
+
+import time
+
+import PySide6QtAds as ads
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMenuBar, QPushButton, QVBoxLayout, QWidget
+
+from app.console import Console
+from app.theme import dock_stylesheet
+from widgets.alarms.style import PRIORITY_COLORS
+from widgets.status.connection import ConnectionIndicator
+from widgets.status.palette import STATUS_COLORS, STATUS_LABELS, STATUSES
+
+
+def configure_docking() -> None:
+    """QtAds options, global to the process: set once before the first dock manager exists."""
+    flags = ads.CDockManager.eConfigFlag
+    ads.CDockManager.setConfigFlags(ads.CDockManager.eConfigFlag.DefaultOpaqueConfig)
+    for flag, on in (
+        (flags.AlwaysShowTabs, True),  # every panel has its tab: the handle to drag it anywhere
+        (flags.FocusHighlighting, True),
+        (flags.EqualSplitOnInsertion, True),
+        (flags.DockAreaHasCloseButton, False),  # panels close one at a time, from their tab
+        (flags.DockAreaHasUndockButton, True),
+        (flags.ActiveTabHasCloseButton, True),
+    ):
+        ads.CDockManager.setConfigFlag(flag, on)
+
+
+def status_counts_html(counts: dict[tuple[str, str], dict[str, int]]) -> str:
+    totals = dict.fromkeys(STATUSES, 0)
+    for per_status in counts.values():
+        for s, n in per_status.items():
+            totals[s] = totals.get(s, 0) + n
+    parts = [
+        f"<span style='color:{STATUS_COLORS[s]}'>{STATUS_LABELS[s]} <b>{totals[s]:,}</b></span>".replace(
+            ",", " "
+        )
+        for s in STATUSES
+    ]
+    return "&nbsp;&nbsp;&nbsp;".join(parts)
+
+
+def alarm_counts_html(c: dict) -> str:
+    parts = [
+        f"<span style='color:{PRIORITY_COLORS[p]}'>P{p} <b>{c[f'p{p}']}</b></span>" for p in (1, 2, 3, 4)
+    ]
+    unack = f"<b style='color:#f85149'>{c['unack']} unack</b>" if c["unack"] else "0 unack"
+    return (
+        "ALARMS&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(parts) + f"&nbsp;&nbsp;{unack}&nbsp;&nbsp;"
+        f"<span style='color:#8b949e'>{c['shelved']} shelved</span>&nbsp;&nbsp;&nbsp;│&nbsp;&nbsp;"
+    )
+
+
+class ScreenWindow(QMainWindow):
+    sig_close_requested = Signal()  # the manager decides: the primary closes the console, others hide
+
+    def __init__(self, console: Console, role: str, primary: bool) -> None:
+        super().__init__()
+        self.console, self.role, self.primary = console, role, primary
+        self.setObjectName(f"window-{role}")
+        self.setWindowTitle(f"Vigie — {console.title} — {role} — {console.session.address}")
+        self.closing = False  # set by the manager when the console really closes
+
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self._header())
+        inner = QWidget(objectName="dockHost")
+        il = QVBoxLayout(inner)
+        il.setContentsMargins(4, 4, 4, 4)
+        self.docks = ads.CDockManager(inner)
+        self.docks.setStyleSheet(dock_stylesheet())
+        il.addWidget(self.docks)
+        lay.addWidget(inner, 1)
+        self.setCentralWidget(body)
+
+        # Status bar: the connection and the alarm counts on every screen; the city-wide status
+        # counts, the revision and the console's messages on the primary window.
+        sb = self.statusBar()
+        self.connection = ConnectionIndicator()
+        self.connection.set_state(console.session.state, console.session.address, 0.0)
+        sb.addWidget(self.connection)
+        console.session.sig_connection.connect(self.connection.set_state)
+        self.alarm_counts = QLabel()
+        sb.addPermanentWidget(self.alarm_counts)
+        console.alarm_ctl.sig_counts.connect(self._update_alarm_counts)
+        self._update_alarm_counts(console.alarm_ctl.store.counts())
+        if primary:
+            self.counts = QLabel()
+            self.revision = QLabel()
+            self.revision.setStyleSheet("color: #8b949e; padding: 0 8px;")
+            sb.addPermanentWidget(self.counts)
+            sb.addPermanentWidget(self.revision)
+            console.sig_message.connect(self._show_message)  # a method: disconnected with the window
+            console.assets.sig_counts_changed.connect(self._update_counts)
+            self._update_counts()
+
+    def _header(self) -> QWidget:
+        head = QWidget(objectName="header")
+        head.setFixedHeight(44)
+        lay = QHBoxLayout(head)
+        lay.setContentsMargins(8, 0, 8, 0)
+        lay.addWidget(QLabel("VIGIE", objectName="appTitle"))
+        lay.addWidget(QLabel(f"{self.console.title} · connected control station", objectName="appSubtitle"))
+        self.role_label = QLabel(self.role.upper(), objectName="screenRole")
+        self.role_label.setToolTip("This window's screen role in the workspace")
+        self.role_label.setFixedHeight(24)
+        lay.addWidget(self.role_label, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.menus = QMenuBar(objectName="headerMenus")
+        self.menus.setNativeMenuBar(False)
+        lay.addWidget(self.menus, 0, Qt.AlignmentFlag.AlignVCenter)
+        lay.addStretch(1)
+        # Who is logged in, on every screen; the audit trail for those who may read it.
+        self.audit_button = QPushButton("Audit trail")
+        self.audit_button.setToolTip("Who did what, when and why (supervisors)")
+        self.audit_button.clicked.connect(lambda: self.console.sig_show_panel.emit("audit"))
+        lay.addWidget(self.audit_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.user_badge = QLabel(objectName="userBadge")
+        lay.addWidget(self.user_badge)
+        self.switch_user = QPushButton("Switch user")
+        self.switch_user.clicked.connect(lambda: self.console.ask_login("Log in as another user."))
+        lay.addWidget(self.switch_user, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.console.sig_user.connect(self._on_user)
+        s = self.console.session
+        self._on_user(s.user if s.role else "", s.role)
+        self.clock = QLabel(objectName="clock")
+        lay.addWidget(self.clock)
+        self._clock_timer = QTimer(self, interval=1000)
+        self._clock_timer.timeout.connect(self._tick)
+        self._clock_timer.start()
+        self._tick()
+        return head
+
+    def _on_user(self, user: str, role: str) -> None:
+        self.user_badge.setText(f"● {user} · {role}" if user else "not logged in")
+        self.user_badge.setToolTip(f"Logged in as {user} with the {role} role" if user else "")
+        self.audit_button.setVisible(self.console.session.may("SUPERVISOR"))
+
+    def _show_message(self, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
+
+    def _tick(self) -> None:
+        self.clock.setText(time.strftime("%a %d %b  %H:%M:%S"))
+
+    def _update_counts(self) -> None:
+        self.counts.setText(status_counts_html(self.console.assets.counts))
+        self.revision.setText(f"rev {self.console.assets.revision}")
+
+    def _update_alarm_counts(self, c: dict) -> None:
+        html = alarm_counts_html(c)
+        self.alarm_counts.setText(html if self.primary else html.rsplit("&nbsp;&nbsp;&nbsp;│", 1)[0])
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.closing:
+            super().closeEvent(event)
+            return
+        event.ignore()
+        self.sig_close_requested.emit()

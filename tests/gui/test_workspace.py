@@ -1,0 +1,224 @@
+"""Workspaces on desks of 1, 2 and 3 screens, each in its own process (tests/gui/workspace_probe.py) on
+Qt's offscreen platform configured with that many screens, against a real backend: what is proposed,
+save then restore at the next start (also on monitors with other names), screens removed then added
+at run time, wall mode."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.workspace.files import node_from_json
+from app.workspace.model import panel_ids
+
+ROOT = Path(__file__).resolve().parents[2]
+W, H = 1920, 1080
+
+
+def desk(tmp_path: Path, *names: str, file: str = "screens.json") -> Path:
+    """An offscreen configuration: full-HD screens side by side, left to right."""
+    path = tmp_path / file
+    screens = [{"name": n, "x": W * i, "y": 0, "width": W, "height": H} for i, n in enumerate(names)]
+    path.write_text(json.dumps({"windowFrameMargins": False, "screens": screens}))
+    return path
+
+
+def probe(backend, screens: Path, config: Path, *steps: str) -> list[dict]:
+    """Run the console through `steps`; the dumps it printed, in order."""
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={screens}", XDG_CONFIG_HOME=str(config))
+    res = subprocess.run(
+        [sys.executable, "-m", "tests.gui.workspace_probe", "--backend", backend.address, *steps],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert res.returncode == 0, res.stderr[-4000:]
+    return [json.loads(line[6:]) for line in res.stdout.splitlines() if line.startswith("PROBE ")]
+
+
+def windows(dump: dict) -> dict[str, dict]:
+    return dump["describe"]["windows"]
+
+
+def docks(window: dict) -> list[str]:
+    return panel_ids(node_from_json(window["docks"]))
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return tmp_path / "config"
+
+
+def test_laptop_gets_one_window_with_every_panel(backend, tmp_path, config):
+    (dump,) = probe(backend, desk(tmp_path, "A"), config, "start", "dump")
+    wins = windows(dump)
+    assert list(wins) == ["console-left"]
+    win = wins["console-left"]
+    assert win["screen"] == "A" and win["primary"] and win["visible"] and win["state"] == "maximized"
+    assert win["geometry"] == [0, 0, W, H]
+    assert sorted(docks(win)) == ["alarms", "assets", "detail", "map", "mosaic-1"]
+    tree = win["docks"]
+    assert tree["split"] == "horizontal" and [i.get("tabs", i.get("split")) for i in tree["items"]][0] == [
+        "assets"
+    ]
+    assert sum(tree["sizes"]) == pytest.approx(1, abs=0.01) and tree["sizes"][0] == pytest.approx(
+        0.26, abs=0.02
+    )
+
+
+def test_two_screens_get_map_and_alarms_on_one_and_a_mosaic_on_the_other(backend, tmp_path, config):
+    (dump,) = probe(backend, desk(tmp_path, "DP-1", "HDMI-1"), config, "start", "dump")
+    wins = windows(dump)
+    assert dump["describe"]["roles"] == {"console-left": "DP-1", "console-right": "HDMI-1"}
+    left, right = wins["console-left"], wins["console-right"]
+    assert left["screen"] == "DP-1" and left["geometry"] == [0, 0, W, H] and left["primary"]
+    assert {"map", "alarms"} <= set(docks(left)) and "mosaic-1" not in docks(left)
+    assert right["screen"] == "HDMI-1" and right["geometry"] == [W, 0, W, H] and not right["primary"]
+    assert docks(right) == ["mosaic-1"]
+    assert dump["workspace"]["panels"]["mosaic-1"]["state"]["layout"] == "3x3"
+
+
+def test_three_screens_then_one_unplugged_and_plugged_back(backend, tmp_path, config):
+    three = desk(tmp_path, "A", "B", "C")
+    without_b = desk(tmp_path, "A", "C", file="no-b.json")
+    data = json.loads(without_b.read_text())  # C stays where it was, right of the gap
+    data["screens"][1]["x"] = 2 * W
+    without_b.write_text(json.dumps(data))
+    smaller_c = tmp_path / "smaller-c.json"
+    data = json.loads(three.read_text())
+    data["screens"][2].update(width=1280, height=720)
+    smaller_c.write_text(json.dumps(data))
+    start, unplugged, back, resized = probe(
+        backend,
+        three,
+        config,
+        "start",
+        "dump",
+        f"screens:{without_b}",
+        "dump",
+        f"screens:{three}",
+        "dump",
+        f"screens:{smaller_c}",
+        "dump",
+    )
+    wins = windows(start)
+    assert [(r, w["screen"], w["geometry"]) for r, w in wins.items()] == [
+        ("console-left", "A", [0, 0, W, H]),
+        ("console-right", "B", [W, 0, W, H]),
+        ("wall-1", "C", [2 * W, 0, W, H]),
+    ]
+    assert docks(wins["wall-1"]) == ["mosaic-2"] and docks(wins["console-right"]) == ["mosaic-1"]
+    # B is gone: its window folds into console-left's screen, a normal window inside it; C stays.
+    wins = windows(unplugged)
+    moved = wins["console-right"]
+    assert moved["screen"] == "A" and moved["visible"] and moved["displaced"] and moved["state"] == "normal"
+    x, y, w, h = moved["geometry"]
+    assert x >= 0 and x + w <= W and y >= 0 and y + h <= H, "never off-screen"
+    assert wins["console-left"]["geometry"] == [0, 0, W, H] and wins["wall-1"]["geometry"] == [2 * W, 0, W, H]
+    assert docks(moved) == ["mosaic-1"], "the panels travel with their window"
+    # B is back: the window goes home, as it was.
+    wins = windows(back)
+    assert wins["console-right"]["screen"] == "B" and wins["console-right"]["geometry"] == [W, 0, W, H]
+    assert wins["console-right"]["state"] == "maximized" and not wins["console-right"]["displaced"]
+    assert back["workspace"]["windows"] == start["workspace"]["windows"]
+    assert back["workspace"]["screens"] == start["workspace"]["screens"]
+    # C now runs at a lower resolution: its window fits it.
+    assert windows(resized)["wall-1"]["geometry"] == [2 * W, 0, 1280, 720]
+
+
+def test_save_then_restore_at_next_start_and_on_other_monitors(backend, tmp_path, config):
+    screens = desk(tmp_path, "A", "B")
+    (saved,) = probe(
+        backend,
+        screens,
+        config,
+        "start",
+        "mosaic:mosaic-1:1+5",
+        f"float:detail:{W + 300},100,700,500",
+        "map:47.33,5.03,15",
+        "save:Night desk",
+        "dump",
+        "shutdown",
+    )
+    assert (config / "vigie" / "workspaces" / "night-desk.json").is_file()
+    assert (config / "vigie" / "last-workspace.json").is_file()
+    floating = windows(saved)["console-left"]["floating"]
+    assert [(f["screen"], f["geometry"], f["docks"]["tabs"]) for f in floating] == [
+        ("B", [W + 300, 100, 700, 500], ["detail"])
+    ]
+    ws = saved["workspace"]
+    assert ws["panels"]["mosaic-1"]["state"]["layout"] == "1+5" and all(
+        ws["panels"]["mosaic-1"]["state"]["cameras"]
+    )
+    assert ws["panels"]["map"]["state"]["view"]["zoom"] == 15
+
+    # The next start: the same arrangement, screen by screen, and the same panel contents.
+    (restored,) = probe(backend, screens, config, "start", "dump")
+    assert restored["describe"]["workspace"] == "Night desk"
+    assert windows(restored) == windows(saved)
+    assert restored["workspace"]["windows"] == ws["windows"]
+    assert restored["workspace"]["panels"] == ws["panels"]
+
+    # Another desk whose monitors have other names: roles still apply, left to right.
+    other = desk(tmp_path, "eDP-1", "DP-3", file="other.json")
+    (elsewhere,) = probe(backend, other, config, "start:Laptop demo", "open:Night desk", "dump")
+    wins = windows(elsewhere)
+    assert wins["console-left"]["screen"] == "eDP-1" and wins["console-right"]["screen"] == "DP-3"
+    assert [(f["screen"], f["geometry"]) for f in wins["console-left"]["floating"]] == [
+        ("DP-3", [W + 300, 100, 700, 500])
+    ]
+    assert docks(wins["console-left"]) == docks(windows(saved)["console-left"])
+
+
+def test_wall_mode_and_a_wall_whose_screen_goes_away(backend, tmp_path, config):
+    three = desk(tmp_path, "A", "B", "C")
+    two = desk(tmp_path, "A", "B", file="two.json")
+    sup, map_wall, gone, back, off = probe(
+        backend,
+        three,
+        config,
+        "start:Supervisor 3 screens",
+        "dump",
+        "wall:console-right:map",
+        "dump",
+        f"screens:{two}",
+        "dump",
+        f"screens:{three}",
+        "dump",
+        "wall:wall-1:off",
+        "wall:console-right:off",
+        "dump",
+    )
+    d = sup["describe"]
+    assert list(d["windows"]) == ["console-left", "console-right"]
+    assert docks(d["windows"]["console-right"]) == ["map", "mosaic-1"]
+    wall = d["walls"]["wall-1"]
+    assert wall == {
+        "screen": "C",
+        "geometry": [2 * W, 0, W, H],
+        "visible": True,
+        "state": "fullscreen",
+        "content": "mosaic",
+    }
+    # The map on console-right's screen as a wall: its console window steps aside.
+    d = map_wall["describe"]
+    assert d["walls"]["console-right"]["content"] == "map" and d["walls"]["console-right"]["screen"] == "B"
+    assert not d["windows"]["console-right"]["visible"]
+    assert map_wall["workspace"]["screens"][1]["wall"]["content"] == "map"
+    # A wall never folds over someone's console: it waits for its screen, then comes back.
+    d = gone["describe"]
+    assert not d["walls"]["wall-1"]["visible"] and d["walls"]["console-right"]["visible"]
+    assert (
+        back["describe"]["walls"]["wall-1"]["visible"]
+        and back["describe"]["walls"]["wall-1"]["screen"] == "C"
+    )
+    d = off["describe"]
+    assert d["walls"] == {} and d["windows"]["console-right"]["visible"]
+    assert d["windows"]["console-right"]["geometry"] == [W, 0, W, H]

@@ -1,0 +1,148 @@
+"""Runs a console with workspaces in its own process (multi-screen offscreen configurations need their
+own QApplication) and reports what is where.
+
+    QT_QPA_PLATFORM=offscreen:configfile=screens.json python -m tests.gui.workspace_probe \
+        --backend HOST:PORT start dump screens:screens2.json dump save:Name shutdown
+
+Steps: `start[:NAME]` (the last arrangement, or proposed; or a workspace by name), `open:NAME`,
+`save:NAME`, `dump` (prints one line `PROBE {json}`: the manager's describe() and the captured
+workspace), `screens:FILE` (change the screens at run time to FILE's offscreen configuration),
+`wall:ROLE:mosaic|map|off`, `float:PANEL:X,Y,W,H` (float a panel, as a drag would, to that absolute
+place), `mosaic:PANEL:LAYOUT`, `map:LAT,LON,ZOOM` (waits until the map reports that view),
+`shot:DIR` (one PNG per screen), `cameras` (waits until every mosaic tile shows pictures),
+`shutdown` (saves the last arrangement). Each step waits until the windows stop moving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
+
+from PySide6.QtCore import QCoreApplication, QEvent, QRect, Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from widgets.map.mbtiles import register_url_schemes  # noqa: E402
+
+
+def settle(manager, timeout: float = 15.0, until=None) -> None:  # noqa: ANN001
+    """Let Qt deliver what the last step caused: poll until the placement is the same three times
+    in a row (and `until()` holds), or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last, same = None, 0
+    while time.monotonic() < deadline:
+        QTest.qWait(100)
+        now = json.dumps(manager.describe(), sort_keys=True)
+        same = same + 1 if now == last else 0
+        last = now
+        if same >= 3 and (until is None or until()):
+            return
+    if until is not None and not until():
+        raise TimeoutError("the console did not get there in time")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--backend", required=True)
+    p.add_argument("--fps", type=float, default=2.0, help="what mosaic tiles ask for (spare the shared CPU)")
+    p.add_argument("steps", nargs="+")
+    args = p.parse_args(argv)
+
+    register_url_schemes()
+    QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
+    app = QApplication(sys.argv[:1])
+    app.setOrganizationName("Vigie")
+    app.setApplicationName("Vigie")
+
+    from app.console import Console
+    from app.session import Session
+    from app.theme import apply_theme
+    from app.workspace.files import WorkspaceStore, to_json
+    from app.workspace.manager import WorkspaceManager
+    from app.workspace.screenshot import write_screenshots
+    from tests.gui.offscreen_screens import OffscreenScreens
+
+    apply_theme(app)
+    session = Session(args.backend)
+    console = Console(session, max_fps=args.fps)
+    manager = WorkspaceManager(console, WorkspaceStore(), remember=True)
+    session.start()
+    code = 0
+    try:
+        for step in args.steps:
+            cmd, _, arg = step.partition(":")
+            if cmd == "start":
+                manager.start(arg or None)
+            elif cmd == "open":
+                manager.open(arg)
+            elif cmd == "save":
+                manager.save_as(arg)
+            elif cmd == "dump":
+                out = {"describe": manager.describe(), "workspace": to_json(manager.capture())}
+                print("PROBE " + json.dumps(out), flush=True)
+                continue
+            elif cmd == "screens":
+                OffscreenScreens().set(json.loads(Path(arg).read_text()))
+            elif cmd == "wall":
+                role, _, content = arg.partition(":")
+                manager.set_wall(role, None if content == "off" else content)
+            elif cmd == "float":
+                pid, _, rect = arg.partition(":")
+                dock = manager.docks[pid]
+                dock.setFloating()
+                fc = dock.floatingDockContainer()
+                x, y, w, h = (int(v) for v in rect.split(","))
+                screen = app.screenAt(QRect(x, y, w, h).center())
+                fc.setScreen(screen)
+                fc.setGeometry(x, y, w, h)
+            elif cmd == "mosaic":
+                pid, _, layout = arg.partition(":")
+                manager.panels[pid].panel.mosaic.set_layout(layout)
+            elif cmd == "map":
+                lat, lon, zoom = (float(v) for v in arg.split(","))
+                ctl = console.map_ctl
+                settle(manager, 30, until=lambda ctl=ctl: ctl.view.ready)
+                ctl.view.set_view({"lat": lat, "lon": lon, "zoom": zoom})
+
+                def arrived(ctl=ctl, lat=lat, zoom=zoom) -> bool:
+                    v = ctl.current_view
+                    return bool(v) and abs(v["lat"] - lat) < 1e-4 and v["zoom"] == zoom
+
+                settle(manager, 30, until=arrived)
+                continue
+            elif cmd == "cameras":
+                tiles = [
+                    ctl.mosaic.tiles[s] for ctl in console.mosaic_ctls for s in ctl.mosaic.visible_slots()
+                ]
+                settle(manager, 60, until=lambda tiles=tiles: all(t.frames >= 2 for t in tiles))
+                continue
+            elif cmd == "shot":
+                for path in write_screenshots(manager, Path(arg)):
+                    print(f"PNG {path}", flush=True)
+                continue
+            elif cmd == "shutdown":
+                manager.shutdown()
+                continue
+            else:
+                raise SystemExit(f"unknown step {step!r}")
+            settle(manager)
+    except Exception as exc:  # noqa: BLE001 - reported to the test, which shows stderr
+        print(f"probe failed: {exc!r}", file=sys.stderr)
+        code = 1
+    finally:
+        manager.shutdown()
+        console.stop()
+        session.stop()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
