@@ -114,7 +114,7 @@ def test_supervisor_reads_and_exports_the_audit_trail(qtbot, consoles, cmd_backe
     qtbot.waitUntil(lambda: sup.window.audit_button.isVisibleTo(sup.window), timeout=15000)
     assert sup.session.role == "SUPERVISOR" and not op.window.audit_button.isVisibleTo(op.window)
     sup.window.audit_button.click()  # the audit trail opens as a panel, and asks the backend
-    assert sup.manager.panels["audit"].widget.isVisibleTo(sup.window)
+    qtbot.waitUntil(lambda: sup.manager.panels["audit"].widget.isVisible(), timeout=5000)
     audit = sup.audit_ctl
     qtbot.waitUntil(
         lambda: any(r.action == "command.execute" and r.reason == "audit test" for r in audit.model.rows),

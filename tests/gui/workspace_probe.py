@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Vigie")
     app.setApplicationName("Vigie")
 
+    from app.auth import Credentials
     from app.console import Console
     from app.session import Session
     from app.theme import apply_theme
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.gui.offscreen_screens import OffscreenScreens
 
     apply_theme(app)
-    session = Session(args.backend)
+    session = Session(args.backend, credentials=Credentials("operator", "operator", console="probe"))
     console = Console(session, max_fps=args.fps)
     manager = WorkspaceManager(console, WorkspaceStore(), remember=True)
     session.start()
