@@ -138,12 +138,23 @@ class WorkspaceManager(QObject):
         console.sig_show_panel.connect(self.show_panel)
 
     def show_panel(self, kind: str) -> None:
-        """Show a single panel the operator asked for (the audit trail...) where it is, or add it
-        to the primary window."""
+        """Show a single panel the operator asked for (the audit trail...) where it is; a new one
+        floats, large, over the primary window (a dock squeezed beside the others is unreadable),
+        and the operator docks it where they like."""
         if kind in self.panels:
             self.set_panel_open(kind, True)
-        elif self.windows:
-            self.add_panel(kind, next(iter(self.windows)))
+            return
+        if not self.windows:
+            return
+        window = next(iter(self.windows.values()))
+        self._make_panel(kind, kind, {})
+        fc = window.docks.addDockWidgetFloating(self._dock_for(kind, window.docks))
+        self._track_floating(fc, window.role)
+        area = window.geometry()
+        w, h = min(1400, area.width() - 80), min(720, area.height() - 120)
+        fc.setGeometry(area.x() + (area.width() - w) // 2, area.y() + (area.height() - h) // 2, w, h)
+        fc.show()
+        self.sig_changed.emit()
 
     # ---- screens ---------------------------------------------------------------------------------
 

@@ -86,7 +86,7 @@ class AuditView(QWidget):
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(True)
-        for col, width in enumerate((130, 90, 120, 150, 170, 220, 70)):
+        for col, width in enumerate((130, 90, 120, 170, 170, 240, 70)):
             self.table.setColumnWidth(col, width)
 
         self.summary = QLabel(objectName="panelSummary")
@@ -105,9 +105,14 @@ class AuditView(QWidget):
         lay.addLayout(foot)
 
     def filters(self) -> dict[str, Any]:
+        """An end still in the future means "up to now, whenever the search runs" (no bound)."""
+        now = QDateTime.currentDateTime()
+        end = self.end.dateTime()
+        if end > now:
+            self.end.setDateTime(now.addSecs(3600))
         return {
             "start": self.start.dateTime().toSecsSinceEpoch(),
-            "end": self.end.dateTime().toSecsSinceEpoch(),
+            "end": 0 if end > now else end.toSecsSinceEpoch(),
             "user": self.user.text().strip(),
             "action": self.action.currentData() or "",
             "result": self.result.currentData() or "",

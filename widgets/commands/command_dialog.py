@@ -50,6 +50,9 @@ CHIP_COLORS = {
     "REJECTED": "#f85149",
 }
 ORDER = {s: i for i, (s, _) in enumerate(PIPELINE)}
+# How far a device that ended without success got: a rejected one was only sent; one that failed
+# or timed out had been accepted (whether it acknowledged first is in its detail).
+REACHED = {**ORDER, "REJECTED": 0, "FAILED": 1, "TIMED_OUT": 1}
 
 
 class Action(Protocol):
@@ -98,7 +101,7 @@ class CommandDialog(QDialog):
         self.setObjectName("commandDialog")
         self.setWindowTitle("Vigie — device command")
         self.setModal(False)
-        self.setMinimumWidth(720)
+        self.setMinimumWidth(820)
         self.targets = list(targets)
         self.actions = list(actions)
         self.role = role
@@ -318,10 +321,10 @@ class CommandDialog(QDialog):
             h.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
 
     def set_counts(self, counts: dict[str, int], total: int) -> None:
-        """Counts per stage; a device further along the pipeline also counts for the steps before."""
+        """Counts per stage; a step counts every device that got at least that far."""
         for stage, chip in self.chips.items():
             if stage in ORDER:
-                n = sum(c for s, c in counts.items() if s in ORDER and ORDER[s] >= ORDER[stage])
+                n = sum(c for s, c in counts.items() if REACHED.get(s, -1) >= ORDER[stage])
             else:
                 n = counts.get(stage, 0)
             chip.set_count(n, total)

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from widgets.charts.telemetry_chart import TelemetryChart
 from widgets.status.palette import STATUS_LABELS, status_color, status_icon
@@ -19,15 +28,19 @@ class AssetDetailView(QWidget):
         self.title.setObjectName("detailTitle")
         self.status = QLabel()
         self.status.setObjectName("detailStatus")
+        # Long names and reasons must not push the command button out of a narrow panel.
+        for label in (self.title, self.status):
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         head = QHBoxLayout()
         head.addWidget(self.icon)
         head.addWidget(self.title, 1)
-        head.addWidget(self.status)
         self.command_button = QPushButton("Command…")
         self.command_button.setToolTip("Send a command to this device")
         self.command_button.setEnabled(False)
         self.command_button.clicked.connect(self.sig_command_requested)
         head.addWidget(self.command_button)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
@@ -41,6 +54,7 @@ class AssetDetailView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 6, 8, 6)
         lay.addLayout(head)
+        lay.addLayout(status_row)
         lay.addWidget(split, 1)
         self._values: dict[str, QLabel] = {}
         self.commandable = False  # set by the owner: the shown asset accepts commands from this user
@@ -48,6 +62,7 @@ class AssetDetailView(QWidget):
     def show_asset(self, title: str, status: str, reason: str, fields: list[tuple[str, str]]) -> None:
         """Show (or refresh in place) an asset; `fields` are (label, value) pairs in display order."""
         self.title.setText(title)
+        self.title.setToolTip(title)
         self.command_button.setEnabled(self.commandable)
         self.icon.setPixmap(status_icon(status, 22).pixmap(22, 22))
         label = STATUS_LABELS.get(status, status.upper())
