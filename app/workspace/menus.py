@@ -72,7 +72,12 @@ def _screens(manager: WorkspaceManager, _window: ScreenWindow, menu: QMenu) -> N
         sub.addSeparator()
         group = QActionGroup(sub)
         current = manager.walls[role].content if role in manager.walls else None
-        for label, content in (("Wall: mosaic", "mosaic"), ("Wall: map", "map"), ("Wall: off", None)):
+        for label, content in (
+            ("Wall: mosaic", "mosaic"),
+            ("Wall: map", "map"),
+            (f"Wall: shared ({role}, driven by supervisors)", "shared"),
+            ("Wall: off", None),
+        ):
             a = sub.addAction(label)
             a.setCheckable(True)
             a.setChecked(current == content)

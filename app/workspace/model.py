@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 ORIENTATIONS = ("horizontal", "vertical")
 WINDOW_STATES = ("normal", "maximized", "fullscreen")
-WALL_CONTENTS = ("mosaic", "map")
+WALL_CONTENTS = ("mosaic", "map", "shared")  # shared: what supervisors push (WallService)
 
 Rect = tuple[int, int, int, int]  # x, y, width, height
 
@@ -62,7 +62,7 @@ class Window:
 
 @dataclass
 class Wall:
-    content: str  # "mosaic" or "map"
+    content: str  # "mosaic", "map" or "shared" (attached to the WallService under the role name)
     state: dict = field(default_factory=dict)
 
 

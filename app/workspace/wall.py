@@ -14,13 +14,36 @@ from PySide6.QtGui import QCloseEvent, QKeyEvent, QScreen
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.console import Console
+from app.wall.display import WallDisplay
 from app.workspace.panels import LivePanel, make_map, make_mosaic
 
 WallContentFactory = Callable[[Console, str, str, dict], LivePanel]  # console, role, content, state
 
 
+class SharedWallPanel(LivePanel):
+    """A shared wall: this screen attaches to the backend's WallService as wall `role` and shows
+    what any supervisor pushes to it (the same display as a `vigie wall` process)."""
+
+    def __init__(self, console: Console, role: str) -> None:
+        self.display = WallDisplay(console.session, console.assets, name=role, tiles=console.tiles)
+        super().__init__(self.display, owned=True)
+        self.console, self.role = console, role
+        self.display.follow(console.session)
+        console.session.attach_wall(
+            role,
+            display=f"{console.session.credentials.console_name() if console.session.credentials else ''} (console screen)",
+        )
+
+    def close(self) -> None:
+        self.console.session.detach_wall(self.role)
+        self.display.stop()
+
+
 def default_wall_content(console: Console, role: str, content: str, state: dict) -> LivePanel:
-    """The mosaic or the map without controls, with its own state (cameras, view)."""
+    """A shared wall (pushed content), or the mosaic or the map without controls, with its own
+    state (cameras, view)."""
+    if content == "shared":
+        return SharedWallPanel(console, role)
     if content == "map":
         return make_map(console, f"wall-{role}", state, controls=False)
     return make_mosaic(console, f"wall-{role}", state, controls=False)

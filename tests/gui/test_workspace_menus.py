@@ -161,3 +161,32 @@ def test_wall_mode_from_the_screens_menu_and_escape(console, qtbot):
     qtbot.keyClick(wall, Qt.Key.Key_Escape)
     assert "console-left" not in console.manager.wall_windows and console.window.isVisible()
     assert not wall.panel.ctl.streams, "the wall's streams stop with it"
+
+
+def test_a_shared_wall_screen_shows_what_a_supervisor_pushes(console, qtbot):
+    """Wall mode "shared": the screen attaches to the WallService under its role and follows the
+    pushes of any supervisor (here through the API, as another console would)."""
+    from vigie.v1 import wall_pb2, wall_pb2_grpc
+
+    from tests.conftest import open_channel
+
+    m = menu(console, "Screens")
+    (screen_menu,) = [a.menu() for a in m.actions() if a.menu()]
+    action(screen_menu, "Wall: shared").trigger()
+    wall = console.manager.wall_windows["console-left"]
+    display = wall.panel.display
+    qtbot.waitUntil(wall.isFullScreen, timeout=5000)
+    assert display.page == "idle"
+    walls = wall_pb2_grpc.WallServiceStub(open_channel(console.session.address, "supervisor"))
+
+    def online() -> bool:
+        listed = walls.ListWalls(wall_pb2.ListWallsRequest(), timeout=5).walls
+        return any(w.name == "console-left" and w.online for w in listed)
+
+    qtbot.waitUntil(online, timeout=15000)
+    cam = next(iter(console.camera_info))
+    content = wall_pb2.WallContent(camera=wall_pb2.CameraContent(camera_id=cam))
+    walls.Push(wall_pb2.PushRequest(wall="console-left", content=content), timeout=5)
+    qtbot.waitUntil(lambda: display.page == "video" and display.content.camera_id == cam, timeout=15000)
+    qtbot.keyClick(wall, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not online(), timeout=15000)  # leaving wall mode detaches the screen
