@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor
 from vigie.v1 import commands_pb2
 
 from app.models.records import KIND_NAMES
+from widgets.commands.style import STAGE_COLORS
 
 # The stages in the order a healthy command goes through them; SENT is the console's own (the
 # request left, no answer yet). The last three end a target without success.
@@ -29,15 +30,6 @@ STAGE_LABELS = {
     "FAILED": "Failed",
     "TIMED_OUT": "Timed out",
     "REJECTED": "Rejected",
-}
-STAGE_COLORS = {
-    "SENT": "#8b949e",
-    "ACCEPTED": "#58a6ff",
-    "ACKNOWLEDGED": "#d29922",
-    "CONFIRMED": "#3fb950",
-    "FAILED": "#f85149",
-    "TIMED_OUT": "#db6d28",
-    "REJECTED": "#f85149",
 }
 
 

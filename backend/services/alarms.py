@@ -14,7 +14,7 @@ from backend.domain.alarms import MAX_SHELVE_S, Alarm, AlarmClosed, AlarmEngine,
 from backend.domain.audit import AuditSink, MemoryAuditSink, join_targets
 from backend.security import principal
 from backend.services.audit_trail import audited
-from backend.services.convert import KIND_TO_PB, PB_TO_KIND, seconds_of
+from backend.services.convert import KIND_TO_PB, PB_TO_KIND, seconds_of, time_range
 from backend.services.resumable import follow, resume_refusal
 from backend.store.alarms_sqlite import AlarmPersister, JournalQuery
 
@@ -205,16 +205,13 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
         q.districts = list(request.districts)
         q.asset_ids = list(request.asset_ids)
         q.text = request.text
-        if request.HasField("start"):
-            q.start = seconds_of(request.start)
-            if q.start is None:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start is not a valid timestamp")
-        if request.HasField("end"):
-            q.end = seconds_of(request.end)
-            if q.end is None:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "end is not a valid timestamp")
-        if q.start is not None and q.end is not None and q.start >= q.end:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start must be before end")
+        try:
+            q.start, q.end = time_range(
+                request.start if request.HasField("start") else None,
+                request.end if request.HasField("end") else None,
+            )
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         alarms, total = await self.persister.query(q)
         resp = alarms_pb2.ListAlarmsResponse(total_size=total)
         for a in alarms:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from vigie.v1 import audit_pb2, audit_pb2_grpc
 
-from backend.services.convert import seconds_of
+from backend.services.convert import time_range
 from backend.store.audit_sqlite import AuditQuery, AuditStore, decode_page_token, encode_page_token
 
 DEFAULT_PAGE = 200
@@ -36,16 +36,13 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
             text=request.text,
             limit=request.page_size or DEFAULT_PAGE,
         )
-        if request.HasField("start"):
-            q.start = seconds_of(request.start)
-            if q.start is None:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start is not a valid timestamp")
-        if request.HasField("end"):
-            q.end = seconds_of(request.end)
-            if q.end is None:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "end is not a valid timestamp")
-        if q.start is not None and q.end is not None and q.start >= q.end:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start must be before end")
+        try:
+            q.start, q.end = time_range(
+                request.start if request.HasField("start") else None,
+                request.end if request.HasField("end") else None,
+            )
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if request.page_token:
             q.before_id = decode_page_token(request.page_token)
             if q.before_id is None:

@@ -126,6 +126,19 @@ def command_to_pb(s: CommandSnapshot, replayed: bool = False) -> commands_pb2.Co
     return m
 
 
+def time_range(start: Timestamp | None, end: Timestamp | None) -> tuple[float | None, float | None]:
+    """A request's optional [start, end) bounds in seconds (None: unbounded); ValueError says
+    what is wrong, for an INVALID_ARGUMENT."""
+    lo = hi = None
+    if start is not None and (lo := seconds_of(start)) is None:
+        raise ValueError("start is not a valid timestamp")
+    if end is not None and (hi := seconds_of(end)) is None:
+        raise ValueError("end is not a valid timestamp")
+    if lo is not None and hi is not None and lo >= hi:
+        raise ValueError("start must be before end")
+    return lo, hi
+
+
 def seconds_of(value: Timestamp | Duration) -> float | None:
     """Seconds (since the epoch, for a Timestamp), or None when the message is not a valid one
     (nanos outside 0..999,999,999, seconds outside years 1-9999...): callers answer INVALID_ARGUMENT."""

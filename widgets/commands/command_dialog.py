@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from widgets.commands.style import STAGE_COLORS
+
 PIPELINE = (
     ("SENT", "Sent"),
     ("ACCEPTED", "Accepted"),
@@ -40,15 +42,6 @@ PIPELINE = (
     ("CONFIRMED", "Confirmed"),
 )
 ENDINGS = (("FAILED", "Failed"), ("TIMED_OUT", "Timed out"), ("REJECTED", "Rejected"))
-CHIP_COLORS = {
-    "SENT": "#8b949e",
-    "ACCEPTED": "#58a6ff",
-    "ACKNOWLEDGED": "#d29922",
-    "CONFIRMED": "#3fb950",
-    "FAILED": "#f85149",
-    "TIMED_OUT": "#db6d28",
-    "REJECTED": "#f85149",
-}
 ORDER = {s: i for i, (s, _) in enumerate(PIPELINE)}
 # How far a device that ended without success got: a rejected one was only sent; one that failed
 # or timed out had been accepted (whether it acknowledged first is in its detail).
@@ -75,7 +68,7 @@ class StageChip(QLabel):
         self.set_count(0, 0)
 
     def set_count(self, n: int, total: int) -> None:
-        color = CHIP_COLORS[self.stage]
+        color = STAGE_COLORS[self.stage]
         lit = n > 0
         self.setText(f"{self.label}\n{n} / {total}" if total else self.label)
         self.setStyleSheet(
