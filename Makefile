@@ -39,6 +39,7 @@ bench: $(GEN)
 	-$(BIN)/python bench/map_bench.py
 	-$(BIN)/python bench/video_bench.py
 	-$(BIN)/python bench/alarm_bench.py
+	-$(BIN)/python bench/command_bench.py
 
 clean:
 	rm -rf $(VENV) protos/vigie/v1/*_pb2*.py* $(GEN)
