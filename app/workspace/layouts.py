@@ -84,9 +84,10 @@ def operator(screens: int = 2, name: str = OPERATOR_2) -> Workspace:
 
 
 def supervisor() -> Workspace:
-    """An alarm desk on the left, the whole city on the right, a camera wall on the third screen."""
+    """An alarm desk on the left (with what the video walls show), the whole city on the right, a
+    camera wall on the third screen."""
     left = _h(
-        [_v([_t("assets"), _t("detail")], [0.5, 0.5]), _t("alarms")],
+        [_v([_t("assets"), _t("detail")], [0.5, 0.5]), _v([_t("alarms"), _t("walls")], [0.72, 0.28])],
         [0.38, 0.62],
     )
     windows = [_window("console-left", left), _window("console-right", _t("map", "mosaic-1"))]
@@ -101,6 +102,7 @@ def supervisor() -> Workspace:
         "alarms": Panel("alarms"),
         "map": Panel("map"),
         "mosaic-1": _mosaic("2x2"),
+        "walls": Panel("walls"),
     }
     return Workspace(SUPERVISOR_3, screens, windows, panels)
 
