@@ -17,7 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-EMPTY_TEXT = "No video wall yet: run <b>vigie wall --name wall-1</b> on a wall PC"
+EMPTY_TEXT = (
+    "No video wall yet: run <b>vigie wall --name wall-1</b> on a wall PC, or put a screen in "
+    "<b>Screens ▸ Wall: shared</b>"
+)
 
 
 class WallsPanel(QWidget):
