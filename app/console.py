@@ -249,6 +249,9 @@ class Console(QObject):
     def _on_logged_in(self, user: str, role: str) -> None:
         if self.login_dialog is not None:
             self.login_dialog.hide()
+        self.alarm_ctl.panel.set_actions_allowed(
+            self.session.may("OPERATOR"), f"Handling alarms needs the OPERATOR role — you are {role}"
+        )
         self.sig_user.emit(user, role)
         self.sig_message.emit(f"Logged in as {user} ({role})")
 

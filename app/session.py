@@ -194,6 +194,11 @@ class Session(QObject):
     def submit(self, coro: Awaitable[Any]) -> Future[Any]:
         """Run a coroutine on the session loop (from any thread); after stop() it is dropped."""
         if self._loop.is_closed() or not self._thread.is_alive():
+            # _replace_task(name, coro) holds a second coroutine: close it too (else "never awaited").
+            frame = getattr(coro, "cr_frame", None)
+            inner = frame.f_locals.get("coro") if frame is not None else None
+            if asyncio.iscoroutine(inner):
+                inner.close()
             coro.close()  # type: ignore[attr-defined]
             done: Future[Any] = Future()
             done.cancel()

@@ -47,8 +47,11 @@ class ConsoleHarness:
         return self
 
     def close(self) -> None:
-        self.manager.shutdown()
-        self.console.stop()
+        # The session first, then deliver what it already queued while the widgets still exist
+        # (a snapshot landing after the windows went would reach deleted views).
+        self.console.stop()  # the video streams, while the session still runs
         self.session.stop()
+        QCoreApplication.processEvents()
+        self.manager.shutdown()
         # Delete the windows and the map's page now, not at interpreter exit (QtWebEngine warns).
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)

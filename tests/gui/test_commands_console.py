@@ -135,3 +135,15 @@ def test_supervisor_reads_and_exports_the_audit_trail(qtbot, consoles, cmd_backe
         rows = list(csv.DictReader(f))
     assert rows and all(r["user"] == "operator" for r in rows)
     assert any(r["action"] == "command.execute" and r["reason"] == "audit test" for r in rows)
+
+
+def test_a_viewer_sees_alarms_but_cannot_handle_them(qtbot, consoles, cmd_backend):
+    window = consoles(cmd_backend.address, "viewer")
+    qtbot.waitUntil(lambda: window.session.role == "VIEWER", timeout=15000)
+    panel = window.alarm_ctl.panel
+    qtbot.waitUntil(lambda: not panel.ack.isEnabled(), timeout=5000)
+    assert "OPERATOR" in panel.ack.toolTip() and not panel.shelve.isEnabled()
+    qtbot.waitUntil(lambda: window.assets.total() > 1000, timeout=30000)
+    assert window.command_ctl.open_for([next(iter(window.assets.records())).id]) is None, (
+        "viewers send no commands"
+    )

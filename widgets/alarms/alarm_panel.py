@@ -92,6 +92,7 @@ class AlarmPanel(QWidget):
         # Active alarms.
         self.active = _table(active)
         self.comment = QLineEdit(placeholderText="Comment (optional), Enter acknowledges")
+        self.actions_allowed = True  # set_actions_allowed(): the logged-in role may act
         self.ack = QPushButton("Acknowledge (Space)")
         self.shelf_time = QComboBox()
         for label, seconds in SHELF_DURATIONS:
@@ -199,7 +200,16 @@ class AlarmPanel(QWidget):
         if ids:
             emit(ids)  # type: ignore[operator]
 
+    def set_actions_allowed(self, allowed: bool, why: str = "") -> None:
+        """Acknowledge, shelve and unshelve only for those who may (the backend decides anyway)."""
+        self.actions_allowed = allowed
+        for w in (self.ack, self.shelve, self.unshelve, self.comment, self.reason):
+            w.setEnabled(allowed)
+            w.setToolTip("" if allowed else why)
+
     def _acknowledge(self) -> None:
+        if not self.actions_allowed:
+            return
         ids = self._ids(self.active)
         if ids:
             self.sig_acknowledge.emit(ids, self.comment.text().strip())
