@@ -37,7 +37,8 @@ class MemoryAuditSink:
         self.entries.append(entry)
 
 
-def join_targets(ids: list[str], limit: int = 50) -> str:
-    """Comma-separated ids for `AuditEntry.target`, the first `limit` of them (then a count)."""
-    shown = ",".join(ids[:limit])
+def join_targets(ids: list[str] | tuple[str, ...], limit: int = 500, id_len: int = 128) -> str:
+    """Comma-separated ids for `AuditEntry.target`: the first `limit` of them (then a count), each
+    cut to `id_len` characters, so no request (even a refused one) writes a huge record."""
+    shown = ",".join(i[:id_len] for i in ids[:limit])
     return shown + (f",… (+{len(ids) - limit} more)" if len(ids) > limit else "")

@@ -24,7 +24,7 @@ from typing import NoReturn
 
 from backend.domain.actions import ACTIONS, Action, Params, check_params, describe, fits, unfit_reason
 from backend.domain.assets import Kind
-from backend.domain.audit import AuditEntry, AuditSink
+from backend.domain.audit import AuditEntry, AuditSink, join_targets
 from backend.security.principal import Principal, Role
 
 log = logging.getLogger(__name__)
@@ -392,7 +392,7 @@ class CommandBook:
                 user=caller.user,
                 console=caller.console,
                 action="command.execute",
-                target=",".join(i[:MAX_KEY] for i in request.asset_ids[:MAX_TARGETS]),
+                target=join_targets(request.asset_ids, MAX_TARGETS, MAX_KEY),
                 reason=request.reason[:MAX_REASON],
                 result=result,
                 detail=detail,

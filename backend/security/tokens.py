@@ -25,6 +25,7 @@ from backend.security.principal import Role
 
 TOKEN_BYTES = 32
 MAX_TOKEN_CHARS = 256
+TOKENS_PER_SESSION = 8  # a session's older tokens are forgotten beyond this (Refresh in a loop)
 FORGET_AFTER_S = 3600.0  # an expired or revoked token is still recognised (clear reason) this long
 
 
@@ -57,6 +58,7 @@ class TokenEntry:
     session: LoginSession
     issued_at: float
     expires_at: float
+    digest: str = ""  # the key in the registry (the token itself is never kept)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class TokenRegistry:
         self._by_digest: dict[str, TokenEntry] = {}
         self._by_id: dict[str, TokenEntry] = {}
         self._sessions: dict[str, LoginSession] = {}
+        self._last_prune = 0.0
 
     def login(self, user: str, role: Role, console: str) -> Issued:
         """A new login session with its first token."""
@@ -87,8 +90,13 @@ class TokenRegistry:
     def _issue(self, session: LoginSession) -> Issued:
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = self.clock()
-        entry = TokenEntry(secrets.token_hex(8), session, now, now + self.ttl_s)
-        self._by_digest[_digest(token)] = entry
+        entry = TokenEntry(secrets.token_hex(8), session, now, now + self.ttl_s, _digest(token))
+        if len(session.token_ids) >= TOKENS_PER_SESSION:  # bounded memory, whatever a client does
+            oldest = min((self._by_id[t] for t in session.token_ids), key=lambda e: e.issued_at)
+            self._forget(oldest)
+        if now - self._last_prune > 1.0:
+            self._prune()
+        self._by_digest[entry.digest] = entry
         self._by_id[entry.id] = entry
         session.token_ids.add(entry.id)
         return Issued(token, entry)
@@ -133,10 +141,14 @@ class TokenRegistry:
     def _prune(self) -> None:
         """Forget tokens that expired (or sessions revoked) over FORGET_AFTER_S ago."""
         horizon = self.clock() - FORGET_AFTER_S
-        for digest, entry in list(self._by_digest.items()):
+        self._last_prune = self.clock()
+        for entry in list(self._by_id.values()):
             if entry.expires_at < horizon:
-                del self._by_digest[digest]
-                del self._by_id[entry.id]
-                entry.session.token_ids.discard(entry.id)
-                if not entry.session.token_ids:
-                    self._sessions.pop(entry.session.id, None)
+                self._forget(entry)
+
+    def _forget(self, entry: TokenEntry) -> None:
+        self._by_id.pop(entry.id, None)
+        self._by_digest.pop(entry.digest, None)
+        entry.session.token_ids.discard(entry.id)
+        if not entry.session.token_ids:
+            self._sessions.pop(entry.session.id, None)

@@ -112,22 +112,24 @@ class UserDirectory:
         hashed = await self._kdf(hash_password, password)
         return _user(await self._db(self.db.insert, name, int(role), hashed))
 
-    async def update(self, name: str, role: Role | None, disabled: bool) -> tuple[User, User]:
-        """(before, after). Raises UnknownUser, or LastAdmin when no enabled ADMIN would be left."""
+    async def update(self, name: str, role: Role | None, disabled: bool | None) -> tuple[User, User]:
+        """(before, after); None leaves a field as it is. Raises UnknownUser, or LastAdmin when no
+        enabled ADMIN would be left."""
 
         def change() -> tuple[UserRow, UserRow]:
             before = self.db.get(name)
             if before is None:
                 raise UnknownUser(name)
             new_role = int(role) if role is not None else before.role
+            new_disabled = before.disabled if disabled is None else disabled
             loses_admin = before.role == Role.ADMIN and not before.disabled
             if (
                 loses_admin
-                and (new_role != Role.ADMIN or disabled)
+                and (new_role != Role.ADMIN or new_disabled)
                 and self.db.count_enabled(Role.ADMIN) <= 1
             ):
                 raise LastAdmin(name)
-            self.db.update(name, new_role, disabled)
+            self.db.update(name, new_role, new_disabled)
             after = self.db.get(name)
             assert after is not None
             return before, after

@@ -11,7 +11,7 @@ from vigie.v1 import auth_pb2, auth_pb2_grpc
 
 from backend.domain.audit import AuditEntry, AuditSink
 from backend.security import principal
-from backend.security.interceptor import MAX_CONSOLE_CHARS
+from backend.security.interceptor import MAX_CONSOLE_CHARS, clean_console
 from backend.security.passwords import MAX_PASSWORD_CHARS
 from backend.security.principal import Role
 from backend.security.tokens import Issued, TokenRegistry, TokenRejected
@@ -52,18 +52,22 @@ def _login_response(issued: Issued) -> auth_pb2.LoginResponse:
     )
 
 
+MAX_CONCURRENT_LOGINS = 16  # password checks queued at once (2 run in parallel, ~0.16 s each)
+
+
 class AuthService(auth_pb2_grpc.AuthServiceServicer):
     def __init__(self, users: UserDirectory, tokens: TokenRegistry, audit: AuditSink) -> None:
         self.users = users
         self.tokens = tokens
         self.audit = audit
+        self._logins_in_progress = 0
 
     # --- tokens ---------------------------------------------------------------------------------
 
     async def Login(
         self, request: auth_pb2.LoginRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.LoginResponse:
-        console = request.console or principal.current().console
+        console = clean_console(request.console) or principal.current().console
 
         def record(result: str, detail: str) -> None:
             user = (
@@ -85,7 +89,18 @@ class AuthService(auth_pb2_grpc.AuthServiceServicer):
         if problem:
             record("invalid", problem)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
-        outcome = await self.users.authenticate(request.user, request.password)
+        if self._logins_in_progress >= MAX_CONCURRENT_LOGINS:
+            # Each attempt costs a scrypt: a flood must not queue work without end (nor starve
+            # the real logins behind it). Refused before any hashing, and audited.
+            record("refused", "too many logins at once")
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "too many logins at once: try again in a moment"
+            )
+        self._logins_in_progress += 1
+        try:
+            outcome = await self.users.authenticate(request.user, request.password)
+        finally:
+            self._logins_in_progress -= 1
         if isinstance(outcome, LoginFailure):
             record("failed", outcome.value)
             message = "account disabled: ask an administrator" if outcome is LoginFailure.DISABLED else WRONG
@@ -104,6 +119,16 @@ class AuthService(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.RefreshRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.LoginResponse:
         token_id = await self._token_id(context)
+        entry = self.tokens.entry(token_id)
+        if entry is not None:
+            # The account may have changed since the login (another process, `--add-user`): a
+            # session lives on only with the same, enabled role.
+            user = await self.users.get(entry.session.user)
+            if user is None or user.disabled or user.role != entry.session.role:
+                self.tokens.revoke_session(entry.session.id)
+                await context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED, "token revoked: the account changed, log in again"
+                )
         try:
             return _login_response(self.tokens.refresh(token_id))
         except TokenRejected as exc:
@@ -181,7 +206,9 @@ class AuthService(auth_pb2_grpc.AuthServiceServicer):
                 )
             role = Role(request.role) if request.role else None
             try:
-                before, after = await self.users.update(request.name, role, request.disabled)
+                before, after = await self.users.update(
+                    request.name, role, request.disabled if request.HasField("disabled") else None
+                )
             except UnknownUser:
                 await context.abort(grpc.StatusCode.NOT_FOUND, f"no user {request.name}")
                 raise

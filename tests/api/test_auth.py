@@ -302,3 +302,34 @@ def test_demo_users_are_announced_and_seeded_once(make_backend, tmp_path):
     assert first == again and set(first) == {"viewer", "operator", "supervisor", "admin"}
     text = log.read_text()
     assert text.count("WARNING") >= 2 and "demo users are on" in text
+
+
+def test_a_role_change_keeps_a_disabled_account_disabled(small):
+    with open_channel(small.address, "admin") as ch:
+        admin = auth_pb2_grpc.AuthServiceStub(ch)
+        admin.CreateUser(
+            Auth.CreateUserRequest(name="dora", password="long enough", role=Auth.VIEWER), timeout=5
+        )
+        admin.UpdateUser(Auth.UpdateUserRequest(name="dora", disabled=True), timeout=5)
+        after = admin.UpdateUser(Auth.UpdateUserRequest(name="dora", role=Auth.OPERATOR), timeout=5)
+        assert after.disabled and after.role == Auth.OPERATOR, "an unset `disabled` leaves it as it was"
+        enabled = admin.UpdateUser(Auth.UpdateUserRequest(name="dora", disabled=False), timeout=5)
+        assert not enabled.disabled
+
+
+def test_refreshing_a_token_never_outlives_a_changed_account(small):
+    """Tokens keep the role of their login: a refresh re-reads the account and ends the session
+    when it changed (here: disabled while the token's session was still open)."""
+    with open_channel(small.address, "admin") as ch:
+        auth_pb2_grpc.AuthServiceStub(ch).CreateUser(
+            Auth.CreateUserRequest(name="eve", password="long enough", role=Auth.OPERATOR), timeout=5
+        )
+    token = login(small.address, "eve", "long enough").token
+    with bearer_channel(small.address, token) as ch:
+        auth_pb2_grpc.AuthServiceStub(ch).Refresh(Auth.RefreshRequest(), timeout=5)  # still fine
+        with open_channel(small.address, "admin") as adm:
+            auth_pb2_grpc.AuthServiceStub(adm).UpdateUser(
+                Auth.UpdateUserRequest(name="eve", disabled=True), timeout=5
+            )
+        code, _ = code_of(lambda: auth_pb2_grpc.AuthServiceStub(ch).Refresh(Auth.RefreshRequest(), timeout=5))
+        assert code == grpc.StatusCode.UNAUTHENTICATED

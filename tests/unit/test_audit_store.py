@@ -44,4 +44,5 @@ def test_page_tokens_and_targets():
     for bad in ("", "garbage", encode_page_token(0), "YWxhcm06MQ=="):
         assert decode_page_token(bad) is None
     assert join_targets(["a", "b"]) == "a,b"
-    assert join_targets([str(i) for i in range(60)]).endswith(",… (+10 more)")
+    assert join_targets([str(i) for i in range(510)]).endswith(",… (+10 more)")
+    assert join_targets(["x" * 200_000] * 10) == ",".join(["x" * 128] * 10), "each id is cut: no huge record"
