@@ -28,12 +28,6 @@ from widgets.auth.login_dialog import LoginDialog
 from widgets.detail.asset_detail import AssetDetailView
 from widgets.map.map_view import MapView
 from widgets.mosaic.panel import MosaicPanel
-from widgets.status.palette import KIND_LABELS, STATUS_COLORS, STATUS_LABELS
-
-
-def map_style() -> dict:
-    """The map page draws with the same status colours and names as the rest of the console."""
-    return {"status_colors": STATUS_COLORS, "status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS}
 
 
 class Console(QObject):

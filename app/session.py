@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import threading
@@ -160,6 +161,9 @@ class Session(QObject):
         self._pending_count = 0
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._channel: grpc.aio.Channel | None = None
+        self._channel_ready = asyncio.Event()  # set by _start (wall calls may come before it)
+        self._logged_in = asyncio.Event()
+        self._token_bad = asyncio.Event()
         self._closing = False
         self._video_channel: grpc.aio.Channel | None = None
 
@@ -170,10 +174,26 @@ class Session(QObject):
         self.submit(self._start())
 
     def login(self, credentials: Credentials) -> None:
-        """Log in (again) with new credentials, e.g. from the login dialog."""
+        """Log in (again) with new credentials, e.g. from the login dialog or "Switch user"."""
+        self.submit(self._switch_user(credentials))
+
+    async def _switch_user(self, credentials: Credentials) -> None:
+        """End the current login (if any: its streams reopen with the new token), then log in."""
+        old = self._token.token
+        # Not logged in from here: the old session's streams, cut by the logout, are not taken
+        # for a revocation of the new one.
+        self._logged_in.clear()
+        self._token.token = ""
+        if old:
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await self._auth.Logout(
+                    auth_pb2.LogoutRequest(),
+                    timeout=UNARY_TIMEOUT,
+                    metadata=[("authorization", f"Bearer {old}")],
+                )
         self.credentials = credentials
         self._token.console = credentials.console_name()
-        self.submit(self._replace_task("auth", self._auth_loop()))
+        await self._replace_task("auth", self._auth_loop())
 
     def may(self, role: str) -> bool:
         """The logged-in user has at least `role` (the server decides; this only shapes the UI)."""
@@ -322,8 +342,6 @@ class Session(QObject):
         )
 
     async def _start(self) -> None:
-        self._logged_in = asyncio.Event()
-        self._token_bad = asyncio.Event()
         if self.tls is not None:
             try:
                 self._tls_credentials = self.tls.channel_credentials()
@@ -341,6 +359,7 @@ class Session(QObject):
         self._alarms = alarms_pb2_grpc.AlarmServiceStub(self._channel)
         self._commands = commands_pb2_grpc.CommandServiceStub(self._channel)
         self._audit = audit_pb2_grpc.AuditServiceStub(self._channel)
+        self._channel_ready.set()
         for name, coro in (
             ("auth", self._auth_loop()),
             ("watch", self._watch_assets()),
@@ -434,9 +453,9 @@ class Session(QObject):
 
     async def _keep_fresh(self, expires_at: float) -> None:
         """Refresh the token at 60 % of its life; return when the server refused it."""
+        self._token_bad.clear()
         while True:
             wait = max(1.0, (expires_at - time.time()) * 0.6)
-            self._token_bad.clear()
             try:
                 await asyncio.wait_for(self._token_bad.wait(), wait)
                 return
@@ -448,17 +467,18 @@ class Session(QObject):
                 if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
                     self._note_rpc_error(exc)
                     return
-                if time.time() >= expires_at:
-                    return  # could not refresh in time: log in again from scratch
+                if time.time() >= expires_at or self._token_bad.is_set():
+                    return  # could not refresh in time (or a stream was refused): log in again
                 continue  # unreachable for now: try again a little later, the token still holds
             self._take_token(resp)
             expires_at = resp.expires_at.ToSeconds()
 
     def _take_token(self, resp: auth_pb2.LoginResponse) -> None:
         self._token.token = resp.token
+        changed = (resp.user, auth_pb2.Role.Name(resp.role)) != (self.user, self.role)
         self.user = resp.user
         self.role = auth_pb2.Role.Name(resp.role)
-        if not self._logged_in.is_set():
+        if not self._logged_in.is_set() or changed:
             self._logged_in.set()
             self.sig_logged_in.emit(self.user, self.role)
 
@@ -647,17 +667,28 @@ class Session(QObject):
             return
         self.sig_actions.emit([ActionInfo.from_pb(a) for a in resp.actions])
 
+    def _emit_command(self, state: CommandState) -> None:
+        """A copy goes to the GUI: this loop goes on changing its own (retries, error, done)."""
+        self.sig_command.emit(dataclasses.replace(state))
+
     async def _command_loop(self, key: str, req: commands_pb2.ExecuteRequest) -> None:
         """Execute (retrying a lost answer with the same key), then follow the command until done."""
         name = commands_pb2.CommandAction.Name(req.action)
         state = CommandState(key, name, [TargetState(a, "SENT") for a in req.asset_ids], reason=req.reason)
-        self.sig_command.emit(state)
+        emit = self._emit_command
+        emit(state)
         give_up = time.monotonic() + COMMAND_RETRY_S
+        sender = self.user  # keys are per user: a retry under another login could act twice
         attempt = 0
         try:
             while True:
                 try:
                     await asyncio.wait_for(self._logged_in.wait(), max(0.1, give_up - time.monotonic()))
+                    if self.user != sender:
+                        state.error = f"Not retried: {self.user} is logged in now, the command was {sender}'s"
+                        state.done = True
+                        emit(state)
+                        return
                     resp = await self._commands.Execute(req, timeout=UNARY_TIMEOUT)
                     break
                 except (grpc.aio.AioRpcError, TimeoutError) as exc:
@@ -678,29 +709,30 @@ class Session(QObject):
                         )
                     if state.error:
                         state.done = True
-                        self.sig_command.emit(state)
+                        emit(state)
                         return
                     attempt += 1
                     state.retries = attempt
-                    self.sig_command.emit(state)
+                    emit(state)
                     await asyncio.sleep(backoff_delay(attempt))
             state = CommandState.from_pb(key, resp.status, attempt)
-            self.sig_command.emit(state)
+            emit(state)
             watch_attempt = 0
             while not state.done:
+                await self._logged_in.wait()
                 try:
                     async for st in self._commands.WatchCommand(
                         commands_pb2.WatchCommandRequest(command_id=state.command_id)
                     ):
                         state = CommandState.from_pb(key, st, attempt)
-                        self.sig_command.emit(state)
+                        emit(state)
                         watch_attempt = 0
                 except grpc.aio.AioRpcError as exc:
                     self._note_rpc_error(exc)
                     if exc.code() in FINAL_CODES:
                         state.error = f"Progress unavailable: {rpc_message(exc)}"
                         state.done = True
-                        self.sig_command.emit(state)
+                        emit(state)
                         return
                 if self._stopping() or state.done:
                     return
@@ -893,8 +925,10 @@ class Session(QObject):
             self.submit(coro)
 
     async def _wall_stub(self) -> wall_pb2_grpc.WallServiceStub:
-        while self._channel is None:  # asked for before start() made the channel
-            await asyncio.sleep(0.05)
+        """The stub once the channel exists and somebody is logged in (walls may be asked for
+        before start())."""
+        await self._channel_ready.wait()
+        await self._logged_in.wait()
         return wall_pb2_grpc.WallServiceStub(self._channel)  # cheap; follows the current channel
 
     async def _watch_walls(self) -> None:
@@ -915,8 +949,13 @@ class Session(QObject):
                     for w in msg.walls:
                         walls[w.name] = WallState.from_pb(w)
                     self.sig_walls.emit([walls[n] for n in sorted(walls)])
-            except (TimeoutError, grpc.aio.AioRpcError):
+            except TimeoutError:
                 pass
+            except grpc.aio.AioRpcError as exc:
+                self._note_rpc_error(exc)
+                if exc.code() == grpc.StatusCode.PERMISSION_DENIED:
+                    self.sig_error.emit(f"Video walls: {rpc_message(exc)}")
+                    return
             except Exception:
                 log.exception("wall watch")
             finally:
@@ -931,7 +970,8 @@ class Session(QObject):
         try:
             resp = await (await self._wall_stub()).Push(req, timeout=UNARY_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
-            self.sig_wall_result.emit(False, f"Not sent to {wall}: {exc.details() or exc.code().name}")
+            self._note_rpc_error(exc)
+            self.sig_wall_result.emit(False, f"Not sent to {wall}: {rpc_message(exc)}")
             return
         where = wall if resp.wall.online else f"{wall} (offline: it shows it when its display is back)"
         self.sig_wall_result.emit(True, f"{what} sent to {where}")
@@ -960,7 +1000,8 @@ class Session(QObject):
             except TimeoutError:
                 reason = f"no message for {self.stale_after:.0f} s"
             except grpc.aio.AioRpcError as exc:
-                reason = exc.details() or exc.code().name
+                self._note_rpc_error(exc)
+                reason = rpc_message(exc, self.tls is not None)
                 final = {grpc.StatusCode.ABORTED: "replaced", grpc.StatusCode.INVALID_ARGUMENT: "refused"}
                 if exc.code() in final and not self._stopping():
                     self.sig_wall_link.emit(name, final[exc.code()], reason, 0.0)

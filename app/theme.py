@@ -9,6 +9,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
+from widgets.status.palette import KIND_LABELS, STATUS_COLORS, STATUS_LABELS
+
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 
 
@@ -42,3 +44,8 @@ def apply_theme(app: QApplication) -> None:
 def dock_stylesheet() -> str:
     """The docks' look (QtAds sets its own light stylesheet on each dock manager; this replaces it)."""
     return (RESOURCES / "styles" / "docks.qss").read_text(encoding="utf-8")
+
+
+def map_style() -> dict:
+    """The map page draws with the same status colours and names as the rest of the console."""
+    return {"status_colors": STATUS_COLORS, "status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS}

@@ -31,10 +31,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app import gc_policy  # noqa: E402
 from app.backend_process import BackendProcess  # noqa: E402
-from app.console import map_style  # noqa: E402
 from app.controllers.map_view import MapController  # noqa: E402
 from app.models.asset_table import AssetTableModel  # noqa: E402
-from app.theme import RESOURCES  # noqa: E402
+from app.theme import RESOURCES, map_style  # noqa: E402
 from bench.common import demo_session, spin  # noqa: E402
 from widgets.map.map_view import MapView  # noqa: E402
 

@@ -51,6 +51,7 @@ class AuditController(QObject):
 
     def query(self, filters: dict[str, Any] | None = None) -> None:
         self._request = audit_request(filters if filters is not None else self.view.filters())
+        self._next = ""  # a "Load more" of the previous search must not add to this one
         self._tag += 1
         self._appending = False
         self.session.query_audit(self._request, self._tag)
@@ -61,6 +62,7 @@ class AuditController(QObject):
         req = audit_pb2.ListAuditRequest()
         req.CopyFrom(self._request)
         req.page_token = self._next
+        self._next = ""  # asked once: a double click does not add the page twice
         self._appending = True
         self.session.query_audit(req, self._tag)
 

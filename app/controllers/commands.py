@@ -8,7 +8,7 @@ progress report the backend sends.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
 from app.models.asset_table import AssetTableModel
@@ -65,7 +65,10 @@ class CommandController(QObject):
                 dialog, model, ids, action, params, reason, confirmed
             )
         )
-        dialog.finished.connect(lambda _r: self._forget(dialog))
+        # Closed dialogs go (the command goes on); a dialog whose window goes with a workspace
+        # switch is forgotten too.
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda _=None: self._forget(dialog))
         dialog.show()
         self.last_dialog = dialog
         return dialog

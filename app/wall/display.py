@@ -30,13 +30,13 @@ from PySide6.QtWidgets import (
 from app.controllers.map_view import MapController, map_row
 from app.models.asset_table import AssetTableModel
 from app.session import Session
-from app.theme import RESOURCES
+from app.theme import RESOURCES, map_style
 from app.wall.content import WallContent, summary
 from app.wall.feeds import TileFeeds
 from widgets.map.map_view import MapView
 from widgets.mosaic.layouts import LAYOUTS
 from widgets.mosaic.tile import VideoTile
-from widgets.status.palette import KIND_LABELS, STATUS_COLORS, STATUS_LABELS
+from widgets.status.palette import KIND_LABELS
 
 MAIN_TILE = (960, 540)  # a mosaic tile at least this big streams the MAIN profile
 ALARM_ZOOM = 17.0
@@ -73,10 +73,6 @@ class ElidedLabel(QLabel):
             self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width()
         )
         p.drawText(self.contentsRect(), int(self.alignment()), text)
-
-
-def map_style() -> dict:
-    return {"status_colors": STATUS_COLORS, "status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS}
 
 
 class WallDisplay(QWidget):

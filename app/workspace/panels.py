@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from PySide6.QtWidgets import QWidget
 
-from app.console import Console, map_style
+from app.console import Console
 from app.controllers.map_view import MapController
 from app.controllers.mosaic import MosaicController
-from app.theme import RESOURCES
+from app.theme import RESOURCES, map_style
 from widgets.map.map_view import MapView
 from widgets.mosaic.layouts import LAYOUTS
 from widgets.mosaic.panel import MosaicPanel

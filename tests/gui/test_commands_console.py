@@ -147,3 +147,17 @@ def test_a_viewer_sees_alarms_but_cannot_handle_them(qtbot, consoles, cmd_backen
     assert window.command_ctl.open_for([next(iter(window.assets.records())).id]) is None, (
         "viewers send no commands"
     )
+
+
+def test_switch_user_ends_the_old_login_and_shows_the_new_one(qtbot, consoles, cmd_backend):
+    window = consoles(cmd_backend.address, "operator")
+    qtbot.waitUntil(lambda: "operator" in window.window.user_badge.text(), timeout=15000)
+    window.window.switch_user.click()
+    dialog = window.login_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=5000)
+    dialog.user.setText("supervisor")
+    dialog.password.setText("supervisor")
+    dialog.button.click()
+    qtbot.waitUntil(lambda: "supervisor · SUPERVISOR" in window.window.user_badge.text(), timeout=15000)
+    assert not dialog.isVisible() and window.window.audit_button.isVisibleTo(window.window)
+    qtbot.waitUntil(lambda: window.connection.state == "connected", timeout=20000)  # streams on the new login

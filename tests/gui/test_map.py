@@ -13,8 +13,7 @@ from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
 from vigie.v1 import assets_pb2, assets_pb2_grpc
 
-from app.console import map_style
-from app.theme import RESOURCES
+from app.theme import RESOURCES, map_style
 from tests.conftest import open_channel
 from tests.gui.console_harness import ConsoleHarness
 from widgets.map.map_view import MapView

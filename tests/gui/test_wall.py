@@ -329,8 +329,7 @@ def test_send_to_wall_from_a_mosaic_tile_menu(qtbot, wall_display):
 
 
 def test_map_menu_offers_the_view_an_asset_and_a_camera(qtbot):
-    from app.console import map_style
-    from app.theme import RESOURCES
+    from app.theme import RESOURCES, map_style
     from widgets.map.map_view import MapView
 
     view = MapView(RESOURCES / "map" / "index.html", map_style())
