@@ -119,6 +119,10 @@ class CommandDispatcher:
 
     async def _follow_target(self, command: Command, asset_id: str) -> None:
         sent_revision = self.store.revision
+        # Faulty already when sent (a fault reported between sending and the acknowledgement is
+        # the command's failure, not an old state).
+        initial = self.store.get(asset_id)
+        faulty_before = initial is not None and initial.status is Status.FAULT
         msg = DeviceCommand(command.id, asset_id, command.action, command.params)
         try:
             answer = await asyncio.wait_for(self.network.command(msg), self.ack_timeout_s)
@@ -146,7 +150,7 @@ class CommandDispatcher:
             command.action,
             command.params,
             sent_revision,
-            before is not None and before.status is Status.FAULT,
+            faulty_before,
             asyncio.get_running_loop().create_future(),
         )
         if before is not None:

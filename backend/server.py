@@ -135,9 +135,7 @@ class Backend:
         self.command_book = CommandBook(self._asset_kind, self.dispatcher.dispatch, self.audit)
         self.commands = CommandService(self.command_book)
         commands_pb2_grpc.add_CommandServiceServicer_to_server(self.commands, self.server)
-        self.alarms = AlarmService(
-            self.alarm_engine, self.alarm_store, heartbeat_s=heartbeat_s, audit=self.audit
-        )
+        self.alarms = AlarmService(self.alarm_engine, self.alarm_store, self.audit, heartbeat_s=heartbeat_s)
         alarms_pb2_grpc.add_AlarmServiceServicer_to_server(self.alarms, self.server)
         self.auth = AuthService(self.users, self.tokens, self.audit)
         auth_pb2_grpc.add_AuthServiceServicer_to_server(self.auth, self.server)

@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
 
 from backend.domain.alarms import MAX_SHELVE_S, Alarm, AlarmClosed, AlarmEngine, AlarmState, UnknownAlarm
-from backend.domain.audit import AuditSink, MemoryAuditSink, join_targets
+from backend.domain.audit import AuditSink, join_targets
 from backend.security import principal
 from backend.services.audit_trail import audited
 from backend.services.convert import KIND_TO_PB, PB_TO_KIND, seconds_of, time_range
@@ -88,14 +88,14 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
         self,
         engine: AlarmEngine,
         persister: AlarmPersister,
+        audit: AuditSink,
         heartbeat_s: float = 5.0,
-        audit: AuditSink | None = None,
     ) -> None:
         """`audit` gets one record per acknowledge, shelve and unshelve call."""
         self.engine = engine
         self.persister = persister
         self.heartbeat_s = heartbeat_s
-        self.audit: AuditSink = audit if audit is not None else MemoryAuditSink()
+        self.audit = audit
 
     # --- WatchAlarms ----------------------------------------------------------------------------------
 

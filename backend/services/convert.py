@@ -65,11 +65,8 @@ PB_TO_ACTION: dict[int, Action] = {v: k for k, v in ACTION_TO_PB.items()}
 STAGE_TO_PB: dict[Stage, int] = {s: commands_pb2.CommandStage.Value(s.name) for s in Stage}
 
 
-def _seconds(ts: timestamp_pb2.Timestamp) -> float:
-    return ts.seconds + ts.nanos / 1e9
-
-
-def _stamp(t: float, out: timestamp_pb2.Timestamp) -> None:
+def stamp(t: float, out: timestamp_pb2.Timestamp) -> None:
+    """Unix seconds into a Timestamp field."""
     secs = int(t)
     out.seconds = secs
     out.nanos = int((t - secs) * 1e9)
@@ -85,7 +82,7 @@ def command_request_from_pb(m: commands_pb2.ExecuteRequest) -> CommandRequest:
         params=Params(
             level_percent=p.level_percent,
             badge_id=p.badge_id,
-            until=_seconds(p.until) if p.HasField("until") else 0.0,
+            until=(seconds_of(p.until) or 0.0) if p.HasField("until") else 0.0,
             preset=p.preset,
         ),
         reason=m.reason,
@@ -117,12 +114,12 @@ def command_to_pb(s: CommandSnapshot, replayed: bool = False) -> commands_pb2.Co
     m.params.level_percent = s.params.level_percent
     m.params.badge_id = s.params.badge_id
     if s.params.until:
-        _stamp(s.params.until, m.params.until)
+        stamp(s.params.until, m.params.until)
     m.params.preset = s.params.preset
-    _stamp(s.created_at, m.created_at)
+    stamp(s.created_at, m.created_at)
     for t in s.targets:
         pt = m.targets.add(asset_id=t.asset_id, stage=STAGE_TO_PB[t.stage], detail=t.detail)  # type: ignore[arg-type]
-        _stamp(t.updated_at, pt.updated_at)
+        stamp(t.updated_at, pt.updated_at)
     return m
 
 

@@ -12,7 +12,6 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.v1 import assets_pb2, wall_pb2, wall_pb2_grpc
 
 from backend.domain.alarms import Alarm, AlarmEngine
@@ -36,18 +35,12 @@ from backend.domain.walls import (
 )
 from backend.security import principal
 from backend.security.principal import Role
+from backend.services.convert import stamp
 from backend.store.alarms_sqlite import AlarmPersister
 
 log = logging.getLogger(__name__)
 
 PUSH_ROLE = Role.SUPERVISOR  # auth.proto: "SUPERVISOR: ... drives the video wall"
-CONSOLE_HEADER = "x-vigie-console"
-
-
-def _ts(t: float, out: Timestamp) -> None:
-    secs = int(t)
-    out.seconds = secs
-    out.nanos = int((t - secs) * 1e9)
 
 
 def shot_from_pb(c: wall_pb2.WallContent) -> Shot | None:
@@ -90,7 +83,7 @@ def content_to_pb(c: Content, out: wall_pb2.WallContent | None = None) -> wall_p
         m.clear.SetInParent()
     m.pushed_by, m.console, m.version = c.pushed_by, c.console, c.version
     if c.pushed_at:
-        _ts(c.pushed_at, m.pushed_at)
+        stamp(c.pushed_at, m.pushed_at)
     return m
 
 
@@ -99,7 +92,7 @@ def wall_to_pb(w: Wall, out: wall_pb2.Wall | None = None) -> wall_pb2.Wall:
     m.name, m.online, m.display = w.name, w.online, w.display
     content_to_pb(w.content, m.content)
     if w.last_seen:
-        _ts(w.last_seen, m.last_seen)
+        stamp(w.last_seen, m.last_seen)
     return m
 
 
@@ -209,7 +202,7 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
         self, request: wall_pb2.PushRequest, context: grpc.aio.ServicerContext
     ) -> wall_pb2.PushResponse:
         who = principal.current()
-        console = who.console or dict(context.invocation_metadata() or ()).get(CONSOLE_HEADER, "")
+        console = who.console  # the interceptor read x-vigie-console (or the login's)
         shot = shot_from_pb(request.content) if request.HasField("content") else None
         try:
             shot = await self._checked(request.wall, shot, who.role)
