@@ -18,17 +18,17 @@ from typing import Any
 
 from app.workspace.model import (
     ORIENTATIONS,
-    WALL_CONTENTS,
+    PRESENTATION_CONTENTS,
     WINDOW_STATES,
     Floating,
     Node,
     Panel,
     Placement,
+    Presentation,
     Rect,
     Screen,
     Split,
     Tabs,
-    Wall,
     Window,
     Workspace,
     normalise,
@@ -38,7 +38,7 @@ from app.workspace.model import (
 log = logging.getLogger(__name__)
 
 FORMAT_KEY = "vigie_workspace"  # its value is the format version
-VERSION = 1
+VERSION = 2  # 2: a screen's "presentation" (1 called it "wall"; both are read)
 
 
 class WorkspaceError(ValueError):
@@ -79,7 +79,11 @@ def to_json(ws: Workspace) -> dict:
                 "role": s.role,
                 "name": s.name,
                 "geometry": list(s.geometry) if s.geometry else None,
-                "wall": {"content": s.wall.content, "state": s.wall.state} if s.wall else None,
+                "presentation": (
+                    {"content": s.presentation.content, "state": s.presentation.state}
+                    if s.presentation
+                    else None
+                ),
             }
             for s in ws.screens
         ],
@@ -192,22 +196,25 @@ def from_json(data: Any) -> Workspace:
     for i, s in enumerate(raw_screens):
         where = f"screens[{i}]"
         _expect(isinstance(s, dict), where, "expected an object")
-        wall = None
-        if s.get("wall") is not None:
-            w = s["wall"]
-            _expect(isinstance(w, dict), f"{where}.wall", "expected an object or null")
+        presentation = None
+        key = "presentation" if "presentation" in s else "wall"  # "wall": format 1
+        if s.get(key) is not None:
+            w = s[key]
+            _expect(isinstance(w, dict), f"{where}.{key}", "expected an object or null")
             _expect(
-                w.get("content") in WALL_CONTENTS,
-                f"{where}.wall.content",
-                f"expected one of {', '.join(WALL_CONTENTS)}",
+                w.get("content") in PRESENTATION_CONTENTS,
+                f"{where}.{key}.content",
+                f"expected one of {', '.join(PRESENTATION_CONTENTS)}",
             )
             state = w.get("state", {})
-            _expect(isinstance(state, dict), f"{where}.wall.state", "expected an object")
-            wall = Wall(w["content"], state)
+            _expect(isinstance(state, dict), f"{where}.{key}.state", "expected an object")
+            presentation = Presentation(w["content"], state)
         role = _str(s, "role", where)
         _expect(bool(role), f"{where}.role", "must not be empty")
         screens.append(
-            Screen(role, _str(s, "name", where, ""), _rect(s.get("geometry"), f"{where}.geometry"), wall)
+            Screen(
+                role, _str(s, "name", where, ""), _rect(s.get("geometry"), f"{where}.geometry"), presentation
+            )
         )
     _expect(len({s.role for s in screens}) == len(screens), "screens", "a role is listed twice")
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 ORIENTATIONS = ("horizontal", "vertical")
 WINDOW_STATES = ("normal", "maximized", "fullscreen")
-WALL_CONTENTS = ("mosaic", "map", "shared")  # shared: what supervisors push (WallService)
+PRESENTATION_CONTENTS = ("mosaic", "map", "shared")  # shared: a shared wall, what supervisors push
 
 Rect = tuple[int, int, int, int]  # x, y, width, height
 
@@ -61,7 +61,9 @@ class Window:
 
 
 @dataclass
-class Wall:
+class Presentation:
+    """A screen in presentation mode (presentation.py): one view, full screen, no controls."""
+
     content: str  # "mosaic", "map" or "shared" (attached to the WallService under the role name)
     state: dict = field(default_factory=dict)
 
@@ -71,7 +73,7 @@ class Screen:
     role: str
     name: str = ""
     geometry: Rect | None = None  # absolute, as it was when saved (informative)
-    wall: Wall | None = None
+    presentation: Presentation | None = None
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 widget.grab() renders a window offscreen, the map's QtWebEngine content included (the view composites
 its page into the widget it renders in). Windows are drawn bottom to top: console windows, floating
-dock containers, walls.
+dock containers, presentations.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ own QApplication) and reports what is where.
 Steps: `start[:NAME]` (the last arrangement, or proposed; or a workspace by name), `open:NAME`,
 `save:NAME`, `dump` (prints one line `PROBE {json}`: the manager's describe() and the captured
 workspace), `screens:FILE` (change the screens at run time to FILE's offscreen configuration),
-`wall:ROLE:mosaic|map|off`, `float:PANEL:X,Y,W,H` (float a panel, as a drag would, to that absolute
+`present:ROLE:mosaic|map|shared|off`, `float:PANEL:X,Y,W,H` (float a panel, as a drag would, to that absolute
 place), `mosaic:PANEL:LAYOUT`, `map:LAT,LON,ZOOM` (waits until the map reports that view),
 `shot:DIR` (one PNG per screen), `cameras` (waits until every mosaic tile shows pictures),
 `shutdown` (saves the last arrangement). Each step waits until the windows stop moving.
@@ -91,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             elif cmd == "screens":
                 OffscreenScreens().set(json.loads(Path(arg).read_text()))
-            elif cmd == "wall":
+            elif cmd == "present":
                 role, _, content = arg.partition(":")
-                manager.set_wall(role, None if content == "off" else content)
+                manager.set_presentation(role, None if content == "off" else content)
             elif cmd == "float":
                 pid, _, rect = arg.partition(":")
                 dock = manager.docks[pid]

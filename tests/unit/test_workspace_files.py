@@ -50,7 +50,7 @@ def test_provided_workspaces():
     assert set(PROVIDED) == {LAPTOP, OPERATOR_2, SUPERVISOR_3}
     sup = PROVIDED[SUPERVISOR_3]()
     assert [s.role for s in sup.screens] == ["console-left", "console-right", "wall-1"]
-    assert sup.screens[2].wall is not None and sup.screens[2].wall.content == "mosaic"
+    assert sup.screens[2].presentation is not None and sup.screens[2].presentation.content == "mosaic"
 
 
 def test_normalise_folds_and_merges():
@@ -90,7 +90,11 @@ def good() -> dict:
         (lambda d: d["windows"][1].update(docks={"tabs": ["map"]}), "windows[1]", "'map' is placed twice"),
         (lambda d: d["windows"][0].update(geometry=[0, 0, -5, 10]), "windows[0].geometry", "positive"),
         (lambda d: d["windows"][0].update(state="minimised"), "windows[0].state", "maximized"),
-        (lambda d: d["screens"][0].update(wall={"content": "radar"}), "screens[0].wall.content", "mosaic"),
+        (
+            lambda d: d["screens"][0].update(presentation={"content": "radar"}),
+            "screens[0].presentation.content",
+            "mosaic",
+        ),
         (lambda d: d["windows"][1].update(role="console-left"), "windows", "same role"),
         (
             lambda d: d["windows"][0]["docks"]["items"][0]["items"][0].update(current="nope"),
@@ -156,3 +160,25 @@ def test_slug():
     assert slug("Opérateur 2 écrans!") == "op-rateur-2-crans"
     assert slug("***") == "workspace"
     assert os.sep not in slug("../../etc/passwd")
+
+
+def test_a_format_1_file_with_a_wall_key_opens_in_presentation_mode():
+    """Files saved before the rename call presentation mode "wall": they still open, and are written
+    back with the new key."""
+    old = {
+        "vigie_workspace": 1,
+        "name": "Night desk",
+        "screens": [
+            {"role": "console-left", "name": "DP-1", "geometry": None, "wall": None},
+            {"role": "wall-1", "name": "DP-3", "wall": {"content": "map", "state": {"zoom": 14}}},
+        ],
+        "windows": [{"role": "console-left", "docks": {"tabs": ["map"]}}],
+        "panels": {"map": {"kind": "map", "state": {}}},
+    }
+    ws = loads(json.dumps(old))
+    assert ws.screens[0].presentation is None
+    assert ws.screens[1].presentation is not None
+    assert (ws.screens[1].presentation.content, ws.screens[1].presentation.state) == ("map", {"zoom": 14})
+    written = json.loads(dumps(ws))["screens"][1]
+    assert written["presentation"] == {"content": "map", "state": {"zoom": 14}}
+    assert "wall" not in written
