@@ -139,7 +139,7 @@ def node_from_json(v: Any, where: str = "docks") -> Node | None:
     if "tabs" in v:
         tabs = v["tabs"]
         _expect(
-            isinstance(tabs, list) and tabs and all(isinstance(t, str) and t for t in tabs),
+            isinstance(tabs, list) and bool(tabs) and all(isinstance(t, str) and t for t in tabs),
             f"{where}.tabs",
             "expected a non-empty list of panel ids",
         )
@@ -149,7 +149,7 @@ def node_from_json(v: Any, where: str = "docks") -> Node | None:
     if "split" in v:
         _expect(v["split"] in ORIENTATIONS, f"{where}.split", f"expected one of {', '.join(ORIENTATIONS)}")
         items = v.get("items")
-        _expect(isinstance(items, list) and items, f"{where}.items", "expected a non-empty list")
+        _expect(isinstance(items, list) and bool(items), f"{where}.items", "expected a non-empty list")
         sizes = v.get("sizes", [1.0] * len(items))
         _expect(
             isinstance(sizes, list)
@@ -158,9 +158,12 @@ def node_from_json(v: Any, where: str = "docks") -> Node | None:
             f"{where}.sizes",
             "expected one non-negative number per item",
         )
-        return Split(
-            v["split"], [node_from_json(i, f"{where}.items[{n}]") for n, i in enumerate(items)], sizes
-        )
+        kept = [  # a null item is an empty area: dropped with its size, as normalise() would
+            (node, size)
+            for n, (item, size) in enumerate(zip(items, sizes, strict=True))
+            if (node := node_from_json(item, f"{where}.items[{n}]")) is not None
+        ]
+        return Split(v["split"], [node for node, _ in kept], [size for _, size in kept])
     raise WorkspaceError(f"{where}: expected {{'tabs': [...]}} or {{'split': ..., 'items': [...]}}")
 
 

@@ -124,12 +124,12 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
         }
         for pid in [p for p in self.panels if p not in wanted or wanted[p].kind != self.kinds[p]]:
             self._drop_panel(pid)
-        for pid, spec in wanted.items():
+        for pid, panel in wanted.items():
             if pid in self.panels:
-                if spec.state and spec.state != self.panels[pid].state():
-                    self.panels[pid].restore(spec.state)
+                if panel.state and panel.state != self.panels[pid].state():
+                    self.panels[pid].restore(panel.state)
             else:
-                self._make_panel(pid, spec.kind, spec.state)
+                self._make_panel(pid, panel.kind, panel.state)
 
         # Every role first gets a screen, then windows are built on them.
         for w in sorted(ws.windows, key=lambda w: role_index(w.place.role)):
@@ -228,6 +228,7 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
             dock.deleteLater()
         self.docks.clear()
         app = QGuiApplication.instance()
+        assert isinstance(app, QGuiApplication)
         app.screenAdded.disconnect(self._on_screen_added)
         app.screenRemoved.disconnect(self._on_screen_removed)
         for screen in self._screens():

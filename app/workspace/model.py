@@ -124,8 +124,8 @@ def normalise(node: Node | None) -> Node | None:
     items: list[Node] = []
     sizes: list[float] = []
     raw = list(node.sizes) + [0.0] * (len(node.items) - len(node.sizes))
-    for item, size in zip(node.items, raw, strict=False):
-        item = normalise(item)
+    for raw_item, size in zip(node.items, raw, strict=False):
+        item = normalise(raw_item)
         if item is None:
             continue
         if isinstance(item, Split) and item.orientation == node.orientation:

@@ -118,4 +118,4 @@ class PanelDocks(ManagerState):
                 live.widget.deleteLater()
             else:  # the console's own view: kept for the next workspace that shows it
                 live.widget.hide()
-                live.widget.setParent(None)  # type: ignore[call-overload]  # detach: stubs lack None
+                live.widget.setParent(None)

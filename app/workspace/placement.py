@@ -253,7 +253,7 @@ class WindowPlacement(ManagerState):
         screen = self._screen_of(fc)
         name = screen_name(screen) if screen else ""
         self.homes[fc] = Home(self.screen_roles().get(name, owner), name, None, "normal")
-        fc.installEventFilter(self)  # type: ignore[arg-type]  # the manager is the QObject
+        fc.installEventFilter(self)
         fc.destroyed.connect(lambda *_: self._forget(fc))
 
     def _forget(self, w: QWidget) -> None:
