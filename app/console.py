@@ -208,7 +208,7 @@ class Console(QObject):
         finally:
             self._no_fly = False
 
-    def _on_alarm_selected(self, alarm) -> None:  # noqa: ANN001 - AlarmRecord
+    def _on_alarm_selected(self, alarm) -> None:  # AlarmRecord
         """Alarm-to-map and alarm-to-video in one click."""
         if self.map_ctl:
             self.map_ctl.select(alarm.asset_id, fly=True)
@@ -237,7 +237,7 @@ class Console(QObject):
         """The command dialog for these assets, over the window the operator is working in."""
         self.command_ctl.open_for([a for a in asset_ids if a], QApplication.activeWindow())
 
-    def _alarm(self, alarm_id: str):  # noqa: ANN202 - AlarmRecord | None
+    def _alarm(self, alarm_id: str):  # AlarmRecord | None
         return self.alarm_ctl.store.alarms.get(alarm_id) or self.alarm_ctl.journal.alarm(alarm_id)
 
     def _on_logged_in(self, user: str, role: str) -> None:

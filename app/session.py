@@ -206,7 +206,7 @@ class Session(QObject):
         fut = self.submit(self._shutdown())
         try:
             fut.result(timeout)
-        except Exception:  # noqa: BLE001 - best effort at exit
+        except Exception:  # best effort at exit
             log.exception("session shutdown")
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)

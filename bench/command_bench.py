@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vigie.v1 import (  # noqa: E402
+from vigie.v1 import (
     assets_pb2,
     assets_pb2_grpc,
     auth_pb2,
@@ -25,8 +25,8 @@ from vigie.v1 import (  # noqa: E402
     commands_pb2_grpc,
 )
 
-from app.backend_process import BackendProcess  # noqa: E402
-from bench.common import open_channel  # noqa: E402
+from app.backend_process import BackendProcess
+from bench.common import open_channel
 
 
 def pct(values: list[float], q: float) -> float:

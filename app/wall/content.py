@@ -12,7 +12,7 @@ from vigie.v1 import wall_pb2
 KINDS = ("camera", "mosaic", "map", "alarm", "clear")
 
 
-def _ts(t) -> float:  # noqa: ANN001 - a protobuf Timestamp
+def _ts(t) -> float:  # a protobuf Timestamp
     return t.seconds + t.nanos * 1e-9
 
 

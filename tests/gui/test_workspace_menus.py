@@ -34,7 +34,7 @@ def menu(c: ConsoleHarness, title: str) -> QMenu:
     return m
 
 
-def action(m: QMenu, text: str):  # noqa: ANN201 - QAction
+def action(m: QMenu, text: str):  # QAction
     return next(a for a in m.actions() if a.text().startswith(text))
 
 

@@ -25,14 +25,14 @@ from pathlib import Path
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
 
-from PySide6.QtCore import QCoreApplication, QEvent, QRect, Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, QRect, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
-from widgets.map.mbtiles import register_url_schemes  # noqa: E402
+from widgets.map.mbtiles import register_url_schemes
 
 
-def settle(manager, timeout: float = 15.0, until=None) -> None:  # noqa: ANN001
+def settle(manager, timeout: float = 15.0, until=None) -> None:
     """Let Qt deliver what the last step caused: poll until the placement is the same three times
     in a row (and `until()` holds), or the deadline passes."""
     deadline = time.monotonic() + timeout
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 raise SystemExit(f"unknown step {step!r}")
             settle(manager)
-    except Exception as exc:  # noqa: BLE001 - reported to the test, which shows stderr
+    except Exception as exc:  # reported to the test, which shows stderr
         print(f"probe failed: {exc!r}", file=sys.stderr)
         code = 1
     finally:
