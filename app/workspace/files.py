@@ -34,11 +34,13 @@ from app.workspace.model import (
     normalise,
     panel_ids,
 )
+from app.workspace.screens import current_role
 
 log = logging.getLogger(__name__)
 
 FORMAT_KEY = "vigie_workspace"  # its value is the format version
-VERSION = 2  # 2: a screen's "presentation" (1 called it "wall"; both are read)
+# 2: a screen's "presentation" (1 called it "wall") and roles `screen-3`... (1: `wall-1`...); 1 is read.
+VERSION = 2
 
 
 class WorkspaceError(ValueError):
@@ -170,7 +172,7 @@ def node_from_json(v: Any, where: str = "docks") -> Node | None:
 def _place(v: dict, where: str) -> Placement:
     state = v.get("state", "maximized")
     _expect(state in WINDOW_STATES, f"{where}.state", f"expected one of {', '.join(WINDOW_STATES)}")
-    role = _str(v, "role", where)
+    role = current_role(_str(v, "role", where))
     _expect(bool(role), f"{where}.role", "must not be empty")
     return Placement(role, _str(v, "screen", where, ""), _rect(v.get("geometry"), f"{where}.geometry"), state)
 
@@ -212,7 +214,7 @@ def from_json(data: Any) -> Workspace:
             state = w.get("state", {})
             _expect(isinstance(state, dict), f"{where}.{key}.state", "expected an object")
             presentation = Presentation(w["content"], state)
-        role = _str(s, "role", where)
+        role = current_role(_str(s, "role", where))
         _expect(bool(role), f"{where}.role", "must not be empty")
         screens.append(
             Screen(

@@ -94,7 +94,7 @@ def supervisor() -> Workspace:
     screens = [
         Screen("console-left"),
         Screen("console-right"),
-        Screen("wall-1", presentation=Presentation("mosaic", {"layout": "3x3", "cameras": []})),
+        Screen("screen-3", presentation=Presentation("mosaic", {"layout": "3x3", "cameras": []})),
     ]
     panels = {
         "assets": Panel("assets"),

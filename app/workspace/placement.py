@@ -81,7 +81,7 @@ class WindowPlacement(ManagerState):
         return assign_roles(self.roles(), self.present(), self.known)
 
     def screen_roles(self) -> dict[str, str]:
-        """Present screen name -> the role it plays; screens without one get the next free wall role."""
+        """Present screen name -> the role it plays; screens without one get the next free role."""
         own = roles_of_screens(self.mapping())
         out = {}
         taken = set(self.roles())

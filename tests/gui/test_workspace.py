@@ -112,16 +112,17 @@ def test_three_screens_then_one_unplugged_and_plugged_back(backend, tmp_path, co
     assert [(r, w["screen"], w["geometry"]) for r, w in wins.items()] == [
         ("console-left", "A", [0, 0, W, H]),
         ("console-right", "B", [W, 0, W, H]),
-        ("wall-1", "C", [2 * W, 0, W, H]),
+        ("screen-3", "C", [2 * W, 0, W, H]),
     ]
-    assert docks(wins["wall-1"]) == ["mosaic-2"] and docks(wins["console-right"]) == ["mosaic-1"]
+    assert docks(wins["screen-3"]) == ["mosaic-2"] and docks(wins["console-right"]) == ["mosaic-1"]
     # B is gone: its window folds into console-left's screen, a normal window inside it; C stays.
     wins = windows(unplugged)
     moved = wins["console-right"]
     assert moved["screen"] == "A" and moved["visible"] and moved["displaced"] and moved["state"] == "normal"
     x, y, w, h = moved["geometry"]
     assert x >= 0 and x + w <= W and y >= 0 and y + h <= H, "never off-screen"
-    assert wins["console-left"]["geometry"] == [0, 0, W, H] and wins["wall-1"]["geometry"] == [2 * W, 0, W, H]
+    assert wins["console-left"]["geometry"] == [0, 0, W, H]
+    assert wins["screen-3"]["geometry"] == [2 * W, 0, W, H]
     assert docks(moved) == ["mosaic-1"], "the panels travel with their window"
     # B is back: the window goes home, as it was.
     wins = windows(back)
@@ -130,7 +131,7 @@ def test_three_screens_then_one_unplugged_and_plugged_back(backend, tmp_path, co
     assert back["workspace"]["windows"] == start["workspace"]["windows"]
     assert back["workspace"]["screens"] == start["workspace"]["screens"]
     # C now runs at a lower resolution: its window fits it.
-    assert windows(resized)["wall-1"]["geometry"] == [2 * W, 0, 1280, 720]
+    assert windows(resized)["screen-3"]["geometry"] == [2 * W, 0, 1280, 720]
 
 
 def test_save_then_restore_at_next_start_and_on_other_monitors(backend, tmp_path, config):
@@ -192,14 +193,14 @@ def test_presentation_mode_and_a_presentation_whose_screen_goes_away(backend, tm
         "dump",
         f"screens:{three}",
         "dump",
-        "present:wall-1:off",
+        "present:screen-3:off",
         "present:console-right:off",
         "dump",
     )
     d = sup["describe"]
     assert list(d["windows"]) == ["console-left", "console-right"]
     assert docks(d["windows"]["console-right"]) == ["map", "mosaic-1"]
-    shown = d["presentations"]["wall-1"]
+    shown = d["presentations"]["screen-3"]
     assert shown == {
         "screen": "C",
         "geometry": [2 * W, 0, W, H],
@@ -215,10 +216,10 @@ def test_presentation_mode_and_a_presentation_whose_screen_goes_away(backend, tm
     assert map_shown["workspace"]["screens"][1]["presentation"]["content"] == "map"
     # A presentation never folds over someone's console: it waits for its screen, then comes back.
     d = gone["describe"]
-    assert not d["presentations"]["wall-1"]["visible"] and d["presentations"]["console-right"]["visible"]
+    assert not d["presentations"]["screen-3"]["visible"] and d["presentations"]["console-right"]["visible"]
     assert (
-        back["describe"]["presentations"]["wall-1"]["visible"]
-        and back["describe"]["presentations"]["wall-1"]["screen"] == "C"
+        back["describe"]["presentations"]["screen-3"]["visible"]
+        and back["describe"]["presentations"]["screen-3"]["screen"] == "C"
     )
     d = off["describe"]
     assert d["presentations"] == {} and d["windows"]["console-right"]["visible"]

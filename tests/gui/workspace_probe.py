@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             elif cmd == "save":
                 manager.save_as(arg)
             elif cmd == "dump":
+                # Mosaics show their saved cameras once the camera list has arrived (later than
+                # the windows settle, on a loaded machine): dump what the operator would see.
+                settle(manager, 30, until=lambda: all(any(c.mosaic.cameras) for c in console.mosaic_ctls))
                 out = {"describe": manager.describe(), "workspace": to_json(manager.capture())}
                 print("PROBE " + json.dumps(out), flush=True)
                 continue
@@ -105,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                 fc.setGeometry(x, y, w, h)
             elif cmd == "mosaic":
                 pid, _, layout = arg.partition(":")
+                # Once its cameras are placed: a camera list arriving later would put the mosaic
+                # back to the layout it was made with.
+                settle(manager, 30, until=lambda: all(any(c.mosaic.cameras) for c in console.mosaic_ctls))
                 manager.panels[pid].panel.mosaic.set_layout(layout)
             elif cmd == "map":
                 lat, lon, zoom = (float(v) for v in arg.split(","))

@@ -197,7 +197,7 @@ class MapView(QWidget):
         self.run_js(f"document.body.classList.{verb}('vg-kiosk')")
 
     def set_controls_visible(self, visible: bool) -> None:
-        """The workspace's wall mode: the same as a kiosk, drawn at its normal size."""
+        """The workspace's presentation mode: the same as a kiosk, drawn at its normal size."""
         self.set_kiosk(not visible, scale=1.0)
 
     def set_walls(self, names: list[str], offline: set[str] | frozenset[str] = frozenset()) -> None:

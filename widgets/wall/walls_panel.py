@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 EMPTY_TEXT = (
     "No video wall yet: run <b>vigie wall --name wall-1</b> on a wall PC, or put a screen in "
-    "<b>Screens ▸ Wall: shared</b>"
+    "<b>Screens ▸ Presentation: shared wall</b>"
 )
 
 
