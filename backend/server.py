@@ -35,7 +35,7 @@ from backend.domain.assets import Kind
 from backend.domain.audit import AuditSink
 from backend.domain.commands import CommandBook
 from backend.domain.revlog import AssetStore
-from backend.domain.walls import WallRegistry
+from backend.domain.walls import MAX_WALLS, WallRegistry
 from backend.security.interceptor import AuthInterceptor
 from backend.security.tokens import TokenRegistry
 from backend.security.users import UserDirectory
@@ -99,12 +99,15 @@ class Backend:
         demo_users: bool = False,
         serve_reflection: bool = True,
         tls: grpc.ServerCredentials | None = None,
+        walls: dict[str, tuple[str, ...]] | None = None,
+        max_walls: int = MAX_WALLS,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
         per second (benchmarks); `token_ttl_s` the lifetime of a token; `demo_users` seeds the
         demo users (password = name); `tls` serves TLS instead of plaintext;
-        `command_ack_timeout_s` how long a device may take to acknowledge a command."""
+        `command_ack_timeout_s` how long a device may take to acknowledge a command; `walls` the
+        configured walls (name -> displays allowed to attach it), at most `max_walls` walls."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
@@ -144,7 +147,9 @@ class Backend:
         # Video walls (walls.json in data_dir, unless another backend holds that directory, as
         # for the alarms).
         self.wall_file = WallFile(data_dir if self.alarm_store.path != ":memory:" else None)
-        self.wall_registry = WallRegistry(self.wall_file.load(), listener=self.wall_file.save_soon)
+        self.wall_registry = WallRegistry(
+            self.wall_file.load(), listener=self.wall_file.save_soon, configured=walls, max_walls=max_walls
+        )
         self.walls = WallService(
             self.wall_registry,
             self.store,
