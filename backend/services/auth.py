@@ -12,6 +12,7 @@ from vigie.v1 import auth_pb2, auth_pb2_grpc
 from backend.domain.audit import AuditEntry, AuditSink
 from backend.security import principal
 from backend.security.interceptor import MAX_CONSOLE_CHARS, clean_console
+from backend.security.login_guard import LoginGuard, peer_address
 from backend.security.passwords import MAX_PASSWORD_CHARS
 from backend.security.principal import Role
 from backend.security.tokens import Issued, TokenRegistry, TokenRejected
@@ -52,15 +53,14 @@ def _login_response(issued: Issued) -> auth_pb2.LoginResponse:
     )
 
 
-MAX_CONCURRENT_LOGINS = 16  # password checks queued at once (2 run in parallel, ~0.16 s each)
-
-
 class AuthService(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, users: UserDirectory, tokens: TokenRegistry, audit: AuditSink) -> None:
+    def __init__(
+        self, users: UserDirectory, tokens: TokenRegistry, audit: AuditSink, guard: LoginGuard | None = None
+    ) -> None:
         self.users = users
         self.tokens = tokens
         self.audit = audit
-        self._logins_in_progress = 0
+        self.guard = guard or LoginGuard()
 
     # --- tokens ---------------------------------------------------------------------------------
 
@@ -89,18 +89,19 @@ class AuthService(auth_pb2_grpc.AuthServiceServicer):
         if problem:
             record("invalid", problem)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
-        if self._logins_in_progress >= MAX_CONCURRENT_LOGINS:
-            # Each attempt costs a scrypt: a flood must not queue work without end (nor starve
-            # the real logins behind it). Refused before any hashing, and audited.
-            record("refused", "too many logins at once")
-            await context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, "too many logins at once: try again in a moment"
-            )
-        self._logins_in_progress += 1
+        # Each attempt costs a scrypt: a flood must not queue work without end, and guesses get
+        # slower and slower, per peer and per user name (backend/security/login_guard.py).
+        # Refused before any hashing, and audited.
+        peer = peer_address(context.peer())
+        refusal = self.guard.admit(peer, request.user)
+        if refusal is not None:
+            record("refused", f"{refusal.reason} ({peer})")
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal.reason)
+        outcome: User | LoginFailure = LoginFailure.BAD_PASSWORD
         try:
             outcome = await self.users.authenticate(request.user, request.password)
         finally:
-            self._logins_in_progress -= 1
+            self.guard.release(peer, request.user, ok=not isinstance(outcome, LoginFailure))
         if isinstance(outcome, LoginFailure):
             record("failed", outcome.value)
             message = "account disabled: ask an administrator" if outcome is LoginFailure.DISABLED else WRONG
