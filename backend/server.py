@@ -3,6 +3,7 @@ keepalive policy."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -165,6 +166,7 @@ class Backend:
                 (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
             )
         self.port = 0
+        self._credentials_watch: asyncio.Task[None] | None = None
 
     async def start(self, listen: str) -> int:
         """Bind, start the device network, then serve. Returns the bound port."""
@@ -186,6 +188,9 @@ class Backend:
         await self.alarm_sources.start()
         await self.dispatcher.start()
         await self.server.start()
+        self._credentials_watch = asyncio.get_running_loop().create_task(
+            self.auth.watch_credentials(), name="credentials-watch"
+        )
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         return self.port
@@ -195,6 +200,8 @@ class Backend:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace)
+        if self._credentials_watch is not None:
+            self._credentials_watch.cancel()
         await self.dispatcher.stop()
         await self.alarm_sources.stop()
         await self.network.stop()

@@ -5,6 +5,9 @@ whether the user exists or not (the audit record says which)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.v1 import auth_pb2, auth_pb2_grpc
@@ -27,6 +30,8 @@ from backend.security.users import (
     check_password,
 )
 from backend.services.audit_trail import audited
+
+log = logging.getLogger(__name__)
 
 WRONG = "wrong user or password"
 MAX_NAME_CHARS = 64
@@ -106,9 +111,26 @@ class AuthService(auth_pb2_grpc.AuthServiceServicer):
             record("failed", outcome.value)
             message = "account disabled: ask an administrator" if outcome is LoginFailure.DISABLED else WRONG
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-        issued = self.tokens.login(outcome.name, outcome.role, console[:MAX_CONSOLE_CHARS])
+        issued = self.tokens.login(
+            outcome.name, outcome.role, console[:MAX_CONSOLE_CHARS], outcome.credentials_version
+        )
         record("ok", f"role {outcome.role.name}, session {issued.entry.session.id}, token {issued.entry.id}")
         return _login_response(issued)
+
+    async def watch_credentials(self, every_s: float = 0.5) -> None:
+        """Run for the backend's life: a password reset by another process (`vigie-backend
+        --add-user` on the same data directory) revokes the sessions opened with the old password
+        within `every_s` (their streams end; their tokens are refused)."""
+        while True:
+            try:
+                versions = await self.users.credentials_versions_if_changed()
+                if versions is not None:
+                    revoked = self.tokens.set_credentials_versions(versions)
+                    if revoked:
+                        log.warning("%d session(s) revoked: their user's password changed", revoked)
+            except Exception:  # a locked or busy database: try again at the next tick
+                log.exception("cannot read the users' credentials versions")
+            await asyncio.sleep(every_s)
 
     async def _token_id(self, context: grpc.aio.ServicerContext) -> str:
         token_id = principal.current().token_id
@@ -123,9 +145,14 @@ class AuthService(auth_pb2_grpc.AuthServiceServicer):
         entry = self.tokens.entry(token_id)
         if entry is not None:
             # The account may have changed since the login (another process, `--add-user`): a
-            # session lives on only with the same, enabled role.
+            # session lives on only with the same, enabled role and the same password.
             user = await self.users.get(entry.session.user)
-            if user is None or user.disabled or user.role != entry.session.role:
+            if (
+                user is None
+                or user.disabled
+                or user.role != entry.session.role
+                or user.credentials_version != entry.session.credentials_version
+            ):
                 self.tokens.revoke_session(entry.session.id)
                 await context.abort(
                     grpc.StatusCode.UNAUTHENTICATED, "token revoked: the account changed, log in again"
