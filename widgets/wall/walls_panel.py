@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 EMPTY_TEXT = (
-    "No video wall yet: run <b>vigie wall --name wall-1</b> on a wall PC, or put a screen in "
-    "<b>Screens ▸ Wall: shared</b>"
+    "No video wall yet: the backend's <b>--wall NAME=DISPLAY</b> or a supervisor creates one; then run "
+    "<b>vigie wall --name NAME</b> on a wall PC, or put a screen in <b>Screens ▸ Wall: shared</b>"
 )
 
 
