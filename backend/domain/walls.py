@@ -108,7 +108,8 @@ class Wall:
 
 def check_name(name: str) -> None:
     if not NAME_RE.fullmatch(name):
-        raise InvalidContent(f"wall name {name!r} must be 1-64 of A-Z a-z 0-9 . _ -")
+        shown = name if len(name) <= 64 else name[:64] + "…"
+        raise InvalidContent(f"wall name {shown!r} must be 1-64 of A-Z a-z 0-9 . _ -")
 
 
 def clean_display(value: str) -> str:
@@ -124,8 +125,11 @@ def clean_display(value: str) -> str:
 def check_allowed(displays: Iterable[str]) -> tuple[str, ...]:
     """The allowed displays of a wall, checked (1..MAX_ALLOWED_DISPLAYS printable names of
     1-64 characters), without duplicates, in the given order; raises InvalidContent."""
+    given = list(displays)
+    if len(given) > MAX_ALLOWED_DISPLAYS:
+        raise InvalidContent(f"a wall allows at most {MAX_ALLOWED_DISPLAYS} displays")
     out: list[str] = []
-    for d in displays:
+    for d in given:
         if not d or len(d) > MAX_DISPLAY_CHARS or not d.isprintable() or d != d.strip():
             raise InvalidContent(
                 f"allowed display {d[:MAX_DISPLAY_CHARS]!r} must be 1-{MAX_DISPLAY_CHARS} printable "
@@ -135,8 +139,6 @@ def check_allowed(displays: Iterable[str]) -> tuple[str, ...]:
             out.append(d)
     if not out:
         raise InvalidContent("a wall needs at least one allowed display")
-    if len(out) > MAX_ALLOWED_DISPLAYS:
-        raise InvalidContent(f"a wall allows at most {MAX_ALLOWED_DISPLAYS} displays")
     return tuple(out)
 
 
