@@ -948,6 +948,8 @@ class Session(QObject):
                         walls = {}
                     for w in msg.walls:
                         walls[w.name] = WallState.from_pb(w)
+                    for name in msg.deleted:  # DeleteWall
+                        walls.pop(name, None)
                     self.sig_walls.emit([walls[n] for n in sorted(walls)])
             except TimeoutError:
                 pass

@@ -3,6 +3,7 @@ keepalive policy."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -35,7 +36,7 @@ from backend.domain.assets import Kind
 from backend.domain.audit import AuditSink
 from backend.domain.commands import CommandBook
 from backend.domain.revlog import AssetStore
-from backend.domain.walls import WallRegistry
+from backend.domain.walls import MAX_WALLS, WallRegistry
 from backend.security.interceptor import AuthInterceptor
 from backend.security.tokens import TokenRegistry
 from backend.security.users import UserDirectory
@@ -99,12 +100,15 @@ class Backend:
         demo_users: bool = False,
         serve_reflection: bool = True,
         tls: grpc.ServerCredentials | None = None,
+        walls: dict[str, tuple[str, ...]] | None = None,
+        max_walls: int = MAX_WALLS,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
         per second (benchmarks); `token_ttl_s` the lifetime of a token; `demo_users` seeds the
         demo users (password = name); `tls` serves TLS instead of plaintext;
-        `command_ack_timeout_s` how long a device may take to acknowledge a command."""
+        `command_ack_timeout_s` how long a device may take to acknowledge a command; `walls` the
+        configured walls (name -> displays allowed to attach it), at most `max_walls` walls."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
@@ -144,7 +148,9 @@ class Backend:
         # Video walls (walls.json in data_dir, unless another backend holds that directory, as
         # for the alarms).
         self.wall_file = WallFile(data_dir if self.alarm_store.path != ":memory:" else None)
-        self.wall_registry = WallRegistry(self.wall_file.load(), listener=self.wall_file.save_soon)
+        self.wall_registry = WallRegistry(
+            self.wall_file.load(), listener=self.wall_file.save_soon, configured=walls, max_walls=max_walls
+        )
         self.walls = WallService(
             self.wall_registry,
             self.store,
@@ -160,6 +166,7 @@ class Backend:
                 (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
             )
         self.port = 0
+        self._credentials_watch: asyncio.Task[None] | None = None
 
     async def start(self, listen: str) -> int:
         """Bind, start the device network, then serve. Returns the bound port."""
@@ -181,6 +188,9 @@ class Backend:
         await self.alarm_sources.start()
         await self.dispatcher.start()
         await self.server.start()
+        self._credentials_watch = asyncio.get_running_loop().create_task(
+            self.auth.watch_credentials(), name="credentials-watch"
+        )
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         return self.port
@@ -190,6 +200,8 @@ class Backend:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace)
+        if self._credentials_watch is not None:
+            self._credentials_watch.cancel()
         await self.dispatcher.stop()
         await self.alarm_sources.stop()
         await self.network.stop()

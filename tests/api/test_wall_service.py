@@ -80,7 +80,16 @@ class Reader:
         self.done.wait(5)
 
 
+def allow(s: wall_pb2_grpc.WallServiceStub, name: str, display: str) -> None:
+    """Create the wall (as the supervisor `s` logs in as), or add `display` to its allowed ones."""
+    listed = {w.name: w for w in s.ListWalls(wall_pb2.ListWallsRequest(), timeout=5).walls}
+    allowed = list(listed[name].allowed_displays) if name in listed else []
+    if display not in allowed:
+        s.CreateWall(wall_pb2.CreateWallRequest(name=name, allowed_displays=[*allowed, display]), timeout=5)
+
+
 def attach(s: wall_pb2_grpc.WallServiceStub, name: str, display: str = "test-display") -> Reader:
+    allow(s, name, display)
     return Reader(s.AttachWall(wall_pb2.AttachWallRequest(name=name, display=display), timeout=120))
 
 
@@ -346,7 +355,7 @@ def test_pushes_are_audited(make_backend):
     audit = audit_pb2_grpc.AuditServiceStub(ch)
     deadline = time.monotonic() + 10
     while True:  # the audit store writes on its own thread: wait for both records
-        records = audit.ListAudit(audit_pb2.ListAuditRequest(action="wall"), timeout=5).records
+        records = audit.ListAudit(audit_pb2.ListAuditRequest(action="wall.push"), timeout=5).records
         if len(records) >= 2 or time.monotonic() > deadline:
             break
     entries = list(reversed(records))  # oldest first

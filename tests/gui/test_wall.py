@@ -73,7 +73,7 @@ def cameras(console: Console, qtbot, n: int) -> list[str]:
 
 
 def test_a_push_to_a_wall_process_is_seen_by_a_second_console(qtbot, make_backend, consoles, tmp_path):
-    backend = make_backend("--lights", "300", "--heartbeat", "1").start()
+    backend = make_backend("--lights", "300", "--heartbeat", "1", "--wall", "wall-1=user:viewer").start()
     wall = subprocess.Popen(
         [
             sys.executable,
@@ -129,7 +129,16 @@ def wall_display(qtbot, make_backend, consoles, tmp_path):
     """An in-process WallDisplay attached as wall-x, and a console to push to it."""
     data = str(tmp_path / "data")
     backend = make_backend(
-        "--lights", "300", "--heartbeat", "1", "--alarm-rate", "1", "--data-dir", data
+        "--lights",
+        "300",
+        "--heartbeat",
+        "1",
+        "--alarm-rate",
+        "1",
+        "--data-dir",
+        data,
+        "--wall",
+        "wall-x=test-display",
     ).start()
     session = console_session(backend.address, "viewer", stale_after=4.0)
     assets = AssetTableModel()

@@ -170,6 +170,10 @@ def test_a_shared_wall_screen_shows_what_a_supervisor_pushes(console, qtbot):
 
     from tests.conftest import open_channel
 
+    walls = wall_pb2_grpc.WallServiceStub(open_channel(console.session.address, "supervisor"))
+    # The wall a supervisor created for this console's user (walls are never made by attaching).
+    user = f"user:{console.session.credentials.user}"
+    walls.CreateWall(wall_pb2.CreateWallRequest(name="console-left", allowed_displays=[user]), timeout=5)
     m = menu(console, "Screens")
     (screen_menu,) = [a.menu() for a in m.actions() if a.menu()]
     action(screen_menu, "Presentation: shared wall").trigger()
@@ -177,7 +181,6 @@ def test_a_shared_wall_screen_shows_what_a_supervisor_pushes(console, qtbot):
     display = shown.panel.display
     qtbot.waitUntil(shown.isFullScreen, timeout=5000)
     assert display.page == "idle"
-    walls = wall_pb2_grpc.WallServiceStub(open_channel(console.session.address, "supervisor"))
 
     def online() -> bool:
         listed = walls.ListWalls(wall_pb2.ListWallsRequest(), timeout=5).walls
