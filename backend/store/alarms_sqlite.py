@@ -24,10 +24,10 @@ import os
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from backend.domain.alarms import Alarm, AlarmEngine, AlarmState
 from backend.domain.assets import Kind
+from backend.store.files import open_private, private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -239,12 +239,13 @@ class AlarmPersister:
         self._lock_fd: int | None = None
         path = ":memory:"
         if data_dir:
-            Path(data_dir).mkdir(parents=True, exist_ok=True)
-            fd = os.open(os.path.join(data_dir, FILE_NAME + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            private_dir(data_dir)
+            fd = open_private(os.path.join(data_dir, FILE_NAME + ".lock"), os.O_RDWR)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 self._lock_fd = fd
                 path = os.path.join(data_dir, FILE_NAME)
+                private_file(path)  # before SQLite opens it: its -wal and -shm copy the mode
             except OSError:
                 os.close(fd)
                 log.warning("%s is used by another backend: alarms are kept in memory only", data_dir)

@@ -16,11 +16,10 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from backend.domain.audit import AuditEntry
-from backend.store.users_sqlite import private_file
+from backend.store.files import private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ class AuditStore:
     def __init__(self, data_dir: str | None) -> None:
         path = ":memory:"
         if data_dir:
-            Path(data_dir).mkdir(parents=True, exist_ok=True)
+            private_dir(data_dir)
             path = os.path.join(data_dir, FILE_NAME)
             private_file(path)  # who did what, and their comments: not for every local account
         self.path = path
