@@ -12,7 +12,8 @@ same thread (after a flush, so they see everything the engine did).
 
 When writes fail (a full disk, an I/O error) the changes wait in memory, retried with a growing
 delay (up to RETRY_MAX_S), and the persister reports the trouble (`on_trouble`: a system alarm and
-NOT_SERVING health, see backend/system_alarms.py). The queue is bounded by `max_pending`: past it,
+NOT_SERVING health, see backend/system_alarms.py). While they fail the queue is bounded by
+`max_pending` (while writes work it is not: the writer catches up within a flush): past it,
 only the latest change of each alarm is kept (the alarms table stays right, the resume log loses
 steps, so clients resync after the next restart); if that is still too many, the changes of the
 longest-unchanged alarms are dropped, counted in `dropped` and logged. Writes that succeed again
@@ -30,6 +31,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -186,7 +188,8 @@ class AlarmDB:
             self._put_meta({"epoch": epoch, "sequence": str(last), "next_id": str(next_id)})
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            if c.in_transaction:  # SQLite has already rolled back after SQLITE_FULL or an I/O error
+                c.execute("ROLLBACK")
             raise
 
     def query(self, q: JournalQuery) -> tuple[list[Alarm], int]:
@@ -277,6 +280,7 @@ class AlarmPersister:
         self.failing: str | None = None  # why writes fail, None while they succeed
         self._retry_s = 0.0
         self._retry_at = 0.0
+        self._shrink_logged = -1e9
         self._engine: AlarmEngine | None = None
         self._task: asyncio.Task | None = None
         self._flushing: asyncio.Lock | None = None
@@ -302,8 +306,8 @@ class AlarmPersister:
 
     def _queue(self, changes: list[Alarm]) -> None:
         self._pending.extend(changes)
-        if len(self._pending) > self.max_pending:
-            self._shrink()
+        if self.failing is not None and len(self._pending) > self.max_pending:
+            self._shrink()  # bounded only while writes fail: otherwise the writer catches up
 
     def _shrink(self) -> None:
         """Keep the latest change of each alarm, then (if still too many) the most recent
@@ -319,13 +323,15 @@ class AlarmPersister:
             kept = kept[-room:]
         self._pending[:] = kept
         self.dropped += before - len(kept)
-        log.error(
-            "alarm writes are failing and %d changes are queued: kept the latest state of %d alarms"
-            " (%d changes dropped so far)",
-            before,
-            len(kept),
-            self.dropped,
-        )
+        now = time.monotonic()
+        if now - self._shrink_logged >= 10.0:  # at most one line per 10 s, however fast alarms come
+            self._shrink_logged = now
+            log.error(
+                "alarm writes are failing and the queue is full: kept the latest state of %d alarms"
+                " (%d changes dropped so far)",
+                len(kept),
+                self.dropped,
+            )
 
     def start(self) -> None:
         self._flushing = asyncio.Lock()
@@ -356,10 +362,10 @@ class AlarmPersister:
                 )
             except BaseException as exc:
                 self._pending[:0] = batch  # keep order: retried by a later flush
-                if len(self._pending) > self.max_pending:
-                    self._shrink()
                 if isinstance(exc, Exception):
                     self._failed(exc, loop.time())
+                    if len(self._pending) > self.max_pending:
+                        self._shrink()
                 raise
             if self.failing is not None:
                 self._recovered()
