@@ -216,7 +216,7 @@ class Backend:
         for subsystem in (DISK, ALARM_STORE):
             self.system_alarms.clear_stale(subsystem)
         self.alarm_store.start()
-        self.audit_store.start()
+        await self.audit_store.start()
         self.interceptor.refusals.start()
         await self.alarm_sources.start()
         await self.dispatcher.start()

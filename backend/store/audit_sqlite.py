@@ -150,18 +150,19 @@ class AuditStore:
         """Apply the retention limits now; returns how many records were deleted."""
         return await self._on_writer(self._prune)
 
-    def start(self) -> None:
-        """Prune at once, then every `prune_every_s` (when a limit is set)."""
+    async def start(self) -> None:
+        """Prune now (before the backend serves), then every `prune_every_s` (when a limit is set)."""
         if self.retention_days is not None or self.max_bytes is not None:
+            await self.prune()
             self._pruner = asyncio.get_running_loop().create_task(self._prune_loop(), name="audit-prune")
 
     async def _prune_loop(self) -> None:
         while True:
+            await asyncio.sleep(self.prune_every_s)
             try:
                 await self.prune()
             except Exception:  # one failed pass must not end retention
                 log.exception("pruning the audit trail failed")
-            await asyncio.sleep(self.prune_every_s)
 
     async def close(self) -> None:
         """Write what is queued, then close the file."""
