@@ -110,6 +110,8 @@ class AuditStore:
         self.max_bytes = max_bytes
         self.prune_every_s = prune_every_s
         self._pruner: asyncio.Task | None = None
+        self.lost = 0  # records that could not be written (a full disk, an I/O error)
+        self._lost_logged = -1e9
         path = ":memory:"
         if data_dir:
             private_dir(data_dir)
@@ -246,8 +248,12 @@ class AuditStore:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-        except sqlite3.Error:
-            log.exception("writing %d audit records failed: they are lost", len(batch))
+        except sqlite3.Error as exc:
+            self.lost += len(batch)
+            now = time.monotonic()
+            if now - self._lost_logged >= 10.0:  # a full disk: one line per 10 s, not one per batch
+                self._lost_logged = now
+                log.error("writing audit records failed (%s): %d lost so far", exc, self.lost)
 
     def _used_bytes(self) -> int:
         assert self._conn is not None
