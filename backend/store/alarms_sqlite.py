@@ -16,7 +16,8 @@ NOT_SERVING health, see backend/system_alarms.py). While they fail the queue is 
 `max_pending` (while writes work it is not: the writer catches up within a flush): past it,
 only the latest change of each alarm is kept (the alarms table stays right, the resume log loses
 steps, so clients resync after the next restart); if that is still too many, the changes of the
-longest-unchanged alarms are dropped, counted in `dropped` and logged. Writes that succeed again
+longest-unchanged alarms are dropped, counted in `dropped` and logged (memory: at most
+`max_pending` queued changes plus the batch being written). Writes that succeed again
 end the trouble.
 """
 
