@@ -149,7 +149,7 @@ class Backend:
             data_dir, history=alarm_history, on_trouble=lambda p: self.system_alarms.report(ALARM_STORE, p)
         )
         self.alarm_engine = self.alarm_store.open_engine()
-        self.system_alarms = SystemAlarms(self.alarm_engine, self.health)
+        self.system_alarms = SystemAlarms(self.alarm_engine, self.health, position=self.map.center)
         self.disk_watch = (
             DiskWatcher(
                 data_dir,

@@ -43,8 +43,16 @@ DISK = Subsystem("disk", "disk_space_low", 2)
 class SystemAlarms:
     """Raises and clears the alarm of a subsystem and keeps its health status in step."""
 
-    def __init__(self, engine: AlarmEngine, health_servicer: health.aio.HealthServicer) -> None:
+    def __init__(
+        self,
+        engine: AlarmEngine,
+        health_servicer: health.aio.HealthServicer,
+        position: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
+        """`position`: where consoles place the alarms on the map (the city's centre: a system
+        trouble has no place of its own)."""
         self.engine = engine
+        self.position = position
         self.health = health_servicer
         self.problems: dict[str, str] = {}  # subsystem name -> what is wrong now
         self._subsystems: dict[str, Subsystem] = {}
@@ -77,7 +85,9 @@ class SystemAlarms:
         else:
             self.problems[subsystem.name] = problem
             log.error("%s: %s", subsystem.name, problem)
-            self.engine.raise_alarm(key, SYSTEM_ASSET, subsystem.cause, subsystem.priority, problem, now)
+            self.engine.raise_alarm(
+                key, SYSTEM_ASSET, subsystem.cause, subsystem.priority, problem, now, position=self.position
+            )
         if self._serving:
             task = asyncio.get_running_loop().create_task(self._apply_health(subsystem))
             self._pending.add(task)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from grpc_health.v1 import health_pb2
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2, map_pb2, map_pb2_grpc
 
 from tests.conftest import open_channel
 from tests.fixtures.storage import fill, small_tmpfs, wait_health, wait_system_alarm
@@ -29,6 +29,8 @@ def test_a_threshold_above_the_free_space_raises_a_system_alarm_and_health(make_
     with open_channel(b.address, "viewer") as ch:
         alarm = wait_system_alarm(ch, "disk_space_low", active=True)
         assert alarm.asset_id == "system-backend" and alarm.priority == 2
+        centre = map_pb2_grpc.MapServiceStub(ch).GetBasemap(map_pb2.GetBasemapRequest(), timeout=10).center
+        assert alarm.position == centre  # placed at the city's centre, not at 0°N 0°E
         assert alarm.state == alarms_pb2.Alarm.UNACK_ACTIVE
         assert "below" in alarm.message and str(tmp_path / "d") in alarm.message
         journal = alarms_pb2_grpc.AlarmServiceStub(ch).ListAlarms(
