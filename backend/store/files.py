@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ def private_dir(path: str | os.PathLike[str]) -> None:
             os.mkdir(d, DIR_MODE)
         os.chmod(d, DIR_MODE)
         fsync_dir(d.parent)
+    if target.stat().st_mode & stat.S_ISVTX:  # /tmp and the like: shared on purpose, never narrowed
+        log.warning("%s is a shared (sticky) directory: use a directory of its own as --data-dir", target)
+        return
     try:
         os.chmod(target, DIR_MODE)
     except PermissionError:  # a directory someone else owns: use it, but say so

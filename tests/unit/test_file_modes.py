@@ -94,3 +94,13 @@ def test_the_stores_fix_loose_modes_left_by_an_older_version(permissive_umask, t
         users.close()
 
     asyncio.run(run())
+
+
+def test_a_shared_sticky_directory_is_used_but_never_narrowed(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: narrowing it would break every other user
+    db = UserDB(str(shared))
+    db.close()
+    assert mode(shared) == 0o1777
+    assert mode(shared / "users.sqlite3") == 0o600
