@@ -136,6 +136,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="FILE",
         help="require client certificates signed by this PEM CA (mutual TLS; needs --tls-cert)",
     )
+    store = p.add_argument_group("storage limits (see docs/security.md)")
+    store.add_argument(
+        "--audit-retention-days",
+        type=float,
+        default=365.0,
+        metavar="DAYS",
+        help="delete audit records older than this (default 365; 0: keep them all)",
+    )
+    store.add_argument(
+        "--audit-max-mb",
+        type=float,
+        default=1024.0,
+        metavar="MB",
+        help="delete the oldest audit records while they take more than this (default 1024; 0: no limit)",
+    )
+    store.add_argument(
+        "--min-free-mb",
+        type=float,
+        default=512.0,
+        metavar="MB",
+        help="raise a system alarm and report health NOT_SERVING for vigie.backend.disk while the data"
+        " dir's file system has less free space than this (default 512; 0: do not watch)",
+    )
+    store.add_argument(
+        "--disk-check-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between two free-space checks (default 10)",
+    )
+    store.add_argument(
+        "--refusal-audit-window",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="refused calls of one kind from one peer are audited once, then counted in one summary"
+        " record per this many seconds (default 60)",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     if not 0 <= args.lights <= 50_000:
@@ -154,6 +192,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--command-ack-timeout must be positive")
     if not 1 <= args.token_ttl <= 86_400:
         p.error("--token-ttl must be between 1 and 86400 seconds")
+    if args.audit_retention_days < 0 or args.audit_max_mb < 0 or args.min_free_mb < 0:
+        p.error("--audit-retention-days, --audit-max-mb and --min-free-mb must not be negative")
+    if not 0.05 <= args.disk_check_interval <= 3600:
+        p.error("--disk-check-interval must be between 0.05 and 3600 seconds")
+    if not 0.05 <= args.refusal_audit_window <= 86_400:
+        p.error("--refusal-audit-window must be between 0.05 and 86400 seconds")
     if args.add_user and not args.role:
         p.error("--add-user needs --role VIEWER|OPERATOR|SUPERVISOR|ADMIN")
     if args.role and not args.add_user:
@@ -335,6 +379,11 @@ async def serve(args: argparse.Namespace, network: DeviceNetwork, tls: grpc.Serv
         tls=tls,
         walls=args.walls,
         max_walls=args.max_walls,
+        audit_retention_days=args.audit_retention_days or None,
+        audit_max_mb=args.audit_max_mb or None,
+        min_free_mb=args.min_free_mb,
+        disk_check_s=args.disk_check_interval,
+        refusal_window_s=args.refusal_audit_window,
     )
     port = await backend.start(args.listen)
     host = args.listen.rsplit(":", 1)[0]

@@ -32,12 +32,14 @@ from vigie.v1 import (
 from backend.adapters.base import DeviceNetwork
 from backend.alarm_sources import AlarmSources
 from backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
+from backend.disk_watch import MIB, DiskWatcher
 from backend.domain.assets import Kind
 from backend.domain.audit import AuditSink
 from backend.domain.commands import CommandBook
 from backend.domain.revlog import AssetStore
 from backend.domain.walls import MAX_WALLS, WallRegistry
 from backend.security.interceptor import AuthInterceptor
+from backend.security.refusal_audit import WINDOW_S
 from backend.security.tokens import TokenRegistry
 from backend.security.users import UserDirectory
 from backend.services.alarms import AlarmService
@@ -51,6 +53,7 @@ from backend.services.wall import WallService
 from backend.store.alarms_sqlite import AlarmPersister
 from backend.store.audit_sqlite import AuditStore
 from backend.store.walls_json import WallFile
+from backend.system_alarms import DISK, Subsystem, SystemAlarms
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,13 @@ SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     wall_pb2.DESCRIPTOR.services_by_name["WallService"].full_name,
+)
+
+ALARM_STORE = Subsystem(
+    "alarm-store",
+    "alarm_store_failing",
+    1,
+    affects=(alarms_pb2.DESCRIPTOR.services_by_name["AlarmService"].full_name,),
 )
 
 # Larger requests are refused with RESOURCE_EXHAUSTED before any handler sees them (the largest
@@ -102,25 +112,36 @@ class Backend:
         tls: grpc.ServerCredentials | None = None,
         walls: dict[str, tuple[str, ...]] | None = None,
         max_walls: int = MAX_WALLS,
+        audit_retention_days: float | None = None,
+        audit_max_mb: float | None = None,
+        min_free_mb: float = 0.0,
+        disk_check_s: float = 10.0,
+        refusal_window_s: float = WINDOW_S,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
         per second (benchmarks); `token_ttl_s` the lifetime of a token; `demo_users` seeds the
         demo users (password = name); `tls` serves TLS instead of plaintext;
         `command_ack_timeout_s` how long a device may take to acknowledge a command; `walls` the
-        configured walls (name -> displays allowed to attach it), at most `max_walls` walls."""
+        configured walls (name -> displays allowed to attach it), at most `max_walls` walls;
+        `audit_retention_days` / `audit_max_mb` the audit trail's limits (None: none);
+        `min_free_mb` the free space of `data_dir` below which a system alarm is raised (checked
+        every `disk_check_s`); `refusal_window_s` the window refused calls are aggregated over."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
         self.tls = tls
         self.demo_users = demo_users
-        self.audit_store = AuditStore(data_dir)
+        self.audit_store = AuditStore(
+            data_dir,
+            retention_days=audit_retention_days,
+            max_bytes=None if audit_max_mb is None else int(audit_max_mb * MIB),
+        )
         self.audit: AuditSink = self.audit_store  # every service that audits writes here
         self.users = UserDirectory(data_dir)
         self.tokens = TokenRegistry(token_ttl_s)
-        self.server = grpc.aio.server(
-            interceptors=[AuthInterceptor(self.tokens, self.audit)], options=SERVER_OPTIONS
-        )
+        self.interceptor = AuthInterceptor(self.tokens, self.audit, refusal_window_s=refusal_window_s)
+        self.server = grpc.aio.server(interceptors=[self.interceptor], options=SERVER_OPTIONS)
         self.health = health.aio.HealthServicer()
         self.assets = AssetService(self.store, network, self.epoch, heartbeat_s=heartbeat_s)
         self.video = VideoService(self.store, network)
@@ -128,8 +149,21 @@ class Backend:
         video_pb2_grpc.add_VideoServiceServicer_to_server(self.video, self.server)
         self.map = MapService(network, name="Dijon Métropole (simulated)", center=(47.322, 5.041))
         map_pb2_grpc.add_MapServiceServicer_to_server(self.map, self.server)
-        self.alarm_store = AlarmPersister(data_dir, history=alarm_history)
+        self.alarm_store = AlarmPersister(
+            data_dir, history=alarm_history, on_trouble=lambda p: self.system_alarms.report(ALARM_STORE, p)
+        )
         self.alarm_engine = self.alarm_store.open_engine()
+        self.system_alarms = SystemAlarms(self.alarm_engine, self.health, position=self.map.center)
+        self.disk_watch = (
+            DiskWatcher(
+                data_dir,
+                int(min_free_mb * MIB),
+                lambda p: self.system_alarms.report(DISK, p),
+                interval_s=disk_check_s,
+            )
+            if data_dir and min_free_mb > 0
+            else None
+        )
         self.alarm_sources = AlarmSources(
             self.alarm_engine, self.store, simulated_events=simulated_alarms, alarm_rate=alarm_rate, seed=seed
         )
@@ -184,7 +218,13 @@ class Backend:
                 f", created {', '.join(created)}" if created else "",
             )
         await self.network.start(self.store)
+        if self.disk_watch is not None:
+            await self.disk_watch.check()  # a full disk is reported before the first write
+        for subsystem in (DISK, ALARM_STORE):
+            self.system_alarms.clear_stale(subsystem)
         self.alarm_store.start()
+        await self.audit_store.start()
+        self.interceptor.refusals.start()
         await self.alarm_sources.start()
         await self.dispatcher.start()
         await self.server.start()
@@ -193,15 +233,22 @@ class Backend:
         )
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self.system_alarms.start((DISK, ALARM_STORE))  # NOT_SERVING where in trouble
+        if self.disk_watch is not None:
+            self.disk_watch.start()
         return self.port
 
     async def stop(self, grace: float = 2.0) -> None:
         """Say NOT_SERVING first so balancers drain us, then stop streams and the network."""
-        for name in ("", *SERVICE_NAMES):
+        await self.system_alarms.stop()
+        for name in ("", *SERVICE_NAMES, DISK.health_name, ALARM_STORE.health_name):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self.disk_watch is not None:
+            await self.disk_watch.stop()
         await self.server.stop(grace)
         if self._credentials_watch is not None:
             self._credentials_watch.cancel()
+        await self.interceptor.refusals.stop()
         await self.dispatcher.stop()
         await self.alarm_sources.stop()
         await self.network.stop()

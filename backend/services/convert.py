@@ -21,6 +21,7 @@ KIND_TO_PB: dict[Kind, int] = {
     Kind.WATER_SENSOR: assets_pb2.Asset.WATER_SENSOR,
     Kind.TRAM_STATION: assets_pb2.Asset.TRAM_STATION,
     Kind.VEHICLE: assets_pb2.Asset.VEHICLE,
+    Kind.SYSTEM: assets_pb2.Asset.SYSTEM,
 }
 PB_TO_KIND: dict[int, Kind] = {v: k for k, v in KIND_TO_PB.items()}
 

@@ -15,7 +15,8 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from backend.store.files import private_dir, private_file
 
 FILE_NAME = "users.sqlite3"
 
@@ -33,11 +34,7 @@ CREATE TABLE IF NOT EXISTS users (
 COLUMNS = "name, role, password_hash, disabled, created_at, credentials_version"
 
 
-def private_file(path: str) -> None:
-    """Create `path` readable by its owner only (before SQLite opens it: its -wal and -shm files
-    copy these permissions), or make an existing one so."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    os.chmod(path, 0o600)
+__all__ = ["FILE_NAME", "UserDB", "UserExists", "UserRow", "private_file"]  # private_file: older imports
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +58,9 @@ class UserDB:
         """`data_dir` None: an in-memory table (tests, throwaway backends)."""
         path = ":memory:"
         if data_dir:
-            Path(data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(data_dir)
             path = os.path.join(data_dir, FILE_NAME)
-            private_file(path)
+            private_file(path)  # password hashes: owner only (its -wal and -shm copy the mode)
         self.path = path
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         if path != ":memory:":
