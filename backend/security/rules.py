@@ -58,6 +58,28 @@ RULES: dict[str, Rule] = {
         },
     ),
     **_service("vigie.v1.AuditService", {"ListAudit": SUP}),
+    # Incidents (docs/dispatch.md): viewers read, operators create, note and tick steps;
+    # UpdateIncident is OPER but the service asks SUPERVISOR to close and to resolve with
+    # required steps open (override); assigning (and overriding, reassigning) is SUPERVISOR.
+    **_service(
+        "vigie.v1.IncidentService",
+        {
+            "ListIncidentTypes": VIEW,
+            "ListIncidents": VIEW,
+            "WatchIncidents": VIEW,
+            "Recommend": VIEW,
+            "CreateIncident": OPER,
+            "UpdateIncident": OPER,
+            "AddNote": OPER,
+            "SetStep": OPER,
+            "Assign": SUP,
+        },
+    ),
+    # A crew's radio call (status by hand) is taken by an operator.
+    **_service(
+        "vigie.v1.UnitService",
+        {"ListUnits": VIEW, "WatchUnits": VIEW, "Route": VIEW, "SetUnitStatus": OPER},
+    ),
     **_service(
         "vigie.v1.AuthService",
         {

@@ -125,10 +125,15 @@ SPEC = {
     " AssetService/GetTelemetry AssetService/WatchTelemetry MapService/GetBasemap VideoService/ListCameras"
     " VideoService/StreamVideo AlarmService/WatchAlarms AlarmService/ListAlarms CommandService/ListActions"
     " WallService/ListWalls WallService/WatchWalls WallService/AttachWall AuthService/Refresh"
-    " AuthService/Logout AuthService/WhoAmI",
+    " AuthService/Logout AuthService/WhoAmI"
+    " IncidentService/ListIncidentTypes IncidentService/ListIncidents IncidentService/WatchIncidents"
+    " IncidentService/Recommend UnitService/ListUnits UnitService/WatchUnits UnitService/Route",
     Role.OPERATOR: "VideoService/Ptz AlarmService/Acknowledge AlarmService/Shelve AlarmService/Unshelve"
-    " CommandService/Execute CommandService/GetCommand CommandService/WatchCommand",
-    Role.SUPERVISOR: "AuditService/ListAudit WallService/Push WallService/CreateWall WallService/DeleteWall",
+    " CommandService/Execute CommandService/GetCommand CommandService/WatchCommand"
+    " IncidentService/CreateIncident IncidentService/UpdateIncident IncidentService/AddNote"
+    " IncidentService/SetStep UnitService/SetUnitStatus",
+    Role.SUPERVISOR: "AuditService/ListAudit WallService/Push WallService/CreateWall WallService/DeleteWall"
+    " IncidentService/Assign",
     Role.ADMIN: "AuthService/ListUsers AuthService/CreateUser AuthService/UpdateUser AuthService/RevokeUser",
 }
 
