@@ -87,6 +87,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="simulated devices change only when commanded: no spontaneous faults, recoveries, "
         "bollard or door operation, periodic reports (tests)",
     )
+    p.add_argument(
+        "--incident-rate",
+        type=float,
+        default=None,
+        metavar="PER_DAY",
+        help="incidents a day the simulated city opens and dispatches by itself (default 500; 0 with"
+        " --quiet-city)",
+    )
+    p.add_argument(
+        "--dispatch-speedup",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="simulated crews drive this many times faster than road speed and work this many times"
+        " faster (default 1; tests and demos)",
+    )
     sec = p.add_argument_group("security")
     sec.add_argument(
         "--token-ttl",
@@ -180,6 +196,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--lights must be between 0 and 50000")
     if not 0 <= args.vehicles <= 1000:
         p.error("--vehicles must be between 0 and 1000")
+    if args.incident_rate is None:
+        args.incident_rate = 0.0 if args.quiet_city else 500.0
+    if not 0 <= args.incident_rate <= 1_000_000:
+        p.error("--incident-rate must be between 0 and 1000000 a day")
+    if not 0.1 <= args.dispatch_speedup <= 1000:
+        p.error("--dispatch-speedup must be between 0.1 and 1000")
     if args.history < 1:
         p.error("--history must be at least 1")
     if args.change_rate < 0:
@@ -384,6 +406,8 @@ async def serve(args: argparse.Namespace, network: DeviceNetwork, tls: grpc.Serv
         min_free_mb=args.min_free_mb,
         disk_check_s=args.disk_check_interval,
         refusal_window_s=args.refusal_audit_window,
+        incident_rate=args.incident_rate if not args.no_simulator else 0.0,
+        dispatch_speedup=args.dispatch_speedup,
     )
     port = await backend.start(args.listen)
     host = args.listen.rsplit(":", 1)[0]

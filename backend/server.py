@@ -21,6 +21,8 @@ from vigie.v1 import (
     auth_pb2_grpc,
     commands_pb2,
     commands_pb2_grpc,
+    incidents_pb2,
+    incidents_pb2_grpc,
     map_pb2,
     map_pb2_grpc,
     video_pb2,
@@ -33,6 +35,8 @@ from backend.adapters.base import DeviceNetwork
 from backend.alarm_sources import AlarmSources
 from backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
 from backend.disk_watch import MIB, DiskWatcher
+from backend.dispatch import DispatchDesk
+from backend.dispatch_sim import CrewSimulation
 from backend.domain.assets import Kind
 from backend.domain.audit import AuditSink
 from backend.domain.commands import CommandBook
@@ -47,11 +51,14 @@ from backend.services.assets import AssetService
 from backend.services.audit import AuditService
 from backend.services.auth import AuthService
 from backend.services.commands import CommandService
+from backend.services.incidents import IncidentService
 from backend.services.map import MapService
+from backend.services.units import UnitService
 from backend.services.video import VideoService
 from backend.services.wall import WallService
 from backend.store.alarms_sqlite import AlarmPersister
 from backend.store.audit_sqlite import AuditStore
+from backend.store.incidents_sqlite import SqliteIncidentStore
 from backend.store.walls_json import WallFile
 from backend.system_alarms import DISK, Subsystem, SystemAlarms
 
@@ -66,6 +73,8 @@ SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     wall_pb2.DESCRIPTOR.services_by_name["WallService"].full_name,
+    incidents_pb2.DESCRIPTOR.services_by_name["IncidentService"].full_name,
+    incidents_pb2.DESCRIPTOR.services_by_name["UnitService"].full_name,
 )
 
 ALARM_STORE = Subsystem(
@@ -117,6 +126,8 @@ class Backend:
         min_free_mb: float = 0.0,
         disk_check_s: float = 10.0,
         refusal_window_s: float = WINDOW_S,
+        incident_rate: float = 0.0,
+        dispatch_speedup: float = 1.0,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
@@ -126,7 +137,9 @@ class Backend:
         configured walls (name -> displays allowed to attach it), at most `max_walls` walls;
         `audit_retention_days` / `audit_max_mb` the audit trail's limits (None: none);
         `min_free_mb` the free space of `data_dir` below which a system alarm is raised (checked
-        every `disk_check_s`); `refusal_window_s` the window refused calls are aggregated over."""
+        every `disk_check_s`); `refusal_window_s` the window refused calls are aggregated over;
+        `incident_rate` incidents a day the simulated city opens, `dispatch_speedup` how much
+        faster its crews drive and work (docs/dispatch.md)."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
@@ -194,6 +207,26 @@ class Backend:
             heartbeat_s=heartbeat_s,
         )
         wall_pb2_grpc.add_WallServiceServicer_to_server(self.walls, self.server)
+        # Interventions and dispatch (docs/dispatch.md): incidents.sqlite3 in data_dir.
+        self.dispatch_desk = DispatchDesk(
+            self.store,
+            network,
+            SqliteIncidentStore(data_dir),
+            alarms=self.alarm_engine,
+        )
+        self.crews = CrewSimulation(
+            self.dispatch_desk,
+            self.store,
+            network,
+            self.alarm_engine,
+            rate_per_day=incident_rate,
+            speedup=dispatch_speedup,
+            seed=seed,
+        )
+        self.incidents = IncidentService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
+        self.units = UnitService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
+        incidents_pb2_grpc.add_IncidentServiceServicer_to_server(self.incidents, self.server)
+        incidents_pb2_grpc.add_UnitServiceServicer_to_server(self.units, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
             reflection.enable_server_reflection(
@@ -227,6 +260,8 @@ class Backend:
         self.interceptor.refusals.start()
         await self.alarm_sources.start()
         await self.dispatcher.start()
+        await self.dispatch_desk.start()
+        await self.crews.start()
         await self.server.start()
         self._credentials_watch = asyncio.get_running_loop().create_task(
             self.auth.watch_credentials(), name="credentials-watch"
@@ -250,9 +285,11 @@ class Backend:
             self._credentials_watch.cancel()
         await self.interceptor.refusals.stop()
         await self.dispatcher.stop()
+        await self.crews.stop()
         await self.alarm_sources.stop()
         await self.network.stop()
         await self.alarm_store.close()
+        await self.dispatch_desk.stop()
         await self.users.close()
         await self.audit_store.close()
         await self.wall_file.close()

@@ -317,28 +317,14 @@ class IncidentBook:
         inc = self._editable(incident_id)
         if status is inc.status:
             return inc
-        if manual and status not in MANUAL[inc.status]:
-            raise IncidentRefused(
-                f"{inc.id} is {inc.status.name}: it can go to {allowed_text(inc.status)}, not {status.name}"
-            )
+        self.check_status(inc, status, reason=reason, outcome=outcome, override=override, manual=manual)
         entries: list[Entry] = []
         changes: dict[str, object] = {"status": status}
         if status is IS.ON_HOLD:
-            if not reason.strip():
-                raise InvalidIncident("ON_HOLD needs a reason")
             changes["hold_reason"] = reason
         if status is IS.RESOLVED:
-            if not outcome.strip():
-                raise InvalidIncident("RESOLVED needs an outcome")
             open_steps = inc.open_required_steps()
             if open_steps and manual:
-                if not override:
-                    raise IncidentRefused(
-                        f"{inc.id} has required steps open ({', '.join(s.id for s in open_steps)}):"
-                        " tick them, or override with a reason (SUPERVISOR)"
-                    )
-                if not reason.strip():
-                    raise InvalidIncident("an override needs a reason")
                 entries.append(
                     Entry(
                         now,
@@ -361,6 +347,40 @@ class IncidentBook:
         }.get(status, status.name + (f": {reason}" if reason else ""))
         entries.insert(0, Entry(now, by, EntryKind.STATUS, text))
         return self._change(inc, now, entries, **changes)
+
+    @staticmethod
+    def check_status(
+        inc: Incident,
+        status: IncidentStatus,
+        *,
+        reason: str = "",
+        outcome: str = "",
+        override: bool = False,
+        manual: bool = True,
+    ) -> None:
+        """Raise why `inc` cannot go to `status` with these words (nothing when it can)."""
+        if inc.status is IS.CLOSED:
+            raise IncidentRefused(f"{inc.id} is CLOSED: it cannot change")
+        if status is inc.status:
+            return
+        if manual and status not in MANUAL[inc.status]:
+            raise IncidentRefused(
+                f"{inc.id} is {inc.status.name}: it can go to {allowed_text(inc.status)}, not {status.name}"
+            )
+        if status is IS.ON_HOLD and not reason.strip():
+            raise InvalidIncident("ON_HOLD needs a reason")
+        if status is IS.RESOLVED:
+            if not outcome.strip():
+                raise InvalidIncident("RESOLVED needs an outcome")
+            open_steps = inc.open_required_steps()
+            if open_steps and manual:
+                if not override:
+                    raise IncidentRefused(
+                        f"{inc.id} has required steps open ({', '.join(s.id for s in open_steps)}):"
+                        " tick them, or override with a reason (SUPERVISOR)"
+                    )
+                if not reason.strip():
+                    raise InvalidIncident("an override needs a reason")
 
     def add_note(self, incident_id: str, text: str, by: str, now: float) -> Incident:
         inc = self._editable(incident_id)
@@ -445,7 +465,8 @@ class IncidentBook:
     def unit_released(
         self, incident_id: str, unit_id: str, callsign: str, by: str, now: float, why: str
     ) -> Incident | None:
-        """A unit leaves the incident; a DISPATCHED incident left without units is NEW again."""
+        """A unit leaves the incident; a DISPATCHED incident (no unit reached it) left without
+        units is NEW again."""
         inc = self._live.get(incident_id)
         if inc is None or unit_id not in inc.unit_ids:
             return None
@@ -454,7 +475,7 @@ class IncidentBook:
         entries = [
             Entry(now, by, EntryKind.RELEASED, f"{callsign} released" + (f": {why}" if why else ""), unit_id)
         ]
-        if not units and inc.status in (IS.DISPATCHED, IS.IN_PROGRESS):
+        if not units and inc.status is IS.DISPATCHED:  # no unit ever reached it: needs one again
             changes["status"] = IS.NEW
             entries.append(Entry(now, by, EntryKind.STATUS, "NEW: no unit assigned"))
         return self._change(inc, now, entries, **changes)

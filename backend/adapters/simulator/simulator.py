@@ -46,6 +46,7 @@ from backend.adapters.simulator.city import (
     to_xy,
 )
 from backend.adapters.simulator.ptz import PtzHead
+from backend.adapters.simulator.steering import Steering
 from backend.adapters.simulator.telemetry import Anomaly, asset_seed
 from backend.adapters.simulator.video import SyntheticCamera
 from backend.domain.assets import Asset, Kind, MetricInfo, Status
@@ -130,6 +131,7 @@ class CitySimulator(DeviceNetwork):
         self.published_changes = 0  # every asset state published since start (for benchmarks)
         self._ptz: dict[str, PtzHead] = {}  # per PTZ camera, created on first use, shared by viewers
         self.actuators = Actuators(self, seed, command_failure_rate)
+        self.steering: dict[str, Steering] = {}  # vehicles driven to an incident (dispatch)
 
     # --- DeviceNetwork ------------------------------------------------------------------------------
 
@@ -243,6 +245,36 @@ class CitySimulator(DeviceNetwork):
         self.update_device(
             asset_id, status=Status.FAULT, status_reason=reason, last_seen=now, attributes=attributes
         )
+
+    def steer(
+        self,
+        vehicle_id: str,
+        points: list[tuple[float, float]],
+        speeds_mps: list[float],
+        speedup: float = 1.0,
+    ) -> None:
+        """Drive a vehicle along a route ((lat, lon) points, a speed per leg) instead of its
+        patrol, until `release` (backend/dispatch_sim.py sends crews this way)."""
+        self.steering[vehicle_id] = Steering([to_xy(lat, lon) for lat, lon in points], speeds_mps, speedup)
+
+    def release(self, vehicle_id: str) -> None:
+        """Back to its patrol, from the junction nearest to where it is."""
+        if self.steering.pop(vehicle_id, None) is None:
+            return
+        i = self._index[vehicle_id]
+        for k, v in enumerate(self._vehicles):
+            if v.index == i:
+                self._vehicles[k] = self._init_vehicle(i)
+
+    def repair(self, asset_id: str) -> bool:
+        """A crew repaired the device: it reports OK now (False: it was not faulty)."""
+        i = self._index.get(asset_id)
+        if i is None or self._current[i].status is Status.OK:
+            return False
+        now = time.time()
+        self._close_anomaly(asset_id, now)
+        self.update_device(asset_id, status=Status.OK, status_reason="", last_seen=now)
+        return True
 
     def anomalies(self, asset_id: str) -> list[Anomaly]:
         """The asset's recorded status episodes (most recent last)."""
@@ -484,6 +516,10 @@ class CitySimulator(DeviceNetwork):
         for v, speed in zip(self._vehicles, speeds.tolist(), strict=True):
             a = self._current[v.index]
             if a.status is Status.OFFLINE:
+                continue
+            steer = self.steering.get(a.id)
+            if steer is not None:  # dispatched: on its route, not on patrol
+                moved.append((v, a, *steer.advance(dt)))
                 continue
             v.travelled_m += speed / 3.6 * dt
             length = city.streets[v.edge].length_m

@@ -1,0 +1,429 @@
+"""The simulated city's side of dispatch: crews that drive, arrive, work and clear; devices that
+resolve their incidents; and a flow of incidents, so the demo dispatches with nobody typing.
+
+- An assigned unit leaves after a short turnout, EN_ROUTE, and the simulator drives its vehicle
+  along the route at road speed (backend/adapters/simulator/steering.py): its position moves on
+  WatchAssets like any vehicle's.
+- Arrival is read from the vehicle's published position (the asset store), not from the route:
+  within ARRIVAL_M of the incident, the unit is ON_SCENE.
+- The crew works a simulated time, then clears (RETURNING, back on patrol) and is AVAILABLE again
+  a little later. A technical crew at a faulty device repairs it.
+- An incident about a device (`device_id`) resolves itself once the device publishes an OK state
+  after the incident was opened (as commands are confirmed, backend/command_dispatch.py); it
+  never resolves on an older state.
+- The city opens about `rate_per_day` incidents (some from the open alarms, the device faults
+  among them), dispatches its own after a short while, and closes them once resolved. Incidents
+  that people created are left to people, except that the crews still drive, arrive and clear.
+
+`speedup` divides every simulated duration and multiplies the crews' road speed (tests, demos).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+
+from backend.adapters.base import DeviceNetwork
+from backend.adapters.composite import CompositeNetwork
+from backend.adapters.simulator.simulator import CitySimulator
+from backend.dispatch import DispatchDesk
+from backend.domain.alarms import AlarmEngine
+from backend.domain.assets import Asset, Kind, Status
+from backend.domain.changelog import HistoryExpired
+from backend.domain.incident_types import BY_CODE, TYPE_FOR_CAUSE, TYPE_FOR_DEVICE
+from backend.domain.incidents import Incident, IncidentError, IncidentStatus
+from backend.domain.revlog import AssetStore
+from backend.domain.units import TransitionRefused, Unit, UnitStatus
+from backend.routing import Route
+
+log = logging.getLogger(__name__)
+
+SIM_USER = "simulation"
+ARRIVAL_M = 30.0
+TICK_S = 0.25
+TURNOUT_S = (5.0, 20.0)  # from DISPATCHED to EN_ROUTE
+WORK_S = {"police": (240.0, 900.0), "technical": (300.0, 1200.0)}
+RETURN_S = (60.0, 240.0)  # from RETURNING to AVAILABLE
+DISPATCH_DELAY_S = (15.0, 90.0)  # the simulated dispatcher's reaction to its own incidents
+CLOSE_AFTER_S = 300.0  # the simulated supervisor closes the city's resolved incidents
+FROM_ALARMS = 0.4  # share of generated incidents taken from open alarms
+RANDOM_TYPES = (
+    ("road_accident", 3),
+    ("assistance_person", 3),
+    ("public_order", 3),
+    ("bus_lane_obstruction", 2),
+    ("road_obstruction", 2),
+    ("door_forced", 1),
+)
+
+
+def find_simulator(network: DeviceNetwork) -> CitySimulator | None:
+    if isinstance(network, CitySimulator):
+        return network
+    if isinstance(network, CompositeNetwork):
+        return next((n for n in network.networks if isinstance(n, CitySimulator)), None)
+    return None
+
+
+@dataclass(slots=True)
+class _Crew:
+    unit_id: str
+    incident_id: str
+    due: float  # monotonic time of the crew's next step
+    route: Route | None = None
+
+
+class CrewSimulation:
+    def __init__(
+        self,
+        desk: DispatchDesk,
+        assets: AssetStore,
+        network: DeviceNetwork,
+        alarms: AlarmEngine | None,
+        rate_per_day: float = 500.0,
+        speedup: float = 1.0,
+        seed: int = 1,
+    ) -> None:
+        self.desk = desk
+        self.assets = assets
+        self.sim = find_simulator(network)
+        self.alarms = alarms
+        self.rate_per_day = max(0.0, rate_per_day)
+        self.speedup = max(0.01, speedup)
+        self.rng = random.Random(seed * 7_717 + 5)
+        self._crews: dict[str, _Crew] = {}  # unit id -> its pending step
+        self._watched: dict[str, tuple[str, int]] = {}  # device id -> (incident id, revision at opening)
+        self._own_dispatch: dict[str, float] = {}  # city's incident id -> when to dispatch it
+        self._tasks: list[asyncio.Task[None]] = []
+        self._spawned: set[asyncio.Task[None]] = set()  # routing and simulated dispatches under way
+        desk.on_created.append(self.watch_device)
+        desk.on_assigned.append(self._assigned)
+        desk.on_unit_changed.append(self._unit_changed)
+
+    def _s(self, span: tuple[float, float]) -> float:
+        return self.rng.uniform(*span) / self.speedup
+
+    async def start(self) -> None:
+        """Pick up what the previous run left: device incidents to watch, crews under way."""
+        rev = self.assets.revision
+        now = time.monotonic()
+        for inc in self.desk.book.open_incidents():
+            if inc.device_id:
+                self._watched[inc.device_id] = (inc.id, rev)
+            if inc.source != "operator" and inc.status is IncidentStatus.NEW:
+                self._own_dispatch[inc.id] = now + self._s(DISPATCH_DELAY_S)
+        for u in self.desk.board.units():
+            if u.status in (UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE):
+                self._crews[u.id] = _Crew(u.id, u.incident_id, now)
+                if u.status is UnitStatus.EN_ROUTE:  # drive again from where it is
+                    self._unit_changed(u)
+            elif u.status in (UnitStatus.ON_SCENE, UnitStatus.RETURNING):
+                self._crews[u.id] = _Crew(u.id, u.incident_id, now + self._s(RETURN_S))
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._run(), name="dispatch-crews"),
+            loop.create_task(self._follow_devices(), name="dispatch-devices"),
+        ]
+
+    async def stop(self) -> None:
+        for t in (*self._tasks, *self._spawned):
+            t.cancel()
+        for t in (*self._tasks, *self._spawned):
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+
+    # --- hooks from the desk ---
+
+    def _assigned(self, unit: Unit, incident: Incident, route: Route) -> None:
+        self._crews[unit.id] = _Crew(unit.id, incident.id, time.monotonic() + self._s(TURNOUT_S), route)
+        self._own_dispatch.pop(incident.id, None)
+
+    def _unit_changed(self, unit: Unit) -> None:
+        """Hand-made changes too: a unit stood down stops driving; one set ON_SCENE works."""
+        crew = self._crews.get(unit.id)
+        if unit.status in (UnitStatus.AVAILABLE, UnitStatus.OFF_DUTY, UnitStatus.OUT_OF_SERVICE):
+            self._crews.pop(unit.id, None)
+            self._release(unit.id)
+        elif unit.status is UnitStatus.EN_ROUTE:
+            if crew is None:
+                crew = self._crews[unit.id] = _Crew(unit.id, unit.incident_id, math.inf)
+            crew.due = math.inf  # until it arrives
+            self._drive(unit, crew.route)
+            crew.route = None  # a later drive (restart, hand-made change) starts from where it is
+        elif unit.status is UnitStatus.ON_SCENE and crew is not None and crew.due == math.inf:
+            crew.due = time.monotonic() + self._s(WORK_S.get(unit.fleet, WORK_S["police"]))
+        elif unit.status is UnitStatus.RETURNING:
+            self._release(unit.id)
+            self._crews[unit.id] = _Crew(unit.id, unit.incident_id, time.monotonic() + self._s(RETURN_S))
+
+    # --- the crews ---
+
+    async def _run(self) -> None:
+        next_incident = time.monotonic() + self._next_gap()
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                now = time.monotonic()
+                self._step_crews(now)
+                self._dispatch_own(now)
+                self._close_resolved()
+                while self.rate_per_day > 0 and now >= next_incident:
+                    self._generate()
+                    next_incident += self._next_gap()
+            except Exception:  # one bad step must not stop the city
+                log.exception("dispatch simulation step failed")
+
+    def _next_gap(self) -> float:
+        if self.rate_per_day <= 0:
+            return math.inf
+        return self.rng.expovariate(self.rate_per_day / 86_400.0)
+
+    def _set(self, unit_id: str, status: UnitStatus, reason: str = "") -> bool:
+        try:
+            self.desk.set_unit_status(unit_id, status, SIM_USER, reason=reason, manual=False)
+            return True
+        except (TransitionRefused, KeyError) as exc:
+            log.debug("simulation could not set %s %s: %s", unit_id, status.name, exc)
+            self._crews.pop(unit_id, None)
+            return False
+
+    def _step_crews(self, now: float) -> None:
+        for crew in list(self._crews.values()):
+            unit = self.desk.board.get(crew.unit_id)
+            if unit is None:
+                self._crews.pop(crew.unit_id, None)
+                continue
+            if unit.status is UnitStatus.EN_ROUTE:
+                self._check_arrival(unit, crew)
+            elif now < crew.due:
+                continue
+            elif unit.status is UnitStatus.DISPATCHED:
+                self._set(unit.id, UnitStatus.EN_ROUTE)  # _unit_changed starts the drive
+            elif unit.status is UnitStatus.ON_SCENE:
+                self._finish_work(unit, crew)
+            elif unit.status is UnitStatus.RETURNING:
+                self._crews.pop(unit.id, None)
+                self._set(unit.id, UnitStatus.AVAILABLE, "back on patrol")
+
+    def _drive(self, unit: Unit, route: Route | None = None) -> None:
+        """Steer the vehicle to its incident (the route computed in the desk's pool if needed)."""
+        inc = self.desk.book.get(unit.incident_id)
+        if self.sim is None or inc is None:
+            return
+        if route is not None:
+            self.sim.steer(unit.id, list(route.points), list(route.leg_speeds), self.speedup)
+            return
+        pos = self.desk.position(unit.id)
+        if pos is not None and self.desk.graph is not None:
+            task = asyncio.get_running_loop().create_task(
+                self._route_and_drive(unit.id, pos, (inc.lat, inc.lon))
+            )
+            self._spawned.add(task)
+            task.add_done_callback(self._spawned.discard)
+
+    async def _route_and_drive(
+        self, unit_id: str, origin: tuple[float, float], destination: tuple[float, float]
+    ) -> None:
+        try:
+            route = await self.desk.route(origin, destination)
+        except ValueError as exc:
+            log.warning("no route for %s: %s", unit_id, exc)
+            return
+        unit = self.desk.board.get(unit_id)
+        if self.sim is not None and unit is not None and unit.status is UnitStatus.EN_ROUTE:
+            self.sim.steer(unit_id, list(route.points), list(route.leg_speeds), self.speedup)
+
+    def _check_arrival(self, unit: Unit, crew: _Crew) -> None:
+        """ON_SCENE once the vehicle's published position is within ARRIVAL_M of the incident."""
+        inc = self.desk.book.get(unit.incident_id)
+        a = self.assets.get(unit.id)
+        if inc is None or a is None:
+            return
+        if distance_m(a.lat, a.lon, inc.lat, inc.lon) <= ARRIVAL_M:
+            self._set(unit.id, UnitStatus.ON_SCENE, "arrived")  # _unit_changed starts the work
+
+    def _release(self, unit_id: str) -> None:
+        if self.sim is not None:
+            self.sim.release(unit_id)
+
+    def _finish_work(self, unit: Unit, crew: _Crew) -> None:
+        inc = self.desk.book.get(unit.incident_id)
+        if inc is not None and inc.open:
+            if inc.device_id and unit.fleet == "technical" and self.sim is not None:
+                device = self.assets.get(inc.device_id)
+                if device is not None and device.status is not Status.OK:
+                    self.sim.repair(inc.device_id)  # the device's OK report resolves the incident
+            if inc.source != "operator":
+                self._tick_steps(inc)
+                if not inc.device_id:
+                    with contextlib.suppress(IncidentError):
+                        self.desk.set_incident_status(
+                            inc.id,
+                            IncidentStatus.RESOLVED,
+                            SIM_USER,
+                            outcome=f"{unit.callsign}: done",
+                            manual=False,
+                        )
+            else:
+                with contextlib.suppress(IncidentError):
+                    self.desk.book.add_note(
+                        inc.id, f"{unit.callsign} reports the job done", SIM_USER, time.time()
+                    )
+        unit = self.desk.board.get(unit.id) or unit
+        if unit.status is UnitStatus.ON_SCENE:
+            self._set(unit.id, UnitStatus.RETURNING, "cleared")
+
+    def _tick_steps(self, inc: Incident) -> None:
+        for s in inc.steps:
+            if not s.done:
+                with contextlib.suppress(IncidentError):
+                    self.desk.book.set_step(inc.id, s.id, True, SIM_USER, time.time())
+
+    # --- devices resolve their incidents ---
+
+    def watch_device(self, incident: Incident) -> None:
+        """Resolve `incident` once its device publishes OK after now."""
+        if incident.device_id:
+            self._watched[incident.device_id] = (incident.id, self.assets.revision)
+
+    async def _follow_devices(self) -> None:
+        seen = self.assets.revision
+        while True:
+            await self.assets.wait_for_change(seen, 5.0)
+            now_rev = self.assets.revision
+            if not self._watched:
+                seen = now_rev
+                continue
+            try:
+                changes = self.assets.changes_after(seen)
+            except HistoryExpired:
+                changes = [a for a in map(self.assets.get, list(self._watched)) if a is not None]
+            seen = now_rev
+            for a in changes:
+                watched = self._watched.get(a.id)
+                if watched is not None and a.status is Status.OK and a.revision > watched[1]:
+                    self._device_ok(a, watched[0])
+
+    def _device_ok(self, device: Asset, incident_id: str) -> None:
+        self._watched.pop(device.id, None)
+        inc = self.desk.book.get(incident_id)
+        if inc is None or not inc.open:
+            return
+        with contextlib.suppress(IncidentError):
+            self.desk.set_incident_status(
+                inc.id,
+                IncidentStatus.RESOLVED,
+                "system",
+                outcome=f"{device.name} reports OK again",
+                manual=False,
+            )
+
+    # --- the city's own incidents ---
+
+    def _generate(self) -> None:
+        inc = self._from_alarm() if self.rng.random() < FROM_ALARMS else None
+        if inc is None:
+            inc = self._random_incident()
+        if inc is not None:
+            self._own_dispatch[inc.id] = time.monotonic() + self._s(DISPATCH_DELAY_S)
+
+    def _from_alarm(self) -> Incident | None:
+        if self.alarms is None:
+            return None
+        linked = {a for i in self.desk.book.open_incidents() for a in i.alarm_ids}
+        devices = {i.device_id for i in self.desk.book.open_incidents() if i.device_id}
+        pool = []
+        for al in self.alarms.open_alarms():
+            if al.id in linked or al.asset_id in devices or not al.active:
+                continue
+            code = TYPE_FOR_CAUSE.get(al.cause)
+            if code is None and al.cause == "device_fault":
+                code = TYPE_FOR_DEVICE.get(al.asset_kind)
+            if code is not None:
+                pool.append((al, code))
+        if not pool:
+            return None
+        al, code = self.rng.choice(pool)
+        device = (
+            al.asset_id
+            if al.cause in ("device_fault", "pressure_low") and al.asset_kind is not Kind.VEHICLE
+            else ""
+        )
+        return self.desk.create(
+            code,
+            min(al.priority + 1, 4) if code not in ("door_forced",) else al.priority,
+            al.lat,
+            al.lon,
+            SIM_USER,
+            description=f"{al.message} ({al.asset_name})",
+            alarm_ids=[al.id],
+            asset_ids=[al.asset_id],
+            camera_ids=list(al.camera_ids),
+            source="alarm",
+            device_id=device,
+        )
+
+    def _random_incident(self) -> Incident | None:
+        graph = self.desk.graph
+        if graph is None:
+            return None
+        codes, weights = zip(*RANDOM_TYPES, strict=True)
+        code = self.rng.choices(codes, weights)[0]
+        n = self.rng.randrange(len(graph.lonlat))
+        lat, lon = graph.node_latlon(n)
+        return self.desk.create(
+            code,
+            0,
+            lat,
+            lon,
+            SIM_USER,
+            description=f"{BY_CODE[code].name} reported by a caller",
+            source="simulation",
+        )
+
+    def _dispatch_own(self, now: float) -> None:
+        due = [i for i, t in self._own_dispatch.items() if t <= now]
+        for incident_id in due:
+            inc = self.desk.book.get(incident_id)
+            if inc is None or inc.status is not IncidentStatus.NEW:
+                self._own_dispatch.pop(incident_id, None)
+                continue
+            self._own_dispatch[incident_id] = now + 30.0 / self.speedup  # retried if no unit is free
+            task = asyncio.get_running_loop().create_task(self._auto_assign(incident_id))
+            self._spawned.add(task)
+            task.add_done_callback(self._spawned.discard)
+
+    async def _auto_assign(self, incident_id: str) -> None:
+        inc = self.desk.book.get(incident_id)
+        if inc is None:
+            return
+        try:
+            best = await self.desk.recommend(inc, 1, None)
+            if best:
+                await self.desk.assign(incident_id, best[0].unit.id, SIM_USER)
+        except (IncidentError, KeyError, ValueError) as exc:
+            log.debug("simulated dispatch of %s failed: %s", incident_id, exc)
+
+    def _close_resolved(self) -> None:
+        now = time.time()
+        for inc in self.desk.book.live(now):
+            if (
+                inc.status is IncidentStatus.RESOLVED
+                and inc.source != "operator"
+                and now - inc.resolved_at >= CLOSE_AFTER_S / self.speedup
+            ):
+                with contextlib.suppress(IncidentError):
+                    self.desk.set_incident_status(inc.id, IncidentStatus.CLOSED, SIM_USER, manual=False)
+
+
+def distance_m(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
+    """Equirectangular distance: exact enough within a city."""
+    dy = (lat1 - lat0) * 111_320.0
+    dx = (lon1 - lon0) * 111_320.0 * math.cos(math.radians((lat0 + lat1) / 2))
+    return math.hypot(dx, dy)

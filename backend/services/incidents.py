@@ -1,0 +1,568 @@
+"""vigie.v1.IncidentService: the catalogue, incidents (create, update, note, step, list, resumable
+watch), recommendation and assignment. Every action is audited; requests are bounded here
+(`MAX_CHARS`, `MAX_LIST`) on top of the backend-wide bounds."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf.message import Message
+from vigie.v1 import assets_pb2, incidents_pb2, incidents_pb2_grpc
+
+from backend.dispatch import MAX_K, DispatchDesk, RoutingUnavailable
+from backend.domain.audit import AuditSink
+from backend.domain.incident_types import BY_CODE, THRESHOLDS, TYPES
+from backend.domain.incidents import Incident, IncidentError, IncidentStatus
+from backend.domain.units import Capability, UnknownUnit
+from backend.security import principal
+from backend.security.principal import Role
+from backend.services.audit_trail import audited
+from backend.services.convert import time_range
+from backend.services.resumable import follow, resume_refusal
+from backend.services.units import MAX_OFFSET_M, check_point, route_points, ts, unit_to_pb, who
+from backend.store.incidents_sqlite import IncidentQuery
+
+T = TypeVar("T")
+SNAPSHOT_CHUNK = 200
+DEFAULT_BATCH = 200
+MAX_BATCH = 5000
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+DEFAULT_K = 5
+# Characters of each string field (ids and keys 128, free text 1000, reasons 500); entries of lists.
+MAX_CHARS = {
+    "description": 1000,
+    "text": 1000,
+    "reason": 500,
+    "outcome": 500,
+    "page_token": 200,
+    "epoch": 128,
+}
+MAX_ID = 128
+MAX_LIST = 100
+
+_STATUS = {
+    IncidentError.code: grpc.StatusCode.FAILED_PRECONDITION,
+    "not_found": grpc.StatusCode.NOT_FOUND,
+    "invalid_argument": grpc.StatusCode.INVALID_ARGUMENT,
+}
+
+
+def incident_to_pb(i: Incident, out: incidents_pb2.Incident | None = None) -> incidents_pb2.Incident:
+    m = incidents_pb2.Incident() if out is None else out
+    m.id = i.id
+    m.type = i.type
+    m.priority = i.priority
+    m.status = int(i.status)  # type: ignore[assignment]
+    m.position.lat = i.lat
+    m.position.lon = i.lon
+    m.street = i.street
+    m.district = i.district
+    m.description = i.description
+    m.alarm_ids.extend(i.alarm_ids)
+    m.asset_ids.extend(i.asset_ids)
+    m.camera_ids.extend(i.camera_ids)
+    for s in i.steps:
+        st = m.steps.add(id=s.id, text=s.text, required=s.required, done=s.done, done_by=s.done_by)
+        ts(s.done_at, st.done_at)
+    m.unit_ids.extend(i.unit_ids)
+    for e in i.timeline:
+        te = m.timeline.add(
+            user=e.user, kind=int(e.kind), text=e.text, unit_id=e.unit_id, unit_status=e.unit_status
+        )  # type: ignore[arg-type]
+        ts(e.time, te.time)
+    m.hold_reason = i.hold_reason
+    m.outcome = i.outcome
+    m.created_by = i.created_by
+    m.source = i.source
+    m.device_id = i.device_id
+    for name in ("created_at", "dispatched_at", "on_scene_at", "resolved_at", "closed_at", "updated_at"):
+        ts(getattr(i, name), getattr(m, name))
+    m.sequence = i.sequence
+    return m
+
+
+def _bounds_problem(request: Message) -> str:
+    """The first string or list of `request` past its bound ("" when none is)."""
+    for field, value in request.ListFields():
+        if field.is_repeated:
+            if len(value) > MAX_LIST:
+                return f"{field.name} has {len(value)} entries (at most {MAX_LIST})"
+            if field.type == field.TYPE_STRING:
+                for v in value:
+                    if len(v) > MAX_ID:
+                        return f"an entry of {field.name} is {len(v)} characters (at most {MAX_ID})"
+        elif field.type == field.TYPE_STRING:
+            cap = MAX_CHARS.get(field.name, MAX_ID)
+            if len(value) > cap:
+                return f"{field.name} is {len(value)} characters (at most {cap})"
+    return ""
+
+
+def _fingerprint(request: Message) -> str:
+    data = request.SerializeToString(deterministic=True)
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def _encode_token(created_at: float, num: int) -> str:
+    return base64.urlsafe_b64encode(f"i:{created_at!r}:{num}".encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[float, int] | None:
+    try:
+        prefix, created, num = base64.urlsafe_b64decode(token.encode()).decode().split(":")
+        return (float(created), int(num)) if prefix == "i" else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
+    def __init__(self, desk: DispatchDesk, audit: AuditSink, heartbeat_s: float = 5.0) -> None:
+        self.desk = desk
+        self.audit = audit
+        self.heartbeat_s = heartbeat_s
+
+    # --- helpers ---
+
+    async def _run(
+        self,
+        context: grpc.aio.ServicerContext,
+        request: Message,
+        action: str,
+        target: str,
+        reason: str,
+        work: Callable[[], Awaitable[T]],
+        detail: Callable[[T], str] | None = None,
+    ) -> T:
+        """Bounds, then `work` with its domain errors as gRPC statuses, audited."""
+
+        async def checked() -> T:
+            why = _bounds_problem(request)
+            if why:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
+            try:
+                return await work()
+            except IncidentError as exc:
+                await context.abort(_STATUS.get(exc.code, grpc.StatusCode.FAILED_PRECONDITION), str(exc))
+            except UnknownUnit as exc:
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"no unit {str(exc.args[0])[:MAX_ID]!r}")
+            except RoutingUnavailable as exc:
+                await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+            raise AssertionError("unreachable")
+
+        return await audited(self.audit, context, action, target[:MAX_ID], reason, checked, detail)
+
+    async def _live(self, incident_id: str, context: grpc.aio.ServicerContext) -> Incident:
+        """The incident, or NOT_FOUND / FAILED_PRECONDITION (an old closed one, in the store only)."""
+        if not incident_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "incident_id is required")
+        inc = self.desk.book.get(incident_id)
+        if inc is None:
+            stored = await self.desk.store.get(incident_id)
+            if stored is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"no incident {incident_id!r}")
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, f"{incident_id} is CLOSED: it cannot change"
+            )
+        assert inc is not None
+        return inc
+
+    async def _replay(
+        self, kind: str, key: str, request: Message, context: grpc.aio.ServicerContext
+    ) -> dict[str, Any] | None:
+        """The first answer for this (user, key), or None; INVALID_ARGUMENT for a missing key or
+        a key reused for another request."""
+        if not key:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key is required (one per user intent)"
+            )
+        found = self.desk.keys.get((who(), kind, key))
+        if found is None:
+            return None
+        fingerprint, result, _ = found
+        if fingerprint != _fingerprint(request):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"idempotency_key {key!r} was already used for a different request; make a new key for a new intent",
+            )
+        return dict(json.loads(result))
+
+    def _remember(self, kind: str, key: str, request: Message, result: dict[str, Any]) -> None:
+        now = time.time()
+        fp, text = _fingerprint(request), json.dumps(result)
+        self.desk.keys[(who(), kind, key)] = (fp, text, now)
+        self.desk.store.queue_key(who(), kind, key, fp, text, now)
+
+    # --- catalogue ---
+
+    async def ListIncidentTypes(
+        self, request: incidents_pb2.ListIncidentTypesRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.ListIncidentTypesResponse:
+        resp = incidents_pb2.ListIncidentTypesResponse()
+        for t in TYPES:
+            m = resp.types.add(
+                code=t.code, name=t.name, default_priority=t.default_priority, capability=int(t.capability)
+            )  # type: ignore[arg-type]
+            for s in t.steps:
+                m.steps.add(id=s.id, text=s.text, required=s.required)
+        for p in sorted(THRESHOLDS):
+            th = THRESHOLDS[p]
+            m2 = resp.thresholds.add(priority=p)
+            m2.not_dispatched_amber.FromSeconds(int(th.not_dispatched_amber))
+            m2.not_dispatched_red.FromSeconds(int(th.not_dispatched_red))
+            m2.open_amber.FromSeconds(int(th.open_amber))
+            m2.open_red.FromSeconds(int(th.open_red))
+        return resp
+
+    # --- create, update, note, step ---
+
+    async def CreateIncident(
+        self, request: incidents_pb2.CreateIncidentRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.Incident:
+        return await self._run(
+            context,
+            request,
+            "incident.create",
+            request.type,
+            request.description[:200],
+            lambda: self._create(request, context),
+            lambda m: f"{m.id} {m.type} P{m.priority}",
+        )
+
+    async def _create(
+        self, request: incidents_pb2.CreateIncidentRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.Incident:
+        first = await self._replay("create", request.idempotency_key, request, context)
+        if first is not None:
+            inc = self.desk.book.get(first["incident_id"]) or await self.desk.store.get(first["incident_id"])
+            if inc is not None:
+                return incident_to_pb(inc)
+        if request.type not in BY_CODE:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"type {request.type!r} is not in the catalogue (ListIncidentTypes)",
+            )
+        why = check_point(request.position, "position")
+        graph = self.desk.graph
+        if (
+            not why
+            and graph is not None
+            and graph.snap(request.position.lat, request.position.lon).offset_m > MAX_OFFSET_M
+        ):
+            why = f"position is more than {MAX_OFFSET_M:.0f} m from any street of the city"
+        if why:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
+        inc = self.desk.create(
+            request.type,
+            request.priority,
+            request.position.lat,
+            request.position.lon,
+            who(),
+            description=request.description,
+            alarm_ids=list(request.alarm_ids),
+            asset_ids=list(request.asset_ids),
+            camera_ids=list(request.camera_ids),
+        )
+        self._remember("create", request.idempotency_key, request, {"incident_id": inc.id})
+        return incident_to_pb(inc)
+
+    async def UpdateIncident(
+        self, request: incidents_pb2.UpdateIncidentRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.Incident:
+        status = (
+            incidents_pb2.Incident.Status.Name(request.status)
+            if request.status in IncidentStatus._value2member_map_
+            else ""
+        )
+        action = (
+            "incident.override"
+            if request.override
+            else f"incident.{status.lower()}"
+            if status
+            else "incident.update"
+        )
+        return await self._run(
+            context,
+            request,
+            action,
+            request.incident_id,
+            request.reason or request.outcome,
+            lambda: self._update(request, context),
+            lambda m: f"{incidents_pb2.Incident.Status.Name(m.status)} P{m.priority}",
+        )
+
+    async def _update(
+        self, request: incidents_pb2.UpdateIncidentRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.Incident:
+        inc = await self._live(request.incident_id, context)
+        role = principal.current().role
+        status: IncidentStatus | None = None
+        if request.status:
+            if request.status not in IncidentStatus._value2member_map_:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "status must be an Incident.Status")
+            status = IncidentStatus(request.status)
+        if request.override and status is not IncidentStatus.RESOLVED:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "override goes with status RESOLVED")
+        if (status is IncidentStatus.CLOSED or request.override) and role < Role.SUPERVISOR:
+            what = (
+                "closing an incident"
+                if status is IncidentStatus.CLOSED
+                else "resolving with required steps open"
+            )
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, f"{what} needs role SUPERVISOR, you are {role.name}"
+            )
+        links = {
+            "alarm_ids": (tuple(request.add_alarm_ids), tuple(request.remove_alarm_ids)),
+            "asset_ids": (tuple(request.add_asset_ids), tuple(request.remove_asset_ids)),
+            "camera_ids": (tuple(request.add_camera_ids), tuple(request.remove_camera_ids)),
+        }
+        book = self.desk.book
+        now = time.time()
+        # Check the whole request before changing anything: a refused status leaves the rest as is.
+        if status is not None:
+            book.check_status(
+                inc, status, reason=request.reason, outcome=request.outcome, override=request.override
+            )
+        out = book.update(
+            inc.id,
+            who(),
+            now,
+            priority=request.priority,
+            description=request.description if request.HasField("description") else None,
+            links=links,
+        )
+        if status is not None:
+            out = self.desk.set_incident_status(
+                inc.id,
+                status,
+                who(),
+                reason=request.reason,
+                outcome=request.outcome,
+                override=request.override,
+            )
+        return incident_to_pb(out)
+
+    async def AddNote(
+        self, request: incidents_pb2.AddNoteRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.Incident:
+        async def work() -> incidents_pb2.Incident:
+            inc = await self._live(request.incident_id, context)
+            return incident_to_pb(self.desk.book.add_note(inc.id, request.text, who(), time.time()))
+
+        return await self._run(
+            context, request, "incident.note", request.incident_id, request.text[:200], work
+        )
+
+    async def SetStep(
+        self, request: incidents_pb2.SetStepRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.Incident:
+        async def work() -> incidents_pb2.Incident:
+            inc = await self._live(request.incident_id, context)
+            return incident_to_pb(
+                self.desk.book.set_step(inc.id, request.step_id, request.done, who(), time.time())
+            )
+
+        return await self._run(
+            context,
+            request,
+            "incident.step",
+            request.incident_id,
+            "",
+            work,
+            lambda _m: f"{request.step_id[:MAX_ID]} {'done' if request.done else 'reopened'}",
+        )
+
+    # --- list and watch ---
+
+    async def ListIncidents(
+        self, request: incidents_pb2.ListIncidentsRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.ListIncidentsResponse:
+        why = _bounds_problem(request)
+        if why:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
+        if not 0 <= request.page_size <= MAX_PAGE:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 0..{MAX_PAGE}")
+        q = IncidentQuery(limit=request.page_size or DEFAULT_PAGE)
+        if request.page_token:
+            q.after = _decode_token(request.page_token)
+            if q.after is None:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "page_token is not a token this server issued"
+                )
+        for s in request.statuses:
+            if s not in IncidentStatus._value2member_map_:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"statuses contains {s}: not an Incident.Status"
+                )
+            q.statuses.append(int(s))
+        for p in request.priorities:
+            if not 1 <= p <= 4:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"priorities contains {p}: must be 1..4"
+                )
+            q.priorities.append(p)
+        q.types = list(request.types)
+        q.districts = list(request.districts)
+        q.unit_id = request.unit_id
+        q.text = request.text
+        try:
+            q.start, q.end = time_range(
+                request.start if request.HasField("start") else None,
+                request.end if request.HasField("end") else None,
+            )
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        found, total = await self.desk.store.query(q)
+        resp = incidents_pb2.ListIncidentsResponse(total_size=total)
+        for i in found:
+            incident_to_pb(i, resp.incidents.add())
+        if len(found) == q.limit:
+            last = found[-1]
+            resp.next_page_token = _encode_token(last.created_at, int(last.id.rsplit("-", 1)[1]))
+        return resp
+
+    async def WatchIncidents(
+        self, request: incidents_pb2.WatchIncidentsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[incidents_pb2.WatchIncidentsResponse]:
+        if not 0 <= request.max_batch <= MAX_BATCH:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"max_batch must be 0..{MAX_BATCH}")
+        why = _bounds_problem(request)
+        if why:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
+        batch = request.max_batch or DEFAULT_BATCH
+        book = self.desk.book
+        seq = request.after_sequence
+        if seq == 0:
+            incidents = book.live(time.time())
+            seq = book.sequence
+            total = len(incidents)
+            for i in range(0, max(total, 1), SNAPSHOT_CHUNK):
+                msg = incidents_pb2.WatchIncidentsResponse(sequence=seq, epoch=book.epoch)
+                msg.snapshot.last = i + SNAPSHOT_CHUNK >= total
+                msg.snapshot.total_size = total
+                for inc in incidents[i : i + SNAPSHOT_CHUNK]:
+                    incident_to_pb(inc, msg.snapshot.incidents.add())
+                yield msg
+        else:
+            reason = await resume_refusal(
+                seq, request.epoch, book.epoch, book.sequence, book.oldest_available, "sequence", context
+            )
+            if reason:
+                yield self._resync(seq, reason)
+                return
+
+        def changes_message(changes: list[Incident]) -> incidents_pb2.WatchIncidentsResponse:
+            msg = incidents_pb2.WatchIncidentsResponse(sequence=changes[-1].sequence, epoch=book.epoch)
+            for inc in changes:
+                c = msg.changes.changes.add(sequence=inc.sequence)
+                incident_to_pb(inc, c.incident)
+            return msg
+
+        def heartbeat_message(position: int) -> incidents_pb2.WatchIncidentsResponse:
+            hb = incidents_pb2.WatchIncidentsResponse(sequence=position, epoch=book.epoch)
+            hb.heartbeat.server_time.GetCurrentTime()
+            return hb
+
+        async for msg in follow(
+            book,
+            seq,
+            batch,
+            self.heartbeat_s,
+            lambda i: i.sequence,
+            changes_message,
+            heartbeat_message,
+            self._resync,
+            "sequence",
+        ):
+            yield msg
+
+    def _resync(self, seq: int, reason: str) -> incidents_pb2.WatchIncidentsResponse:
+        book = self.desk.book
+        return incidents_pb2.WatchIncidentsResponse(
+            sequence=book.sequence,
+            epoch=book.epoch,
+            resync_needed=assets_pb2.ResyncNeeded(
+                requested_revision=seq, oldest_available_revision=book.oldest_available, reason=reason
+            ),
+        )
+
+    # --- recommend and assign ---
+
+    async def Recommend(
+        self, request: incidents_pb2.RecommendRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.RecommendResponse:
+        why = _bounds_problem(request)
+        if why:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
+        if not 0 <= request.k <= MAX_K:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"k must be 0..{MAX_K}")
+        cap: Capability | None = None
+        if request.capability:
+            if request.capability not in Capability._value2member_map_:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "capability must be a Unit.Capability")
+            cap = Capability(request.capability)
+        inc = await self._live(request.incident_id, context)
+        try:
+            found = await self.desk.recommend(inc, request.k or DEFAULT_K, cap)
+        except RoutingUnavailable as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        resp = incidents_pb2.RecommendResponse()
+        for c in found:
+            m = resp.candidates.add(distance_m=c.route.distance_m)
+            unit_to_pb(c.unit, m.unit)
+            m.position.lat, m.position.lon = c.lat, c.lon
+            m.eta.FromMilliseconds(int(c.route.time_s * 1000))
+            m.route.extend(route_points(c.route))
+        return resp
+
+    async def Assign(
+        self, request: incidents_pb2.AssignRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.AssignResponse:
+        action = "incident.reassign" if request.replace_unit_id else "incident.assign"
+        return await self._run(
+            context,
+            request,
+            action,
+            f"{request.incident_id[:MAX_ID]},{request.unit_id[:MAX_ID]}",
+            request.reason,
+            lambda: self._assign(request, context),
+            lambda m: f"{m.unit.callsign}{' (override)' if m.override else ''}, ETA {m.route.eta.seconds} s",
+        )
+
+    async def _assign(
+        self, request: incidents_pb2.AssignRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.AssignResponse:
+        first = await self._replay("assign", request.idempotency_key, request, context)
+        if first is not None:
+            resp = incidents_pb2.AssignResponse()
+            resp.ParseFromString(base64.b64decode(first["response"]))
+            return resp
+        if not request.unit_id:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "unit_id is required")
+        await self._live(request.incident_id, context)
+        inc, unit, override, route = await self.desk.assign(
+            request.incident_id, request.unit_id, who(), request.reason, request.replace_unit_id
+        )
+        resp = incidents_pb2.AssignResponse(override=override)
+        incident_to_pb(inc, resp.incident)
+        unit_to_pb(unit, resp.unit)
+        c = resp.route
+        unit_to_pb(unit, c.unit)
+        c.position.lat, c.position.lon = route.points[0]
+        c.eta.FromMilliseconds(int(route.time_s * 1000))
+        c.distance_m = route.distance_m
+        c.route.extend(route_points(route))
+        self._remember(
+            "assign",
+            request.idempotency_key,
+            request,
+            {"response": base64.b64encode(resp.SerializeToString()).decode()},
+        )
+        return resp

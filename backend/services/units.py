@@ -1,0 +1,239 @@
+"""vigie.v1.UnitService: the dispatch units (list, resumable watch, status by hand) and routes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Sequence
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from vigie.v1 import assets_pb2, common_pb2, incidents_pb2, incidents_pb2_grpc
+
+from backend.dispatch import DispatchDesk, RoutingUnavailable
+from backend.domain.audit import AuditSink
+from backend.domain.units import Capability, TransitionRefused, Unit, UnitStatus, UnknownUnit
+from backend.routing import NoRoute, Route
+from backend.security import principal
+from backend.services.audit_trail import audited
+from backend.services.resumable import follow, resume_refusal
+
+SNAPSHOT_CHUNK = 1000
+DEFAULT_BATCH = 500
+MAX_BATCH = 5000
+MAX_ID = 128
+MAX_REASON = 500
+MAX_FILTERS = 20
+# How far outside the road network a point may be (metres) and still be routed.
+MAX_OFFSET_M = 2000.0
+
+
+def ts(t: float, out: Timestamp) -> None:
+    if t:
+        secs = int(t)
+        out.seconds = secs
+        out.nanos = int((t - secs) * 1e9)
+
+
+def unit_to_pb(u: Unit, out: incidents_pb2.Unit | None = None) -> incidents_pb2.Unit:
+    m = incidents_pb2.Unit() if out is None else out
+    m.id = u.id
+    m.callsign = u.callsign
+    m.fleet = u.fleet
+    m.service = u.service
+    m.capabilities.extend(int(c) for c in u.capabilities)  # type: ignore[misc]
+    m.status = int(u.status)  # type: ignore[assignment]
+    ts(u.status_since, m.status_since)
+    m.incident_id = u.incident_id
+    m.status_reason = u.status_reason
+    m.updated_by = u.updated_by
+    m.sequence = u.sequence
+    return m
+
+
+def route_points(route: Route, out: Sequence[common_pb2.GeoPoint] | None = None) -> list[common_pb2.GeoPoint]:
+    return [common_pb2.GeoPoint(lat=lat, lon=lon) for lat, lon in route.points]
+
+
+def check_point(p: common_pb2.GeoPoint, name: str) -> str:
+    """Why a position is unusable ("" when it is fine)."""
+    if not (math.isfinite(p.lat) and math.isfinite(p.lon)) or not (
+        -90 <= p.lat <= 90 and -180 <= p.lon <= 180
+    ):
+        return f"{name} must be a WGS84 position in decimal degrees"
+    if p.lat == 0 and p.lon == 0:
+        return f"{name} is required"
+    return ""
+
+
+def who() -> str:
+    return principal.current().user
+
+
+class UnitService(incidents_pb2_grpc.UnitServiceServicer):
+    def __init__(self, desk: DispatchDesk, audit: AuditSink, heartbeat_s: float = 5.0) -> None:
+        """`audit` gets one record per status change by hand."""
+        self.desk = desk
+        self.audit = audit
+        self.heartbeat_s = heartbeat_s
+
+    async def ListUnits(
+        self, request: incidents_pb2.ListUnitsRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.ListUnitsResponse:
+        if len(request.statuses) > MAX_FILTERS or len(request.capabilities) > MAX_FILTERS:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"at most {MAX_FILTERS} statuses and capabilities"
+            )
+        if len(request.fleet) > MAX_ID:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"fleet is at most {MAX_ID} characters")
+        statuses = {int(s) for s in request.statuses}
+        caps = {int(c) for c in request.capabilities}
+        if statuses - {int(s) for s in UnitStatus} or caps - {int(c) for c in Capability}:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "statuses or capabilities has an unknown value"
+            )
+        board = self.desk.board
+        resp = incidents_pb2.ListUnitsResponse(sequence=board.sequence, epoch=board.epoch)
+        for u in board.units():
+            if statuses and int(u.status) not in statuses:
+                continue
+            if caps and not caps & {int(c) for c in u.capabilities}:
+                continue
+            if request.fleet and u.fleet != request.fleet:
+                continue
+            unit_to_pb(u, resp.units.add())
+        return resp
+
+    async def WatchUnits(
+        self, request: incidents_pb2.WatchUnitsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[incidents_pb2.WatchUnitsResponse]:
+        if not 0 <= request.max_batch <= MAX_BATCH:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"max_batch must be 0..{MAX_BATCH}")
+        if len(request.epoch) > MAX_ID:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"epoch is at most {MAX_ID} characters")
+        batch = request.max_batch or DEFAULT_BATCH
+        board = self.desk.board
+        seq = request.after_sequence
+        if seq == 0:
+            units = board.units()
+            seq = board.sequence
+            total = len(units)
+            for i in range(0, max(total, 1), SNAPSHOT_CHUNK):
+                msg = incidents_pb2.WatchUnitsResponse(sequence=seq, epoch=board.epoch)
+                msg.snapshot.last = i + SNAPSHOT_CHUNK >= total
+                msg.snapshot.total_size = total
+                for u in units[i : i + SNAPSHOT_CHUNK]:
+                    unit_to_pb(u, msg.snapshot.units.add())
+                yield msg
+        else:
+            reason = await resume_refusal(
+                seq, request.epoch, board.epoch, board.sequence, board.oldest_available, "sequence", context
+            )
+            if reason:
+                yield self._resync(seq, reason)
+                return
+
+        def changes_message(changes: list[Unit]) -> incidents_pb2.WatchUnitsResponse:
+            msg = incidents_pb2.WatchUnitsResponse(sequence=changes[-1].sequence, epoch=board.epoch)
+            for u in changes:
+                c = msg.changes.changes.add(sequence=u.sequence)
+                unit_to_pb(u, c.unit)
+            return msg
+
+        def heartbeat_message(position: int) -> incidents_pb2.WatchUnitsResponse:
+            hb = incidents_pb2.WatchUnitsResponse(sequence=position, epoch=board.epoch)
+            hb.heartbeat.server_time.GetCurrentTime()
+            return hb
+
+        async for msg in follow(
+            board,
+            seq,
+            batch,
+            self.heartbeat_s,
+            lambda u: u.sequence,
+            changes_message,
+            heartbeat_message,
+            self._resync,
+            "sequence",
+        ):
+            yield msg
+
+    def _resync(self, seq: int, reason: str) -> incidents_pb2.WatchUnitsResponse:
+        board = self.desk.board
+        return incidents_pb2.WatchUnitsResponse(
+            sequence=board.sequence,
+            epoch=board.epoch,
+            resync_needed=assets_pb2.ResyncNeeded(
+                requested_revision=seq, oldest_available_revision=board.oldest_available, reason=reason
+            ),
+        )
+
+    async def SetUnitStatus(
+        self, request: incidents_pb2.SetUnitStatusRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.Unit:
+        status_name = (
+            incidents_pb2.Unit.Status.Name(request.status)
+            if request.status in UnitStatus._value2member_map_
+            else str(request.status)
+        )
+        return await audited(
+            self.audit,
+            context,
+            "unit.status",
+            request.unit_id[:MAX_ID],
+            request.reason,
+            lambda: self._set_status(request, context),
+            lambda u: f"{u.callsign}: {status_name}",
+        )
+
+    async def _set_status(
+        self, request: incidents_pb2.SetUnitStatusRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.Unit:
+        if not request.unit_id or len(request.unit_id) > MAX_ID:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"unit_id is required (at most {MAX_ID} characters)"
+            )
+        if len(request.reason) > MAX_REASON:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"reason is at most {MAX_REASON} characters"
+            )
+        if request.status not in UnitStatus._value2member_map_:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "status must be a Unit.Status")
+        try:
+            u = self.desk.set_unit_status(
+                request.unit_id, UnitStatus(request.status), who(), reason=request.reason
+            )
+        except UnknownUnit:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no unit {request.unit_id!r}")
+        except TransitionRefused as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        return unit_to_pb(u)
+
+    async def Route(
+        self, request: incidents_pb2.RouteRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.RouteResponse:
+        for p, name in ((request.origin, "origin"), (request.destination, "destination")):
+            why = check_point(p, name)
+            if why:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
+        graph = self.desk.graph
+        if graph is None:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "this device network has no street map")
+        assert graph is not None
+        for p, name in ((request.origin, "origin"), (request.destination, "destination")):
+            if graph.snap(p.lat, p.lon).offset_m > MAX_OFFSET_M:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{name} is more than {MAX_OFFSET_M:.0f} m from any street",
+                )
+        try:
+            route = await self.desk.route(
+                (request.origin.lat, request.origin.lon), (request.destination.lat, request.destination.lon)
+            )
+        except NoRoute as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except RoutingUnavailable as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        resp = incidents_pb2.RouteResponse(distance_m=route.distance_m)
+        resp.polyline.extend(route_points(route))
+        resp.eta.FromMilliseconds(int(route.time_s * 1000))
+        return resp
