@@ -36,6 +36,7 @@ from backend.domain.audit import AuditSink
 from backend.domain.commands import CommandBook
 from backend.domain.revlog import AssetStore
 from backend.domain.walls import WallRegistry
+from backend.security.bounds import BoundsInterceptor
 from backend.security.interceptor import AuthInterceptor
 from backend.security.tokens import TokenRegistry
 from backend.security.users import UserDirectory
@@ -115,7 +116,9 @@ class Backend:
         self.users = UserDirectory(data_dir)
         self.tokens = TokenRegistry(token_ttl_s)
         self.server = grpc.aio.server(
-            interceptors=[AuthInterceptor(self.tokens, self.audit)], options=SERVER_OPTIONS
+            # Authorisation first, then every request's size bounds (backend/security/bounds.py).
+            interceptors=[AuthInterceptor(self.tokens, self.audit), BoundsInterceptor()],
+            options=SERVER_OPTIONS,
         )
         self.health = health.aio.HealthServicer()
         self.assets = AssetService(self.store, network, self.epoch, heartbeat_s=heartbeat_s)
