@@ -6,15 +6,16 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 from backend.adapters.base import DeviceNetwork, Series
+from backend.domain.assets import Asset
 from backend.domain.revlog import AssetStore
 from backend.services.convert import PB_TO_KIND, asset_to_pb, seconds_of
-from backend.services.resumable import follow, resume_refusal
+from backend.services.resumable import fitting, follow, resume_refusal, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,11 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
             for a in self.store.assets()
             if (not kinds or a.kind in kinds) and (not districts or a.district in districts)
         ]
-        page = matching[offset : offset + size]
-        nxt = offset + size
+        page = [asset_to_pb(a) for a in matching[offset : offset + size]]
+        page = page[: fitting([m.ByteSize() for m in page])]  # far below 4 MB, however full
+        nxt = offset + len(page)
         return assets_pb2.ListAssetsResponse(
-            assets=[asset_to_pb(a) for a in page],
+            assets=page,
             next_page_token=_encode_token(nxt) if nxt < len(matching) else "",
             total_size=len(matching),
             revision=self.store.revision,
@@ -123,17 +125,18 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
             assets = store.assets()
             rev = store.revision
             total = len(assets)
-            for i in range(0, max(total, 1), SNAPSHOT_CHUNK):
-                chunk = assets[i : i + SNAPSHOT_CHUNK]
-                yield assets_pb2.WatchAssetsResponse(
+
+            def chunk(part: Sequence[Asset], last: bool) -> assets_pb2.WatchAssetsResponse:
+                return assets_pb2.WatchAssetsResponse(
                     revision=rev,
                     epoch=self.epoch,
                     snapshot=assets_pb2.SnapshotChunk(
-                        assets=[asset_to_pb(a) for a in chunk],
-                        last=i + SNAPSHOT_CHUNK >= total,
-                        total_size=total,
+                        assets=[asset_to_pb(a) for a in part], last=last, total_size=total
                     ),
                 )
+
+            for msg in snapshot(assets, SNAPSHOT_CHUNK, chunk):
+                yield msg
         else:
             reason = await resume_refusal(
                 rev, request.epoch, self.epoch, store.revision, store.oldest_available, "revision", context
@@ -142,7 +145,7 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
                 yield self._resync(rev, reason)
                 return
 
-        def changes_message(changes: list) -> assets_pb2.WatchAssetsResponse:
+        def changes_message(changes: Sequence[Asset]) -> assets_pb2.WatchAssetsResponse:
             msg = assets_pb2.WatchAssetsResponse(revision=changes[-1].revision, epoch=self.epoch)
             out = msg.changes.changes
             for a in changes:

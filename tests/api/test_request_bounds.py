@@ -105,9 +105,10 @@ def test_every_field_past_its_bound_is_invalid_argument(admin, method, desc, str
     assert path[-1].name in err.value.details()
 
 
-def _unacked_alarm_ids(ch: grpc.Channel, n: int) -> list[str]:
-    """`n` ids of alarms waiting for acknowledgement, following WatchAlarms until there are."""
-    stream = alarms_pb2_grpc.AlarmServiceStub(ch).WatchAlarms(alarms_pb2.WatchAlarmsRequest(), timeout=60)
+def unacked_alarms(ch: grpc.Channel, n: int) -> tuple[list[str], int, str]:
+    """(`n` ids of alarms waiting for acknowledgement, the stream's sequence and epoch then),
+    following WatchAlarms until there are that many."""
+    stream = alarms_pb2_grpc.AlarmServiceStub(ch).WatchAlarms(alarms_pb2.WatchAlarmsRequest(), timeout=120)
     unacked: dict[str, None] = {}
     for msg in stream:
         alarms = [*msg.snapshot.alarms, *(c.alarm for c in msg.changes.changes)]
@@ -118,7 +119,7 @@ def _unacked_alarm_ids(ch: grpc.Channel, n: int) -> list[str]:
                 unacked.pop(a.id, None)
         if len(unacked) >= n and not (msg.HasField("snapshot") and not msg.snapshot.last):
             stream.cancel()
-            return list(unacked)[:n]
+            return list(unacked)[:n], msg.sequence, msg.epoch
     raise AssertionError("the stream ended")
 
 
@@ -126,7 +127,7 @@ def test_a_huge_comment_is_refused_and_nothing_is_stored(make_backend):
     b = make_backend("--seed", "3", "--alarm-rate", "20").start()
     with open_channel(b.address, user="operator") as ch:
         alarms = alarms_pb2_grpc.AlarmServiceStub(ch)
-        ids = _unacked_alarm_ids(ch, 6)
+        ids = unacked_alarms(ch, 6)[0]
         with pytest.raises(grpc.RpcError) as err:
             alarms.Acknowledge(
                 alarms_pb2.AcknowledgeRequest(alarm_ids=ids, comment="c" * 3_900_000), timeout=30
@@ -144,7 +145,7 @@ def test_a_huge_comment_is_refused_and_nothing_is_stored(make_backend):
             alarms_pb2.AcknowledgeRequest(alarm_ids=ids, comment="c" * 1000), timeout=10
         )
         assert [a.ack_comment for a in done.alarms] == ["c" * 1000] * 6
-        assert _unacked_alarm_ids(ch, 0) == []
+        assert unacked_alarms(ch, 0)[0] == []
         assert alarms.ListAlarms(alarms_pb2.ListAlarmsRequest(page_size=5000), timeout=30).total_size > 0
 
 
