@@ -201,6 +201,7 @@ class Backend:
         await self.audit_store.close()
         await self.wall_file.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)
+        self.assets.pool.shutdown(wait=False, cancel_futures=True)
 
     def _asset_kind(self, asset_id: str) -> Kind | None:
         a = self.store.get(asset_id)
