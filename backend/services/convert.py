@@ -114,9 +114,9 @@ def command_to_pb(s: CommandSnapshot, replayed: bool = False) -> commands_pb2.Co
         command_id=s.command_id,
         idempotency_key=s.idempotency_key,
         action=ACTION_TO_PB[s.action],  # type: ignore[arg-type]
-        user=s.user,
-        console=s.console,
-        reason=s.reason,
+        user=clip(s.user),
+        console=clip(s.console),
+        reason=clip(s.reason),
         done=s.done,
         replayed=replayed,
     )
@@ -127,7 +127,8 @@ def command_to_pb(s: CommandSnapshot, replayed: bool = False) -> commands_pb2.Co
     m.params.preset = s.params.preset
     stamp(s.created_at, m.created_at)
     for t in s.targets:
-        pt = m.targets.add(asset_id=t.asset_id, stage=STAGE_TO_PB[t.stage], detail=t.detail)  # type: ignore[arg-type]
+        # 500 targets at most (domain/commands.py), each detail clipped: one status stays < 2.5 MB.
+        pt = m.targets.add(asset_id=t.asset_id, stage=STAGE_TO_PB[t.stage], detail=clip(t.detail))  # type: ignore[arg-type]
         stamp(t.updated_at, pt.updated_at)
     return m
 
