@@ -3,7 +3,7 @@
 A request's strings, bytes and lists are read from its descriptor, so a field added to a .proto
 is bounded the day it appears: text at `MAX_TEXT` characters, identifiers (names ending in `id`,
 `ids`, `_key`, `_token`, and a few others) at `MAX_ID`, lists at `MAX_ITEMS` entries, with the
-exceptions in `OVERRIDES`. Anything past a bound is refused INVALID_ARGUMENT with the field's
+exceptions in `MAX_CHARS` and `MAX_ENTRIES`. Anything past a bound is refused INVALID_ARGUMENT with the field's
 path, so nothing oversized is ever stored, echoed to other consoles or written to the audit trail
 (one 3.9 MB comment once broke every alarm stream). The services keep their own, stricter,
 domain rules; these bounds are the floor under all of them.
@@ -27,20 +27,21 @@ MAX_DEPTH = 16  # nested messages; the schemas nest 3 deep at most
 ID_NAMES = {"id", "epoch", "metric", "user", "operator", "console", "wall", "display", "action", "result"}
 ID_SUFFIXES = ("_id", "_ids", "_key", "_token", "_by")
 
-# Exceptions by full field name (a string's characters, or a list's entries).
-OVERRIDES: dict[str, int] = {
+# Exceptions by full field name: characters of a string (each entry, for a list of strings)...
+MAX_CHARS: dict[str, int] = {
     # The password module refuses past 1024 with its own message; stay above it.
     "vigie.v1.LoginRequest.password": 4096,
     "vigie.v1.CreateUserRequest.password": 4096,
-    # A substring of the audit trail's comma-separated targets.
-    "vigie.v1.ListAuditRequest.target": MAX_TEXT,
-    # Acknowledging or unshelving a long selection at once; 400 alarms fit one 4 MB reply even
-    # with the longest comment and reason (each echoed alarm is at most ~9 KB).
+    # Reflection clients name symbols and files, sometimes long ones.
+    "grpc.reflection.v1alpha.ServerReflectionRequest.file_containing_symbol": MAX_TEXT,
+}
+# ... and entries of a list.
+MAX_ENTRIES: dict[str, int] = {
+    # A long selection acknowledged at once: 400 alarms fit one 4 MB reply even with the
+    # longest comment and shelving reason (each echoed alarm is at most ~9 KB).
     "vigie.v1.AcknowledgeRequest.alarm_ids": 400,
     "vigie.v1.ShelveRequest.alarm_ids": 400,
     "vigie.v1.UnshelveRequest.alarm_ids": 400,
-    # Reflection clients name symbols and files, sometimes long ones.
-    "grpc.reflection.v1alpha.ServerReflectionRequest.file_containing_symbol": MAX_TEXT,
 }
 
 
@@ -49,8 +50,12 @@ def _is_id(field: FieldDescriptor) -> bool:
     return name in ID_NAMES or name.endswith(ID_SUFFIXES)
 
 
-def _cap(field: FieldDescriptor, default: int) -> int:
-    return OVERRIDES.get(field.full_name, default)
+def _chars(field: FieldDescriptor) -> int:
+    return MAX_CHARS.get(field.full_name, MAX_ID if _is_id(field) else MAX_TEXT)
+
+
+def _entries(field: FieldDescriptor) -> int:
+    return MAX_ENTRIES.get(field.full_name, MAX_ITEMS)
 
 
 def _is_map(field: FieldDescriptor) -> bool:
@@ -63,11 +68,11 @@ def _repeated(field: FieldDescriptor) -> bool:
 
 def _check_scalar(field: FieldDescriptor, value: Any, path: str) -> str:
     if field.type == FieldDescriptor.TYPE_STRING:
-        cap = _cap(field, MAX_ID if _is_id(field) else MAX_TEXT)
+        cap = _chars(field)
         if len(value) > cap:
             return f"{path} is {len(value)} characters long (at most {cap})"
     elif field.type == FieldDescriptor.TYPE_BYTES:
-        cap = _cap(field, MAX_BYTES)
+        cap = MAX_CHARS.get(field.full_name, MAX_BYTES)
         if len(value) > cap:
             return f"{path} is {len(value)} bytes long (at most {cap})"
     return ""
@@ -81,7 +86,7 @@ def problem(message: Message, path: str = "", depth: int = 0) -> str:
         where = f"{path}.{field.name}" if path else field.name
         is_message = field.type == FieldDescriptor.TYPE_MESSAGE
         if _is_map(field):
-            cap = _cap(field, MAX_ITEMS)
+            cap = _entries(field)
             if len(value) > cap:
                 return f"{where} has {len(value)} entries (at most {cap})"
             key_f = field.message_type.fields_by_name["key"]
@@ -95,7 +100,7 @@ def problem(message: Message, path: str = "", depth: int = 0) -> str:
                 if why:
                     return why
         elif _repeated(field):
-            cap = _cap(field, MAX_ITEMS)
+            cap = _entries(field)
             if len(value) > cap:
                 return f"{where} has {len(value)} entries (at most {cap})"
             for i, item in enumerate(value):

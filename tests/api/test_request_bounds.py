@@ -172,3 +172,15 @@ def test_nested_fields_are_named_with_their_path(backend):
             push(req.SerializeToString(), timeout=10)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert err.value.details() == "content.mosaic.camera_ids has 501 entries (at most 500)"
+
+
+def test_list_entries_and_each_entry_have_their_own_bounds(backend):
+    with open_channel(backend.address, user="operator") as ch:
+        ack = alarms_pb2_grpc.AlarmServiceStub(ch).Acknowledge
+        for ids, reason in (
+            (["alm-1"] * 401, "alarm_ids has 401 entries (at most 400)"),
+            (["alm-1", "a" * 129], "alarm_ids[1] is 129 characters long (at most 128)"),
+        ):
+            with pytest.raises(grpc.RpcError) as err:
+                ack(alarms_pb2.AcknowledgeRequest(alarm_ids=ids), timeout=10)
+            assert (err.value.code(), err.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, reason)
