@@ -1,10 +1,10 @@
 """Size bounds on every request of every service, checked once, before any handler runs.
 
-A request's strings, bytes and lists are read from its descriptor, so a field added to a .proto
-is bounded the day it appears: text at `MAX_TEXT` characters, identifiers (names ending in `id`,
-`ids`, `_key`, `_token`, and a few others) at `MAX_ID`, lists at `MAX_ITEMS` entries, with the
-exceptions in `MAX_CHARS` and `MAX_ENTRIES`. Anything past a bound is refused INVALID_ARGUMENT with the field's
-path, so nothing oversized is ever stored, echoed to other consoles or written to the audit trail
+A request's strings, bytes, lists and maps are read from its descriptor, so a field added to a
+.proto is bounded the day it appears: text at `MAX_TEXT` characters, identifiers (names ending in
+`_id`, `_ids`, `_key`, `_token`, and a few others) at `MAX_ID`, lists at `MAX_ITEMS` entries,
+with the exceptions in `MAX_CHARS` and `MAX_ENTRIES`. Anything past a bound is refused
+INVALID_ARGUMENT with the field's path, so nothing oversized is ever stored, echoed to other consoles or written to the audit trail
 (one 3.9 MB comment once broke every alarm stream). The services keep their own, stricter,
 domain rules; these bounds are the floor under all of them.
 """
@@ -62,10 +62,6 @@ def _is_map(field: FieldDescriptor) -> bool:
     return field.message_type is not None and field.message_type.GetOptions().map_entry
 
 
-def _repeated(field: FieldDescriptor) -> bool:
-    return field.is_repeated
-
-
 def _check_scalar(field: FieldDescriptor, value: Any, path: str) -> str:
     if field.type == FieldDescriptor.TYPE_STRING:
         cap = _chars(field)
@@ -92,14 +88,15 @@ def problem(message: Message, path: str = "", depth: int = 0) -> str:
             key_f = field.message_type.fields_by_name["key"]
             value_f = field.message_type.fields_by_name["value"]
             for k, v in value.items():
+                at = f"{where}[{str(k)[:40]!r}]"  # the key was checked first: short enough to quote
                 why = _check_scalar(key_f, k, f"{where} key") or (
-                    problem(v, f"{where}[{k!r}]", depth + 1)
+                    problem(v, at, depth + 1)
                     if value_f.type == FieldDescriptor.TYPE_MESSAGE
-                    else _check_scalar(value_f, v, f"{where}[{k!r}]")
+                    else _check_scalar(value_f, v, at)
                 )
                 if why:
                     return why
-        elif _repeated(field):
+        elif field.is_repeated:
             cap = _entries(field)
             if len(value) > cap:
                 return f"{where} has {len(value)} entries (at most {cap})"
