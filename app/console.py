@@ -61,7 +61,7 @@ class Console(QObject):
         # The single panels: views and their controllers.
         self.asset_panel = AssetPanel(self.assets, self.tree, ID_ROLE, FILTER_ROLE)
         self.detail = AssetDetailView()
-        self.detail_ctl = DetailController(session, self.assets, self.detail)
+        self.detail_ctl = DetailController(session, self.assets, self.detail, self._may_command)
         self.alarm_ctl = AlarmController(session, parent=self)
         self.alarm_ctl.sig_alarm_selected.connect(self._on_alarm_selected)
         self.alarm_ctl.sig_message.connect(self.sig_message)
@@ -77,6 +77,7 @@ class Console(QObject):
         # Commands to devices: from the detail view, the asset table and the map (attach_map).
         self.command_ctl = CommandController(session, self.assets, self)
         self.command_ctl.sig_message.connect(self.sig_message)
+        self.command_ctl.sig_actions_changed.connect(self.detail_ctl.refresh)
         self.detail.sig_command_requested.connect(lambda: self.open_command([self.detail_ctl.asset_id]))
         self.asset_panel.sig_command_requested.connect(self.open_command)
 
@@ -190,9 +191,6 @@ class Console(QObject):
 
     def _on_selected(self, asset_id: str) -> None:
         """One selection for the whole console: table, detail and map."""
-        self.detail.commandable = bool(
-            asset_id and self.command_ctl.fitting([asset_id])
-        ) and self.session.may("OPERATOR")
         self.detail_ctl.select(asset_id)
         if self.map_ctl:
             self.map_ctl.select(asset_id, fly=not self._no_fly)
@@ -233,6 +231,10 @@ class Console(QObject):
 
     # ---- commands, login ---------------------------------------------------------------------------
 
+    def _may_command(self, asset_id: str) -> bool:
+        """The detail's "Command…": this user may command, and some action fits this asset."""
+        return self.session.may("OPERATOR") and bool(self.command_ctl.fitting([asset_id]))
+
     def open_command(self, asset_ids: list[str]) -> None:
         """The command dialog for these assets, over the window the operator is working in."""
         self.command_ctl.open_for([a for a in asset_ids if a], QApplication.activeWindow())
@@ -243,6 +245,7 @@ class Console(QObject):
     def _on_logged_in(self, user: str, role: str) -> None:
         if self.login_dialog is not None:
             self.login_dialog.hide()
+        self.detail_ctl.refresh()
         self.alarm_ctl.panel.set_actions_allowed(
             self.session.may("OPERATOR"), f"Handling alarms needs the OPERATOR role — you are {role}"
         )

@@ -20,6 +20,7 @@ from widgets.status.palette import KIND_SINGULAR
 
 class CommandController(QObject):
     sig_message = Signal(str)  # for the status bar
+    sig_actions_changed = Signal()  # what the backend offers changed (each login)
 
     def __init__(self, session: Session, assets: AssetTableModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +36,7 @@ class CommandController(QObject):
 
     def _on_actions(self, actions: list[ActionInfo]) -> None:
         self.actions = actions
+        self.sig_actions_changed.emit()
 
     def fitting(self, asset_ids: list[str]) -> list[ActionInfo]:
         kinds = {r.kind for r in (self.assets.record(i) for i in asset_ids) if r is not None}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 
@@ -31,9 +32,20 @@ def detail_fields(r: AssetRecord) -> list[tuple[str, str]]:
 
 
 class DetailController(QObject):
-    def __init__(self, session: Session, model: AssetTableModel, view: AssetDetailView) -> None:
+    """Every selection path (table, tree, map, alarm, mosaic) ends in select(): the detail decides
+    here, for the asset it shows, what the operator may do with it (never a previous selection's
+    state)."""
+
+    def __init__(
+        self,
+        session: Session,
+        model: AssetTableModel,
+        view: AssetDetailView,
+        may_command: Callable[[str], bool] = lambda _asset_id: False,
+    ) -> None:
         super().__init__(view)
         self.session, self.model, self.view = session, model, view
+        self.may_command = may_command
         self.asset_id = ""
         model.sig_assets_changed.connect(self._on_changed)
         model.sig_reset.connect(lambda: self._refresh())
@@ -51,9 +63,15 @@ class DetailController(QObject):
     def _refresh(self) -> None:
         rec = self.model.record(self.asset_id) if self.asset_id else None
         if rec is None:
+            self.view.commandable = False
             self.view.clear()
             return
+        self.view.commandable = self.may_command(rec.id)
         self.view.show_asset(rec.name, rec.status, rec.reason, detail_fields(rec))
+
+    def refresh(self) -> None:
+        """What the user may do changed (a login, the backend's actions): decide again."""
+        self._refresh()
 
     def _on_changed(self, ids: set[str]) -> None:
         if self.asset_id in ids:
