@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 from app.auth import Credentials
+from app.client.session import Session
 from app.controllers.alarms import AlarmController
 from app.controllers.audit import AuditController
 from app.controllers.commands import CommandController
@@ -22,7 +23,6 @@ from app.controllers.wall import WallController
 from app.models.asset_table import ID_ROLE, AssetTableModel
 from app.models.asset_tree import FILTER_ROLE, AssetTreeModel
 from app.models.records import CameraInfo
-from app.session import Session
 from widgets.assets.asset_panel import AssetPanel
 from widgets.auth.login_dialog import LoginDialog
 from widgets.detail.asset_detail import AssetDetailView
@@ -51,12 +51,12 @@ class Console(QObject):
         # Models fed by the session.
         self.assets = AssetTableModel(parent=self)
         self.tree = AssetTreeModel(self.assets, parent=self)
-        session.sig_snapshot.connect(self.assets.reset)
+        session.assets.sig_snapshot.connect(self.assets.reset)
         self.assets.sig_reset.connect(self._select_worst_if_none)
-        session.sig_changes.connect(self.assets.queue_changes)
+        session.assets.sig_changes.connect(self.assets.queue_changes)
         self.camera_info: dict[str, CameraInfo] = {}
-        session.sig_cameras.connect(self._on_cameras)
-        self.assets.sig_reset.connect(session.request_cameras)  # once for every mosaic
+        session.video.sig_cameras.connect(self._on_cameras)
+        self.assets.sig_reset.connect(session.video.request_cameras)  # once for every mosaic
 
         # The single panels: views and their controllers.
         self.asset_panel = AssetPanel(self.assets, self.tree, ID_ROLE, FILTER_ROLE)
@@ -72,7 +72,7 @@ class Console(QObject):
         self.asset_panel.sig_scope.connect(lambda k, d: self.assets.set_filter(kind=k, district=d))
         self.asset_panel.sig_asset_selected.connect(self._on_selected)
         self.asset_panel.sig_asset_activated.connect(self._on_activated)
-        session.sig_error.connect(self.sig_message)
+        session.core.sig_error.connect(self.sig_message)
 
         # Commands to devices: from the detail view, the asset table and the map (attach_map).
         self.command_ctl = CommandController(session, self.assets, self)
@@ -83,8 +83,8 @@ class Console(QObject):
 
         # Who is logged in; the audit trail (a panel for supervisors); the video walls.
         self.login_dialog: LoginDialog | None = None
-        session.sig_logged_in.connect(self._on_logged_in)
-        session.sig_login_required.connect(self._on_login_required)
+        session.core.sig_logged_in.connect(self._on_logged_in)
+        session.core.sig_login_required.connect(self._on_login_required)
         self.audit_ctl = AuditController(session, self)
         self.audit_ctl.sig_message.connect(self.sig_message)
         self.wall_ctl = WallController(session, assets=self.assets, parent=self)

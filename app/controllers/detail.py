@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 
+from app.client.session import Session
 from app.models.asset_table import AssetTableModel, format_age
 from app.models.records import AssetRecord
-from app.session import Session
 from widgets.detail.asset_detail import AssetDetailView
 from widgets.status.palette import KIND_SINGULAR
 
@@ -49,15 +49,15 @@ class DetailController(QObject):
         self.asset_id = ""
         model.sig_assets_changed.connect(self._on_changed)
         model.sig_reset.connect(lambda: self._refresh())
-        session.sig_telemetry_history.connect(self._on_history)
-        session.sig_telemetry_samples.connect(self._on_samples)
+        session.assets.sig_telemetry_history.connect(self._on_history)
+        session.assets.sig_telemetry_samples.connect(self._on_samples)
 
     def select(self, asset_id: str) -> None:
         if asset_id == self.asset_id:
             return
         self.asset_id = asset_id
         self.view.chart.clear("Loading telemetry…" if asset_id else "Select an asset to see its telemetry")
-        self.session.watch_telemetry(asset_id or None)
+        self.session.assets.watch_telemetry(asset_id or None)
         self._refresh()
 
     def _refresh(self) -> None:

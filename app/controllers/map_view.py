@@ -12,9 +12,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from app.client.session import Session
 from app.models.asset_table import AssetTableModel
 from app.models.records import AssetRecord
-from app.session import Session
 from widgets.map.map_view import MapView
 
 
@@ -84,7 +84,7 @@ class MapController(QObject):
 
         model.sig_reset.connect(self._on_reset)
         model.sig_assets_changed.connect(self._on_changed)
-        session.sig_basemap.connect(self._on_basemap)
+        session.map.sig_basemap.connect(self._on_basemap)
         view.sig_view_changed.connect(self._on_view_changed)
         self.remember_view = remember_view
         view.sig_asset_clicked.connect(self.sig_select)
@@ -103,7 +103,7 @@ class MapController(QObject):
     def _on_reset(self) -> None:
         self.view.reset_assets([map_row(r) for r in self.model.records()])
         if self._layers is None:
-            self.session.request_basemap()  # once per console: the streets do not move
+            self.session.map.request_basemap()  # once per console: the streets do not move
 
     def _on_changed(self, ids: set[str]) -> None:
         rec = self.model.record

@@ -14,9 +14,9 @@ import cv2
 from PySide6.QtCore import QObject, QPoint, QRectF, QSettings, Qt, Signal
 from PySide6.QtWidgets import QMenu
 
+from app.client.session import Session
 from app.models.asset_table import AssetTableModel
 from app.models.records import CameraInfo
-from app.session import Session
 from app.video.decoder import FrameDecoder
 from app.video.direct import DirectSource
 from widgets.mosaic.layouts import MAX_TILES
@@ -81,10 +81,10 @@ class MosaicController(QObject):
         self._sig_snapshot_done.connect(
             lambda s, msg: (self.mosaic.tiles[s].show_message(msg), self.sig_message.emit(msg))
         )
-        session.sig_cameras.connect(self._on_cameras)
-        session.sig_ptz_result.connect(self._on_ptz_result)
+        session.video.sig_cameras.connect(self._on_cameras)
+        session.video.sig_ptz_result.connect(self._on_ptz_result)
         if request_cameras:
-            model.sig_reset.connect(session.request_cameras)
+            model.sig_reset.connect(session.video.request_cameras)
         panel.set_view_names(sorted(self._views()))
 
     # ---- cameras and streams -------------------------------------------------------------------
@@ -196,7 +196,7 @@ class MosaicController(QObject):
             if want[1] == "direct" and info is not None and info.url:
                 self.direct[slot] = DirectSource(info.url, frame_sink, self.max_fps)
             else:
-                self.session.open_video(
+                self.session.video.open_video(
                     f"{self.stream_prefix}{slot}", cam, jpeg_sink, profile=want[1], max_fps=self.max_fps
                 )
         if self.persist:
@@ -204,7 +204,7 @@ class MosaicController(QObject):
 
     def _stop_stream(self, slot: int) -> None:
         if self.streams.pop(slot, None) is not None:
-            self.session.close_video(f"{self.stream_prefix}{slot}")
+            self.session.video.close_video(f"{self.stream_prefix}{slot}")
         src = self.direct.pop(slot, None)
         if src is not None:
             src.stop()
@@ -270,11 +270,11 @@ class MosaicController(QObject):
         if not cam:
             return
         if action == "zoom":  # mouse wheel: a short zoom the camera stops by itself
-            self.session.ptz(cam, "move", zoom=zoom, timeout_s=0.4)
+            self.session.video.ptz(cam, "move", zoom=zoom, timeout_s=0.4)
         elif action == "move":
-            self.session.ptz(cam, "move", pan=pan, tilt=tilt, zoom=zoom, timeout_s=2.0)
+            self.session.video.ptz(cam, "move", pan=pan, tilt=tilt, zoom=zoom, timeout_s=2.0)
         else:
-            self.session.ptz(cam, action, preset=preset)
+            self.session.video.ptz(cam, action, preset=preset)
 
     def _on_ptz_result(self, camera_id: str, ok: bool, message: str) -> None:
         for slot, cam in enumerate(self.mosaic.cameras):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
+from app.client.session import Session
 from app.models.records import CameraInfo
-from app.session import Session
 from app.video.decoder import FrameDecoder
 from app.video.direct import DirectSource
 from widgets.mosaic.tile import VideoTile
@@ -28,7 +28,7 @@ class TileFeeds(QObject):
         self._tiles: dict[int, VideoTile] = {}
         self._decoders: dict[int, FrameDecoder] = {}
         self._direct: dict[int, DirectSource] = {}
-        session.sig_cameras.connect(self._on_cameras)
+        session.video.sig_cameras.connect(self._on_cameras)
 
     def _on_cameras(self, cameras: dict[str, CameraInfo]) -> None:
         """Names and direct URLs arrive: restart the tiles whose way of reading changed."""
@@ -70,13 +70,13 @@ class TileFeeds(QObject):
         if info is not None and info.direct and info.url:
             self._direct[key] = DirectSource(info.url, frame_sink, self.max_fps)
         else:
-            self.session.open_video(
+            self.session.video.open_video(
                 f"{self.prefix}:{key}", camera_id, jpeg_sink, profile=profile, max_fps=self.max_fps
             )
 
     def _stop(self, key: int) -> None:
         if self.streams.pop(key, None) is not None:
-            self.session.close_video(f"{self.prefix}:{key}")
+            self.session.video.close_video(f"{self.prefix}:{key}")
         src = self._direct.pop(key, None)
         if src is not None:
             src.stop()

@@ -157,9 +157,9 @@ def test_closed_video_stream_really_ends(qtbot, backend):
         frames: list[int] = []
         session.open_video("probe", "cam-0002", lambda jpeg, captured, seq: frames.append(seq))
         qtbot.waitUntil(lambda: len(frames) >= 3, timeout=20000)
-        task = session._tasks["video:probe"]
+        task = session.core.tasks["video:probe"]
         session.close_video("probe")
         qtbot.waitUntil(task.done, timeout=5000)
-        assert "video:probe" not in session._tasks
+        assert "video:probe" not in session.core.tasks
     finally:
         session.stop()
