@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
 from app.client.session import Session
-from app.models.asset_table import AssetTableModel
+from app.models.assets import AssetStore
 from app.models.commands import ENDINGS, ActionInfo, CommandProgressModel, CommandState, actions_for
 from widgets.commands.command_dialog import CommandDialog
 from widgets.status.palette import KIND_SINGULAR
@@ -22,7 +22,7 @@ class CommandController(QObject):
     sig_message = Signal(str)  # for the status bar
     sig_actions_changed = Signal()  # what the backend offers changed (each login)
 
-    def __init__(self, session: Session, assets: AssetTableModel, parent: QObject | None = None) -> None:
+    def __init__(self, session: Session, assets: AssetStore, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.assets = assets

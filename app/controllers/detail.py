@@ -8,7 +8,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject
 
 from app.client.session import Session
-from app.models.asset_table import AssetTableModel, format_age
+from app.models.asset_table import format_age
+from app.models.assets import AssetStore, Changes
 from app.models.records import AssetRecord
 from widgets.detail.asset_detail import AssetDetailView
 from widgets.status.palette import KIND_SINGULAR
@@ -39,7 +40,7 @@ class DetailController(QObject):
     def __init__(
         self,
         session: Session,
-        model: AssetTableModel,
+        model: AssetStore,
         view: AssetDetailView,
         may_command: Callable[[str], bool] = lambda _asset_id: False,
     ) -> None:
@@ -47,7 +48,7 @@ class DetailController(QObject):
         self.session, self.model, self.view = session, model, view
         self.may_command = may_command
         self.asset_id = ""
-        model.sig_assets_changed.connect(self._on_changed)
+        model.sig_changed.connect(self._on_changed)
         model.sig_reset.connect(lambda: self._refresh())
         session.assets.sig_telemetry_history.connect(self._on_history)
         session.assets.sig_telemetry_samples.connect(self._on_samples)
@@ -73,8 +74,8 @@ class DetailController(QObject):
         """What the user may do changed (a login, the backend's actions): decide again."""
         self._refresh()
 
-    def _on_changed(self, ids: set[str]) -> None:
-        if self.asset_id in ids:
+    def _on_changed(self, changes: Changes) -> None:
+        if any(new.id == self.asset_id for _old, new in changes):
             self._refresh()
 
     def _on_history(self, asset_id: str, series: list) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMenu
 
 from app.client.session import Session
 from app.models.asset_table import AssetTableModel
+from app.models.assets import AssetStore
 from app.models.records import CameraInfo
 from app.video.decoder import FrameDecoder
 from app.video.direct import DirectSource
@@ -39,7 +40,7 @@ class MosaicController(QObject):
     def __init__(
         self,
         session: Session,
-        model: AssetTableModel,
+        model: AssetStore | AssetTableModel,
         panel: MosaicPanel,
         max_fps: float = 12.0,
         persist: bool = True,

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.client.session import Session
 from app.models.asset_table import AssetTableModel
+from app.models.assets import AssetStore
 from app.models.records import AlarmRecord
 from app.models.walls import NAME_ROLE, WallListModel
 from app.wall.content import WallContent, WallState, summary
@@ -36,7 +37,11 @@ class WallController(QObject):
     sig_message = Signal(str)  # the result of a push, for the status bar
 
     def __init__(
-        self, session: Session, assets: AssetTableModel | None = None, watch: bool = True, parent: Any = None
+        self,
+        session: Session,
+        assets: AssetStore | AssetTableModel | None = None,
+        watch: bool = True,
+        parent: Any = None,
     ) -> None:
         super().__init__(parent)
         self.session = session

@@ -28,7 +28,7 @@ def server_assets(address: str) -> tuple[dict[str, assets_pb2.Asset], int]:
 def assert_model_caught_up(window: ConsoleHarness, qtbot, address: str) -> None:
     """Every asset in the model is at least as new as the server's listing, and equal when same revision."""
     listed, rev = server_assets(address)
-    qtbot.waitUntil(lambda: window.assets.revision >= rev + 1 and not window.assets._pending, timeout=15000)
+    qtbot.waitUntil(lambda: window.assets.revision >= rev + 1 and not window.store.pending(), timeout=15000)
     window.assets.flush()
     assert window.assets.total() == len(listed)
     for aid, a in listed.items():
