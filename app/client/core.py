@@ -87,7 +87,7 @@ class ClientCore(QObject):
         self._thread = threading.Thread(target=self._run, name="vigie-session", daemon=True)
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self._on_start: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
-        self._stubs: dict[tuple[type, bool], Any] = {}
+        self._stubs: dict[tuple[Any, bool], Any] = {}
         self.channel: grpc.aio.Channel | None = None
         self.video_channel: grpc.aio.Channel | None = None
         self.channel_ready = asyncio.Event()  # set once the channels exist (calls may come before)
@@ -235,10 +235,11 @@ class ClientCore(QObject):
 
     def stub(self, cls: Callable[[grpc.aio.Channel], Stub], video: bool = False) -> Stub:
         """The service's stub on the (video) channel; only once the channels exist."""
-        key = (cls, video)  # type: ignore[assignment]
+        key = (cls, video)
         if key not in self._stubs:
             self._stubs[key] = cls(self.video_channel if video else self.channel)  # type: ignore[arg-type]
-        return self._stubs[key]  # type: ignore[no-any-return]
+        stub: Stub = self._stubs[key]
+        return stub
 
     async def ready_stub(self, cls: Callable[[grpc.aio.Channel], Stub], video: bool = False) -> Stub:
         """The stub once the channels exist and somebody is logged in (for calls that may be

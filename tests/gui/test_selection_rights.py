@@ -10,7 +10,6 @@ from PySide6.QtWidgets import QTableView
 from tests.gui.console_harness import ConsoleHarness
 
 # Kinds the backend offers no action for (backend/domain/actions.py ACTIONS), as the test knows them.
-
 NOT_COMMANDABLE = {"water_sensor", "delivery_bay", "tram_station", "vehicle"}
 
 
