@@ -28,7 +28,7 @@ def server_assets(address: str) -> tuple[dict[str, assets_pb2.Asset], int]:
 def assert_model_caught_up(window: ConsoleHarness, qtbot, address: str) -> None:
     """Every asset in the model is at least as new as the server's listing, and equal when same revision."""
     listed, rev = server_assets(address)
-    qtbot.waitUntil(lambda: window.assets.revision >= rev + 1 and not window.assets._pending, timeout=15000)
+    qtbot.waitUntil(lambda: window.assets.revision >= rev + 1 and not window.store.pending(), timeout=15000)
     window.assets.flush()
     assert window.assets.total() == len(listed)
     for aid, a in listed.items():
@@ -157,9 +157,9 @@ def test_closed_video_stream_really_ends(qtbot, backend):
         frames: list[int] = []
         session.open_video("probe", "cam-0002", lambda jpeg, captured, seq: frames.append(seq))
         qtbot.waitUntil(lambda: len(frames) >= 3, timeout=20000)
-        task = session._tasks["video:probe"]
+        task = session.core.tasks["video:probe"]
         session.close_video("probe")
         qtbot.waitUntil(task.done, timeout=5000)
-        assert "video:probe" not in session._tasks
+        assert "video:probe" not in session.core.tasks
     finally:
         session.stop()
