@@ -118,10 +118,10 @@ def journal_request(q: JournalQuery) -> alarms_pb2.ListAlarmsRequest:
     req = alarms_pb2.ListAlarmsRequest(page_size=q.page_size, page_token=q.page_token, text=q.text)
     if q.start:
         req.start.CopyFrom(stamp(q.start))
-    req.kinds.extend(KIND_NUMBERS[k] for k in q.kinds)  # type: ignore[misc]
+    req.kinds.extend(KIND_NUMBERS[k] for k in q.kinds)
     req.districts.extend(q.districts)
     req.priorities.extend(q.priorities)
-    req.states.extend(ALARM_STATE_NUMBERS[s] for s in q.states)  # type: ignore[misc]
+    req.states.extend(ALARM_STATE_NUMBERS[s] for s in q.states)
     return req
 
 

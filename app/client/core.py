@@ -237,7 +237,7 @@ class ClientCore(QObject):
         """The service's stub on the (video) channel; only once the channels exist."""
         key = (cls, video)
         if key not in self._stubs:
-            self._stubs[key] = cls(self.video_channel if video else self.channel)  # type: ignore[arg-type]
+            self._stubs[key] = cls(self.video_channel if video else self.channel)
         stub: Stub = self._stubs[key]
         return stub
 

@@ -312,7 +312,8 @@ class CommandBook:
         if check_key(request.idempotency_key):  # no key to look up: say everything that is wrong
             self._refuse(request, caller, "invalid", check_request(request, self.kind_of, self.clock()))
         fingerprint = request.fingerprint()
-        found = self._by_user.get(caller.user, {}).get(request.idempotency_key)
+        book = self._by_user.get(caller.user)
+        found = book.get(request.idempotency_key) if book is not None else None
         if found is not None:
             cmd = found[1]
             if cmd.fingerprint != fingerprint:
