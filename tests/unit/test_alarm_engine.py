@@ -165,15 +165,3 @@ def test_maintenance_suppresses_present_and_future_alarms():
     assert b.state is AlarmState.SUPPRESSED
     back = e.set_suppressed("d", False, 3.0)
     assert {x.id: x.state for x in back} == {a.id: AlarmState.UNACK_ACTIVE, b.id: AlarmState.UNACK_ACTIVE}
-
-
-def test_engine_sustains_many_alarms_per_second():
-    import time
-
-    e = AlarmEngine(history=1000)
-    t0 = time.perf_counter()
-    for i in range(20_000):
-        e.raise_alarm(f"d:{i}", asset("d:x"), "x", 3, "m", float(i))
-        e.clear(f"d:{i}", float(i))
-    rate = 20_000 / (time.perf_counter() - t0)
-    assert rate > 5_000, rate  # raise+clear pairs per second
