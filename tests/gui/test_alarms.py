@@ -249,7 +249,7 @@ class BackendView:
         self.channel.close()
 
 
-def seconds(ts) -> float:  # noqa: ANN001 - a protobuf Timestamp; unset -> 0.0
+def seconds(ts) -> float:  # a protobuf Timestamp; unset -> 0.0
     return ts.seconds + ts.nanos / 1e9
 
 

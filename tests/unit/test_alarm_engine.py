@@ -19,7 +19,7 @@ def asset(source: str) -> Asset:
     return Asset(aid, Kind.ACCESS_POINT, aid.upper(), "Centre-Ville", 47.32, 5.04)
 
 
-def isa_state(a) -> AlarmState:  # noqa: ANN001 - an engine Alarm
+def isa_state(a) -> AlarmState:  # an engine Alarm
     """The operator-facing state by ISA-18.2 precedence, written out here (not the engine's own
     derivation): closed, then out of service, suppressed, shelved, then active/acknowledged."""
     if not a.active and a.acknowledged:
