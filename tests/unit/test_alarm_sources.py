@@ -12,8 +12,6 @@ import asyncio
 import dataclasses
 import math
 
-import pytest
-
 from backend.alarm_sources import AlarmSources, CameraCoverage
 from backend.domain.alarms import AlarmEngine, AlarmState
 from backend.domain.assets import Asset, Kind, Status
@@ -113,9 +111,6 @@ def scenario(steps: list[list[Asset]]) -> list[list[tuple[str, int, str, bool, A
         store.publish([LIGHT, LOOKING, ELSEWHERE, MARKER])
         sources = AlarmSources(engine, store)
         await sources.start()
-        # Let the follower task take its starting revision before anything is published (a change
-        # published before it first runs is missed: see the xfail test at the end).
-        await asyncio.sleep(0)
         try:
             seen = [alarms_of(engine)]
             for i, step in enumerate(steps):
@@ -185,11 +180,6 @@ def test_maintenance_suppresses_and_keeps_the_alarm_then_lifts_the_suppression()
     assert back == [("device_fault", 2, "Device fault: lamp failure", True, U, ("cam-1",))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: leaving MAINTENANCE for OK clears nothing (the conditions before are taken "
-    "from the MAINTENANCE status, which has none), so the fault alarm stays active for good",
-)
 def test_a_fault_repaired_during_maintenance_clears_when_the_device_is_back_ok():
     (*_, ok) = scenario(
         [
@@ -219,11 +209,6 @@ def test_ok_and_warning_without_a_rule_raise_nothing():
     assert ok == warning == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: AlarmSources.start() resyncs statuses, then its follower task reads the store's "
-    "revision only when it first runs, so a status published in between is never seen",
-)
 def test_a_fault_published_right_after_start_is_not_missed():
     async def run() -> list[tuple[str, int, str, bool, AlarmState, tuple]]:
         store = AssetStore()
