@@ -42,6 +42,7 @@ from backend.domain.audit import AuditSink
 from backend.domain.commands import CommandBook
 from backend.domain.revlog import AssetStore
 from backend.domain.walls import MAX_WALLS, WallRegistry
+from backend.security.bounds import BoundsInterceptor
 from backend.security.interceptor import AuthInterceptor
 from backend.security.refusal_audit import WINDOW_S
 from backend.security.tokens import TokenRegistry
@@ -154,7 +155,11 @@ class Backend:
         self.users = UserDirectory(data_dir)
         self.tokens = TokenRegistry(token_ttl_s)
         self.interceptor = AuthInterceptor(self.tokens, self.audit, refusal_window_s=refusal_window_s)
-        self.server = grpc.aio.server(interceptors=[self.interceptor], options=SERVER_OPTIONS)
+        self.server = grpc.aio.server(
+            # Authorisation first, then every request's size bounds (backend/security/bounds.py).
+            interceptors=[self.interceptor, BoundsInterceptor()],
+            options=SERVER_OPTIONS,
+        )
         self.health = health.aio.HealthServicer()
         self.assets = AssetService(self.store, network, self.epoch, heartbeat_s=heartbeat_s)
         self.video = VideoService(self.store, network)
@@ -294,6 +299,7 @@ class Backend:
         await self.audit_store.close()
         await self.wall_file.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)
+        self.assets.pool.shutdown(wait=False, cancel_futures=True)
 
     def _asset_kind(self, asset_id: str) -> Kind | None:
         a = self.store.get(asset_id)

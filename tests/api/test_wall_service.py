@@ -296,11 +296,15 @@ def test_alarm_push_is_completed_from_the_alarm(walls_backend):
     display = attach(s, "wall-alarm")
     display.next()
     alarms = alarms_pb2_grpc.AlarmServiceStub(open_channel(walls_backend.address))
-    deadline = time.monotonic() + 20
+    stream = alarms.WatchAlarms(alarms_pb2.WatchAlarmsRequest(), timeout=120)  # events, not polling
     alarm = None
-    while alarm is None and time.monotonic() < deadline:
-        listed = alarms.ListAlarms(alarms_pb2.ListAlarmsRequest(page_size=50), timeout=10).alarms
-        alarm = next((a for a in listed if a.camera_ids), None)
+    for msg in stream:
+        alarm = next(
+            (a for a in [*msg.snapshot.alarms, *(c.alarm for c in msg.changes.changes)] if a.camera_ids), None
+        )
+        if alarm is not None:
+            break
+    stream.cancel()
     assert alarm is not None, "the backend raised an alarm with cameras"
     req = wall_pb2.PushRequest(
         wall="wall-alarm", content=wall_pb2.WallContent(alarm=wall_pb2.AlarmContent(alarm_id=alarm.id))

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import QApplication
 from widgets.map.mbtiles import register_url_schemes
 
 
-def settle(manager, timeout: float = 15.0, until=None) -> None:
+def settle(manager, timeout: float = 60.0, until=None) -> None:
     """Let Qt deliver what the last step caused: poll until the placement is the same three times
     in a row (and `until()` holds), or the deadline passes."""
     deadline = time.monotonic() + timeout

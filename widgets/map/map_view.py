@@ -8,6 +8,7 @@ gRPC: rows, basemap layers and tile settings come from its owner.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,8 @@ class MapView(QWidget):
         reader = MBTilesReader(path)
         self.mbtiles_handler.reader = reader
         name = reader.metadata.get("attribution") or reader.metadata.get("name") or Path(path).name
+        # The page shows attributions as HTML: a file's metadata is text, never markup or script.
+        name = html.escape(name)
         return {"url": TILE_URL, "maxZoom": reader.max_zoom, "minZoom": reader.min_zoom, "attribution": name}
 
     def _index_basemap(self, layers: dict[str, str]) -> None:
