@@ -17,6 +17,7 @@ from app.controllers.alarms import AlarmController
 from app.controllers.audit import AuditController
 from app.controllers.commands import CommandController
 from app.controllers.detail import DetailController
+from app.controllers.dispatch import DispatchController
 from app.controllers.map_view import MapController
 from app.controllers.mosaic import MosaicController
 from app.controllers.wall import WallController
@@ -24,6 +25,7 @@ from app.models.asset_table import ID_ROLE, AssetTableModel
 from app.models.asset_tree import FILTER_ROLE, AssetTreeModel
 from app.models.assets import AssetStore
 from app.models.records import CameraInfo
+from app.wall.content import WallContent
 from widgets.assets.asset_panel import AssetPanel
 from widgets.auth.login_dialog import LoginDialog
 from widgets.detail.asset_detail import AssetDetailView
@@ -94,6 +96,22 @@ class Console(QObject):
         self.wall_ctl.sig_message.connect(self.sig_message)
         self.wall_ctl.attach_to(alarm_panel=self.alarm_ctl.panel, alarm_lookup=self._alarm)
 
+        # Dispatch: incidents and units (app/controllers/dispatch.py); its panels register in
+        # app/workspace/panels.py, its map layer reaches every map (make_map).
+        self.dispatch_ctl = DispatchController(session, self.store, parent=self)
+        d = self.dispatch_ctl
+        d.sig_message.connect(self.sig_message)
+        d.sig_cameras.connect(self._show_incident_cameras)
+        d.sig_focus.connect(lambda iid, lat, lon: self.map_ctl and self.map_ctl.focus_incident(iid, lat, lon))
+        d.sig_send_to_wall.connect(self._incident_to_wall)
+        d.sig_types.connect(lambda types: self.map_ctl and self.map_ctl.set_incident_types(types))
+        d.place_for_new = self._place_for_new
+        d.alarm_name = self._alarm_name
+        self.alarm_ctl.sig_create_incident.connect(d.create_from_alarm)
+        self.wall_ctl.sig_walls.connect(
+            lambda walls: d.detail.set_walls([w.name for w in walls], {w.name for w in walls if not w.online})
+        )
+
         # Panels that register themselves (app/workspace/panels.py).
         self.map_ctl: MapController | None = None
         self.mosaic_ctls: list[MosaicController] = []  # operated mosaics, in creation order
@@ -110,6 +128,11 @@ class Console(QObject):
         ctl.sig_create_incident.connect(self._on_create_incident)
         ctl.sig_command.connect(self.open_command)
         self.wall_ctl.attach_to(map_view=ctl.view)
+        ctl.sig_create_incident_type.connect(
+            lambda lat, lon, code: self.dispatch_ctl.create_at(lat, lon, code)
+        )
+        ctl.sig_incident_clicked.connect(self.dispatch_ctl.select)
+        ctl.set_incident_types(self.dispatch_ctl.types)
 
     def detach_map(self, ctl: MapController) -> None:
         if self.map_ctl is ctl:
@@ -226,6 +249,46 @@ class Console(QObject):
     def _on_create_incident(self, lat: float, lon: float) -> None:
         self.sig_message.emit(f"New incident at {lat:.5f} N, {lon:.5f} E")
         self.sig_create_incident.emit(lat, lon)
+        self.dispatch_ctl.create_at(lat, lon)
+
+    # ---- dispatch routes -------------------------------------------------------------------------
+
+    def _show_incident_cameras(self, camera_ids: list[str]) -> None:
+        if self.mosaic_ctl:
+            self.mosaic_ctl.show_linked(camera_ids)
+        else:
+            self.sig_message.emit("No mosaic is open: Panels ▸ Add a mosaic")
+
+    def _place_for_new(self) -> tuple[float, float] | None:
+        """Where "New incident" goes: the selected asset, else the map's centre."""
+        rec = self.store.record(self.detail_ctl.asset_id) if self.detail_ctl.asset_id else None
+        if rec is not None:
+            return rec.lat, rec.lon
+        view = self.map_ctl.current_view if self.map_ctl else None
+        return (view["lat"], view["lon"]) if view else None
+
+    def _alarm_name(self, alarm_id: str) -> str:
+        a = self._alarm(alarm_id)
+        return f"P{a.priority} {a.message} ({a.asset_name})" if a else alarm_id
+
+    def _incident_to_wall(self, wall: str, payload: dict) -> None:
+        """The incident's map and scene cameras on a wall. The wall service knows alarms, not
+        incidents: with a linked alarm it is pushed as that alarm, completed with the incident's
+        place, cameras and title; without one, as the map on the incident."""
+        inc = self.dispatch_ctl.incidents.get(payload.get("incident_id", ""))
+        if inc is None:
+            return
+        cams = tuple(self.dispatch_ctl.cameras_near(inc.id)[:4])
+        title = f"P{inc.priority} · {self.dispatch_ctl.incidents.catalogue.name(inc.type)} — {inc.street or inc.id}"
+        if inc.alarm_ids:
+            content = WallContent.alarm(
+                inc.alarm_ids[0], inc.asset_ids[0] if inc.asset_ids else "", inc.lat, inc.lon, cams, title
+            )
+            self.wall_ctl.push(wall, content, f"Incident {inc.id}")
+        else:
+            self.wall_ctl.push(
+                wall, WallContent.map(inc.lat, inc.lon, 17.0, "", []), f"Incident {inc.id} (map)"
+            )
 
     def _on_activated(self, asset_id: str) -> None:
         rec = self.store.record(asset_id)
@@ -252,6 +315,7 @@ class Console(QObject):
         self.alarm_ctl.panel.set_actions_allowed(
             self.session.may("OPERATOR"), f"Handling alarms needs the OPERATOR role — you are {role}"
         )
+        self.dispatch_ctl.set_rights(role)
         self.sig_user.emit(user, role)
         self.sig_message.emit(f"Logged in as {user} ({role})")
 

@@ -4,7 +4,7 @@ No behaviour here: `Session` only builds the clients on one core and keeps the f
 console's older callers use (the workspace, `vigie wall`, the benchmarks and tests), so each
 points at the one client that does the work. New code reaches the clients: `session.assets`,
 `session.alarms`, `session.commands`, `session.video`, `session.map`, `session.audit`,
-`session.walls`, and `session.core` for the login and the connection."""
+`session.walls`, `session.incidents`, `session.units`, and `session.core` for the login and the connection."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from app.client.assets import AssetsClient
 from app.client.audit import AuditClient
 from app.client.commands import CommandsClient
 from app.client.core import ClientCore
+from app.client.incidents import IncidentsClient
 from app.client.map import MapClient
+from app.client.units import UnitsClient
 from app.client.video import VideoClient
 from app.client.walls import WallsClient
 
@@ -36,6 +38,8 @@ class Session:
         self.map = MapClient(core)
         self.audit = AuditClient(core)
         self.walls = WallsClient(core)
+        self.incidents = IncidentsClient(core, flush_interval)
+        self.units = UnitsClient(core, flush_interval)
 
         # The flat names (see the module doc).
         self.start, self.stop, self.login, self.may = core.start, core.stop, core.login, core.may

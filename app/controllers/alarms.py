@@ -48,6 +48,9 @@ class AlarmController(QObject):
     sig_alarm_selected = Signal(object)  # AlarmRecord: the main window centres the map, shows its cameras
     sig_counts = Signal(dict)  # {"p1".."p4", "unack", "shelved"}
     sig_message = Signal(str)
+    sig_create_incident = Signal(
+        object
+    )  # AlarmRecord: open an incident from it (app/controllers/dispatch.py)
 
     def __init__(self, session: Session, operator: str | None = None, parent: Any = None) -> None:
         super().__init__(parent)
@@ -89,6 +92,7 @@ class AlarmController(QObject):
         )
         p.sig_unshelve.connect(lambda ids: session.alarms.unshelve(ids, self.operator))
         p.sig_selected.connect(self._on_selected)
+        p.sig_create_incident.connect(self._on_create_incident)
         p.sig_journal_query.connect(self.query_journal)
         p.sig_journal_more.connect(self._more)
         p.sig_mute.connect(lambda muted: setattr(self, "muted", muted))
@@ -131,6 +135,11 @@ class AlarmController(QObject):
         rec = self.store.alarms.get(alarm_id) or self.journal.alarm(alarm_id)
         if rec is not None:
             self.sig_alarm_selected.emit(rec)
+
+    def _on_create_incident(self, alarm_id: str) -> None:
+        rec = self.store.alarms.get(alarm_id)
+        if rec is not None:
+            self.sig_create_incident.emit(rec)
 
     # ---- journal -------------------------------------------------------------------------------
 

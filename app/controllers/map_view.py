@@ -53,6 +53,8 @@ class MapController(QObject):
     sig_select = Signal(str)  # the operator picked an asset on the map
     sig_show_in_mosaic = Signal(str)
     sig_create_incident = Signal(float, float)
+    sig_create_incident_type = Signal(float, float, str)  # "Create incident here ▸ <type>"
+    sig_incident_clicked = Signal(str)
     sig_command = Signal(list)  # asset ids to command
 
     def __init__(
@@ -92,6 +94,7 @@ class MapController(QObject):
         self.remember_view = remember_view
         view.sig_asset_clicked.connect(self.sig_select)
         view.sig_context_action.connect(self._on_context)
+        view.sig_incident_clicked.connect(self.sig_incident_clicked)
 
     def _on_view_changed(self, view: dict) -> None:
         self.current_view = view
@@ -133,3 +136,16 @@ class MapController(QObject):
             self.sig_command.emit([asset_id])
         elif action == "create_incident":
             self.sig_create_incident.emit(lat, lon)
+        elif action.startswith("create_incident:"):
+            self.sig_create_incident_type.emit(lat, lon, action.partition(":")[2])
+
+    # ---- dispatch (app/controllers/dispatch.py) ------------------------------------------
+
+    def set_dispatch(self, incidents: list[dict], routes: list[dict]) -> None:
+        self.view.dispatch.set_dispatch(incidents, routes)
+
+    def set_incident_types(self, types: list[tuple[str, str]]) -> None:
+        self.view.incident_types = list(types)
+
+    def focus_incident(self, incident_id: str, lat: float, lon: float) -> None:
+        self.view.dispatch.focus(incident_id, lat, lon)

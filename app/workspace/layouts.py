@@ -40,8 +40,8 @@ def laptop() -> Workspace:
     docks = _h(
         [
             _t("assets"),
-            _v([_t("map"), _t("alarms")], [0.58, 0.42]),
-            _v([_t("detail"), _t("mosaic-1")], [0.5, 0.5]),
+            _v([_t("map"), _t("alarms", "incidents")], [0.58, 0.42]),
+            _v([_t("detail", "incident"), _t("mosaic-1")], [0.5, 0.5]),
         ],
         [0.26, 0.44, 0.30],
     )
@@ -51,6 +51,8 @@ def laptop() -> Workspace:
         "alarms": Panel("alarms"),
         "detail": Panel("detail"),
         "mosaic-1": _mosaic("2x2"),
+        "incidents": Panel("incidents"),
+        "incident": Panel("incident"),
     }
     return Workspace(LAPTOP, [Screen("console-left")], [_window("console-left", docks)], panels)
 
@@ -59,8 +61,8 @@ def _console_left() -> Split:
     """The operator's main screen: assets over the asset detail, the map over the alarms."""
     return _h(
         [
-            _v([_t("assets"), _t("detail")], [0.56, 0.44]),
-            _v([_t("map"), _t("alarms")], [0.6, 0.4]),
+            _v([_t("assets"), _t("detail", "incident")], [0.56, 0.44]),
+            _v([_t("map"), _t("alarms", "incidents")], [0.6, 0.4]),
         ],
         [0.3, 0.7],
     )
@@ -75,6 +77,8 @@ def operator(screens: int = 2, name: str = OPERATOR_2) -> Workspace:
         "map": Panel("map"),
         "alarms": Panel("alarms"),
         "mosaic-1": _mosaic("3x3"),
+        "incidents": Panel("incidents"),
+        "incident": Panel("incident"),
     }
     for i, role in enumerate(roles[2:]):
         pid = f"mosaic-{i + 2}"
@@ -84,13 +88,18 @@ def operator(screens: int = 2, name: str = OPERATOR_2) -> Workspace:
 
 
 def supervisor() -> Workspace:
-    """An alarm desk on the left (with what the shared walls show), the whole city on the right, a
-    3x3 mosaic in presentation mode on the third screen."""
+    """A dispatch desk: on the left the alarms (with the assets and what the shared walls show) beside
+    the selected incident and its recommended units; on the right the map over the incident list
+    and the unit board; a 3x3 mosaic in presentation mode on the third screen."""
     left = _h(
-        [_v([_t("assets"), _t("detail")], [0.5, 0.5]), _v([_t("alarms"), _t("walls")], [0.72, 0.28])],
-        [0.38, 0.62],
+        [
+            _v([_t("alarms", "assets", "detail"), _t("walls")], [0.74, 0.26]),
+            _v([_t("incident"), _t("recommend")], [0.64, 0.36]),
+        ],
+        [0.52, 0.48],
     )
-    windows = [_window("console-left", left), _window("console-right", _t("map", "mosaic-1"))]
+    right = _v([_t("map", "mosaic-1"), _h([_t("incidents"), _t("units")], [0.56, 0.44])], [0.6, 0.4])
+    windows = [_window("console-left", left), _window("console-right", right)]
     screens = [
         Screen("console-left"),
         Screen("console-right"),
@@ -103,6 +112,10 @@ def supervisor() -> Workspace:
         "map": Panel("map"),
         "mosaic-1": _mosaic("2x2"),
         "walls": Panel("walls"),
+        "incidents": Panel("incidents"),
+        "incident": Panel("incident"),
+        "units": Panel("units"),
+        "recommend": Panel("recommend"),
     }
     return Workspace(SUPERVISOR_3, screens, windows, panels)
 

@@ -114,6 +114,9 @@ def make_map(console: Console, panel_id: str, state: dict, controls: bool = True
         view.set_controls_visible(False)
         view.web.setZoomFactor(1.5)  # markers and names readable from the back of the room
     ctl.refresh()  # made after the snapshot: draw what the console already knows
+    # Incidents and routes on every map, presentation ones too (read from the back of the room).
+    console.dispatch_ctl.sig_map.connect(ctl.set_dispatch)
+    ctl.set_dispatch(*console.dispatch_ctl.map_payload())
     return MapPanel(console, view, ctl, operated=controls)
 
 
@@ -175,3 +178,13 @@ class AuditPanel(LivePanel):
 
 register(PanelKind("audit", "Audit trail", lambda c, _pid, _s: AuditPanel(c)))
 register(PanelKind("walls", "Video walls", lambda c, _pid, _s: LivePanel(c.wall_ctl.panel)))
+
+
+# ---- dispatch (app/controllers/dispatch.py) ----------------------------------------------------
+
+register(PanelKind("incidents", "Incidents", lambda c, _pid, _s: LivePanel(c.dispatch_ctl.list_panel)))
+register(PanelKind("incident", "Incident detail", lambda c, _pid, _s: LivePanel(c.dispatch_ctl.detail)))
+register(PanelKind("units", "Unit board", lambda c, _pid, _s: LivePanel(c.dispatch_ctl.board)))
+register(
+    PanelKind("recommend", "Recommended units", lambda c, _pid, _s: LivePanel(c.dispatch_ctl.recommendation))
+)

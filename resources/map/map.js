@@ -1299,5 +1299,120 @@
     _map: map
   };
 
+  // ---------------------------------------------------------------------------------------
+  // 10. dispatch: incidents by type and priority, unit routes with an ETA countdown
+  // ---------------------------------------------------------------------------------------
+  // Fed by `dispatchChanged` ({incidents, routes}, the whole set each time: a few hundred at
+  // most) and `focusIncident` ({id, lat, lon, fly}); a click on an incident calls
+  // bridge.incidentClicked(id). See widgets/map/dispatch_layer.py.
+
+  var dispatchLayer = (function () {
+    map.createPane('vgRoutes').style.zIndex = 440;
+    map.createPane('vgIncidents').style.zIndex = 610;
+    var TYPE_GLYPHS = {
+      door_forced: 'D', road_accident: 'A', assistance_person: '+', lighting_failure: 'L',
+      water_leak: 'W', signal_failure: 'S', public_order: 'O', bus_lane_obstruction: 'B',
+      road_obstruction: 'R', equipment_fault: 'E'
+    };
+    var incidentGroup = L.layerGroup([], { pane: 'vgIncidents' }).addTo(map);
+    var routeGroup = L.layerGroup([], { pane: 'vgRoutes' }).addTo(map);
+    var etaLabels = [];   // {el, etaAt, callsign}
+    var last = { incidents: [], routes: [] };
+
+    function icon(inc) {
+      var glyph = TYPE_GLYPHS[inc.type] || '!';
+      var size = inc.selected ? 34 : 26;
+      var html = '<div class="vg-inc' + (inc.selected ? ' vg-inc-sel' : '') + '" style="width:' + size +
+        'px;height:' + size + 'px;background:' + escapeHtml(inc.color) + ';border-color:' +
+        escapeHtml(inc.status_color) + '">' + escapeHtml(glyph) + '</div>' +
+        '<div class="vg-inc-label' + (inc.selected ? ' vg-inc-label-sel' : '') + '">' +
+        escapeHtml(inc.label) + '</div>';
+      return L.divIcon({ className: 'vg-inc-icon', html: html, iconSize: [size, size], iconAnchor: [size / 2, size / 2] });
+    }
+
+    function etaText(etaAt) {
+      var s = Math.max(0, Math.round(etaAt - Date.now() / 1000));
+      return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
+    }
+
+    function tickEta() {
+      etaLabels.forEach(function (l) {
+        l.el.textContent = l.callsign + ' · ETA ' + etaText(l.etaAt);
+      });
+    }
+    setInterval(tickEta, 1000);
+
+    function draw(msg) {
+      last = { incidents: msg.incidents || [], routes: msg.routes || [] };
+      incidentGroup.clearLayers();
+      routeGroup.clearLayers();
+      etaLabels = [];
+      last.routes.forEach(function (r) {
+        if (!r.points || r.points.length < 2) return;
+        var line = L.polyline(r.points, {
+          pane: 'vgRoutes', color: r.color, weight: r.selected ? 6 : 3, opacity: r.selected ? 0.95 : 0.6,
+          dashArray: r.proposed ? '8 8' : null, interactive: false
+        });
+        routeGroup.addLayer(line);
+        var el = document.createElement('div');
+        el.className = 'vg-eta' + (r.selected ? ' vg-eta-sel' : '');
+        etaLabels.push({ el: el, etaAt: +r.eta_at, callsign: r.callsign });
+        var mk = L.marker(r.points[0], {
+          pane: 'vgRoutes', interactive: false, keyboard: false,
+          icon: L.divIcon({ className: 'vg-eta-icon', html: '', iconSize: null, iconAnchor: [-14, 14] })
+        });
+        mk.on('add', function () { var host = mk.getElement(); if (host) host.appendChild(el); });
+        routeGroup.addLayer(mk);
+      });
+      last.incidents.forEach(function (inc) {
+        var m = L.marker([+inc.lat, +inc.lon], {
+          pane: 'vgIncidents', icon: icon(inc), keyboard: false, zIndexOffset: inc.selected ? 1000 : -inc.priority
+        });
+        m.on('click', function () { callBridge('incidentClicked', String(inc.id)); });
+        incidentGroup.addLayer(m);
+      });
+      tickEta();
+    }
+
+    var style = document.createElement('style');
+    style.textContent =
+      '.vg-inc-icon{background:none;border:none}' +
+      '.vg-inc{box-sizing:border-box;border:3px solid;border-radius:6px;color:#0b0e12;font:bold 15px sans-serif;' +
+      'display:flex;align-items:center;justify-content:center;box-shadow:0 0 0 2px #0b0e12}' +
+      '.vg-inc-sel{box-shadow:0 0 0 3px #ffffff,0 0 12px 4px rgba(88,166,255,.8);font-size:19px}' +
+      '.vg-inc-label{position:absolute;left:50%;top:100%;transform:translateX(-50%);margin-top:3px;white-space:nowrap;' +
+      'font:bold 11px sans-serif;color:#e6edf3;background:rgba(11,14,18,.85);padding:1px 5px;border-radius:3px;display:none}' +
+      '.vg-zoom-ge14 .vg-inc-label,.vg-inc-label-sel{display:block}' +
+      '.vg-inc-label-sel{font-size:14px}' +
+      '.vg-eta-icon{background:none;border:none}' +
+      '.vg-eta{white-space:nowrap;font:bold 12px sans-serif;color:#0b0e12;background:#f0883e;padding:2px 6px;border-radius:4px;' +
+      'box-shadow:0 0 0 2px #0b0e12}' +
+      '.vg-eta-sel{font-size:15px}';
+    document.head.appendChild(style);
+
+    handlers.dispatchChanged = draw;
+    handlers.focusIncident = function (msg) {
+      var ll = L.latLng(+msg.lat, +msg.lon);
+      if (msg.fly) flyTo(ll); else map.panTo(ll);
+    };
+    return {
+      stats: function () {
+        return {
+          incidents: last.incidents.length,
+          routes: last.routes.length,
+          selected: (last.incidents.filter(function (i) { return i.selected; })[0] || {}).id || '',
+          eta: etaLabels.map(function (l) { return l.el.textContent; })
+        };
+      },
+      pixelOf: function (id) {
+        var inc = last.incidents.filter(function (i) { return i.id === id; })[0];
+        if (!inc) return null;
+        var p = map.latLngToContainerPoint([+inc.lat, +inc.lon]);
+        return { x: p.x, y: p.y };
+      }
+    };
+  })();
+  window.vigieMap.dispatch = dispatchLayer;
+
   initBridge();
 })();

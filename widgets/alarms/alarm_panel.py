@@ -63,6 +63,7 @@ class AlarmPanel(QWidget):
     sig_mute = Signal(bool)
     sig_filter = Signal(str)  # typed filter for the active and shelved lists
     sig_send_to_wall = Signal(str, object)  # wall name, {"kind": "alarm", "alarm_id": id}
+    sig_create_incident = Signal(str)  # the current alarm: open an incident from it (button or I)
 
     def __init__(
         self,
@@ -99,7 +100,11 @@ class AlarmPanel(QWidget):
             self.shelf_time.addItem(label, seconds)
         self.reason = QLineEdit(placeholderText="Reason to shelve (required)")
         self.shelve = QPushButton("Shelve")
+        self.incident = QPushButton("Create incident (I)")
+        self.incident.setToolTip("Opens an incident at the alarm's place, with its cameras")
         actions = QHBoxLayout()
+        actions.addWidget(self.incident)
+        actions.addSpacing(16)
         actions.addWidget(self.comment, 2)
         actions.addWidget(self.ack)
         actions.addSpacing(16)
@@ -174,6 +179,8 @@ class AlarmPanel(QWidget):
         self.ack.clicked.connect(self._acknowledge)
         self.comment.returnPressed.connect(self._acknowledge)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self.active, activated=self._acknowledge)
+        QShortcut(QKeySequence(Qt.Key.Key_I), self.active, activated=self._create_incident)
+        self.incident.clicked.connect(self._create_incident)
         self.shelve.clicked.connect(self._shelve)
         self.reason.returnPressed.connect(self._shelve)
         self.unshelve.clicked.connect(lambda: self._emit_ids(self.shelved, self.sig_unshelve.emit))
@@ -203,7 +210,7 @@ class AlarmPanel(QWidget):
     def set_actions_allowed(self, allowed: bool, why: str = "") -> None:
         """Acknowledge, shelve and unshelve only for those who may (the backend decides anyway)."""
         self.actions_allowed = allowed
-        for w in (self.ack, self.shelve, self.unshelve, self.comment, self.reason):
+        for w in (self.ack, self.shelve, self.unshelve, self.comment, self.reason, self.incident):
             w.setEnabled(allowed)
             w.setToolTip("" if allowed else why)
 
@@ -214,6 +221,11 @@ class AlarmPanel(QWidget):
         if ids:
             self.sig_acknowledge.emit(ids, self.comment.text().strip())
             self.comment.clear()
+
+    def _create_incident(self) -> None:
+        index = self.active.selectionModel().currentIndex()
+        if self.actions_allowed and index.isValid():
+            self.sig_create_incident.emit(index.data(self._id_role))
 
     def _shelve(self) -> None:
         ids = self._ids(self.active)

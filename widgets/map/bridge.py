@@ -15,6 +15,9 @@ class MapBridge(QObject):
     selectAsset = Signal(str)
     setView = Signal(str)
     fitBounds = Signal(str)
+    # Dispatch (widgets/map/dispatch_layer.py): incidents, routes with their ETA, a focus.
+    dispatchChanged = Signal(str)
+    focusIncident = Signal(str)
 
     # Page -> Python, re-emitted as typed signals for MapView.
     sig_ready = Signal()
@@ -22,6 +25,7 @@ class MapBridge(QObject):
     sig_context = Signal(dict)
     sig_view = Signal(dict)
     sig_hovered = Signal(str)
+    sig_incident_clicked = Signal(str)
 
     @Slot()
     def ready(self) -> None:
@@ -42,3 +46,7 @@ class MapBridge(QObject):
     @Slot(str)
     def viewChanged(self, payload: str) -> None:
         self.sig_view.emit(json.loads(payload))
+
+    @Slot(str)
+    def incidentClicked(self, incident_id: str) -> None:
+        self.sig_incident_clicked.emit(incident_id)

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from widgets.dnd import asset_mime
 from widgets.map.bridge import MapBridge
+from widgets.map.dispatch_layer import DispatchLayer
 from widgets.map.mbtiles import TILE_URL, MBTilesReader, MBTilesSchemeHandler
 from widgets.map.offline_guard import OfflineGuard
 from widgets.wall.send_menu import WallChoices
@@ -87,6 +88,7 @@ class MapView(QWidget):
     )  # "show_in_mosaic" | "details" | "create_incident", id, lat, lon
     sig_view_changed = Signal(dict)  # {"lat", "lon", "zoom", "layers": {kind: bool}}
     sig_send_to_wall = Signal(str, object)  # wall name, payload (see widgets/wall/send_menu.py)
+    sig_incident_clicked = Signal(str)  # an incident's marker (dispatch layer)
 
     def __init__(
         self, page_path: Path, style: dict, flush_hz: float = 2.0, parent: QWidget | None = None
@@ -129,6 +131,9 @@ class MapView(QWidget):
         self.bridge.sig_view.connect(self.sig_view_changed)
         self.bridge.sig_view.connect(lambda v: setattr(self, "current_view", v))
         self.bridge.sig_hovered.connect(self._on_hovered)
+        self.dispatch = DispatchLayer(self.bridge)  # incidents and routes
+        self.bridge.sig_incident_clicked.connect(self.sig_incident_clicked)
+        self.incident_types: list[tuple[str, str]] = []  # (code, name): "Create incident here ▸"
         self.hovered = ""
         self._press: tuple[QPoint, str] | None = None
         self.web.loadFinished.connect(self._watch_mouse)
@@ -282,6 +287,7 @@ class MapView(QWidget):
 
     def reload(self) -> None:
         self.ready = False
+        self.dispatch.on_reload()
         self.web.load(self._page_url)
 
     def run_js(self, script: str, callback: Any = None) -> None:
@@ -315,6 +321,7 @@ class MapView(QWidget):
             self._fit = None
         self._send_reset()
         self._dirty.clear()
+        self.dispatch.on_ready()
         if self._selected:
             self.bridge.selectAsset.emit(json.dumps({"id": self._selected, "fly": False}))
         self.sig_ready.emit()
@@ -444,6 +451,15 @@ class MapView(QWidget):
         menu = QMenu(self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         for action, label in self.context_actions(asset_id, info.get("kind", "")):
+            if action == "create_incident" and self.incident_types:  # one pick: the type
+                sub = menu.addMenu(label)
+                for code, name in self.incident_types:
+                    sub.addAction(name).triggered.connect(
+                        lambda _=False, c=code: self.sig_context_action.emit(
+                            f"create_incident:{c}", "", lat, lon
+                        )
+                    )
+                continue
             menu.addAction(label).triggered.connect(
                 lambda _=False, a=action: self.sig_context_action.emit(a, asset_id, lat, lon)
             )

@@ -1,0 +1,108 @@
+"""The unit service: the live unit watch (same resume contract as the incident watch), a unit's
+status set by hand (a crew radios in) and road routes between two points."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from PySide6.QtCore import QObject, Signal
+from vigie.v1 import incidents_pb2, incidents_pb2_grpc
+
+from app.client import dispatch_convert as dc
+from app.client.core import UNARY_TIMEOUT, ClientCore
+from app.client.streams import Resume, ResyncNeeded
+from app.models.dispatch_records import UnitRecord
+
+
+class UnitsClient(QObject):
+    sig_snapshot = Signal(object, int)  # list[UnitRecord], sequence
+    sig_changes = Signal(object, int)  # list[UnitRecord] (latest per unit), sequence
+    sig_unit = Signal(object)  # UnitRecord: the answer to a status set here
+    sig_result = Signal(bool, str)  # a status change: done?, what happened
+    # route: the key it was asked with, [(lat, lon)...], distance m, ETA s ([] when refused)
+    sig_route = Signal(str, object, float, float)
+
+    def __init__(self, core: ClientCore, flush_interval: float = 0.05) -> None:
+        super().__init__()
+        self.core = core
+        self.flush_interval = flush_interval
+        self.resume = Resume()
+        self._pending: dict[str, incidents_pb2.Unit] = {}
+        self._snapshot: list[UnitRecord] = []
+        core.on_start("units", self._watch)
+        core.on_start("unit-flush", self._flush_loop)
+
+    def _stub(self) -> incidents_pb2_grpc.UnitServiceStub:
+        return self.core.stub(incidents_pb2_grpc.UnitServiceStub)
+
+    def set_status(self, unit_id: str, status: str, reason: str = "") -> None:
+        """Unknown status names are a console bug (KeyError)."""
+        req = incidents_pb2.SetUnitStatusRequest(
+            unit_id=unit_id,
+            status=dc.UNIT_STATUS_NUMBERS[status],
+            reason=reason,
+        )
+        self.core.submit(self._set_status(req))
+
+    def route(self, key: str, origin: tuple[float, float], destination: tuple[float, float]) -> None:
+        req = incidents_pb2.RouteRequest(origin=dc.point(*origin), destination=dc.point(*destination))
+        self.core.submit(self._route(key, req))
+
+    async def _set_status(self, req: incidents_pb2.SetUnitStatusRequest) -> None:
+        try:
+            u = await self._stub().SetUnitStatus(req, timeout=UNARY_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            self.core.note_rpc_error(exc)
+            self.sig_result.emit(False, f"Unit status refused: {self.core.describe(exc)}")
+            return
+        rec = dc.unit(u)
+        self.sig_unit.emit(rec)
+        self.sig_result.emit(True, f"{rec.callsign}: {rec.status.replace('_', ' ')}")
+
+    async def _route(self, key: str, req: incidents_pb2.RouteRequest) -> None:
+        try:
+            resp = await self._stub().Route(req, timeout=UNARY_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            self.core.note_rpc_error(exc)
+            self.sig_route.emit(key, [], 0.0, 0.0)
+            return
+        eta = resp.eta.seconds + resp.eta.nanos * 1e-9
+        self.sig_route.emit(key, [(p.lat, p.lon) for p in resp.polyline], resp.distance_m, eta)
+
+    # ---- the unit watch --------------------------------------------------------------------
+
+    async def _open(self, resume: Resume) -> grpc.aio.UnaryStreamCall:
+        self._snapshot = []
+        return self._stub().WatchUnits(
+            incidents_pb2.WatchUnitsRequest(after_sequence=resume.position, epoch=resume.epoch)
+        )
+
+    async def _watch(self) -> None:
+        stream = self.core.stream("unit watch", self._open, self._on_message)
+        stream.resume = self.resume
+        await stream.run()
+
+    def _on_message(self, msg: incidents_pb2.WatchUnitsResponse) -> None:
+        kind = msg.WhichOneof("event")
+        if kind == "changes":
+            for c in msg.changes.changes:
+                self._pending[c.unit.id] = c.unit
+            self.resume.position = msg.sequence
+        elif kind == "snapshot":
+            self._snapshot.extend(dc.unit(u) for u in msg.snapshot.units)
+            if msg.snapshot.last:
+                self.resume.position, self.resume.epoch = msg.sequence, msg.epoch
+                self._pending.clear()
+                self.sig_snapshot.emit(self._snapshot, msg.sequence)
+                self._snapshot = []
+        elif kind == "resync_needed":
+            raise ResyncNeeded(msg.resync_needed.reason)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            if self._pending:
+                units = [dc.unit(u) for u in self._pending.values()]
+                self._pending = {}
+                self.sig_changes.emit(units, self.resume.position)

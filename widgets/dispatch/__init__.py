@@ -1,0 +1,1 @@
+"""Dispatch views: the incident list and detail, the unit board and the recommendation."""
