@@ -1359,7 +1359,7 @@
         etaLabels.push({ el: el, etaAt: +r.eta_at, callsign: r.callsign });
         var mk = L.marker(r.points[0], {
           pane: 'vgRoutes', interactive: false, keyboard: false,
-          icon: L.divIcon({ className: 'vg-eta-icon', html: '', iconSize: null, iconAnchor: [-14, 14] })
+          icon: L.divIcon({ className: 'vg-eta-icon', html: '', iconSize: null, iconAnchor: [-16, 40] })
         });
         mk.on('add', function () { var host = mk.getElement(); if (host) host.appendChild(el); });
         routeGroup.addLayer(mk);
@@ -1392,8 +1392,15 @@
 
     handlers.dispatchChanged = draw;
     handlers.focusIncident = function (msg) {
+      // The incident with the routes driving to it, framed; without a route, fly there.
       var ll = L.latLng(+msg.lat, +msg.lon);
-      if (msg.fly) flyTo(ll); else map.panTo(ll);
+      var bounds = L.latLngBounds([ll, ll]);
+      last.routes.forEach(function (r) {
+        if (r.incident_id === msg.id && !r.proposed) r.points.forEach(function (p) { bounds.extend(p); });
+      });
+      if (bounds.getNorthEast().equals(bounds.getSouthWest())) { flyTo(ll); return; }
+      autoFit = null;
+      map.flyToBounds(bounds.pad(0.25), { maxZoom: 17, duration: 0.9 });
     };
     return {
       stats: function () {

@@ -81,6 +81,13 @@ class IncidentDetail(QWidget):
         tools.addStretch(1)
 
         self.steps = QListWidget()
+        # The dark theme draws no box around an unticked step: draw one (docs/ux.md, readable).
+        self.steps.setStyleSheet(
+            "QListWidget::indicator { width: 16px; height: 16px; border: 2px solid #8b949e;"
+            " border-radius: 3px; background: #0f1216; }"
+            "QListWidget::indicator:checked { background: #3fb950; border-color: #3fb950; }"
+            "QListWidget::item { padding: 3px; }"
+        )
         self.steps.itemChanged.connect(self._on_step)
         self.timeline = QListWidget()
         self.timeline.setWordWrap(True)
@@ -240,7 +247,7 @@ class IncidentDetail(QWidget):
         if has and open_ and self._open_required:
             who = "" if self.can_supervise else " (a supervisor's)"
             self.hint.setText(
-                f"{self._open_required} required step(s) open: resolving needs{who} override reason."
+                f"{self._open_required} required step(s) open: resolving needs{who or ' an'} override reason."
             )
         else:
             self.hint.clear()
