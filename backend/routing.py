@@ -180,7 +180,7 @@ class RoadGraph:
         length, speed = float(self.seg_len[k]), float(self.seg_speed[k])
         u, v = int(self.seg_u[k]), int(self.seg_v[k])
         out = [(v, (1 - s.t) * length / speed, (1 - s.t) * length)]
-        if not self.seg_oneway[k]:
+        if not self.seg_oneway[k] or s.t * length < 0.5:  # at its first junction already
             out.append((u, s.t * length / speed, s.t * length))
         return out
 
@@ -190,7 +190,7 @@ class RoadGraph:
         length, speed = float(self.seg_len[k]), float(self.seg_speed[k])
         u, v = int(self.seg_u[k]), int(self.seg_v[k])
         out = [(u, s.t * length / speed, s.t * length)]
-        if not self.seg_oneway[k]:
+        if not self.seg_oneway[k] or (1 - s.t) * length < 0.5:  # at its last junction already
             out.append((v, (1 - s.t) * length / speed, (1 - s.t) * length))
         return out
 
@@ -312,6 +312,8 @@ class RoadGraph:
         out_speeds: list[float] = []
         for p, sp in zip(pts[1:], speeds, strict=True):
             if self._dist(out_pts[-1], p) < 0.01:
+                if len(out_pts) > 1:
+                    out_pts[-1] = p  # the same place: keep the later one (the destination itself)
                 continue
             out_pts.append(p)
             out_speeds.append(sp)
