@@ -41,11 +41,15 @@ def reference_graph(layers: dict) -> nx.Graph:
     return g
 
 
-@pytest.fixture(scope="module")
-def city():
+@pytest.fixture(scope="module", params=["search", "table"])
+def city(request):
+    """The product's graph answering by one Dijkstra per query, and from its all-pairs table."""
     c = generate_city(seed=4, lights=0, vehicles=60)
     layers = c.geojson_layers()
-    return layers, RoadGraph(layers), reference_graph(layers)
+    product = RoadGraph(layers)
+    if request.param == "table":
+        assert product.precompute()
+    return layers, product, reference_graph(layers)
 
 
 def reference(g: nx.Graph, a, b) -> tuple[float, float]:
