@@ -53,6 +53,25 @@ class Candidate:
     route: Route
 
 
+def rank_units(
+    graph: RoadGraph, pool: list[tuple[Unit, tuple[float, float]]], dest: tuple[float, float], k: int
+) -> list[Candidate]:
+    """The k fastest of `pool` (unit, position) to `dest`: one search from the destination on
+    the reversed graph times every unit at once; only the k winners get their route built.
+    Computes: call it in an executor."""
+    search = graph.search_to(dest)
+    times = graph.times_to([p for _, p in pool], search)
+    order = sorted(
+        (i for i, t in enumerate(times) if t is not None), key=lambda i: (times[i], pool[i][0].callsign)
+    )
+    out = []
+    for i in order[:k]:
+        route = graph.route_from(pool[i][1], search)
+        if route is not None:
+            out.append(Candidate(pool[i][0], pool[i][1][0], pool[i][1][1], route))
+    return out
+
+
 class RoutingUnavailable(RuntimeError):
     """The device network has no street map: no routes, no recommendations."""
 
@@ -80,6 +99,7 @@ class DispatchDesk:
         self.board.restore(loaded.units, loaded.unit_log)
         self.keys = loaded.keys
         self.graph: RoadGraph | None = None
+        self._table: asyncio.Future[bool] | None = None
         self.districts: list = []
         self.pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="routing")
         self.on_created: list[Callable[[Incident], None]] = []
@@ -93,6 +113,8 @@ class DispatchDesk:
             loop = asyncio.get_running_loop()
             self.graph = await loop.run_in_executor(self.pool, RoadGraph, layers)
             self.districts = districts_from(layers)
+            # The all-pairs table comes a few seconds later; searches work meanwhile.
+            self._table = loop.run_in_executor(self.pool, self.graph.precompute)
         fleet = [u for u in map(unit_from_vehicle, self.assets.assets()) if u is not None]
         self.board.add_missing(fleet, time.time())
         self.store.start()
@@ -132,23 +154,9 @@ class DispatchDesk:
                 pos = self.position(u.id)
                 if pos is not None:
                     pool.append((u, pos))
-        dest = (incident.lat, incident.lon)
-
-        def rank() -> list[Candidate]:
-            search = graph.search_to(dest)
-            times = graph.times_to([p for _, p in pool], search)
-            order = sorted(
-                (i for i, t in enumerate(times) if t is not None),
-                key=lambda i: (times[i], pool[i][0].callsign),
-            )
-            out = []
-            for i in order[:k]:
-                route = graph.route_from(pool[i][1], search)
-                if route is not None:
-                    out.append(Candidate(pool[i][0], pool[i][1][0], pool[i][1][1], route))
-            return out
-
-        return await asyncio.get_running_loop().run_in_executor(self.pool, rank)
+        return await asyncio.get_running_loop().run_in_executor(
+            self.pool, rank_units, graph, pool, (incident.lat, incident.lon), k
+        )
 
     # --- incidents ---
 

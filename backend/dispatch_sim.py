@@ -114,7 +114,11 @@ class CrewSimulation:
         now = time.monotonic()
         for inc in self.desk.book.open_incidents():
             if inc.device_id:
-                self._watched[inc.device_id] = (inc.id, rev)
+                device = self.assets.get(inc.device_id)
+                if device is not None and device.status is Status.OK:
+                    self._device_ok(device, inc.id)  # it reported OK in this run already
+                else:
+                    self._watched[inc.device_id] = (inc.id, rev)
             if inc.source != "operator" and inc.status is IncidentStatus.NEW:
                 self._own_dispatch[inc.id] = now + self._s(DISPATCH_DELAY_S)
         for u in self.desk.board.units():

@@ -7,17 +7,20 @@ mean latitude. Travel time follows the road class (`SPEED_KMH`); a feature with 
 off the network is snapped onto the nearest segment (vectorised with numpy), so routes start and
 end exactly where asked.
 
-Shortest paths are networkx's Dijkstra: `route()` from a point to a point, `search_to()` one
-single-source run from an incident on the reversed graph, which gives every unit's time to it at
-once. The calls compute: run them in an executor, never on the event loop. They are serialised by
-a lock (the temporary start node lives in the shared graph for the duration of one search).
+Shortest paths are networkx's Dijkstra. `precompute()` (a few seconds, once, in an executor)
+fills an all-pairs table of junction-to-junction times with its predecessor table, after which a
+recommendation is a table look-up: `search_to()` gives every junction's time to an incident,
+`times_to()` times every unit at once, `route_from()` builds the winners' routes. Before the table
+is there (or for a graph too big for it), `search_to()` is one single-source Dijkstra from the
+incident on the reversed graph. The calls compute: run them in an executor, never on the event
+loop. Searches are serialised by a lock (their temporary start node lives in the shared graph).
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -28,6 +31,8 @@ DEFAULT_KMH = 30.0
 ROAD_LAYERS = ("streets", "ring")
 M_PER_DEG_LAT = 111_320.0
 _START = "start"  # the temporary node a search starts from
+CELL_M = 100.0  # the snapping grid's cell (and the distance a candidate list is sure for)
+MAX_TABLE_NODES = 3000  # all-pairs table up to this many junctions (3000: 108 MB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +57,13 @@ class Snap:
 
 @dataclass(frozen=True, slots=True)
 class Search:
-    """A finished search towards `destination`: its snap, each node's predecessor towards it
-    and time to it."""
+    """What is known towards `destination`: its snap, every node's driving time to it (inf: no
+    way) and `path(node)`, the nodes from there to the destination's segment in driving order."""
 
     destination: tuple[float, float]
     snap: Snap
-    pred: dict
-    times: dict
+    times: np.ndarray
+    path: Callable[[int], list[int]]
 
 
 class NoRoute(ValueError):
@@ -108,6 +113,7 @@ class RoadGraph:
         self.seg_a = a
         self.seg_d = b - a
         self.seg_len = np.hypot(self.seg_d[:, 0], self.seg_d[:, 1])
+        self._index_segments()
         self.graph = nx.DiGraph()  # edges u -> v with time (s) and length (m)
         self.reverse = nx.DiGraph()  # the same edges turned round: searches from a destination
         for k, (u, v, speed, _, oneway) in enumerate(segs):
@@ -119,6 +125,29 @@ class RoadGraph:
                 self.graph.add_edge(p, q, time=length / speed, length=length, seg=k)
                 self.reverse.add_edge(q, p, time=length / speed, length=length, seg=k)
         self._lock = threading.Lock()
+        self._dist_table: np.ndarray | None = None  # [i, j]: seconds from node i to node j
+        self._pred_table: np.ndarray | None = None  # [i, j]: the node before j on the way from i
+
+    def precompute(self, max_nodes: int = MAX_TABLE_NODES) -> bool:
+        """Fill the all-pairs table (one Dijkstra per junction; a few seconds, in an executor), so
+        each recommendation is a table look-up. False (nothing done) for a graph too big for it."""
+        n = len(self.lonlat)
+        if n > max_nodes:
+            return False
+        dist = np.full((n, n), np.inf)
+        pred = np.full((n, n), -1, dtype=np.int32)
+        for i in range(n):
+            tree, found = nx.dijkstra_predecessor_and_distance(self.graph, i, weight="time")
+            dist[i, np.fromiter(found.keys(), int, len(found))] = np.fromiter(
+                found.values(), float, len(found)
+            )
+            hops = [(j, p[0]) for j, p in tree.items() if p]
+            if hops:
+                cols, before = zip(*hops, strict=True)
+                pred[i, list(cols)] = before
+        self._pred_table = pred
+        self._dist_table = dist  # last: searches use the table once both are there
+        return True
 
     # --- geometry ---
 
@@ -132,36 +161,76 @@ class RoadGraph:
         lon, lat = self.lonlat[n]
         return float(lat), float(lon)
 
+    def _index_segments(self) -> None:
+        """A grid of CELL_M cells listing every segment that passes within CELL_M of the cell, so
+        a point is snapped against a few dozen candidates instead of every street."""
+        x0, y0 = self.xy.min(axis=0) - CELL_M
+        self._grid_origin = (float(x0), float(y0))
+        lo = np.minimum(self.seg_a, self.seg_a + self.seg_d) - CELL_M
+        hi = np.maximum(self.seg_a, self.seg_a + self.seg_d) + CELL_M
+        c_lo = np.floor((lo - (x0, y0)) / CELL_M).astype(int)
+        c_hi = np.floor((hi - (x0, y0)) / CELL_M).astype(int)
+        self._grid_shape = (int(c_hi[:, 0].max()) + 1, int(c_hi[:, 1].max()) + 1)
+        cells: dict[int, list[int]] = {}
+        for k in range(len(self.seg_u)):
+            for cx in range(c_lo[k, 0], c_hi[k, 0] + 1):
+                for cy in range(c_lo[k, 1], c_hi[k, 1] + 1):
+                    cells.setdefault(cx * self._grid_shape[1] + cy, []).append(k)
+        width = max(len(v) for v in cells.values())
+        table = np.full((self._grid_shape[0] * self._grid_shape[1], width), -1, dtype=np.int64)
+        for c, ks in cells.items():
+            table[c, : len(ks)] = ks
+        self._grid = table
+
+    def _candidates(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """(points, width) candidate segments per point (-1: none; a point off the grid: none)."""
+        cx = np.floor((x - self._grid_origin[0]) / CELL_M).astype(int)
+        cy = np.floor((y - self._grid_origin[1]) / CELL_M).astype(int)
+        inside = (cx >= 0) & (cy >= 0) & (cx < self._grid_shape[0]) & (cy < self._grid_shape[1])
+        out = np.full((len(x), self._grid.shape[1]), -1, dtype=np.int64)
+        out[inside] = self._grid[cx[inside] * self._grid_shape[1] + cy[inside]]
+        return out
+
+    def _project(self, x: np.ndarray, y: np.ndarray, segs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(t, squared distance) of points (column vectors) onto segments (same rows; -1: inf)."""
+        safe = np.maximum(segs, 0)
+        ax, ay = self.seg_a[safe, 0], self.seg_a[safe, 1]
+        dx, dy = self.seg_d[safe, 0], self.seg_d[safe, 1]
+        rx, ry = x - ax, y - ay
+        t = (rx * dx + ry * dy) / np.maximum(dx * dx + dy * dy, 1e-9)
+        np.minimum(np.maximum(t, 0.0, out=t), 1.0, out=t)
+        ex, ey = rx - t * dx, ry - t * dy
+        d2 = ex * ex + ey * ey
+        d2[segs < 0] = np.inf
+        return t, d2
+
     def snap(self, lat: float, lon: float) -> Snap:
         """The nearest point of the network."""
-        x, y = self.to_xy(lat, lon)
-        d = self.seg_d
-        lsq = np.maximum(d[:, 0] ** 2 + d[:, 1] ** 2, 1e-9)
-        t = np.clip(((x - self.seg_a[:, 0]) * d[:, 0] + (y - self.seg_a[:, 1]) * d[:, 1]) / lsq, 0.0, 1.0)
-        px = self.seg_a[:, 0] + t * d[:, 0] - x
-        py = self.seg_a[:, 1] + t * d[:, 1] - y
-        dist2 = px * px + py * py
-        k = int(np.argmin(dist2))
-        return Snap(k, float(t[k]), float(math.sqrt(dist2[k])))
+        return self.snap_many([(lat, lon)])[0]
 
     def snap_many(self, points: Sequence[tuple[float, float]]) -> list[Snap]:
-        """`snap` for many (lat, lon) points in one numpy pass."""
+        """The nearest point of the network for each (lat, lon): among the grid cell's
+        candidates, or (a point farther than CELL_M from every street) among all segments."""
         if not points:
             return []
         pts = np.array(points, dtype=float)
-        x = ((pts[:, 1] - self.lon0) * self.m_per_deg_lon)[:, None]
-        y = ((pts[:, 0] - self.lat0) * M_PER_DEG_LAT)[:, None]
-        d = self.seg_d
-        lsq = np.maximum(d[:, 0] ** 2 + d[:, 1] ** 2, 1e-9)
-        t = np.clip(((x - self.seg_a[:, 0]) * d[:, 0] + (y - self.seg_a[:, 1]) * d[:, 1]) / lsq, 0.0, 1.0)
-        px = self.seg_a[:, 0] + t * d[:, 0] - x
-        py = self.seg_a[:, 1] + t * d[:, 1] - y
-        dist2 = px * px + py * py
-        k = np.argmin(dist2, axis=1)
+        x = (pts[:, 1] - self.lon0) * self.m_per_deg_lon
+        y = (pts[:, 0] - self.lat0) * M_PER_DEG_LAT
+        segs = self._candidates(x, y)
+        t, d2 = self._project(x[:, None], y[:, None], segs)
+        best = np.argmin(d2, axis=1)
         rows = np.arange(len(points))
+        out_seg, out_t, out_d2 = segs[rows, best], t[rows, best], d2[rows, best]
+        far = out_d2 > CELL_M * CELL_M  # not sure to be the nearest: look at every segment
+        if far.any():
+            every = np.broadcast_to(np.arange(len(self.seg_u)), (int(far.sum()), len(self.seg_u)))
+            t2, d22 = self._project(x[far][:, None], y[far][:, None], every)
+            b2 = np.argmin(d22, axis=1)
+            r2 = np.arange(len(b2))
+            out_seg[far], out_t[far], out_d2[far] = every[r2, b2], t2[r2, b2], d22[r2, b2]
         return [
-            Snap(int(s), float(tt), float(math.sqrt(dd)))
-            for s, tt, dd in zip(k, t[rows, k], dist2[rows, k], strict=True)
+            Snap(int(k), float(tt), float(math.sqrt(dd)))
+            for k, tt, dd in zip(out_seg, out_t, out_d2, strict=True)
         ]
 
     def street_at(self, lat: float, lon: float) -> str:
@@ -180,7 +249,7 @@ class RoadGraph:
         length, speed = float(self.seg_len[k]), float(self.seg_speed[k])
         u, v = int(self.seg_u[k]), int(self.seg_v[k])
         out = [(v, (1 - s.t) * length / speed, (1 - s.t) * length)]
-        if not self.seg_oneway[k]:
+        if not self.seg_oneway[k] or s.t * length < 0.5:  # at its first junction already
             out.append((u, s.t * length / speed, s.t * length))
         return out
 
@@ -190,7 +259,7 @@ class RoadGraph:
         length, speed = float(self.seg_len[k]), float(self.seg_speed[k])
         u, v = int(self.seg_u[k]), int(self.seg_v[k])
         out = [(u, s.t * length / speed, s.t * length)]
-        if not self.seg_oneway[k]:
+        if not self.seg_oneway[k] or (1 - s.t) * length < 0.5:  # at its last junction already
             out.append((v, (1 - s.t) * length / speed, (1 - s.t) * length))
         return out
 
@@ -226,32 +295,46 @@ class RoadGraph:
 
     def route(self, origin: tuple[float, float], destination: tuple[float, float]) -> Route:
         """The fastest drive from `origin` to `destination` (lat, lon). Raises NoRoute."""
-        a, b = self.snap(*origin), self.snap(*destination)
-        pred, times = self._search(self.graph, self._exits(a))
-        best: tuple[float, int] | None = None
-        for n, t, _ in self._entries(b):
-            if n in times and (best is None or times[n] + t < best[0]):
-                best = (times[n] + t, n)
-        direct = self._same_segment(a, b)
-        if direct is not None and (best is None or direct[0] <= best[0]):
-            return self._build(origin, destination, a, b, [])
-        if best is None:
+        route = self.route_from(origin, self.search_to(destination))
+        if route is None:
             raise NoRoute("no drivable path between these points")
-        return self._build(origin, destination, a, b, self._path(pred, best[1]))
+        return route
 
     def search_to(self, destination: tuple[float, float]) -> Search:
-        """One search towards `destination` on the reversed graph: every node's time to it."""
+        """Every node's time to `destination`: read from the all-pairs table once `precompute`
+        has filled it, else one Dijkstra on the reversed graph."""
         b = self.snap(*destination)
-        pred, times = self._search(self.reverse, self._entries(b))
-        return Search(destination, b, pred, times)
+        entries = self._entries(b)
+        dist, pred = self._dist_table, self._pred_table
+        if dist is not None and pred is not None:
+            by_entry = np.stack([dist[:, n] + t for n, t, _ in entries])
+            choice = np.argmin(by_entry, axis=0)
+            ends = [n for n, _, _ in entries]
+
+            def table_path(n: int) -> list[int]:
+                nodes = [ends[int(choice[n])]]
+                while nodes[-1] != n:
+                    nodes.append(int(pred[n, nodes[-1]]))
+                nodes.reverse()
+                return nodes
+
+            return Search(destination, b, by_entry.min(axis=0), table_path)
+        tree, found = self._search(self.reverse, entries)
+        times = np.full(len(self.lonlat), np.inf)
+        for n, t in found.items():
+            if n != _START:
+                times[n] = t
+        # Paths in the reversed graph run destination -> node: read them backwards.
+        return Search(destination, b, times, lambda n: list(reversed(self._path(tree, n))))
 
     def _best_exit(self, a: Snap, search: Search) -> tuple[float, int] | None:
         """(time, first node) of the fastest way from `a` to the search's destination; node -1:
         straight along the common segment; None: no way."""
         best: tuple[float, int] | None = None
         for n, t, _ in self._exits(a):
-            if n in search.times and (best is None or search.times[n] + t < best[0]):
-                best = (search.times[n] + t, n)
+            total = float(search.times[n]) + t
+            if math.isfinite(total) and (best is None or total < best[0]):
+                best = (total, n)
         direct = self._same_segment(a, search.snap)
         if direct is not None and (best is None or direct[0] <= best[0]):
             best = (direct[0], -1)
@@ -277,9 +360,7 @@ class RoadGraph:
             return None
         if best[1] == -1:
             return self._build(origin, search.destination, a, search.snap, [])
-        # Paths in the reversed graph run destination -> node: read them backwards.
-        nodes = list(reversed(self._path(search.pred, best[1])))
-        return self._build(origin, search.destination, a, search.snap, nodes)
+        return self._build(origin, search.destination, a, search.snap, search.path(best[1]))
 
     def _build(
         self,
@@ -312,6 +393,8 @@ class RoadGraph:
         out_speeds: list[float] = []
         for p, sp in zip(pts[1:], speeds, strict=True):
             if self._dist(out_pts[-1], p) < 0.01:
+                if len(out_pts) > 1:
+                    out_pts[-1] = p  # the same place: keep the later one (the destination itself)
                 continue
             out_pts.append(p)
             out_speeds.append(sp)

@@ -8,7 +8,7 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -24,7 +24,7 @@ from backend.security import principal
 from backend.security.principal import Role
 from backend.services.audit_trail import audited
 from backend.services.convert import time_range
-from backend.services.resumable import follow, resume_refusal
+from backend.services.resumable import fitting, follow, resume_refusal, snapshot
 from backend.services.units import MAX_OFFSET_M, check_point, route_points, ts, unit_to_pb, who
 from backend.store.incidents_sqlite import IncidentQuery
 
@@ -420,11 +420,11 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         found, total = await self.desk.store.query(q)
-        resp = incidents_pb2.ListIncidentsResponse(total_size=total)
-        for i in found:
-            incident_to_pb(i, resp.incidents.add())
-        if len(found) == q.limit:
-            last = found[-1]
+        pbs = [incident_to_pb(i) for i in found]
+        kept = fitting([m.ByteSize() for m in pbs])  # long timelines: a page stays far below 4 MB
+        resp = incidents_pb2.ListIncidentsResponse(total_size=total, incidents=pbs[:kept])
+        if len(found) == q.limit or kept < len(found):
+            last = found[kept - 1]
             resp.next_page_token = _encode_token(last.created_at, int(last.id.rsplit("-", 1)[1]))
         return resp
 
@@ -443,12 +443,16 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
             incidents = book.live(time.time())
             seq = book.sequence
             total = len(incidents)
-            for i in range(0, max(total, 1), SNAPSHOT_CHUNK):
+
+            def chunk(items: Sequence[Incident], last: bool) -> incidents_pb2.WatchIncidentsResponse:
                 msg = incidents_pb2.WatchIncidentsResponse(sequence=seq, epoch=book.epoch)
-                msg.snapshot.last = i + SNAPSHOT_CHUNK >= total
+                msg.snapshot.last = last
                 msg.snapshot.total_size = total
-                for inc in incidents[i : i + SNAPSHOT_CHUNK]:
+                for inc in items:
                     incident_to_pb(inc, msg.snapshot.incidents.add())
+                return msg
+
+            for msg in snapshot(incidents, SNAPSHOT_CHUNK, chunk):
                 yield msg
         else:
             reason = await resume_refusal(

@@ -15,7 +15,7 @@ from backend.domain.units import Capability, TransitionRefused, Unit, UnitStatus
 from backend.routing import NoRoute, Route
 from backend.security import principal
 from backend.services.audit_trail import audited
-from backend.services.resumable import follow, resume_refusal
+from backend.services.resumable import follow, resume_refusal, snapshot
 
 SNAPSHOT_CHUNK = 1000
 DEFAULT_BATCH = 500
@@ -50,7 +50,7 @@ def unit_to_pb(u: Unit, out: incidents_pb2.Unit | None = None) -> incidents_pb2.
     return m
 
 
-def route_points(route: Route, out: Sequence[common_pb2.GeoPoint] | None = None) -> list[common_pb2.GeoPoint]:
+def route_points(route: Route) -> list[common_pb2.GeoPoint]:
     return [common_pb2.GeoPoint(lat=lat, lon=lon) for lat, lon in route.points]
 
 
@@ -117,12 +117,16 @@ class UnitService(incidents_pb2_grpc.UnitServiceServicer):
             units = board.units()
             seq = board.sequence
             total = len(units)
-            for i in range(0, max(total, 1), SNAPSHOT_CHUNK):
+
+            def chunk(items: Sequence[Unit], last: bool) -> incidents_pb2.WatchUnitsResponse:
                 msg = incidents_pb2.WatchUnitsResponse(sequence=seq, epoch=board.epoch)
-                msg.snapshot.last = i + SNAPSHOT_CHUNK >= total
+                msg.snapshot.last = last
                 msg.snapshot.total_size = total
-                for u in units[i : i + SNAPSHOT_CHUNK]:
+                for u in items:
                     unit_to_pb(u, msg.snapshot.units.add())
+                return msg
+
+            for msg in snapshot(units, SNAPSHOT_CHUNK, chunk):
                 yield msg
         else:
             reason = await resume_refusal(

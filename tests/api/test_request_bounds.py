@@ -16,6 +16,7 @@ from vigie.v1 import (
     audit_pb2,
     auth_pb2,
     commands_pb2,
+    incidents_pb2,
     map_pb2,
     video_pb2,
     wall_pb2,
@@ -23,7 +24,17 @@ from vigie.v1 import (
 
 from tests.conftest import open_channel
 
-FILES = (alarms_pb2, assets_pb2, audit_pb2, auth_pb2, commands_pb2, map_pb2, video_pb2, wall_pb2)
+FILES = (
+    alarms_pb2,
+    assets_pb2,
+    audit_pb2,
+    auth_pb2,
+    commands_pb2,
+    incidents_pb2,
+    map_pb2,
+    video_pb2,
+    wall_pb2,
+)
 HUGE_TEXT = "é" * 5000  # past any bound a request's string may have (the largest is 4096)
 MANY = 1001  # past any bound a request's list may have (the largest is 500)
 
