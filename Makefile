@@ -47,8 +47,9 @@ bench: $(GEN)
 PYVERSIONS ?= 3.11 3.12 3.13
 test-all: $(GEN)
 	@for v in $(PYVERSIONS); do \
-	  py=$$(command -v python$$v || ls -d $$(pyenv root 2>/dev/null)/versions/$$v*/bin/python 2>/dev/null | tail -n1); \
-	  if [ -z "$$py" ] || ! [ -x "$$py" ]; then echo "== Python $$v: not installed, skipped"; continue; fi; \
+	  py=$$(ls -d $$(pyenv root 2>/dev/null)/versions/$$v*/bin/python 2>/dev/null | tail -n1); \
+	  [ -n "$$py" ] || py=$$(command -v python$$v); \
+	  if [ -z "$$py" ] || ! "$$py" -c '' 2>/dev/null; then echo "== Python $$v: not installed, skipped"; continue; fi; \
 	  venv=.venv-$$v; \
 	  if [ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$$v" ]; then venv=$(VENV); fi; \
 	  if ! [ -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ] || [ requirements/constraints.txt -nt $$venv/.installed ]; then \

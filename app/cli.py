@@ -73,6 +73,13 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
         "--tls-cert", default=d(None), metavar="FILE", help="this console's certificate, if the backend asks"
     )
     common.add_argument("--tls-key", default=d(None), metavar="FILE", help="the key of --tls-cert")
+    common.add_argument(
+        "--time-zone",
+        default=d(None),
+        metavar="ZONE",
+        help="the city's IANA time zone for every time shown (default: the setting city/time_zone, "
+        "else Europe/Paris); the demo's backend gets the same",
+    )
     return common
 
 
@@ -148,7 +155,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--name {args.name!r}: 1-64 of A-Z a-z 0-9 . _ -")
     if not 1 <= args.screens <= 8:
         p.error("--screens must be between 1 and 8")
+    if args.time_zone:
+        from app.city_time import load
+
+        try:
+            load(args.time_zone)
+        except ValueError as exc:
+            p.error(f"--time-zone: {exc}")
     return args
+
+
+def apply_time_zone(args: argparse.Namespace) -> str:
+    """The city's zone for this console: --time-zone, else the setting, else Europe/Paris."""
+    from PySide6.QtCore import QSettings
+
+    from app import city_time
+
+    name = args.time_zone or str(QSettings().value(city_time.SETTING, "") or "") or city_time.DEFAULT
+    try:
+        city_time.set_zone(name)
+    except ValueError as exc:
+        logging.warning("setting %s: %s; using %s", city_time.SETTING, exc, city_time.DEFAULT)
+        city_time.set_zone(city_time.DEFAULT)
+    return city_time.zone().key
 
 
 def make_session(address: str, args: argparse.Namespace) -> Session:
@@ -239,11 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Vigie")
     app.setApplicationName("Vigie")
     apply_theme(app)
+    zone = apply_time_zone(args)
 
     backend: BackendProcess | None = None
     address = args.backend
     if args.command == "demo":
-        extra = ["--seed", str(args.seed), "--lights", str(args.lights), "--demo-users"]
+        extra = ["--seed", str(args.seed), "--lights", str(args.lights), "--demo-users", "--time-zone", zone]
         if args.cameras:
             if not Path(args.cameras).is_file():
                 print(f"vigie: no camera catalogue at {args.cameras}", file=sys.stderr)

@@ -11,6 +11,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QColor
 from vigie.v1 import audit_pb2
 
+from app import city_time
+
 RESULT_COLORS = {"ok": "#3fb950", "denied": "#f85149", "failed": "#f85149", "invalid": "#d29922"}
 
 
@@ -45,7 +47,7 @@ CSV_HEADER = [f.name for f in fields(AuditRow)]
 
 
 def iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", city_time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
 
 
 def write_csv(path: str, rows: list[AuditRow]) -> None:
@@ -104,7 +106,7 @@ class AuditTableModel(QAbstractTableModel):
         col = index.column()
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             if col == 0:
-                return time.strftime("%d %b %H:%M:%S", time.localtime(r.time))
+                return time.strftime("%d %b %H:%M:%S", city_time.localtime(r.time))
             return (r.user, r.console, r.action, r.target, r.reason, r.result, r.detail)[col - 1]
         if role == Qt.ItemDataRole.ForegroundRole and col == 6:
             return QColor(RESULT_COLORS.get(r.result, "#c9d1d9"))

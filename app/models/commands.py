@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QColor
 from vigie.v1 import commands_pb2
 
+from app import city_time
 from app.models.records import KIND_NAMES
 from widgets.commands.style import STAGE_COLORS
 
@@ -178,7 +179,7 @@ class CommandProgressModel(QAbstractTableModel):
                 return STAGE_LABELS.get(t.stage, t.stage)
             if col == 2:
                 return t.detail
-            return time.strftime("%H:%M:%S", time.localtime(t.updated)) if t.updated else ""
+            return time.strftime("%H:%M:%S", city_time.localtime(t.updated)) if t.updated else ""
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
             return QColor(STAGE_COLORS.get(t.stage, "#c9d1d9"))
         if role == Qt.ItemDataRole.UserRole:
