@@ -169,7 +169,10 @@ def _local_hour(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     uniq, inv = np.unique(days, return_inverse=True)
     offs = np.array(
         [
-            datetime.fromtimestamp(int(d) * 86400 + 43200, UTC).astimezone(city_zone.zone()).utcoffset().total_seconds()
+            datetime.fromtimestamp(int(d) * 86400 + 43200, UTC)
+            .astimezone(city_zone.zone())
+            .utcoffset()
+            .total_seconds()
             for d in uniq
         ]
     )
