@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -124,6 +125,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--lights", type=int, default=5000)
     demo.add_argument(
+        "--fresh",
+        action="store_true",
+        help="a clean city: the backend gets a new, empty data dir (no alarms, audit or walls from "
+        "earlier runs), removed when the demo ends",
+    )
+    demo.add_argument(
         "--cameras",
         metavar="FILE",
         help="a TOML camera catalogue (real RTSP/MJPEG/file cameras) for the backend",
@@ -237,6 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _prepare_environment(args)
+    from app import x11_check
+
+    problem = x11_check.check()  # before Qt: its own message names no package
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
 
     from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
     from PySide6.QtWidgets import QApplication
@@ -271,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     zone = apply_time_zone(args)
 
     backend: BackendProcess | None = None
+    fresh_dir = ""
     address = args.backend
     if args.command == "demo":
         extra = ["--seed", str(args.seed), "--lights", str(args.lights), "--demo-users", "--time-zone", zone]
@@ -279,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"vigie: no camera catalogue at {args.cameras}", file=sys.stderr)
                 return 2
             extra += ["--cameras", str(Path(args.cameras).resolve())]
+        if args.fresh:
+            fresh_dir = tempfile.mkdtemp(prefix="vigie-demo-")  # 0700, new each time
+            extra += ["--data-dir", fresh_dir]
         backend = BackendProcess(extra)
         backend.start()
         address = backend.address
@@ -299,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         workspaces.shutdown()
         if backend is not None:
             backend.stop()
+        if fresh_dir:
+            shutil.rmtree(fresh_dir, ignore_errors=True)
         return 2
     if backend is not None:
         # The demo's backend is ours: if it dies (a bad catalogue, a crash), say so instead of
@@ -341,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         session.stop()
         if backend is not None:
             backend.stop()
+        if fresh_dir:
+            shutil.rmtree(fresh_dir, ignore_errors=True)
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     return code or result
 
