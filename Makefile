@@ -9,7 +9,7 @@ GEN    := protos/vigie/v1/.gen-stamp
 .PHONY: demo test test-all lint bench gen clean screenshot
 
 # The venv is rebuilt when pyproject.toml or the constraints change (stale), or when missing.
-$(STAMP): pyproject.toml requirements/constraints.txt
+$(STAMP): pyproject.toml setup.py requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
 	@touch $@
@@ -52,7 +52,7 @@ test-all: $(GEN)
 	  if [ -z "$$py" ] || ! "$$py" -c '' 2>/dev/null; then echo "== Python $$v: not installed, skipped"; continue; fi; \
 	  venv=.venv-$$v; \
 	  if [ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$$v" ]; then venv=$(VENV); fi; \
-	  if ! [ -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ] || [ requirements/constraints.txt -nt $$venv/.installed ]; then \
+	  if ! [ -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ] || [ setup.py -nt $$venv/.installed ] || [ requirements/constraints.txt -nt $$venv/.installed ]; then \
 	    rm -rf $$venv && $$py -m venv $$venv \
 	    && $$venv/bin/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]' \
 	    && touch $$venv/.installed || exit 1; \
