@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml setup.py requirements/constraints.txt
 	@touch $@
 
 # Python code for the vigie.v1 API is generated at build time (not committed), with type stubs.
-$(GEN): $(PROTOS) $(STAMP) tools/gen_protos.py
+# .venv/ns: the installed package tree as symlinks, for import-linter and mypy (tools/namespace_links.py).
+$(GEN): $(PROTOS) $(STAMP) tools/gen_protos.py tools/namespace_links.py setup.py
 	$(BIN)/python tools/gen_protos.py
+	$(BIN)/python tools/namespace_links.py $(VENV)/ns
 	@touch $@
 
 gen: $(GEN)
