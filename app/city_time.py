@@ -39,5 +39,11 @@ def localtime(t: float | None = None) -> time.struct_time:
     return datetime.fromtimestamp(time.time() if t is None else t, _zone).timetuple()
 
 
+def seconds_west(t: float) -> int:
+    """The city's offset at unix time t as seconds west of UTC (time.timezone's, pyqtgraph's sign)."""
+    offset = datetime.fromtimestamp(t, _zone).utcoffset()
+    return -int(offset.total_seconds()) if offset is not None else 0
+
+
 def strftime(fmt: str, t: float | None = None) -> str:
     return time.strftime(fmt, localtime(t))

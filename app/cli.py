@@ -179,11 +179,14 @@ def apply_time_zone(args: argparse.Namespace) -> str:
     from app import city_time
 
     name = args.time_zone or str(QSettings().value(city_time.SETTING, "") or "") or city_time.DEFAULT
+    from widgets.charts.telemetry_chart import TelemetryChart
+
     try:
         city_time.set_zone(name)
     except ValueError as exc:
         logging.warning("setting %s: %s; using %s", city_time.SETTING, exc, city_time.DEFAULT)
         city_time.set_zone(city_time.DEFAULT)
+    TelemetryChart.utc_offset_west = city_time.seconds_west  # the charts' time axes too
     return city_time.zone().key
 
 

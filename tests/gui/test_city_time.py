@@ -90,3 +90,33 @@ def test_an_unknown_time_zone_exits_2_with_the_reason() -> None:
     for done in (run_with_bad_zone("-m", "app"), run_with_bad_zone("-m", "backend")):
         assert done.returncode == 2
         assert "unknown time zone 'Mars/Olympus_Mons'" in done.stderr
+
+
+class _Series:
+    """A metric's history as the chart takes it (widgets/charts/telemetry_chart.py SeriesLike)."""
+
+    def __init__(self, times: np.ndarray) -> None:
+        self.metric, self.label, self.unit = "flow", "Flow", "l/s"
+        self.times = times
+        self.values = np.linspace(0.0, 1.0, len(times))
+
+
+def test_the_telemetry_chart_time_axis_shows_the_city_time(qtbot, city_in_tokyo) -> None:
+    from app.cli import apply_time_zone, parse_args
+    from widgets.charts.telemetry_chart import TelemetryChart
+
+    apply_time_zone(parse_args(["--time-zone", "Asia/Tokyo"]))  # what `vigie` does at start
+    try:
+        chart = TelemetryChart()
+        qtbot.addWidget(chart)
+        t = float(calendar.timegm((2026, 1, 15, 9, 0, 0)))  # 18:00 in Tokyo
+        chart.set_series([_Series(np.linspace(t - 1800, t + 1800, 121))])
+        chart.resize(800, 300)
+        chart.show()
+        axis = chart._curves["flow"][0].getAxis("bottom")
+        qtbot.waitUntil(lambda: getattr(axis, "zoomLevel", None) is not None, timeout=5000)
+        spec = next(s for s in axis.zoomLevel.tickSpecs if s.format and "%H" in s.format)
+        label = axis.tickStrings([t], 1.0, spec.spacing)[0]
+        assert label == tokyo(spec.format, t) and label.startswith("18:00"), label
+    finally:
+        TelemetryChart.utc_offset_west = None
