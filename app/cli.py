@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -73,6 +74,13 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
         "--tls-cert", default=d(None), metavar="FILE", help="this console's certificate, if the backend asks"
     )
     common.add_argument("--tls-key", default=d(None), metavar="FILE", help="the key of --tls-cert")
+    common.add_argument(
+        "--time-zone",
+        default=d(None),
+        metavar="ZONE",
+        help="the city's IANA time zone for every time shown (default: the setting city/time_zone, "
+        "else Europe/Paris); the demo's backend gets the same",
+    )
     return common
 
 
@@ -117,6 +125,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--lights", type=int, default=5000)
     demo.add_argument(
+        "--fresh",
+        action="store_true",
+        help="a clean city: the backend gets a new, empty data dir (no alarms, audit or walls from "
+        "earlier runs), removed when the demo ends",
+    )
+    demo.add_argument(
         "--cameras",
         metavar="FILE",
         help="a TOML camera catalogue (real RTSP/MJPEG/file cameras) for the backend",
@@ -148,7 +162,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--name {args.name!r}: 1-64 of A-Z a-z 0-9 . _ -")
     if not 1 <= args.screens <= 8:
         p.error("--screens must be between 1 and 8")
+    if args.time_zone:
+        from app.city_time import load
+
+        try:
+            load(args.time_zone)
+        except ValueError as exc:
+            p.error(f"--time-zone: {exc}")
     return args
+
+
+def apply_time_zone(args: argparse.Namespace) -> str:
+    """The city's zone for this console: --time-zone, else the setting, else Europe/Paris."""
+    from PySide6.QtCore import QSettings
+
+    from app import city_time
+
+    name = args.time_zone or str(QSettings().value(city_time.SETTING, "") or "") or city_time.DEFAULT
+    from widgets.charts.telemetry_chart import TelemetryChart
+
+    try:
+        city_time.set_zone(name)
+    except ValueError as exc:
+        logging.warning("setting %s: %s; using %s", city_time.SETTING, exc, city_time.DEFAULT)
+        city_time.set_zone(city_time.DEFAULT)
+    TelemetryChart.utc_offset_west = city_time.seconds_west  # the charts' time axes too
+    return city_time.zone().key
 
 
 def make_session(address: str, args: argparse.Namespace) -> Session:
@@ -219,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _prepare_environment(args)
+    from app import x11_check
+
+    problem = x11_check.check()  # before Qt: its own message names no package
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
 
     from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
     from PySide6.QtWidgets import QApplication
@@ -250,16 +295,22 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Vigie")
     app.setApplicationName("Vigie")
     apply_theme(app)
+    zone = apply_time_zone(args)
 
     backend: BackendProcess | None = None
+    fresh_dir = ""
     address = args.backend
     if args.command == "demo":
-        extra = ["--seed", str(args.seed), "--lights", str(args.lights), "--demo-users", *demo_walls()]
+        extra = ["--seed", str(args.seed), "--lights", str(args.lights), "--demo-users", "--time-zone", zone]
+        extra += demo_walls()
         if args.cameras:
             if not Path(args.cameras).is_file():
                 print(f"vigie: no camera catalogue at {args.cameras}", file=sys.stderr)
                 return 2
             extra += ["--cameras", str(Path(args.cameras).resolve())]
+        if args.fresh:
+            fresh_dir = tempfile.mkdtemp(prefix="vigie-demo-")  # 0700, new each time
+            extra += ["--data-dir", fresh_dir]
         backend = BackendProcess(extra)
         backend.start()
         address = backend.address
@@ -280,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         workspaces.shutdown()
         if backend is not None:
             backend.stop()
+        if fresh_dir:
+            shutil.rmtree(fresh_dir, ignore_errors=True)
         return 2
     if backend is not None:
         # The demo's backend is ours: if it dies (a bad catalogue, a crash), say so instead of
@@ -322,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         session.stop()
         if backend is not None:
             backend.stop()
+        if fresh_dir:
+            shutil.rmtree(fresh_dir, ignore_errors=True)
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     return code or result
 

@@ -174,8 +174,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="refused calls of one kind from one peer are audited once, then counted in one summary"
         " record per this many seconds (default 60)",
     )
+    p.add_argument(
+        "--time-zone",
+        default="Europe/Paris",
+        metavar="ZONE",
+        help="the city's IANA time zone (default Europe/Paris): camera overlays, day and night, telemetry;"
+        " give consoles the same (vigie --time-zone)",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
+    from backend.adapters.simulator import city_zone
+
+    try:
+        city_zone.set_zone(args.time_zone)
+    except ValueError as exc:
+        p.error(f"--time-zone: {exc}")
     if not 0 <= args.lights <= 50_000:
         p.error("--lights must be between 0 and 50000")
     if not 0 <= args.vehicles <= 1000:

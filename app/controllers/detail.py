@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 
+from app import city_time
 from app.client.session import Session
 from app.models.asset_table import format_age
 from app.models.assets import AssetStore, Changes
@@ -24,7 +25,7 @@ def detail_fields(r: AssetRecord) -> list[tuple[str, str]]:
     ]
     if r.kind in ("camera", "vehicle"):
         fields.append(("Heading", f"{r.heading:.0f}°"))
-    seen = time.strftime("%H:%M:%S", time.localtime(r.last_seen)) if r.last_seen else "never"
+    seen = time.strftime("%H:%M:%S", city_time.localtime(r.last_seen)) if r.last_seen else "never"
     fields.append(
         ("Last seen", f"{seen} ({format_age(time.time() - r.last_seen)} ago)" if r.last_seen else seen)
     )

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from app import city_time
 from widgets.commands.style import STAGE_COLORS
 
 # The stages in the order a healthy command goes through them; SENT is the console's own (the
@@ -142,7 +143,7 @@ class CommandProgressModel(QAbstractTableModel):
                 return STAGE_LABELS.get(t.stage, t.stage)
             if col == 2:
                 return t.detail
-            return time.strftime("%H:%M:%S", time.localtime(t.updated)) if t.updated else ""
+            return time.strftime("%H:%M:%S", city_time.localtime(t.updated)) if t.updated else ""
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
             return QColor(STAGE_COLORS.get(t.stage, "#c9d1d9"))
         if role == Qt.ItemDataRole.UserRole:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import city_time
 from app.client.session import Session
 from app.controllers.map_view import MapController, map_row
 from app.models.asset_table import AssetTableModel
@@ -321,7 +322,7 @@ class WallDisplay(QWidget):
         else:  # "Camera · Gare — parvis": the kind stands out, names stay as people write them
             kind, _, rest = summary(c, self._name).partition(" · ")
             what = f"{kind.upper()} · {rest}"
-        when = time.strftime("%H:%M:%S", time.localtime(c.pushed_at)) if c.pushed_at else ""
+        when = time.strftime("%H:%M:%S", city_time.localtime(c.pushed_at)) if c.pushed_at else ""
         who = c.pushed_by + (f" ({c.console})" if c.console else "")
         return what, f"pushed by {who} at {when}" if who else ""
 
@@ -366,7 +367,7 @@ class WallDisplay(QWidget):
         self.banner.show()
 
     def _tick(self) -> None:
-        self.clock.setText(time.strftime("%H:%M:%S"))
+        self.clock.setText(city_time.strftime("%H:%M:%S"))
         if self.link == "disconnected":
             self._update_banner()
 
