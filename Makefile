@@ -31,10 +31,10 @@ screenshot: $(GEN)
 
 # ruff (with RUF100: no stale noqa), the layering contracts ([tool.importlinter]) and the type checks
 # ([tool.mypy]) in pyproject.toml.
-lint: $(STAMP)
+lint: $(GEN)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports --no-cache
+	PYTHONPATH=$(VENV)/ns $(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
 test: $(GEN) lint

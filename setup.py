@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent
 
 # Installed package -> source folder. The folders stay where they are; package_dir maps them.
 PACKAGE_ROOTS = {
-    "app": "app",
-    "widgets": "widgets",
-    "backend": "backend",
+    "vigie.app": "app",
+    "vigie.widgets": "widgets",
+    "vigie.backend": "backend",
     "vigie": "protos/vigie",
 }
 RESOURCES_PACKAGE = "vigie"  # resources/ is installed as <this package>/resources

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.auth import Credentials, TlsOptions
-    from app.session import Session
+    from vigie.app.auth import Credentials, TlsOptions
+    from vigie.app.session import Session
 
 WALL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -87,7 +87,7 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
 def session_credentials(args: argparse.Namespace) -> Credentials | None:
     """Who the console logs in as: --user with $VIGIE_PASSWORD; the demo's users have their name as
     password; None: the login dialog asks."""
-    from app.auth import Credentials
+    from vigie.app.auth import Credentials
 
     user = args.user or ("operator" if args.command == "demo" else None)
     if not user:
@@ -100,7 +100,7 @@ def tls_options(args: argparse.Namespace) -> TlsOptions | None:
     """TLS from the command line, else from the settings (tls/ca, tls/cert, tls/key)."""
     from PySide6.QtCore import QSettings
 
-    from app.auth import TlsOptions
+    from vigie.app.auth import TlsOptions
 
     s = QSettings()
     ca = args.tls_ca or s.value("tls/ca", "")
@@ -163,7 +163,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not 1 <= args.screens <= 8:
         p.error("--screens must be between 1 and 8")
     if args.time_zone:
-        from app.city_time import load
+        from vigie.app.city_time import load
 
         try:
             load(args.time_zone)
@@ -176,10 +176,10 @@ def apply_time_zone(args: argparse.Namespace) -> str:
     """The city's zone for this console: --time-zone, else the setting, else Europe/Paris."""
     from PySide6.QtCore import QSettings
 
-    from app import city_time
+    from vigie.app import city_time
 
     name = args.time_zone or str(QSettings().value(city_time.SETTING, "") or "") or city_time.DEFAULT
-    from widgets.charts.telemetry_chart import TelemetryChart
+    from vigie.widgets.charts.telemetry_chart import TelemetryChart
 
     try:
         city_time.set_zone(name)
@@ -193,7 +193,7 @@ def apply_time_zone(args: argparse.Namespace) -> str:
 def make_session(address: str, args: argparse.Namespace) -> Session:
     """The one place consoles and walls get their backend session: who logs in (--user and
     $VIGIE_PASSWORD; the demo's operator) and over what (TLS from the options or settings)."""
-    from app.session import Session
+    from vigie.app.session import Session
 
     creds = session_credentials(args)
     if creds is not None and not creds.password:
@@ -205,7 +205,7 @@ def demo_walls() -> list[str]:
     """The demo backend's walls: one per screen role (so Screens ▸ Presentation: shared wall works on
     any screen) and wall-1..wall-4 for `vigie wall --name wall-N` processes, each allowed to the
     demo's users."""
-    from app.workspace.screens import role_names
+    from vigie.app.workspace.screens import role_names
 
     users = ",".join(f"user:{u}" for u in ("viewer", "operator", "supervisor", "admin"))
     names = [*role_names(8), *(f"wall-{i}" for i in range(1, 5))]
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _prepare_environment(args)
-    from app import x11_check
+    from vigie.app import x11_check
 
     problem = x11_check.check()  # before Qt: its own message names no package
     if problem:
@@ -268,15 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app import gc_policy
-    from app.backend_process import BackendProcess
-    from app.console import Console
-    from app.controllers.map_view import tiles_setting
-    from app.theme import apply_theme
-    from app.workspace.files import WorkspaceError, WorkspaceStore
-    from app.workspace.manager import WorkspaceManager
-    from app.workspace.screenshot import write_screenshots
-    from widgets.map.mbtiles import register_url_schemes
+    from vigie.app import gc_policy
+    from vigie.app.backend_process import BackendProcess
+    from vigie.app.console import Console
+    from vigie.app.controllers.map_view import tiles_setting
+    from vigie.app.theme import apply_theme
+    from vigie.app.workspace.files import WorkspaceError, WorkspaceStore
+    from vigie.app.workspace.manager import WorkspaceManager
+    from vigie.app.workspace.screenshot import write_screenshots
+    from vigie.widgets.map.mbtiles import register_url_schemes
 
     if args.tiles:
         try:
@@ -397,8 +397,8 @@ def run_wall(args: argparse.Namespace, app: object) -> int:
     """`vigie wall`: attach to the backend as wall `args.name` and show what is pushed to it."""
     from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 
-    from app.models.asset_table import AssetTableModel
-    from app.wall.display import WallDisplay
+    from vigie.app.models.asset_table import AssetTableModel
+    from vigie.app.wall.display import WallDisplay
 
     try:
         screen = _pick_screen(app, args.screen)

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
-from widgets.status.palette import KIND_LABELS, STATUS_COLORS, STATUS_LABELS
+from vigie.widgets.status.palette import KIND_LABELS, STATUS_COLORS, STATUS_LABELS
 
 
 def _resources_dir() -> Path:

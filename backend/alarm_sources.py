@@ -30,9 +30,9 @@ import time
 
 import numpy as np
 
-from backend.domain.alarms import AlarmEngine
-from backend.domain.assets import Asset, Kind, Status
-from backend.domain.revlog import AssetStore, HistoryExpired
+from vigie.backend.domain.alarms import AlarmEngine
+from vigie.backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.revlog import AssetStore, HistoryExpired
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import threading
 
 import grpc
 
-from backend.adapters.base import DeviceNetwork
-from backend.domain.walls import MAX_WALLS, InvalidContent, check_allowed, check_name
-from backend.security.principal import Role
-from backend.server import Backend
+from vigie.backend.adapters.base import DeviceNetwork
+from vigie.backend.domain.walls import MAX_WALLS, InvalidContent, check_allowed, check_name
+from vigie.backend.security.principal import Role
+from vigie.backend.server import Backend
 
 READY_PREFIX = "VIGIE_BACKEND_LISTENING"  # the line a parent process may wait for (see tests/conftest.py)
 
@@ -183,7 +183,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
-    from backend.adapters.simulator import city_zone
+    from vigie.backend.adapters.simulator import city_zone
 
     try:
         city_zone.set_zone(args.time_zone)
@@ -277,9 +277,9 @@ def build_network(args: argparse.Namespace) -> DeviceNetwork:
     """The simulator (default), the catalogue cameras, or both behind one CompositeNetwork.
 
     Raises CatalogueError for a bad catalogue, including ids that clash with simulated devices."""
-    from backend.adapters.cameras import CameraNetwork, CatalogueError, load_catalogue
-    from backend.adapters.composite import CompositeNetwork
-    from backend.adapters.simulator import CitySimulator
+    from vigie.backend.adapters.cameras import CameraNetwork, CatalogueError, load_catalogue
+    from vigie.backend.adapters.composite import CompositeNetwork
+    from vigie.backend.adapters.simulator import CitySimulator
 
     specs = load_catalogue(args.cameras) if args.cameras else []
     sim = None
@@ -325,11 +325,11 @@ def add_user(args: argparse.Namespace) -> int:
     """--add-user: create the user or reset its password (and role); audited; exits, never serves."""
     import getpass
 
-    from backend.domain.audit import AuditEntry
-    from backend.security.passwords import hash_password
-    from backend.security.users import check_name, check_password
-    from backend.store.audit_sqlite import AuditStore
-    from backend.store.users_sqlite import UserDB
+    from vigie.backend.domain.audit import AuditEntry
+    from vigie.backend.security.passwords import hash_password
+    from vigie.backend.security.users import check_name, check_password
+    from vigie.backend.store.audit_sqlite import AuditStore
+    from vigie.backend.store.users_sqlite import UserDB
 
     name = args.add_user
     try:
@@ -367,7 +367,7 @@ def tls_credentials(args: argparse.Namespace) -> grpc.ServerCredentials | None:
     """Raises TlsError; prints (and logs) a warning for certificates that expire soon."""
     if not args.tls_cert:
         return None
-    from backend.security.tls import TlsFiles, server_credentials
+    from vigie.backend.security.tls import TlsFiles, server_credentials
 
     creds, warnings = server_credentials(TlsFiles(args.tls_cert, args.tls_key, args.client_ca))
     for w in warnings:
@@ -437,8 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.add_user:
         return add_user(args)
-    from backend.adapters.cameras import CatalogueError
-    from backend.security.tls import TlsError
+    from vigie.backend.adapters.cameras import CatalogueError
+    from vigie.backend.security.tls import TlsError
 
     try:
         tls = tls_credentials(args)

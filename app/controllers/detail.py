@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 
-from app import city_time
-from app.client.session import Session
-from app.models.asset_table import format_age
-from app.models.assets import AssetStore, Changes
-from app.models.records import AssetRecord
-from widgets.detail.asset_detail import AssetDetailView
-from widgets.status.palette import KIND_SINGULAR
+from vigie.app import city_time
+from vigie.app.client.session import Session
+from vigie.app.models.asset_table import format_age
+from vigie.app.models.assets import AssetStore, Changes
+from vigie.app.models.records import AssetRecord
+from vigie.widgets.detail.asset_detail import AssetDetailView
+from vigie.widgets.status.palette import KIND_SINGULAR
 
 
 def detail_fields(r: AssetRecord) -> list[tuple[str, str]]:

@@ -15,17 +15,17 @@ import cv2
 from PySide6.QtCore import QObject, QPoint, QRectF, QSettings, Qt, Signal
 from PySide6.QtWidgets import QMenu
 
-from app import city_time
-from app.client.session import Session
-from app.models.asset_table import AssetTableModel
-from app.models.assets import AssetStore
-from app.models.mosaic_slots import MosaicSlots
-from app.models.records import CameraInfo
-from app.video.decoder import FrameDecoder
-from app.wall.feeds import TileFeeds
-from widgets.mosaic.layouts import MAX_TILES
-from widgets.mosaic.panel import MosaicPanel
-from widgets.mosaic.tour import Tour
+from vigie.app import city_time
+from vigie.app.client.session import Session
+from vigie.app.models.asset_table import AssetTableModel
+from vigie.app.models.assets import AssetStore
+from vigie.app.models.mosaic_slots import MosaicSlots
+from vigie.app.models.records import CameraInfo
+from vigie.app.video.decoder import FrameDecoder
+from vigie.app.wall.feeds import TileFeeds
+from vigie.widgets.mosaic.layouts import MAX_TILES
+from vigie.widgets.mosaic.panel import MosaicPanel
+from vigie.widgets.mosaic.tour import Tour
 
 MAIN_ABOVE = (960, 540)  # a tile at least this big gets the MAIN profile even when not maximised
 

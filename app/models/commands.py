@@ -13,8 +13,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from app import city_time
-from widgets.commands.style import STAGE_COLORS
+from vigie.app import city_time
+from vigie.widgets.commands.style import STAGE_COLORS
 
 # The stages in the order a healthy command goes through them; SENT is the console's own (the
 # request left, no answer yet). The last three end a target without success.

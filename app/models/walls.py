@@ -11,10 +11,10 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
-from app import city_time
-from app.models.ordered_rows import OrderedRowsModel
-from app.wall.content import WallState, summary
-from widgets.status.palette import status_color, status_icon
+from vigie.app import city_time
+from vigie.app.models.ordered_rows import OrderedRowsModel
+from vigie.app.wall.content import WallState, summary
+from vigie.widgets.status.palette import status_color, status_icon
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex

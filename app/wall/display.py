@@ -27,17 +27,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import city_time
-from app.client.session import Session
-from app.controllers.map_view import MapController, map_row
-from app.models.asset_table import AssetTableModel
-from app.theme import RESOURCES, map_style
-from app.wall.content import WallContent, summary
-from app.wall.feeds import TileFeeds
-from widgets.map.map_view import MapView
-from widgets.mosaic.layouts import LAYOUTS
-from widgets.mosaic.tile import VideoTile
-from widgets.status.palette import KIND_LABELS
+from vigie.app import city_time
+from vigie.app.client.session import Session
+from vigie.app.controllers.map_view import MapController, map_row
+from vigie.app.models.asset_table import AssetTableModel
+from vigie.app.theme import RESOURCES, map_style
+from vigie.app.wall.content import WallContent, summary
+from vigie.app.wall.feeds import TileFeeds
+from vigie.widgets.map.map_view import MapView
+from vigie.widgets.mosaic.layouts import LAYOUTS
+from vigie.widgets.mosaic.tile import VideoTile
+from vigie.widgets.status.palette import KIND_LABELS
 
 MAIN_TILE = (960, 540)  # a mosaic tile at least this big streams the MAIN profile
 ALARM_ZOOM = 17.0

@@ -11,12 +11,12 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMenuBar, QPushButton, QVBoxLayout, QWidget
 
-from app import city_time
-from app.console import Console
-from app.theme import dock_stylesheet
-from widgets.alarms.style import PRIORITY_COLORS
-from widgets.status.connection import ConnectionIndicator
-from widgets.status.palette import STATUS_COLORS, STATUS_LABELS, STATUSES
+from vigie.app import city_time
+from vigie.app.console import Console
+from vigie.app.theme import dock_stylesheet
+from vigie.widgets.alarms.style import PRIORITY_COLORS
+from vigie.widgets.status.connection import ConnectionIndicator
+from vigie.widgets.status.palette import STATUS_COLORS, STATUS_LABELS, STATUSES
 
 W = TypeVar("W", bound=QWidget)
 

@@ -10,13 +10,12 @@ import asyncio
 import time
 from pathlib import Path
 
-from vigie.v1 import alarms_pb2
-
-from backend.adapters.simulator import CitySimulator
-from backend.domain.assets import Kind
-from backend.store.alarms_sqlite import AlarmPersister
 from tests.api.test_alarms_service import StreamChecker, stub_for, watch
 from tests.conftest import BackendProcess
+from vigie.backend.adapters.simulator import CitySimulator
+from vigie.backend.domain.assets import Kind
+from vigie.backend.store.alarms_sqlite import AlarmPersister
+from vigie.v1 import alarms_pb2
 
 A = alarms_pb2.Alarm.State
 LEFT_BY_EARLIER_RUNS = 400

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from app import city_time
-from backend.adapters.simulator.video import SyntheticCamera
 from tests.conftest import ROOT
 from tests.gui.console_harness import ConsoleHarness
+from vigie.app import city_time
+from vigie.backend.adapters.simulator.video import SyntheticCamera
 
 TOKYO_OFFSET_S = 9 * 3600  # Asia/Tokyo is UTC+9 all year (no daylight saving time)
 HEADER_FORMAT = "%a %d %b  %H:%M:%S"
@@ -87,7 +87,7 @@ def run_with_bad_zone(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_an_unknown_time_zone_exits_2_with_the_reason() -> None:
-    for done in (run_with_bad_zone("-m", "app"), run_with_bad_zone("-m", "backend")):
+    for done in (run_with_bad_zone("-m", "vigie.app"), run_with_bad_zone("-m", "vigie.backend")):
         assert done.returncode == 2
         assert "unknown time zone 'Mars/Olympus_Mons'" in done.stderr
 
@@ -102,8 +102,8 @@ class _Series:
 
 
 def test_the_telemetry_chart_time_axis_shows_the_city_time(qtbot, city_in_tokyo) -> None:
-    from app.cli import apply_time_zone, parse_args
-    from widgets.charts.telemetry_chart import TelemetryChart
+    from vigie.app.cli import apply_time_zone, parse_args
+    from vigie.widgets.charts.telemetry_chart import TelemetryChart
 
     apply_time_zone(parse_args(["--time-zone", "Asia/Tokyo"]))  # what `vigie` does at start
     try:

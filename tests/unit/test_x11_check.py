@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from app import x11_check
 from tests.conftest import ROOT
+from vigie.app import x11_check
 
 ABSENT = "libvigie-test-absent.so.1"
 
@@ -75,7 +75,7 @@ def test_vigie_demo_exits_2_naming_the_missing_library_before_qt_starts(tmp_path
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
     env.update(DISPLAY=":99", PYTHONPATH=f"{fake}{os.pathsep}{ROOT}")
     done = subprocess.run(
-        [sys.executable, "-m", "app", "demo"],
+        [sys.executable, "-m", "vigie.app", "demo"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from backend.adapters.base import Series
-from backend.adapters.simulator import city_zone
-from backend.domain.assets import Kind, MetricInfo, Status
+from vigie.backend.adapters.base import Series
+from vigie.backend.adapters.simulator import city_zone
+from vigie.backend.domain.assets import Kind, MetricInfo, Status
 
 LAT_RAD = math.radians(47.322)
 LON_DEG = 5.041

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 import cv2
 import numpy as np
 
-from backend.adapters.base import PtzState, VideoSource
-from backend.adapters.simulator import city_zone
-from backend.adapters.simulator.ptz import PtzHead
+from vigie.backend.adapters.base import PtzState, VideoSource
+from vigie.backend.adapters.simulator import city_zone
+from vigie.backend.adapters.simulator.ptz import PtzHead
 
 DEFAULT_FPS = 15.0
 MAX_FPS = 30.0
