@@ -122,6 +122,12 @@ def page_memory(port: int, url_part: str = "map") -> dict[str, float]:
     try:
         heap = dt.call("Runtime.getHeapUsage")
         dom = dt.call("Memory.getDOMCounters")
+        # The page's own garbage collections (resources/map/map.js, with --expose-gc).
+        perf = dt.call(
+            "Runtime.evaluate",
+            expression="window.vigieMap ? window.vigieMap.perf() : {}",
+            returnByValue=True,
+        )
     finally:
         dt.close()
     out = {"js_heap_used": float(heap.get("usedSize", 0)), "js_heap_total": float(heap.get("totalSize", 0))}
@@ -129,6 +135,10 @@ def page_memory(port: int, url_part: str = "map") -> dict[str, float]:
         out["js_embedder_heap"] = float(heap["embedderHeapUsedSize"])
     if "backingStorageSize" in heap:
         out["js_backing_store"] = float(heap["backingStorageSize"])
+    value = perf.get("result", {}).get("value") or {}
+    for k in ("gcCount", "gcMs"):
+        if isinstance(value.get(k), (int, float)):
+            out[f"page_{k}"] = float(value[k])
     for k in ("documents", "nodes", "jsEventListeners"):
         if k in dom:
             out[f"dom_{k}"] = float(dom[k])
