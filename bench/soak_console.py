@@ -8,7 +8,9 @@ reaches into the console's session or controllers: widgets are found by class an
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import sys
 import threading
 import time
@@ -29,7 +31,12 @@ def qt_figures() -> dict:
     from PySide6.QtWidgets import QApplication
 
     tops = QApplication.topLevelWidgets()
+    by_class: dict[str, int] = {}
+    for w in tops:
+        name = f"{type(w).__name__}:{w.objectName()}" if w.objectName() else type(w).__name__
+        by_class[name] = by_class.get(name, 0) + 1
     return {
+        "top_level_by_class": by_class,
         "qobjects": sum(1 + len(w.findChildren(QObject)) for w in tops),
         "qwidgets": len(QApplication.allWidgets()),
         "top_level_widgets": len(tops),
@@ -78,6 +85,7 @@ def _wait_for_app(probe: Probe | None) -> None:
 
 
 def main() -> int:
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # see bench/soak_probe.py
     path = os.environ.get("VIGIE_SOAK_STATS")
     probe = Probe(path, extra=lambda: dict(_latest)) if path else None
     threading.Thread(target=_wait_for_app, args=(probe,), name="soak-wait-app", daemon=True).start()

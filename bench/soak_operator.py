@@ -4,8 +4,8 @@ Every `step_s` it does the next thing an operator does in a shift, with real inp
 and key events on the widgets): select an alarm and acknowledge it (Space), change the mosaic's
 layout (arrow keys on its layout box), put cameras in the mosaic (search the asset table, double-
 click a camera), open and close the command dialog (click "Command…", Escape), send the mosaic to
-a wall (its "To wall" menu), and every few rounds switch workspace (Workspace ▸ <name>; the menu
-action is triggered, as a menu's keyboard path depends on the platform).
+a wall (its "To wall" menu), and every few rounds switch workspace (a click on Workspace in the menu bar,
+then on the workspace's name).
 
 Widgets are found anew at every step, by class and object names and texts, since a workspace
 switch rebuilds the windows; a step that finds nothing to act on is counted as skipped, one that
@@ -19,13 +19,14 @@ from collections import Counter
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QComboBox,
     QLineEdit,
+    QMenu,
+    QMenuBar,
     QPushButton,
     QTableView,
     QToolButton,
@@ -92,6 +93,7 @@ class Operator(QObject):
         self.done: Counter[str] = Counter()
         self.skipped: Counter[str] = Counter()
         self.errors = 0
+        self.switches = 0
 
     def start(self) -> None:
         self.timer.start()
@@ -206,13 +208,37 @@ class Operator(QObject):
         return False
 
     def switch_workspace(self) -> bool:
-        self.rounds_switched = getattr(self, "rounds_switched", 0) + 1
-        if self.rounds_switched % 3:  # every third round: a rebuild of every window is heavy
+        """Workspace ▸ <the other provided workspace>, clicked in a window's menu bar (the menu is
+        filled when it opens). Every third round: rebuilding every window is heavy."""
+        self.switches += 1
+        if self.switches % 3:
             return False
-        target = WORKSPACES[(self.rounds_switched // 3) % len(WORKSPACES)]
-        for w in QApplication.topLevelWidgets():
-            for action in w.findChildren(QAction):
-                if action.text() == target and action.isEnabled():
-                    action.trigger()
-                    return True
+        target = WORKSPACES[(self.switches // 3) % len(WORKSPACES)]
+        for bar in by_class("QMenuBar"):
+            assert isinstance(bar, QMenuBar)
+            title = next((a for a in bar.actions() if a.text().replace("&", "") == "Workspace"), None)
+            if title is None:
+                continue
+
+            def pick() -> None:
+                menu = QApplication.activePopupWidget()
+                if not isinstance(menu, QMenu):
+                    return
+                action = next((a for a in menu.actions() if a.text() == target), None)
+                if action is None:
+                    menu.close()
+                    return
+                rect = menu.actionGeometry(action)
+                QTest.mouseClick(
+                    menu, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center()
+                )
+
+            QTimer.singleShot(400, self, pick)
+            QTest.mouseClick(
+                bar,
+                Qt.MouseButton.LeftButton,
+                Qt.KeyboardModifier.NoModifier,
+                bar.actionGeometry(title).center(),
+            )
+            return True
         return False

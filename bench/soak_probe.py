@@ -8,16 +8,18 @@ VIGIE_SOAK_TRACEMALLOC=1 (off by default: it costs memory and CPU in the measure
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import json
 import os
+import signal
 import threading
 import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 
-MIN_COUNT = 200  # types with fewer live objects are left out of a sample (they are not the leak)
+MIN_COUNT = 20  # types with fewer live objects are left out of a sample (they are not the leak)
 
 
 def type_counts() -> Counter[str]:
@@ -97,6 +99,8 @@ class Probe:
 
 
 def install() -> Probe | None:
+    # A process that does not stop gets SIGUSR1 first (bench/soak.py): every thread's stack to stderr.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     path = os.environ.get("VIGIE_SOAK_STATS")
     if not path:
         return None
