@@ -4,7 +4,7 @@ warm-up, the top growers, and writes a CSV and a PNG plot of the run (docs/soak.
 
     make soak MINUTES=30
     python bench/soak.py --short            # 4 minutes, for `make bench`
-    python bench/soak.py --minutes 10 --tracemalloc --out /tmp/soak
+    python bench/soak.py --minutes 10 --tracemalloc backend --out /tmp/soak
 
 Exit status: 0 when the run completed, 1 when a process died unexpectedly or a sampler got
 nothing (the figures are then still written), 2 for bad arguments."""
@@ -77,7 +77,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " own alarm and change rates are far below them), for the per-simulated-hour slopes",
     )
     p.add_argument(
-        "--tracemalloc", action="store_true", help="trace Python allocations in console and backend (costly)"
+        "--tracemalloc",
+        choices=["console", "backend", "both"],
+        default=None,
+        help="trace Python allocations in that process (costly: a snapshot of the console stalls its GUI"
+        " for seconds; taken once a minute)",
     )
     p.add_argument("--no-operator", action="store_true", help="leave the console alone (an idle shift)")
     p.add_argument(
@@ -242,9 +246,12 @@ class Soak:
             env[var] = str(home / sub)
         env["VIGIE_SOAK_INTERVAL"] = str(self.args.interval)
         env["VIGIE_SOAK_WARMUP"] = str(self.args.warmup)
-        if self.args.tracemalloc:
-            env["VIGIE_SOAK_TRACEMALLOC"] = "1"
+        env["VIGIE_SOAK_TRACE_EVERY"] = str(max(1, round(60 / self.args.interval)))
         return env
+
+    def trace(self, env: dict, who: str) -> None:
+        if self.args.tracemalloc in (who, "both"):
+            env["VIGIE_SOAK_TRACEMALLOC"] = "1"
 
     def start_backend(self) -> None:
         users = ",".join(f"user:{u}" for u in ("viewer", "operator", "supervisor", "admin"))
@@ -275,6 +282,7 @@ class Soak:
             argv += ["--history", str(self.args.history)]
         env = self.base_env()
         env["VIGIE_SOAK_STATS"] = str(self.out / "backend-stats.jsonl")
+        self.trace(env, "backend")
         self.backend = Proc("backend", argv, env, self.out / "backend.log", READY)
         if not self.backend.ready.wait(60):
             raise Fail(f"the backend did not listen within 60 s (see {self.out / 'backend.log'})")
@@ -299,6 +307,7 @@ class Soak:
         env.update(display_env)
         env["VIGIE_PASSWORD"] = USER
         env["VIGIE_SOAK_STATS"] = str(self.out / "console-stats.jsonl")
+        self.trace(env, "console")
         env["VIGIE_SOAK_OPERATOR"] = "0" if self.args.no_operator else "1"
         env["QTWEBENGINE_REMOTE_DEBUGGING"] = f"127.0.0.1:{self.devtools}"
         if hasattr(os, "geteuid") and os.geteuid() == 0:

@@ -4,7 +4,9 @@ sample to the file named by $VIGIE_SOAK_STATS; bench/soak.py reads them.
 
 Environment: VIGIE_SOAK_STATS (the file; nothing runs without it), VIGIE_SOAK_INTERVAL (seconds,
 default 10), VIGIE_SOAK_WARMUP (seconds before the tracemalloc baseline, default 60),
-VIGIE_SOAK_TRACEMALLOC=1 (off by default: it costs memory and CPU in the measured process)."""
+VIGIE_SOAK_TRACEMALLOC=1 (off by default: it costs memory and CPU in the measured process; a snapshot
+of the console's traces took 7-19 s on this machine, holding the GIL, so its GUI stalls meanwhile:
+snapshots are taken every VIGIE_SOAK_TRACE_EVERY samples, 6 by default)."""
 
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ class Probe:
         self.interval = float(os.environ.get("VIGIE_SOAK_INTERVAL", "10"))
         self.warmup = float(os.environ.get("VIGIE_SOAK_WARMUP", "60"))
         self.trace = os.environ.get("VIGIE_SOAK_TRACEMALLOC") == "1"
+        self.trace_every = max(1, int(os.environ.get("VIGIE_SOAK_TRACE_EVERY", "6")))
+        self.samples = 0
         self.extra = extra
         self.started = time.monotonic()
         self.baseline: tracemalloc.Snapshot | None = None
@@ -60,6 +64,7 @@ class Probe:
 
     def sample(self) -> dict:
         t0 = time.monotonic()
+        self.samples += 1
         counts = type_counts()
         rec: dict = {
             "t": time.time(),
@@ -81,7 +86,9 @@ class Probe:
     def _trace(self) -> dict:
         current, _peak = tracemalloc.get_traced_memory()
         out: dict = {"tracemalloc_bytes": current}
-        if time.monotonic() - self.started < self.warmup:
+        if time.monotonic() - self.started < self.warmup or (
+            self.samples % self.trace_every and self.baseline
+        ):
             return out
         snap = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, __file__)]
