@@ -484,7 +484,11 @@ class Soak:
                 print(f"tracemalloc top growers in the {who} since the warm-up:")
                 for where, size, count in tm:
                     print(f"  {size / 1024:>+10.0f} KiB {count:>+8}  {where}")
-        tops = [r["top_level_by_class"] for r in self.probe_records["console"] if "top_level_by_class" in r]
+        tops = [
+            r["top_level_by_class"]
+            for r in self.probe_records["console"]
+            if "top_level_by_class" in r and r["t"] - self.wall_t0 >= a.warmup
+        ]
         if len(tops) >= 2:
             grown = top_growers(tops[0], tops[-1], 8)
             if grown:
