@@ -69,3 +69,9 @@ test-all: $(GEN)
 
 clean:
 	rm -rf $(VENV) .venv-3.* protos/vigie/v1/*_pb2*.py* $(GEN)
+
+# Soak: the accelerated city, a scripted operator and backend restarts for MINUTES (default 30);
+# slopes, top growers, CSV and PNG under /tmp/vigie-soak-* (docs/soak.md). ARGS: more options.
+.PHONY: soak
+soak: $(GEN)
+	$(BIN)/python bench/soak.py --minutes $(or $(MINUTES),30) $(ARGS)

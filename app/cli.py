@@ -250,7 +250,8 @@ def _prepare_environment(args: argparse.Namespace) -> None:
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
     if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
         os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
-    add_chromium_flag("--js-flags=--expose-gc")
+    if not os.environ.get("VIGIE_NO_PAGE_GC"):  # bench/soak.py --no-page-gc measures without it
+        add_chromium_flag("--js-flags=--expose-gc")
 
 
 def add_chromium_flag(flag: str) -> None:
