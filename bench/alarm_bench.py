@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc  # noqa: E402
 
-from app.backend_process import BackendProcess  # noqa: E402
-from app.controllers.alarms import AlarmController  # noqa: E402
 from bench.common import demo_session, open_channel, spin  # noqa: E402
+from vigie.app.backend_process import BackendProcess  # noqa: E402
+from vigie.app.controllers.alarms import AlarmController  # noqa: E402
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc  # noqa: E402
 
 
 def raised_since(address: str, since: float) -> list[alarms_pb2.Alarm]:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import open_channel
+from vigie.app.backend_process import BackendProcess
 from vigie.v1 import (
     assets_pb2,
     assets_pb2_grpc,
@@ -24,9 +26,6 @@ from vigie.v1 import (
     commands_pb2,
     commands_pb2_grpc,
 )
-
-from app.backend_process import BackendProcess
-from bench.common import open_channel
 
 
 def pct(values: list[float], q: float) -> float:

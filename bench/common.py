@@ -11,7 +11,7 @@ import grpc
 from PySide6.QtCore import QEventLoop, QTimer
 
 if TYPE_CHECKING:
-    from app.session import Session
+    from vigie.app.session import Session
 
 
 def spin(seconds: float, until: Callable[[], object] | None = None) -> None:
@@ -53,7 +53,7 @@ def open_channel(address: str, user: str = "operator") -> grpc.Channel:
 
 
 def demo_session(address: str, user: str = "operator") -> Session:
-    from app.auth import Credentials
-    from app.session import Session
+    from vigie.app.auth import Credentials
+    from vigie.app.session import Session
 
     return Session(address, credentials=Credentials(user, user, console="bench"))

@@ -23,19 +23,19 @@ sys.path.insert(0, str(ROOT))
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt  # noqa: E402
 
-from widgets.map.mbtiles import register_url_schemes  # noqa: E402
+from vigie.widgets.map.mbtiles import register_url_schemes  # noqa: E402
 
 register_url_schemes()
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app import gc_policy  # noqa: E402
-from app.backend_process import BackendProcess  # noqa: E402
-from app.controllers.map_view import MapController  # noqa: E402
-from app.models.asset_table import AssetTableModel  # noqa: E402
-from app.theme import RESOURCES, map_style  # noqa: E402
 from bench.common import demo_session, spin  # noqa: E402
-from widgets.map.map_view import MapView  # noqa: E402
+from vigie.app import gc_policy  # noqa: E402
+from vigie.app.backend_process import BackendProcess  # noqa: E402
+from vigie.app.controllers.map_view import MapController  # noqa: E402
+from vigie.app.models.asset_table import AssetTableModel  # noqa: E402
+from vigie.app.theme import RESOURCES, map_style  # noqa: E402
+from vigie.widgets.map.map_view import MapView  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -82,7 +82,7 @@ def time_to_screen(lights: int) -> float:
     session.start()
     try:
         spin(60, until=lambda: view.ready and model.total() > 0)
-        from app.controllers.map_view import map_row
+        from vigie.app.controllers.map_view import map_row
 
         rows = [map_row(r) for r in model.records()]
         started = time.perf_counter()

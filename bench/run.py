@@ -19,13 +19,13 @@ sys.path.insert(0, str(ROOT))
 
 from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QTableView  # noqa: E402
-from vigie.v1 import assets_pb2, assets_pb2_grpc  # noqa: E402
 
-from app import gc_policy  # noqa: E402
-from app.backend_process import BackendProcess  # noqa: E402
-from app.models.asset_table import AssetTableModel  # noqa: E402
-from app.models.asset_tree import AssetTreeModel  # noqa: E402
 from bench.common import demo_session, open_channel, spin  # noqa: E402
+from vigie.app import gc_policy  # noqa: E402
+from vigie.app.backend_process import BackendProcess  # noqa: E402
+from vigie.app.models.asset_table import AssetTableModel  # noqa: E402
+from vigie.app.models.asset_tree import AssetTreeModel  # noqa: E402
+from vigie.v1 import assets_pb2, assets_pb2_grpc  # noqa: E402
 
 
 def server_revision(address: str) -> int:

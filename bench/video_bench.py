@@ -22,14 +22,14 @@ from PySide6.QtCore import QSize  # noqa: E402
 from PySide6.QtGui import QImage, QPainter  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.backend_process import BackendProcess  # noqa: E402
-from app.controllers.mosaic import MosaicController  # noqa: E402
-from app.models.asset_table import AssetTableModel  # noqa: E402
-from app.theme import apply_theme  # noqa: E402
-from app.video.decoder import FrameDecoder  # noqa: E402
 from bench.common import demo_session, spin  # noqa: E402
-from widgets.mosaic.layouts import LAYOUTS  # noqa: E402
-from widgets.mosaic.panel import MosaicPanel  # noqa: E402
+from vigie.app.backend_process import BackendProcess  # noqa: E402
+from vigie.app.controllers.mosaic import MosaicController  # noqa: E402
+from vigie.app.models.asset_table import AssetTableModel  # noqa: E402
+from vigie.app.theme import apply_theme  # noqa: E402
+from vigie.app.video.decoder import FrameDecoder  # noqa: E402
+from vigie.widgets.mosaic.layouts import LAYOUTS  # noqa: E402
+from vigie.widgets.mosaic.panel import MosaicPanel  # noqa: E402
 
 
 def bare_cpu_per_frame(jpegs: list[bytes], size: QSize, rounds: int = 3) -> float:

@@ -3,10 +3,8 @@ of app/client/convert.py, kept apart so neither file grows past a screenful of s
 
 from __future__ import annotations
 
-from vigie.v1 import common_pb2, incidents_pb2
-
-from app.client.convert import seconds
-from app.models.dispatch_records import (
+from vigie.app.client.convert import seconds
+from vigie.app.models.dispatch_records import (
     Candidate,
     Catalogue,
     IncidentRecord,
@@ -16,6 +14,7 @@ from app.models.dispatch_records import (
     TimelineItem,
     UnitRecord,
 )
+from vigie.v1 import common_pb2, incidents_pb2
 
 UNIT_STATUS_NAMES = {v: k.lower() for k, v in incidents_pb2.Unit.Status.items() if v != 0}
 UNIT_STATUS_NUMBERS = {name: v for v, name in UNIT_STATUS_NAMES.items()}

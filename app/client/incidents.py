@@ -16,13 +16,13 @@ from typing import Any
 
 import grpc
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import incidents_pb2, incidents_pb2_grpc
 
-from app.client import dispatch_convert as dc
-from app.client.commands import COMMAND_RETRY_S, RETRY_CODES
-from app.client.core import UNARY_TIMEOUT, ClientCore
-from app.client.streams import Resume, ResyncNeeded, StreamEvent, StreamState, backoff_delay
-from app.models.dispatch_records import IncidentRecord
+from vigie.app.client import dispatch_convert as dc
+from vigie.app.client.commands import COMMAND_RETRY_S, RETRY_CODES
+from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
+from vigie.app.client.streams import Resume, ResyncNeeded, StreamEvent, StreamState, backoff_delay
+from vigie.app.models.dispatch_records import IncidentRecord
+from vigie.v1 import incidents_pb2, incidents_pb2_grpc
 
 
 class IncidentsClient(QObject):

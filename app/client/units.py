@@ -7,12 +7,12 @@ import asyncio
 
 import grpc
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import incidents_pb2, incidents_pb2_grpc
 
-from app.client import dispatch_convert as dc
-from app.client.core import UNARY_TIMEOUT, ClientCore
-from app.client.streams import Resume, ResyncNeeded
-from app.models.dispatch_records import UnitRecord
+from vigie.app.client import dispatch_convert as dc
+from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
+from vigie.app.client.streams import Resume, ResyncNeeded
+from vigie.app.models.dispatch_records import UnitRecord
+from vigie.v1 import incidents_pb2, incidents_pb2_grpc
 
 
 class UnitsClient(QObject):

@@ -17,9 +17,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.client.session import Session
-from app.models.assets import AssetStore
-from app.models.dispatch_records import (
+from vigie.app.client.session import Session
+from vigie.app.models.assets import AssetStore
+from vigie.app.models.dispatch_records import (
     INCIDENT_LABELS,
     STATUS_KEYS,
     UNIT_LABELS,
@@ -29,13 +29,13 @@ from app.models.dispatch_records import (
     timer_level,
     type_for_alarm,
 )
-from app.models.incidents import ID_ROLE, IncidentListModel, IncidentStore, UnitBoardModel, UnitStore
-from app.models.records import AlarmRecord
-from widgets.dispatch.incident_detail import IncidentDetail
-from widgets.dispatch.incident_list import IncidentListPanel
-from widgets.dispatch.recommendation import RecommendationPanel
-from widgets.dispatch.style import INCIDENT_STATUS_COLORS, UNIT_STATUS_COLORS, priority_color
-from widgets.dispatch.unit_board import UnitBoard
+from vigie.app.models.incidents import ID_ROLE, IncidentListModel, IncidentStore, UnitBoardModel, UnitStore
+from vigie.app.models.records import AlarmRecord
+from vigie.widgets.dispatch.incident_detail import IncidentDetail
+from vigie.widgets.dispatch.incident_list import IncidentListPanel
+from vigie.widgets.dispatch.recommendation import RecommendationPanel
+from vigie.widgets.dispatch.style import INCIDENT_STATUS_COLORS, UNIT_STATUS_COLORS, priority_color
+from vigie.widgets.dispatch.unit_board import UnitBoard
 
 NEAR_M = 250.0  # "cameras near the incident"
 CAMERA_CONE_DEG = 35.0  # a camera covers what lies within its heading ± this, up to NEAR_M * 2

@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 
-from app.models.dispatch_records import (
+from vigie.app.models.dispatch_records import (
     INCIDENT_LABELS,
     UNIT_LABELS,
     Catalogue,
@@ -27,8 +27,8 @@ from app.models.dispatch_records import (
     timer_level,
     unit_order,
 )
-from app.models.ordered_rows import OrderedRowsModel
-from widgets.dispatch.style import (
+from vigie.app.models.ordered_rows import OrderedRowsModel
+from vigie.widgets.dispatch.style import (
     GREY,
     INCIDENT_STATUS_COLORS,
     TIMER_COLORS,

@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from vigie.v1 import assets_pb2, common_pb2, incidents_pb2, incidents_pb2_grpc
 
-from backend.dispatch import DispatchDesk, RoutingUnavailable
-from backend.domain.audit import AuditSink
-from backend.domain.units import Capability, TransitionRefused, Unit, UnitStatus, UnknownUnit
-from backend.routing import NoRoute, Route
-from backend.security import principal
-from backend.services.audit_trail import audited
-from backend.services.resumable import follow, resume_refusal, snapshot
+from vigie.backend.dispatch import DispatchDesk, RoutingUnavailable
+from vigie.backend.domain.audit import AuditSink
+from vigie.backend.domain.units import Capability, TransitionRefused, Unit, UnitStatus, UnknownUnit
+from vigie.backend.routing import NoRoute, Route
+from vigie.backend.security import principal
+from vigie.backend.services.audit_trail import audited
+from vigie.backend.services.resumable import follow, resume_refusal, snapshot
+from vigie.v1 import assets_pb2, common_pb2, incidents_pb2, incidents_pb2_grpc
 
 SNAPSHOT_CHUNK = 1000
 DEFAULT_BATCH = 500

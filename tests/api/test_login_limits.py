@@ -14,9 +14,9 @@ import time
 
 import grpc
 import pytest
-from vigie.v1 import auth_pb2, auth_pb2_grpc
 
 from tests.conftest import TEST_CONSOLE, login, raw_channel
+from vigie.v1 import auth_pb2, auth_pb2_grpc
 
 FLOOD = 60
 PER_PEER = 4  # backend/security/login_guard.py: logins in flight per peer (and per user name)

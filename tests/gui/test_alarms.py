@@ -9,14 +9,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QTableView
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
 
-from app.controllers.alarms import AlarmController
-from app.models.records import AlarmRecord
-from app.session import Session
 from tests.api.test_alarms_service import StreamChecker
 from tests.conftest import console_session, open_channel
 from tests.gui.console_harness import ConsoleHarness
+from vigie.app.controllers.alarms import AlarmController
+from vigie.app.models.records import AlarmRecord
+from vigie.app.session import Session
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
 
 
 @pytest.fixture

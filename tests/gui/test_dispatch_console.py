@@ -9,11 +9,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QTableView
-from vigie.v1 import common_pb2, incidents_pb2, incidents_pb2_grpc
 
-from app.models.incidents import LEVEL_ROLE
 from tests.conftest import open_channel
 from tests.gui.console_harness import ConsoleHarness
+from vigie.app.models.incidents import LEVEL_ROLE
+from vigie.v1 import common_pb2, incidents_pb2, incidents_pb2_grpc
 
 RED, AMBER = QColor("#f85149"), QColor("#d29922")  # docs/ux.md: late timers amber, then red
 

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from widgets.dispatch.style import INCIDENT_STATUS_COLORS, TIMER_COLORS, priority_color
-from widgets.wall.send_menu import WallChoices
+from vigie.widgets.dispatch.style import INCIDENT_STATUS_COLORS, TIMER_COLORS, priority_color
+from vigie.widgets.wall.send_menu import WallChoices
 
 KIND_COLORS = {"status": "#e6edf3", "assigned": "#f0883e", "override": "#f85149", "note": "#58a6ff"}
 

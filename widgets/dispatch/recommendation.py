@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from widgets.dispatch.style import UNIT_STATUS_COLORS
+from vigie.widgets.dispatch.style import UNIT_STATUS_COLORS
 
 
 def _eta(seconds: float) -> str:

@@ -5,7 +5,7 @@ each, the same on the board, the recommendation and the map."""
 
 from __future__ import annotations
 
-from widgets.alarms.style import PRIORITY_COLORS
+from vigie.widgets.alarms.style import PRIORITY_COLORS
 
 TIMER_COLORS = {"": "#aab3bd", "amber": "#d29922", "red": "#f85149"}
 INCIDENT_STATUS_COLORS = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from widgets.map.bridge import MapBridge
+from vigie.widgets.map.bridge import MapBridge
 
 
 class DispatchLayer:
