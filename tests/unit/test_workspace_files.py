@@ -38,7 +38,15 @@ def test_round_trip(ws):
 def test_proposed_workspaces_follow_the_screens():
     one, two, three, five = proposed(1), proposed(2), proposed(3), proposed(5)
     assert [w.place.role for w in one.windows] == ["console-left"]
-    assert set(panel_ids(one.windows[0].docks)) == {"assets", "map", "alarms", "detail", "mosaic-1"}
+    assert set(panel_ids(one.windows[0].docks)) == {
+        "assets",
+        "map",
+        "alarms",
+        "detail",
+        "mosaic-1",
+        "incidents",
+        "incident",
+    }
     left, right = two.windows
     assert {"map", "alarms"} <= set(panel_ids(left.docks)) and panel_ids(right.docks) == ["mosaic-1"]
     assert [w.place.role for w in three.windows] == ["console-left", "console-right", "screen-3"]
