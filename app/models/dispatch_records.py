@@ -200,9 +200,14 @@ def incident_order(inc: IncidentRecord) -> tuple:
     return (1, 0, -(inc.resolved_at or inc.closed_at or inc.updated_at), inc.id)
 
 
+# The board's groups, top to bottom: the units at work (in the order of a job), then those free
+# to be sent, then those out of the game.
+BOARD_ORDER = ("dispatched", "en_route", "on_scene", "returning", "available", "off_duty", "out_of_service")
+
+
 def unit_order(u: UnitRecord) -> tuple:
-    """Grouped by status (in the lifecycle's order), then by callsign."""
-    rank = UNIT_STATUSES.index(u.status) if u.status in UNIT_STATUSES else len(UNIT_STATUSES)
+    """Grouped by status (BOARD_ORDER), then by callsign."""
+    rank = BOARD_ORDER.index(u.status) if u.status in BOARD_ORDER else len(BOARD_ORDER)
     return (rank, u.callsign, u.id)
 
 

@@ -4,6 +4,9 @@ board's keyboard status change, the incident list's timers, and what viewers and
 
 from __future__ import annotations
 
+import json
+import math
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -13,7 +16,7 @@ from PySide6.QtWidgets import QTableView
 from tests.conftest import open_channel
 from tests.gui.console_harness import ConsoleHarness
 from vigie.app.models.incidents import LEVEL_ROLE
-from vigie.v1 import common_pb2, incidents_pb2, incidents_pb2_grpc
+from vigie.v1 import assets_pb2, assets_pb2_grpc, common_pb2, incidents_pb2, incidents_pb2_grpc
 
 RED, AMBER = QColor("#f85149"), QColor("#d29922")  # docs/ux.md: late timers amber, then red
 
@@ -117,6 +120,54 @@ def test_alarm_to_incident_to_assigned_unit_in_three_actions(qtbot, harnesses, d
     assert backend_unit(dispatch_backend.address, first_unit).incident_id == created[0].id
     # The console follows: the unit's route with an ETA, on the map page.
     qtbot.waitUntil(lambda: (created[0].id, first_unit) in sup.dispatch_ctl.routes, timeout=30000)
+    page: dict = {}
+
+    def drawn() -> bool:
+        sup.map.run_js("JSON.stringify(window.vigieMap.dispatch.stats())", lambda r: page.update(stats=r))
+        stats = json.loads(page["stats"]) if page.get("stats") else {}
+        return stats.get("routes", 0) >= 1 and any("ETA" in e for e in stats.get("eta", []))
+
+    qtbot.waitUntil(drawn, timeout=30000)
+    stats = json.loads(page["stats"])
+    assert stats["selected"] == created[0].id and stats["incidents"] == 1
+
+
+def test_cameras_near_the_incident_go_to_the_mosaic_in_one_click(qtbot, harnesses, dispatch_backend):
+    lat, lon = 47.3215, 5.0415
+    with open_channel(dispatch_backend.address, "operator") as ch:
+        inc = incidents_pb2_grpc.IncidentServiceStub(ch).CreateIncident(
+            incidents_pb2.CreateIncidentRequest(
+                idempotency_key="cameras-test",
+                type="public_order",
+                position=common_pb2.GeoPoint(lat=lat, lon=lon),
+            ),
+            timeout=10,
+        )
+        cams = (
+            assets_pb2_grpc.AssetServiceStub(ch)
+            .ListAssets(
+                assets_pb2.ListAssetsRequest(kinds=[assets_pb2.Asset.CAMERA], page_size=1000), timeout=10
+            )
+            .assets
+        )
+
+    # The nearest camera within 250 m, by haversine (not the console's own arithmetic).
+    def metres(c) -> float:
+        p1, p2 = math.radians(lat), math.radians(c.position.lat)
+        dp, dl = p2 - p1, math.radians(c.position.lon - lon)
+        h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+        return 2 * 6371000 * math.asin(math.sqrt(h))
+
+    near = sorted((metres(c), c.id) for c in cams if metres(c) <= 250)
+    assert near, "the test's place has cameras around it"
+    sup = harnesses(dispatch_backend.address, "supervisor")
+    ctl = sup.dispatch_ctl
+    qtbot.waitUntil(lambda: ctl.list_model.row_of(inc.id) >= 0 and sup.store.total() > 1000, timeout=30000)
+    ctl.select(inc.id)
+    QTest.mouseClick(ctl.detail.cameras, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: near[0][1] in sup.mosaic_ctl.mosaic.cameras, timeout=10000)
+    shown = [c for c in sup.mosaic_ctl.mosaic.cameras if c]
+    assert all(metres(next(c for c in cams if c.id == cid)) <= 500 for cid in shown), shown
 
 
 def test_unit_board_key_sets_the_status_on_the_backend(qtbot, harnesses, dispatch_backend):

@@ -62,7 +62,7 @@ def test_open_incidents_by_priority_then_oldest_then_closed_newest_first():
     ]
 
 
-def test_unit_board_groups_by_status_in_lifecycle_order_and_filters_by_fleet():
+def test_unit_board_shows_units_at_work_first_then_free_ones_then_the_others_by_fleet():
     book = UnitBook()
     book.reset(
         [
@@ -74,7 +74,7 @@ def test_unit_board_groups_by_status_in_lifecycle_order_and_filters_by_fleet():
         ],
         1,
     )
-    assert [u.id for u in book.board()] == ["p1", "p2", "p3", "t1", "t2"]
+    assert [u.id for u in book.board()] == ["p3", "t1", "p1", "p2", "t2"]
     assert [u.id for u in book.board("technical")] == ["t1", "t2"]
     assert book.counts() == {"on_scene": 1, "available": 2, "en_route": 1, "out_of_service": 1}
 
