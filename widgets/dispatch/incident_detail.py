@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -69,7 +69,6 @@ class IncidentDetail(QWidget):
         self.units.setWordWrap(True)
 
         self.cameras = QPushButton("Cameras near → mosaic (C)")
-        self.cameras.setShortcut("C")
         self.cameras.clicked.connect(lambda: self.incident_id and self.sig_cameras.emit(self.incident_id))
         self.map = QPushButton("Show on map")
         self.map.clicked.connect(lambda: self.incident_id and self.sig_show_on_map.emit(self.incident_id))
@@ -80,6 +79,12 @@ class IncidentDetail(QWidget):
             tools.addWidget(w)
         tools.addStretch(1)
 
+        QShortcut(  # C, with the focus in this panel only
+            QKeySequence(Qt.Key.Key_C),
+            self,
+            lambda: self.incident_id and self.sig_cameras.emit(self.incident_id),
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
         self.steps = QListWidget()
         # The dark theme draws no box around an unticked step: draw one (docs/ux.md, readable).
         self.steps.setStyleSheet(

@@ -4,8 +4,8 @@ and distance; the first is assigned in one action, another one (or a reassignmen
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -55,7 +55,13 @@ class RecommendationPanel(QWidget):
         self.table.itemSelectionChanged.connect(self._on_pick)
         self.assign_first = QPushButton("Assign first")
         self.assign_first.setObjectName("primaryAction")
-        self.assign_first.setShortcut("A")
+        # A, with the focus in this panel only: a letter typed elsewhere never sends a unit.
+        QShortcut(
+            QKeySequence(Qt.Key.Key_A),
+            self,
+            self._assign_first,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
         self.assign_first.clicked.connect(self._assign_first)
         self.reason = QLineEdit(placeholderText="Reason to pick another unit or to reassign")
         self.replace = QComboBox()
