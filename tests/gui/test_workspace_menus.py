@@ -41,7 +41,15 @@ def action(m: QMenu, text: str):  # QAction
 def test_panels_menu_hides_shows_and_adds_mosaics(console, qtbot):
     m = menu(console, "Panels")
     titles = [a.text() for a in m.actions() if a.isCheckable()]
-    assert titles == ["Alarms", "Asset detail", "Assets", "Cameras", "City map"]
+    assert titles == [
+        "Alarms",
+        "Asset detail",
+        "Assets",
+        "Cameras",
+        "City map",
+        "Incident detail",
+        "Incidents",
+    ]
     detail = console.manager.docks["detail"]
     action(m, "Asset detail").trigger()
     assert detail.isClosed()
