@@ -11,12 +11,20 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QTableView
+from PySide6.QtWidgets import QApplication, QTableView
 
 from tests.conftest import open_channel
 from tests.gui.console_harness import ConsoleHarness
 from vigie.app.models.incidents import LEVEL_ROLE
-from vigie.v1 import assets_pb2, assets_pb2_grpc, common_pb2, incidents_pb2, incidents_pb2_grpc
+from vigie.v1 import (
+    assets_pb2,
+    assets_pb2_grpc,
+    common_pb2,
+    incidents_pb2,
+    incidents_pb2_grpc,
+    wall_pb2,
+    wall_pb2_grpc,
+)
 
 RED, AMBER = QColor("#f85149"), QColor("#d29922")  # docs/ux.md: late timers amber, then red
 
@@ -315,3 +323,43 @@ def test_resolving_with_required_steps_open_needs_a_supervisor_override(qtbot, h
         )
 
     qtbot.waitUntil(resolved, timeout=30000)
+
+
+def test_send_an_incident_to_a_wall_puts_its_place_and_scene_cameras_there(
+    qtbot, harnesses, make_backend, tmp_path
+):
+    backend = make_backend(
+        "--quiet-city", "--alarm-rate", "0", "--incident-rate", "0", "--wall", "wall-1=user:viewer",
+        "--data-dir", str(tmp_path / "data"),
+    ).start()  # fmt: skip
+    sup = harnesses(backend.address, "supervisor")
+    ctl = sup.dispatch_ctl
+    qtbot.waitUntil(
+        lambda: any(a.state == "unack_active" for a in sup.alarm_ctl.store.alarms.values()), timeout=30000
+    )
+    qtbot.waitUntil(lambda: bool(ctl.incidents.catalogue.types) and sup.store.total() > 1000, timeout=30000)
+    alarm = next(a for a in sup.alarm_ctl.store.alarms.values() if a.state == "unack_active")
+    ctl.create_from_alarm(alarm)
+    qtbot.waitUntil(lambda: ctl.selected_id != "", timeout=30000)
+    inc = ctl.selected()
+    qtbot.waitUntil(lambda: ctl.detail.wall.isEnabled(), timeout=30000)
+    QTest.mouseClick(ctl.detail.wall, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is not None, timeout=5000)
+    popup = QApplication.activePopupWidget()
+    sub = next(a.menu() for a in popup.actions() if a.menu() is not None)
+    next(a for a in sub.actions() if a.text().startswith("wall-1")).trigger()  # "(no display now)"
+    popup.close()
+
+    def shown() -> wall_pb2.WallContent | None:
+        with open_channel(backend.address, "viewer") as ch:
+            walls = wall_pb2_grpc.WallServiceStub(ch).ListWalls(wall_pb2.ListWallsRequest(), timeout=10).walls
+        c = next(w.content for w in walls if w.name == "wall-1")
+        return c if c.WhichOneof("content") == "alarm" else None
+
+    qtbot.waitUntil(lambda: shown() is not None, timeout=30000)
+    got = shown().alarm
+    assert got.alarm_id == alarm.id and got.title.startswith(f"P{inc.priority} · ")
+    assert (round(got.position.lat, 5), round(got.position.lon, 5)) == (round(inc.lat, 5), round(inc.lon, 5))
+    # The scene cameras: the incident's own (the alarm's) first, at most four.
+    linked = list(alarm.camera_ids)[:4]
+    assert linked and list(got.camera_ids)[: len(linked)] == linked and len(got.camera_ids) <= 4
