@@ -192,7 +192,8 @@ class DispatchController(QObject):
             "created_at": inc.created_at,
             "dispatched_at": inc.dispatched_at,
             "level": timer_level(inc, cat.thresholds.get(inc.priority), now),
-            "age_text": f"open for {duration_text(end - inc.created_at)}" if inc.created_at else "",
+            "age_text": (f"open for {duration_text(end - inc.created_at)}" if inc.created_at else "")
+            + (f" · dispatched for {duration_text(end - inc.dispatched_at)}" if inc.dispatched_at else ""),
             "steps": [(s.id, s.text, s.required, s.done, s.done_by) for s in inc.steps],
             "timeline": [(e.time, e.user, e.kind, e.text) for e in inc.timeline],
             "alarms": alarms,

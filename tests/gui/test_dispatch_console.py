@@ -78,15 +78,32 @@ def row_rect(view: QTableView, key: str, id_role: int):
     return view.visualRect(index).center()
 
 
+_VIEWERS: dict[str, object] = {}  # one logged-in channel per backend: polling never logs in again
+
+
+@pytest.fixture(autouse=True)
+def _close_viewer_channels():
+    yield
+    for ch in _VIEWERS.values():
+        ch.close()  # type: ignore[attr-defined]
+    _VIEWERS.clear()
+
+
+def _viewer(address: str):
+    if address not in _VIEWERS:
+        _VIEWERS[address] = open_channel(address, "viewer")
+    return _VIEWERS[address]
+
+
 def backend_incidents(address: str) -> list[incidents_pb2.Incident]:
-    with open_channel(address, "viewer") as ch:
-        stub = incidents_pb2_grpc.IncidentServiceStub(ch)
-        return list(stub.ListIncidents(incidents_pb2.ListIncidentsRequest(), timeout=10).incidents)
+    stub = incidents_pb2_grpc.IncidentServiceStub(_viewer(address))
+    return list(stub.ListIncidents(incidents_pb2.ListIncidentsRequest(), timeout=10).incidents)
 
 
 def backend_unit(address: str, unit_id: str) -> incidents_pb2.Unit:
-    with open_channel(address, "viewer") as ch:
-        units = incidents_pb2_grpc.UnitServiceStub(ch).ListUnits(incidents_pb2.ListUnitsRequest(), timeout=10)
+    units = incidents_pb2_grpc.UnitServiceStub(_viewer(address)).ListUnits(
+        incidents_pb2.ListUnitsRequest(), timeout=10
+    )
     return next(u for u in units.units if u.id == unit_id)
 
 
@@ -351,8 +368,8 @@ def test_send_an_incident_to_a_wall_puts_its_place_and_scene_cameras_there(
     popup.close()
 
     def shown() -> wall_pb2.WallContent | None:
-        with open_channel(backend.address, "viewer") as ch:
-            walls = wall_pb2_grpc.WallServiceStub(ch).ListWalls(wall_pb2.ListWallsRequest(), timeout=10).walls
+        stub = wall_pb2_grpc.WallServiceStub(_viewer(backend.address))
+        walls = stub.ListWalls(wall_pb2.ListWallsRequest(), timeout=10).walls
         c = next(w.content for w in walls if w.name == "wall-1")
         return c if c.WhichOneof("content") == "alarm" else None
 
@@ -363,3 +380,63 @@ def test_send_an_incident_to_a_wall_puts_its_place_and_scene_cameras_there(
     # The scene cameras: the incident's own (the alarm's) first, at most four.
     linked = list(alarm.camera_ids)[:4]
     assert linked and list(got.camera_ids)[: len(linked)] == linked and len(got.camera_ids) <= 4
+
+
+def test_another_unit_needs_a_reason_then_a_reassignment_replaces_the_first(
+    qtbot, harnesses, dispatch_backend
+):
+    with open_channel(dispatch_backend.address, "operator") as ch:
+        inc = incidents_pb2_grpc.IncidentServiceStub(ch).CreateIncident(
+            incidents_pb2.CreateIncidentRequest(
+                idempotency_key="override-assign",
+                type="road_accident",
+                position=common_pb2.GeoPoint(lat=47.322, lon=5.041),
+            ),
+            timeout=10,
+        )
+    sup = harnesses(dispatch_backend.address, "supervisor")
+    ctl, rec = sup.dispatch_ctl, sup.dispatch_ctl.recommendation
+    qtbot.waitUntil(lambda: ctl.list_model.row_of(inc.id) >= 0, timeout=30000)
+    QTest.mouseClick(
+        ctl.list_panel.table.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=row_rect(ctl.list_panel.table, inc.id, Qt.ItemDataRole.UserRole + 1),
+    )
+    qtbot.waitUntil(lambda: len(rec.candidates) >= 3, timeout=30000)
+    second = rec.candidates[1]["unit_id"]
+
+    def click_candidate(row: int) -> None:
+        QTest.mouseClick(
+            rec.table.viewport(),
+            Qt.MouseButton.LeftButton,
+            pos=rec.table.visualItemRect(rec.table.item(row, 0)).center(),
+        )
+
+    def units_on_incident() -> list[str]:
+        (got,) = [i for i in backend_incidents(dispatch_backend.address) if i.id == inc.id]
+        return list(got.unit_ids)
+
+    # The second-best unit without a reason: refused here, nothing sent.
+    click_candidate(1)
+    QTest.mouseClick(rec.assign_picked, Qt.MouseButton.LeftButton)
+    assert "reason" in rec.hint.text()
+    assert units_on_incident() == []
+    # With a reason: sent, and the override is on the timeline with it.
+    QTest.keyClicks(rec.reason, "closest one is needed elsewhere")
+    QTest.keyClick(rec.reason, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: units_on_incident() == [second], timeout=30000)
+    # Reassign: once the new recommendation is in, replace that unit by the best one, with a reason.
+    qtbot.waitUntil(
+        lambda: rec.replace.findData(second) >= 0 and second not in [c["unit_id"] for c in rec.candidates],
+        timeout=30000,
+    )
+    best = rec.candidates[0]["unit_id"]
+    click_candidate(0)
+    rec.replace.setCurrentIndex(rec.replace.findData(second))
+    QTest.keyClicks(rec.reason, "crew two has a flat tyre")
+    QTest.mouseClick(rec.assign_picked, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: units_on_incident() == [best], timeout=30000)
+    (got,) = [i for i in backend_incidents(dispatch_backend.address) if i.id == inc.id]
+    texts = [e.text for e in got.timeline if e.kind == incidents_pb2.TimelineEntry.ASSIGNED]
+    assert any("closest one is needed elsewhere" in t for t in texts), texts
+    assert any("crew two has a flat tyre" in t for t in texts), texts
