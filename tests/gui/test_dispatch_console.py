@@ -440,3 +440,52 @@ def test_another_unit_needs_a_reason_then_a_reassignment_replaces_the_first(
     texts = [e.text for e in got.timeline if e.kind == incidents_pb2.TimelineEntry.ASSIGNED]
     assert any("closest one is needed elsewhere" in t for t in texts), texts
     assert any("crew two has a flat tyre" in t for t in texts), texts
+
+
+def test_right_click_on_the_map_creates_an_incident_of_the_picked_type_there(
+    qtbot, harnesses, dispatch_backend
+):
+    op = harnesses(dispatch_backend.address, "operator")
+    ctl, view = op.dispatch_ctl, op.map
+    qtbot.waitUntil(lambda: bool(ctl.incidents.catalogue.types) and bool(view.incident_types), timeout=30000)
+    page: dict = {}
+
+    def ready() -> bool:
+        view.run_js("window.vigieMap.isReady()", lambda r: page.update(ready=r))
+        return bool(page.get("ready"))
+
+    qtbot.waitUntil(ready, timeout=60000)
+    # The basemap frames the city once it arrives: only then move the map where the test wants it.
+    qtbot.waitUntil(lambda: view.districts.count() > 1, timeout=30000)
+    # An empty spot: every asset layer hidden, so the click lands on the map itself.
+    kinds = ["camera", "traffic_signal", "street_light", "bollard", "access_point", "delivery_bay"]
+    view.set_view(
+        {
+            "lat": 47.3225,
+            "lon": 5.0405,
+            "zoom": 17,
+            "layers": {k: False for k in kinds + ["water_sensor", "tram_station", "vehicle"]},
+        }
+    )
+    proxy = view.web.focusProxy()
+    centre = proxy.rect().center()
+
+    def centred() -> bool:
+        js = "var m = window.vigieMap._map; JSON.stringify([m.getCenter().lat, m.getCenter().lng, m.getZoom()])"
+        view.run_js(js, lambda r: page.update(view=r))
+        v = json.loads(page["view"]) if page.get("view") else None
+        return bool(v) and abs(v[0] - 47.3225) < 1e-5 and abs(v[1] - 5.0405) < 1e-5 and v[2] == 17
+
+    qtbot.waitUntil(centred, timeout=10000)
+    QTest.mouseClick(proxy, Qt.MouseButton.RightButton, pos=centre)
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is not None, timeout=10000)
+    popup = QApplication.activePopupWidget()
+    sub = next(a.menu() for a in popup.actions() if a.text() == "Create incident here")
+    next(a for a in sub.actions() if a.text() == "Water leak").trigger()
+    popup.close()
+    qtbot.waitUntil(lambda: len(backend_incidents(dispatch_backend.address)) == 1, timeout=30000)
+    (got,) = backend_incidents(dispatch_backend.address)
+    assert got.type == "water_leak" and got.created_by == "operator"
+    # Where the operator clicked: the map's centre, to a few metres.
+    assert abs(got.position.lat - 47.3225) < 1e-4 and abs(got.position.lon - 5.0405) < 1.5e-4
+    qtbot.waitUntil(lambda: ctl.selected_id == got.id, timeout=10000)
