@@ -63,7 +63,7 @@ def test_laptop_gets_one_window_with_every_panel(backend, tmp_path, config):
     win = wins["console-left"]
     assert win["screen"] == "A" and win["primary"] and win["visible"] and win["state"] == "maximized"
     assert win["geometry"] == [0, 0, W, H]
-    assert sorted(docks(win)) == ["alarms", "assets", "detail", "map", "mosaic-1"]
+    assert sorted(docks(win)) == ["alarms", "assets", "detail", "incident", "incidents", "map", "mosaic-1"]
     tree = win["docks"]
     assert tree["split"] == "horizontal" and [i.get("tabs", i.get("split")) for i in tree["items"]][0] == [
         "assets"
@@ -199,7 +199,7 @@ def test_presentation_mode_and_a_presentation_whose_screen_goes_away(backend, tm
     )
     d = sup["describe"]
     assert list(d["windows"]) == ["console-left", "console-right"]
-    assert docks(d["windows"]["console-right"]) == ["map", "mosaic-1"]
+    assert docks(d["windows"]["console-right"]) == ["map", "mosaic-1", "incidents", "units"]
     shown = d["presentations"]["screen-3"]
     assert shown == {
         "screen": "C",
