@@ -231,7 +231,7 @@ class IncidentListModel(_Ticking):
                 end = inc.resolved_at or inc.closed_at if not inc.is_open else self.clock()
                 text = duration_text(end - inc.created_at) if inc.created_at else ""
                 level = self.level(inc)
-                return f"{text}  {'⚠ LATE' if level == 'red' else '⏱' if level == 'amber' else ''}".strip()
+                return f"{text}  {'⚠ LATE' if level == 'red' else '⚠' if level == 'amber' else ''}".strip()
             if col == "status":
                 return INCIDENT_LABELS.get(inc.status, inc.status)
             if col == "type":
