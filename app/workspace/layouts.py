@@ -94,7 +94,7 @@ def supervisor() -> Workspace:
     left = _h(
         [
             _v([_t("alarms", "assets", "detail"), _t("walls")], [0.74, 0.26]),
-            _v([_t("incident"), _t("recommend")], [0.64, 0.36]),
+            _v([_t("incident"), _t("recommend")], [0.66, 0.34]),
         ],
         [0.52, 0.48],
     )

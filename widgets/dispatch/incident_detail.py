@@ -59,14 +59,10 @@ class IncidentDetail(QWidget):
         self.status = QLabel()
         self.status.setObjectName("detailStatus")
         self.place = QLabel()
-        self.place.setWordWrap(True)
         self.timers = QLabel()
         self.description = QLabel()
-        self.description.setWordWrap(True)
         self.links = QLabel()
-        self.links.setWordWrap(True)
         self.units = QLabel()
-        self.units.setWordWrap(True)
 
         self.cameras = QPushButton("Cameras near → mosaic (C)")
         self.cameras.clicked.connect(lambda: self.incident_id and self.sig_cameras.emit(self.incident_id))
@@ -111,7 +107,10 @@ class IncidentDetail(QWidget):
         self.close_.clicked.connect(lambda: self._ask("closed"))
         self.reopen.clicked.connect(lambda: self._ask("in_progress"))
         self.hint = QLabel()
-        self.hint.setWordWrap(True)
+        # No word wrap in this panel: a wrapped label makes the dock size the panel by its
+        # preferred height (heightForWidth), and a short dock would then cut off its bottom.
+        for w in (self.place, self.description, self.links, self.units):
+            w.setMinimumWidth(1)  # long text is cut at the panel's edge (the tooltip has it whole)
         self.hint.setStyleSheet("color: #d29922;")
         actions = QHBoxLayout()
         actions.addWidget(self.text, 1)
@@ -126,11 +125,11 @@ class IncidentDetail(QWidget):
         head.addWidget(self.description, 3, 0, 1, 2)
         head.addWidget(self.units, 4, 0, 1, 2)
         head.addWidget(self.links, 5, 0, 1, 2)
+        # What must stay in sight on a short panel comes first (who, where, the status actions);
+        # the checklist and the timeline share what is left.
         top = QWidget()
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
-        tl.addLayout(head)
-        tl.addLayout(tools)
         tl.addWidget(QLabel("Checklist"))
         tl.addWidget(self.steps, 1)
         bottom = QWidget()
@@ -139,15 +138,19 @@ class IncidentDetail(QWidget):
         bl.addWidget(QLabel("Timeline"))
         bl.addWidget(self.timeline, 1)
         bl.addWidget(self.note)
+        for w in (self.steps, self.timeline):
+            w.setMinimumHeight(48)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(bottom)
-        split.setSizes([300, 300])
+        split.setSizes([200, 300])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 6)
-        lay.addWidget(split, 1)
-        lay.addWidget(self.hint)
+        lay.addLayout(head)
+        lay.addLayout(tools)
         lay.addLayout(actions)
+        lay.addWidget(self.hint)
+        lay.addWidget(split, 1)
         self.show_incident(None)
 
     # ---- what it shows ---------------------------------------------------------------------
