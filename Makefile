@@ -34,12 +34,15 @@ lint: $(STAMP)
 test: $(GEN) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every benchmark runs; the target fails (non-zero) if any of them failed, naming them.
+BENCHES := run map_bench video_bench alarm_bench command_bench cost_bench
 bench: $(GEN)
-	-$(BIN)/python bench/run.py $(ARGS)
-	-$(BIN)/python bench/map_bench.py
-	-$(BIN)/python bench/video_bench.py
-	-$(BIN)/python bench/alarm_bench.py
-	-$(BIN)/python bench/command_bench.py
+	@failed=""; for b in $(BENCHES); do \
+		echo "== bench/$$b.py"; \
+		if [ $$b = run ]; then args="$(ARGS)"; else args=""; fi; \
+		$(BIN)/python bench/$$b.py $$args || failed="$$failed $$b"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make bench: FAILED:$$failed" >&2; exit 1; fi
 
 clean:
 	rm -rf $(VENV) protos/vigie/v1/*_pb2*.py* $(GEN)
