@@ -146,7 +146,7 @@ def live_cost(vehicles: int, rate: float, seconds: float) -> dict[str, float]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--live-only", action="store_true")
     args = p.parse_args()
     app = QApplication([])  # noqa: F841
