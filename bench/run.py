@@ -62,7 +62,7 @@ class AppliedCounter:
         self.received = 0
         self.applied = 0
         self.rows = 0
-        self.snapshots = 0  # snapshot reloads (resyncs): the changes they skipped never count
+        self.snapshots = 0  # snapshot reloads: changes a resync skipped are never received or counted
 
     def on_snapshot(self) -> None:
         self.snapshots += 1
