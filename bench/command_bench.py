@@ -21,7 +21,7 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vigie.v1 import (  # noqa: E402
+from vigie.v1 import (
     assets_pb2,
     assets_pb2_grpc,
     auth_pb2,
@@ -30,8 +30,8 @@ from vigie.v1 import (  # noqa: E402
     commands_pb2_grpc,
 )
 
-from app.backend_process import BackendProcess  # noqa: E402
-from bench.common import open_channel, require, run_main  # noqa: E402
+from app.backend_process import BackendProcess
+from bench.common import open_channel, require, run_main
 
 NO_AUTH = str(Path(__file__).resolve().parent / "no_auth_backend.py")
 

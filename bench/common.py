@@ -230,13 +230,13 @@ class _Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientIntercepto
     def __init__(self, token: str) -> None:
         self.metadata = [("authorization", f"Bearer {token}")]
 
-    def _details(self, d):  # noqa: ANN001, ANN202
+    def _details(self, d):
         return d._replace(metadata=list(d.metadata or []) + self.metadata)
 
-    def intercept_unary_unary(self, continuation, client_call_details, request):  # noqa: ANN001, ANN201
+    def intercept_unary_unary(self, continuation, client_call_details, request):
         return continuation(self._details(client_call_details), request)
 
-    def intercept_unary_stream(self, continuation, client_call_details, request):  # noqa: ANN001, ANN201
+    def intercept_unary_stream(self, continuation, client_call_details, request):
         return continuation(self._details(client_call_details), request)
 
 

@@ -22,15 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from google.protobuf.timestamp_pb2 import Timestamp  # noqa: E402
-from vigie.v1 import assets_pb2, assets_pb2_grpc  # noqa: E402
+from google.protobuf.timestamp_pb2 import Timestamp
+from vigie.v1 import assets_pb2, assets_pb2_grpc
 
-from app.backend_process import BackendProcess  # noqa: E402
-from backend.adapters.simulator.city import generate_city  # noqa: E402
-from backend.adapters.simulator.video import SyntheticCamera  # noqa: E402
-from backend.domain.alarms import AlarmEngine  # noqa: E402
-from backend.domain.assets import Asset, Kind  # noqa: E402
-from bench.common import open_channel, require, run_main  # noqa: E402
+from app.backend_process import BackendProcess
+from backend.adapters.simulator.city import generate_city
+from backend.adapters.simulator.video import SyntheticCamera
+from backend.domain.alarms import AlarmEngine
+from backend.domain.assets import Asset, Kind
+from bench.common import open_channel, require, run_main
 
 
 def ms(values: list[float], q: float) -> float:
@@ -133,7 +133,7 @@ def telemetry(stub: assets_pb2_grpc.AssetServiceStub) -> None:
     def heavy() -> None:
         try:
             _heavy()
-        except BaseException as e:  # noqa: BLE001 - reported by the main thread below
+        except BaseException as e:
             errors.append(e)
 
     def _heavy() -> None:

@@ -10,10 +10,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import grpc  # noqa: E402
+import grpc
 
-from backend.cli import main  # noqa: E402
-from backend.security.interceptor import AuthInterceptor  # noqa: E402
+from backend.cli import main
+from backend.security.interceptor import AuthInterceptor
 
 _server = grpc.aio.server
 

@@ -237,7 +237,7 @@ def run_bare(
                 first_seq[slot] = first_seq[slot] or frame.sequence
                 last_seq[slot] = frame.sequence
                 wall_widget.sig_image.emit(slot, image, captured)
-        except BaseException as e:  # noqa: BLE001 - reported below, a cancelled stream is the normal end
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(n)]
