@@ -20,7 +20,16 @@ from vigie.v1 import alarms_pb2, alarms_pb2_grpc  # noqa: E402
 
 from app.backend_process import BackendProcess  # noqa: E402
 from app.controllers.alarms import AlarmController  # noqa: E402
-from bench.common import check_alive, demo_session, open_channel, require, run_main, spin, wait_for  # noqa: E402
+from bench.common import (  # noqa: E402
+    check_alive,
+    demo_session,
+    end_session,
+    open_channel,
+    require,
+    run_main,
+    spin,
+    wait_for,
+)
 
 
 def raised_since(address: str, since: float) -> list[alarms_pb2.Alarm]:
@@ -87,7 +96,7 @@ def run(rate: float, seconds: float) -> dict[str, float]:
             "missing": missing,
         }
     finally:
-        session.stop()
+        end_session(session)
         backend.stop()
 
 

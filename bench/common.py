@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+from PySide6.QtCore import QCoreApplication, QElapsedTimer, QEventLoop, QTimer, SignalInstance
 
 if TYPE_CHECKING:
     from app.backend_process import BackendProcess
@@ -54,6 +54,17 @@ def wait_for(seconds: float, until: Callable[[], object], what: str) -> None:
     """Run the Qt event loop until `until()` is true; a timeout is a failed benchmark."""
     if not spin(seconds, until):
         raise BenchError(f"timed out after {seconds:.0f} s waiting for {what}")
+
+
+def end_session(session: Session, *signals: SignalInstance) -> None:
+    """Stop a benchmark's session and cut `signals` while their receivers still live: a queued
+    signal of a stopped session must never reach the next case's event loop (it crashed there)."""
+    session.stop()
+    QCoreApplication.sendPostedEvents()
+    for signal in signals:
+        with contextlib.suppress(RuntimeError, TypeError):  # nothing connected: nothing to cut
+            signal.disconnect()
+    QCoreApplication.sendPostedEvents()
 
 
 def require(condition: object, what: str) -> None:

@@ -43,6 +43,7 @@ from bench.common import (  # noqa: E402
     StallProbe,
     check_alive,
     demo_session,
+    end_session,
     require,
     run_main,
     spin,
@@ -86,7 +87,7 @@ def time_to_screen(lights: int) -> float:
         )
         return time.perf_counter() - started
     finally:
-        session.stop()
+        end_session(session, session.sig_snapshot, session.sig_changes)
         backend.stop()
         view.close()
         view.deleteLater()
@@ -137,7 +138,7 @@ def live_cost(vehicles: int, rate: float, seconds: float) -> dict[str, float]:
         require(drawn == vehicles, f"{drawn} vehicles drawn on the map, {vehicles} expected")
         return {**used, "vehicles": drawn, "stalls": probe.summary()}
     finally:
-        session.stop()
+        end_session(session, session.sig_snapshot, session.sig_changes)
         backend.stop()
         view.close()
         view.deleteLater()

@@ -37,6 +37,7 @@ from bench.common import (  # noqa: E402
     StallProbe,
     check_alive,
     demo_session,
+    end_session,
     open_channel,
     require,
     run_main,
@@ -155,7 +156,9 @@ def run_case(app: QApplication, lights: int, rate: float, seconds: float) -> dic
             "relayouts": (model.relayouts - relayouts0) / wall,
         }
     finally:
-        session.stop()
+        end_session(
+            session, session.sig_snapshot, session.sig_changes, model.sig_assets_changed, model.sig_reset
+        )
         backend.stop()
         view.close()
         del tree

@@ -47,6 +47,7 @@ from bench.common import (  # noqa: E402
     StallProbe,
     check_alive,
     demo_session,
+    end_session,
     open_channel,
     require,
     run_main,
@@ -152,7 +153,7 @@ def run_console(backend: BackendProcess, layout: str, fps: float, seconds: float
         }
     finally:
         ctl.stop()
-        session.stop()
+        end_session(session, session.sig_snapshot, session.sig_changes)
         panel.close()
         panel.deleteLater()
 
