@@ -191,15 +191,15 @@ class BareWall(QWidget):
         self.fresh.clear()
 
 
-def bare_convert(jpeg: bytes, tw: int, th: int) -> QImage:
-    """Decode (reduced when the tile is much smaller), scale linearly, convert to a 32-bit QImage."""
-    arr = np.frombuffer(jpeg, np.uint8)
-    img = cv2.imdecode(arr, cv2.IMREAD_COLOR)
-    h, w = img.shape[:2]
-    if w >= 4 * tw and h >= 4 * th:
-        img = cv2.imdecode(arr, cv2.IMREAD_REDUCED_COLOR_4)
-    elif w >= 2 * tw and h >= 2 * th:
-        img = cv2.imdecode(arr, cv2.IMREAD_REDUCED_COLOR_2)
+def bare_convert(jpeg: bytes, tw: int, th: int, width: int, height: int) -> QImage:
+    """Decode (reduced when the stream's `width` x `height` is that much larger than the tile),
+    scale linearly, convert to a 32-bit QImage."""
+    flag = cv2.IMREAD_COLOR
+    if width >= 4 * tw and height >= 4 * th:
+        flag = cv2.IMREAD_REDUCED_COLOR_4
+    elif width >= 2 * tw and height >= 2 * th:
+        flag = cv2.IMREAD_REDUCED_COLOR_2
+    img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), flag)
     h, w = img.shape[:2]
     scale = min(tw / w, th / h)
     nw, nh = max(1, int(w * scale)), max(1, int(h * scale))
@@ -232,7 +232,7 @@ def run_bare(
     def read(slot: int) -> None:
         try:
             for frame in streams[slot]:
-                image = bare_convert(frame.jpeg, tile.width(), tile.height())
+                image = bare_convert(frame.jpeg, tile.width(), tile.height(), frame.width, frame.height)
                 captured = frame.capture_time.seconds + frame.capture_time.nanos * 1e-9
                 received[slot] += 1
                 first_seq[slot] = first_seq[slot] or frame.sequence
