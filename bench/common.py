@@ -10,6 +10,7 @@ import statistics
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,9 +62,11 @@ def end_session(session: Session, *signals: SignalInstance) -> None:
     signal of a stopped session must never reach the next case's event loop (it crashed there)."""
     session.stop()
     QCoreApplication.sendPostedEvents()
-    for signal in signals:
-        with contextlib.suppress(RuntimeError, TypeError):  # nothing connected: nothing to cut
-            signal.disconnect()
+    with warnings.catch_warnings():  # PySide warns when a signal had nothing connected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for signal in signals:
+            with contextlib.suppress(RuntimeError, TypeError):
+                signal.disconnect()
     QCoreApplication.sendPostedEvents()
 
 
