@@ -27,9 +27,13 @@ demo: $(GEN)
 screenshot: $(GEN)
 	$(BIN)/vigie demo --screenshot screenshots --after 6
 
+# ruff (with RUF100: no stale noqa), the layering contracts ([tool.importlinter]) and the type checks
+# ([tool.mypy]) in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 test: $(GEN) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -113,7 +113,7 @@ class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, holder: TokenHolder) -> None:
         self.holder = holder
 
-    async def intercept_unary_unary(self, continuation, client_call_details, request):  # noqa: ANN001, ANN201
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
         return await continuation(_with_policy(client_call_details, self.holder, True), request)
 
 
@@ -121,7 +121,7 @@ class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
     def __init__(self, holder: TokenHolder) -> None:
         self.holder = holder
 
-    async def intercept_unary_stream(self, continuation, client_call_details, request):  # noqa: ANN001, ANN201
+    async def intercept_unary_stream(self, continuation, client_call_details, request):
         return await continuation(_with_policy(client_call_details, self.holder, False), request)
 
 

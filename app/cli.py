@@ -162,6 +162,17 @@ def make_session(address: str, args: argparse.Namespace) -> Session:
     return Session(address, credentials=creds, tls=tls_options(args))
 
 
+def demo_walls() -> list[str]:
+    """The demo backend's walls: one per screen role (so Screens ▸ Presentation: shared wall works on
+    any screen) and wall-1..wall-4 for `vigie wall --name wall-N` processes, each allowed to the
+    demo's users."""
+    from app.workspace.screens import role_names
+
+    users = ",".join(f"user:{u}" for u in ("viewer", "operator", "supervisor", "admin"))
+    names = [*role_names(8), *(f"wall-{i}" for i in range(1, 5))]
+    return [arg for name in names for arg in ("--wall", f"{name}={users}")]
+
+
 def offscreen_config(screens: int) -> dict:
     """Qt's offscreen platform configuration: `screens` full-HD screens side by side (its default
     is one 800x800 screen), windows without fake frames (so a maximised window fills its screen)."""
@@ -243,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     backend: BackendProcess | None = None
     address = args.backend
     if args.command == "demo":
-        extra = ["--seed", str(args.seed), "--lights", str(args.lights), "--demo-users"]
+        extra = ["--seed", str(args.seed), "--lights", str(args.lights), "--demo-users", *demo_walls()]
         if args.cameras:
             if not Path(args.cameras).is_file():
                 print(f"vigie: no camera catalogue at {args.cameras}", file=sys.stderr)

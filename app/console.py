@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
 from app.auth import Credentials
+from app.client.session import Session
 from app.controllers.alarms import AlarmController
 from app.controllers.audit import AuditController
 from app.controllers.commands import CommandController
@@ -21,8 +22,8 @@ from app.controllers.mosaic import MosaicController
 from app.controllers.wall import WallController
 from app.models.asset_table import ID_ROLE, AssetTableModel
 from app.models.asset_tree import FILTER_ROLE, AssetTreeModel
+from app.models.assets import AssetStore
 from app.models.records import CameraInfo
-from app.session import Session
 from widgets.assets.asset_panel import AssetPanel
 from widgets.auth.login_dialog import LoginDialog
 from widgets.detail.asset_detail import AssetDetailView
@@ -48,45 +49,48 @@ class Console(QObject):
         self.session, self.title, self.tiles = session, title, tiles
         self.max_fps = max_fps
 
-        # Models fed by the session.
-        self.assets = AssetTableModel(parent=self)
-        self.tree = AssetTreeModel(self.assets, parent=self)
-        session.sig_snapshot.connect(self.assets.reset)
+        # Models fed by the session: one asset store, which the table, tree, map, mosaics and
+        # detail follow (each on the store's tick, none waiting on another).
+        self.store = AssetStore(parent=self)
+        session.assets.sig_snapshot.connect(self.store.reset)
+        session.assets.sig_changes.connect(self.store.queue_changes)
+        self.assets = AssetTableModel(parent=self, store=self.store)
+        self.tree = AssetTreeModel(self.store, parent=self)
         self.assets.sig_reset.connect(self._select_worst_if_none)
-        session.sig_changes.connect(self.assets.queue_changes)
         self.camera_info: dict[str, CameraInfo] = {}
-        session.sig_cameras.connect(self._on_cameras)
-        self.assets.sig_reset.connect(session.request_cameras)  # once for every mosaic
+        session.video.sig_cameras.connect(self._on_cameras)
+        self.store.sig_reset.connect(session.video.request_cameras)  # once for every mosaic
 
         # The single panels: views and their controllers.
         self.asset_panel = AssetPanel(self.assets, self.tree, ID_ROLE, FILTER_ROLE)
         self.detail = AssetDetailView()
-        self.detail_ctl = DetailController(session, self.assets, self.detail)
+        self.detail_ctl = DetailController(session, self.store, self.detail, self._may_command)
         self.alarm_ctl = AlarmController(session, parent=self)
         self.alarm_ctl.sig_alarm_selected.connect(self._on_alarm_selected)
         self.alarm_ctl.sig_message.connect(self.sig_message)
         self.assets.sig_reset.connect(
-            lambda: self.alarm_ctl.panel.set_districts(sorted({d for _, d in self.assets.counts}))
+            lambda: self.alarm_ctl.panel.set_districts(sorted({d for _, d in self.store.counts}))
         )
         self.asset_panel.sig_filter_text.connect(lambda t: self.assets.set_filter(text=t))
         self.asset_panel.sig_scope.connect(lambda k, d: self.assets.set_filter(kind=k, district=d))
         self.asset_panel.sig_asset_selected.connect(self._on_selected)
         self.asset_panel.sig_asset_activated.connect(self._on_activated)
-        session.sig_error.connect(self.sig_message)
+        session.core.sig_error.connect(self.sig_message)
 
         # Commands to devices: from the detail view, the asset table and the map (attach_map).
-        self.command_ctl = CommandController(session, self.assets, self)
+        self.command_ctl = CommandController(session, self.store, self)
         self.command_ctl.sig_message.connect(self.sig_message)
+        self.command_ctl.sig_actions_changed.connect(self.detail_ctl.refresh)
         self.detail.sig_command_requested.connect(lambda: self.open_command([self.detail_ctl.asset_id]))
         self.asset_panel.sig_command_requested.connect(self.open_command)
 
         # Who is logged in; the audit trail (a panel for supervisors); the video walls.
         self.login_dialog: LoginDialog | None = None
-        session.sig_logged_in.connect(self._on_logged_in)
-        session.sig_login_required.connect(self._on_login_required)
+        session.core.sig_logged_in.connect(self._on_logged_in)
+        session.core.sig_login_required.connect(self._on_login_required)
         self.audit_ctl = AuditController(session, self)
         self.audit_ctl.sig_message.connect(self.sig_message)
-        self.wall_ctl = WallController(session, assets=self.assets, parent=self)
+        self.wall_ctl = WallController(session, assets=self.store, parent=self)
         self.wall_ctl.sig_message.connect(self.sig_message)
         self.wall_ctl.attach_to(alarm_panel=self.alarm_ctl.panel, alarm_lookup=self._alarm)
 
@@ -118,7 +122,7 @@ class Console(QObject):
         mosaic takes part in the routes (alarm video, "show in mosaic"); a wall's does not."""
         ctl = MosaicController(
             self.session,
-            self.assets,
+            self.store,
             panel,
             max_fps=self.max_fps,
             persist=False,
@@ -190,9 +194,6 @@ class Console(QObject):
 
     def _on_selected(self, asset_id: str) -> None:
         """One selection for the whole console: table, detail and map."""
-        self.detail.commandable = bool(
-            asset_id and self.command_ctl.fitting([asset_id])
-        ) and self.session.may("OPERATOR")
         self.detail_ctl.select(asset_id)
         if self.map_ctl:
             self.map_ctl.select(asset_id, fly=not self._no_fly)
@@ -208,7 +209,7 @@ class Console(QObject):
         finally:
             self._no_fly = False
 
-    def _on_alarm_selected(self, alarm) -> None:  # noqa: ANN001 - AlarmRecord
+    def _on_alarm_selected(self, alarm) -> None:  # AlarmRecord
         """Alarm-to-map and alarm-to-video in one click."""
         if self.map_ctl:
             self.map_ctl.select(alarm.asset_id, fly=True)
@@ -227,22 +228,27 @@ class Console(QObject):
         self.sig_create_incident.emit(lat, lon)
 
     def _on_activated(self, asset_id: str) -> None:
-        rec = self.assets.record(asset_id)
+        rec = self.store.record(asset_id)
         if rec is not None and rec.kind == "camera":
             self.show_camera(asset_id)
 
     # ---- commands, login ---------------------------------------------------------------------------
 
+    def _may_command(self, asset_id: str) -> bool:
+        """The detail's "Command…": this user may command, and some action fits this asset."""
+        return self.session.may("OPERATOR") and bool(self.command_ctl.fitting([asset_id]))
+
     def open_command(self, asset_ids: list[str]) -> None:
         """The command dialog for these assets, over the window the operator is working in."""
         self.command_ctl.open_for([a for a in asset_ids if a], QApplication.activeWindow())
 
-    def _alarm(self, alarm_id: str):  # noqa: ANN202 - AlarmRecord | None
+    def _alarm(self, alarm_id: str):  # AlarmRecord | None
         return self.alarm_ctl.store.alarms.get(alarm_id) or self.alarm_ctl.journal.alarm(alarm_id)
 
     def _on_logged_in(self, user: str, role: str) -> None:
         if self.login_dialog is not None:
             self.login_dialog.hide()
+        self.detail_ctl.refresh()
         self.alarm_ctl.panel.set_actions_allowed(
             self.session.may("OPERATOR"), f"Handling alarms needs the OPERATOR role — you are {role}"
         )

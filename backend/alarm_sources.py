@@ -118,6 +118,7 @@ class AlarmSources:
         """Catch up with the current statuses (raising/clearing what changed while we were down)."""
         now = time.time()
         self._coverage = CameraCoverage([a for a in self.store.assets() if a.kind is Kind.CAMERA])
+        rev = self.store.revision  # read with the resync: a change published after it is followed
         self._resync_statuses(now)
         # Event alarms left active by a previous run: nobody will clear them otherwise.
         for a in self.engine.open_alarms():
@@ -125,7 +126,7 @@ class AlarmSources:
                 self._schedule_clear(a.source_key, now + self._rng.uniform(5.0, 60.0))
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._follow_statuses(), name="alarms-status"),
+            loop.create_task(self._follow_statuses(rev), name="alarms-status"),
             loop.create_task(self._ticker(), name="alarms-ticker"),
         ]
 
@@ -180,14 +181,27 @@ class AlarmSources:
             engine.set_suppressed(a.id, False, now)
         wanted = _status_conditions(a)
         causes = {c for c, _, _ in wanted}
-        if before is not None:
+        if was_maintenance:
+            # What held before the maintenance is not known here: clear every status alarm of the
+            # asset that its status no longer says (a fault repaired during the maintenance).
+            stale = [
+                al.source_key
+                for al in engine.open_alarms()
+                if al.asset_id == a.id
+                and al.active
+                and al.cause in STATUS_CAUSES
+                and al.cause not in causes
+                and not _is_event_key(al.source_key)
+            ]
+            for source_key in stale:
+                engine.clear(source_key, now)
+        elif before is not None:
             for cause in {c for c, _, _ in _status_conditions_for(a.kind, *before)} - causes:
                 engine.clear(f"{a.id}:{cause}", now)
         for cause, priority, message in wanted:  # raising an active condition again changes nothing
             engine.raise_alarm(f"{a.id}:{cause}", a, cause, priority, message, now, self.cameras_for(a))
 
-    async def _follow_statuses(self) -> None:
-        rev = self.store.revision
+    async def _follow_statuses(self, rev: int) -> None:
         while True:
             try:
                 await self.store.wait_for_change(rev, 1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import os
 import signal
@@ -13,6 +14,7 @@ import threading
 import grpc
 
 from backend.adapters.base import DeviceNetwork
+from backend.domain.walls import MAX_WALLS, InvalidContent, check_allowed, check_name
 from backend.security.principal import Role
 from backend.server import Backend
 
@@ -107,12 +109,70 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     sec.add_argument("--role", type=str.upper, choices=[r.name for r in Role], help="the role for --add-user")
     sec.add_argument("--no-reflection", action="store_true", help="do not serve gRPC server reflection")
+    sec.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow serving plaintext (no --tls-cert) on a non-loopback address: anyone on the network"
+        " can read the tokens and passwords",
+    )
+    sec.add_argument(
+        "--wall",
+        action="append",
+        default=[],
+        metavar="NAME=DISPLAY[,DISPLAY...]",
+        help="a video wall and the displays allowed to attach it (display or console names, or"
+        " user:ACCOUNT); repeatable. Supervisors create more walls from a console",
+    )
+    sec.add_argument(
+        "--max-walls",
+        type=int,
+        default=MAX_WALLS,
+        help=f"the most walls this backend holds (default {MAX_WALLS})",
+    )
     sec.add_argument("--tls-cert", metavar="FILE", help="serve TLS with this PEM certificate (chain)")
     sec.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
     sec.add_argument(
         "--client-ca",
         metavar="FILE",
         help="require client certificates signed by this PEM CA (mutual TLS; needs --tls-cert)",
+    )
+    store = p.add_argument_group("storage limits (see docs/security.md)")
+    store.add_argument(
+        "--audit-retention-days",
+        type=float,
+        default=365.0,
+        metavar="DAYS",
+        help="delete audit records older than this (default 365; 0: keep them all)",
+    )
+    store.add_argument(
+        "--audit-max-mb",
+        type=float,
+        default=1024.0,
+        metavar="MB",
+        help="delete the oldest audit records while they take more than this (default 1024; 0: no limit)",
+    )
+    store.add_argument(
+        "--min-free-mb",
+        type=float,
+        default=512.0,
+        metavar="MB",
+        help="raise a system alarm and report health NOT_SERVING for vigie.backend.disk while the data"
+        " dir's file system has less free space than this (default 512; 0: do not watch)",
+    )
+    store.add_argument(
+        "--disk-check-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between two free-space checks (default 10)",
+    )
+    store.add_argument(
+        "--refusal-audit-window",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="refused calls of one kind from one peer are audited once, then counted in one summary"
+        " record per this many seconds (default 60)",
     )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
@@ -132,6 +192,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--command-ack-timeout must be positive")
     if not 1 <= args.token_ttl <= 86_400:
         p.error("--token-ttl must be between 1 and 86400 seconds")
+    if args.audit_retention_days < 0 or args.audit_max_mb < 0 or args.min_free_mb < 0:
+        p.error("--audit-retention-days, --audit-max-mb and --min-free-mb must not be negative")
+    if not 0.05 <= args.disk_check_interval <= 3600:
+        p.error("--disk-check-interval must be between 0.05 and 3600 seconds")
+    if not 0.05 <= args.refusal_audit_window <= 86_400:
+        p.error("--refusal-audit-window must be between 0.05 and 86400 seconds")
     if args.add_user and not args.role:
         p.error("--add-user needs --role VIEWER|OPERATOR|SUPERVISOR|ADMIN")
     if args.role and not args.add_user:
@@ -140,6 +206,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--tls-cert and --tls-key go together")
     if args.client_ca and not args.tls_cert:
         p.error("--client-ca needs --tls-cert and --tls-key (mutual TLS)")
+    if not 1 <= args.max_walls <= 1000:
+        p.error("--max-walls must be between 1 and 1000")
+    try:
+        args.walls = parse_walls(args.wall)
+    except ValueError as exc:
+        p.error(str(exc))
+    if len(args.walls) > args.max_walls:
+        p.error(f"{len(args.walls)} --wall for --max-walls {args.max_walls}")
+    if not args.add_user and not args.tls_cert and not args.insecure and not is_loopback(args.listen):
+        p.error(
+            f"refusing to serve plaintext on {args.listen}, a non-loopback address: tokens and passwords"
+            " would cross the network in clear. Give --tls-cert and --tls-key, listen on 127.0.0.1,"
+            " or pass --insecure to accept that"
+        )
     if args.data_dir is None:
         import platformdirs
 
@@ -147,6 +227,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.no_simulator and not args.cameras:
         p.error("--no-simulator needs --cameras FILE (otherwise there is nothing to serve)")
     return args
+
+
+def is_loopback(listen: str) -> bool:
+    """Does HOST:PORT (or unix:PATH) only accept connections from this machine?"""
+    if listen.startswith(("unix:", "unix-abstract:")):
+        return True
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name (or a bad address): it may resolve to anything
+
+
+def parse_walls(specs: list[str]) -> dict[str, tuple[str, ...]]:
+    """--wall NAME=DISPLAY[,DISPLAY...] options -> {name: allowed displays}; ValueError says why."""
+    out: dict[str, tuple[str, ...]] = {}
+    for spec in specs:
+        name, sep, displays = spec.partition("=")
+        try:
+            check_name(name)
+            if not sep:
+                raise InvalidContent("expected NAME=DISPLAY[,DISPLAY...]")
+            allowed = check_allowed(d.strip() for d in displays.split(","))
+        except InvalidContent as exc:
+            raise ValueError(f"--wall {spec!r}: {exc}") from None
+        if name in out:
+            raise ValueError(f"--wall {name} is given twice")
+        out[name] = allowed
+    return out
 
 
 def build_network(args: argparse.Namespace) -> DeviceNetwork:
@@ -266,6 +377,13 @@ async def serve(args: argparse.Namespace, network: DeviceNetwork, tls: grpc.Serv
         demo_users=args.demo_users,
         serve_reflection=not args.no_reflection,
         tls=tls,
+        walls=args.walls,
+        max_walls=args.max_walls,
+        audit_retention_days=args.audit_retention_days or None,
+        audit_max_mb=args.audit_max_mb or None,
+        min_free_mb=args.min_free_mb,
+        disk_check_s=args.disk_check_interval,
+        refusal_window_s=args.refusal_audit_window,
     )
     port = await backend.start(args.listen)
     host = args.listen.rsplit(":", 1)[0]

@@ -3,6 +3,7 @@ keepalive policy."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 
@@ -31,12 +32,15 @@ from vigie.v1 import (
 from backend.adapters.base import DeviceNetwork
 from backend.alarm_sources import AlarmSources
 from backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
+from backend.disk_watch import MIB, DiskWatcher
 from backend.domain.assets import Kind
 from backend.domain.audit import AuditSink
 from backend.domain.commands import CommandBook
 from backend.domain.revlog import AssetStore
-from backend.domain.walls import WallRegistry
+from backend.domain.walls import MAX_WALLS, WallRegistry
+from backend.security.bounds import BoundsInterceptor
 from backend.security.interceptor import AuthInterceptor
+from backend.security.refusal_audit import WINDOW_S
 from backend.security.tokens import TokenRegistry
 from backend.security.users import UserDirectory
 from backend.services.alarms import AlarmService
@@ -50,6 +54,7 @@ from backend.services.wall import WallService
 from backend.store.alarms_sqlite import AlarmPersister
 from backend.store.audit_sqlite import AuditStore
 from backend.store.walls_json import WallFile
+from backend.system_alarms import DISK, Subsystem, SystemAlarms
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,13 @@ SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     wall_pb2.DESCRIPTOR.services_by_name["WallService"].full_name,
+)
+
+ALARM_STORE = Subsystem(
+    "alarm-store",
+    "alarm_store_failing",
+    1,
+    affects=(alarms_pb2.DESCRIPTOR.services_by_name["AlarmService"].full_name,),
 )
 
 # Larger requests are refused with RESOURCE_EXHAUSTED before any handler sees them (the largest
@@ -99,23 +111,41 @@ class Backend:
         demo_users: bool = False,
         serve_reflection: bool = True,
         tls: grpc.ServerCredentials | None = None,
+        walls: dict[str, tuple[str, ...]] | None = None,
+        max_walls: int = MAX_WALLS,
+        audit_retention_days: float | None = None,
+        audit_max_mb: float | None = None,
+        min_free_mb: float = 0.0,
+        disk_check_s: float = 10.0,
+        refusal_window_s: float = WINDOW_S,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
         per second (benchmarks); `token_ttl_s` the lifetime of a token; `demo_users` seeds the
         demo users (password = name); `tls` serves TLS instead of plaintext;
-        `command_ack_timeout_s` how long a device may take to acknowledge a command."""
+        `command_ack_timeout_s` how long a device may take to acknowledge a command; `walls` the
+        configured walls (name -> displays allowed to attach it), at most `max_walls` walls;
+        `audit_retention_days` / `audit_max_mb` the audit trail's limits (None: none);
+        `min_free_mb` the free space of `data_dir` below which a system alarm is raised (checked
+        every `disk_check_s`); `refusal_window_s` the window refused calls are aggregated over."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
         self.tls = tls
         self.demo_users = demo_users
-        self.audit_store = AuditStore(data_dir)
+        self.audit_store = AuditStore(
+            data_dir,
+            retention_days=audit_retention_days,
+            max_bytes=None if audit_max_mb is None else int(audit_max_mb * MIB),
+        )
         self.audit: AuditSink = self.audit_store  # every service that audits writes here
         self.users = UserDirectory(data_dir)
         self.tokens = TokenRegistry(token_ttl_s)
+        self.interceptor = AuthInterceptor(self.tokens, self.audit, refusal_window_s=refusal_window_s)
         self.server = grpc.aio.server(
-            interceptors=[AuthInterceptor(self.tokens, self.audit)], options=SERVER_OPTIONS
+            # Authorisation first, then every request's size bounds (backend/security/bounds.py).
+            interceptors=[self.interceptor, BoundsInterceptor()],
+            options=SERVER_OPTIONS,
         )
         self.health = health.aio.HealthServicer()
         self.assets = AssetService(self.store, network, self.epoch, heartbeat_s=heartbeat_s)
@@ -124,8 +154,21 @@ class Backend:
         video_pb2_grpc.add_VideoServiceServicer_to_server(self.video, self.server)
         self.map = MapService(network, name="Dijon Métropole (simulated)", center=(47.322, 5.041))
         map_pb2_grpc.add_MapServiceServicer_to_server(self.map, self.server)
-        self.alarm_store = AlarmPersister(data_dir, history=alarm_history)
+        self.alarm_store = AlarmPersister(
+            data_dir, history=alarm_history, on_trouble=lambda p: self.system_alarms.report(ALARM_STORE, p)
+        )
         self.alarm_engine = self.alarm_store.open_engine()
+        self.system_alarms = SystemAlarms(self.alarm_engine, self.health, position=self.map.center)
+        self.disk_watch = (
+            DiskWatcher(
+                data_dir,
+                int(min_free_mb * MIB),
+                lambda p: self.system_alarms.report(DISK, p),
+                interval_s=disk_check_s,
+            )
+            if data_dir and min_free_mb > 0
+            else None
+        )
         self.alarm_sources = AlarmSources(
             self.alarm_engine, self.store, simulated_events=simulated_alarms, alarm_rate=alarm_rate, seed=seed
         )
@@ -144,7 +187,9 @@ class Backend:
         # Video walls (walls.json in data_dir, unless another backend holds that directory, as
         # for the alarms).
         self.wall_file = WallFile(data_dir if self.alarm_store.path != ":memory:" else None)
-        self.wall_registry = WallRegistry(self.wall_file.load(), listener=self.wall_file.save_soon)
+        self.wall_registry = WallRegistry(
+            self.wall_file.load(), listener=self.wall_file.save_soon, configured=walls, max_walls=max_walls
+        )
         self.walls = WallService(
             self.wall_registry,
             self.store,
@@ -160,6 +205,7 @@ class Backend:
                 (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
             )
         self.port = 0
+        self._credentials_watch: asyncio.Task[None] | None = None
 
     async def start(self, listen: str) -> int:
         """Bind, start the device network, then serve. Returns the bound port."""
@@ -177,19 +223,37 @@ class Backend:
                 f", created {', '.join(created)}" if created else "",
             )
         await self.network.start(self.store)
+        if self.disk_watch is not None:
+            await self.disk_watch.check()  # a full disk is reported before the first write
+        for subsystem in (DISK, ALARM_STORE):
+            self.system_alarms.clear_stale(subsystem)
         self.alarm_store.start()
+        await self.audit_store.start()
+        self.interceptor.refusals.start()
         await self.alarm_sources.start()
         await self.dispatcher.start()
         await self.server.start()
+        self._credentials_watch = asyncio.get_running_loop().create_task(
+            self.auth.watch_credentials(), name="credentials-watch"
+        )
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self.system_alarms.start((DISK, ALARM_STORE))  # NOT_SERVING where in trouble
+        if self.disk_watch is not None:
+            self.disk_watch.start()
         return self.port
 
     async def stop(self, grace: float = 2.0) -> None:
         """Say NOT_SERVING first so balancers drain us, then stop streams and the network."""
-        for name in ("", *SERVICE_NAMES):
+        await self.system_alarms.stop()
+        for name in ("", *SERVICE_NAMES, DISK.health_name, ALARM_STORE.health_name):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if self.disk_watch is not None:
+            await self.disk_watch.stop()
         await self.server.stop(grace)
+        if self._credentials_watch is not None:
+            self._credentials_watch.cancel()
+        await self.interceptor.refusals.stop()
         await self.dispatcher.stop()
         await self.alarm_sources.stop()
         await self.network.stop()
@@ -198,6 +262,7 @@ class Backend:
         await self.audit_store.close()
         await self.wall_file.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)
+        self.assets.pool.shutdown(wait=False, cancel_futures=True)
 
     def _asset_kind(self, asset_id: str) -> Kind | None:
         a = self.store.get(asset_id)

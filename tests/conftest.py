@@ -21,12 +21,12 @@ os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="vigie-test-config-")  # QSettings stay out of ~
 
-import grpc  # noqa: E402
-import pytest  # noqa: E402
-from PySide6.QtCore import QCoreApplication, Qt  # noqa: E402
-from vigie.v1 import auth_pb2, auth_pb2_grpc  # noqa: E402
+import grpc
+import pytest
+from PySide6.QtCore import QCoreApplication, Qt
+from vigie.v1 import auth_pb2, auth_pb2_grpc
 
-from widgets.map.mbtiles import register_url_schemes  # noqa: E402
+from widgets.map.mbtiles import register_url_schemes
 
 # QtWebEngine needs these before pytest-qt creates the QApplication.
 register_url_schemes()

@@ -16,18 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from google.protobuf.timestamp_pb2 import Timestamp
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal
-from vigie.v1 import alarms_pb2, assets_pb2
 
+from app.client.session import Session
+from app.client.types import OPEN_ALARM_STATES, JournalQuery
 from app.models.alarms import FLOOD_THRESHOLD, ID_ROLE, AlarmStore, AlarmTableModel
 from app.models.records import AlarmRecord
-from app.session import Session
 from widgets.alarms.alarm_panel import AlarmPanel
 from widgets.status.palette import KIND_SINGULAR
 
 log = logging.getLogger(__name__)
-OPEN_STATES = ["UNACK_ACTIVE", "ACK_ACTIVE", "RTN_UNACK"]
 
 
 def _tone_file() -> Path:
@@ -62,7 +60,7 @@ class AlarmController(QObject):
         self.shelved = AlarmTableModel(lambda a: a.state == "shelved", blink=False, parent=self)
         self.journal = AlarmTableModel(lambda a: True, blink=False, newest_first=True, parent=self)
         self._journal_rows: list[AlarmRecord] = []
-        self._journal_request: alarms_pb2.ListAlarmsRequest | None = None
+        self._journal_request: JournalQuery | None = None
         self._journal_token = ""
         self.panel = AlarmPanel(
             self.active,
@@ -76,16 +74,20 @@ class AlarmController(QObject):
         self._last_tone = 0.0
         self._sound: Any = None
 
-        session.sig_alarm_snapshot.connect(self.store.reset)
-        session.sig_alarm_changes.connect(self.store.apply)
-        session.sig_alarm_result.connect(lambda ok, msg: self.sig_message.emit(msg))
-        session.sig_journal.connect(self._on_journal)
+        session.alarms.sig_snapshot.connect(self.store.reset)
+        session.alarms.sig_changes.connect(self.store.apply)
+        session.alarms.sig_result.connect(lambda ok, msg: self.sig_message.emit(msg))
+        session.alarms.sig_journal.connect(self._on_journal)
         self.store.sig_changed.connect(self._refresh)
         self.store.sig_raised.connect(self._on_raised)
         p = self.panel
-        p.sig_acknowledge.connect(lambda ids, comment: session.acknowledge(ids, comment, self.operator))
-        p.sig_shelve.connect(lambda ids, seconds, reason: session.shelve(ids, seconds, reason, self.operator))
-        p.sig_unshelve.connect(lambda ids: session.unshelve(ids, self.operator))
+        p.sig_acknowledge.connect(
+            lambda ids, comment: session.alarms.acknowledge(ids, comment, self.operator)
+        )
+        p.sig_shelve.connect(
+            lambda ids, seconds, reason: session.alarms.shelve(ids, seconds, reason, self.operator)
+        )
+        p.sig_unshelve.connect(lambda ids: session.alarms.unshelve(ids, self.operator))
         p.sig_selected.connect(self._on_selected)
         p.sig_journal_query.connect(self.query_journal)
         p.sig_journal_more.connect(self._more)
@@ -133,32 +135,22 @@ class AlarmController(QObject):
     # ---- journal -------------------------------------------------------------------------------
 
     def query_journal(self, f: dict) -> None:
-        req = alarms_pb2.ListAlarmsRequest(page_size=200, text=f.get("text", ""))
-        if f.get("period_s"):
-            start = Timestamp()
-            start.FromSeconds(int(time.time() - f["period_s"]))
-            req.start.CopyFrom(start)
-        if f.get("kind"):
-            req.kinds.append(assets_pb2.Asset.Kind.Value(f["kind"].upper()))
-        if f.get("district"):
-            req.districts.append(f["district"])
-        if f.get("priority"):
-            req.priorities.append(int(f["priority"]))
         state = f.get("state", "")
-        if state == "open":
-            req.states.extend(alarms_pb2.Alarm.State.Value(s) for s in OPEN_STATES)
-        elif state:
-            req.states.append(alarms_pb2.Alarm.State.Value(state.upper()))
-        self._journal_request = req
+        query = JournalQuery(
+            start=time.time() - f["period_s"] if f.get("period_s") else 0.0,
+            kinds=(f["kind"],) if f.get("kind") else (),
+            districts=(f["district"],) if f.get("district") else (),
+            priorities=(int(f["priority"]),) if f.get("priority") else (),
+            states=OPEN_ALARM_STATES if state == "open" else (state,) if state else (),
+            text=f.get("text", ""),
+        )
+        self._journal_request = query
         self._journal_rows = []
-        self.session.query_journal(req)
+        self.session.alarms.query_journal(query)
 
     def _more(self) -> None:
         if self._journal_request is not None and self._journal_token:
-            req = alarms_pb2.ListAlarmsRequest()
-            req.CopyFrom(self._journal_request)
-            req.page_token = self._journal_token
-            self.session.query_journal(req)
+            self.session.alarms.query_journal(self._journal_request.next_page(self._journal_token))
 
     def _on_journal(self, alarms: list[AlarmRecord], total: int, token: str) -> None:
         self._journal_rows.extend(alarms)

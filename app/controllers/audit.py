@@ -4,31 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import audit_pb2
 
+from app.client.session import Session
+from app.client.types import AuditQuery
 from app.models.audit import AuditTableModel
-from app.session import Session
 from widgets.audit.audit_view import AuditView
 
 PAGE = 200
 
 
-def audit_request(filters: dict[str, Any]) -> audit_pb2.ListAuditRequest:
-    req = audit_pb2.ListAuditRequest(
+def audit_query(filters: dict[str, Any]) -> AuditQuery:
+    return AuditQuery(
         user=filters.get("user", ""),
         action=filters.get("action", ""),
         result=filters.get("result", ""),
         text=filters.get("text", ""),
+        start=float(filters.get("start") or 0),
+        end=float(filters.get("end") or 0),
         page_size=PAGE,
     )
-    for name in ("start", "end"):
-        if filters.get(name):
-            ts = Timestamp()
-            ts.FromSeconds(int(filters[name]))
-            getattr(req, name).CopyFrom(ts)
-    return req
 
 
 class AuditController(QObject):
@@ -42,29 +37,27 @@ class AuditController(QObject):
         self._tag = 0  # answers to an older query are dropped
         self._next = ""
         self._appending = False
-        self._request = audit_request({})
+        self._request = audit_query({})
         self.view.sig_query.connect(self.query)
         self.view.sig_more.connect(self.more)
         self.view.sig_export.connect(self.export)
-        session.sig_audit.connect(self._on_page)
-        session.sig_audit_exported.connect(self._on_exported)
+        session.audit.sig_page.connect(self._on_page)
+        session.audit.sig_exported.connect(self._on_exported)
 
     def query(self, filters: dict[str, Any] | None = None) -> None:
-        self._request = audit_request(filters if filters is not None else self.view.filters())
+        self._request = audit_query(filters if filters is not None else self.view.filters())
         self._next = ""  # a "Load more" of the previous search must not add to this one
         self._tag += 1
         self._appending = False
-        self.session.query_audit(self._request, self._tag)
+        self.session.audit.query(self._request, self._tag)
 
     def more(self) -> None:
         if not self._next:
             return
-        req = audit_pb2.ListAuditRequest()
-        req.CopyFrom(self._request)
-        req.page_token = self._next
+        query = self._request.next_page(self._next)
         self._next = ""  # asked once: a double click does not add the page twice
         self._appending = True
-        self.session.query_audit(req, self._tag)
+        self.session.audit.query(query, self._tag)
 
     def _on_page(self, tag: int, rows: list, total: int, next_token: str) -> None:
         if tag != self._tag:
@@ -77,7 +70,7 @@ class AuditController(QObject):
         self.view.set_page_info(len(self.model.rows), total, bool(next_token))
 
     def export(self, path: str, filters: dict[str, Any]) -> None:
-        self.session.export_audit(audit_request(filters), path)
+        self.session.audit.export(audit_query(filters), path)
 
     def _on_exported(self, path: str, count: int, error: str) -> None:
         msg = f"Audit export failed: {error}" if error else f"{count} audit records written to {path}"

@@ -11,17 +11,18 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
-from app.models.asset_table import AssetTableModel
+from app.client.session import Session
+from app.models.assets import AssetStore
 from app.models.commands import ENDINGS, ActionInfo, CommandProgressModel, CommandState, actions_for
-from app.session import Session
 from widgets.commands.command_dialog import CommandDialog
 from widgets.status.palette import KIND_SINGULAR
 
 
 class CommandController(QObject):
     sig_message = Signal(str)  # for the status bar
+    sig_actions_changed = Signal()  # what the backend offers changed (each login)
 
-    def __init__(self, session: Session, assets: AssetTableModel, parent: QObject | None = None) -> None:
+    def __init__(self, session: Session, assets: AssetStore, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.assets = assets
@@ -29,12 +30,13 @@ class CommandController(QObject):
         self._open: dict[str, tuple[CommandDialog, CommandProgressModel]] = {}  # by idempotency key
         self.last_dialog: CommandDialog | None = None
         self.commands: dict[str, CommandState] = {}  # every command sent from this console, by key
-        session.sig_logged_in.connect(lambda _user, _role: session.list_actions())
-        session.sig_actions.connect(self._on_actions)
-        session.sig_command.connect(self._on_command)
+        session.core.sig_logged_in.connect(lambda _user, _role: session.commands.list_actions())
+        session.commands.sig_actions.connect(self._on_actions)
+        session.commands.sig_command.connect(self._on_command)
 
     def _on_actions(self, actions: list[ActionInfo]) -> None:
         self.actions = actions
+        self.sig_actions_changed.emit()
 
     def fitting(self, asset_ids: list[str]) -> list[ActionInfo]:
         kinds = {r.kind for r in (self.assets.record(i) for i in asset_ids) if r is not None}
@@ -83,7 +85,7 @@ class CommandController(QObject):
         reason: str,
         confirmed: bool,
     ) -> None:
-        key = self.session.execute(ids, action, params, reason, confirmed)
+        key = self.session.commands.execute(ids, action, params, reason, confirmed)
         self._open[key] = (dialog, model)
 
     def _forget(self, dialog: CommandDialog) -> None:

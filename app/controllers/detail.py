@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 
-from app.models.asset_table import AssetTableModel, format_age
+from app.client.session import Session
+from app.models.asset_table import format_age
+from app.models.assets import AssetStore, Changes
 from app.models.records import AssetRecord
-from app.session import Session
 from widgets.detail.asset_detail import AssetDetailView
 from widgets.status.palette import KIND_SINGULAR
 
@@ -31,32 +33,49 @@ def detail_fields(r: AssetRecord) -> list[tuple[str, str]]:
 
 
 class DetailController(QObject):
-    def __init__(self, session: Session, model: AssetTableModel, view: AssetDetailView) -> None:
+    """Every selection path (table, tree, map, alarm, mosaic) ends in select(): the detail decides
+    here, for the asset it shows, what the operator may do with it (never a previous selection's
+    state)."""
+
+    def __init__(
+        self,
+        session: Session,
+        model: AssetStore,
+        view: AssetDetailView,
+        may_command: Callable[[str], bool] = lambda _asset_id: False,
+    ) -> None:
         super().__init__(view)
         self.session, self.model, self.view = session, model, view
+        self.may_command = may_command
         self.asset_id = ""
-        model.sig_assets_changed.connect(self._on_changed)
+        model.sig_changed.connect(self._on_changed)
         model.sig_reset.connect(lambda: self._refresh())
-        session.sig_telemetry_history.connect(self._on_history)
-        session.sig_telemetry_samples.connect(self._on_samples)
+        session.assets.sig_telemetry_history.connect(self._on_history)
+        session.assets.sig_telemetry_samples.connect(self._on_samples)
 
     def select(self, asset_id: str) -> None:
         if asset_id == self.asset_id:
             return
         self.asset_id = asset_id
         self.view.chart.clear("Loading telemetry…" if asset_id else "Select an asset to see its telemetry")
-        self.session.watch_telemetry(asset_id or None)
+        self.session.assets.watch_telemetry(asset_id or None)
         self._refresh()
 
     def _refresh(self) -> None:
         rec = self.model.record(self.asset_id) if self.asset_id else None
         if rec is None:
+            self.view.commandable = False
             self.view.clear()
             return
+        self.view.commandable = self.may_command(rec.id)
         self.view.show_asset(rec.name, rec.status, rec.reason, detail_fields(rec))
 
-    def _on_changed(self, ids: set[str]) -> None:
-        if self.asset_id in ids:
+    def refresh(self) -> None:
+        """What the user may do changed (a login, the backend's actions): decide again."""
+        self._refresh()
+
+    def _on_changed(self, changes: Changes) -> None:
+        if any(new.id == self.asset_id for _old, new in changes):
             self._refresh()
 
     def _on_history(self, asset_id: str, series: list) -> None:

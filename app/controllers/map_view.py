@@ -1,7 +1,8 @@
-"""Feeds the map from the asset model and the session, and shares selection with the asset panel.
+"""Feeds the map from the asset store and the session, and shares selection with the asset panel.
 
-The map gets the full set of assets on each snapshot and the changed ones after every model pass
-(the widget batches them to the page). The view (centre, zoom, layers) and the basemap choice
+The map gets the full set of assets on each snapshot and the changed ones on every tick of the
+asset store (app/models/assets.py), without waiting for the table's re-sort (the widget batches
+them to the page). The view (centre, zoom, layers) and the basemap choice
 persist in QSettings.
 """
 
@@ -12,9 +13,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from app.client.session import Session
 from app.models.asset_table import AssetTableModel
+from app.models.assets import AssetStore, Changes, store_of
 from app.models.records import AssetRecord
-from app.session import Session
 from widgets.map.map_view import MapView
 
 
@@ -56,7 +58,7 @@ class MapController(QObject):
     def __init__(
         self,
         session: Session,
-        model: AssetTableModel,
+        model: AssetStore | AssetTableModel,
         view: MapView,
         tiles: str | None = None,
         remember_view: bool = True,
@@ -65,7 +67,8 @@ class MapController(QObject):
         """`remember_view`: keep the view in QSettings; a console with workspaces keeps it there
         instead and gives it back as `initial_view` ({"lat", "lon", "zoom", "layers"})."""
         super().__init__(view)
-        self.session, self.model, self.view = session, model, view
+        self.session, self.view = session, view
+        self.model = store_of(model)
         self.tiles: dict | None = None
         self._layers: dict[str, str] | None = None
         settings = QSettings()
@@ -82,9 +85,9 @@ class MapController(QObject):
         if self.current_view:
             view.set_view(self.current_view)
 
-        model.sig_reset.connect(self._on_reset)
-        model.sig_assets_changed.connect(self._on_changed)
-        session.sig_basemap.connect(self._on_basemap)
+        self.model.sig_reset.connect(self._on_reset)
+        self.model.sig_changed.connect(self._on_changed)
+        session.map.sig_basemap.connect(self._on_basemap)
         view.sig_view_changed.connect(self._on_view_changed)
         self.remember_view = remember_view
         view.sig_asset_clicked.connect(self.sig_select)
@@ -103,11 +106,10 @@ class MapController(QObject):
     def _on_reset(self) -> None:
         self.view.reset_assets([map_row(r) for r in self.model.records()])
         if self._layers is None:
-            self.session.request_basemap()  # once per console: the streets do not move
+            self.session.map.request_basemap()  # once per console: the streets do not move
 
-    def _on_changed(self, ids: set[str]) -> None:
-        rec = self.model.record
-        self.view.update_assets([map_row(r) for r in (rec(i) for i in ids) if r is not None])
+    def _on_changed(self, changes: Changes) -> None:
+        self.view.update_assets([map_row(new) for _old, new in changes])
 
     def _on_basemap(self, basemap: dict) -> None:
         self._layers = basemap["layers"]

@@ -1,5 +1,6 @@
-"""Feeds the mosaic: one stream and one decoding worker per visible tile, SUB for tiles and MAIN for a
-maximised one; hidden tiles stop their streams. Also PTZ, snapshots, tours, drops and named views.
+"""Drives the mosaic: which camera each slot holds (app/models/mosaic_slots.py), which tiles stream
+and at what profile (SUB for tiles, MAIN for a maximised or big one; hidden tiles stop), fed by
+the one tile feeder (app/wall/feeds.py). Also PTZ, snapshots, tours, drops and named views.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import cv2
 from PySide6.QtCore import QObject, QPoint, QRectF, QSettings, Qt, Signal
 from PySide6.QtWidgets import QMenu
 
+from app.client.session import Session
 from app.models.asset_table import AssetTableModel
+from app.models.assets import AssetStore
+from app.models.mosaic_slots import MosaicSlots
 from app.models.records import CameraInfo
-from app.session import Session
 from app.video.decoder import FrameDecoder
-from app.video.direct import DirectSource
+from app.wall.feeds import TileFeeds
 from widgets.mosaic.layouts import MAX_TILES
 from widgets.mosaic.panel import MosaicPanel
 from widgets.mosaic.tour import Tour
@@ -39,7 +42,7 @@ class MosaicController(QObject):
     def __init__(
         self,
         session: Session,
-        model: AssetTableModel,
+        model: AssetStore | AssetTableModel,
         panel: MosaicPanel,
         max_fps: float = 12.0,
         persist: bool = True,
@@ -63,15 +66,14 @@ class MosaicController(QObject):
         self.exclude = exclude or set
         self.paused = False  # the mosaic cannot be seen (closed, a hidden tab): no streams
         self.cameras: dict[str, CameraInfo] = {}
-        self.decoders: dict[int, FrameDecoder] = {}
-        self.direct: dict[int, DirectSource] = {}
-        self.streams: dict[int, tuple[str, str]] = {}  # slot -> (camera id, profile) being streamed
+        self.slots = MosaicSlots(self.mosaic.cameras)  # the widget shows the same list
+        self.feeds = TileFeeds(session, prefix=stream_prefix, max_fps=max_fps, parent=self, controls=True)
         self.tour: Tour | None = None
         for tile in self.mosaic.tiles:
             tile.sig_dropped.connect(lambda ids, s=tile.index: self.drop(s, ids))
             tile.sig_context.connect(lambda pos, s=tile.index: self._context_menu(s, pos))
             tile.sig_ptz.connect(lambda *a, s=tile.index: self._ptz(s, *a))
-            tile.sig_crop.connect(lambda crop, s=tile.index: self._decoder(s).set_crop(crop))
+            tile.sig_crop.connect(lambda crop, t=tile: self.feeds.decoder(t).set_crop(crop))
             tile.sig_resized.connect(lambda _size, s=tile.index: self._maybe_reprofile(s))
         self.mosaic.sig_changed.connect(self.sync)
         panel.sig_save_view.connect(self.save_view)
@@ -81,29 +83,23 @@ class MosaicController(QObject):
         self._sig_snapshot_done.connect(
             lambda s, msg: (self.mosaic.tiles[s].show_message(msg), self.sig_message.emit(msg))
         )
-        session.sig_cameras.connect(self._on_cameras)
-        session.sig_ptz_result.connect(self._on_ptz_result)
+        session.video.sig_cameras.connect(self._on_cameras)
+        session.video.sig_ptz_result.connect(self._on_ptz_result)
         if request_cameras:
-            model.sig_reset.connect(session.request_cameras)
+            model.sig_reset.connect(session.video.request_cameras)
         panel.set_view_names(sorted(self._views()))
 
     # ---- cameras and streams -------------------------------------------------------------------
 
     def set_cameras(self, cameras: dict[str, CameraInfo]) -> None:
         """The camera list, for a mosaic made after the session delivered it."""
+        self.feeds.set_cameras(cameras)
         self._on_cameras(cameras)
 
     def _on_cameras(self, cameras: dict[str, CameraInfo]) -> None:
+        """Names, PTZ and direct URLs of the cameras (the feeds relabel the tiles already placed)."""
         self.cameras = cameras
-        for slot, cam in enumerate(self.mosaic.cameras):  # names/PTZ of cameras already placed
-            info = cameras.get(cam)
-            if info is None:
-                continue
-            # Refresh the label only: the picture, statistics and digital zoom stay.
-            self.mosaic.tiles[slot].update_info(info.name, info.ptz, info.presets)
-            if info.direct and slot in self.streams and slot not in self.direct:
-                self._stop_stream(slot)  # placed before we knew: the console must read it itself
-        if not any(self.mosaic.cameras):
+        if self.slots.is_empty():
             self._restore_or_fill()
         self.sync()
 
@@ -116,17 +112,12 @@ class MosaicController(QObject):
         if view:  # a layout without cameras: fill it
             self.mosaic.set_layout(view.get("layout", self.mosaic.layout_name))
         # A fresh mosaic: the first cameras that are up and no other mosaic shows, centre first.
-        shown = self.exclude()
         cams = sorted(
-            (
-                r
-                for r in self.model.records()
-                if r.kind == "camera" and r.status == "ok" and r.id not in shown
-            ),
+            (r for r in self.model.records() if r.kind == "camera" and r.status == "ok"),
             key=lambda r: (r.district != "Centre-Ville", r.id),
         )
-        for slot, rec in zip(self.mosaic.visible_slots(), cams, strict=False):
-            self._assign(slot, rec.id)
+        for slot, cam in self.slots.fill((r.id for r in cams), self.mosaic.visible_slots(), self.exclude()):
+            self._assign(slot, cam)
         self.sync()
 
     def set_paused(self, paused: bool) -> None:
@@ -135,39 +126,30 @@ class MosaicController(QObject):
             self.paused = paused
             self.sync()
 
-    def _label(self, slot: int, camera_id: str) -> None:
-        info = self.cameras.get(camera_id)
-        rec = self.model.record(camera_id)
-        name = info.name if info else rec.name if rec else camera_id
-        self.mosaic.tiles[slot].set_camera(
-            camera_id, name, bool(info and info.ptz), info.presets if info else []
-        )
-        self.mosaic.cameras[slot] = camera_id
-
     def place(self, slot: int, camera_id: str) -> None:
         self._assign(slot, camera_id)
         self.sync()
 
     def _assign(self, slot: int, camera_id: str) -> None:
-        """A new camera in a slot: new decoder generation (late frames of the old one are
-        ignored) and a new stream on the next sync()."""
-        self._stop_stream(slot)
-        self._decoder(slot).reset()
-        self._label(slot, camera_id)
+        """A new camera in a slot: labelled now, streamed on the next sync() if visible."""
+        tile = self.mosaic.tiles[slot]
+        self.feeds.hide(tile)
+        self.slots.assign(slot, camera_id)
+        rec = self.model.record(camera_id) if camera_id else None
+        self.feeds.label(tile, camera_id, rec.name if rec else camera_id)
 
-    def _decoder(self, slot: int) -> FrameDecoder:
-        dec = self.decoders.get(slot)
-        if dec is None:
-            dec = FrameDecoder(name=f"decode-{self.stream_prefix}{slot}")
-            tile = self.mosaic.tiles[slot]
-            dec.sig_frame.connect(tile.set_frame)
-            dec.set_target_size(tile.size())
-            tile.sig_resized.connect(dec.set_target_size)
-            self.decoders[slot] = dec
-        return dec
+    @property
+    def streams(self) -> dict[int, tuple[str, str]]:
+        """slot -> (camera id, profile) being streamed."""
+        return {t.index: self.feeds.streams[id(t)] for t in self.mosaic.tiles if id(t) in self.feeds.streams}
+
+    @property
+    def decoders(self) -> dict[int, FrameDecoder]:
+        """slot -> its decoding worker (tiles that streamed at least once)."""
+        return {t.index: d for t in self.mosaic.tiles if (d := self.feeds.decoder_of(t)) is not None}
 
     def _profile(self, slot: int) -> str:
-        info = self.cameras.get(self.mosaic.cameras[slot])
+        info = self.cameras.get(self.slots.camera(slot))
         if info is not None and info.direct:
             return "direct"  # the camera's own stream, whatever the tile size
         tile = self.mosaic.tiles[slot]
@@ -175,49 +157,26 @@ class MosaicController(QObject):
         return "MAIN" if self.mosaic.maximised == slot or big else "SUB"
 
     def _maybe_reprofile(self, slot: int) -> None:
-        if slot in self.streams and self.streams[slot][1] != self._profile(slot):
+        current = self.feeds.streams.get(id(self.mosaic.tiles[slot]))
+        if current is not None and current[1] != self._profile(slot):
             self.sync()
 
     def sync(self) -> None:
         """Streams follow what is visible: open, switch profile, or stop."""
         visible = set() if self.paused else set(self.mosaic.visible_slots())
         for slot in range(MAX_TILES):
-            cam = self.mosaic.cameras[slot]
-            want = (cam, self._profile(slot)) if cam and slot in visible else None
-            if self.streams.get(slot) == want:
-                continue
-            self._stop_stream(slot)
-            if want is None:
-                continue
-            self.streams[slot] = want
-            self.mosaic.tiles[slot].profile = want[1]
-            info = self.cameras.get(cam)
-            jpeg_sink, frame_sink = self._decoder(slot).sink()
-            if want[1] == "direct" and info is not None and info.url:
-                self.direct[slot] = DirectSource(info.url, frame_sink, self.max_fps)
+            cam, tile = self.slots.camera(slot), self.mosaic.tiles[slot]
+            if cam and slot in visible:
+                self.feeds.stream(tile, cam, self._profile(slot))
             else:
-                self.session.open_video(
-                    f"{self.stream_prefix}{slot}", cam, jpeg_sink, profile=want[1], max_fps=self.max_fps
-                )
+                self.feeds.hide(tile)
         if self.persist:
             QSettings().setValue("mosaic/current", json.dumps(self.mosaic.view_state()))
-
-    def _stop_stream(self, slot: int) -> None:
-        if self.streams.pop(slot, None) is not None:
-            self.session.close_video(f"{self.stream_prefix}{slot}")
-        src = self.direct.pop(slot, None)
-        if src is not None:
-            src.stop()
 
     def stop(self) -> None:
         if self.tour:
             self.tour.stop()
-        for slot in list(self.streams):
-            self._stop_stream(slot)
-        for dec in self.decoders.values():  # stop them all first, then wait once for each
-            dec.stop(wait=False)
-        for dec in self.decoders.values():
-            dec.stop()
+        self.feeds.stop()
 
     # ---- operator actions ----------------------------------------------------------------------
 
@@ -227,35 +186,24 @@ class MosaicController(QObject):
         if not cams:
             self.sig_message.emit("Only cameras can be shown in the mosaic")
             return
-        visible = self.mosaic.visible_slots()
-        targets = [s for s in visible if s >= slot] or visible
-        for s, cam in zip(targets, cams, strict=False):
+        for s, cam in self.slots.drop_targets(slot, cams, self.mosaic.visible_slots()):
             self.place(s, cam)
 
     def show_camera(self, camera_id: str) -> None:
         """Put a camera in the selected tile ("show in mosaic", double-click in the table)."""
-        if (
-            camera_id in self.mosaic.cameras
-            and self.mosaic.cameras.index(camera_id) in self.mosaic.visible_slots()
-        ):
-            self.mosaic.select(self.mosaic.cameras.index(camera_id))
+        visible = self.mosaic.visible_slots()
+        there = self.slots.slot_of(camera_id)
+        if there in visible:
+            self.mosaic.select(there)
             return
         self.place(self.mosaic.selected, camera_id)
-        visible = self.mosaic.visible_slots()
-        nxt = (
-            visible[(visible.index(self.mosaic.selected) + 1) % len(visible)]
-            if self.mosaic.selected in visible
-            else 0
-        )
-        self.mosaic.select(nxt)
+        self.mosaic.select(self.slots.next_visible(self.mosaic.selected, visible))
 
     def show_linked(self, camera_ids: list[str]) -> None:
         """An alarm was selected: its cameras go in the first visible tiles, marked as linked."""
-        visible = self.mosaic.visible_slots()
         known = [c for c in camera_ids if c in self.cameras or self.model.record(c) is not None]
-        for slot, cam in zip(visible, known, strict=False):
-            if self.mosaic.cameras[slot] != cam:
-                self.place(slot, cam)
+        for slot, cam in self.slots.linked(known, self.mosaic.visible_slots()):
+            self.place(slot, cam)
         linked = set(known)
         for tile in self.mosaic.tiles:
             flag = bool(tile.camera_id) and tile.camera_id in linked
@@ -266,25 +214,25 @@ class MosaicController(QObject):
             self.sig_message.emit("No camera covers this alarm")
 
     def _ptz(self, slot: int, action: str, pan: float, tilt: float, zoom: float, preset: int) -> None:
-        cam = self.mosaic.cameras[slot]
+        cam = self.slots.camera(slot)
         if not cam:
             return
         if action == "zoom":  # mouse wheel: a short zoom the camera stops by itself
-            self.session.ptz(cam, "move", zoom=zoom, timeout_s=0.4)
+            self.session.video.ptz(cam, "move", zoom=zoom, timeout_s=0.4)
         elif action == "move":
-            self.session.ptz(cam, "move", pan=pan, tilt=tilt, zoom=zoom, timeout_s=2.0)
+            self.session.video.ptz(cam, "move", pan=pan, tilt=tilt, zoom=zoom, timeout_s=2.0)
         else:
-            self.session.ptz(cam, action, preset=preset)
+            self.session.video.ptz(cam, action, preset=preset)
 
     def _on_ptz_result(self, camera_id: str, ok: bool, message: str) -> None:
-        for slot, cam in enumerate(self.mosaic.cameras):
+        for slot, cam in enumerate(self.slots.cameras):
             if cam == camera_id and slot in self.mosaic.visible_slots():
                 self.mosaic.tiles[slot].show_message(message if ok else f"PTZ refused: {message}")
 
     def snapshot(self, slot: int, directory: Path | None = None) -> None:
         """Save the tile's newest picture at full resolution, with camera name and time, off the GUI thread."""
-        cam = self.mosaic.cameras[slot]
-        dec = self.decoders.get(slot)
+        cam = self.slots.camera(slot)
+        dec = self.feeds.decoder_of(self.mosaic.tiles[slot])
         if not cam or dec is None:
             return
         name = self.mosaic.tiles[slot].camera_name
@@ -388,12 +336,6 @@ class MosaicController(QObject):
     def apply_view(self, view: dict) -> None:
         self.stop_tour()
         self.mosaic.set_layout(view.get("layout", "2x2"))
-        for slot in range(MAX_TILES):
-            cams = view.get("cameras", [])
-            cam = cams[slot] if slot < len(cams) else ""
-            if cam and cam != self.mosaic.cameras[slot]:
-                self._assign(slot, cam)
-            elif not cam and self.mosaic.cameras[slot]:
-                self.mosaic.tiles[slot].set_camera("", "")
-                self.mosaic.cameras[slot] = ""
+        for slot, cam in self.slots.view(view.get("cameras", [])):
+            self._assign(slot, cam)
         self.sync()

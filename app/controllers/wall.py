@@ -18,10 +18,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from app.client.session import Session
 from app.models.asset_table import AssetTableModel
+from app.models.assets import AssetStore
 from app.models.records import AlarmRecord
 from app.models.walls import NAME_ROLE, WallListModel
-from app.session import Session
 from app.wall.content import WallContent, WallState, summary
 from widgets.mosaic.layouts import LAYOUTS
 from widgets.wall.walls_panel import WallsPanel
@@ -36,7 +37,11 @@ class WallController(QObject):
     sig_message = Signal(str)  # the result of a push, for the status bar
 
     def __init__(
-        self, session: Session, assets: AssetTableModel | None = None, watch: bool = True, parent: Any = None
+        self,
+        session: Session,
+        assets: AssetStore | AssetTableModel | None = None,
+        watch: bool = True,
+        parent: Any = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
@@ -47,12 +52,12 @@ class WallController(QObject):
         self.alarm_lookup: Callable[[str], AlarmRecord | None] = lambda _id: None
         self._views: list[Any] = []  # widgets with set_walls() and sig_send_to_wall
         self.last_result: tuple[bool, str] | None = None
-        session.sig_walls.connect(self._on_walls)
-        session.sig_wall_result.connect(self._on_result)
+        session.walls.sig_walls.connect(self._on_walls)
+        session.walls.sig_result.connect(self._on_result)
         if assets is not None:  # camera names arrive with the assets
             assets.sig_reset.connect(lambda: self.model.set_walls(list(self.model.walls.values())))
         if watch:
-            session.watch_walls()
+            session.walls.watch()
 
     # ---- state -----------------------------------------------------------------------------
 
@@ -85,7 +90,7 @@ class WallController(QObject):
 
     def push(self, wall: str, content: WallContent, what: str = "") -> None:
         """Show `content` on `wall`; the outcome comes back on sig_message."""
-        self.session.push_wall(wall, content, what or summary(content, self.name_of))
+        self.session.walls.push(wall, content, what or summary(content, self.name_of))
 
     def push_camera(self, wall: str, camera_id: str) -> None:
         self.push(wall, WallContent.camera(camera_id))

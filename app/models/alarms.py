@@ -203,7 +203,7 @@ class AlarmTableModel(OrderedRowsModel):
                     return f"{a.acknowledged_by} {_age(a.acknowledged_at)} {a.ack_comment}".strip()
                 return ""
         if role == Qt.ItemDataRole.DecorationRole and col == "priority":
-            # Unacknowledged alarms blink their icon, never the whole row (UX.md).
+            # Unacknowledged alarms blink their icon, never the whole row (docs/ux.md).
             return priority_icon(a.priority, lit=a.acknowledged or self.blink_on)
         if role == Qt.ItemDataRole.ForegroundRole:
             if col == "priority":

@@ -2,9 +2,10 @@
 
 Why not QSortFilterProxyModel: on 100,000 rows it took 9.5-18 s to sort and up to 20 s to handle
 a range-wide dataChanged, where a Python sort of the row order takes 0.2 s. So this model keeps
-the visible ids in view order itself. Changes arrive in bursts from the session; they are merged
-and applied at most every `apply_interval_ms`, so thousands of changes per second cost the GUI
-thread one short pass per interval (the interval stretches when a pass gets expensive).
+the visible ids in view order itself. The records live in the asset store (app/models/assets.py),
+which coalesces the client's changes once per tick; the table places the changed rows on the
+event loop's next turn, after the store's other subscribers (map, tree, detail) had theirs, and a
+pass that gets expensive stretches the store's tick.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import heapq
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from itertools import islice
 from operator import attrgetter
 from typing import Any
 
@@ -27,6 +27,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont
 
+from app.models.assets import AssetStore, Changes
 from app.models.ordered_rows import OrderedRowsModel
 from app.models.records import AssetRecord
 from widgets.dnd import ASSET_MIME, asset_mime
@@ -95,93 +96,99 @@ class AssetTableModel(OrderedRowsModel):
     sig_assets_changed = Signal(object)  # set of ids whose state changed in the last pass
     sig_reset = Signal()  # a new snapshot replaced everything
 
-    def __init__(self, apply_interval_ms: int = 100, parent: Any = None) -> None:
+    def __init__(
+        self, apply_interval_ms: int = 100, parent: Any = None, store: AssetStore | None = None
+    ) -> None:
+        """Shows `store` (a store of its own when none is given: the model then takes the
+        client's snapshot and changes itself, through reset() and queue_changes())."""
         super().__init__(parent)
-        self._records: dict[str, AssetRecord] = {}
+        self.store = store if store is not None else AssetStore(apply_interval_ms, parent=self)
         self._sort_col = "status"
         self._sort_desc = False
         self._text = ""
         self._kind: str | None = None
         self._district: str | None = None
-        self._pending: dict[str, AssetRecord] = {}
-        self.counts: dict[tuple[str, str], dict[str, int]] = {}
-        self.revision = 0
-        self.changes_applied = 0  # raw changes received (including coalesced ones)
+        self._incoming: dict[str, AssetRecord | None] = {}  # changed ids -> their record before
         self.pass_ms: deque[float] = deque(maxlen=10_000)  # cost of recent apply passes (benchmarks)
         self.relayouts = 0
-        self.apply_interval_ms = apply_interval_ms
-        self.max_pass = 4000  # assets per pass: bounds one pass to a few tens of ms
         self.max_moves = 50  # rows re-placed one by one; more than that: one full re-sort
         self._keys: list[Any] = []  # sort key of each visible row, parallel to _rows
-        self._timer = QTimer(self, singleShot=True, interval=apply_interval_ms)
+        self._timer = QTimer(self, singleShot=True, interval=0)  # the store's next tick, next turn
         self._timer.timeout.connect(self._apply_pending)
+        self.store.sig_reset.connect(self._on_reset)
+        self.store.sig_changed.connect(self._on_changed)
+        self.store.sig_counts_changed.connect(self.sig_counts_changed)
         # Ages ("12 s") grow by themselves: repaint that column once a second.
         self._age_timer = QTimer(self, interval=1000)
         self._age_timer.timeout.connect(self._refresh_ages)
         self._age_timer.start()
         self._bold = QFont()
         self._bold.setBold(True)
+        if self.store.total():
+            self._on_reset()
 
-    # ---- feeding ---------------------------------------------------------------------------
+    # ---- the store -------------------------------------------------------------------------
+
+    @property
+    def _records(self) -> dict[str, AssetRecord]:
+        return self.store.records_by_id
+
+    @property
+    def counts(self) -> dict[tuple[str, str], dict[str, int]]:
+        return self.store.counts
+
+    @property
+    def revision(self) -> int:
+        return self.store.revision
+
+    @property
+    def changes_applied(self) -> int:
+        return self.store.changes_applied
 
     def reset(self, records: Iterable[AssetRecord], revision: int) -> None:
-        """Replace everything with a snapshot."""
-        self.beginResetModel()
-        self._records = {r.id: r for r in records}
-        self._pending.clear()
-        self.revision = revision
-        self._recount()
-        self._set_rows(self._ordered_rows())
-        self.endResetModel()
-        self.sig_reset.emit()
-        self.sig_counts_changed.emit()
+        """Replace everything with a snapshot (through the store)."""
+        self.store.reset(records, revision)
 
     def queue_changes(self, records: list[AssetRecord], revision: int, count: int) -> None:
-        """Queue changes; they are applied together on the next pass."""
-        pending = self._pending
-        for r in records:
-            pending[r.id] = r
-        self.revision = revision
-        self.changes_applied += count
-        if not self._timer.isActive():
-            self._timer.start()
+        """Queue changes in the store; they are applied together on its next tick."""
+        self.store.queue_changes(records, revision, count)
 
     def flush(self) -> None:
         """Apply queued changes now (tests and benchmarks)."""
+        self.store.flush()
         self._timer.stop()
         self._apply_pending()
 
+    def _on_reset(self) -> None:
+        self.beginResetModel()
+        self._incoming.clear()
+        self._set_rows(self._ordered_rows())
+        self.endResetModel()
+        self.sig_reset.emit()
+
+    def _on_changed(self, changes: Changes) -> None:
+        incoming = self._incoming
+        for old, new in changes:
+            if new.id not in incoming:  # several ticks before a pass: the oldest state counts
+                incoming[new.id] = old
+        if not self._timer.isActive():
+            self._timer.start()
+
     def _apply_pending(self) -> None:
-        """Apply up to `max_pass` queued assets; the rest follow after the event loop had a turn,
-        so no single pass holds the GUI thread for long however many changes arrive."""
-        if not self._pending:
+        """Place the rows the store changed: a few moves, or one merge, or a full relayout."""
+        if not self._incoming:
             return
         started = time.perf_counter()
-        if len(self._pending) > self.max_pass:
-            keys = list(islice(self._pending, self.max_pass))
-            chunk = {k: self._pending.pop(k) for k in keys}
-        else:
-            chunk, self._pending = self._pending, {}
-        records, pos, counts = self._records, self._pos, self.counts
+        chunk, self._incoming = self._incoming, {}
+        records, pos = self._records, self._pos
         same_place = _SORT_FIELDS[self._sort_col]  # the fields that decide a row's position
         filtering = self._kind is not None or self._district is not None or bool(self._text)
         accept = self._accept
         structural = False
         changed_rows: list[int] = []
         moved: list[str] = []
-        for aid, rec in chunk.items():
-            old = records.get(aid)
-            records[aid] = rec
-            if (
-                old is None
-                or old.status != rec.status
-                or old.kind != rec.kind
-                or old.district != rec.district
-            ):
-                if old is not None:
-                    counts[(old.kind, old.district)][old.status] -= 1
-                per = counts.setdefault((rec.kind, rec.district), {})
-                per[rec.status] = per.get(rec.status, 0) + 1
+        for aid, old in chunk.items():
+            rec = records[aid]
             if old is None:
                 structural = True
             if structural:
@@ -206,14 +213,10 @@ class AssetTableModel(OrderedRowsModel):
                 for aid in moved:
                     self._move_to_sorted_place(aid)
         self.sig_assets_changed.emit(set(chunk))
-        self.sig_counts_changed.emit()
         cost_ms = (time.perf_counter() - started) * 1000
         self.pass_ms.append(cost_ms)
-        if self._pending:
-            self._timer.start(0)  # the rest of a burst, right after pending events and paints
-        else:
-            # A pass that costs more (e.g. re-sorting 50,000 rows) stretches the interval.
-            self._timer.setInterval(max(self.apply_interval_ms, int(cost_ms * 5)))
+        # A pass that costs more (e.g. re-sorting 50,000 rows) stretches the store's tick.
+        self.store.stretch(cost_ms)
 
     def _emit_rows_changed(self, rows: list[int]) -> None:
         rows.sort()
@@ -235,13 +238,6 @@ class AssetTableModel(OrderedRowsModel):
             self.dataChanged.emit(
                 self.index(0, col), self.index(len(self._rows) - 1, col), [Qt.ItemDataRole.DisplayRole]
             )
-
-    def _recount(self) -> None:
-        counts: dict[tuple[str, str], dict[str, int]] = {}
-        for r in self._records.values():
-            c = counts.setdefault((r.kind, r.district), {})
-            c[r.status] = c.get(r.status, 0) + 1
-        self.counts = counts
 
     # ---- order and filter ------------------------------------------------------------------
 
@@ -342,13 +338,13 @@ class AssetTableModel(OrderedRowsModel):
     # ---- queries ---------------------------------------------------------------------------
 
     def record(self, asset_id: str) -> AssetRecord | None:
-        return self._records.get(asset_id)
+        return self.store.record(asset_id)
 
     def records(self) -> Iterable[AssetRecord]:
-        return self._records.values()
+        return self.store.records()
 
     def total(self) -> int:
-        return len(self._records)
+        return self.store.total()
 
     # ---- Qt model interface ----------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The asset tree: kinds, then districts, with a count per status. Fed by AssetTableModel.counts.
+"""The asset tree: kinds, then districts, with a count per status. Fed by the asset store's counts
+(app/models/assets.py), or a table model's (the same numbers).
 
 Items are created once per (kind, district) and only their numbers change afterwards, so the
 view keeps its expansion and selection while counts move.
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
 from app.models.asset_table import AssetTableModel
+from app.models.assets import AssetStore
 from widgets.status.palette import KIND_LABELS, STATUS_LABELS, STATUSES, status_color, status_icon
 
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 1  # (kind | None, district | None)
@@ -19,7 +21,7 @@ HEADERS = ["Assets", "Total", *["" for _ in STATUSES]]  # status columns: icon h
 
 
 class AssetTreeModel(QStandardItemModel):
-    def __init__(self, table: AssetTableModel, parent: Any = None) -> None:
+    def __init__(self, table: AssetStore | AssetTableModel, parent: Any = None) -> None:
         super().__init__(parent)
         self.table = table
         self.setHorizontalHeaderLabels(HEADERS)

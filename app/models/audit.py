@@ -9,7 +9,6 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
-from vigie.v1 import audit_pb2
 
 RESULT_COLORS = {"ok": "#3fb950", "denied": "#f85149", "failed": "#f85149", "invalid": "#d29922"}
 
@@ -25,20 +24,6 @@ class AuditRow:
     reason: str
     result: str
     detail: str
-
-    @classmethod
-    def from_pb(cls, r: audit_pb2.AuditRecord) -> AuditRow:
-        return cls(
-            r.id,
-            r.time.ToNanoseconds() / 1e9,
-            r.user,
-            r.console,
-            r.action,
-            r.target,
-            r.reason,
-            r.result,
-            r.detail,
-        )
 
 
 CSV_HEADER = [f.name for f in fields(AuditRow)]

@@ -1,6 +1,6 @@
 """Device commands as the console follows them: what may be sent, and each command's progress.
 
-`CommandState` is made by the session (off the GUI thread) from every answer of the backend;
+`CommandState` is made by the client (off the GUI thread) from every answer of the backend;
 `CommandProgressModel` shows one command's targets, stage by stage, to the command dialog.
 """
 
@@ -12,9 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
-from vigie.v1 import commands_pb2
 
-from app.models.records import KIND_NAMES
 from widgets.commands.style import STAGE_COLORS
 
 # The stages in the order a healthy command goes through them; SENT is the console's own (the
@@ -43,17 +41,6 @@ class ActionInfo:
     kinds: tuple[str, ...]  # asset kinds it fits ("street_light", ...)
     critical: bool
     params: tuple[str, ...]  # CommandParams fields it needs
-
-    @classmethod
-    def from_pb(cls, spec: commands_pb2.ActionSpec) -> ActionInfo:
-        return cls(
-            spec.action,
-            commands_pb2.CommandAction.Name(spec.action),
-            spec.label,
-            tuple(KIND_NAMES.get(k, "") for k in spec.kinds),
-            spec.critical,
-            tuple(spec.params),
-        )
 
 
 def actions_for(actions: list[ActionInfo], kinds: set[str]) -> list[ActionInfo]:
@@ -84,29 +71,6 @@ class CommandState:
     replayed: bool = False
     error: str = ""  # the console could not get the command accepted (refused, unreachable)
     retries: int = 0
-
-    @classmethod
-    def from_pb(cls, key: str, st: commands_pb2.CommandStatus, retries: int = 0) -> CommandState:
-        return cls(
-            key=key,
-            action=commands_pb2.CommandAction.Name(st.action),
-            targets=[
-                TargetState(
-                    t.asset_id,
-                    commands_pb2.CommandStage.Name(t.stage),
-                    t.detail,
-                    t.updated_at.ToNanoseconds() / 1e9,
-                )
-                for t in st.targets
-            ],
-            reason=st.reason,
-            command_id=st.command_id,
-            user=st.user,
-            created=st.created_at.ToNanoseconds() / 1e9 or time.time(),
-            done=st.done,
-            replayed=st.replayed,
-            retries=retries,
-        )
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

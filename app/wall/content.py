@@ -1,19 +1,12 @@
-"""What a video wall shows, as the console handles it: plain frozen values, made from and turned
-into vigie.v1 messages here and nowhere else (the display, models and controllers never see
-protobuf)."""
+"""What a video wall shows, as the console handles it: plain frozen values (app/client/convert.py
+turns them into vigie.v1 messages and back; nothing else here sees protobuf)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vigie.v1 import wall_pb2
-
 KINDS = ("camera", "mosaic", "map", "alarm", "clear")
-
-
-def _ts(t) -> float:  # noqa: ANN001 - a protobuf Timestamp
-    return t.seconds + t.nanos * 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,78 +85,6 @@ class WallContent:
         """Nothing to show: the wall's name and "waiting for content"."""
         return self.kind in ("", "clear")
 
-    # ---- protobuf --------------------------------------------------------------------------
-
-    @classmethod
-    def from_pb(cls, m: wall_pb2.WallContent) -> WallContent:
-        kind = m.WhichOneof("content") or ""
-        common = {
-            "pushed_by": m.pushed_by,
-            "console": m.console,
-            "pushed_at": _ts(m.pushed_at),
-            "version": m.version,
-        }
-        if kind == "camera":
-            return cls(kind, camera_id=m.camera.camera_id, **common)
-        if kind == "mosaic":
-            x = m.mosaic
-            return cls(
-                kind,
-                name=x.name,
-                rows=x.rows,
-                columns=x.columns,
-                camera_ids=tuple(x.camera_ids),
-                layout=x.layout,
-                **common,
-            )
-        if kind == "map":
-            p = m.map
-            return cls(
-                kind,
-                lat=p.center.lat,
-                lon=p.center.lon,
-                zoom=p.zoom,
-                focus_asset_id=p.focus_asset_id,
-                layers=tuple(p.layers),
-                **common,
-            )
-        if kind == "alarm":
-            a = m.alarm
-            return cls(
-                kind,
-                alarm_id=a.alarm_id,
-                focus_asset_id=a.asset_id,
-                lat=a.position.lat,
-                lon=a.position.lon,
-                camera_ids=tuple(a.camera_ids),
-                title=a.title,
-                **common,
-            )
-        return cls(kind, **common)
-
-    def to_pb(self) -> wall_pb2.WallContent:
-        """The message to push (the backend sets who, when and the version)."""
-        m = wall_pb2.WallContent()
-        if self.kind == "camera":
-            m.camera.camera_id = self.camera_id
-        elif self.kind == "mosaic":
-            m.mosaic.name, m.mosaic.rows, m.mosaic.columns = self.name, self.rows, self.columns
-            m.mosaic.camera_ids.extend(self.camera_ids)
-            m.mosaic.layout = self.layout
-        elif self.kind == "map":
-            m.map.center.lat, m.map.center.lon, m.map.zoom = self.lat, self.lon, self.zoom
-            m.map.focus_asset_id = self.focus_asset_id
-            m.map.layers.extend(self.layers)
-        elif self.kind == "alarm":
-            a = m.alarm
-            a.alarm_id, a.asset_id, a.title = self.alarm_id, self.focus_asset_id, self.title
-            if self.lat or self.lon:
-                a.position.lat, a.position.lon = self.lat, self.lon
-            a.camera_ids.extend(self.camera_ids)
-        elif self.kind == "clear":
-            m.clear.SetInParent()
-        return m
-
 
 @dataclass(frozen=True, slots=True)
 class WallState:
@@ -174,10 +95,6 @@ class WallState:
     content: WallContent
     display: str  # the attached (or last) display's host / console
     last_seen: float  # unix seconds: when a display last attached or left
-
-    @classmethod
-    def from_pb(cls, w: wall_pb2.Wall) -> WallState:
-        return cls(w.name, w.online, WallContent.from_pb(w.content), w.display, _ts(w.last_seen))
 
 
 def summary(content: WallContent, name_of: Callable[[str], str] = str) -> str:

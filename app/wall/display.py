@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.session import Session
 from app.controllers.map_view import MapController, map_row
 from app.models.asset_table import AssetTableModel
-from app.session import Session
 from app.theme import RESOURCES, map_style
 from app.wall.content import WallContent, summary
 from app.wall.feeds import TileFeeds
@@ -186,10 +186,10 @@ class WallDisplay(QWidget):
             )
             if self.assets.total():  # the assets arrived before the map existed
                 view.reset_assets([map_row(r) for r in self.assets.records()])
-                self.session.request_basemap()
+                self.session.map.request_basemap()
             # The map controller frames the whole city when the basemap arrives, and a page
             # that was not ready applies that after our view: put ours back each time.
-            self.session.sig_basemap.connect(self._apply_map)
+            self.session.map.sig_basemap.connect(self._apply_map)
             view.sig_ready.connect(self._apply_map)
         return self.map_view
 
@@ -197,9 +197,9 @@ class WallDisplay(QWidget):
 
     def follow(self, session: Session) -> None:
         """Show what the session's attached wall of this display's name receives (and its link);
-        the caller attaches: session.attach_wall(name, display)."""
-        session.sig_wall_content.connect(self._on_wall_content)
-        session.sig_wall_link.connect(self._on_wall_link)
+        the caller attaches: session.walls.attach(name, display)."""
+        session.walls.sig_content.connect(self._on_wall_content)
+        session.walls.sig_link.connect(self._on_wall_link)
 
     def _on_wall_content(self, name: str, content: WallContent) -> None:
         if name == self.name:
@@ -305,7 +305,7 @@ class WallDisplay(QWidget):
 
     def _on_assets(self) -> None:
         """Names arrive with the assets (and the camera list, for direct cameras)."""
-        self.session.request_cameras()
+        self.session.video.request_cameras()
         for tile in self.grid_tiles + self.side_tiles:
             if tile.camera_id:
                 tile.update_info(self._name(tile.camera_id), False, [])

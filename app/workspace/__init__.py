@@ -2,6 +2,7 @@
 
 model.py (the workspace as plain data), screens.py (roles <-> screens, folding), layouts.py (proposed and
 provided workspaces), files.py (the JSON format), panels.py (the panel registry), window.py (a screen's
-window), docking.py (dock trees <-> QtAds), wall.py (wall mode), manager.py (places it all on the
-screens), menus.py, screenshot.py. See docs/workspaces.md.
+window), docking.py (dock trees <-> QtAds), manager.py (applies a workspace; its parts: state.py,
+placement.py (windows on screens), panel_docks.py (panels), presentation.py (presentation mode),
+saving.py), menus.py, screenshot.py. See docs/workspaces.md and docs/architecture.md.
 """

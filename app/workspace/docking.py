@@ -49,7 +49,7 @@ def _expand(
         _expand(manager, item, item_area, dock)
 
 
-def _has_open_docks(w: QWidget) -> bool:
+def _has_open_docks(w: QWidget | None) -> bool:
     if isinstance(w, ads.CDockAreaWidget):
         return bool(w.openedDockWidgets())
     if isinstance(w, QSplitter):
@@ -57,7 +57,7 @@ def _has_open_docks(w: QWidget) -> bool:
     return False
 
 
-def apply_sizes(w: QWidget, node: Node | None) -> None:
+def apply_sizes(w: QWidget | None, node: Node | None) -> None:
     """Give the splitters under `w` the fractions of `node` (same shape as read() returns)."""
     if node is None or not isinstance(w, QSplitter):
         return

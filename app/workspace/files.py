@@ -18,27 +18,29 @@ from typing import Any
 
 from app.workspace.model import (
     ORIENTATIONS,
-    WALL_CONTENTS,
+    PRESENTATION_CONTENTS,
     WINDOW_STATES,
     Floating,
     Node,
     Panel,
     Placement,
+    Presentation,
     Rect,
     Screen,
     Split,
     Tabs,
-    Wall,
     Window,
     Workspace,
     normalise,
     panel_ids,
 )
+from app.workspace.screens import current_role
 
 log = logging.getLogger(__name__)
 
 FORMAT_KEY = "vigie_workspace"  # its value is the format version
-VERSION = 1
+# 2: a screen's "presentation" (1 called it "wall") and roles `screen-3`... (1: `wall-1`...); 1 is read.
+VERSION = 2
 
 
 class WorkspaceError(ValueError):
@@ -79,7 +81,11 @@ def to_json(ws: Workspace) -> dict:
                 "role": s.role,
                 "name": s.name,
                 "geometry": list(s.geometry) if s.geometry else None,
-                "wall": {"content": s.wall.content, "state": s.wall.state} if s.wall else None,
+                "presentation": (
+                    {"content": s.presentation.content, "state": s.presentation.state}
+                    if s.presentation
+                    else None
+                ),
             }
             for s in ws.screens
         ],
@@ -135,7 +141,7 @@ def node_from_json(v: Any, where: str = "docks") -> Node | None:
     if "tabs" in v:
         tabs = v["tabs"]
         _expect(
-            isinstance(tabs, list) and tabs and all(isinstance(t, str) and t for t in tabs),
+            isinstance(tabs, list) and bool(tabs) and all(isinstance(t, str) and t for t in tabs),
             f"{where}.tabs",
             "expected a non-empty list of panel ids",
         )
@@ -145,7 +151,7 @@ def node_from_json(v: Any, where: str = "docks") -> Node | None:
     if "split" in v:
         _expect(v["split"] in ORIENTATIONS, f"{where}.split", f"expected one of {', '.join(ORIENTATIONS)}")
         items = v.get("items")
-        _expect(isinstance(items, list) and items, f"{where}.items", "expected a non-empty list")
+        _expect(isinstance(items, list) and bool(items), f"{where}.items", "expected a non-empty list")
         sizes = v.get("sizes", [1.0] * len(items))
         _expect(
             isinstance(sizes, list)
@@ -154,16 +160,19 @@ def node_from_json(v: Any, where: str = "docks") -> Node | None:
             f"{where}.sizes",
             "expected one non-negative number per item",
         )
-        return Split(
-            v["split"], [node_from_json(i, f"{where}.items[{n}]") for n, i in enumerate(items)], sizes
-        )
+        kept = [  # a null item is an empty area: dropped with its size, as normalise() would
+            (node, size)
+            for n, (item, size) in enumerate(zip(items, sizes, strict=True))
+            if (node := node_from_json(item, f"{where}.items[{n}]")) is not None
+        ]
+        return Split(v["split"], [node for node, _ in kept], [size for _, size in kept])
     raise WorkspaceError(f"{where}: expected {{'tabs': [...]}} or {{'split': ..., 'items': [...]}}")
 
 
 def _place(v: dict, where: str) -> Placement:
     state = v.get("state", "maximized")
     _expect(state in WINDOW_STATES, f"{where}.state", f"expected one of {', '.join(WINDOW_STATES)}")
-    role = _str(v, "role", where)
+    role = current_role(_str(v, "role", where))
     _expect(bool(role), f"{where}.role", "must not be empty")
     return Placement(role, _str(v, "screen", where, ""), _rect(v.get("geometry"), f"{where}.geometry"), state)
 
@@ -192,22 +201,25 @@ def from_json(data: Any) -> Workspace:
     for i, s in enumerate(raw_screens):
         where = f"screens[{i}]"
         _expect(isinstance(s, dict), where, "expected an object")
-        wall = None
-        if s.get("wall") is not None:
-            w = s["wall"]
-            _expect(isinstance(w, dict), f"{where}.wall", "expected an object or null")
+        presentation = None
+        key = "presentation" if "presentation" in s else "wall"  # "wall": format 1
+        if s.get(key) is not None:
+            w = s[key]
+            _expect(isinstance(w, dict), f"{where}.{key}", "expected an object or null")
             _expect(
-                w.get("content") in WALL_CONTENTS,
-                f"{where}.wall.content",
-                f"expected one of {', '.join(WALL_CONTENTS)}",
+                w.get("content") in PRESENTATION_CONTENTS,
+                f"{where}.{key}.content",
+                f"expected one of {', '.join(PRESENTATION_CONTENTS)}",
             )
             state = w.get("state", {})
-            _expect(isinstance(state, dict), f"{where}.wall.state", "expected an object")
-            wall = Wall(w["content"], state)
-        role = _str(s, "role", where)
+            _expect(isinstance(state, dict), f"{where}.{key}.state", "expected an object")
+            presentation = Presentation(w["content"], state)
+        role = current_role(_str(s, "role", where))
         _expect(bool(role), f"{where}.role", "must not be empty")
         screens.append(
-            Screen(role, _str(s, "name", where, ""), _rect(s.get("geometry"), f"{where}.geometry"), wall)
+            Screen(
+                role, _str(s, "name", where, ""), _rect(s.get("geometry"), f"{where}.geometry"), presentation
+            )
         )
     _expect(len({s.role for s in screens}) == len(screens), "screens", "a role is listed twice")
 

@@ -7,7 +7,7 @@ each extra screen. Mosaics with no cameras listed are filled with live cameras n
 
 from __future__ import annotations
 
-from app.workspace.model import Panel, Placement, Screen, Split, Tabs, Wall, Window, Workspace
+from app.workspace.model import Panel, Placement, Presentation, Screen, Split, Tabs, Window, Workspace
 from app.workspace.screens import role_names
 
 LAPTOP = "Laptop demo"
@@ -84,8 +84,8 @@ def operator(screens: int = 2, name: str = OPERATOR_2) -> Workspace:
 
 
 def supervisor() -> Workspace:
-    """An alarm desk on the left (with what the video walls show), the whole city on the right, a
-    camera wall on the third screen."""
+    """An alarm desk on the left (with what the shared walls show), the whole city on the right, a
+    3x3 mosaic in presentation mode on the third screen."""
     left = _h(
         [_v([_t("assets"), _t("detail")], [0.5, 0.5]), _v([_t("alarms"), _t("walls")], [0.72, 0.28])],
         [0.38, 0.62],
@@ -94,7 +94,7 @@ def supervisor() -> Workspace:
     screens = [
         Screen("console-left"),
         Screen("console-right"),
-        Screen("wall-1", wall=Wall("mosaic", {"layout": "3x3", "cameras": []})),
+        Screen("screen-3", presentation=Presentation("mosaic", {"layout": "3x3", "cameras": []})),
     ]
     panels = {
         "assets": Panel("assets"),

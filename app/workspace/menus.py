@@ -1,6 +1,6 @@
 """The header menus of every console window, rebuilt each time they open:
 Workspace (provided and saved workspaces, Save as…, Reset to proposed), Screens (per screen: its
-console window, wall mode mosaic / map / off), Panels (show or hide each, bring one here, add a mosaic).
+console window, presentation mode: mosaic / map / shared wall / off), Panels (show or hide each, bring one here, add a mosaic).
 Nothing modal: "Save as…" is a line edit inside the menu (Enter saves, Escape closes)."""
 
 from __future__ import annotations
@@ -71,18 +71,19 @@ def _screens(manager: WorkspaceManager, _window: ScreenWindow, menu: QMenu) -> N
         console.triggered.connect(lambda on, r=role: manager.show_window(r, on))
         sub.addSeparator()
         group = QActionGroup(sub)
-        current = manager.walls[role].content if role in manager.walls else None
+        shown = manager.presentations.get(role)
+        current = shown.content if shown else None
         for label, content in (
-            ("Wall: mosaic", "mosaic"),
-            ("Wall: map", "map"),
-            (f"Wall: shared ({role}, driven by supervisors)", "shared"),
-            ("Wall: off", None),
+            ("Presentation: mosaic", "mosaic"),
+            ("Presentation: map", "map"),
+            (f"Presentation: shared wall {role} (driven by supervisors)", "shared"),
+            ("Presentation: off", None),
         ):
             a = sub.addAction(label)
             a.setCheckable(True)
             a.setChecked(current == content)
             group.addAction(a)
-            a.triggered.connect(lambda _=False, r=role, c=content: manager.set_wall(r, c))
+            a.triggered.connect(lambda _=False, r=role, c=content: manager.set_presentation(r, c))
 
 
 def _panels(manager: WorkspaceManager, window: ScreenWindow, menu: QMenu) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 ORIENTATIONS = ("horizontal", "vertical")
 WINDOW_STATES = ("normal", "maximized", "fullscreen")
-WALL_CONTENTS = ("mosaic", "map", "shared")  # shared: what supervisors push (WallService)
+PRESENTATION_CONTENTS = ("mosaic", "map", "shared")  # shared: a shared wall, what supervisors push
 
 Rect = tuple[int, int, int, int]  # x, y, width, height
 
@@ -61,7 +61,9 @@ class Window:
 
 
 @dataclass
-class Wall:
+class Presentation:
+    """A screen in presentation mode (presentation.py): one view, full screen, no controls."""
+
     content: str  # "mosaic", "map" or "shared" (attached to the WallService under the role name)
     state: dict = field(default_factory=dict)
 
@@ -71,7 +73,7 @@ class Screen:
     role: str
     name: str = ""
     geometry: Rect | None = None  # absolute, as it was when saved (informative)
-    wall: Wall | None = None
+    presentation: Presentation | None = None
 
 
 @dataclass
@@ -122,8 +124,8 @@ def normalise(node: Node | None) -> Node | None:
     items: list[Node] = []
     sizes: list[float] = []
     raw = list(node.sizes) + [0.0] * (len(node.items) - len(node.sizes))
-    for item, size in zip(node.items, raw, strict=False):
-        item = normalise(item)
+    for raw_item, size in zip(node.items, raw, strict=False):
+        item = normalise(raw_item)
         if item is None:
             continue
         if isinstance(item, Split) and item.orientation == node.orientation:

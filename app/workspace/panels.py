@@ -21,7 +21,7 @@ from widgets.map.map_view import MapView
 from widgets.mosaic.layouts import LAYOUTS
 from widgets.mosaic.panel import MosaicPanel
 
-WALL_LABEL_PT = 24.0  # UX.md: wall mode labels at least 24 pt
+PRESENTATION_LABEL_PT = 24.0  # read from 2-5 m away: labels at least 24 pt (docs/ux.md)
 
 
 class LivePanel:
@@ -98,7 +98,7 @@ class MapPanel(LivePanel):
 
 
 def make_map(console: Console, panel_id: str, state: dict, controls: bool = True) -> MapPanel:
-    """The city map; without controls (a wall) it only shows, bigger, and takes no part in selection."""
+    """The city map; without controls (presentation mode) it only shows, bigger, and takes no part in selection."""
     view = MapView(RESOURCES / "map" / "index.html", map_style())
     ctl = MapController(
         console.session,
@@ -139,7 +139,7 @@ class MosaicLivePanel(LivePanel):
 
 
 def make_mosaic(console: Console, panel_id: str, state: dict, controls: bool = True) -> MosaicLivePanel:
-    """A camera mosaic with its own layout, cameras and streams; without controls (a wall) it has
+    """A camera mosaic with its own layout, cameras and streams; without controls (presentation mode) it has
     no toolbar, big labels, and takes no part in the routes (alarm video goes to operated mosaics)."""
     panel = MosaicPanel()
     layout = state.get("layout", "3x3" if not controls else "2x2")
@@ -147,8 +147,8 @@ def make_mosaic(console: Console, panel_id: str, state: dict, controls: bool = T
         panel.mosaic.set_layout(layout)
     if not controls:
         panel.set_controls_visible(False)
-        panel.mosaic.set_overlay(WALL_LABEL_PT, show_fps=False)
-        panel.mosaic.select(-1)  # nobody picks a tile on a wall: no selection border
+        panel.mosaic.set_overlay(PRESENTATION_LABEL_PT, show_fps=False)
+        panel.mosaic.select(-1)  # nobody picks a tile in presentation mode: no selection border
     view = {"layout": panel.mosaic.layout_name, "cameras": list(state.get("cameras", []))}
     ctl = console.new_mosaic(panel, f"{panel_id}:tile", view, operated=controls)
     return MosaicLivePanel(console, panel, ctl)

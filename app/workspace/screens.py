@@ -1,10 +1,13 @@
 """Screens and roles, without Qt: which monitor plays which role, and where a missing one's windows go.
 
 A workspace names its screens by role so that it applies on any desk: `console-left` (the main
-console: it has the status bar), `console-right`, then `wall-1`, `wall-2`... Present monitors take
+console: it has the status bar), `console-right`, then `screen-3`, `screen-4`... Present monitors take
 roles from left to right (then top to bottom), except that a monitor the workspace was saved on keeps
 its role wherever it now sits. A role without a monitor is folded into the nearest role before it that
-has one (wall-2 -> wall-1 -> console-right -> console-left), else the nearest after it.
+has one (screen-4 -> screen-3 -> console-right -> console-left), else the nearest after it.
+
+Format 1 workspace files called the third, fourth... screens `wall-1`, `wall-2`...: `current_role`
+renames them (a "wall" is a shared wall of the backend, docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -30,15 +33,21 @@ class ScreenInfo:
 
 def role_names(count: int) -> list[str]:
     """The roles of a desk of `count` screens, in order."""
-    return [*FIRST_ROLES, *(f"wall-{i}" for i in range(1, max(0, count - 1)))][:count]
+    return [*FIRST_ROLES, *(f"screen-{i}" for i in range(3, count + 1))][:count]
 
 
 def role_index(role: str) -> int:
     """Position of a role in the folding order; roles of other shapes go last, by name."""
     if role in FIRST_ROLES:
         return FIRST_ROLES.index(role)
+    m = re.fullmatch(r"screen-(\d+)", role)
+    return int(m.group(1)) - 1 if m and int(m.group(1)) > len(FIRST_ROLES) else 10_000
+
+
+def current_role(role: str) -> str:
+    """A role as this version names it: format 1's `wall-N` is `screen-(N+2)`."""
     m = re.fullmatch(r"wall-(\d+)", role)
-    return len(FIRST_ROLES) - 1 + int(m.group(1)) if m else 10_000
+    return f"screen-{int(m.group(1)) + len(FIRST_ROLES)}" if m and int(m.group(1)) > 0 else role
 
 
 def is_role(role: str) -> bool:

@@ -2,7 +2,7 @@
 
 widget.grab() renders a window offscreen, the map's QtWebEngine content included (the view composites
 its page into the widget it renders in). Windows are drawn bottom to top: console windows, floating
-dock containers, walls.
+dock containers, presentations.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ def screen_images(manager: WorkspaceManager) -> list[tuple[str, QImage]]:
     """(screen name, picture) for every screen, left to right."""
     out = []
     windows = []
-    for w in manager.top_levels():
+    for top in manager.top_levels():
         # Grabbing a window (the map's page above all) takes a while: let the pictures that
         # arrived meanwhile reach their tiles first, so no tile is drawn older than it is.
         QCoreApplication.processEvents()
-        windows.append((w, w.grab()))
+        windows.append((top, top.grab()))
     for info in manager.present():
         x, y, w, h = info.geometry
         img = QImage(w, h, QImage.Format.Format_RGB32)

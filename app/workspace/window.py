@@ -5,6 +5,7 @@ window shows the connection, so no screen ever shows stale data as live."""
 from __future__ import annotations
 
 import time
+from typing import TypeVar
 
 import PySide6QtAds as ads
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -16,6 +17,14 @@ from app.theme import dock_stylesheet
 from widgets.alarms.style import PRIORITY_COLORS
 from widgets.status.connection import ConnectionIndicator
 from widgets.status.palette import STATUS_COLORS, STATUS_LABELS, STATUSES
+
+W = TypeVar("W", bound=QWidget)
+
+
+def _named(w: W, name: str) -> W:
+    """`w` with its object name (the style sheet's handle), typed as it is."""
+    w.setObjectName(name)
+    return w
 
 
 def configure_docking() -> None:
@@ -73,7 +82,7 @@ class ScreenWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self._header())
-        inner = QWidget(objectName="dockHost")
+        inner = _named(QWidget(), "dockHost")
         il = QVBoxLayout(inner)
         il.setContentsMargins(4, 4, 4, 4)
         self.docks = ads.CDockManager(inner)
@@ -104,17 +113,17 @@ class ScreenWindow(QMainWindow):
             self._update_counts()
 
     def _header(self) -> QWidget:
-        head = QWidget(objectName="header")
+        head = _named(QWidget(), "header")
         head.setFixedHeight(44)
         lay = QHBoxLayout(head)
         lay.setContentsMargins(8, 0, 8, 0)
-        lay.addWidget(QLabel("VIGIE", objectName="appTitle"))
-        lay.addWidget(QLabel(f"{self.console.title} · connected control station", objectName="appSubtitle"))
-        self.role_label = QLabel(self.role.upper(), objectName="screenRole")
+        lay.addWidget(_named(QLabel("VIGIE"), "appTitle"))
+        lay.addWidget(_named(QLabel(f"{self.console.title} · connected control station"), "appSubtitle"))
+        self.role_label = _named(QLabel(self.role.upper()), "screenRole")
         self.role_label.setToolTip("This window's screen role in the workspace")
         self.role_label.setFixedHeight(24)
         lay.addWidget(self.role_label, 0, Qt.AlignmentFlag.AlignVCenter)
-        self.menus = QMenuBar(objectName="headerMenus")
+        self.menus = _named(QMenuBar(), "headerMenus")
         self.menus.setNativeMenuBar(False)
         lay.addWidget(self.menus, 0, Qt.AlignmentFlag.AlignVCenter)
         lay.addStretch(1)
@@ -123,7 +132,7 @@ class ScreenWindow(QMainWindow):
         self.audit_button.setToolTip("Who did what, when and why (supervisors)")
         self.audit_button.clicked.connect(lambda: self.console.sig_show_panel.emit("audit"))
         lay.addWidget(self.audit_button, 0, Qt.AlignmentFlag.AlignVCenter)
-        self.user_badge = QLabel(objectName="userBadge")
+        self.user_badge = _named(QLabel(), "userBadge")
         lay.addWidget(self.user_badge)
         self.switch_user = QPushButton("Switch user")
         self.switch_user.clicked.connect(lambda: self.console.ask_login("Log in as another user."))
@@ -131,7 +140,7 @@ class ScreenWindow(QMainWindow):
         self.console.sig_user.connect(self._on_user)
         s = self.console.session
         self._on_user(s.user if s.role else "", s.role)
-        self.clock = QLabel(objectName="clock")
+        self.clock = _named(QLabel(), "clock")
         lay.addWidget(self.clock)
         self._clock_timer = QTimer(self, interval=1000)
         self._clock_timer.timeout.connect(self._tick)

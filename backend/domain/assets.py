@@ -21,6 +21,7 @@ class Kind(StrEnum):
     WATER_SENSOR = "water_sensor"
     TRAM_STATION = "tram_station"
     VEHICLE = "vehicle"
+    SYSTEM = "system"  # the backend itself: its system alarms (disk space, storage); never in the store
 
 
 class Status(StrEnum):

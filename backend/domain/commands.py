@@ -5,8 +5,10 @@ A client makes one idempotency key per user intent and sends every retry with it
 each (user, key) for `key_ttl_s` (60 minutes by default) with a fingerprint of the request: a
 retry gets the original command back (replayed) and nothing is sent again, even when it arrives
 while the first call is still being dispatched; the same key with a different request is invalid.
-Memory is bounded: keys expire by time and the oldest go first beyond `max_commands` commands or
-`max_targets` targets. Keys live in memory only: a restarted backend has forgotten them.
+Memory is bounded: keys expire by time, and each user's oldest go first beyond
+`max_commands_per_user` commands or `max_targets_per_user` targets, so one user's flood of keys
+never evicts another user's; beyond the book's `max_commands` or `max_targets`, the user holding
+the most goes first. Keys live in memory only: a restarted backend has forgotten them.
 """
 
 from __future__ import annotations
@@ -270,6 +272,8 @@ class CommandBook:
         key_ttl_s: float = KEY_TTL_S,
         max_commands: int = 10_000,
         max_targets: int = 500_000,
+        max_commands_per_user: int = 1_000,
+        max_targets_per_user: int = 50_000,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -279,14 +283,19 @@ class CommandBook:
         self.key_ttl_s = key_ttl_s
         self.max_commands = max_commands
         self.max_targets = max_targets
+        self.max_commands_per_user = max_commands_per_user
+        self.max_targets_per_user = max_targets_per_user
         self.clock = clock
         self.monotonic = monotonic
-        self._by_key: OrderedDict[tuple[str, str], tuple[float, Command]] = OrderedDict()
+        # Each user's keys, oldest first: (when made, command).
+        self._by_user: dict[str, OrderedDict[str, tuple[float, Command]]] = {}
+        self._user_targets: Counter[str] = Counter()
         self._by_id: dict[str, Command] = {}
+        self._count = 0
         self._targets = 0
 
     def __len__(self) -> int:
-        return len(self._by_key)
+        return self._count
 
     def get(self, command_id: str) -> Command:
         self._expire()
@@ -303,7 +312,8 @@ class CommandBook:
         if check_key(request.idempotency_key):  # no key to look up: say everything that is wrong
             self._refuse(request, caller, "invalid", check_request(request, self.kind_of, self.clock()))
         fingerprint = request.fingerprint()
-        found = self._by_key.get((caller.user, request.idempotency_key))
+        book = self._by_user.get(caller.user)
+        found = book.get(request.idempotency_key) if book is not None else None
         if found is not None:
             cmd = found[1]
             if cmd.fingerprint != fingerprint:
@@ -350,9 +360,14 @@ class CommandBook:
         cmd = Command(
             f"cmd-{uuid.uuid4().hex[:20]}", request, caller.user, caller.console, now, targets, fingerprint
         )
-        self._by_key[(caller.user, request.idempotency_key)] = (self.monotonic(), cmd)
+        self._by_user.setdefault(caller.user, OrderedDict())[request.idempotency_key] = (
+            self.monotonic(),
+            cmd,
+        )
         self._by_id[cmd.id] = cmd
+        self._count += 1
         self._targets += len(targets)
+        self._user_targets[caller.user] += len(targets)
         self._expire()
         return cmd
 
@@ -372,19 +387,36 @@ class CommandBook:
             await asyncio.shield(cmd.dispatched)
 
     def _expire(self) -> None:
-        """Forget keys older than the TTL, then the oldest beyond the count bounds."""
+        """Forget keys older than the TTL, then each user's oldest beyond the per-user bounds,
+        then the oldest of the user holding the most beyond the book's bounds."""
         limit = self.monotonic() - self.key_ttl_s
-        book = self._by_key
-        while book:
-            key, (born, cmd) = next(iter(book.items()))
-            over = len(book) > self.max_commands or self._targets > self.max_targets
-            if born > limit and not over:
-                break
-            if over and born > limit:
-                log.warning("command book full: forgetting %s early (idempotency key %r)", cmd.id, key[1])
-            del book[key]
-            self._by_id.pop(cmd.id, None)
-            self._targets -= len(cmd.targets)
+        for user, book in list(self._by_user.items()):
+            while book and next(iter(book.values()))[0] <= limit:
+                self._forget(user, early=False)
+            while book and (
+                len(book) > self.max_commands_per_user or self._user_targets[user] > self.max_targets_per_user
+            ):
+                self._forget(user, early=True)
+        while self._count > self.max_commands:
+            self._forget(max(self._by_user, key=lambda u: len(self._by_user[u])), early=True)
+        while self._targets > self.max_targets:
+            self._forget(max(self._by_user, key=lambda u: self._user_targets[u]), early=True)
+
+    def _forget(self, user: str, early: bool) -> None:
+        """Drop `user`'s oldest key and its command."""
+        book = self._by_user[user]
+        key, (_, cmd) = book.popitem(last=False)
+        if early:
+            log.warning(
+                "command book full: forgetting %s of %s early (idempotency key %r)", cmd.id, user, key
+            )
+        self._by_id.pop(cmd.id, None)
+        self._count -= 1
+        self._targets -= len(cmd.targets)
+        self._user_targets[user] -= len(cmd.targets)
+        if not book:
+            del self._by_user[user]
+            del self._user_targets[user]
 
     def _record(self, request: CommandRequest, caller: Principal, result: str, detail: str) -> None:
         self.audit.record(

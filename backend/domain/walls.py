@@ -1,7 +1,9 @@
 """The video walls: which walls exist, what each one shows and whether a display is attached.
 
-No Qt, no gRPC, no protobuf. A wall exists once a display attached under its name and is kept,
-content included, when that display goes away (a wall PC rebooting shows the same picture again).
+No Qt, no gRPC, no protobuf. A wall exists once a supervisor created it (or the backend's
+configuration names it) and is kept, content included, when its display goes away (a wall PC
+rebooting shows the same picture again). Each wall names the displays allowed to attach it
+(`may_attach`); the registry holds at most `max_walls` walls.
 Every change bumps one registry-wide revision and wakes the streams waiting for it; the registry
 lives on the event loop's thread. Content is checked here (`validate`), so a bad push never
 reaches a wall.
@@ -22,6 +24,11 @@ MIN_ZOOM, MAX_ZOOM = 1.0, 20.0
 MAX_TEXT = 200  # names and titles
 MAX_ALARM_CAMERAS = 16
 MAX_LAYERS = 32
+MAX_DISPLAY_CHARS = 64  # a display or console name, as shown in logs, tooltips and the audit trail
+MAX_ALLOWED_DISPLAYS = 32
+MAX_WALLS = 32  # default cap on the number of walls (vigie-backend --max-walls)
+MAX_DELETED_KEPT = 1024  # deletions remembered for watchers (they read them within a heartbeat)
+USER_PREFIX = "user:"  # an allowed "display" that names an account rather than a display
 
 
 class InvalidContent(ValueError):
@@ -29,7 +36,11 @@ class InvalidContent(ValueError):
 
 
 class UnknownWall(KeyError):
-    """No display ever attached under this name."""
+    """No wall of this name was created."""
+
+
+class TooManyWalls(Exception):
+    """The registry already holds its maximum number of walls."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +102,56 @@ class Wall:
     last_seen: float = 0.0  # when a display last attached or detached
     revision: int = 0  # the registry revision of this wall's last change
     attachment: int = 0  # which display holds the wall (0: none); a newer attach replaces it
+    allowed: tuple[str, ...] = ()  # display / console names, or "user:NAME", that may attach it
+    holder: str = ""  # the user whose display holds the wall now ("" when none)
 
 
 def check_name(name: str) -> None:
     if not NAME_RE.fullmatch(name):
-        raise InvalidContent(f"wall name {name!r} must be 1-64 of A-Z a-z 0-9 . _ -")
+        shown = name if len(name) <= 64 else name[:64] + "…"
+        raise InvalidContent(f"wall name {shown!r} must be 1-64 of A-Z a-z 0-9 . _ -")
+
+
+def clean_display(value: str) -> str:
+    """A display or console name fit for logs, tooltips and the audit trail: control and other
+    unprintable characters removed, surrounding spaces stripped. Raises InvalidContent past
+    MAX_DISPLAY_CHARS (after cleaning)."""
+    cleaned = "".join(c for c in value if c.isprintable()).strip()
+    if len(cleaned) > MAX_DISPLAY_CHARS:
+        raise InvalidContent(f"display name is longer than {MAX_DISPLAY_CHARS} characters")
+    return cleaned
+
+
+def check_allowed(displays: Iterable[str]) -> tuple[str, ...]:
+    """The allowed displays of a wall, checked (1..MAX_ALLOWED_DISPLAYS printable names of
+    1-64 characters), without duplicates, in the given order; raises InvalidContent."""
+    given = list(displays)
+    if len(given) > MAX_ALLOWED_DISPLAYS:
+        raise InvalidContent(f"a wall allows at most {MAX_ALLOWED_DISPLAYS} displays")
+    out: list[str] = []
+    for d in given:
+        if not d or len(d) > MAX_DISPLAY_CHARS or not d.isprintable() or d != d.strip():
+            raise InvalidContent(
+                f"allowed display {d[:MAX_DISPLAY_CHARS]!r} must be 1-{MAX_DISPLAY_CHARS} printable "
+                "characters without surrounding spaces"
+            )
+        if d not in out:
+            out.append(d)
+    if not out:
+        raise InvalidContent("a wall needs at least one allowed display")
+    return tuple(out)
+
+
+def may_attach(wall: Wall, display: str, console: str, user: str) -> bool:
+    """Is this display allowed for the wall? Its display name or its console name is listed, or
+    its account ("user:NAME"). Display and console names are what the client says; only a
+    "user:" entry names an authenticated identity."""
+    allowed = wall.allowed
+    return bool(
+        (display and display in allowed)
+        or (console and console in allowed)
+        or (user and USER_PREFIX + user in allowed)
+    )
 
 
 def _check_position(lat: float, lon: float, what: str) -> None:
@@ -163,16 +219,39 @@ def describe(shot: Shot | None) -> str:
 
 
 class WallRegistry:
-    """Every wall by name; `listener` gets all walls after each change (to persist them)."""
+    """Every wall by name; `listener` gets all walls after each change (to persist them).
+
+    `configured` (name -> allowed displays, from the backend's configuration) creates those walls,
+    or sets their allowed displays over what was saved; they count towards `max_walls`."""
 
     def __init__(
-        self, walls: Iterable[Wall] = (), listener: Callable[[list[Wall]], None] | None = None
+        self,
+        walls: Iterable[Wall] = (),
+        listener: Callable[[list[Wall]], None] | None = None,
+        configured: dict[str, tuple[str, ...]] | None = None,
+        max_walls: int = MAX_WALLS,
     ) -> None:
-        # Walls read back from disk have no display: one has to attach again.
-        self._walls = {w.name: replace(w, online=False, attachment=0, revision=0) for w in walls}
+        # Walls read back from disk have no display: one has to attach again. Their display names
+        # may come from an older backend that did not clean them.
+        self._walls = {
+            w.name: replace(
+                w,
+                online=False,
+                attachment=0,
+                holder="",
+                revision=0,
+                display=clean_display(w.display[:MAX_DISPLAY_CHARS]),
+            )
+            for w in walls
+        }
+        for name, allowed in (configured or {}).items():
+            check_name(name)
+            self._walls[name] = replace(self._walls.get(name) or Wall(name), allowed=check_allowed(allowed))
+        self.max_walls = max_walls
         self._listener = listener
         self._revision = 0
         self._attachments = 0
+        self._deleted: dict[str, int] = {}  # wall name -> the revision that deleted it
         self._changed: asyncio.Event | None = None
 
     @property
@@ -188,13 +267,44 @@ class WallRegistry:
     def changed_after(self, revision: int) -> list[Wall]:
         return [w for w in self.walls() if w.revision > revision]
 
-    def attach(self, name: str, display: str, now: float) -> Wall:
-        """A display takes the wall (creating it), replacing any display attached before."""
+    def create(self, name: str, allowed: Iterable[str]) -> Wall:
+        """Create the wall, or set the allowed displays of an existing one (content kept).
+        Raises InvalidContent, or TooManyWalls for a new wall past `max_walls`."""
         check_name(name)
+        checked = check_allowed(allowed)
+        old = self._walls.get(name)
+        if old is None and len(self._walls) >= self.max_walls:
+            raise TooManyWalls(name)
+        return self._commit(replace(old or Wall(name), allowed=checked))
+
+    def delete(self, name: str) -> Wall:
+        """Forget the wall (its display's stream notices at the next change); raises UnknownWall."""
+        wall = self._walls.pop(name, None)
+        if wall is None:
+            raise UnknownWall(name)
+        self._revision += 1
+        self._deleted[name] = self._revision
+        while len(self._deleted) > MAX_DELETED_KEPT:
+            del self._deleted[next(iter(self._deleted))]
+        self._changed_now()
+        return wall
+
+    def deleted_after(self, revision: int) -> list[str]:
+        """The walls deleted since `revision` (and not created again)."""
+        return sorted(n for n, r in self._deleted.items() if r > revision and n not in self._walls)
+
+    def attach(self, name: str, display: str, now: float, user: str = "") -> Wall:
+        """A display takes the wall, replacing any display attached before. Raises UnknownWall
+        (the caller has checked that this display may attach it)."""
+        check_name(name)
+        old = self._walls.get(name)
+        if old is None:
+            raise UnknownWall(name)
         self._attachments += 1
-        old = self._walls.get(name) or Wall(name)
         return self._commit(
-            replace(old, online=True, display=display, last_seen=now, attachment=self._attachments)
+            replace(
+                old, online=True, display=display, last_seen=now, attachment=self._attachments, holder=user
+            )
         )
 
     def detach(self, name: str, attachment: int, now: float) -> bool:
@@ -202,7 +312,7 @@ class WallRegistry:
         wall = self._walls.get(name)
         if wall is None or wall.attachment != attachment:
             return False
-        self._commit(replace(wall, online=False, last_seen=now, attachment=0))
+        self._commit(replace(wall, online=False, last_seen=now, attachment=0, holder=""))
         return True
 
     def push(self, name: str, shot: Shot, user: str, console: str, now: float) -> Wall:
@@ -219,12 +329,16 @@ class WallRegistry:
         self._revision += 1
         wall = replace(wall, revision=self._revision)
         self._walls[wall.name] = wall
+        self._changed_now()
+        return wall
+
+    def _changed_now(self) -> None:
+        """Wake the streams waiting for a change, and persist."""
         if self._changed is not None:
             self._changed.set()
             self._changed = None
         if self._listener is not None:
             self._listener(self.walls())
-        return wall
 
     async def wait_for_change(self, revision: int, timeout: float) -> bool:
         """True once the registry is past `revision`; False after `timeout` seconds without."""

@@ -8,7 +8,8 @@ calls run with `principal.current()` set to the caller; their streams end UNAUTH
 
 Refused calls are answered here without deserialising their request (an unauthenticated caller's
 bytes reach no parser), except for audited methods, whose request is parsed only to name the
-targets in the audit record. Allowed calls' requests are parsed here too, so a malformed request
+targets in the audit record (a small one, aggregated per peer: backend/security/refusal_audit.py).
+Allowed calls' requests are parsed here too, so a malformed request
 gets INVALID_ARGUMENT instead of a generic error."""
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from google.protobuf import descriptor_pool
 from google.protobuf.message_factory import GetMessageClass
 from vigie.v1 import commands_pb2  # noqa: F401 - registers ExecuteRequest (AUDITED_DENIALS) in the pool
 
-from backend.domain.audit import AuditEntry, AuditSink, join_targets
+from backend.domain.audit import AuditSink
 from backend.security import principal as principal_mod
 from backend.security.principal import Principal, Role
+from backend.security.refusal_audit import WINDOW_S, RefusalAudit
 from backend.security.rules import AUDITED_DENIALS, PUBLIC, allows, rule_for
 from backend.security.tokens import LoginSession, TokenRegistry, TokenRejected
 
@@ -66,9 +68,10 @@ def _short(method: str) -> str:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, tokens: TokenRegistry, audit: AuditSink) -> None:
+    def __init__(self, tokens: TokenRegistry, audit: AuditSink, refusal_window_s: float = WINDOW_S) -> None:
         self.tokens = tokens
         self.audit = audit
+        self.refusals = RefusalAudit(audit, refusal_window_s)  # started and stopped by the Backend
 
     async def intercept_service(
         self,
@@ -117,17 +120,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 raw = b""
                 with contextlib.suppress(Exception):
                     raw = await anext(aiter(request_iterator), b"")
-                targets, why = _summary(method, raw)
-                self.audit.record(
-                    AuditEntry(
-                        user=who.user if who else "",
-                        console=who.console if who else console,
-                        action=action,
-                        target=targets,
-                        reason=why,
-                        result="denied",
-                        detail=f"{code.name}: {reason}",
-                    )
+                ids, why = _summary(method, raw)
+                self.refusals.refused(
+                    context.peer() or "",
+                    who.user if who else "",
+                    who.console if who else console,
+                    action,
+                    ids,
+                    why,
+                    f"{code.name}: {reason}",
                 )
             await context.abort(code, reason)
 
@@ -135,15 +136,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return grpc.stream_stream_rpc_method_handler(refuse)
 
 
-def _summary(method: str, raw: bytes) -> tuple[str, str]:
-    """(asset ids, reason) of a refused request, as far as its bytes parse as the method's
-    request type (fields named `asset_ids` and `reason`, when it has them)."""
+def _summary(method: str, raw: bytes) -> tuple[list[str], str]:
+    """(asset ids, reason) of a refused request, as far as its bytes parse as the
+    method's request type (fields named `asset_ids` and `reason`, when it has them)."""
     try:
         desc = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", "."))
         req = GetMessageClass(desc.input_type).FromString(raw)
     except Exception:
-        return "", ""
-    return join_targets(list(getattr(req, "asset_ids", ()))), str(getattr(req, "reason", ""))[:500]
+        return [], ""
+    return list(getattr(req, "asset_ids", ())), str(getattr(req, "reason", ""))[:500]
 
 
 # --- allowed calls ----------------------------------------------------------------------------------

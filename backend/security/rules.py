@@ -45,7 +45,17 @@ RULES: dict[str, Rule] = {
         {"ListActions": VIEW, "Execute": OPER, "GetCommand": OPER, "WatchCommand": OPER},
     ),
     **_service(
-        "vigie.v1.WallService", {"ListWalls": VIEW, "WatchWalls": VIEW, "AttachWall": VIEW, "Push": SUP}
+        "vigie.v1.WallService",
+        # AttachWall: the service also checks the wall's allowed displays, and that taking a wall
+        # over from the display holding it needs SUPERVISOR.
+        {
+            "ListWalls": VIEW,
+            "WatchWalls": VIEW,
+            "AttachWall": VIEW,
+            "Push": SUP,
+            "CreateWall": SUP,
+            "DeleteWall": SUP,
+        },
     ),
     **_service("vigie.v1.AuditService", {"ListAudit": SUP}),
     **_service(

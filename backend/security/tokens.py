@@ -26,6 +26,7 @@ from backend.security.principal import Role
 TOKEN_BYTES = 32
 MAX_TOKEN_CHARS = 256
 TOKENS_PER_SESSION = 8  # a session's older tokens are forgotten beyond this (Refresh in a loop)
+CREDENTIALS_CHANGED = "token revoked: the password changed, log in again"
 FORGET_AFTER_S = 3600.0  # an expired or revoked token is still recognised (clear reason) this long
 
 
@@ -40,6 +41,7 @@ class LoginSession:
     role: Role
     console: str
     created_at: float
+    credentials_version: int = 1  # the user's, at login
     revoked: bool = False
     token_ids: set[str] = field(default_factory=set)
     on_revoke: set[Callable[[], None]] = field(default_factory=set)  # one per open stream
@@ -78,12 +80,13 @@ class TokenRegistry:
         self._by_digest: dict[str, TokenEntry] = {}
         self._by_id: dict[str, TokenEntry] = {}
         self._sessions: dict[str, LoginSession] = {}
+        self._versions: dict[str, int] = {}  # user -> the newest credentials version known
         self._last_prune = 0.0
 
-    def login(self, user: str, role: Role, console: str) -> Issued:
+    def login(self, user: str, role: Role, console: str, credentials_version: int = 1) -> Issued:
         """A new login session with its first token."""
         self._prune()
-        session = LoginSession(secrets.token_hex(8), user, role, console, self.clock())
+        session = LoginSession(secrets.token_hex(8), user, role, console, self.clock(), credentials_version)
         self._sessions[session.id] = session
         return self._issue(session)
 
@@ -120,6 +123,9 @@ class TokenRegistry:
             raise TokenRejected("unknown token (expired long ago, or from a backend that restarted)")
         if entry.session.revoked:
             raise TokenRejected("token revoked")
+        if entry.session.credentials_version < self._versions.get(entry.session.user, 0):
+            entry.session.revoke()
+            raise TokenRejected(CREDENTIALS_CHANGED)
         if self.clock() >= entry.expires_at:
             raise TokenRejected("token expired")
         return entry
@@ -133,6 +139,19 @@ class TokenRegistry:
         live = sum(1 for t in session.token_ids if now < self._by_id[t].expires_at)
         session.revoke()
         return live
+
+    def set_credentials_versions(self, versions: dict[str, int]) -> int:
+        """The users' current credentials versions: revoke every session opened under an older
+        one (their streams end). Returns how many sessions were revoked."""
+        self._versions.update(versions)
+        stale = [
+            s
+            for s in self._sessions.values()
+            if not s.revoked and s.credentials_version < self._versions.get(s.user, 0)
+        ]
+        for s in stale:
+            s.revoke()
+        return len(stale)
 
     def revoke_user(self, user: str) -> int:
         """Revoke every session of `user`; returns how many tokens were still valid."""

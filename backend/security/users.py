@@ -37,6 +37,7 @@ class User:
     role: Role
     disabled: bool
     created_at: float
+    credentials_version: int = 1  # grows with each password reset (tokens carry it)
 
 
 class LoginFailure(Enum):
@@ -72,7 +73,7 @@ def check_password(password: str) -> str | None:
 
 
 def _user(row: UserRow) -> User:
-    return User(row.name, Role(row.role), row.disabled, row.created_at)
+    return User(row.name, Role(row.role), row.disabled, row.created_at, row.credentials_version)
 
 
 class UserDirectory:
@@ -80,6 +81,7 @@ class UserDirectory:
         self._db_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="users-db")
         self._kdf_pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="password-kdf")
         self.db: UserDB = self._db_pool.submit(UserDB, data_dir).result()
+        self._data_version: int | None = None
 
     async def _db(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._db_pool, fn, *args)
@@ -99,6 +101,19 @@ class UserDirectory:
         if row.disabled:
             return LoginFailure.DISABLED
         return _user(row)
+
+    async def credentials_versions_if_changed(self) -> dict[str, int] | None:
+        """Every user's credentials version when the database changed since the last call (another
+        process, e.g. `vigie-backend --add-user`, committed), else None. Cheap: one PRAGMA."""
+
+        def read() -> dict[str, int] | None:
+            version = self.db.data_version()
+            if version == self._data_version:
+                return None
+            self._data_version = version
+            return self.db.credentials_versions()
+
+        return await self._db(read)
 
     async def get(self, name: str) -> User | None:
         row = await self._db(self.db.get, name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -14,8 +14,8 @@ from backend.domain.alarms import MAX_SHELVE_S, Alarm, AlarmClosed, AlarmEngine,
 from backend.domain.audit import AuditSink, join_targets
 from backend.security import principal
 from backend.services.audit_trail import audited
-from backend.services.convert import KIND_TO_PB, PB_TO_KIND, seconds_of, time_range
-from backend.services.resumable import follow, resume_refusal
+from backend.services.convert import KIND_TO_PB, PB_TO_KIND, clip, seconds_of, time_range
+from backend.services.resumable import fitting, follow, resume_refusal, snapshot
 from backend.store.alarms_sqlite import AlarmPersister, JournalQuery
 
 SNAPSHOT_CHUNK = 1000
@@ -24,6 +24,7 @@ MAX_BATCH = 5000
 DEFAULT_PAGE = 200
 MAX_PAGE = 5000
 MAX_IDS = 10_000
+MAX_CAMERAS = 16  # cameras listed per alarm (the sources name 3 at most)
 
 
 def _ts(t: float, out: Timestamp) -> None:
@@ -33,19 +34,20 @@ def _ts(t: float, out: Timestamp) -> None:
 
 
 def alarm_to_pb(a: Alarm, out: alarms_pb2.Alarm | None = None) -> alarms_pb2.Alarm:
-    """Fill `out` (or a new message) from a domain alarm; unset times stay unset."""
+    """Fill `out` (or a new message) from a domain alarm; unset times stay unset. Text is clipped
+    to the request bounds: an old store may hold longer comments, which must not reach consoles."""
     m = alarms_pb2.Alarm() if out is None else out
-    m.id = a.id
-    m.source_key = a.source_key
-    m.asset_id = a.asset_id
-    m.asset_name = a.asset_name
+    m.id = clip(a.id)
+    m.source_key = clip(a.source_key)
+    m.asset_id = clip(a.asset_id)
+    m.asset_name = clip(a.asset_name)
     m.asset_kind = KIND_TO_PB[a.asset_kind]  # type: ignore[assignment]
-    m.district = a.district
+    m.district = clip(a.district)
     m.position.lat = a.lat
     m.position.lon = a.lon
     m.priority = a.priority
-    m.cause = a.cause
-    m.message = a.message
+    m.cause = clip(a.cause)
+    m.message = clip(a.message)
     m.state = int(a.state)  # type: ignore[assignment]
     m.active = a.active
     m.acknowledged = a.acknowledged
@@ -53,11 +55,11 @@ def alarm_to_pb(a: Alarm, out: alarms_pb2.Alarm | None = None) -> alarms_pb2.Ala
         t = getattr(a, name)
         if t:
             _ts(t, getattr(m, name))
-    m.acknowledged_by = a.acknowledged_by
-    m.ack_comment = a.ack_comment
-    m.shelved_by = a.shelved_by
-    m.shelve_reason = a.shelve_reason
-    m.camera_ids.extend(a.camera_ids)
+    m.acknowledged_by = clip(a.acknowledged_by)
+    m.ack_comment = clip(a.ack_comment)
+    m.shelved_by = clip(a.shelved_by)
+    m.shelve_reason = clip(a.shelve_reason)
+    m.camera_ids.extend(clip(c) for c in a.camera_ids[:MAX_CAMERAS])
     m.occurrences = a.occurrences
     m.chattering = a.chattering
     m.sequence = a.sequence
@@ -111,13 +113,16 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
             alarms = engine.open_alarms()
             seq = engine.sequence
             total = len(alarms)
-            for i in range(0, max(total, 1), SNAPSHOT_CHUNK):
+
+            def chunk(part: Sequence[Alarm], last: bool) -> alarms_pb2.WatchAlarmsResponse:
                 msg = alarms_pb2.WatchAlarmsResponse(sequence=seq, epoch=engine.epoch)
-                snap = msg.snapshot
-                snap.last = i + SNAPSHOT_CHUNK >= total
-                snap.total_size = total
-                for a in alarms[i : i + SNAPSHOT_CHUNK]:
-                    alarm_to_pb(a, snap.alarms.add())
+                msg.snapshot.last = last
+                msg.snapshot.total_size = total
+                for a in part:
+                    alarm_to_pb(a, msg.snapshot.alarms.add())
+                return msg
+
+            for msg in snapshot(alarms, SNAPSHOT_CHUNK, chunk):
                 yield msg
         else:
             reason = await resume_refusal(
@@ -133,7 +138,7 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
                 yield self._resync(seq, reason)
                 return
 
-        def changes_message(changes: list) -> alarms_pb2.WatchAlarmsResponse:
+        def changes_message(changes: Sequence[Alarm]) -> alarms_pb2.WatchAlarmsResponse:
             msg = alarms_pb2.WatchAlarmsResponse(sequence=changes[-1].sequence, epoch=engine.epoch)
             out = msg.changes.changes
             for a in changes:
@@ -213,11 +218,11 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         alarms, total = await self.persister.query(q)
-        resp = alarms_pb2.ListAlarmsResponse(total_size=total)
-        for a in alarms:
-            alarm_to_pb(a, resp.alarms.add())
-        if len(alarms) == q.limit:
-            last = alarms[-1]
+        pbs = [alarm_to_pb(a) for a in alarms]
+        kept = fitting([m.ByteSize() for m in pbs])  # a page stays far below 4 MB, however full
+        resp = alarms_pb2.ListAlarmsResponse(total_size=total, alarms=pbs[:kept])
+        if len(alarms) == q.limit or kept < len(alarms):
+            last = alarms[kept - 1]
             resp.next_page_token = _encode_token(last.raised_at, int(last.id.rsplit("-", 1)[1]))
         return resp
 

@@ -6,15 +6,18 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+import numpy as np
 from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 from backend.adapters.base import DeviceNetwork, Series
+from backend.domain.assets import Asset
 from backend.domain.revlog import AssetStore
 from backend.services.convert import PB_TO_KIND, asset_to_pb, seconds_of
-from backend.services.resumable import follow, resume_refusal
+from backend.services.resumable import fitting, follow, resume_refusal, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +27,11 @@ SNAPSHOT_CHUNK = 1000
 DEFAULT_BATCH = 500
 MAX_BATCH = 5000
 DEFAULT_POINTS = 2000
-MAX_POINTS = 100_000
+# Points per series of one GetTelemetry answer: a chart is a few thousand pixels wide, and
+# 10,000 points of each of an asset's metrics stay a few hundred KB, built off the event loop.
+MAX_POINTS = 10_000
+LIVE_POINTS = 100_000  # WatchTelemetry's samples since its previous message (a few, really)
+TELEMETRY_WORKERS = 2  # telemetry answers computed at once; more requests wait their turn
 MAX_RANGE_S = 31 * 86400
 
 
@@ -42,15 +49,49 @@ def _decode_token(token: str) -> int | None:
     return offset if prefix == "offset" and offset >= 0 else None
 
 
+def _telemetry(
+    network: DeviceNetwork, asset_id: str, metric: str, start: float, end: float, points: int
+) -> assets_pb2.GetTelemetryResponse:
+    """One GetTelemetry answer, computed and converted in a worker thread (never on the loop).
+    The simulator's inputs it reads (an asset's attributes and its anomaly list) are replaced or
+    appended by the loop, never mutated in place, so a worker sees a consistent state."""
+    series = network.telemetry(asset_id, metric, start, end, points)
+    return assets_pb2.GetTelemetryResponse(asset_id=asset_id, series=_series_to_pb(series))
+
+
+_SHIFTS = np.arange(10, dtype=np.uint64) * np.uint64(7)
+
+
+def _samples_field(times_ms: np.ndarray, values: np.ndarray) -> bytes:
+    """MetricSeries field 4 (`repeated Sample samples`) in wire format, built by numpy: 10,000
+    samples cost a few milliseconds instead of a Python loop holding the GIL (which would slow
+    the event loop even from a worker thread). Each sample is tag 0x22, its length, then
+    time_unix_ms (tag 0x08, a varint) and value (tag 0x11, 8 little-endian bytes)."""
+    n = len(times_ms)
+    t = times_ms.astype(np.int64).view(np.uint64)  # negative times: 10-byte varints, as protobuf
+    groups = ((t[:, None] >> _SHIFTS) & np.uint64(0x7F)).astype(np.uint8)
+    width = 1 + np.count_nonzero((t[:, None] >> _SHIFTS[1:]) != 0, axis=1)  # varint bytes, 1..10
+    columns = np.arange(10)
+    groups |= np.where(columns[None, :] < (width - 1)[:, None], 0x80, 0).astype(np.uint8)
+    rows = np.empty((n, 22), dtype=np.uint8)
+    rows[:, 0] = 0x22
+    rows[:, 1] = width + 10
+    rows[:, 2] = 0x08
+    rows[:, 3:13] = groups
+    rows[:, 13] = 0x11
+    rows[:, 14:22] = np.ascontiguousarray(values, dtype="<f8").view(np.uint8).reshape(n, 8)
+    keep = np.ones((n, 22), dtype=bool)
+    keep[:, 3:13] = columns[None, :] < width[:, None]
+    return rows[keep].tobytes()
+
+
 def _series_to_pb(series: list[Series]) -> list[assets_pb2.MetricSeries]:
     out = []
     for s in series:
-        msg = assets_pb2.MetricSeries(metric=s.metric.name, unit=s.metric.unit, label=s.metric.label)
-        ms = (s.times * 1000.0).astype("int64").tolist()
-        msg.samples.extend(
-            assets_pb2.Sample(time_unix_ms=t, value=v) for t, v in zip(ms, s.values.tolist(), strict=True)
-        )
-        out.append(msg)
+        head = assets_pb2.MetricSeries(metric=s.metric.name, unit=s.metric.unit, label=s.metric.label)
+        ms = np.asarray(s.times * 1000.0).astype(np.int64)
+        raw = head.SerializeToString() + _samples_field(ms, np.asarray(s.values, dtype=np.float64))
+        out.append(assets_pb2.MetricSeries.FromString(raw))
     return out
 
 
@@ -62,6 +103,7 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
         self.network = network
         self.epoch = epoch
         self.heartbeat_s = heartbeat_s
+        self.pool = ThreadPoolExecutor(max_workers=TELEMETRY_WORKERS, thread_name_prefix="telemetry")
 
     async def ListAssets(
         self, request: assets_pb2.ListAssetsRequest, context: grpc.aio.ServicerContext
@@ -91,10 +133,11 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
             for a in self.store.assets()
             if (not kinds or a.kind in kinds) and (not districts or a.district in districts)
         ]
-        page = matching[offset : offset + size]
-        nxt = offset + size
+        page = [asset_to_pb(a) for a in matching[offset : offset + size]]
+        page = page[: fitting([m.ByteSize() for m in page])]  # far below 4 MB, however full
+        nxt = offset + len(page)
         return assets_pb2.ListAssetsResponse(
-            assets=[asset_to_pb(a) for a in page],
+            assets=page,
             next_page_token=_encode_token(nxt) if nxt < len(matching) else "",
             total_size=len(matching),
             revision=self.store.revision,
@@ -123,17 +166,18 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
             assets = store.assets()
             rev = store.revision
             total = len(assets)
-            for i in range(0, max(total, 1), SNAPSHOT_CHUNK):
-                chunk = assets[i : i + SNAPSHOT_CHUNK]
-                yield assets_pb2.WatchAssetsResponse(
+
+            def chunk(part: Sequence[Asset], last: bool) -> assets_pb2.WatchAssetsResponse:
+                return assets_pb2.WatchAssetsResponse(
                     revision=rev,
                     epoch=self.epoch,
                     snapshot=assets_pb2.SnapshotChunk(
-                        assets=[asset_to_pb(a) for a in chunk],
-                        last=i + SNAPSHOT_CHUNK >= total,
-                        total_size=total,
+                        assets=[asset_to_pb(a) for a in part], last=last, total_size=total
                     ),
                 )
+
+            for msg in snapshot(assets, SNAPSHOT_CHUNK, chunk):
+                yield msg
         else:
             reason = await resume_refusal(
                 rev, request.epoch, self.epoch, store.revision, store.oldest_available, "revision", context
@@ -142,7 +186,7 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
                 yield self._resync(rev, reason)
                 return
 
-        def changes_message(changes: list) -> assets_pb2.WatchAssetsResponse:
+        def changes_message(changes: Sequence[Asset]) -> assets_pb2.WatchAssetsResponse:
             msg = assets_pb2.WatchAssetsResponse(revision=changes[-1].revision, epoch=self.epoch)
             out = msg.changes.changes
             for a in changes:
@@ -194,9 +238,13 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
         self, request: assets_pb2.GetTelemetryRequest, context: grpc.aio.ServicerContext
     ) -> assets_pb2.GetTelemetryResponse:
         await self._check_metric(request.asset_id, request.metric, context)
-        if request.max_points < 0:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_points must not be negative")
-        points = min(request.max_points or DEFAULT_POINTS, MAX_POINTS)
+        if not 0 <= request.max_points <= MAX_POINTS:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"max_points is {request.max_points}: it must be 0 (the default, {DEFAULT_POINTS}) to"
+                f" {MAX_POINTS}; longer ranges are downsampled to the points asked for",
+            )
+        points = request.max_points or DEFAULT_POINTS
         end = seconds_of(request.end) if request.HasField("end") else time.time()
         start = seconds_of(request.start) if request.HasField("start") else (end or 0) - 3600.0
         if start is None or end is None:
@@ -205,8 +253,9 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "start must be before end")
         if end - start > MAX_RANGE_S:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the time range is limited to 31 days")
-        series = self.network.telemetry(request.asset_id, request.metric, start, end, points)
-        return assets_pb2.GetTelemetryResponse(asset_id=request.asset_id, series=_series_to_pb(series))
+        return await asyncio.get_running_loop().run_in_executor(
+            self.pool, _telemetry, self.network, request.asset_id, request.metric, start, end, points
+        )
 
     async def WatchTelemetry(
         self, request: assets_pb2.WatchTelemetryRequest, context: grpc.aio.ServicerContext
@@ -224,7 +273,7 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
             now = time.time()
             await asyncio.sleep(period - (now % period) + 0.05)
             now = time.time()
-            series = self.network.telemetry(request.asset_id, request.metric, last + 1e-6, now, MAX_POINTS)
+            series = self.network.telemetry(request.asset_id, request.metric, last + 1e-6, now, LIVE_POINTS)
             last = now  # every sample up to `now` has been considered exactly once
             series = [s for s in series if len(s.times)]
             if series:

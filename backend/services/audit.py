@@ -6,6 +6,7 @@ import grpc
 from vigie.v1 import audit_pb2, audit_pb2_grpc
 
 from backend.services.convert import time_range
+from backend.services.resumable import fitting
 from backend.store.audit_sqlite import AuditQuery, AuditStore, decode_page_token, encode_page_token
 
 DEFAULT_PAGE = 200
@@ -50,10 +51,10 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
                     grpc.StatusCode.INVALID_ARGUMENT, "page_token is not a token this server issued"
                 )
         records, total = await self.store.query(q)
-        resp = audit_pb2.ListAuditResponse(total_size=total)
+        pbs = []
         for r in records:
             e = r.entry
-            m = resp.records.add(
+            m = audit_pb2.AuditRecord(
                 id=r.id,
                 user=e.user,
                 console=e.console,
@@ -64,6 +65,9 @@ class AuditService(audit_pb2_grpc.AuditServiceServicer):
                 detail=e.detail,
             )
             m.time.FromNanoseconds(int(e.time * 1e9))
-        if len(records) == q.limit and records[-1].id > 1:
-            resp.next_page_token = encode_page_token(records[-1].id)
+            pbs.append(m)
+        kept = fitting([m.ByteSize() for m in pbs])  # a page stays far below 4 MB, however full
+        resp = audit_pb2.ListAuditResponse(total_size=total, records=pbs[:kept])
+        if (len(records) == q.limit or kept < len(records)) and records[kept - 1].id > 1:
+            resp.next_page_token = encode_page_token(records[kept - 1].id)
         return resp

@@ -5,6 +5,9 @@ whether the user exists or not (the audit record says which)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.v1 import auth_pb2, auth_pb2_grpc
@@ -12,6 +15,7 @@ from vigie.v1 import auth_pb2, auth_pb2_grpc
 from backend.domain.audit import AuditEntry, AuditSink
 from backend.security import principal
 from backend.security.interceptor import MAX_CONSOLE_CHARS, clean_console
+from backend.security.login_guard import LoginGuard, peer_address
 from backend.security.passwords import MAX_PASSWORD_CHARS
 from backend.security.principal import Role
 from backend.security.tokens import Issued, TokenRegistry, TokenRejected
@@ -26,6 +30,8 @@ from backend.security.users import (
     check_password,
 )
 from backend.services.audit_trail import audited
+
+log = logging.getLogger(__name__)
 
 WRONG = "wrong user or password"
 MAX_NAME_CHARS = 64
@@ -52,15 +58,14 @@ def _login_response(issued: Issued) -> auth_pb2.LoginResponse:
     )
 
 
-MAX_CONCURRENT_LOGINS = 16  # password checks queued at once (2 run in parallel, ~0.16 s each)
-
-
 class AuthService(auth_pb2_grpc.AuthServiceServicer):
-    def __init__(self, users: UserDirectory, tokens: TokenRegistry, audit: AuditSink) -> None:
+    def __init__(
+        self, users: UserDirectory, tokens: TokenRegistry, audit: AuditSink, guard: LoginGuard | None = None
+    ) -> None:
         self.users = users
         self.tokens = tokens
         self.audit = audit
-        self._logins_in_progress = 0
+        self.guard = guard or LoginGuard()
 
     # --- tokens ---------------------------------------------------------------------------------
 
@@ -89,25 +94,43 @@ class AuthService(auth_pb2_grpc.AuthServiceServicer):
         if problem:
             record("invalid", problem)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
-        if self._logins_in_progress >= MAX_CONCURRENT_LOGINS:
-            # Each attempt costs a scrypt: a flood must not queue work without end (nor starve
-            # the real logins behind it). Refused before any hashing, and audited.
-            record("refused", "too many logins at once")
-            await context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, "too many logins at once: try again in a moment"
-            )
-        self._logins_in_progress += 1
+        # Each attempt costs a scrypt: a flood must not queue work without end, and guesses get
+        # slower and slower, per peer and per user name (backend/security/login_guard.py).
+        # Refused before any hashing, and audited.
+        peer = peer_address(context.peer())
+        refusal = self.guard.admit(peer, request.user)
+        if refusal is not None:
+            record("refused", f"{refusal.reason} ({peer})")
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal.reason)
+        outcome: User | LoginFailure = LoginFailure.BAD_PASSWORD
         try:
             outcome = await self.users.authenticate(request.user, request.password)
         finally:
-            self._logins_in_progress -= 1
+            self.guard.release(peer, request.user, ok=not isinstance(outcome, LoginFailure))
         if isinstance(outcome, LoginFailure):
             record("failed", outcome.value)
             message = "account disabled: ask an administrator" if outcome is LoginFailure.DISABLED else WRONG
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-        issued = self.tokens.login(outcome.name, outcome.role, console[:MAX_CONSOLE_CHARS])
+        issued = self.tokens.login(
+            outcome.name, outcome.role, console[:MAX_CONSOLE_CHARS], outcome.credentials_version
+        )
         record("ok", f"role {outcome.role.name}, session {issued.entry.session.id}, token {issued.entry.id}")
         return _login_response(issued)
+
+    async def watch_credentials(self, every_s: float = 0.5) -> None:
+        """Run for the backend's life: a password reset by another process (`vigie-backend
+        --add-user` on the same data directory) revokes the sessions opened with the old password
+        within `every_s` (their streams end; their tokens are refused)."""
+        while True:
+            try:
+                versions = await self.users.credentials_versions_if_changed()
+                if versions is not None:
+                    revoked = self.tokens.set_credentials_versions(versions)
+                    if revoked:
+                        log.warning("%d session(s) revoked: their user's password changed", revoked)
+            except Exception:  # a locked or busy database: try again at the next tick
+                log.exception("cannot read the users' credentials versions")
+            await asyncio.sleep(every_s)
 
     async def _token_id(self, context: grpc.aio.ServicerContext) -> str:
         token_id = principal.current().token_id
@@ -122,9 +145,14 @@ class AuthService(auth_pb2_grpc.AuthServiceServicer):
         entry = self.tokens.entry(token_id)
         if entry is not None:
             # The account may have changed since the login (another process, `--add-user`): a
-            # session lives on only with the same, enabled role.
+            # session lives on only with the same, enabled role and the same password.
             user = await self.users.get(entry.session.user)
-            if user is None or user.disabled or user.role != entry.session.role:
+            if (
+                user is None
+                or user.disabled
+                or user.role != entry.session.role
+                or user.credentials_version != entry.session.credentials_version
+            ):
                 self.tokens.revoke_session(entry.session.id)
                 await context.abort(
                     grpc.StatusCode.UNAUTHENTICATED, "token revoked: the account changed, log in again"

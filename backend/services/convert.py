@@ -11,6 +11,15 @@ from backend.domain.actions import Action, ActionSpec, Params
 from backend.domain.assets import Asset, Kind, Status
 from backend.domain.commands import CommandRequest, CommandSnapshot, Stage
 
+MAX_TEXT = 1000  # characters of any stored text sent out (the request bounds, backend/security/bounds.py)
+
+
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    """`text`, cut to `limit` characters (ending in "…") when longer: stored or device-given
+    text never makes a message too large to send, whatever an old store holds."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 KIND_TO_PB: dict[Kind, int] = {
     Kind.CAMERA: assets_pb2.Asset.CAMERA,
     Kind.TRAFFIC_SIGNAL: assets_pb2.Asset.TRAFFIC_SIGNAL,
@@ -21,6 +30,7 @@ KIND_TO_PB: dict[Kind, int] = {
     Kind.WATER_SENSOR: assets_pb2.Asset.WATER_SENSOR,
     Kind.TRAM_STATION: assets_pb2.Asset.TRAM_STATION,
     Kind.VEHICLE: assets_pb2.Asset.VEHICLE,
+    Kind.SYSTEM: assets_pb2.Asset.SYSTEM,
 }
 PB_TO_KIND: dict[int, Kind] = {v: k for k, v in KIND_TO_PB.items()}
 
@@ -38,18 +48,18 @@ def asset_to_pb(asset: Asset, out: assets_pb2.Asset | None = None) -> assets_pb2
     msg = assets_pb2.Asset() if out is None else out
     msg.id = asset.id
     msg.kind = KIND_TO_PB[asset.kind]  # type: ignore[assignment]
-    msg.name = asset.name
-    msg.district = asset.district
+    msg.name = clip(asset.name)
+    msg.district = clip(asset.district)
     msg.position.lat = asset.lat
     msg.position.lon = asset.lon
     msg.status = STATUS_TO_PB[asset.status]  # type: ignore[assignment]
-    msg.status_reason = asset.status_reason
+    msg.status_reason = clip(asset.status_reason)
     secs = int(asset.last_seen)
     msg.last_seen.seconds = secs
     msg.last_seen.nanos = int((asset.last_seen - secs) * 1e9)
     msg.heading_deg = asset.heading_deg
     if asset.attributes:
-        msg.attributes.update(asset.attributes)
+        msg.attributes.update({clip(k, 128): clip(v) for k, v in asset.attributes.items()})
     msg.revision = asset.revision
     return msg
 
@@ -105,9 +115,9 @@ def command_to_pb(s: CommandSnapshot, replayed: bool = False) -> commands_pb2.Co
         command_id=s.command_id,
         idempotency_key=s.idempotency_key,
         action=ACTION_TO_PB[s.action],  # type: ignore[arg-type]
-        user=s.user,
-        console=s.console,
-        reason=s.reason,
+        user=clip(s.user),
+        console=clip(s.console),
+        reason=clip(s.reason),
         done=s.done,
         replayed=replayed,
     )
@@ -118,7 +128,8 @@ def command_to_pb(s: CommandSnapshot, replayed: bool = False) -> commands_pb2.Co
     m.params.preset = s.params.preset
     stamp(s.created_at, m.created_at)
     for t in s.targets:
-        pt = m.targets.add(asset_id=t.asset_id, stage=STAGE_TO_PB[t.stage], detail=t.detail)  # type: ignore[arg-type]
+        # 500 targets at most (domain/commands.py), each detail clipped: one status stays < 2.5 MB.
+        pt = m.targets.add(asset_id=t.asset_id, stage=STAGE_TO_PB[t.stage], detail=clip(t.detail))  # type: ignore[arg-type]
         stamp(t.updated_at, pt.updated_at)
     return m
 

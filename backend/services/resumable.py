@@ -3,16 +3,69 @@
 A change log (the asset store, the alarm engine) numbers every change; a stream starts after a
 position the client saw, or says why it cannot (epoch changed, position unknown or aged out), then
 follows the log in batches with heartbeats on quiet links.
+
+Every message is also bounded in bytes (`MAX_MESSAGE_BYTES`): a batch or snapshot chunk whose
+items are large is split, so stored content can never make a message that a client (4 MB by
+default) refuses.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
 from backend.domain.changelog import HistoryExpired
+
+# Bytes per streamed message or page: a quarter of a client's default 4 MB receive limit, so one
+# item near every text bound (each clipped to 1,000 characters) always fits with room to spare.
+MAX_MESSAGE_BYTES = 1024 * 1024
+
+T = TypeVar("T")
+M = TypeVar("M")
+
+
+def fit(
+    items: Sequence[T], build: Callable[[Sequence[T]], M], budget: int = MAX_MESSAGE_BYTES
+) -> list[tuple[Sequence[T], M]]:
+    """[(items, build(items))], or as many pairs as it takes (consecutive items, in order) to keep
+    each message within `budget` bytes; a single item is never split."""
+    msg = build(items)
+    size = msg.ByteSize()  # type: ignore[attr-defined]
+    if len(items) <= 1 or size <= budget:
+        return [(items, msg)]
+    # Cut into one more part than the size asks for (items differ in size), so that most parts
+    # fit at once: each item is converted about twice, not once per halving.
+    step = -(-len(items) // min(len(items), -(-size // budget) + 1))
+    out: list[tuple[Sequence[T], M]] = []
+    for i in range(0, len(items), step):
+        out += fit(items[i : i + step], build, budget)
+    return out
+
+
+def snapshot(
+    items: Sequence[T], chunk: int, build: Callable[[Sequence[T], bool], M], budget: int = MAX_MESSAGE_BYTES
+) -> Iterator[M]:
+    """A snapshot in messages of at most `chunk` items and `budget` bytes; `build(items, last)`
+    makes one, and only the final one has last=True (an empty snapshot is one empty message)."""
+    total = len(items)
+    for i in range(0, max(total, 1), chunk):
+        parts = fit(items[i : i + chunk], lambda xs: build(xs, False), budget)
+        final = i + chunk >= total
+        for k, (xs, msg) in enumerate(parts):
+            yield build(xs, True) if final and k == len(parts) - 1 else msg
+
+
+def fitting(sizes: Sequence[int], budget: int = MAX_MESSAGE_BYTES) -> int:
+    """How many leading items (of these encoded sizes) one page of `budget` bytes holds: at
+    least one, so a page always moves forward."""
+    used = 0
+    for n, size in enumerate(sizes):
+        used += size + 6  # the field's tag and length prefix
+        if used > budget:
+            return max(n, 1)
+    return len(sizes)
 
 
 class ChangeLog(Protocol):
@@ -73,7 +126,8 @@ async def follow(
             return
         if changes:
             position = position_of(changes[-1])
-            yield changes_message(changes)
+            for _, msg in fit(changes, changes_message):
+                yield msg
             continue
         if not await log.wait_for_change(position, heartbeat_s):
             yield heartbeat_message(position)

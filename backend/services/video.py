@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,6 +22,7 @@ from vigie.v1 import video_pb2, video_pb2_grpc
 from backend.adapters.base import DeviceNetwork, NoFrame, PtzAction, PtzCommand, PtzError, VideoSource
 from backend.domain.assets import Kind, Status
 from backend.domain.revlog import AssetStore
+from backend.security import principal
 from backend.services.convert import STATUS_TO_PB, geo
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,9 @@ MAX_FPS = 30.0
 JPEG_QUALITY = 80
 OFFLINE_POLL_S = 0.5
 MAX_PTZ_TIMEOUT_S = 60.0
+# Simultaneous video streams per user: two screens of 4x4 mosaics (a console's largest layout is
+# 16 tiles), so one user (or one stolen token) cannot take all the workers the others need.
+MAX_STREAMS_PER_USER = 32
 PTZ_CODES = {
     "not_found": grpc.StatusCode.NOT_FOUND,
     "failed_precondition": grpc.StatusCode.FAILED_PRECONDITION,
@@ -58,10 +63,18 @@ class VideoService(video_pb2_grpc.VideoServiceServicer):
     # A stream holds a worker while its source waits for the next frame (read() paces), so the
     # pool bounds the number of concurrent streams: 256 is ten 5x5 mosaics. Waiting threads cost
     # memory, not CPU. (Pacing on the event loop instead would free them; see the issue note.)
-    def __init__(self, store: AssetStore, network: DeviceNetwork, workers: int = 256) -> None:
+    def __init__(
+        self,
+        store: AssetStore,
+        network: DeviceNetwork,
+        workers: int = 256,
+        max_streams_per_user: int = MAX_STREAMS_PER_USER,
+    ) -> None:
         self.store = store
         self.network = network
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="video")
+        self.max_streams_per_user = max_streams_per_user
+        self.streams: Counter[str] = Counter()  # open streams by user
 
     async def ListCameras(
         self, request: video_pb2.ListCamerasRequest, context: grpc.aio.ServicerContext
@@ -169,12 +182,20 @@ class VideoService(video_pb2_grpc.VideoServiceServicer):
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"camera {request.camera_id!r} is direct: the console reads its url itself",
             )
+        user = principal.current().user
+        if self.streams[user] >= self.max_streams_per_user:
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{user or 'this caller'} already watches {self.streams[user]} video streams, the most one"
+                f" user may hold at once ({self.max_streams_per_user}): close one first",
+            )
         source = self.network.open_video(request.camera_id, width, height, min(request.max_fps, MAX_FPS))
         if source is None:
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE, f"camera {request.camera_id!r} has no video source"
             )
         loop = asyncio.get_running_loop()
+        self.streams[user] += 1
         try:
             while True:
                 current = self.store.get(request.camera_id)
@@ -191,4 +212,7 @@ class VideoService(video_pb2_grpc.VideoServiceServicer):
                 ts.FromNanoseconds(int(captured * 1e9))
                 yield video_pb2.VideoFrame(sequence=seq, capture_time=ts, jpeg=jpeg, width=w, height=h)
         finally:
+            self.streams[user] -= 1
+            if self.streams[user] <= 0:
+                del self.streams[user]
             source.close()  # type: ignore[union-attr]

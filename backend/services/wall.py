@@ -1,8 +1,10 @@
 """vigie.v1.WallService: the video walls every console sees and supervisors drive.
 
-Displays attach under a wall's name and receive its content, then each push; consoles list and
-watch the walls and push content to them. Bad pushes are refused with a reason (and audited);
-the registry (backend/domain/walls.py) is only ever touched on the event loop.
+Supervisors (or the backend's configuration) create walls and name the displays allowed to attach
+each one; those displays attach under the wall's name and receive its content, then each push;
+taking a wall over from the display that holds it needs SUPERVISOR. Consoles list and watch the
+walls and push content to them. Bad pushes are refused with a reason (and audited); the registry
+(backend/domain/walls.py) is only ever touched on the event loop.
 """
 
 from __future__ import annotations
@@ -27,10 +29,14 @@ from backend.domain.walls import (
     MapShot,
     MosaicShot,
     Shot,
+    TooManyWalls,
+    UnknownWall,
     Wall,
     WallRegistry,
     check_name,
+    clean_display,
     describe,
+    may_attach,
     validate,
 )
 from backend.security import principal
@@ -41,6 +47,7 @@ from backend.store.alarms_sqlite import AlarmPersister
 log = logging.getLogger(__name__)
 
 PUSH_ROLE = Role.SUPERVISOR  # auth.proto: "SUPERVISOR: ... drives the video wall"
+TAKE_OVER_ROLE = Role.SUPERVISOR  # attaching a wall that another display holds
 
 
 def shot_from_pb(c: wall_pb2.WallContent) -> Shot | None:
@@ -90,6 +97,7 @@ def content_to_pb(c: Content, out: wall_pb2.WallContent | None = None) -> wall_p
 def wall_to_pb(w: Wall, out: wall_pb2.Wall | None = None) -> wall_pb2.Wall:
     m = wall_pb2.Wall() if out is None else out
     m.name, m.online, m.display = w.name, w.online, w.display
+    m.allowed_displays.extend(w.allowed)
     content_to_pb(w.content, m.content)
     if w.last_seen:
         stamp(w.last_seen, m.last_seen)
@@ -144,9 +152,9 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
         yield msg
         while True:
             if await reg.wait_for_change(seen, self.heartbeat_s):
-                changed = reg.changed_after(seen)
+                changed, deleted = reg.changed_after(seen), reg.deleted_after(seen)
                 seen = reg.revision
-                msg = wall_pb2.WatchWallsResponse()
+                msg = wall_pb2.WatchWallsResponse(deleted=deleted)
                 for w in changed:
                     wall_to_pb(w, msg.walls.add())
                 yield msg
@@ -161,19 +169,41 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
         self, request: wall_pb2.AttachWallRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[wall_pb2.WallContent]:
         reg = self.registry
+        who = principal.current()
         try:
             check_name(request.name)
+            # The interceptor cleaned the console name; the peer is the server's own text.
+            display = clean_display(request.display) or who.console or context.peer()
         except InvalidContent as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        display = request.display or principal.current().console or context.peer()
-        seen = reg.revision
         replaced = reg.get(request.name)
-        wall = reg.attach(request.name, display[:200], time.time())
+        if replaced is None:
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"no wall named {request.name}: a supervisor creates it, or the backend's --wall",
+            )
+        assert replaced is not None
+        if not may_attach(replaced, display, who.console, who.user):
+            log.warning("wall %s: display %r (user %s) is not allowed", request.name, display, who.user)
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"display {display!r} (console {who.console!r}, user {who.user}) is not allowed for wall "
+                f"{request.name}",
+            )
+        own_stale_stream = replaced.holder == who.user and replaced.display == display
+        if replaced.online and not own_stale_stream and who.role < TAKE_OVER_ROLE:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"wall {request.name} is held by display {replaced.display!r}: taking it over needs the "
+                f"{TAKE_OVER_ROLE.name} role",
+            )
+        seen = reg.revision
+        wall = reg.attach(request.name, display, time.time(), who.user)
         me = wall.attachment
-        if replaced is not None and replaced.online:
-            log.info("wall %s: display %s replaces %s", wall.name, wall.display, replaced.display)
+        if replaced.online:
+            log.info("wall %s: display %r replaces %r", wall.name, wall.display, replaced.display)
         else:
-            log.info("wall %s: display %s attached", wall.name, wall.display)
+            log.info("wall %s: display %r attached", wall.name, wall.display)
         try:
             sent_version = wall.content.version
             sent_at = time.monotonic()
@@ -182,7 +212,16 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
                 wait = sent_at + self.heartbeat_s - time.monotonic()
                 await reg.wait_for_change(seen, wait)
                 seen = reg.revision
-                wall = reg.get(request.name)  # type: ignore[assignment]
+                current = reg.get(request.name)
+                if current is None:
+                    await context.abort(grpc.StatusCode.NOT_FOUND, f"wall {request.name} was deleted")
+                assert current is not None
+                wall = current
+                if not may_attach(wall, display, who.console, who.user):
+                    await context.abort(
+                        grpc.StatusCode.PERMISSION_DENIED,
+                        f"display {display!r} is no longer allowed for wall {request.name}",
+                    )
                 if wall.attachment != me:
                     await context.abort(
                         grpc.StatusCode.ABORTED,
@@ -194,7 +233,47 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
                     yield content_to_pb(wall.content)
         finally:
             if reg.detach(request.name, me, time.time()):
-                log.info("wall %s: display %s left", request.name, display)
+                log.info("wall %s: display %r left", request.name, display)
+
+    # --- creating and deleting (SUPERVISOR, see rules.py) ---------------------------------------
+
+    async def CreateWall(
+        self, request: wall_pb2.CreateWallRequest, context: grpc.aio.ServicerContext
+    ) -> wall_pb2.CreateWallResponse:
+        who = principal.current()
+        allowed = list(request.allowed_displays)
+        target = request.name[:64]
+        detail = (
+            "allowed " + ", ".join(repr(a[:64]) for a in allowed[:8]) + (" …" if len(allowed) > 8 else "")
+        )
+        try:
+            existed = self.registry.get(request.name) is not None
+            wall = self.registry.create(request.name, allowed)
+        except InvalidContent as exc:
+            self._audit(who.user, who.console, target, "invalid", str(exc), "wall.create")
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except TooManyWalls:
+            reason = f"this backend holds at most {self.registry.max_walls} walls: delete one first"
+            self._audit(who.user, who.console, target, "refused", reason, "wall.create")
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, reason)
+        self._audit(
+            who.user, who.console, wall.name, "ok", ("updated, " if existed else "") + detail, "wall.create"
+        )
+        return wall_pb2.CreateWallResponse(wall=wall_to_pb(wall))
+
+    async def DeleteWall(
+        self, request: wall_pb2.DeleteWallRequest, context: grpc.aio.ServicerContext
+    ) -> wall_pb2.DeleteWallResponse:
+        who = principal.current()
+        try:
+            wall = self.registry.delete(request.name)
+        except UnknownWall:
+            self._audit(who.user, who.console, request.name[:64], "not_found", "", "wall.delete")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no wall named {request.name[:64]!r}")
+        self._audit(
+            who.user, who.console, wall.name, "ok", f"it showed {describe(wall.content.shot)}", "wall.delete"
+        )
+        return wall_pb2.DeleteWallResponse()
 
     # --- pushing ----------------------------------------------------------------------------
 
@@ -235,7 +314,7 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
         if self.registry.get(name) is None:
             raise PushRefused(
                 grpc.StatusCode.NOT_FOUND,
-                f"no wall named {name!r}: no display ever attached to it",
+                f"no wall named {name!r}: a supervisor creates it, or the backend's --wall",
                 "not_found",
             )
         self._check_assets(shot)
@@ -281,12 +360,14 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
                     "invalid",
                 )
 
-    def _audit(self, user: str, console: str, wall: str, result: str, detail: str) -> None:
+    def _audit(
+        self, user: str, console: str, wall: str, result: str, detail: str, action: str = "wall.push"
+    ) -> None:
         self.audit.record(
             AuditEntry(
                 user=user,
                 console=console,
-                action="wall.push",
+                action=action,
                 target=wall,
                 reason="",
                 result=result,

@@ -9,6 +9,16 @@ of silently reusing sequence numbers.
 Writes never run on the asyncio loop: `AlarmPersister` collects the engine's changes and writes
 them every 100 ms in one transaction on a dedicated writer thread; journal queries run on that
 same thread (after a flush, so they see everything the engine did).
+
+When writes fail (a full disk, an I/O error) the changes wait in memory, retried with a growing
+delay (up to RETRY_MAX_S), and the persister reports the trouble (`on_trouble`: a system alarm and
+NOT_SERVING health, see backend/system_alarms.py). While they fail the queue is bounded by
+`max_pending` (while writes work it is not: the writer catches up within a flush): past it,
+only the latest change of each alarm is kept (the alarms table stays right, the resume log loses
+steps, so clients resync after the next restart); if that is still too many, the changes of the
+longest-unchanged alarms are dropped, counted in `dropped` and logged (memory: at most
+`max_pending` queued changes plus the batch being written). Writes that succeed again
+end the trouble.
 """
 
 from __future__ import annotations
@@ -22,17 +32,21 @@ import json
 import logging
 import os
 import sqlite3
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from backend.domain.alarms import Alarm, AlarmEngine, AlarmState
 from backend.domain.assets import Kind
+from backend.store.files import open_private, private_dir, private_file
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "alarms.sqlite3"
 FLUSH_S = 0.1
+MAX_PENDING = 50_000  # queued changes while writes fail (about 1 KiB each)
+RETRY_MAX_S = 2.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -175,7 +189,8 @@ class AlarmDB:
             self._put_meta({"epoch": epoch, "sequence": str(last), "next_id": str(next_id)})
             c.execute("COMMIT")
         except BaseException:
-            c.execute("ROLLBACK")
+            if c.in_transaction:  # SQLite has already rolled back after SQLITE_FULL or an I/O error
+                c.execute("ROLLBACK")
             raise
 
     def query(self, q: JournalQuery) -> tuple[list[Alarm], int]:
@@ -231,29 +246,50 @@ class AlarmDB:
 class AlarmPersister:
     """Batches engine changes to SQLite on one writer thread (every FLUSH_S, and on demand)."""
 
-    def __init__(self, data_dir: str | None, history: int) -> None:
+    def __init__(
+        self,
+        data_dir: str | None,
+        history: int,
+        max_pending: int = MAX_PENDING,
+        on_trouble: Callable[[str | None], None] | None = None,
+    ) -> None:
         """Opens `<data_dir>/alarms.sqlite3`. With no dir, or a dir another backend holds, the
-        alarms live in memory only (logged) rather than two backends mixing sequences in one file."""
+        alarms live in memory only (logged) rather than two backends mixing sequences in one file.
+        `on_trouble(problem)` is called on the loop when writes start failing (`problem` says why)
+        and when they succeed again (None)."""
         self.history = history
+        self.max_pending = max(1, max_pending)
+        self.on_trouble = on_trouble
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="alarm-db")
         self._lock_fd: int | None = None
         path = ":memory:"
         if data_dir:
-            Path(data_dir).mkdir(parents=True, exist_ok=True)
-            fd = os.open(os.path.join(data_dir, FILE_NAME + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            private_dir(data_dir)
+            fd = open_private(os.path.join(data_dir, FILE_NAME + ".lock"), os.O_RDWR)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 self._lock_fd = fd
                 path = os.path.join(data_dir, FILE_NAME)
+                private_file(path)  # before SQLite opens it: its -wal and -shm copy the mode
             except OSError:
                 os.close(fd)
                 log.warning("%s is used by another backend: alarms are kept in memory only", data_dir)
         self.path = path
         self.db: AlarmDB = self._pool.submit(AlarmDB, path).result()
         self._pending: list[Alarm] = []
+        self.dropped = 0  # changes dropped from a full queue since the trouble began
+        self.failing: str | None = None  # why writes fail, None while they succeed
+        self._retry_s = 0.0
+        self._retry_at = 0.0
+        self._shrink_logged = -1e9
         self._engine: AlarmEngine | None = None
         self._task: asyncio.Task | None = None
         self._flushing: asyncio.Lock | None = None
+
+    @property
+    def pending(self) -> int:
+        """Changes waiting to be written."""
+        return len(self._pending)
 
     def open_engine(self) -> AlarmEngine:
         """An engine restored from the file, whose changes come back here."""
@@ -263,11 +299,40 @@ class AlarmPersister:
             epoch=loaded.epoch,
             sequence=loaded.sequence,
             next_id=loaded.next_id,
-            listener=self._pending.extend,
+            listener=self._queue,
         )
         engine.restore(loaded.open_alarms, loaded.log)
         self._engine = engine
         return engine
+
+    def _queue(self, changes: list[Alarm]) -> None:
+        self._pending.extend(changes)
+        if self.failing is not None and len(self._pending) > self.max_pending:
+            self._shrink()  # bounded only while writes fail: otherwise the writer catches up
+
+    def _shrink(self) -> None:
+        """Keep the latest change of each alarm, then (if still too many) the most recent
+        three quarters of the bound, so the next changes do not shrink again at once."""
+        before = len(self._pending)
+        latest: dict[str, Alarm] = {}
+        for a in self._pending:
+            latest.pop(a.id, None)  # re-inserted last: the dict stays in sequence order
+            latest[a.id] = a
+        kept = list(latest.values())
+        room = max(1, self.max_pending * 3 // 4)
+        if len(kept) > room:
+            kept = kept[-room:]
+        self._pending[:] = kept
+        self.dropped += before - len(kept)
+        now = time.monotonic()
+        if now - self._shrink_logged >= 10.0:  # at most one line per 10 s, however fast alarms come
+            self._shrink_logged = now
+            log.error(
+                "alarm writes are failing and the queue is full: kept the latest state of %d alarms"
+                " (%d changes dropped so far)",
+                len(kept),
+                self.dropped,
+            )
 
     def start(self) -> None:
         self._flushing = asyncio.Lock()
@@ -276,35 +341,70 @@ class AlarmPersister:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_S)
-            try:
+            with contextlib.suppress(Exception):  # reported by flush (log, on_trouble)
                 await self.flush()
-            except Exception:
-                log.exception("writing alarms failed (will retry)")
 
-    async def flush(self) -> None:
-        """Write everything the engine did so far (journal reads call this first)."""
+    async def flush(self, force: bool = False) -> None:
+        """Write everything the engine did so far (journal reads call this first). While writes
+        fail, tries again only after the retry delay (unless `force`) and raises what failed."""
         if self._flushing is None or self._engine is None:
             return
+        loop = asyncio.get_running_loop()
         async with self._flushing:
-            batch, self._pending[:] = list(self._pending), []
-            if not batch:
+            if not self._pending:
                 return
+            if self.failing is not None and not force and loop.time() < self._retry_at:
+                raise OSError(f"alarm writes are failing: {self.failing}")
+            batch, self._pending[:] = list(self._pending), []
             engine = self._engine
             try:
-                await asyncio.get_running_loop().run_in_executor(
+                await loop.run_in_executor(
                     self._pool, self.db.write, batch, engine.epoch, engine.next_id, self.history
                 )
-            except BaseException:
-                self._pending[:0] = batch  # keep order: retried by the next flush
+            except BaseException as exc:
+                self._pending[:0] = batch  # keep order: retried by a later flush
+                if isinstance(exc, Exception):
+                    self._failed(exc, loop.time())
+                    if len(self._pending) > self.max_pending:
+                        self._shrink()
                 raise
+            if self.failing is not None:
+                self._recovered()
+
+    def _failed(self, exc: Exception, now: float) -> None:
+        self._retry_s = min(RETRY_MAX_S, max(FLUSH_S, self._retry_s * 2))
+        self._retry_at = now + self._retry_s
+        if self.failing is None:
+            self.failing = f"{type(exc).__name__}: {exc}"
+            log.error("writing alarms to %s failed (%s): retrying, changes wait in memory", self.path, exc)
+            if self.on_trouble is not None:
+                self.on_trouble(
+                    f"alarm changes cannot be saved to {self.path} ({self.failing}); they are kept in"
+                    f" memory (at most {self.max_pending}) until writing works again"
+                )
+
+    def _recovered(self) -> None:
+        log.warning("alarm writes work again (%d changes were dropped while they failed)", self.dropped)
+        self.failing = None
+        self._retry_s = 0.0
+        self.dropped = 0
+        if self.on_trouble is not None:
+            self.on_trouble(None)
 
     async def query(self, q: JournalQuery) -> tuple[list[Alarm], int]:
-        await self.flush()
+        await self._flush_for_read()
         return await asyncio.get_running_loop().run_in_executor(self._pool, self.db.query, q)
 
     async def get_many(self, ids: list[str]) -> dict[str, Alarm]:
-        await self.flush()
+        await self._flush_for_read()
         return await asyncio.get_running_loop().run_in_executor(self._pool, self.db.get_many, ids)
+
+    async def _flush_for_read(self) -> None:
+        """Flush before a read; while writes fail the read still answers, from what is saved."""
+        try:
+            await self.flush()
+        except Exception as exc:
+            log.debug("journal read without the latest changes: %s", exc)
 
     async def close(self) -> None:
         """Flush, mark the file cleanly closed (the epoch survives), release it."""
@@ -315,9 +415,9 @@ class AlarmPersister:
                 await task
         clean = True
         try:
-            await self.flush()
+            await self.flush(force=True)
         except Exception:
-            log.exception("final alarm flush failed")
+            log.exception("final alarm flush failed: %d changes are lost", len(self._pending))
             clean = False
         await asyncio.get_running_loop().run_in_executor(self._pool, self.db.close, clean)
         self._pool.shutdown(wait=True)

@@ -2,30 +2,38 @@
 
 `AuditStore.record` never blocks: it queues the entry; a writer thread writes what is queued in
 one transaction. Queries run on that same thread, after everything queued before them, so a reader
-always sees the records of the calls that came before its own."""
+always sees the records of the calls that came before its own.
+
+Retention: `prune` (run periodically by `AuditStore.start`, on the writer thread) deletes records
+older than `retention_days`, then the oldest records while the file holds more than `max_bytes`
+of records (down to 90 % of it, so pruning is not needed again at once). Freed pages are reused by
+new records, so the file stays near `max_bytes`; the WAL is checkpointed and truncated after."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import logging
 import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from backend.domain.audit import AuditEntry
-from backend.store.users_sqlite import private_file
+from backend.store.files import private_dir, private_file
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "audit.sqlite3"
 MAX_BATCH = 1000
+PRUNE_EVERY_S = 300.0
+DAY_S = 86_400.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -90,10 +98,23 @@ class _Call:
 class AuditStore:
     """An AuditSink on SQLite (`data_dir` None: an in-memory database, same code path)."""
 
-    def __init__(self, data_dir: str | None) -> None:
+    def __init__(
+        self,
+        data_dir: str | None,
+        retention_days: float | None = None,
+        max_bytes: int | None = None,
+        prune_every_s: float = PRUNE_EVERY_S,
+    ) -> None:
+        """`retention_days` / `max_bytes` None: no limit of that kind."""
+        self.retention_days = retention_days
+        self.max_bytes = max_bytes
+        self.prune_every_s = prune_every_s
+        self._pruner: asyncio.Task | None = None
+        self.lost = 0  # records that could not be written (a full disk, an I/O error)
+        self._lost_logged = -1e9
         path = ":memory:"
         if data_dir:
-            Path(data_dir).mkdir(parents=True, exist_ok=True)
+            private_dir(data_dir)
             path = os.path.join(data_dir, FILE_NAME)
             private_file(path)  # who did what, and their comments: not for every local account
         self.path = path
@@ -127,8 +148,31 @@ class AuditStore:
         """Matching records newest first, and how many match in all."""
         return await self._on_writer(lambda: self._query(q))
 
+    async def prune(self) -> int:
+        """Apply the retention limits now; returns how many records were deleted."""
+        return await self._on_writer(self._prune)
+
+    async def start(self) -> None:
+        """Prune now (before the backend serves), then every `prune_every_s` (when a limit is set)."""
+        if self.retention_days is not None or self.max_bytes is not None:
+            await self.prune()
+            self._pruner = asyncio.get_running_loop().create_task(self._prune_loop(), name="audit-prune")
+
+    async def _prune_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.prune_every_s)
+            try:
+                await self.prune()
+            except Exception:  # one failed pass must not end retention
+                log.exception("pruning the audit trail failed")
+
     async def close(self) -> None:
         """Write what is queued, then close the file."""
+        pruner, self._pruner = self._pruner, None
+        if pruner is not None:
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
         await asyncio.get_running_loop().run_in_executor(None, self.close_blocking)
 
     def close_blocking(self) -> None:
@@ -204,8 +248,44 @@ class AuditStore:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-        except sqlite3.Error:
-            log.exception("writing %d audit records failed: they are lost", len(batch))
+        except sqlite3.Error as exc:
+            self.lost += len(batch)
+            now = time.monotonic()
+            if now - self._lost_logged >= 10.0:  # a full disk: one line per 10 s, not one per batch
+                self._lost_logged = now
+                log.error("writing audit records failed (%s): %d lost so far", exc, self.lost)
+
+    def _used_bytes(self) -> int:
+        assert self._conn is not None
+        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+
+    def _prune(self) -> int:
+        assert self._conn is not None
+        c = self._conn
+        deleted = 0
+        if self.retention_days is not None:
+            cur = c.execute("DELETE FROM audit WHERE time < ?", (time.time() - self.retention_days * DAY_S,))
+            deleted += max(cur.rowcount, 0)
+        if self.max_bytes is not None and (used := self._used_bytes()) > self.max_bytes:
+            target = int(self.max_bytes * 0.9)
+            for _ in range(20):  # each pass deletes the share of rows that should free enough
+                rows = c.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
+                if used <= target or rows == 0:
+                    break
+                n = int(rows * (used - target) / used) + 1
+                cur = c.execute(
+                    "DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT ?)", (n,)
+                )
+                deleted += max(cur.rowcount, 0)
+                used = self._used_bytes()
+        if deleted:
+            if self.path != ":memory:":
+                c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            log.info("audit retention: deleted %d old records", deleted)
+        return deleted
 
     def _query(self, q: AuditQuery) -> tuple[list[AuditRecord], int]:
         assert self._conn is not None

@@ -1,4 +1,9 @@
-"""Users on disk: `<data dir>/users.sqlite3` (name, role, scrypt hash, disabled, creation time).
+"""Users on disk: `<data dir>/users.sqlite3` (name, role, scrypt hash, disabled, creation time,
+credentials version).
+
+The credentials version starts at 1 and grows with every password reset: tokens carry the version
+they were issued under, so a reset ends the sessions opened with the old password (see
+backend/security/tokens.py). Databases made before it existed get the column when opened.
 
 Plain synchronous calls: the backend makes them on its user-directory thread
 (`backend.security.users.UserDirectory`), `vigie-backend --add-user` directly. SQLite's own locking
@@ -10,7 +15,8 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from backend.store.files import private_dir, private_file
 
 FILE_NAME = "users.sqlite3"
 
@@ -21,16 +27,14 @@ CREATE TABLE IF NOT EXISTS users (
     password_hash TEXT NOT NULL,
     disabled INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    credentials_version INTEGER NOT NULL DEFAULT 1
 );
 """
+COLUMNS = "name, role, password_hash, disabled, created_at, credentials_version"
 
 
-def private_file(path: str) -> None:
-    """Create `path` readable by its owner only (before SQLite opens it: its -wal and -shm files
-    copy these permissions), or make an existing one so."""
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    os.chmod(path, 0o600)
+__all__ = ["FILE_NAME", "UserDB", "UserExists", "UserRow", "private_file"]  # private_file: older imports
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,7 @@ class UserRow:
     password_hash: str
     disabled: bool
     created_at: float
+    credentials_version: int = 1
 
 
 class UserExists(Exception):
@@ -53,30 +58,47 @@ class UserDB:
         """`data_dir` None: an in-memory table (tests, throwaway backends)."""
         path = ":memory:"
         if data_dir:
-            Path(data_dir).mkdir(parents=True, exist_ok=True)
+            private_dir(data_dir)
             path = os.path.join(data_dir, FILE_NAME)
-            private_file(path)
+            private_file(path)  # password hashes: owner only (its -wal and -shm copy the mode)
         self.path = path
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         if path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add what older databases lack (another process may be doing the same right now)."""
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(users)")}
+        if "credentials_version" not in columns:
+            try:
+                self.conn.execute(
+                    "ALTER TABLE users ADD COLUMN credentials_version INTEGER NOT NULL DEFAULT 1"
+                )
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
 
     @staticmethod
     def _row(r: tuple) -> UserRow:
-        return UserRow(r[0], int(r[1]), r[2], bool(r[3]), float(r[4]))
+        return UserRow(r[0], int(r[1]), r[2], bool(r[3]), float(r[4]), int(r[5]))
 
     def get(self, name: str) -> UserRow | None:
-        r = self.conn.execute(
-            "SELECT name, role, password_hash, disabled, created_at FROM users WHERE name = ?", (name,)
-        ).fetchone()
+        r = self.conn.execute(f"SELECT {COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
         return self._row(r) if r else None
 
     def all(self) -> list[UserRow]:
-        rows = self.conn.execute(
-            "SELECT name, role, password_hash, disabled, created_at FROM users ORDER BY name"
-        ).fetchall()
+        rows = self.conn.execute(f"SELECT {COLUMNS} FROM users ORDER BY name").fetchall()
         return [self._row(r) for r in rows]
+
+    def credentials_versions(self) -> dict[str, int]:
+        """Every user's credentials version."""
+        return {n: int(v) for n, v in self.conn.execute("SELECT name, credentials_version FROM users")}
+
+    def data_version(self) -> int:
+        """Changes when another connection (another process) commits to the database."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
     def insert(self, name: str, role: int, password_hash: str) -> UserRow:
         now = time.time()
@@ -91,13 +113,15 @@ class UserDB:
         return UserRow(name, role, password_hash, False, now)
 
     def upsert_password(self, name: str, role: int, password_hash: str) -> bool:
-        """Create the user, or reset its password and role and enable it. True if it was created."""
+        """Create the user, or reset its password and role, enable it and bump its credentials
+        version (its sessions end). True if it was created."""
         now = time.time()
         created = self.get(name) is None
         self.conn.execute(
             "INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at)"
             " VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT(name) DO UPDATE SET role = excluded.role,"
-            " password_hash = excluded.password_hash, disabled = 0, updated_at = excluded.updated_at",
+            " password_hash = excluded.password_hash, disabled = 0, updated_at = excluded.updated_at,"
+            " credentials_version = credentials_version + 1",
             (name, role, password_hash, now, now),
         )
         return created

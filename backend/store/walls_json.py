@@ -2,8 +2,12 @@
 it showed (displays attach again by themselves).
 
 Reading happens once at start-up. Writes never run on the event loop: the latest state is written
-on a thread (to a temporary file, then renamed, so a crash leaves the old file or the new one), and
-a burst of changes while a write is running ends in one more write of the newest state.
+on a thread, and a burst of changes while a write is running ends in one more write of the newest
+state. Each write is durable: a temporary file (0600, in a 0700 directory) is written and fsynced,
+the current file becomes `walls.json.bak`, the temporary file is renamed over `walls.json`, and the
+directory is fsynced, so a crash or a power cut leaves the old file or the new one, never a torn
+one. A file that cannot be read is logged as an ERROR (path and reason) and the previous copy is
+read instead.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from backend.domain.walls import (
 log = logging.getLogger(__name__)
 
 FILE_NAME = "walls.json"
+BACKUP_SUFFIX = ".bak"  # the previous copy: walls.json.bak
 SHOT_KINDS: dict[str, type] = {
     "camera": CameraShot,
     "mosaic": MosaicShot,
@@ -67,6 +72,7 @@ def walls_to_json(walls: list[Wall]) -> str:
                 "name": w.name,
                 "display": w.display,
                 "last_seen": w.last_seen,
+                "allowed": list(w.allowed),
                 "content": {
                     "shot": shot_to_json(c.shot),
                     "pushed_by": c.pushed_by,
@@ -86,7 +92,10 @@ def walls_from_json(text: str) -> list[Wall]:
         content = Content(
             shot_from_json(c["shot"]), c["pushed_by"], c["console"], c["pushed_at"], c["version"]
         )
-        walls.append(Wall(w["name"], content=content, display=w["display"], last_seen=w["last_seen"]))
+        allowed = tuple(str(a) for a in w.get("allowed", ()))  # absent in files of older backends
+        walls.append(
+            Wall(w["name"], content=content, display=w["display"], last_seen=w["last_seen"], allowed=allowed)
+        )
     return walls
 
 
@@ -100,15 +109,28 @@ class WallFile:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
+    @property
+    def backup(self) -> Path | None:
+        return self.path.with_name(self.path.name + BACKUP_SUFFIX) if self.path else None
+
     def load(self) -> list[Wall]:
-        """The walls saved last time ([] when there is no file; a damaged file is logged and ignored)."""
-        if self.path is None or not self.path.exists():
+        """The walls saved last time: walls.json, else its previous copy when it cannot be read
+        (logged as an ERROR with the path and the reason); [] when there is neither."""
+        if self.path is None:
             return []
-        try:
-            return walls_from_json(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring %s: %s", self.path, exc)
-            return []
+        for path in (self.path, self.backup):
+            assert path is not None
+            if not path.exists():
+                continue
+            try:
+                walls = walls_from_json(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                log.error("cannot read the walls file %s: %s: %s", path, type(exc).__name__, exc)
+                continue
+            if path != self.path:
+                log.error("walls read from the previous copy %s", path)
+            return walls
+        return []
 
     def save_soon(self, walls: list[Wall]) -> None:
         """Called on the event loop after each change: write this state soon, off the loop."""
@@ -128,11 +150,32 @@ class WallFile:
                 log.exception("cannot write %s (the next change retries)", self.path)
 
     def _write(self, text: str) -> None:
-        assert self.path is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(text, encoding="utf-8")
+        """Durably replace the file, keeping the current one as walls.json.bak (see the module)."""
+        assert self.path is not None and self.backup is not None
+        directory = self.path.parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if directory.stat().st_mode & 0o077:  # created by an older backend, or with a loose umask
+            directory.chmod(0o700)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # a leftover temporary file may have other permissions
+            view = memoryview(text.encode("utf-8"))
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if self.path.exists():
+            # The previous copy: a hard link, so walls.json itself is never missing.
+            self.backup.unlink(missing_ok=True)
+            os.link(self.path, self.backup)
         os.replace(tmp, self.path)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
     async def close(self) -> None:
         """Finish the pending write, then stop the writer thread."""

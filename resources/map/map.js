@@ -1,8 +1,8 @@
 /*
  * Vigie map page.
  *
- * Talks to Python through a QWebChannel object called `bridge` (see the contract in the
- * project docs): Python pushes JSON strings through signals, we call its slots back.
+ * Talks to Python through a QWebChannel object called `bridge` (the contract is in
+ * docs/architecture.md, "The map bridge"): Python pushes JSON strings through signals, we call its slots back.
  *
  * Sections:
  *   1. constants and shared state

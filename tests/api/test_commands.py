@@ -33,10 +33,13 @@ class AssetWatch:
         self.stream = stub.WatchAssets(assets_pb2.WatchAssetsRequest(after_revision=0), timeout=300)
         self.assets: dict[str, assets_pb2.Asset] = {}
         self.changes: list[assets_pb2.Asset] = []
+        self.revision = 0  # the city revision the watch has applied
         self.cond = threading.Condition()
         self.ready = threading.Event()
+        self.closed = False
+        self.error: BaseException | None = None  # why the stream ended, if it ended on its own
         threading.Thread(target=self._read, daemon=True).start()
-        assert self.ready.wait(30), "no snapshot"
+        assert self.ready.wait(30), f"no snapshot ({self.error!r})"
 
     def _read(self) -> None:
         try:
@@ -50,21 +53,36 @@ class AssetWatch:
                     for c in msg.changes.changes:
                         self.assets[c.asset.id] = c.asset
                         self.changes.append(c.asset)
+                    self.revision = msg.revision
                     self.cond.notify_all()
-        except grpc.RpcError:
-            pass
+            raise RuntimeError("WatchAssets ended")  # it never ends on its own
+        except BaseException as exc:  # kept, and raised by every later check (see alive())
+            with self.cond:
+                self.error = exc
+                self.cond.notify_all()
+            self.ready.set()
+
+    def alive(self) -> None:
+        """Raise if the stream died: a dead watcher sees no change, which "acted once" checks would
+        take for success. Call with the condition held."""
+        if self.error is not None and not self.closed:
+            raise AssertionError(f"the asset watch died: {self.error!r}")
 
     def of(self, asset_id: str) -> list[assets_pb2.Asset]:
         with self.cond:
+            self.alive()
             return [a for a in self.changes if a.id == asset_id]
 
     def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
         with self.cond:
-            return self.cond.wait_for(predicate, timeout)
+            done = self.cond.wait_for(lambda: predicate() or self.error is not None, timeout)
+            self.alive()
+            return bool(done)
 
     def pick(self, kind: int, n: int = 1, status: int = K.OK, **attrs: str) -> list[assets_pb2.Asset]:
         """`n` assets of a kind nobody has used yet in this module."""
         with self.cond:
+            self.alive()
             found = [
                 a
                 for a in self.assets.values()
@@ -77,7 +95,15 @@ class AssetWatch:
         USED.update(a.id for a in found)
         return found
 
+    def caught_up(self, timeout: float = 30.0) -> None:
+        """Wait until the watch has applied everything the backend published so far."""
+        stub = assets_pb2_grpc.AssetServiceStub(self.channel)
+        now = stub.ListAssets(assets_pb2.ListAssetsRequest(page_size=1), timeout=10).revision
+        assert self.wait(lambda: self.revision >= now, timeout), f"the watch lags: {self.revision} < {now}"
+
     def close(self) -> None:
+        with self.cond:
+            self.closed = True
         self.stream.cancel()
         self.channel.close()
 
@@ -185,7 +211,7 @@ def test_each_action_family_drives_the_device(
     assert statuses[-1].done and all(not s.done for s in statuses[:-1])
     # The new state came through WatchAssets, and GetAsset shows it.
     assert watch.wait(
-        lambda: any(all(a.attributes.get(k) == v for k, v in end.items()) for a in watch.of(asset.id)), 5
+        lambda: any(all(a.attributes.get(k) == v for k, v in end.items()) for a in watch.of(asset.id)), 30
     )
     assets = assets_pb2_grpc.AssetServiceStub(open_channel(city.address))
     now = assets.GetAsset(assets_pb2.GetAssetRequest(id=asset.id), timeout=5)
@@ -217,12 +243,16 @@ def test_temporary_badge_grant(watch, operator):
     assert (
         final.targets[0].stage == CONFIRMED and final.targets[0].detail == f"badge V-12 allowed until {stamp}"
     )
+    # Confirmed by the device; the watch may still be delivering the change: wait for it.
+    assert watch.wait(lambda: bool(watch.of(door.id)), 30), "the grant never reached WatchAssets"
     assert watch.of(door.id)[-1].attributes["temporary_access"] == f"V-12 until {stamp}"
 
 
 def count_after(watch: AssetWatch, asset_id: str, n: int, margin_s: float = 3.0) -> int:
-    """Changes of the asset, after waiting `margin_s` for an (unwanted) n+1-th to show up."""
+    """Changes of the asset, after waiting `margin_s` for an (unwanted) n+1-th to show up, and for
+    the (live) watch to have applied everything the backend published by then."""
     watch.wait(lambda: len(watch.of(asset_id)) > n, margin_s)
+    watch.caught_up()
     return len(watch.of(asset_id))
 
 
@@ -280,7 +310,7 @@ def test_reply_lost_after_the_backend_acted_then_retry_acts_once(city, watch, op
     finally:
         proxy.close()
     # The backend did act: the light dims although the client heard nothing.
-    assert watch.wait(lambda: any(a.attributes.get("level_pct") == "55" for a in watch.of(light.id)), 5)
+    assert watch.wait(lambda: any(a.attributes.get("level_pct") == "55" for a in watch.of(light.id)), 30)
     retry = execute(operator, [light.id], C.LIGHT_DIM, key=key, params=C.CommandParams(level_percent=55))
     assert retry.replayed
     assert follow(operator, retry.command_id)[-1].targets[0].stage == CONFIRMED
@@ -293,7 +323,7 @@ def test_offline_device_times_out(watch, operator):
     final = follow(operator, status.command_id)[-1]
     assert final.done and final.targets[0].stage == C.TIMED_OUT
     assert "no acknowledgement within 1.5 s" in final.targets[0].detail
-    assert watch.of(light.id) == []
+    assert count_after(watch, light.id, 0, margin_s=0.0) == 0
 
 
 def test_device_in_fault_refuses_with_its_reason(watch, operator):

@@ -65,10 +65,13 @@ def test_oversized_requests_are_resource_exhausted(backend):
                     ch.unary_unary(method)(huge, timeout=10)
             assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err.value.details()
         still_serving(ch)
-        # Just under the limit is served (and is an ordinary, if useless, request).
+        # Just under the byte limit, the request is parsed and refused by the field bounds.
         big = assets_pb2.ListAssetsRequest(districts=["x" * 1024] * 3000)
-        resp = assets_pb2_grpc.AssetServiceStub(ch).ListAssets(big, timeout=10)
-        assert resp.total_size == 0
+        with pytest.raises(grpc.RpcError) as err:
+            assets_pb2_grpc.AssetServiceStub(ch).ListAssets(big, timeout=10)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert err.value.details() == "districts has 3000 entries (at most 500)"
+        still_serving(ch)
 
 
 def test_invalid_timestamps_are_invalid_argument(backend):

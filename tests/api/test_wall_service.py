@@ -80,7 +80,16 @@ class Reader:
         self.done.wait(5)
 
 
+def allow(s: wall_pb2_grpc.WallServiceStub, name: str, display: str) -> None:
+    """Create the wall (as the supervisor `s` logs in as), or add `display` to its allowed ones."""
+    listed = {w.name: w for w in s.ListWalls(wall_pb2.ListWallsRequest(), timeout=5).walls}
+    allowed = list(listed[name].allowed_displays) if name in listed else []
+    if display not in allowed:
+        s.CreateWall(wall_pb2.CreateWallRequest(name=name, allowed_displays=[*allowed, display]), timeout=5)
+
+
 def attach(s: wall_pb2_grpc.WallServiceStub, name: str, display: str = "test-display") -> Reader:
+    allow(s, name, display)
     return Reader(s.AttachWall(wall_pb2.AttachWallRequest(name=name, display=display), timeout=120))
 
 
@@ -287,11 +296,15 @@ def test_alarm_push_is_completed_from_the_alarm(walls_backend):
     display = attach(s, "wall-alarm")
     display.next()
     alarms = alarms_pb2_grpc.AlarmServiceStub(open_channel(walls_backend.address))
-    deadline = time.monotonic() + 20
+    stream = alarms.WatchAlarms(alarms_pb2.WatchAlarmsRequest(), timeout=120)  # events, not polling
     alarm = None
-    while alarm is None and time.monotonic() < deadline:
-        listed = alarms.ListAlarms(alarms_pb2.ListAlarmsRequest(page_size=50), timeout=10).alarms
-        alarm = next((a for a in listed if a.camera_ids), None)
+    for msg in stream:
+        alarm = next(
+            (a for a in [*msg.snapshot.alarms, *(c.alarm for c in msg.changes.changes)] if a.camera_ids), None
+        )
+        if alarm is not None:
+            break
+    stream.cancel()
     assert alarm is not None, "the backend raised an alarm with cameras"
     req = wall_pb2.PushRequest(
         wall="wall-alarm", content=wall_pb2.WallContent(alarm=wall_pb2.AlarmContent(alarm_id=alarm.id))
@@ -346,7 +359,7 @@ def test_pushes_are_audited(make_backend):
     audit = audit_pb2_grpc.AuditServiceStub(ch)
     deadline = time.monotonic() + 10
     while True:  # the audit store writes on its own thread: wait for both records
-        records = audit.ListAudit(audit_pb2.ListAuditRequest(action="wall"), timeout=5).records
+        records = audit.ListAudit(audit_pb2.ListAuditRequest(action="wall.push"), timeout=5).records
         if len(records) >= 2 or time.monotonic() > deadline:
             break
     entries = list(reversed(records))  # oldest first

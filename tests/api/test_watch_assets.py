@@ -91,13 +91,19 @@ def test_resync_needed_when_history_aged_out(make_backend):
     assert "aged out" in msg.resync_needed.reason
 
 
-def test_resync_needed_after_backend_restart(backend):
-    stub = stub_for(backend.address)
+def test_resync_needed_after_backend_restart(make_backend):
+    b = make_backend("--lights", "100", "--vehicles", "5").start()
+    listed = stub_for(b.address).ListAssets(assets_pb2.ListAssetsRequest(page_size=1), timeout=10)
+    b.stop()
+    b.start()  # the same port, a new process: a new revision history
+    stub = stub_for(b.address)
     stream = stub.WatchAssets(
-        assets_pb2.WatchAssetsRequest(after_revision=1, epoch="an-older-epoch"), timeout=10
+        assets_pb2.WatchAssetsRequest(after_revision=listed.revision, epoch=listed.epoch), timeout=30
     )
     msg = next(iter(stream))
+    stream.cancel()
     assert msg.WhichOneof("event") == "resync_needed" and "restarted" in msg.resync_needed.reason
+    assert msg.epoch and msg.epoch != listed.epoch
 
 
 def test_future_revision_of_same_epoch_is_invalid(backend):

@@ -39,7 +39,7 @@ class ConsoleHarness:
         return getattr(self.console, name)
 
     @property
-    def connection(self):  # noqa: ANN201 - the primary window's ConnectionIndicator
+    def connection(self):  # the primary window's ConnectionIndicator
         return self.window.connection
 
     def start(self) -> ConsoleHarness:

@@ -28,7 +28,7 @@ def server_assets(address: str) -> tuple[dict[str, assets_pb2.Asset], int]:
 def assert_model_caught_up(window: ConsoleHarness, qtbot, address: str) -> None:
     """Every asset in the model is at least as new as the server's listing, and equal when same revision."""
     listed, rev = server_assets(address)
-    qtbot.waitUntil(lambda: window.assets.revision >= rev + 1 and not window.assets._pending, timeout=15000)
+    qtbot.waitUntil(lambda: window.assets.revision >= rev + 1 and not window.store.pending(), timeout=30000)
     window.assets.flush()
     assert window.assets.total() == len(listed)
     for aid, a in listed.items():
@@ -64,7 +64,7 @@ def test_table_fills_and_live_changes_arrive(console, qtbot, backend):
     assert window.asset_panel.table.model().rowCount() == window.assets.total()
     vehicle = next(r for r in window.assets.records() if r.kind == "vehicle" and r.status == "ok")
     start = (vehicle.lat, vehicle.lon, vehicle.revision)
-    qtbot.waitUntil(lambda: window.assets.record(vehicle.id).revision > start[2], timeout=10000)
+    qtbot.waitUntil(lambda: window.assets.record(vehicle.id).revision > start[2], timeout=30000)
     assert window.assets.changes_applied > 0
     assert_model_caught_up(window, qtbot, backend.address)
     # Tree counts add up to the table.
@@ -83,7 +83,7 @@ def test_filter_sort_and_selection_follow_the_asset(console, qtbot, backend):
     model.sort(0)  # by status: rows move, the selection stays on the same asset
     assert panel.selected_ids() == chosen
     qtbot.keyClicks(panel.search, chosen[0])
-    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=3000)
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=30000)
     assert panel.table.model().rowCount() == 1 and model.id_at(0) == chosen[0]
 
 
@@ -93,11 +93,11 @@ def test_detail_shows_live_telemetry(console, qtbot, backend):
     vehicle = next(r for r in window.assets.records() if r.kind == "vehicle" and r.status == "ok")
     window.detail_ctl.select(vehicle.id)
     chart = window.detail.chart
-    qtbot.waitUntil(lambda: bool(chart._data), timeout=10000)
+    qtbot.waitUntil(lambda: bool(chart._data), timeout=30000)
     metric = next(iter(chart._data))
     n = chart.sample_count(metric)
     assert n > 0
-    qtbot.waitUntil(lambda: chart.sample_count(metric) > n, timeout=10000)  # live samples keep coming
+    qtbot.waitUntil(lambda: chart.sample_count(metric) > n, timeout=30000)  # live samples keep coming
     assert window.detail.title.text() == vehicle.name
 
 
@@ -157,9 +157,9 @@ def test_closed_video_stream_really_ends(qtbot, backend):
         frames: list[int] = []
         session.open_video("probe", "cam-0002", lambda jpeg, captured, seq: frames.append(seq))
         qtbot.waitUntil(lambda: len(frames) >= 3, timeout=20000)
-        task = session._tasks["video:probe"]
+        task = session.core.tasks["video:probe"]
         session.close_video("probe")
-        qtbot.waitUntil(task.done, timeout=5000)
-        assert "video:probe" not in session._tasks
+        qtbot.waitUntil(task.done, timeout=30000)
+        assert "video:probe" not in session.core.tasks
     finally:
         session.stop()

@@ -66,7 +66,7 @@ def test_unreadable_tls_files_are_reported(qtbot, tmp_path):
     s.sig_error.connect(errors.append)
     s.start()
     try:
-        qtbot.waitUntil(lambda: bool(errors), timeout=5000)
+        qtbot.waitUntil(lambda: bool(errors), timeout=30000)
         assert "cannot read the CA certificate" in errors[0]
     finally:
         s.stop()

@@ -18,15 +18,16 @@ from tests.conftest import open_channel
 from tests.gui.console_harness import ConsoleHarness
 from widgets.map.map_view import MapView
 from widgets.map.mbtiles import MBTilesReader, parse_tile_path
-from widgets.status.palette import STATUS_COLORS
 
 PAGE = RESOURCES / "map" / "index.html"
+# The status colours the operator learns (docs and palette agree), written out here.
+OK_GREEN, FAULT_RED = "#3fb950", "#f85149"
 
 
 def js(qtbot, view: MapView, script: str):
     out: list = []
     view.run_js(script, out.append)
-    qtbot.waitUntil(lambda: bool(out), timeout=10000)
+    qtbot.waitUntil(lambda: bool(out), timeout=30000)
     return out[0]
 
 
@@ -60,7 +61,7 @@ def spread_rows() -> list[list]:
 def test_page_is_offline_and_counts_layers(qtbot, map_view):
     map_view.reset_assets(spread_rows() + [row("veh-1", "vehicle", 47.32, 5.04)])
     map_view.set_view({"lat": 47.322, "lon": 5.041, "zoom": 15})
-    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.vigieMap.isReady()") is True, timeout=10000)
+    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.vigieMap.isReady()") is True, timeout=30000)
     stats = js(qtbot, map_view, "JSON.stringify(window.vigieMap.stats())")
     counts = json.loads(stats)["counts"]
     assert counts["camera"] == 1 and counts["vehicle"] == 1 and sum(counts.values()) == 7
@@ -82,11 +83,11 @@ def test_status_change_recolours_the_right_marker(qtbot, map_view):
     rows = spread_rows()
     map_view.reset_assets(rows)
     map_view.set_view({"lat": 47.322, "lon": 5.041, "zoom": 15})
-    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.vigieMap.isReady()") is True, timeout=10000)
+    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.vigieMap.isReady()") is True, timeout=30000)
     target = "a3"  # a water sensor
     xy = js(qtbot, map_view, f"JSON.stringify(window.vigieMap.pixelOf('{target}'))")
     p = json.loads(xy)
-    qtbot.waitUntil(lambda: close_to(pixel(map_view, p["x"], p["y"]), STATUS_COLORS["ok"]), timeout=10000)
+    qtbot.waitUntil(lambda: close_to(pixel(map_view, p["x"], p["y"]), OK_GREEN), timeout=30000)
     other = json.loads(js(qtbot, map_view, "JSON.stringify(window.vigieMap.pixelOf('a4'))"))
     changed = list(rows[3])
     changed[5] = "fault"
@@ -94,19 +95,17 @@ def test_status_change_recolours_the_right_marker(qtbot, map_view):
     qtbot.waitUntil(
         lambda: js(qtbot, map_view, f"window.vigieMap.statusOf('{target}')") == "fault", timeout=5000
     )
-    qtbot.waitUntil(lambda: close_to(pixel(map_view, p["x"], p["y"]), STATUS_COLORS["fault"]), timeout=5000)
-    assert close_to(pixel(map_view, other["x"], other["y"]), STATUS_COLORS["ok"]), (
-        "its neighbour keeps its colour"
-    )
+    qtbot.waitUntil(lambda: close_to(pixel(map_view, p["x"], p["y"]), FAULT_RED), timeout=30000)
+    assert close_to(pixel(map_view, other["x"], other["y"]), OK_GREEN), "its neighbour keeps its colour"
 
 
 def test_click_in_page_reaches_python(qtbot, map_view):
     map_view.reset_assets(spread_rows())
     map_view.set_view({"lat": 47.322, "lon": 5.041, "zoom": 15})
-    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.vigieMap.isReady()") is True, timeout=10000)
+    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.vigieMap.isReady()") is True, timeout=30000)
     p = json.loads(js(qtbot, map_view, "JSON.stringify(window.vigieMap.pixelOf('a0'))"))
     target = map_view.web.focusProxy()
-    with qtbot.waitSignal(map_view.sig_asset_clicked, timeout=10000) as blocker:
+    with qtbot.waitSignal(map_view.sig_asset_clicked, timeout=30000) as blocker:
         QTest.mouseMove(target, QPoint(int(p["x"]), int(p["y"])))
         QTest.mouseClick(target, Qt.MouseButton.LeftButton, pos=QPoint(int(p["x"]), int(p["y"])))
     assert blocker.args == ["a0"]
@@ -155,7 +154,7 @@ def test_mbtiles_tile_served_to_the_page(qtbot, map_view, tmp_path):
         "window.__tile = -1; var im = new Image(); im.onload = () => window.__tile = im.naturalWidth;"
         "im.onerror = () => window.__tile = 0; im.src = 'vigie-mbtiles://tiles/13/4210/2918'; 1",
     )
-    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.__tile") == 256, timeout=10000)
+    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.__tile") == 256, timeout=30000)
     assert map_view.mbtiles_handler.served >= 1
     js(
         qtbot,
@@ -163,7 +162,7 @@ def test_mbtiles_tile_served_to_the_page(qtbot, map_view, tmp_path):
         "window.__tile = -1; var im2 = new Image(); im2.onerror = () => window.__tile = 0;"
         "im2.src = 'vigie-mbtiles://tiles/13/1/1'; 1",
     )
-    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.__tile") == 0, timeout=10000)
+    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.__tile") == 0, timeout=30000)
     assert map_view.guard.blocked == []
 
 
@@ -208,12 +207,12 @@ def test_console_map_matches_backend(qtbot, backend):
 def test_hovering_a_camera_arms_a_drag_to_the_mosaic(qtbot, map_view):
     map_view.reset_assets(spread_rows())
     map_view.set_view({"lat": 47.322, "lon": 5.041, "zoom": 15})
-    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.vigieMap.isReady()") is True, timeout=10000)
+    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.vigieMap.isReady()") is True, timeout=30000)
     p = json.loads(js(qtbot, map_view, "JSON.stringify(window.vigieMap.pixelOf('a0'))"))
     target = map_view.web.focusProxy()
     QTest.mouseMove(target, QPoint(int(p["x"]) + 40, int(p["y"]) + 40))
     QTest.mouseMove(target, QPoint(int(p["x"]), int(p["y"])))
-    qtbot.waitUntil(lambda: map_view.hovered == "a0", timeout=5000)
+    qtbot.waitUntil(lambda: map_view.hovered == "a0", timeout=30000)
     # Pressing on a camera does not pan the map (the gesture is a drag to the mosaic).
     QTest.mousePress(target, Qt.MouseButton.LeftButton, pos=QPoint(int(p["x"]), int(p["y"])))
     qtbot.waitUntil(

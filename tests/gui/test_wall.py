@@ -73,7 +73,7 @@ def cameras(console: Console, qtbot, n: int) -> list[str]:
 
 
 def test_a_push_to_a_wall_process_is_seen_by_a_second_console(qtbot, make_backend, consoles, tmp_path):
-    backend = make_backend("--lights", "300", "--heartbeat", "1").start()
+    backend = make_backend("--lights", "300", "--heartbeat", "1", "--wall", "wall-1=user:viewer").start()
     wall = subprocess.Popen(
         [
             sys.executable,
@@ -98,17 +98,17 @@ def test_a_push_to_a_wall_process_is_seen_by_a_second_console(qtbot, make_backen
         qtbot.waitUntil(lambda: watcher.online("wall-1"), timeout=60000)
         assert watcher.walls.wall("wall-1").display, "the wall process names its display"
         cam = cameras(pusher, qtbot, 1)[0]
-        qtbot.waitUntil(lambda: "wall-1" in pusher.walls.names(), timeout=10000)
+        qtbot.waitUntil(lambda: "wall-1" in pusher.walls.names(), timeout=30000)
         pusher.walls.push_camera("wall-1", cam)
-        qtbot.waitUntil(lambda: pusher.walls.last_result is not None, timeout=10000)
+        qtbot.waitUntil(lambda: pusher.walls.last_result is not None, timeout=30000)
         assert pusher.walls.last_result[0], pusher.walls.last_result
-        qtbot.waitUntil(lambda: watcher.walls.wall("wall-1").content.camera_id == cam, timeout=10000)
+        qtbot.waitUntil(lambda: watcher.walls.wall("wall-1").content.camera_id == cam, timeout=30000)
         seen = watcher.walls.wall("wall-1").content
         assert seen.kind == "camera" and seen.version >= 1 and seen.pushed_by
         panel = watcher.walls.panel
         panel.resize(900, 220)
         panel.show()
-        qtbot.waitUntil(lambda: not panel.empty.isVisible(), timeout=5000)
+        qtbot.waitUntil(lambda: not panel.empty.isVisible(), timeout=30000)
         save_png(panel, tmp_path, "panel")
         row = watcher.walls.model.row_of("wall-1")
         index = watcher.walls.model.index(row, 2)
@@ -129,7 +129,16 @@ def wall_display(qtbot, make_backend, consoles, tmp_path):
     """An in-process WallDisplay attached as wall-x, and a console to push to it."""
     data = str(tmp_path / "data")
     backend = make_backend(
-        "--lights", "300", "--heartbeat", "1", "--alarm-rate", "1", "--data-dir", data
+        "--lights",
+        "300",
+        "--heartbeat",
+        "1",
+        "--alarm-rate",
+        "1",
+        "--data-dir",
+        data,
+        "--wall",
+        "wall-x=test-display",
     ).start()
     session = console_session(backend.address, "viewer", stale_after=4.0)
     assets = AssetTableModel()
@@ -165,7 +174,7 @@ def test_camera_and_mosaic_content_show_live_tiles(qtbot, wall_display, tmp_path
     assert display.page == "idle" and "waiting for content" in display.idle_wait.text()
     cams = cameras(console, qtbot, 6)
     console.walls.push_camera("wall-x", cams[0])
-    qtbot.waitUntil(lambda: display.content.kind == "camera", timeout=10000)
+    qtbot.waitUntil(lambda: display.content.kind == "camera", timeout=30000)
     tile = display.grid_tiles[0]
     assert display.page == "video" and tile.camera_id == cams[0] and tile.isVisible()
     assert display.feeds.streams[id(tile)] == (cams[0], "MAIN")
@@ -179,7 +188,7 @@ def test_camera_and_mosaic_content_show_live_tiles(qtbot, wall_display, tmp_path
     save_png(display, tmp_path, "camera")
 
     console.walls.push_layout("wall-x", "Centre", "1+5", cams)
-    qtbot.waitUntil(lambda: display.content.kind == "mosaic", timeout=10000)
+    qtbot.waitUntil(lambda: display.content.kind == "mosaic", timeout=30000)
     shown = [t for t in display.grid_tiles if t.isVisible()]
     assert [t.camera_id for t in shown] == cams, "six tiles, in the layout's slot order"
     big, small = shown[0], shown[1]
@@ -188,14 +197,14 @@ def test_camera_and_mosaic_content_show_live_tiles(qtbot, wall_display, tmp_path
     save_png(display, tmp_path, "mosaic")
 
     console.walls.clear("wall-x")
-    qtbot.waitUntil(lambda: display.page == "idle", timeout=10000)
+    qtbot.waitUntil(lambda: display.page == "idle", timeout=30000)
     assert not display.feeds.streams, "nothing shown, nothing streamed"
 
 
 def js(qtbot, display: WallDisplay, script: str):
     out: list = []
     display.map_view.run_js(script, out.append)
-    qtbot.waitUntil(lambda: bool(out), timeout=10000)
+    qtbot.waitUntil(lambda: bool(out), timeout=30000)
     return out[0]
 
 
@@ -218,7 +227,7 @@ def test_map_content_and_a_refused_push(qtbot, wall_display, tmp_path):
     signal = central(console, "traffic_signal")
     rec = console.assets.record(signal)
     console.walls.push_map("wall-x", rec.lat, rec.lon, 16, focus=signal)
-    qtbot.waitUntil(lambda: display.page == "map", timeout=10000)
+    qtbot.waitUntil(lambda: display.page == "map", timeout=30000)
     qtbot.waitUntil(lambda: display.map_view.ready, timeout=30000)
     qtbot.waitUntil(
         lambda: (
@@ -267,7 +276,7 @@ def test_alarm_content_puts_the_map_beside_its_cameras(qtbot, wall_display, tmp_
 
     qtbot.waitUntil(found, timeout=30000)
     console.walls.push_alarm("wall-x", alarm.id)  # an id alone: the backend completes it
-    qtbot.waitUntil(lambda: display.content.kind == "alarm" and display.map_view is not None, timeout=10000)
+    qtbot.waitUntil(lambda: display.content.kind == "alarm" and display.map_view is not None, timeout=30000)
     assert display.side.isVisible()
     shown = [t.camera_id for t in display.side_tiles if t.isVisible() and t.camera_id]
     assert shown == list(alarm.camera_ids)[: len(shown)] and len(shown) >= 2
@@ -289,13 +298,13 @@ def test_lost_backend_shows_disconnected_and_keeps_the_picture(qtbot, wall_displ
     display, console, backend = wall_display
     cam = cameras(console, qtbot, 1)[0]
     console.walls.push_camera("wall-x", cam)
-    qtbot.waitUntil(lambda: display.content.camera_id == cam, timeout=10000)
+    qtbot.waitUntil(lambda: display.content.camera_id == cam, timeout=30000)
     tile = display.grid_tiles[0]
     qtbot.waitUntil(lambda: tile.frames >= 3, timeout=20000)
     assert not display.banner.isVisible()
     content = display.content
     backend.kill()
-    qtbot.waitUntil(lambda: display.banner.isVisible(), timeout=15000)
+    qtbot.waitUntil(lambda: display.banner.isVisible(), timeout=30000)
     assert "DISCONNECTED" in display.banner.text()
     assert display.content == content and display.page == "video" and tile.image is not None
     save_png(display, tmp_path, "disconnected")
@@ -322,9 +331,9 @@ def test_send_to_wall_from_a_mosaic_tile_menu(qtbot, wall_display):
     subs = {a.text(): a.menu() for a in menu.actions() if a.menu() is not None}
     assert set(subs) == {"Send camera to wall", "Send this view to wall"}
     next(a for a in subs["Send camera to wall"].actions() if a.text() == "wall-x").trigger()
-    qtbot.waitUntil(lambda: display.content.camera_id == cams[1], timeout=10000)
+    qtbot.waitUntil(lambda: display.content.camera_id == cams[1], timeout=30000)
     next(a for a in subs["Send this view to wall"].actions() if a.text() == "wall-x").trigger()
-    qtbot.waitUntil(lambda: display.content.kind == "mosaic", timeout=10000)
+    qtbot.waitUntil(lambda: display.content.kind == "mosaic", timeout=30000)
     assert (display.content.rows, display.content.columns, list(display.content.camera_ids)) == (2, 2, cams)
 
 

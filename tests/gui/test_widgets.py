@@ -20,7 +20,7 @@ def jpeg(seq: int, w: int = 640, h: int = 360) -> bytes:
 
 
 def test_tile_says_signal_lost_then_recovers(qtbot):
-    tile = VideoTile(lost_after=0.3)
+    tile = VideoTile(lost_after=2.0)  # long enough to grab it live on a loaded machine
     qtbot.addWidget(tile)
     tile.resize(320, 180)
     tile.show()
@@ -30,7 +30,7 @@ def test_tile_says_signal_lost_then_recovers(qtbot):
     tile.set_frame(img, time.time(), 1)
     assert tile.is_live()
     bright_live = tile.grab().toImage().pixelColor(160, 150).lightness()
-    qtbot.waitUntil(lambda: not tile.is_live(), timeout=3000)
+    qtbot.waitUntil(lambda: not tile.is_live(), timeout=30000)
     tile.repaint()
     dimmed = tile.grab().toImage().pixelColor(160, 150).lightness()
     assert dimmed < bright_live * 0.6, "the last picture is dimmed, never shown as live"
@@ -46,7 +46,7 @@ def test_decoder_latest_frame_wins_and_scales(qtbot):
     try:
         for seq in range(1, 61):
             dec.offer(jpeg(seq), time.time(), seq)
-        qtbot.waitUntil(lambda: bool(got) and got[-1][1] == 60, timeout=5000)
+        qtbot.waitUntil(lambda: bool(got) and got[-1][1] == 60, timeout=30000)
         assert dec.decoded + dec.dropped == dec.received == 60
         assert [s for _, s in got] == sorted(s for _, s in got), "never an older picture after a newer one"
         image = got[-1][0]
@@ -61,8 +61,8 @@ def test_decoder_survives_garbage(qtbot):
     dec.sig_frame.connect(lambda image, captured, seq: got.append(seq))
     try:
         dec.offer(b"not a jpeg", time.time(), 1)
-        qtbot.waitUntil(lambda: dec.errors == 1, timeout=3000)
+        qtbot.waitUntil(lambda: dec.errors == 1, timeout=30000)
         dec.offer(jpeg(2), time.time(), 2)
-        qtbot.waitUntil(lambda: got == [2], timeout=3000)
+        qtbot.waitUntil(lambda: got == [2], timeout=30000)
     finally:
         dec.stop()

@@ -1,7 +1,7 @@
 """Workspaces on desks of 1, 2 and 3 screens, each in its own process (tests/gui/workspace_probe.py) on
 Qt's offscreen platform configured with that many screens, against a real backend: what is proposed,
 save then restore at the next start (also on monitors with other names), screens removed then added
-at run time, wall mode."""
+at run time, presentation mode."""
 
 from __future__ import annotations
 
@@ -112,16 +112,17 @@ def test_three_screens_then_one_unplugged_and_plugged_back(backend, tmp_path, co
     assert [(r, w["screen"], w["geometry"]) for r, w in wins.items()] == [
         ("console-left", "A", [0, 0, W, H]),
         ("console-right", "B", [W, 0, W, H]),
-        ("wall-1", "C", [2 * W, 0, W, H]),
+        ("screen-3", "C", [2 * W, 0, W, H]),
     ]
-    assert docks(wins["wall-1"]) == ["mosaic-2"] and docks(wins["console-right"]) == ["mosaic-1"]
+    assert docks(wins["screen-3"]) == ["mosaic-2"] and docks(wins["console-right"]) == ["mosaic-1"]
     # B is gone: its window folds into console-left's screen, a normal window inside it; C stays.
     wins = windows(unplugged)
     moved = wins["console-right"]
     assert moved["screen"] == "A" and moved["visible"] and moved["displaced"] and moved["state"] == "normal"
     x, y, w, h = moved["geometry"]
     assert x >= 0 and x + w <= W and y >= 0 and y + h <= H, "never off-screen"
-    assert wins["console-left"]["geometry"] == [0, 0, W, H] and wins["wall-1"]["geometry"] == [2 * W, 0, W, H]
+    assert wins["console-left"]["geometry"] == [0, 0, W, H]
+    assert wins["screen-3"]["geometry"] == [2 * W, 0, W, H]
     assert docks(moved) == ["mosaic-1"], "the panels travel with their window"
     # B is back: the window goes home, as it was.
     wins = windows(back)
@@ -130,7 +131,7 @@ def test_three_screens_then_one_unplugged_and_plugged_back(backend, tmp_path, co
     assert back["workspace"]["windows"] == start["workspace"]["windows"]
     assert back["workspace"]["screens"] == start["workspace"]["screens"]
     # C now runs at a lower resolution: its window fits it.
-    assert windows(resized)["wall-1"]["geometry"] == [2 * W, 0, 1280, 720]
+    assert windows(resized)["screen-3"]["geometry"] == [2 * W, 0, 1280, 720]
 
 
 def test_save_then_restore_at_next_start_and_on_other_monitors(backend, tmp_path, config):
@@ -177,48 +178,49 @@ def test_save_then_restore_at_next_start_and_on_other_monitors(backend, tmp_path
     assert docks(wins["console-left"]) == docks(windows(saved)["console-left"])
 
 
-def test_wall_mode_and_a_wall_whose_screen_goes_away(backend, tmp_path, config):
+def test_presentation_mode_and_a_presentation_whose_screen_goes_away(backend, tmp_path, config):
     three = desk(tmp_path, "A", "B", "C")
     two = desk(tmp_path, "A", "B", file="two.json")
-    sup, map_wall, gone, back, off = probe(
+    sup, map_shown, gone, back, off = probe(
         backend,
         three,
         config,
         "start:Supervisor 3 screens",
         "dump",
-        "wall:console-right:map",
+        "present:console-right:map",
         "dump",
         f"screens:{two}",
         "dump",
         f"screens:{three}",
         "dump",
-        "wall:wall-1:off",
-        "wall:console-right:off",
+        "present:screen-3:off",
+        "present:console-right:off",
         "dump",
     )
     d = sup["describe"]
     assert list(d["windows"]) == ["console-left", "console-right"]
     assert docks(d["windows"]["console-right"]) == ["map", "mosaic-1"]
-    wall = d["walls"]["wall-1"]
-    assert wall == {
+    shown = d["presentations"]["screen-3"]
+    assert shown == {
         "screen": "C",
         "geometry": [2 * W, 0, W, H],
         "visible": True,
         "state": "fullscreen",
         "content": "mosaic",
     }
-    # The map on console-right's screen as a wall: its console window steps aside.
-    d = map_wall["describe"]
-    assert d["walls"]["console-right"]["content"] == "map" and d["walls"]["console-right"]["screen"] == "B"
+    # The map presented on console-right's screen: its console window steps aside.
+    d = map_shown["describe"]
+    shown = d["presentations"]["console-right"]
+    assert shown["content"] == "map" and shown["screen"] == "B"
     assert not d["windows"]["console-right"]["visible"]
-    assert map_wall["workspace"]["screens"][1]["wall"]["content"] == "map"
-    # A wall never folds over someone's console: it waits for its screen, then comes back.
+    assert map_shown["workspace"]["screens"][1]["presentation"]["content"] == "map"
+    # A presentation never folds over someone's console: it waits for its screen, then comes back.
     d = gone["describe"]
-    assert not d["walls"]["wall-1"]["visible"] and d["walls"]["console-right"]["visible"]
+    assert not d["presentations"]["screen-3"]["visible"] and d["presentations"]["console-right"]["visible"]
     assert (
-        back["describe"]["walls"]["wall-1"]["visible"]
-        and back["describe"]["walls"]["wall-1"]["screen"] == "C"
+        back["describe"]["presentations"]["screen-3"]["visible"]
+        and back["describe"]["presentations"]["screen-3"]["screen"] == "C"
     )
     d = off["describe"]
-    assert d["walls"] == {} and d["windows"]["console-right"]["visible"]
+    assert d["presentations"] == {} and d["windows"]["console-right"]["visible"]
     assert d["windows"]["console-right"]["geometry"] == [W, 0, W, H]

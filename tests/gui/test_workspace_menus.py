@@ -1,6 +1,6 @@
 """The workspace menus and panel operations in the test process's console (one screen): show/hide and
 add panels, a new panel kind in one registry entry, moving a panel to another window, Save as… and
-the autosave, wall mode on the screen and leaving it with Escape."""
+the autosave, presentation mode on the screen and leaving it with Escape."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def menu(c: ConsoleHarness, title: str) -> QMenu:
     return m
 
 
-def action(m: QMenu, text: str):  # noqa: ANN201 - QAction
+def action(m: QMenu, text: str):  # QAction
     return next(a for a in m.actions() if a.text().startswith(text))
 
 
@@ -148,36 +148,39 @@ def test_workspace_menu_saves_opens_and_resets(console, qtbot, tmp_path):
     assert json.loads(last.read_text())["name"] == "Day shift"
 
 
-def test_wall_mode_from_the_screens_menu_and_escape(console, qtbot):
+def test_presentation_mode_from_the_screens_menu_and_escape(console, qtbot):
     m = menu(console, "Screens")
     (screen_menu,) = [a.menu() for a in m.actions() if a.menu()]
     assert screen_menu.title().startswith("console-left")
-    action(screen_menu, "Wall: mosaic").trigger()
-    wall = console.manager.wall_windows["console-left"]
-    assert wall.isVisible() and wall.isFullScreen() and not console.window.isVisible()
-    assert wall.geometry() == wall.screen().geometry()
-    assert not wall.panel.panel.toolbar.isVisible(), "no controls on a wall"
-    qtbot.waitUntil(lambda: wall.panel.ctl.mosaic.tiles[0].frames >= 1, timeout=20000)
-    qtbot.keyClick(wall, Qt.Key.Key_Escape)
-    assert "console-left" not in console.manager.wall_windows and console.window.isVisible()
-    assert not wall.panel.ctl.streams, "the wall's streams stop with it"
+    action(screen_menu, "Presentation: mosaic").trigger()
+    shown = console.manager.presentation_windows["console-left"]
+    assert shown.isVisible() and shown.isFullScreen() and not console.window.isVisible()
+    assert shown.geometry() == shown.screen().geometry()
+    assert not shown.panel.panel.toolbar.isVisible(), "no controls in presentation mode"
+    qtbot.waitUntil(lambda: shown.panel.ctl.mosaic.tiles[0].frames >= 1, timeout=20000)
+    qtbot.keyClick(shown, Qt.Key.Key_Escape)
+    assert "console-left" not in console.manager.presentation_windows and console.window.isVisible()
+    assert not shown.panel.ctl.streams, "its streams stop with it"
 
 
 def test_a_shared_wall_screen_shows_what_a_supervisor_pushes(console, qtbot):
-    """Wall mode "shared": the screen attaches to the WallService under its role and follows the
+    """Presentation "shared": the screen attaches to the WallService under its role and follows the
     pushes of any supervisor (here through the API, as another console would)."""
     from vigie.v1 import wall_pb2, wall_pb2_grpc
 
     from tests.conftest import open_channel
 
+    walls = wall_pb2_grpc.WallServiceStub(open_channel(console.session.address, "supervisor"))
+    # The wall a supervisor created for this console's user (walls are never made by attaching).
+    user = f"user:{console.session.credentials.user}"
+    walls.CreateWall(wall_pb2.CreateWallRequest(name="console-left", allowed_displays=[user]), timeout=5)
     m = menu(console, "Screens")
     (screen_menu,) = [a.menu() for a in m.actions() if a.menu()]
-    action(screen_menu, "Wall: shared").trigger()
-    wall = console.manager.wall_windows["console-left"]
-    display = wall.panel.display
-    qtbot.waitUntil(wall.isFullScreen, timeout=5000)
+    action(screen_menu, "Presentation: shared wall").trigger()
+    shown = console.manager.presentation_windows["console-left"]
+    display = shown.panel.display
+    qtbot.waitUntil(shown.isFullScreen, timeout=5000)
     assert display.page == "idle"
-    walls = wall_pb2_grpc.WallServiceStub(open_channel(console.session.address, "supervisor"))
 
     def online() -> bool:
         listed = walls.ListWalls(wall_pb2.ListWallsRequest(), timeout=5).walls
@@ -188,5 +191,5 @@ def test_a_shared_wall_screen_shows_what_a_supervisor_pushes(console, qtbot):
     content = wall_pb2.WallContent(camera=wall_pb2.CameraContent(camera_id=cam))
     walls.Push(wall_pb2.PushRequest(wall="console-left", content=content), timeout=5)
     qtbot.waitUntil(lambda: display.page == "video" and display.content.camera_id == cam, timeout=15000)
-    qtbot.keyClick(wall, Qt.Key.Key_Escape)
-    qtbot.waitUntil(lambda: not online(), timeout=15000)  # leaving wall mode detaches the screen
+    qtbot.keyClick(shown, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not online(), timeout=15000)  # leaving presentation mode detaches the screen

@@ -7,7 +7,7 @@ own QApplication) and reports what is where.
 Steps: `start[:NAME]` (the last arrangement, or proposed; or a workspace by name), `open:NAME`,
 `save:NAME`, `dump` (prints one line `PROBE {json}`: the manager's describe() and the captured
 workspace), `screens:FILE` (change the screens at run time to FILE's offscreen configuration),
-`wall:ROLE:mosaic|map|off`, `float:PANEL:X,Y,W,H` (float a panel, as a drag would, to that absolute
+`present:ROLE:mosaic|map|shared|off`, `float:PANEL:X,Y,W,H` (float a panel, as a drag would, to that absolute
 place), `mosaic:PANEL:LAYOUT`, `map:LAT,LON,ZOOM` (waits until the map reports that view),
 `shot:DIR` (one PNG per screen), `cameras` (waits until every mosaic tile shows pictures),
 `shutdown` (saves the last arrangement). Each step waits until the windows stop moving.
@@ -25,14 +25,14 @@ from pathlib import Path
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
 
-from PySide6.QtCore import QCoreApplication, QEvent, QRect, Qt  # noqa: E402
-from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, QRect, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
-from widgets.map.mbtiles import register_url_schemes  # noqa: E402
+from widgets.map.mbtiles import register_url_schemes
 
 
-def settle(manager, timeout: float = 15.0, until=None) -> None:  # noqa: ANN001
+def settle(manager, timeout: float = 60.0, until=None) -> None:
     """Let Qt deliver what the last step caused: poll until the placement is the same three times
     in a row (and `until()` holds), or the deadline passes."""
     deadline = time.monotonic() + timeout
@@ -86,14 +86,17 @@ def main(argv: list[str] | None = None) -> int:
             elif cmd == "save":
                 manager.save_as(arg)
             elif cmd == "dump":
+                # Mosaics show their saved cameras once the camera list has arrived (later than
+                # the windows settle, on a loaded machine): dump what the operator would see.
+                settle(manager, 30, until=lambda: all(any(c.mosaic.cameras) for c in console.mosaic_ctls))
                 out = {"describe": manager.describe(), "workspace": to_json(manager.capture())}
                 print("PROBE " + json.dumps(out), flush=True)
                 continue
             elif cmd == "screens":
                 OffscreenScreens().set(json.loads(Path(arg).read_text()))
-            elif cmd == "wall":
+            elif cmd == "present":
                 role, _, content = arg.partition(":")
-                manager.set_wall(role, None if content == "off" else content)
+                manager.set_presentation(role, None if content == "off" else content)
             elif cmd == "float":
                 pid, _, rect = arg.partition(":")
                 dock = manager.docks[pid]
@@ -105,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                 fc.setGeometry(x, y, w, h)
             elif cmd == "mosaic":
                 pid, _, layout = arg.partition(":")
+                # Once its cameras are placed: a camera list arriving later would put the mosaic
+                # back to the layout it was made with.
+                settle(manager, 30, until=lambda: all(any(c.mosaic.cameras) for c in console.mosaic_ctls))
                 manager.panels[pid].panel.mosaic.set_layout(layout)
             elif cmd == "map":
                 lat, lon, zoom = (float(v) for v in arg.split(","))
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 raise SystemExit(f"unknown step {step!r}")
             settle(manager)
-    except Exception as exc:  # noqa: BLE001 - reported to the test, which shows stderr
+    except Exception as exc:  # reported to the test, which shows stderr
         print(f"probe failed: {exc!r}", file=sys.stderr)
         code = 1
     finally:

@@ -7,7 +7,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from backend.domain.alarms import AlarmEngine, AlarmState, UnknownAlarm, derive_state
+from backend.domain.alarms import AlarmEngine, AlarmState, UnknownAlarm
 from backend.domain.assets import Asset, Kind
 
 SOURCES = ["door-1:door_forced", "door-2:door_forced", "wtr-1:pressure_low"]
@@ -17,6 +17,22 @@ ASSETS = {"door-1", "door-2", "wtr-1"}
 def asset(source: str) -> Asset:
     aid = source.split(":")[0]
     return Asset(aid, Kind.ACCESS_POINT, aid.upper(), "Centre-Ville", 47.32, 5.04)
+
+
+def isa_state(a) -> AlarmState:  # an engine Alarm
+    """The operator-facing state by ISA-18.2 precedence, written out here (not the engine's own
+    derivation): closed, then out of service, suppressed, shelved, then active/acknowledged."""
+    if not a.active and a.acknowledged:
+        return AlarmState.NORMAL
+    if a.out_of_service:
+        return AlarmState.OUT_OF_SERVICE
+    if a.suppressed:
+        return AlarmState.SUPPRESSED
+    if a.shelved_until > 0:
+        return AlarmState.SHELVED
+    if a.active:
+        return AlarmState.ACK_ACTIVE if a.acknowledged else AlarmState.UNACK_ACTIVE
+    return AlarmState.RTN_UNACK
 
 
 class AlarmMachine(RuleBasedStateMachine):
@@ -102,7 +118,7 @@ class AlarmMachine(RuleBasedStateMachine):
         assert len(sources) == len(set(sources))  # one open alarm per source
         for a in open_:
             assert a.state is not AlarmState.NORMAL and not (not a.active and a.acknowledged)
-            assert a.state is derive_state(a)
+            assert a.state is isa_state(a)
             if not (a.shelved or a.suppressed or a.out_of_service):
                 expected = {
                     (True, False): AlarmState.UNACK_ACTIVE,
@@ -165,15 +181,3 @@ def test_maintenance_suppresses_present_and_future_alarms():
     assert b.state is AlarmState.SUPPRESSED
     back = e.set_suppressed("d", False, 3.0)
     assert {x.id: x.state for x in back} == {a.id: AlarmState.UNACK_ACTIVE, b.id: AlarmState.UNACK_ACTIVE}
-
-
-def test_engine_sustains_many_alarms_per_second():
-    import time
-
-    e = AlarmEngine(history=1000)
-    t0 = time.perf_counter()
-    for i in range(20_000):
-        e.raise_alarm(f"d:{i}", asset("d:x"), "x", 3, "m", float(i))
-        e.clear(f"d:{i}", float(i))
-    rate = 20_000 / (time.perf_counter() - t0)
-    assert rate > 5_000, rate  # raise+clear pairs per second

@@ -42,13 +42,3 @@ def test_deterministic_per_camera_and_moving() -> None:
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
     assert not np.array_equal(a, later)
-
-
-def test_render_is_cheap() -> None:
-    cam = SyntheticCamera("cam-0006", "Test", 640, 360)
-    t = time.time()
-    start = time.perf_counter()
-    for i in range(30):
-        cam.render(t + i / 15)
-    per_frame = (time.perf_counter() - start) / 30
-    assert per_frame < 0.02  # budget is ~5 ms; generous margin for loaded CI machines

@@ -20,12 +20,14 @@ from backend.domain.walls import (
 from backend.store.walls_json import WallFile, walls_from_json, walls_to_json
 
 
-def test_push_needs_an_attached_wall_and_counts_versions():
+def test_push_needs_a_created_wall_and_counts_versions():
     saved: list = []
     reg = WallRegistry(listener=saved.append)
     with pytest.raises(UnknownWall):
         reg.push("wall-1", CameraShot("cam-1"), "sup", "c1", 1.0)
-    reg.attach("wall-1", "pc-1", 1.0)
+    with pytest.raises(UnknownWall):
+        reg.attach("wall-1", "pc-1", 1.0)
+    reg.create("wall-1", ["pc-1"])
     assert [
         reg.push("wall-1", CameraShot(f"cam-{i}"), "sup", "c1", 2.0).content.version for i in range(3)
     ] == [
@@ -37,7 +39,7 @@ def test_push_needs_an_attached_wall_and_counts_versions():
 
 
 def test_a_stale_display_leaving_does_not_take_the_wall_offline():
-    reg = WallRegistry()
+    reg = WallRegistry(configured={"w": ("a", "b")})
     old = reg.attach("w", "a", 1.0).attachment
     new = reg.attach("w", "b", 2.0).attachment
     assert not reg.detach("w", old, 3.0) and reg.get("w").online
@@ -70,7 +72,7 @@ def test_invalid_content_is_refused(shot):
 
 def test_watchers_wake_on_change_and_time_out_when_quiet():
     async def scenario() -> tuple[bool, bool]:
-        reg = WallRegistry()
+        reg = WallRegistry(configured={"w": ("pc",)})
         quiet = await reg.wait_for_change(reg.revision, 0.05)
         waiter = asyncio.create_task(reg.wait_for_change(reg.revision, 5))
         await asyncio.sleep(0)
@@ -90,6 +92,7 @@ def test_file_round_trip_keeps_every_kind_of_content(tmp_path):
         ClearShot(),
     ]
     for i, shot in enumerate(shots):
+        reg.create(f"w{i}", ["pc", "user:wall-a"])
         reg.attach(f"w{i}", "pc", 1.0)
         reg.push(f"w{i}", shot, "sup", "c", 2.0)
     back = walls_from_json(walls_to_json(reg.walls()))
@@ -102,11 +105,11 @@ def test_file_round_trip_keeps_every_kind_of_content(tmp_path):
         return WallFile(str(tmp_path)).load()
 
     loaded = asyncio.run(save_and_load())
-    assert [(w.name, w.content.shot, w.online) for w in loaded] == [
-        (w.name, w.content.shot, False) for w in reg.walls()
+    assert [(w.name, w.content.shot, w.online, w.allowed) for w in loaded] == [
+        (w.name, w.content.shot, False, ("pc", "user:wall-a")) for w in reg.walls()
     ]
     (tmp_path / "walls.json").write_text("{not json")
-    assert WallFile(str(tmp_path)).load() == [], "a damaged file is ignored, not fatal"
+    assert WallFile(str(tmp_path)).load() == [], "a damaged file without a previous copy is not fatal"
 
 
 def test_pushing_needs_the_supervisor_role():

@@ -15,6 +15,7 @@ from app.workspace.files import (
     dumps,
     from_json,
     loads,
+    node_from_json,
     slug,
     to_json,
 )
@@ -40,7 +41,7 @@ def test_proposed_workspaces_follow_the_screens():
     assert set(panel_ids(one.windows[0].docks)) == {"assets", "map", "alarms", "detail", "mosaic-1"}
     left, right = two.windows
     assert {"map", "alarms"} <= set(panel_ids(left.docks)) and panel_ids(right.docks) == ["mosaic-1"]
-    assert [w.place.role for w in three.windows] == ["console-left", "console-right", "wall-1"]
+    assert [w.place.role for w in three.windows] == ["console-left", "console-right", "screen-3"]
     assert panel_ids(three.windows[2].docks) == ["mosaic-2"]
     assert [panel_ids(w.docks) for w in five.windows[2:]] == [["mosaic-2"], ["mosaic-3"], ["mosaic-4"]]
     assert len({five.panels[f"mosaic-{i}"].state["layout"] for i in range(1, 5)}) >= 3
@@ -49,8 +50,8 @@ def test_proposed_workspaces_follow_the_screens():
 def test_provided_workspaces():
     assert set(PROVIDED) == {LAPTOP, OPERATOR_2, SUPERVISOR_3}
     sup = PROVIDED[SUPERVISOR_3]()
-    assert [s.role for s in sup.screens] == ["console-left", "console-right", "wall-1"]
-    assert sup.screens[2].wall is not None and sup.screens[2].wall.content == "mosaic"
+    assert [s.role for s in sup.screens] == ["console-left", "console-right", "screen-3"]
+    assert sup.screens[2].presentation is not None and sup.screens[2].presentation.content == "mosaic"
 
 
 def test_normalise_folds_and_merges():
@@ -90,7 +91,11 @@ def good() -> dict:
         (lambda d: d["windows"][1].update(docks={"tabs": ["map"]}), "windows[1]", "'map' is placed twice"),
         (lambda d: d["windows"][0].update(geometry=[0, 0, -5, 10]), "windows[0].geometry", "positive"),
         (lambda d: d["windows"][0].update(state="minimised"), "windows[0].state", "maximized"),
-        (lambda d: d["screens"][0].update(wall={"content": "radar"}), "screens[0].wall.content", "mosaic"),
+        (
+            lambda d: d["screens"][0].update(presentation={"content": "radar"}),
+            "screens[0].presentation.content",
+            "mosaic",
+        ),
         (lambda d: d["windows"][1].update(role="console-left"), "windows", "same role"),
         (
             lambda d: d["windows"][0]["docks"]["items"][0]["items"][0].update(current="nope"),
@@ -156,3 +161,35 @@ def test_slug():
     assert slug("Opérateur 2 écrans!") == "op-rateur-2-crans"
     assert slug("***") == "workspace"
     assert os.sep not in slug("../../etc/passwd")
+
+
+def test_a_format_1_file_with_wall_names_opens_with_the_new_ones():
+    """Files saved before the rename call presentation mode "wall" and the third screen's role
+    "wall-1": they still open (presentation mode, role "screen-3"), and are written back so."""
+    old = {
+        "vigie_workspace": 1,
+        "name": "Night desk",
+        "screens": [
+            {"role": "console-left", "name": "DP-1", "geometry": None, "wall": None},
+            {"role": "wall-1", "name": "DP-3", "wall": {"content": "map", "state": {"zoom": 14}}},
+        ],
+        "windows": [
+            {"role": "console-left", "docks": {"tabs": ["map"]}},
+            {"role": "wall-2", "docks": {"tabs": ["mosaic-1"]}},
+        ],
+        "panels": {"map": {"kind": "map", "state": {}}, "mosaic-1": {"kind": "mosaic", "state": {}}},
+    }
+    ws = loads(json.dumps(old))
+    assert [s.role for s in ws.screens] == ["console-left", "screen-3"]
+    assert [w.place.role for w in ws.windows] == ["console-left", "screen-4"]
+    assert ws.screens[0].presentation is None
+    assert ws.screens[1].presentation is not None
+    assert (ws.screens[1].presentation.content, ws.screens[1].presentation.state) == ("map", {"zoom": 14})
+    written = json.loads(dumps(ws))["screens"][1]
+    assert written["presentation"] == {"content": "map", "state": {"zoom": 14}}
+    assert "wall" not in written
+
+
+def test_a_null_item_in_a_split_is_dropped_with_its_size():
+    node = node_from_json({"split": "horizontal", "items": [{"tabs": ["map"]}, None], "sizes": [0.7, 0.3]})
+    assert node == Split("horizontal", [Tabs(["map"], "map")], [0.7])

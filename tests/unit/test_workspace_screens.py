@@ -21,15 +21,15 @@ def screens(*names_x: tuple[str, int]) -> list[ScreenInfo]:
 def test_roles_of_a_desk():
     assert role_names(1) == ["console-left"]
     assert role_names(2) == ["console-left", "console-right"]
-    assert role_names(4) == ["console-left", "console-right", "wall-1", "wall-2"]
+    assert role_names(4) == ["console-left", "console-right", "screen-3", "screen-4"]
     assert [role_index(r) for r in role_names(4)] == [0, 1, 2, 3]
-    assert role_index("wall-12") > role_index("wall-2")
+    assert role_index("screen-12") > role_index("screen-4")
 
 
 def test_roles_go_left_to_right_whatever_the_names():
     present = screens(("HDMI-2", 1920), ("DP-1", 3840), ("eDP-1", 0))
     got = assign_roles(role_names(3), present, {})
-    assert got == {"console-left": "eDP-1", "console-right": "HDMI-2", "wall-1": "DP-1"}
+    assert got == {"console-left": "eDP-1", "console-right": "HDMI-2", "screen-3": "DP-1"}
 
 
 def test_a_known_monitor_keeps_its_role_wherever_it_now_sits():
@@ -43,9 +43,9 @@ def test_missing_screens_fold_into_the_nearest_role_before():
     got = assign_roles(role_names(4), one, {})
     assert set(got.values()) == {"A"}
     two = screens(("A", 0), ("B", 1920))
-    known = {"console-left": "A", "console-right": "B", "wall-1": "C", "wall-2": "D"}
+    known = {"console-left": "A", "console-right": "B", "screen-3": "C", "screen-4": "D"}
     got = assign_roles(role_names(4), two, known)
-    assert got == {"console-left": "A", "console-right": "B", "wall-1": "B", "wall-2": "B"}
+    assert got == {"console-left": "A", "console-right": "B", "screen-3": "B", "screen-4": "B"}
     assert roles_of_screens(got) == {"A": "console-left", "B": "console-right"}
 
 
@@ -58,11 +58,11 @@ def test_when_the_first_role_is_missing_it_folds_forward():
 
 
 def test_a_removed_monitor_folds_then_its_role_comes_back():
-    known = {"console-left": "A", "console-right": "B", "wall-1": "C"}
+    known = {"console-left": "A", "console-right": "B", "screen-3": "C"}
     without_b = assign_roles(role_names(3), screens(("A", 0), ("C", 3840)), known)
-    assert without_b == {"console-left": "A", "console-right": "A", "wall-1": "C"}
+    assert without_b == {"console-left": "A", "console-right": "A", "screen-3": "C"}
     back = assign_roles(role_names(3), screens(("A", 0), ("B", 1920), ("C", 3840)), known)
-    assert back == {"console-left": "A", "console-right": "B", "wall-1": "C"}
+    assert back == {"console-left": "A", "console-right": "B", "screen-3": "C"}
 
 
 def test_a_new_monitor_stands_in_for_a_missing_one():

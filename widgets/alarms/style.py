@@ -1,4 +1,4 @@
-"""Alarm priority colours, icons and state names (UX.md: 1 red, 2 orange, 3 yellow, 4 cyan)."""
+"""Alarm priority colours, icons and state names (docs/ux.md: 1 red, 2 orange, 3 yellow, 4 cyan)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ gRPC: rows, basemap layers and tile settings come from its owner.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import Any
@@ -197,7 +198,7 @@ class MapView(QWidget):
         self.run_js(f"document.body.classList.{verb}('vg-kiosk')")
 
     def set_controls_visible(self, visible: bool) -> None:
-        """The workspace's wall mode: the same as a kiosk, drawn at its normal size."""
+        """The workspace's presentation mode: the same as a kiosk, drawn at its normal size."""
         self.set_kiosk(not visible, scale=1.0)
 
     def set_walls(self, names: list[str], offline: set[str] | frozenset[str] = frozenset()) -> None:
@@ -219,6 +220,8 @@ class MapView(QWidget):
         reader = MBTilesReader(path)
         self.mbtiles_handler.reader = reader
         name = reader.metadata.get("attribution") or reader.metadata.get("name") or Path(path).name
+        # The page shows attributions as HTML: a file's metadata is text, never markup or script.
+        name = html.escape(name)
         return {"url": TILE_URL, "maxZoom": reader.max_zoom, "minZoom": reader.min_zoom, "attribution": name}
 
     def _index_basemap(self, layers: dict[str, str]) -> None:

@@ -1,6 +1,6 @@
 """A mosaic tile: paints the latest ready picture with its overlays, and reports what the operator does.
 
-Overlays (UX.md): top-left the camera name; top-right a live dot, the picture's age and the frame
+Overlays (docs/ux.md): top-left the camera name; top-right a live dot, the picture's age and the frame
 rate; on hover, PTZ arrows, zoom and presets for PTZ cameras. A picture older than `lost_after`
 seconds is never shown as live: it is dimmed under "SIGNAL LOST" and the age of the last frame.
 Pictures arrive already decoded and scaled to the tile (see app/video/decoder.py): painting never
@@ -331,7 +331,7 @@ class VideoTile(QWidget):
         if self.ptz and self._hover and self.camera_id:
             self._paint_ptz(p)
         if self.selected or self.linked:
-            # UX.md: a thin coloured border marks the selected tile and tiles linked to the alarm.
+            # docs/ux.md: a thin coloured border marks the selected tile and tiles linked to the alarm.
             p.setPen(QPen(QColor("#58a6ff") if self.selected else QColor("#f0883e"), 3))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(rect.adjusted(1.5, 1.5, -1.5, -1.5))

@@ -1,6 +1,6 @@
 """Status colours, labels and icons: one definition for the table, tree, tiles and (later) the map.
 
-Colour always comes with a shape and a word, for colour-blind operators (see UX.md).
+Colour always comes with a shape and a word, for colour-blind operators (see docs/ux.md).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ emits what the supervisor asks; it never talks to the backend."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QPoint, Qt, Signal
+from PySide6 import QtGui
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -13,13 +15,14 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QTableView,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
 EMPTY_TEXT = (
-    "No video wall yet: run <b>vigie wall --name wall-1</b> on a wall PC, or put a screen in "
-    "<b>Screens ▸ Wall: shared</b>"
+    "No video wall yet: the backend's <b>--wall NAME=DISPLAY</b> or a supervisor creates one; then run "
+    "<b>vigie wall --name NAME</b> on a wall PC, or put a screen in <b>Screens ▸ Presentation: shared wall</b>"
 )
 
 
@@ -50,6 +53,8 @@ class WallsPanel(QWidget):
         hh.setHighlightSections(False)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setSectionResizeMode(stretch_column, QHeaderView.ResizeMode.Stretch)
+        # Tooltips name displays, which come from afar: shown as plain text, never as rich text.
+        self.table.viewport().installEventFilter(self)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.selectionModel().currentRowChanged.connect(
@@ -72,6 +77,19 @@ class WallsPanel(QWidget):
         for sig in (model.modelReset, model.rowsInserted, model.rowsRemoved):
             sig.connect(self._update_empty)
         self._update_empty()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.table.viewport() and event.type() == QEvent.Type.ToolTip:
+            assert isinstance(event, QHelpEvent)
+            index = self.table.indexAt(event.pos())
+            text = index.data(Qt.ItemDataRole.ToolTipRole) if index.isValid() else None
+            if text:
+                plain = QtGui.Qt.convertFromPlainText(str(text), Qt.WhiteSpaceMode.WhiteSpaceNormal)
+                QToolTip.showText(event.globalPos(), plain, self.table.viewport())
+            else:
+                QToolTip.hideText()
+            return True
+        return super().eventFilter(watched, event)
 
     def selected_wall(self) -> str:
         rows = self.table.selectionModel().selectedRows()

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 REQUIRED = ("id", "name", "url", "lat", "lon")
 OPTIONAL = ("heading", "ptz", "direct", "district")
@@ -42,13 +42,47 @@ class CameraSpec:
     district: str | None = None
 
 
+# Query parameters whose value is a secret: names containing one of these (case-insensitive).
+SECRET_PARAMS = ("pass", "pwd", "token", "key", "secret", "auth", "sig", "session", "credential", "cookie")
+URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>.,;:!?)]")
+
+
+def _secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in SECRET_PARAMS)
+
+
+def _redact_query(query: str) -> str:
+    """`a=1&password=x;token=y` -> `a=1&password=***;token=***` (separators and order kept)."""
+    out = []
+    for part in re.split(r"([&;])", query):
+        name, eq, _ = part.partition("=")
+        out.append(f"{name}=***" if eq and _secret(unquote_plus(name)) else part)
+    return "".join(out)
+
+
 def redact(url: str) -> str:
-    """The URL without its password, for logs and status reasons."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return parts._replace(netloc=netloc).geturl()
+    """The URL without its secrets, for logs and status reasons: the userinfo's password and the
+    values of credential-like query and fragment parameters become ***. Never raises (a bad port
+    or bracket included): a URL it cannot read is shown as its scheme only."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        scheme = url.partition("://")[0] if "://" in url else ""
+        return f"{scheme}://***" if scheme.isalnum() else "***"
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        userinfo = f"{user}:***" if colon else userinfo
+    netloc = f"{userinfo}{at}{hostport}"
+    return parts._replace(
+        netloc=netloc, query=_redact_query(parts.query), fragment=_redact_query(parts.fragment)
+    ).geturl()
+
+
+def redact_text(text: str) -> str:
+    """`text` with every URL in it redacted (status reasons may quote a library's message)."""
+    return URL_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
 
 
 def load_catalogue(path: str | Path) -> list[CameraSpec]:
@@ -162,8 +196,13 @@ def _classify(url: str, base_dir: Path | None) -> tuple[str, str, str]:
                 f"unsupported scheme {scheme!r} in {redact(url)!r}: use rtsp://, http:// (MJPEG) or a file path",
             )
         else:
-            if not urlsplit(url).hostname:
+            parts = urlsplit(url)
+            if not parts.hostname:
                 return url, "", f"no host in {redact(url)!r}"
+            try:
+                parts.port  # noqa: B018 - raises ValueError for a port past 65535 or not a number
+            except ValueError:
+                return url, "", f"invalid port in {redact(url)!r}: use a number from 1 to 65535"
             return url, SCHEMES[scheme], ""
     path = Path(url).expanduser()
     if not path.is_absolute() and base_dir is not None:

@@ -26,7 +26,7 @@ from backend.adapters.base import (
     Series,
     VideoSource,
 )
-from backend.adapters.cameras.catalogue import CameraSpec, redact
+from backend.adapters.cameras.catalogue import CameraSpec, redact, redact_text
 from backend.adapters.cameras.source import SharedSource, StreamReader
 from backend.domain.actions import Action
 from backend.domain.assets import Asset, Kind, MetricInfo, Status
@@ -174,7 +174,8 @@ class CameraNetwork(DeviceNetwork):
         if a is None or self._store is None:
             return
         status = Status.OK if up else Status.OFFLINE
-        reason = "" if up else reason
+        # Every viewer reads status_reason: whatever produced it, no URL in it keeps a secret.
+        reason = "" if up else redact_text(reason)
         if a.status is status and a.status_reason == reason:
             return
         log.info("camera %s: %s %s", camera_id, status.value, reason)
