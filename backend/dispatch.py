@@ -19,12 +19,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backend.adapters.base import DeviceNetwork
-from backend.domain.alarms import AlarmEngine
-from backend.domain.incident_types import BY_CODE
-from backend.domain.incidents import Incident, IncidentBook, IncidentRefused, IncidentStatus, InvalidIncident
-from backend.domain.revlog import AssetStore
-from backend.domain.units import (
+from vigie.backend.adapters.base import DeviceNetwork
+from vigie.backend.domain.alarms import AlarmEngine
+from vigie.backend.domain.incident_types import BY_CODE
+from vigie.backend.domain.incidents import (
+    Incident,
+    IncidentBook,
+    IncidentRefused,
+    IncidentStatus,
+    InvalidIncident,
+)
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.domain.units import (
     ASSIGNABLE,
     ENGAGED,
     Capability,
@@ -33,8 +39,8 @@ from backend.domain.units import (
     UnitStatus,
     unit_from_vehicle,
 )
-from backend.routing import RoadGraph, Route, district_at, districts_from
-from backend.store.incidents_sqlite import IncidentStore
+from vigie.backend.routing import RoadGraph, Route, district_at, districts_from
+from vigie.backend.store.incidents_sqlite import IncidentStore
 
 log = logging.getLogger(__name__)
 

@@ -28,18 +28,18 @@ import random
 import time
 from dataclasses import dataclass
 
-from backend.adapters.base import DeviceNetwork
-from backend.adapters.composite import CompositeNetwork
-from backend.adapters.simulator.simulator import CitySimulator
-from backend.dispatch import DispatchDesk
-from backend.domain.alarms import AlarmEngine
-from backend.domain.assets import Asset, Kind, Status
-from backend.domain.changelog import HistoryExpired
-from backend.domain.incident_types import BY_CODE, TYPE_FOR_CAUSE, TYPE_FOR_DEVICE
-from backend.domain.incidents import Incident, IncidentError, IncidentStatus
-from backend.domain.revlog import AssetStore
-from backend.domain.units import TransitionRefused, Unit, UnitStatus
-from backend.routing import Route
+from vigie.backend.adapters.base import DeviceNetwork
+from vigie.backend.adapters.composite import CompositeNetwork
+from vigie.backend.adapters.simulator.simulator import CitySimulator
+from vigie.backend.dispatch import DispatchDesk
+from vigie.backend.domain.alarms import AlarmEngine
+from vigie.backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.changelog import HistoryExpired
+from vigie.backend.domain.incident_types import BY_CODE, TYPE_FOR_CAUSE, TYPE_FOR_DEVICE
+from vigie.backend.domain.incidents import Incident, IncidentError, IncidentStatus
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.domain.units import TransitionRefused, Unit, UnitStatus
+from vigie.backend.routing import Route
 
 log = logging.getLogger(__name__)
 

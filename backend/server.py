@@ -10,6 +10,38 @@ import uuid
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from vigie.backend.adapters.base import DeviceNetwork
+from vigie.backend.alarm_sources import AlarmSources
+from vigie.backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
+from vigie.backend.disk_watch import MIB, DiskWatcher
+from vigie.backend.dispatch import DispatchDesk
+from vigie.backend.dispatch_sim import CrewSimulation
+from vigie.backend.domain.assets import Kind
+from vigie.backend.domain.audit import AuditSink
+from vigie.backend.domain.commands import CommandBook
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.domain.walls import MAX_WALLS, WallRegistry
+from vigie.backend.security.bounds import BoundsInterceptor
+from vigie.backend.security.interceptor import AuthInterceptor
+from vigie.backend.security.refusal_audit import WINDOW_S
+from vigie.backend.security.tokens import TokenRegistry
+from vigie.backend.security.users import UserDirectory
+from vigie.backend.services.alarms import AlarmService
+from vigie.backend.services.assets import AssetService
+from vigie.backend.services.audit import AuditService
+from vigie.backend.services.auth import AuthService
+from vigie.backend.services.commands import CommandService
+from vigie.backend.services.incidents import IncidentService
+from vigie.backend.services.map import MapService
+from vigie.backend.services.units import UnitService
+from vigie.backend.services.video import VideoService
+from vigie.backend.services.wall import WallService
+from vigie.backend.store.alarms_sqlite import AlarmPersister
+from vigie.backend.store.audit_sqlite import AuditStore
+from vigie.backend.store.incidents_sqlite import SqliteIncidentStore
+from vigie.backend.store.walls_json import WallFile
+from vigie.backend.system_alarms import DISK, Subsystem, SystemAlarms
 from vigie.v1 import (
     alarms_pb2,
     alarms_pb2_grpc,
@@ -30,38 +62,6 @@ from vigie.v1 import (
     wall_pb2,
     wall_pb2_grpc,
 )
-
-from backend.adapters.base import DeviceNetwork
-from backend.alarm_sources import AlarmSources
-from backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
-from backend.disk_watch import MIB, DiskWatcher
-from backend.dispatch import DispatchDesk
-from backend.dispatch_sim import CrewSimulation
-from backend.domain.assets import Kind
-from backend.domain.audit import AuditSink
-from backend.domain.commands import CommandBook
-from backend.domain.revlog import AssetStore
-from backend.domain.walls import MAX_WALLS, WallRegistry
-from backend.security.bounds import BoundsInterceptor
-from backend.security.interceptor import AuthInterceptor
-from backend.security.refusal_audit import WINDOW_S
-from backend.security.tokens import TokenRegistry
-from backend.security.users import UserDirectory
-from backend.services.alarms import AlarmService
-from backend.services.assets import AssetService
-from backend.services.audit import AuditService
-from backend.services.auth import AuthService
-from backend.services.commands import CommandService
-from backend.services.incidents import IncidentService
-from backend.services.map import MapService
-from backend.services.units import UnitService
-from backend.services.video import VideoService
-from backend.services.wall import WallService
-from backend.store.alarms_sqlite import AlarmPersister
-from backend.store.audit_sqlite import AuditStore
-from backend.store.incidents_sqlite import SqliteIncidentStore
-from backend.store.walls_json import WallFile
-from backend.system_alarms import DISK, Subsystem, SystemAlarms
 
 log = logging.getLogger(__name__)
 

@@ -26,15 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vigie.v1 import incidents_pb2, incidents_pb2_grpc  # noqa: E402
-
-from app.backend_process import BackendProcess  # noqa: E402
-from backend.adapters.simulator.city import generate_city  # noqa: E402
-from backend.dispatch import rank_units  # noqa: E402
-from backend.domain.assets import Kind  # noqa: E402
-from backend.domain.units import unit_from_vehicle  # noqa: E402
-from backend.routing import RoadGraph  # noqa: E402
 from bench.common import open_channel  # noqa: E402
+from vigie.app.backend_process import BackendProcess  # noqa: E402
+from vigie.backend.adapters.simulator.city import generate_city  # noqa: E402
+from vigie.backend.dispatch import rank_units  # noqa: E402
+from vigie.backend.domain.assets import Kind  # noqa: E402
+from vigie.backend.domain.units import unit_from_vehicle  # noqa: E402
+from vigie.backend.routing import RoadGraph  # noqa: E402
+from vigie.v1 import incidents_pb2, incidents_pb2_grpc  # noqa: E402
 
 LIMIT_P99_MS = 50.0
 

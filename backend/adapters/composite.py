@@ -6,7 +6,7 @@ per-asset call to the first network that knows the asset (asset ids must not ove
 
 from __future__ import annotations
 
-from backend.adapters.base import (
+from vigie.backend.adapters.base import (
     CameraInfo,
     DeviceAnswer,
     DeviceCommand,
@@ -17,8 +17,8 @@ from backend.adapters.base import (
     Series,
     VideoSource,
 )
-from backend.domain.assets import MetricInfo
-from backend.domain.revlog import AssetStore
+from vigie.backend.domain.assets import MetricInfo
+from vigie.backend.domain.revlog import AssetStore
 
 
 class CompositeNetwork(DeviceNetwork):

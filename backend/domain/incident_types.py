@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backend.domain.assets import Kind
-from backend.domain.units import Capability
+from vigie.backend.domain.assets import Kind
+from vigie.backend.domain.units import Capability
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from backend.domain.changelog import ChangeLog
-from backend.domain.incident_types import BY_CODE, THRESHOLDS, IncidentType
-from backend.domain.units import UnitStatus
+from vigie.backend.domain.changelog import ChangeLog
+from vigie.backend.domain.incident_types import BY_CODE, THRESHOLDS, IncidentType
+from vigie.backend.domain.units import UnitStatus
 
 RECENT_S = 8 * 3600.0  # closed incidents stay in the watch's snapshot this long
 MAX_TIMELINE = 1000  # entries per incident; notes are refused past NOTE_ROOM

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from backend.domain.assets import Asset, Kind
-from backend.domain.changelog import ChangeLog
+from vigie.backend.domain.assets import Asset, Kind
+from vigie.backend.domain.changelog import ChangeLog
 
 
 class UnitStatus(IntEnum):

@@ -9,12 +9,12 @@ import math
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-from vigie.v1 import common_pb2, incidents_pb2
 
-from backend.domain.incidents import Incident
-from backend.domain.units import Unit
-from backend.routing import Route
-from backend.security import principal
+from vigie.backend.domain.incidents import Incident
+from vigie.backend.domain.units import Unit
+from vigie.backend.routing import Route
+from vigie.backend.security import principal
+from vigie.v1 import common_pb2, incidents_pb2
 
 # Characters of each string field (ids and keys 128, free text 1000, reasons 500); entries of lists.
 MAX_CHARS = {

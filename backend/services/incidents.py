@@ -14,18 +14,17 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from vigie.v1 import assets_pb2, incidents_pb2, incidents_pb2_grpc
 
-from backend.dispatch import MAX_K, DispatchDesk, RoutingUnavailable
-from backend.domain.audit import AuditSink
-from backend.domain.incident_types import BY_CODE, THRESHOLDS, TYPES
-from backend.domain.incidents import Incident, IncidentError, IncidentStatus
-from backend.domain.units import Capability, UnknownUnit
-from backend.security import principal
-from backend.security.principal import Role
-from backend.services.audit_trail import audited
-from backend.services.convert import time_range
-from backend.services.dispatch_convert import (
+from vigie.backend.dispatch import MAX_K, DispatchDesk, RoutingUnavailable
+from vigie.backend.domain.audit import AuditSink
+from vigie.backend.domain.incident_types import BY_CODE, THRESHOLDS, TYPES
+from vigie.backend.domain.incidents import Incident, IncidentError, IncidentStatus
+from vigie.backend.domain.units import Capability, UnknownUnit
+from vigie.backend.security import principal
+from vigie.backend.security.principal import Role
+from vigie.backend.services.audit_trail import audited
+from vigie.backend.services.convert import time_range
+from vigie.backend.services.dispatch_convert import (
     MAX_ID,
     MAX_OFFSET_M,
     bounds_problem,
@@ -38,8 +37,9 @@ from backend.services.dispatch_convert import (
     unit_to_pb,
     who,
 )
-from backend.services.resumable import fitting, follow, resume_refusal, snapshot
-from backend.store.incidents_sqlite import IncidentQuery
+from vigie.backend.services.resumable import fitting, follow, resume_refusal, snapshot
+from vigie.backend.store.incidents_sqlite import IncidentQuery
+from vigie.v1 import assets_pb2, incidents_pb2, incidents_pb2_grpc
 
 T = TypeVar("T")
 SNAPSHOT_CHUNK = 200

@@ -5,15 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from vigie.v1 import assets_pb2, incidents_pb2, incidents_pb2_grpc
 
-from backend.dispatch import DispatchDesk, RoutingUnavailable
-from backend.domain.audit import AuditSink
-from backend.domain.units import Capability, TransitionRefused, Unit, UnitStatus, UnknownUnit
-from backend.routing import NoRoute
-from backend.services.audit_trail import audited
-from backend.services.dispatch_convert import MAX_ID, MAX_OFFSET_M, check_point, route_points, unit_to_pb, who
-from backend.services.resumable import follow, resume_refusal, snapshot
+from vigie.backend.dispatch import DispatchDesk, RoutingUnavailable
+from vigie.backend.domain.audit import AuditSink
+from vigie.backend.domain.units import Capability, TransitionRefused, Unit, UnitStatus, UnknownUnit
+from vigie.backend.routing import NoRoute
+from vigie.backend.services.audit_trail import audited
+from vigie.backend.services.dispatch_convert import (
+    MAX_ID,
+    MAX_OFFSET_M,
+    check_point,
+    route_points,
+    unit_to_pb,
+    who,
+)
+from vigie.backend.services.resumable import follow, resume_refusal, snapshot
+from vigie.v1 import assets_pb2, incidents_pb2, incidents_pb2_grpc
 
 SNAPSHOT_CHUNK = 1000
 DEFAULT_BATCH = 500

@@ -31,9 +31,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from backend.domain.incidents import RECENT_S, Entry, EntryKind, Incident, IncidentStatus, Step
-from backend.domain.units import Capability, Unit, UnitStatus
-from backend.store.files import open_private, private_dir, private_file
+from vigie.backend.domain.incidents import RECENT_S, Entry, EntryKind, Incident, IncidentStatus, Step
+from vigie.backend.domain.units import Capability, Unit, UnitStatus
+from vigie.backend.store.files import open_private, private_dir, private_file
 
 log = logging.getLogger(__name__)
 

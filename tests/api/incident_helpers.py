@@ -10,6 +10,10 @@ import uuid
 
 import grpc
 import networkx as nx
+
+from tests.api.test_alarms_service import StreamChecker
+from tests.conftest import open_channel
+from tests.unit.test_routing import reference_graph
 from vigie.v1 import (
     assets_pb2,
     assets_pb2_grpc,
@@ -18,10 +22,6 @@ from vigie.v1 import (
     map_pb2,
     map_pb2_grpc,
 )
-
-from tests.api.test_alarms_service import StreamChecker
-from tests.conftest import open_channel
-from tests.unit.test_routing import reference_graph
 
 INC = incidents_pb2.Incident
 UNIT = incidents_pb2.Unit

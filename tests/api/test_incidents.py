@@ -9,10 +9,10 @@ import uuid
 
 import grpc
 import pytest
-from vigie.v1 import audit_pb2, audit_pb2_grpc, incidents_pb2
 
 from tests.api.incident_helpers import INC, UNIT, Streets, Stubs, code_of, vehicle_positions
 from tests.conftest import BackendProcess, open_channel
+from vigie.v1 import audit_pb2, audit_pb2_grpc, incidents_pb2
 
 INV = grpc.StatusCode.INVALID_ARGUMENT
 FAILED = grpc.StatusCode.FAILED_PRECONDITION

@@ -8,9 +8,9 @@ from __future__ import annotations
 import tempfile
 
 import pytest
-from vigie.v1 import incidents_pb2
 
 from tests.api.incident_helpers import IncidentChecker, Stubs
+from vigie.v1 import incidents_pb2
 
 
 def watch_incidents(stubs: Stubs, after: int = 0, epoch: str = "", timeout: float = 60):

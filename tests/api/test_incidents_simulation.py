@@ -9,6 +9,9 @@ import threading
 
 import grpc
 import pytest
+
+from tests.api.incident_helpers import INC, UNIT, Streets, Stubs, distance_m
+from tests.conftest import BackendProcess, open_channel
 from vigie.v1 import (
     alarms_pb2,
     alarms_pb2_grpc,
@@ -18,9 +21,6 @@ from vigie.v1 import (
     video_pb2,
     video_pb2_grpc,
 )
-
-from tests.api.incident_helpers import INC, UNIT, Streets, Stubs, distance_m
-from tests.conftest import BackendProcess, open_channel
 
 SPEEDUP = "40"
 

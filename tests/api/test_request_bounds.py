@@ -8,6 +8,8 @@ import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
+
+from tests.conftest import open_channel
 from vigie.v1 import (
     alarms_pb2,
     alarms_pb2_grpc,
@@ -21,8 +23,6 @@ from vigie.v1 import (
     video_pb2,
     wall_pb2,
 )
-
-from tests.conftest import open_channel
 
 FILES = (
     alarms_pb2,

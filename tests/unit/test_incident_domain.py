@@ -11,8 +11,8 @@ import tempfile
 
 import pytest
 
-from backend.domain.assets import Asset, Kind
-from backend.domain.incidents import (
+from vigie.backend.domain.assets import Asset, Kind
+from vigie.backend.domain.incidents import (
     EntryKind,
     IncidentBook,
     IncidentRefused,
@@ -20,8 +20,8 @@ from backend.domain.incidents import (
     InvalidIncident,
     timer_levels,
 )
-from backend.domain.units import Capability, TransitionRefused, UnitBoard, UnitStatus, unit_from_vehicle
-from backend.store.incidents_sqlite import SqliteIncidentStore
+from vigie.backend.domain.units import Capability, TransitionRefused, UnitBoard, UnitStatus, unit_from_vehicle
+from vigie.backend.store.incidents_sqlite import SqliteIncidentStore
 
 S = IncidentStatus
 U = UnitStatus

@@ -12,8 +12,8 @@ import random
 import networkx as nx
 import pytest
 
-from backend.adapters.simulator.city import generate_city
-from backend.routing import NoRoute, RoadGraph
+from vigie.backend.adapters.simulator.city import generate_city
+from vigie.backend.routing import NoRoute, RoadGraph
 
 KMH = {"street": 30.0, "avenue": 50.0, "ring": 70.0}  # the speeds the routing documents
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.assets import Asset, Kind, Status
 
 CENTER_LAT = 47.322
 CENTER_LON = 5.041

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from backend.adapters.simulator.city import bearing_deg
+from vigie.backend.adapters.simulator.city import bearing_deg
 
 
 class Steering:
