@@ -7,7 +7,7 @@ mean latitude. Travel time follows the road class (`SPEED_KMH`); a feature with 
 off the network is snapped onto the nearest segment (vectorised with numpy), so routes start and
 end exactly where asked.
 
-Shortest paths are networkx's Dijkstra. `precompute()` (a few seconds, once, in an executor)
+Shortest paths are networkx's Dijkstra. `precompute()` (seconds of CPU, once, in an executor)
 fills an all-pairs table of junction-to-junction times with its predecessor table, after which a
 recommendation is a table look-up: `search_to()` gives every junction's time to an incident,
 `times_to()` times every unit at once, `route_from()` builds the winners' routes. Before the table

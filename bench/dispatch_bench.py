@@ -1,7 +1,7 @@
 """Dispatch benchmark: recommending units for an incident on the city's full road graph.
 
 1. The recommendation itself (backend/dispatch.py `rank_units`: every junction's time to the
-   incident from the all-pairs table the backend precomputes at start, all 60 vehicles timed at
+   incident from the all-pairs table the backend precomputes on its first recommendation, all 60 vehicles timed at
    once, routes built for the best 5), run through an executor as the backend does, for
    incidents at random street points. Fails (exit 1) when its
    p99 reaches 50 ms.
@@ -50,7 +50,7 @@ def bench_ranking(n: int) -> tuple[list[float], int, int]:
     graph = RoadGraph(city.geojson_layers())
     build_ms = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
-    assert graph.precompute()  # as the backend does once at start
+    assert graph.precompute()  # as the backend does once, on its first recommendation
     table_ms = (time.perf_counter() - t0) * 1000
     pool = [(unit_from_vehicle(a), (a.lat, a.lon)) for a in city.assets if a.kind is Kind.VEHICLE]
     rng = random.Random(7)
