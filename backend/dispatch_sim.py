@@ -12,8 +12,9 @@ resolve their incidents; and a flow of incidents, so the demo dispatches with no
   after the incident was opened (as commands are confirmed, backend/command_dispatch.py); it
   never resolves on an older state.
 - The city opens about `rate_per_day` incidents (some from the open alarms, the device faults
-  among them), dispatches its own after a short while, and closes them once resolved. Incidents
-  that people created are left to people, except that the crews still drive, arrive and clear.
+  among them; a new city starts with the last half hour's), dispatches its own after a short
+  while, and closes them once resolved. Incidents that people created are left to people,
+  except that the crews still drive, arrive and clear.
 
 `speedup` divides every simulated duration and multiplies the crews' road speed (tests, demos).
 """
@@ -51,6 +52,7 @@ WORK_S = {"police": (240.0, 900.0), "technical": (300.0, 1200.0)}
 RETURN_S = (60.0, 240.0)  # from RETURNING to AVAILABLE
 DISPATCH_DELAY_S = (15.0, 90.0)  # the simulated dispatcher's reaction to its own incidents
 CLOSE_AFTER_S = 300.0  # the simulated supervisor closes the city's resolved incidents
+BACKLOG_S, BACKLOG_MAX = 1800.0, 20  # incidents already open when a new city starts
 FROM_ALARMS = 0.4  # share of generated incidents taken from open alarms
 RANDOM_TYPES = (
     ("road_accident", 3),
@@ -128,6 +130,10 @@ class CrewSimulation:
                     self._unit_changed(u)
             elif u.status in (UnitStatus.ON_SCENE, UnitStatus.RETURNING):
                 self._crews[u.id] = _Crew(u.id, u.incident_id, now + self._s(RETURN_S))
+        if self.rate_per_day > 0 and self.desk.book.next_id == 1:
+            # A new city is not an idle one: the last half hour's incidents are open already.
+            for _ in range(min(BACKLOG_MAX, round(self.rate_per_day * BACKLOG_S / 86_400))):
+                self._generate()
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._run(), name="dispatch-crews"),
