@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.adapters.composite import CompositeNetwork
 from vigie.backend.adapters.simulator.simulator import CitySimulator
-from vigie.backend.dispatch import DispatchDesk
+from vigie.backend.dispatch import SYSTEM_USER, DispatchDesk
 from vigie.backend.domain.alarms import AlarmEngine
 from vigie.backend.domain.assets import Asset, Kind, Status
 from vigie.backend.domain.changelog import HistoryExpired
@@ -329,7 +329,7 @@ class CrewSimulation:
             self.desk.set_incident_status(
                 inc.id,
                 IncidentStatus.RESOLVED,
-                "system",
+                SYSTEM_USER,
                 outcome=f"{device.name} reports OK again",
                 manual=False,
             )
