@@ -14,6 +14,8 @@ recommendation is a table look-up: `search_to()` gives every junction's time to 
 is there (or for a graph too big for it), `search_to()` is one single-source Dijkstra from the
 incident on the reversed graph. The calls compute: run them in an executor, never on the event
 loop. Searches are serialised by a lock (their temporary start node lives in the shared graph).
+(The graph, its snapping index, the searches and the routes they build share their arrays: one
+module, longer than most.)
 """
 
 from __future__ import annotations
