@@ -125,10 +125,15 @@ SPEC = {
     " AssetService/GetTelemetry AssetService/WatchTelemetry MapService/GetBasemap VideoService/ListCameras"
     " VideoService/StreamVideo AlarmService/WatchAlarms AlarmService/ListAlarms CommandService/ListActions"
     " WallService/ListWalls WallService/WatchWalls WallService/AttachWall AuthService/Refresh"
-    " AuthService/Logout AuthService/WhoAmI",
+    " AuthService/Logout AuthService/WhoAmI"
+    " ModeService/ListModes ModeService/GetRun ModeService/ListRuns ModeService/WatchModes",
     Role.OPERATOR: "VideoService/Ptz AlarmService/Acknowledge AlarmService/Shelve AlarmService/Unshelve"
-    " CommandService/Execute CommandService/GetCommand CommandService/WatchCommand",
-    Role.SUPERVISOR: "AuditService/ListAudit WallService/Push WallService/CreateWall WallService/DeleteWall",
+    " CommandService/Execute CommandService/GetCommand CommandService/WatchCommand"
+    " ModeService/Preview CardholderService/ListAccessEvents CardholderService/WatchAccessEvents",
+    Role.SUPERVISOR: "AuditService/ListAudit WallService/Push WallService/CreateWall WallService/DeleteWall"
+    " ModeService/Activate ModeService/RetryFailed ModeService/ReturnToNormal"
+    " CardholderService/ListCardholders CardholderService/ListExceptions CardholderService/SetException"
+    " CardholderService/RemoveException",
     Role.ADMIN: "AuthService/ListUsers AuthService/CreateUser AuthService/UpdateUser AuthService/RevokeUser",
 }
 
