@@ -23,12 +23,15 @@ from vigie.v1 import (
     commands_pb2_grpc,
     map_pb2,
     map_pb2_grpc,
+    modes_pb2,
+    modes_pb2_grpc,
     video_pb2,
     video_pb2_grpc,
     wall_pb2,
     wall_pb2_grpc,
 )
 
+from backend.access_control import AccessControl
 from backend.adapters.base import DeviceNetwork
 from backend.alarm_sources import AlarmSources
 from backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
@@ -36,8 +39,10 @@ from backend.disk_watch import MIB, DiskWatcher
 from backend.domain.assets import Kind
 from backend.domain.audit import AuditSink
 from backend.domain.commands import CommandBook
+from backend.domain.modes import ModeDef, load_modes
 from backend.domain.revlog import AssetStore
 from backend.domain.walls import MAX_WALLS, WallRegistry
+from backend.mode_engine import ModeEngine
 from backend.security.bounds import BoundsInterceptor
 from backend.security.interceptor import AuthInterceptor
 from backend.security.refusal_audit import WINDOW_S
@@ -47,12 +52,15 @@ from backend.services.alarms import AlarmService
 from backend.services.assets import AssetService
 from backend.services.audit import AuditService
 from backend.services.auth import AuthService
+from backend.services.cardholders import CardholderService
 from backend.services.commands import CommandService
 from backend.services.map import MapService
+from backend.services.modes import ModeService
 from backend.services.video import VideoService
 from backend.services.wall import WallService
 from backend.store.alarms_sqlite import AlarmPersister
 from backend.store.audit_sqlite import AuditStore
+from backend.store.modes_sqlite import ModesStore
 from backend.store.walls_json import WallFile
 from backend.system_alarms import DISK, Subsystem, SystemAlarms
 
@@ -67,6 +75,8 @@ SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     wall_pb2.DESCRIPTOR.services_by_name["WallService"].full_name,
+    modes_pb2.DESCRIPTOR.services_by_name["ModeService"].full_name,
+    modes_pb2.DESCRIPTOR.services_by_name["CardholderService"].full_name,
 )
 
 ALARM_STORE = Subsystem(
@@ -118,6 +128,7 @@ class Backend:
         min_free_mb: float = 0.0,
         disk_check_s: float = 10.0,
         refusal_window_s: float = WINDOW_S,
+        modes: list[ModeDef] | None = None,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
@@ -127,7 +138,8 @@ class Backend:
         configured walls (name -> displays allowed to attach it), at most `max_walls` walls;
         `audit_retention_days` / `audit_max_mb` the audit trail's limits (None: none);
         `min_free_mb` the free space of `data_dir` below which a system alarm is raised (checked
-        every `disk_check_s`); `refusal_window_s` the window refused calls are aggregated over."""
+        every `disk_check_s`); `refusal_window_s` the window refused calls are aggregated over;
+        `modes` the city modes (None: the provided ones, docs/modes.md)."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
@@ -199,6 +211,7 @@ class Backend:
             heartbeat_s=heartbeat_s,
         )
         wall_pb2_grpc.add_WallServiceServicer_to_server(self.walls, self.server)
+        self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
             reflection.enable_server_reflection(
@@ -232,6 +245,8 @@ class Backend:
         self.interceptor.refusals.start()
         await self.alarm_sources.start()
         await self.dispatcher.start()
+        await self.mode_engine.start()
+        await self.access.start()
         await self.server.start()
         self._credentials_watch = asyncio.get_running_loop().create_task(
             self.auth.watch_credentials(), name="credentials-watch"
@@ -254,15 +269,48 @@ class Backend:
         if self._credentials_watch is not None:
             self._credentials_watch.cancel()
         await self.interceptor.refusals.stop()
+        await self.mode_engine.stop()
         await self.dispatcher.stop()
+        self.network.on_badge(None)
+        await self.access.stop()
         await self.alarm_sources.stop()
         await self.network.stop()
         await self.alarm_store.close()
         await self.users.close()
         await self.audit_store.close()
         await self.wall_file.close()
+        await self.modes_store.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)
         self.assets.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _build_modes(self, data_dir: str | None, modes: list[ModeDef] | None, heartbeat_s: float) -> None:
+        """City modes and access control (docs/modes.md): modes.sqlite3 in `data_dir`, restored
+        here so an active mode and its recorded states survive a restart."""
+        self.modes_store = ModesStore(data_dir)
+        self.mode_engine = ModeEngine(
+            load_modes() if modes is None else modes,
+            self.store,
+            self.command_book,
+            self.alarm_engine,
+            self.audit,
+            self.modes_store,
+            self.alarm_sources.cameras_for,
+        )
+        self.mode_engine.load()
+        self.access = AccessControl(
+            self.store,
+            self.alarm_engine,
+            self.audit,
+            self.modes_store,
+            self.network.cardholders(),
+            self.mode_engine.holder,
+        )
+        self.access.load()
+        self.network.on_badge(self.access.on_badge)
+        self.modes = ModeService(self.mode_engine, heartbeat_s=heartbeat_s)
+        modes_pb2_grpc.add_ModeServiceServicer_to_server(self.modes, self.server)
+        self.cardholders = CardholderService(self.access, heartbeat_s=heartbeat_s)
+        modes_pb2_grpc.add_CardholderServiceServicer_to_server(self.cardholders, self.server)
 
     def _asset_kind(self, asset_id: str) -> Kind | None:
         a = self.store.get(asset_id)
