@@ -1,0 +1,115 @@
+"""Health emergency on a real backend with people badging all day: the closed schools refuse
+ordinary badges ("not permitted at this time") and let in the carers an exception names, both
+seen live on WatchAccessEvents and in the journal; the refusals' alarms are suppressed by design
+with the mode as reason; exceptions are SUPERVISOR-only and audited."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import grpc
+import pytest
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, audit_pb2, audit_pb2_grpc, modes_pb2, modes_pb2_grpc
+
+from tests.conftest import open_channel
+
+CLOSED = ["École élémentaire", "École maternelle", "Crèche"]
+
+
+def test_closed_buildings_refuse_ordinary_badges_and_let_exempt_people_in_live(make_backend):
+    b = make_backend(
+        "--seed", "4", "--quiet-city", "--lights", "200", "--vehicles", "0", "--badge-rate", "40"
+    )
+    b = b.start()
+    with open_channel(b.address, user="supervisor") as ch:
+        modes = modes_pb2_grpc.ModeServiceStub(ch)
+        cards = modes_pb2_grpc.CardholderServiceStub(ch)
+        people = cards.ListCardholders(modes_pb2.ListCardholdersRequest(page_size=5000), timeout=10)
+        assert people.total_size == 400 and "carers" in people.groups
+        exc = modes_pb2.AccessException(group="carers", building_types=CLOSED, note="home visits")
+        exc.valid_from.FromSeconds(int(time.time()) - 60)
+        exc.valid_until.FromSeconds(int(time.time()) + 3600)
+        stored = cards.SetException(
+            modes_pb2.SetExceptionRequest(exception=exc, reason="carers keep working"), timeout=10
+        )
+        assert stored.exception_id and stored.created_by == "supervisor"
+
+        run = modes.Activate(
+            modes_pb2.ActivateRequest(
+                idempotency_key=uuid.uuid4().hex,
+                mode_id="health_emergency",
+                scope=modes_pb2.ModeScope(whole_city=True),
+                reason="epidemic",
+                confirmed=True,
+            ),
+            timeout=30,
+        ).run
+        # Wait for the activation to end (WatchModes), then list the doors it locked, confirmed
+        # from their own state.
+        watch = modes.WatchModes(modes_pb2.WatchModesRequest(), timeout=90)
+        for msg in watch:
+            runs = [c.run for c in msg.changes.changes] + list(msg.snapshot.runs)
+            if any(r.run_id == run.run_id and r.state != modes_pb2.ModeRun.ACTIVATING for r in runs):
+                break
+        watch.cancel()
+        t_done = time.time()
+        got = modes.GetRun(modes_pb2.GetRunRequest(run_id=run.run_id, page_size=5000), timeout=10)
+        locked = {
+            r.asset_id for r in got.results if r.step == "close-buildings" and r.stage == 3
+        }  # CONFIRMED
+        assert locked
+
+        seen_exempt = seen_refused = None
+        stream = cards.WatchAccessEvents(modes_pb2.WatchAccessEventsRequest(), timeout=120)
+        last = 0
+        for msg in stream:
+            if msg.WhichOneof("event") != "events":
+                continue
+            for e in msg.events.events:
+                assert e.sequence == last + 1 or last == 0, (e.sequence, last)
+                last = e.sequence
+                if e.time.ToNanoseconds() / 1e9 < t_done or e.asset_id not in locked:
+                    continue
+                if e.group == "carers":
+                    assert e.granted and e.reason.startswith("exempt: group carers (home visits)"), e
+                    assert e.exception_id == stored.exception_id and e.run_id == run.run_id
+                    seen_exempt = e
+                elif e.person_id:
+                    assert not e.granted and e.reason == "not permitted at this time", e
+                    seen_refused = e
+            if seen_exempt and seen_refused:
+                break
+        stream.cancel()
+        assert seen_exempt and seen_refused
+
+        # Both are in the journal too.
+        journal = cards.ListAccessEvents(modes_pb2.ListAccessEventsRequest(page_size=5000), timeout=10)
+        sequences = {e.sequence for e in journal.events}
+        assert {seen_exempt.sequence, seen_refused.sequence} <= sequences
+
+        # The refusals' alarms at the closed doors are suppressed by design, with the mode named.
+        alarms = alarms_pb2_grpc.AlarmServiceStub(ch)
+        listed = alarms.ListAlarms(
+            alarms_pb2.ListAlarmsRequest(asset_ids=[seen_refused.asset_id], page_size=100), timeout=10
+        )
+        refused = [a for a in listed.alarms if a.cause == "access_refused"]
+        assert refused and all(a.state == alarms_pb2.Alarm.SUPPRESSED for a in refused)
+        assert all(f"city mode Health emergency ({run.run_id})" in a.suppression_reason for a in refused)
+
+        cards.RemoveException(
+            modes_pb2.RemoveExceptionRequest(exception_id=stored.exception_id, reason="done"), timeout=10
+        )
+        trail = audit_pb2_grpc.AuditServiceStub(ch).ListAudit(
+            audit_pb2.ListAuditRequest(action="access.exception", page_size=10), timeout=10
+        )
+        assert [(r.action, r.result) for r in trail.records] == [
+            ("access.exception_remove", "ok"),
+            ("access.exception_set", "ok"),
+        ]
+    with open_channel(b.address, user="operator") as ch:
+        with pytest.raises(grpc.RpcError) as err:
+            modes_pb2_grpc.CardholderServiceStub(ch).SetException(
+                modes_pb2.SetExceptionRequest(exception=exc, reason="x"), timeout=10
+            )
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
