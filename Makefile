@@ -44,6 +44,7 @@ bench: $(GEN)
 	-$(BIN)/python bench/video_bench.py
 	-$(BIN)/python bench/alarm_bench.py
 	-$(BIN)/python bench/command_bench.py
+	-$(BIN)/python bench/modes_bench.py
 
 clean:
 	rm -rf $(VENV) protos/vigie/v1/*_pb2*.py* $(GEN)
