@@ -142,16 +142,20 @@ class ModeEngine:
         for run_id, recs in loaded.devices.items():
             run = self._runs[run_id]
             self._records[run_id] = records = [DeviceRecord.from_json(r) for r in recs]
-            if run.state in (RunState.ACTIVATING, RunState.RETURNING):
+            if run.open:
                 phase = run.phase
+                fixed = False
                 for r in records:
                     res = r.result(phase)
                     if res.pending:
+                        fixed = True
                         res.stage = Stage.TIMED_OUT.value
                         res.detail = "the backend restarted before the device confirmed: retry it"
                         res.updated_at = now
                         self._dirty_recs[(run_id, *r.key)] = r
-                self._finish_phase(run)
+                if fixed or run.state in (RunState.ACTIVATING, RunState.RETURNING):
+                    run.state = RunState.ACTIVATING if phase is Phase.ACTIVATION else RunState.RETURNING
+                    self._finish_phase(run)
             if run.state in (RunState.ACTIVATING, RunState.ACTIVE, RunState.PARTIAL):
                 self._suppress(run, records)
 
@@ -495,16 +499,21 @@ class ModeEngine:
             ids = list(by_id)
             for i in range(0, len(ids), self.batch):
                 batches.append((action, params, {k: by_id[k] for k in ids[i : i + self.batch]}))
-        try:
-            await asyncio.gather(
-                *(
-                    self._batch(run, phase, caller, reason, f"{tag}:{n}", a, p, recs, sem)
-                    for n, (a, p, recs) in enumerate(batches)
-                )
-            )
-        finally:
-            self._finish_phase(run)
-            await self.flush()
+        # Cancelled (the backend stops): the run stays on its way on disk; the next start ends it.
+        outcomes = await asyncio.gather(
+            *(
+                self._batch(run, phase, caller, reason, f"{tag}:{n}", a, p, recs, sem)
+                for n, (a, p, recs) in enumerate(batches)
+            ),
+            return_exceptions=True,
+        )
+        for (_, _, recs), outcome in zip(batches, outcomes, strict=True):
+            if isinstance(outcome, BaseException):  # a bug must not leave devices on their way
+                log.error("mode run %s: a batch failed", run.run_id, exc_info=outcome)
+                why = f"internal error: {outcome}"
+                self._update(run, phase, recs, lambda _id, why=why: (Stage.FAILED, why))
+        self._finish_phase(run)
+        await self.flush()
 
     async def _batch(
         self,

@@ -23,11 +23,12 @@ from bench.common import open_channel
 R = modes_pb2.ModeRun
 
 
-def until_done(stub, run_id: str, busy: int) -> tuple[float, modes_pb2.ModeRun, int]:
-    """Seconds until the run leaves `busy`, its final state, and the progress messages seen."""
+def until_done(stream, run_id: str, busy: int) -> tuple[float, modes_pb2.ModeRun, int]:
+    """Seconds until the run leaves `busy`, its final state, and the progress messages seen
+    (`stream` is opened before the call it follows)."""
     t0 = time.perf_counter()
     seen = 0
-    for msg in stub.WatchModes(modes_pb2.WatchModesRequest(), timeout=300):
+    for msg in stream:
         for run in [c.run for c in msg.changes.changes] + list(msg.snapshot.runs):
             if run.run_id == run_id:
                 seen += 1
@@ -60,6 +61,7 @@ def main() -> int:
         t0 = time.perf_counter()
         preview = stub.Preview(modes_pb2.PreviewRequest(mode_id="health_emergency", scope=scope), timeout=60)
         t_preview = time.perf_counter() - t0
+        stream = stub.WatchModes(modes_pb2.WatchModesRequest(), timeout=300)
         t0 = time.perf_counter()
         run = stub.Activate(
             modes_pb2.ActivateRequest(
@@ -72,7 +74,7 @@ def main() -> int:
             timeout=60,
         ).run
         t_answer = time.perf_counter() - t0
-        took, done, updates = until_done(stub, run.run_id, R.ACTIVATING)
+        took, done, updates = until_done(stream, run.run_id, R.ACTIVATING)
         took += t_answer
         sent = done.total - (sum(c.unchanged for c in preview.counts))
         commands = -(-sent // 500)
@@ -97,7 +99,8 @@ def main() -> int:
             ),
             timeout=60,
         )
-        _, back, _ = until_done(stub, run.run_id, R.RETURNING)
+        _, back, _ = until_done(stream, run.run_id, R.RETURNING)
+        stream.cancel()
         took = time.perf_counter() - t0
         print(
             f"  return to normal in {took:.1f} s: {back.confirmed} back, {back.failed} failed -> {R.State.Name(back.state)}"

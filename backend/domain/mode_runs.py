@@ -5,6 +5,7 @@ gRPC-free). The engine that executes runs is backend/mode_engine.py."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -244,7 +245,7 @@ def make_plan(
     scope: Scope,
     assets: list[Asset],
     held: dict[str, tuple[str, str, str]],
-    cameras_for,
+    cameras_for: Callable[[Asset], list[str]],
 ) -> Plan:
     """Every device each step selects in `scope`, and what will happen to it. `held`: asset id ->
     (run id, mode name, step) of the active runs; `cameras_for(asset)` the cameras covering it."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,7 +306,7 @@ def parse_mode(data: dict[str, Any], origin: str = "<mode>", source: str = "") -
     if problems:
         raise ModeFileError(problems)
     return ModeDef(
-        id=mid,
+        id=str(mid),
         name=raw["name"].strip(),
         description=description.strip(),
         color=color,
@@ -374,8 +375,8 @@ def _parse_step(s: dict[str, Any], where: str, problems: list[str]) -> Step | No
     if len(problems) > before or action is None or params is None or sel is None:
         return None
     return Step(
-        name=name,
-        label=label or name,
+        name=str(name),
+        label=str(label or name),
         action=action,
         params=params,
         selection=sel,
@@ -390,7 +391,7 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {f: getattr(obj, f) for f in obj.__slots__}
 
 
-def _action(value: Any, key: str, fail) -> Action | None:
+def _action(value: Any, key: str, fail: Callable[[str, str], None]) -> Action | None:
     try:
         return Action(value)
     except ValueError:
@@ -398,7 +399,7 @@ def _action(value: Any, key: str, fail) -> Action | None:
         return None
 
 
-def _params(raw: Any, key: str, fail) -> tuple[Params | None, float]:
+def _params(raw: Any, key: str, fail: Callable[[str, str], None]) -> tuple[Params | None, float]:
     if not isinstance(raw, dict):
         fail(key, "must be a table, e.g. { level_percent = 30 }")
         return None, 0.0
