@@ -6,17 +6,19 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/vigie/v1/*.proto)
 GEN    := protos/vigie/v1/.gen-stamp
 
-.PHONY: demo test lint bench gen clean screenshot
+.PHONY: demo test test-all lint bench gen clean screenshot
 
 # The venv is rebuilt when pyproject.toml or the constraints change (stale), or when missing.
-$(STAMP): pyproject.toml requirements/constraints.txt
+$(STAMP): pyproject.toml setup.py requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]'
 	@touch $@
 
 # Python code for the vigie.v1 API is generated at build time (not committed), with type stubs.
-$(GEN): $(PROTOS) $(STAMP) tools/gen_protos.py
+# .venv/ns: the installed package tree as symlinks, for import-linter and mypy (tools/namespace_links.py).
+$(GEN): $(PROTOS) $(STAMP) tools/gen_protos.py tools/namespace_links.py setup.py
 	$(BIN)/python tools/gen_protos.py
+	$(BIN)/python tools/namespace_links.py $(VENV)/ns
 	@touch $@
 
 gen: $(GEN)
@@ -29,22 +31,50 @@ screenshot: $(GEN)
 
 # ruff (with RUF100: no stale noqa), the layering contracts ([tool.importlinter]) and the type checks
 # ([tool.mypy]) in pyproject.toml.
-lint: $(STAMP)
+lint: $(GEN)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports --no-cache
+	PYTHONPATH=$(VENV)/ns $(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
 test: $(GEN) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every benchmark runs; the target fails (non-zero) if any of them failed, naming them.
+BENCHES := run map_bench video_bench alarm_bench command_bench modes_bench cost_bench soak
 bench: $(GEN)
-	-$(BIN)/python bench/run.py $(ARGS)
-	-$(BIN)/python bench/map_bench.py
-	-$(BIN)/python bench/video_bench.py
-	-$(BIN)/python bench/alarm_bench.py
-	-$(BIN)/python bench/command_bench.py
-	-$(BIN)/python bench/modes_bench.py
+	@failed=""; for b in $(BENCHES); do \
+		echo "== bench/$$b.py"; \
+		case $$b in run) args="$(ARGS)";; soak) args="--short";; *) args="";; esac; \
+		$(BIN)/python bench/$$b.py $$args || failed="$$failed $$b"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make bench: FAILED:$$failed" >&2; exit 1; fi
+
+# The suite on every supported Python found (pyenv's or on PATH): .venv-3.12, .venv-3.13 beside
+# .venv, each from the same pins; a version that is not installed is skipped with a message.
+# `make test-all PYTEST_ARGS="tests/unit -x"` narrows the run; PYVERSIONS="3.12" picks versions.
+PYVERSIONS ?= 3.11 3.12 3.13
+test-all: $(GEN)
+	@for v in $(PYVERSIONS); do \
+	  py=$$(ls -d $$(pyenv root 2>/dev/null)/versions/$$v*/bin/python 2>/dev/null | tail -n1); \
+	  [ -n "$$py" ] || py=$$(command -v python$$v); \
+	  if [ -z "$$py" ] || ! "$$py" -c '' 2>/dev/null; then echo "== Python $$v: not installed, skipped"; continue; fi; \
+	  venv=.venv-$$v; \
+	  if [ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = "$$v" ]; then venv=$(VENV); fi; \
+	  if ! [ -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ] || [ setup.py -nt $$venv/.installed ] || [ requirements/constraints.txt -nt $$venv/.installed ]; then \
+	    rm -rf $$venv && $$py -m venv $$venv \
+	    && $$venv/bin/python -m pip install --quiet -c requirements/constraints.txt -e '.[dev]' \
+	    && touch $$venv/.installed || exit 1; \
+	  fi; \
+	  echo "== Python $$v ($$($$venv/bin/python -V))"; \
+	  $$venv/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS) || exit 1; \
+	done
 
 clean:
-	rm -rf $(VENV) protos/vigie/v1/*_pb2*.py* $(GEN)
+	rm -rf $(VENV) .venv-3.* protos/vigie/v1/*_pb2*.py* $(GEN)
+
+# Soak: the accelerated city, a scripted operator and backend restarts for MINUTES (default 30);
+# slopes, top growers, CSV and PNG under /tmp/vigie-soak-* (docs/soak.md). ARGS: more options.
+.PHONY: soak
+soak: $(GEN)
+	$(BIN)/python bench/soak.py --minutes $(or $(MINUTES),30) $(ARGS)

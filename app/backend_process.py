@@ -22,7 +22,7 @@ class BackendProcess:
         self.args = [
             sys.executable,
             "-m",
-            "backend",
+            "vigie.backend",
             "--listen",
             self.address,
             "--stop-on-stdin-eof",

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -17,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.auth import Credentials, TlsOptions
-    from app.session import Session
+    from vigie.app.auth import Credentials, TlsOptions
+    from vigie.app.session import Session
 
 WALL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -73,13 +74,20 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
         "--tls-cert", default=d(None), metavar="FILE", help="this console's certificate, if the backend asks"
     )
     common.add_argument("--tls-key", default=d(None), metavar="FILE", help="the key of --tls-cert")
+    common.add_argument(
+        "--time-zone",
+        default=d(None),
+        metavar="ZONE",
+        help="the city's IANA time zone for every time shown (default: the setting city/time_zone, "
+        "else Europe/Paris); the demo's backend gets the same",
+    )
     return common
 
 
 def session_credentials(args: argparse.Namespace) -> Credentials | None:
     """Who the console logs in as: --user with $VIGIE_PASSWORD; the demo's users have their name as
     password; None: the login dialog asks."""
-    from app.auth import Credentials
+    from vigie.app.auth import Credentials
 
     user = args.user or ("operator" if args.command == "demo" else None)
     if not user:
@@ -92,7 +100,7 @@ def tls_options(args: argparse.Namespace) -> TlsOptions | None:
     """TLS from the command line, else from the settings (tls/ca, tls/cert, tls/key)."""
     from PySide6.QtCore import QSettings
 
-    from app.auth import TlsOptions
+    from vigie.app.auth import TlsOptions
 
     s = QSettings()
     ca = args.tls_ca or s.value("tls/ca", "")
@@ -116,6 +124,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--lights", type=int, default=5000)
+    demo.add_argument(
+        "--fresh",
+        action="store_true",
+        help="a clean city: the backend gets a new, empty data dir (no alarms, audit or walls from "
+        "earlier runs), removed when the demo ends",
+    )
     demo.add_argument(
         "--cameras",
         metavar="FILE",
@@ -148,13 +162,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--name {args.name!r}: 1-64 of A-Z a-z 0-9 . _ -")
     if not 1 <= args.screens <= 8:
         p.error("--screens must be between 1 and 8")
+    if args.time_zone:
+        from vigie.app.city_time import load
+
+        try:
+            load(args.time_zone)
+        except ValueError as exc:
+            p.error(f"--time-zone: {exc}")
     return args
+
+
+def apply_time_zone(args: argparse.Namespace) -> str:
+    """The city's zone for this console: --time-zone, else the setting, else Europe/Paris."""
+    from PySide6.QtCore import QSettings
+
+    from vigie.app import city_time
+
+    name = args.time_zone or str(QSettings().value(city_time.SETTING, "") or "") or city_time.DEFAULT
+    from vigie.widgets.charts.telemetry_chart import TelemetryChart
+
+    try:
+        city_time.set_zone(name)
+    except ValueError as exc:
+        logging.warning("setting %s: %s; using %s", city_time.SETTING, exc, city_time.DEFAULT)
+        city_time.set_zone(city_time.DEFAULT)
+    TelemetryChart.utc_offset_west = city_time.seconds_west  # the charts' time axes too
+    return city_time.zone().key
 
 
 def make_session(address: str, args: argparse.Namespace) -> Session:
     """The one place consoles and walls get their backend session: who logs in (--user and
     $VIGIE_PASSWORD; the demo's operator) and over what (TLS from the options or settings)."""
-    from app.session import Session
+    from vigie.app.session import Session
 
     creds = session_credentials(args)
     if creds is not None and not creds.password:
@@ -166,7 +205,7 @@ def demo_walls() -> list[str]:
     """The demo backend's walls: one per screen role (so Screens ▸ Presentation: shared wall works on
     any screen) and wall-1..wall-4 for `vigie wall --name wall-N` processes, each allowed to the
     demo's users."""
-    from app.workspace.screens import role_names
+    from vigie.app.workspace.screens import role_names
 
     users = ",".join(f"user:{u}" for u in ("viewer", "operator", "supervisor", "admin"))
     names = [*role_names(8), *(f"wall-{i}" for i in range(1, 5))]
@@ -211,6 +250,19 @@ def _prepare_environment(args: argparse.Namespace) -> None:
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
     if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
         os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
+    if not os.environ.get("VIGIE_NO_PAGE_GC"):  # bench/soak.py --no-page-gc measures without it
+        add_chromium_flag("--js-flags=--expose-gc")
+
+
+def add_chromium_flag(flag: str) -> None:
+    """Append a Chromium flag to QTWEBENGINE_CHROMIUM_FLAGS, keeping what the user set.
+
+    `--js-flags=--expose-gc` lets the map page collect its garbage itself (resources/map/map.js calls
+    `gc()` periodically when it exists): an idle QtWebEngine renderer otherwise lets V8 and Blink
+    garbage grow by about 28 MB a minute, which a forced collection gives back entirely."""
+    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "").split()
+    if flag not in flags:
+        os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = " ".join([*flags, flag])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,19 +271,25 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _prepare_environment(args)
+    from vigie.app import x11_check
+
+    problem = x11_check.check()  # before Qt: its own message names no package
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
 
     from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app import gc_policy
-    from app.backend_process import BackendProcess
-    from app.console import Console
-    from app.controllers.map_view import tiles_setting
-    from app.theme import apply_theme
-    from app.workspace.files import WorkspaceError, WorkspaceStore
-    from app.workspace.manager import WorkspaceManager
-    from app.workspace.screenshot import write_screenshots
-    from widgets.map.mbtiles import register_url_schemes
+    from vigie.app import gc_policy
+    from vigie.app.backend_process import BackendProcess
+    from vigie.app.console import Console
+    from vigie.app.controllers.map_view import tiles_setting
+    from vigie.app.theme import apply_theme
+    from vigie.app.workspace.files import WorkspaceError, WorkspaceStore
+    from vigie.app.workspace.manager import WorkspaceManager
+    from vigie.app.workspace.screenshot import write_screenshots
+    from vigie.widgets.map.mbtiles import register_url_schemes
 
     if args.tiles:
         try:
@@ -250,16 +308,22 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Vigie")
     app.setApplicationName("Vigie")
     apply_theme(app)
+    zone = apply_time_zone(args)
 
     backend: BackendProcess | None = None
+    fresh_dir = ""
     address = args.backend
     if args.command == "demo":
-        extra = ["--seed", str(args.seed), "--lights", str(args.lights), "--demo-users", *demo_walls()]
+        extra = ["--seed", str(args.seed), "--lights", str(args.lights), "--demo-users", "--time-zone", zone]
+        extra += demo_walls()
         if args.cameras:
             if not Path(args.cameras).is_file():
                 print(f"vigie: no camera catalogue at {args.cameras}", file=sys.stderr)
                 return 2
             extra += ["--cameras", str(Path(args.cameras).resolve())]
+        if args.fresh:
+            fresh_dir = tempfile.mkdtemp(prefix="vigie-demo-")  # 0700, new each time
+            extra += ["--data-dir", fresh_dir]
         backend = BackendProcess(extra)
         backend.start()
         address = backend.address
@@ -280,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         workspaces.shutdown()
         if backend is not None:
             backend.stop()
+        if fresh_dir:
+            shutil.rmtree(fresh_dir, ignore_errors=True)
         return 2
     if backend is not None:
         # The demo's backend is ours: if it dies (a bad catalogue, a crash), say so instead of
@@ -322,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         session.stop()
         if backend is not None:
             backend.stop()
+        if fresh_dir:
+            shutil.rmtree(fresh_dir, ignore_errors=True)
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
     return code or result
 
@@ -342,8 +410,8 @@ def run_wall(args: argparse.Namespace, app: object) -> int:
     """`vigie wall`: attach to the backend as wall `args.name` and show what is pushed to it."""
     from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 
-    from app.models.asset_table import AssetTableModel
-    from app.wall.display import WallDisplay
+    from vigie.app.models.asset_table import AssetTableModel
+    from vigie.app.wall.display import WallDisplay
 
     try:
         screen = _pick_screen(app, args.screen)

@@ -11,24 +11,24 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 
-from app.auth import Credentials
-from app.client.session import Session
-from app.controllers.alarms import AlarmController
-from app.controllers.audit import AuditController
-from app.controllers.commands import CommandController
-from app.controllers.detail import DetailController
-from app.controllers.map_view import MapController
-from app.controllers.mosaic import MosaicController
-from app.controllers.wall import WallController
-from app.models.asset_table import ID_ROLE, AssetTableModel
-from app.models.asset_tree import FILTER_ROLE, AssetTreeModel
-from app.models.assets import AssetStore
-from app.models.records import CameraInfo
-from widgets.assets.asset_panel import AssetPanel
-from widgets.auth.login_dialog import LoginDialog
-from widgets.detail.asset_detail import AssetDetailView
-from widgets.map.map_view import MapView
-from widgets.mosaic.panel import MosaicPanel
+from vigie.app.auth import Credentials
+from vigie.app.client.session import Session
+from vigie.app.controllers.alarms import AlarmController
+from vigie.app.controllers.audit import AuditController
+from vigie.app.controllers.commands import CommandController
+from vigie.app.controllers.detail import DetailController
+from vigie.app.controllers.map_view import MapController
+from vigie.app.controllers.mosaic import MosaicController
+from vigie.app.controllers.wall import WallController
+from vigie.app.models.asset_table import ID_ROLE, AssetTableModel
+from vigie.app.models.asset_tree import FILTER_ROLE, AssetTreeModel
+from vigie.app.models.assets import AssetStore
+from vigie.app.models.records import CameraInfo
+from vigie.widgets.assets.asset_panel import AssetPanel
+from vigie.widgets.auth.login_dialog import LoginDialog
+from vigie.widgets.detail.asset_detail import AssetDetailView
+from vigie.widgets.map.map_view import MapView
+from vigie.widgets.mosaic.panel import MosaicPanel
 
 
 class Console(QObject):

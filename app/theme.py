@@ -9,9 +9,21 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
-from widgets.status.palette import KIND_LABELS, STATUS_COLORS, STATUS_LABELS
+from vigie.widgets.status.palette import KIND_LABELS, STATUS_COLORS, STATUS_LABELS
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+def _resources_dir() -> Path:
+    """resources/ beside the source folders (a checkout, an editable install), else the copy that
+    setup.py's build step puts inside the installed `vigie` package (a wheel, pipx)."""
+    beside = Path(__file__).resolve().parent.parent / "resources"
+    if beside.is_dir():
+        return beside
+    import vigie
+
+    return Path(vigie.__file__).resolve().parent / "resources"
+
+
+RESOURCES = _resources_dir()
 
 
 def apply_theme(app: QApplication) -> None:

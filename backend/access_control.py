@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from backend.domain.access import (
+from vigie.backend.domain.access import (
     MAX_EXCEPTIONS,
     NOT_PERMITTED,
     AccessEvent,
@@ -25,13 +25,13 @@ from backend.domain.access import (
     check_rule,
     decide,
 )
-from backend.domain.alarms import AlarmEngine
-from backend.domain.assets import Kind
-from backend.domain.audit import AuditEntry, AuditSink
-from backend.domain.changelog import ChangeLog
-from backend.domain.revlog import AssetStore
-from backend.security.principal import Principal
-from backend.store.modes_sqlite import ModesStore
+from vigie.backend.domain.alarms import AlarmEngine
+from vigie.backend.domain.assets import Kind
+from vigie.backend.domain.audit import AuditEntry, AuditSink
+from vigie.backend.domain.changelog import ChangeLog
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.security.principal import Principal
+from vigie.backend.store.modes_sqlite import ModesStore
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,10 @@ The engine stays generic (source keys, causes, priorities); this module knows de
   repeatedly (3), camera-detected bus-lane blocked (4) and delivery-bay misuse (3), a few per
   minute city-wide, each clearing after a plausible time.
 * `--alarm-rate R`: R synthetic alarms per second on random devices, each clearing after 5-60 s.
+* With the simulated city, its field staff acknowledge the city's own returned alarms that nobody
+  did: those returned more than RETURNED_KEEP_S ago, and the oldest beyond MAX_RETURNED, at start
+  and every TIDY_S. Without this, alarms returned during earlier runs pile up to hundreds; real
+  devices' alarms (catalogue cameras) are never touched.
 
 Alarm positions are the asset's; `CameraCoverage` picks up to 3 cameras looking at the spot.
 """
@@ -26,11 +30,18 @@ import time
 
 import numpy as np
 
-from backend.domain.alarms import AlarmEngine
-from backend.domain.assets import Asset, Kind, Status
-from backend.domain.revlog import AssetStore, HistoryExpired
+from vigie.backend.domain.alarms import AlarmEngine
+from vigie.backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.revlog import AssetStore, HistoryExpired
 
 log = logging.getLogger(__name__)
+
+# The simulated city's own returned, unacknowledged alarms: how long and how many are left to the
+# operators before its field staff acknowledge them (keeps the demo at tens of open alarms).
+RETURNED_KEEP_S = 15 * 60.0
+MAX_RETURNED = 20
+TIDY_S = 30.0
+FIELD_STAFF = "simulated city (field staff)"
 
 CONE_HALF_DEG = 35.0
 CONE_RANGE_M = 250.0
@@ -120,6 +131,7 @@ class AlarmSources:
         self._coverage = CameraCoverage([a for a in self.store.assets() if a.kind is Kind.CAMERA])
         rev = self.store.revision  # read with the resync: a change published after it is followed
         self._resync_statuses(now)
+        self.tidy_returned(now)
         # Event alarms left active by a previous run: nobody will clear them otherwise.
         for a in self.engine.open_alarms():
             if a.active and _is_event_key(a.source_key):
@@ -220,6 +232,38 @@ class AlarmSources:
                 log.exception("status alarm source failed")
                 await asyncio.sleep(1.0)
 
+    # --- the simulated city's field staff -------------------------------------------------------------
+
+    def _simulated(self, source_key: str, asset_id: str) -> bool:
+        """Raised by the simulation: its events, or a status of a simulated device (catalogue
+        cameras carry a 'source' attribute: their alarms are real and left to the operators).
+        --alarm-rate's synthetic alarms are a benchmark's load, left as they are."""
+        if ":synthetic:" in source_key:
+            return False
+        if source_key.endswith(":event"):
+            return True
+        a = self.store.get(asset_id)
+        return a is not None and "source" not in a.attributes
+
+    def tidy_returned(self, now: float) -> int:
+        """Acknowledge the simulated city's stale returned alarms; returns how many."""
+        if not self.simulated_events:
+            return 0
+        returned = sorted(
+            (
+                a
+                for a in self.engine.open_alarms()
+                if not a.active and not a.acknowledged and self._simulated(a.source_key, a.asset_id)
+            ),
+            key=lambda a: a.cleared_at,
+        )
+        stale = [a.id for i, a in enumerate(returned) if i < len(returned) - MAX_RETURNED]
+        stale += [a.id for a in returned[len(stale) :] if a.cleared_at < now - RETURNED_KEEP_S]
+        if stale:
+            self.engine.acknowledge(stale, FIELD_STAFF, "returned to normal, checked on site", now)
+            log.info("the simulated city's field staff acknowledged %d returned alarms", len(stale))
+        return len(stale)
+
     # --- timed events ---------------------------------------------------------------------------------
 
     def _schedule_clear(self, source_key: str, due: float) -> None:
@@ -236,12 +280,16 @@ class AlarmSources:
         for a in self.store.assets():
             pools.setdefault(a.kind, []).append(a.id)
         rng = self._rng
+        next_tidy = loop.time() + TIDY_S
         while True:
             await asyncio.sleep(TICK_S)
             try:
                 now_l = loop.time()
                 dt, last = now_l - last, now_l
                 now = time.time()
+                if now_l >= next_tidy:
+                    next_tidy = now_l + TIDY_S
+                    self.tidy_returned(now)
                 while self._clears and self._clears[0][0] <= now:
                     _, _, key = heapq.heappop(self._clears)
                     self.engine.clear(key, now)

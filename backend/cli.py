@@ -13,10 +13,10 @@ import threading
 
 import grpc
 
-from backend.adapters.base import DeviceNetwork
-from backend.domain.walls import MAX_WALLS, InvalidContent, check_allowed, check_name
-from backend.security.principal import Role
-from backend.server import Backend
+from vigie.backend.adapters.base import DeviceNetwork
+from vigie.backend.domain.walls import MAX_WALLS, InvalidContent, check_allowed, check_name
+from vigie.backend.security.principal import Role
+from vigie.backend.server import Backend
 
 READY_PREFIX = "VIGIE_BACKEND_LISTENING"  # the line a parent process may wait for (see tests/conftest.py)
 
@@ -185,8 +185,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="refused calls of one kind from one peer are audited once, then counted in one summary"
         " record per this many seconds (default 60)",
     )
+    p.add_argument(
+        "--time-zone",
+        default="Europe/Paris",
+        metavar="ZONE",
+        help="the city's IANA time zone (default Europe/Paris): camera overlays, day and night, telemetry;"
+        " give consoles the same (vigie --time-zone)",
+    )
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
+    from vigie.backend.adapters.simulator import city_zone
+
+    try:
+        city_zone.set_zone(args.time_zone)
+    except ValueError as exc:
+        p.error(f"--time-zone: {exc}")
     if not 0 <= args.lights <= 50_000:
         p.error("--lights must be between 0 and 50000")
     if not 0 <= args.vehicles <= 1000:
@@ -277,9 +290,9 @@ def build_network(args: argparse.Namespace) -> DeviceNetwork:
     """The simulator (default), the catalogue cameras, or both behind one CompositeNetwork.
 
     Raises CatalogueError for a bad catalogue, including ids that clash with simulated devices."""
-    from backend.adapters.cameras import CameraNetwork, CatalogueError, load_catalogue
-    from backend.adapters.composite import CompositeNetwork
-    from backend.adapters.simulator import CitySimulator
+    from vigie.backend.adapters.cameras import CameraNetwork, CatalogueError, load_catalogue
+    from vigie.backend.adapters.composite import CompositeNetwork
+    from vigie.backend.adapters.simulator import CitySimulator
 
     specs = load_catalogue(args.cameras) if args.cameras else []
     sim = None
@@ -326,11 +339,11 @@ def add_user(args: argparse.Namespace) -> int:
     """--add-user: create the user or reset its password (and role); audited; exits, never serves."""
     import getpass
 
-    from backend.domain.audit import AuditEntry
-    from backend.security.passwords import hash_password
-    from backend.security.users import check_name, check_password
-    from backend.store.audit_sqlite import AuditStore
-    from backend.store.users_sqlite import UserDB
+    from vigie.backend.domain.audit import AuditEntry
+    from vigie.backend.security.passwords import hash_password
+    from vigie.backend.security.users import check_name, check_password
+    from vigie.backend.store.audit_sqlite import AuditStore
+    from vigie.backend.store.users_sqlite import UserDB
 
     name = args.add_user
     try:
@@ -368,7 +381,7 @@ def tls_credentials(args: argparse.Namespace) -> grpc.ServerCredentials | None:
     """Raises TlsError; prints (and logs) a warning for certificates that expire soon."""
     if not args.tls_cert:
         return None
-    from backend.security.tls import TlsFiles, server_credentials
+    from vigie.backend.security.tls import TlsFiles, server_credentials
 
     creds, warnings = server_credentials(TlsFiles(args.tls_cert, args.tls_key, args.client_ca))
     for w in warnings:
@@ -437,7 +450,7 @@ async def serve(
 
 def load_city_modes(args: argparse.Namespace) -> list | int:
     """The provided modes plus --modes DIR; exit status 2 (every problem printed) for bad files."""
-    from backend.domain.modes import ModeFileError, load_modes
+    from vigie.backend.domain.modes import ModeFileError, load_modes
 
     try:
         return load_modes(args.modes)
@@ -455,8 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.add_user:
         return add_user(args)
-    from backend.adapters.cameras import CatalogueError
-    from backend.security.tls import TlsError
+    from vigie.backend.adapters.cameras import CatalogueError
+    from vigie.backend.security.tls import TlsError
 
     try:
         tls = tls_credentials(args)

@@ -16,12 +16,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-from backend.adapters.base import DeviceCommand, DeviceNetwork
-from backend.domain.actions import Action, Params, describe, shows
-from backend.domain.assets import Asset, Status
-from backend.domain.audit import AuditEntry, AuditSink
-from backend.domain.commands import Command, Stage
-from backend.domain.revlog import AssetStore, HistoryExpired
+from vigie.backend.adapters.base import DeviceCommand, DeviceNetwork
+from vigie.backend.domain.actions import Action, Params, describe, shows
+from vigie.backend.domain.assets import Asset, Status
+from vigie.backend.domain.audit import AuditEntry, AuditSink
+from vigie.backend.domain.commands import Command, Stage
+from vigie.backend.domain.revlog import AssetStore, HistoryExpired
 
 log = logging.getLogger(__name__)
 

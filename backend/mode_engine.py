@@ -23,12 +23,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from backend.domain.actions import Action, Params, describe, shows
-from backend.domain.alarms import AlarmEngine
-from backend.domain.assets import Asset
-from backend.domain.audit import AuditEntry, AuditSink
-from backend.domain.changelog import ChangeLog
-from backend.domain.commands import (
+from vigie.backend.domain.actions import Action, Params, describe, shows
+from vigie.backend.domain.alarms import AlarmEngine
+from vigie.backend.domain.assets import Asset
+from vigie.backend.domain.audit import AuditEntry, AuditSink
+from vigie.backend.domain.changelog import ChangeLog
+from vigie.backend.domain.commands import (
     MAX_REASON,
     CommandBook,
     CommandDenied,
@@ -37,7 +37,7 @@ from backend.domain.commands import (
     Stage,
     check_key,
 )
-from backend.domain.mode_runs import (
+from vigie.backend.domain.mode_runs import (
     DeviceRecord,
     Phase,
     PhaseResult,
@@ -47,10 +47,10 @@ from backend.domain.mode_runs import (
     make_plan,
     record_for,
 )
-from backend.domain.modes import ModeDef, Scope, recorded, state_text
-from backend.domain.revlog import AssetStore
-from backend.security.principal import Principal, Role
-from backend.store.modes_sqlite import ModesStore
+from vigie.backend.domain.modes import ModeDef, Scope, recorded, state_text
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.security.principal import Principal, Role
+from vigie.backend.store.modes_sqlite import ModesStore
 
 log = logging.getLogger(__name__)
 

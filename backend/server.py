@@ -10,6 +10,39 @@ import uuid
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from vigie.backend.access_control import AccessControl
+from vigie.backend.adapters.base import DeviceNetwork
+from vigie.backend.alarm_sources import AlarmSources
+from vigie.backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
+from vigie.backend.disk_watch import MIB, DiskWatcher
+from vigie.backend.domain.assets import Kind
+from vigie.backend.domain.audit import AuditSink
+from vigie.backend.domain.commands import CommandBook
+from vigie.backend.domain.modes import ModeDef, load_modes
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.domain.walls import MAX_WALLS, WallRegistry
+from vigie.backend.mode_engine import ModeEngine
+from vigie.backend.security.bounds import BoundsInterceptor
+from vigie.backend.security.interceptor import AuthInterceptor
+from vigie.backend.security.refusal_audit import WINDOW_S
+from vigie.backend.security.tokens import TokenRegistry
+from vigie.backend.security.users import UserDirectory
+from vigie.backend.services.alarms import AlarmService
+from vigie.backend.services.assets import AssetService
+from vigie.backend.services.audit import AuditService
+from vigie.backend.services.auth import AuthService
+from vigie.backend.services.cardholders import CardholderService
+from vigie.backend.services.commands import CommandService
+from vigie.backend.services.map import MapService
+from vigie.backend.services.modes import ModeService
+from vigie.backend.services.video import VideoService
+from vigie.backend.services.wall import WallService
+from vigie.backend.store.alarms_sqlite import AlarmPersister
+from vigie.backend.store.audit_sqlite import AuditStore
+from vigie.backend.store.modes_sqlite import ModesStore
+from vigie.backend.store.walls_json import WallFile
+from vigie.backend.system_alarms import DISK, Subsystem, SystemAlarms
 from vigie.v1 import (
     alarms_pb2,
     alarms_pb2_grpc,
@@ -30,39 +63,6 @@ from vigie.v1 import (
     wall_pb2,
     wall_pb2_grpc,
 )
-
-from backend.access_control import AccessControl
-from backend.adapters.base import DeviceNetwork
-from backend.alarm_sources import AlarmSources
-from backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
-from backend.disk_watch import MIB, DiskWatcher
-from backend.domain.assets import Kind
-from backend.domain.audit import AuditSink
-from backend.domain.commands import CommandBook
-from backend.domain.modes import ModeDef, load_modes
-from backend.domain.revlog import AssetStore
-from backend.domain.walls import MAX_WALLS, WallRegistry
-from backend.mode_engine import ModeEngine
-from backend.security.bounds import BoundsInterceptor
-from backend.security.interceptor import AuthInterceptor
-from backend.security.refusal_audit import WINDOW_S
-from backend.security.tokens import TokenRegistry
-from backend.security.users import UserDirectory
-from backend.services.alarms import AlarmService
-from backend.services.assets import AssetService
-from backend.services.audit import AuditService
-from backend.services.auth import AuthService
-from backend.services.cardholders import CardholderService
-from backend.services.commands import CommandService
-from backend.services.map import MapService
-from backend.services.modes import ModeService
-from backend.services.video import VideoService
-from backend.services.wall import WallService
-from backend.store.alarms_sqlite import AlarmPersister
-from backend.store.audit_sqlite import AuditStore
-from backend.store.modes_sqlite import ModesStore
-from backend.store.walls_json import WallFile
-from backend.system_alarms import DISK, Subsystem, SystemAlarms
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from grpc_health.v1 import health, health_pb2
 
-from backend.domain.alarms import AlarmEngine
-from backend.domain.assets import Asset, Kind
+from vigie.backend.domain.alarms import AlarmEngine
+from vigie.backend.domain.assets import Asset, Kind
 
 log = logging.getLogger(__name__)
 

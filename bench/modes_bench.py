@@ -15,10 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vigie.v1 import assets_pb2, modes_pb2, modes_pb2_grpc
-
-from app.backend_process import BackendProcess
 from bench.common import open_channel
+from vigie.app.backend_process import BackendProcess
+from vigie.v1 import assets_pb2, modes_pb2, modes_pb2_grpc
 
 R = modes_pb2.ModeRun
 

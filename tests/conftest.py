@@ -13,20 +13,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.session import Session
+    from vigie.app.session import Session
 
 # Qt reads these when it loads: set them before any test imports PySide6.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
-os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
+os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu --js-flags=--expose-gc")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="vigie-test-config-")  # QSettings stay out of ~
 
 import grpc
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
-from vigie.v1 import auth_pb2, auth_pb2_grpc
 
-from widgets.map.mbtiles import register_url_schemes
+from vigie.v1 import auth_pb2, auth_pb2_grpc
+from vigie.widgets.map.mbtiles import register_url_schemes
 
 # QtWebEngine needs these before pytest-qt creates the QApplication.
 register_url_schemes()
@@ -37,7 +37,7 @@ READY = "VIGIE_BACKEND_LISTENING"
 
 
 class BackendProcess:
-    """`python -m backend` on loopback, as a real separate process, restartable on the same port.
+    """`python -m vigie.backend` on loopback, as a real separate process, restartable on the same port.
 
     It runs with --demo-users (viewer, operator, supervisor, admin; password = name) unless
     `demo_users=False`; `stderr` (a file path) captures its standard error."""
@@ -64,7 +64,7 @@ class BackendProcess:
             [
                 sys.executable,
                 "-m",
-                "backend",
+                "vigie.backend",
                 "--listen",
                 f"127.0.0.1:{self.port}",
                 "--log-level",
@@ -184,8 +184,8 @@ def open_channel(
 
 def console_session(address: str, user: str = "operator", **kwargs: object) -> Session:
     """A console session logged in as a demo user (password = name), like `vigie demo` does."""
-    from app.auth import Credentials
-    from app.session import Session
+    from vigie.app.auth import Credentials
+    from vigie.app.session import Session
 
     return Session(address, credentials=Credentials(user, user, console=f"test-{user}"), **kwargs)  # type: ignore[arg-type]
 

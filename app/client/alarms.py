@@ -8,13 +8,13 @@ from typing import Any
 
 import grpc
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc
 
-from app.client import convert
-from app.client.core import UNARY_TIMEOUT, ClientCore
-from app.client.streams import Resume, ResyncNeeded
-from app.client.types import JournalQuery
-from app.models.records import AlarmRecord
+from vigie.app.client import convert
+from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
+from vigie.app.client.streams import Resume, ResyncNeeded
+from vigie.app.client.types import JournalQuery
+from vigie.app.models.records import AlarmRecord
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc
 
 
 class AlarmsClient(QObject):

@@ -12,12 +12,12 @@ import time
 
 import grpc
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import assets_pb2, assets_pb2_grpc
 
-from app.client import convert
-from app.client.core import UNARY_TIMEOUT, ClientCore
-from app.client.streams import Resume, ResyncNeeded, StreamEvent, StreamState
-from app.models.records import AssetRecord
+from vigie.app.client import convert
+from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
+from vigie.app.client.streams import Resume, ResyncNeeded, StreamEvent, StreamState
+from vigie.app.models.records import AssetRecord
+from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 log = logging.getLogger(__name__)
 

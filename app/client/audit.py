@@ -7,12 +7,12 @@ import dataclasses
 
 import grpc
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import audit_pb2_grpc
 
-from app.client import convert
-from app.client.core import UNARY_TIMEOUT, ClientCore
-from app.client.types import AuditQuery
-from app.models.audit import AuditRow, write_csv
+from vigie.app.client import convert
+from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
+from vigie.app.client.types import AuditQuery
+from vigie.app.models.audit import AuditRow, write_csv
+from vigie.v1 import audit_pb2_grpc
 
 EXPORT_PAGE = 5000
 

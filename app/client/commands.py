@@ -15,12 +15,12 @@ from typing import Any
 
 import grpc
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import commands_pb2, commands_pb2_grpc
 
-from app.client import convert
-from app.client.core import UNARY_TIMEOUT, ClientCore
-from app.client.streams import Resume, StreamEvent, StreamState, backoff_delay
-from app.models.commands import CommandState, TargetState
+from vigie.app.client import convert
+from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
+from vigie.app.client.streams import Resume, StreamEvent, StreamState, backoff_delay
+from vigie.app.models.commands import CommandState, TargetState
+from vigie.v1 import commands_pb2, commands_pb2_grpc
 
 COMMAND_RETRY_S = 30.0  # how long a command whose answer was lost is retried (with the same key)
 # Answers after which the request may not have reached the backend, or its answer was lost.

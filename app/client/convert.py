@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
-from vigie.v1 import alarms_pb2, assets_pb2, audit_pb2, commands_pb2, video_pb2, wall_pb2
 
-from app.client.types import AuditQuery, JournalQuery
-from app.models.audit import AuditRow
-from app.models.commands import ActionInfo, CommandState, TargetState
-from app.models.records import AlarmRecord, AssetRecord, CameraInfo, Series
-from app.wall.content import WallContent, WallState
+from vigie.app.client.types import AuditQuery, JournalQuery
+from vigie.app.models.audit import AuditRow
+from vigie.app.models.commands import ActionInfo, CommandState, TargetState
+from vigie.app.models.records import AlarmRecord, AssetRecord, CameraInfo, Series
+from vigie.app.wall.content import WallContent, WallState
+from vigie.v1 import alarms_pb2, assets_pb2, audit_pb2, commands_pb2, video_pb2, wall_pb2
 
 KIND_NAMES = {v: k.lower() for k, v in assets_pb2.Asset.Kind.items() if v != 0}
 KIND_NUMBERS = {name: v for v, name in KIND_NAMES.items()}

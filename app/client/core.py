@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 import grpc
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import auth_pb2, auth_pb2_grpc
 
-from app.auth import Credentials, TlsOptions, TokenHolder, explain_tls_failure, interceptors
-from app.client.streams import Call, ResilientStream, Resume, backoff_delay
+from vigie.app.auth import Credentials, TlsOptions, TokenHolder, explain_tls_failure, interceptors
+from vigie.app.client.streams import Call, ResilientStream, Resume, backoff_delay
+from vigie.v1 import auth_pb2, auth_pb2_grpc
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import grpc
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import map_pb2, map_pb2_grpc
 
-from app.client.core import ClientCore
+from vigie.app.client.core import ClientCore
+from vigie.v1 import map_pb2, map_pb2_grpc
 
 
 class MapClient(QObject):

@@ -8,15 +8,15 @@ points at the one client that does the work. New code reaches the clients: `sess
 
 from __future__ import annotations
 
-from app.auth import Credentials, TlsOptions
-from app.client.alarms import AlarmsClient
-from app.client.assets import AssetsClient
-from app.client.audit import AuditClient
-from app.client.commands import CommandsClient
-from app.client.core import ClientCore
-from app.client.map import MapClient
-from app.client.video import VideoClient
-from app.client.walls import WallsClient
+from vigie.app.auth import Credentials, TlsOptions
+from vigie.app.client.alarms import AlarmsClient
+from vigie.app.client.assets import AssetsClient
+from vigie.app.client.audit import AuditClient
+from vigie.app.client.commands import CommandsClient
+from vigie.app.client.core import ClientCore
+from vigie.app.client.map import MapClient
+from vigie.app.client.video import VideoClient
+from vigie.app.client.walls import WallsClient
 
 
 class Session:

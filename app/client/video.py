@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import grpc
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import video_pb2, video_pb2_grpc
 
-from app.client import convert
-from app.client.core import UNARY_TIMEOUT, ClientCore
-from app.client.streams import FINAL_CODES, Resume, StreamEvent, StreamState
+from vigie.app.client import convert
+from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
+from vigie.app.client.streams import FINAL_CODES, Resume, StreamEvent, StreamState
+from vigie.v1 import video_pb2, video_pb2_grpc
 
 # (jpeg, capture unix time, sequence), called off the GUI thread
 FrameSink = Callable[[bytes, float, int], None]

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import grpc
 from PySide6.QtCore import QObject, Signal
-from vigie.v1 import wall_pb2, wall_pb2_grpc
 
-from app.client import convert
-from app.client.core import UNARY_TIMEOUT, ClientCore
-from app.client.streams import Resume, StreamEvent, StreamState
-from app.wall.content import WallContent, WallState
+from vigie.app.client import convert
+from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
+from vigie.app.client.streams import Resume, StreamEvent, StreamState
+from vigie.app.wall.content import WallContent, WallState
+from vigie.v1 import wall_pb2, wall_pb2_grpc
 
 # A display's final answers: another display took the wall, or this one may not have it.
 LINK_ENDINGS = {

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 
-from app.client.session import Session
-from app.client.types import OPEN_ALARM_STATES, JournalQuery
-from app.models.alarms import FLOOD_THRESHOLD, ID_ROLE, AlarmStore, AlarmTableModel
-from app.models.records import AlarmRecord
-from widgets.alarms.alarm_panel import AlarmPanel
-from widgets.status.palette import KIND_SINGULAR
+from vigie.app.client.session import Session
+from vigie.app.client.types import OPEN_ALARM_STATES, JournalQuery
+from vigie.app.models.alarms import FLOOD_THRESHOLD, ID_ROLE, AlarmStore, AlarmTableModel
+from vigie.app.models.records import AlarmRecord
+from vigie.widgets.alarms.alarm_panel import AlarmPanel
+from vigie.widgets.status.palette import KIND_SINGULAR
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.client.session import Session
-from app.client.types import AuditQuery
-from app.models.audit import AuditTableModel
-from widgets.audit.audit_view import AuditView
+from vigie.app.client.session import Session
+from vigie.app.client.types import AuditQuery
+from vigie.app.models.audit import AuditTableModel
+from vigie.widgets.audit.audit_view import AuditView
 
 PAGE = 200
 

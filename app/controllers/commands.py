@@ -11,11 +11,11 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
-from app.client.session import Session
-from app.models.assets import AssetStore
-from app.models.commands import ENDINGS, ActionInfo, CommandProgressModel, CommandState, actions_for
-from widgets.commands.command_dialog import CommandDialog
-from widgets.status.palette import KIND_SINGULAR
+from vigie.app.client.session import Session
+from vigie.app.models.assets import AssetStore
+from vigie.app.models.commands import ENDINGS, ActionInfo, CommandProgressModel, CommandState, actions_for
+from vigie.widgets.commands.command_dialog import CommandDialog
+from vigie.widgets.status.palette import KIND_SINGULAR
 
 
 class CommandController(QObject):

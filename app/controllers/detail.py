@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject
 
-from app.client.session import Session
-from app.models.asset_table import format_age
-from app.models.assets import AssetStore, Changes
-from app.models.records import AssetRecord
-from widgets.detail.asset_detail import AssetDetailView
-from widgets.status.palette import KIND_SINGULAR
+from vigie.app import city_time
+from vigie.app.client.session import Session
+from vigie.app.models.asset_table import format_age
+from vigie.app.models.assets import AssetStore, Changes
+from vigie.app.models.records import AssetRecord
+from vigie.widgets.detail.asset_detail import AssetDetailView
+from vigie.widgets.status.palette import KIND_SINGULAR
 
 
 def detail_fields(r: AssetRecord) -> list[tuple[str, str]]:
@@ -24,7 +25,7 @@ def detail_fields(r: AssetRecord) -> list[tuple[str, str]]:
     ]
     if r.kind in ("camera", "vehicle"):
         fields.append(("Heading", f"{r.heading:.0f}°"))
-    seen = time.strftime("%H:%M:%S", time.localtime(r.last_seen)) if r.last_seen else "never"
+    seen = time.strftime("%H:%M:%S", city_time.localtime(r.last_seen)) if r.last_seen else "never"
     fields.append(
         ("Last seen", f"{seen} ({format_age(time.time() - r.last_seen)} ago)" if r.last_seen else seen)
     )

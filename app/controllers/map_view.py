@@ -13,11 +13,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
-from app.client.session import Session
-from app.models.asset_table import AssetTableModel
-from app.models.assets import AssetStore, Changes, store_of
-from app.models.records import AssetRecord
-from widgets.map.map_view import MapView
+from vigie.app.client.session import Session
+from vigie.app.models.asset_table import AssetTableModel
+from vigie.app.models.assets import AssetStore, Changes, store_of
+from vigie.app.models.records import AssetRecord
+from vigie.widgets.map.map_view import MapView
 
 
 def map_row(r: AssetRecord) -> list:

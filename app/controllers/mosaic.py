@@ -15,16 +15,17 @@ import cv2
 from PySide6.QtCore import QObject, QPoint, QRectF, QSettings, Qt, Signal
 from PySide6.QtWidgets import QMenu
 
-from app.client.session import Session
-from app.models.asset_table import AssetTableModel
-from app.models.assets import AssetStore
-from app.models.mosaic_slots import MosaicSlots
-from app.models.records import CameraInfo
-from app.video.decoder import FrameDecoder
-from app.wall.feeds import TileFeeds
-from widgets.mosaic.layouts import MAX_TILES
-from widgets.mosaic.panel import MosaicPanel
-from widgets.mosaic.tour import Tour
+from vigie.app import city_time
+from vigie.app.client.session import Session
+from vigie.app.models.asset_table import AssetTableModel
+from vigie.app.models.assets import AssetStore
+from vigie.app.models.mosaic_slots import MosaicSlots
+from vigie.app.models.records import CameraInfo
+from vigie.app.video.decoder import FrameDecoder
+from vigie.app.wall.feeds import TileFeeds
+from vigie.widgets.mosaic.layouts import MAX_TILES
+from vigie.widgets.mosaic.panel import MosaicPanel
+from vigie.widgets.mosaic.tour import Tour
 
 MAIN_ABOVE = (960, 540)  # a tile at least this big gets the MAIN profile even when not maximised
 
@@ -243,7 +244,7 @@ class MosaicController(QObject):
             if frame is None:
                 self._sig_snapshot_done.emit(slot, "No picture to save yet")
                 return
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(captured))
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", city_time.localtime(captured))
             text = f"{name} - {stamp}".encode("ascii", "replace").decode()
             h = frame.shape[0]
             cv2.rectangle(frame, (0, h - 34), (frame.shape[1], h), (0, 0, 0), -1)
@@ -251,7 +252,7 @@ class MosaicController(QObject):
                 frame, text, (10, h - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA
             )
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{cam}_{time.strftime('%Y%m%d-%H%M%S', time.localtime(captured))}.png"
+            path = folder / f"{cam}_{time.strftime('%Y%m%d-%H%M%S', city_time.localtime(captured))}.png"
             ok = cv2.imwrite(str(path), frame)
             self._sig_snapshot_done.emit(slot, f"Snapshot saved: {path}" if ok else f"Could not write {path}")
 

@@ -18,14 +18,14 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from app.client.session import Session
-from app.models.asset_table import AssetTableModel
-from app.models.assets import AssetStore
-from app.models.records import AlarmRecord
-from app.models.walls import NAME_ROLE, WallListModel
-from app.wall.content import WallContent, WallState, summary
-from widgets.mosaic.layouts import LAYOUTS
-from widgets.wall.walls_panel import WallsPanel
+from vigie.app.client.session import Session
+from vigie.app.models.asset_table import AssetTableModel
+from vigie.app.models.assets import AssetStore
+from vigie.app.models.records import AlarmRecord
+from vigie.app.models.walls import NAME_ROLE, WallListModel
+from vigie.app.wall.content import WallContent, WallState, summary
+from vigie.widgets.mosaic.layouts import LAYOUTS
+from vigie.widgets.wall.walls_panel import WallsPanel
 
 
 def alarm_title(a: AlarmRecord) -> str:

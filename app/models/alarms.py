@@ -16,9 +16,10 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 
-from app.models.ordered_rows import OrderedRowsModel
-from app.models.records import AlarmRecord
-from widgets.alarms.style import PRIORITY_COLORS, STATE_LABELS, priority_icon
+from vigie.app import city_time
+from vigie.app.models.ordered_rows import OrderedRowsModel
+from vigie.app.models.records import AlarmRecord
+from vigie.widgets.alarms.style import PRIORITY_COLORS, STATE_LABELS, priority_icon
 
 COLUMNS: list[tuple[str, str]] = [
     ("priority", "Priority"),
@@ -95,7 +96,7 @@ class AlarmStore(QObject):
 
 
 def _age(seconds: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(seconds)) if seconds else ""
+    return time.strftime("%H:%M:%S", city_time.localtime(seconds)) if seconds else ""
 
 
 class AlarmTableModel(OrderedRowsModel):

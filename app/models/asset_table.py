@@ -27,11 +27,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QFont
 
-from app.models.assets import AssetStore, Changes
-from app.models.ordered_rows import OrderedRowsModel
-from app.models.records import AssetRecord
-from widgets.dnd import ASSET_MIME, asset_mime
-from widgets.status.palette import KIND_SINGULAR, SEVERITY, STATUS_LABELS, status_color, status_icon
+from vigie.app.models.assets import AssetStore, Changes
+from vigie.app.models.ordered_rows import OrderedRowsModel
+from vigie.app.models.records import AssetRecord
+from vigie.widgets.dnd import ASSET_MIME, asset_mime
+from vigie.widgets.status.palette import KIND_SINGULAR, SEVERITY, STATUS_LABELS, status_color, status_icon
 
 COLUMNS: list[tuple[str, str]] = [
     ("status", "Status"),

@@ -12,9 +12,9 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 
-from app.models.asset_table import AssetTableModel
-from app.models.assets import AssetStore
-from widgets.status.palette import KIND_LABELS, STATUS_LABELS, STATUSES, status_color, status_icon
+from vigie.app.models.asset_table import AssetTableModel
+from vigie.app.models.assets import AssetStore
+from vigie.widgets.status.palette import KIND_LABELS, STATUS_LABELS, STATUSES, status_color, status_icon
 
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 1  # (kind | None, district | None)
 HEADERS = ["Assets", "Total", *["" for _ in STATUSES]]  # status columns: icon headers, tooltips name them

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.models.records import AssetRecord
+from vigie.app.models.records import AssetRecord
 
 # What sig_changed carries: per asset, (its previous record, None if new; its new record).
 Changes = list[tuple[AssetRecord | None, AssetRecord]]

@@ -10,6 +10,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
+from vigie.app import city_time
+
 RESULT_COLORS = {"ok": "#3fb950", "denied": "#f85149", "failed": "#f85149", "invalid": "#d29922"}
 
 
@@ -30,7 +32,7 @@ CSV_HEADER = [f.name for f in fields(AuditRow)]
 
 
 def iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", city_time.localtime(t)) + f".{int(t * 1000) % 1000:03d}"
 
 
 def write_csv(path: str, rows: list[AuditRow]) -> None:
@@ -89,7 +91,7 @@ class AuditTableModel(QAbstractTableModel):
         col = index.column()
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             if col == 0:
-                return time.strftime("%d %b %H:%M:%S", time.localtime(r.time))
+                return time.strftime("%d %b %H:%M:%S", city_time.localtime(r.time))
             return (r.user, r.console, r.action, r.target, r.reason, r.result, r.detail)[col - 1]
         if role == Qt.ItemDataRole.ForegroundRole and col == 6:
             return QColor(RESULT_COLORS.get(r.result, "#c9d1d9"))

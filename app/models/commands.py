@@ -13,7 +13,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from widgets.commands.style import STAGE_COLORS
+from vigie.app import city_time
+from vigie.widgets.commands.style import STAGE_COLORS
 
 # The stages in the order a healthy command goes through them; SENT is the console's own (the
 # request left, no answer yet). The last three end a target without success.
@@ -142,7 +143,7 @@ class CommandProgressModel(QAbstractTableModel):
                 return STAGE_LABELS.get(t.stage, t.stage)
             if col == 2:
                 return t.detail
-            return time.strftime("%H:%M:%S", time.localtime(t.updated)) if t.updated else ""
+            return time.strftime("%H:%M:%S", city_time.localtime(t.updated)) if t.updated else ""
         if role == Qt.ItemDataRole.ForegroundRole and col == 1:
             return QColor(STAGE_COLORS.get(t.stage, "#c9d1d9"))
         if role == Qt.ItemDataRole.UserRole:

@@ -11,9 +11,10 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
-from app.models.ordered_rows import OrderedRowsModel
-from app.wall.content import WallState, summary
-from widgets.status.palette import status_color, status_icon
+from vigie.app import city_time
+from vigie.app.models.ordered_rows import OrderedRowsModel
+from vigie.app.wall.content import WallState, summary
+from vigie.widgets.status.palette import status_color, status_icon
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
@@ -24,8 +25,8 @@ def when_text(t: float, now: float | None = None) -> str:
     if not t:
         return ""
     now = time.time() if now is None else now
-    fmt = "%H:%M:%S" if time.localtime(t)[:3] == time.localtime(now)[:3] else "%d %b %H:%M"
-    return time.strftime(fmt, time.localtime(t))
+    fmt = "%H:%M:%S" if city_time.localtime(t)[:3] == city_time.localtime(now)[:3] else "%d %b %H:%M"
+    return time.strftime(fmt, city_time.localtime(t))
 
 
 class WallListModel(OrderedRowsModel):

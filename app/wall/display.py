@@ -27,16 +27,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.client.session import Session
-from app.controllers.map_view import MapController, map_row
-from app.models.asset_table import AssetTableModel
-from app.theme import RESOURCES, map_style
-from app.wall.content import WallContent, summary
-from app.wall.feeds import TileFeeds
-from widgets.map.map_view import MapView
-from widgets.mosaic.layouts import LAYOUTS
-from widgets.mosaic.tile import VideoTile
-from widgets.status.palette import KIND_LABELS
+from vigie.app import city_time
+from vigie.app.client.session import Session
+from vigie.app.controllers.map_view import MapController, map_row
+from vigie.app.models.asset_table import AssetTableModel
+from vigie.app.theme import RESOURCES, map_style
+from vigie.app.wall.content import WallContent, summary
+from vigie.app.wall.feeds import TileFeeds
+from vigie.widgets.map.map_view import MapView
+from vigie.widgets.mosaic.layouts import LAYOUTS
+from vigie.widgets.mosaic.tile import VideoTile
+from vigie.widgets.status.palette import KIND_LABELS
 
 MAIN_TILE = (960, 540)  # a mosaic tile at least this big streams the MAIN profile
 ALARM_ZOOM = 17.0
@@ -321,7 +322,7 @@ class WallDisplay(QWidget):
         else:  # "Camera · Gare — parvis": the kind stands out, names stay as people write them
             kind, _, rest = summary(c, self._name).partition(" · ")
             what = f"{kind.upper()} · {rest}"
-        when = time.strftime("%H:%M:%S", time.localtime(c.pushed_at)) if c.pushed_at else ""
+        when = time.strftime("%H:%M:%S", city_time.localtime(c.pushed_at)) if c.pushed_at else ""
         who = c.pushed_by + (f" ({c.console})" if c.console else "")
         return what, f"pushed by {who} at {when}" if who else ""
 
@@ -366,7 +367,7 @@ class WallDisplay(QWidget):
         self.banner.show()
 
     def _tick(self) -> None:
-        self.clock.setText(time.strftime("%H:%M:%S"))
+        self.clock.setText(city_time.strftime("%H:%M:%S"))
         if self.link == "disconnected":
             self._update_banner()
 

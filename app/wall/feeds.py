@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
-from app.client.session import Session
-from app.models.records import CameraInfo
-from app.video.decoder import FrameDecoder
-from app.video.direct import DirectSource
-from widgets.mosaic.tile import VideoTile
+from vigie.app.client.session import Session
+from vigie.app.models.records import CameraInfo
+from vigie.app.video.decoder import FrameDecoder
+from vigie.app.video.direct import DirectSource
+from vigie.widgets.mosaic.tile import VideoTile
 
 
 class TileFeeds(QObject):

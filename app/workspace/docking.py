@@ -13,7 +13,7 @@ import PySide6QtAds as ads
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSplitter, QWidget
 
-from app.workspace.model import Node, Split, Tabs, leaves, normalise
+from vigie.app.workspace.model import Node, Split, Tabs, leaves, normalise
 
 SIDE = {"horizontal": ads.RightDockWidgetArea, "vertical": ads.BottomDockWidgetArea}
 SCALE = 10_000  # fractions become splitter sizes out of this

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.workspace.model import (
+from vigie.app.workspace.model import (
     ORIENTATIONS,
     PRESENTATION_CONTENTS,
     WINDOW_STATES,
@@ -34,7 +34,7 @@ from app.workspace.model import (
     normalise,
     panel_ids,
 )
-from app.workspace.screens import current_role
+from vigie.app.workspace.screens import current_role
 
 log = logging.getLogger(__name__)
 

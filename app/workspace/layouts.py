@@ -7,8 +7,8 @@ each extra screen. Mosaics with no cameras listed are filled with live cameras n
 
 from __future__ import annotations
 
-from app.workspace.model import Panel, Placement, Presentation, Screen, Split, Tabs, Window, Workspace
-from app.workspace.screens import role_names
+from vigie.app.workspace.model import Panel, Placement, Presentation, Screen, Split, Tabs, Window, Workspace
+from vigie.app.workspace.screens import role_names
 
 LAPTOP = "Laptop demo"
 OPERATOR_2 = "Operator 2 screens"

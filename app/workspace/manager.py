@@ -18,18 +18,18 @@ import PySide6QtAds as ads
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QScreen
 
-from app.console import Console
-from app.workspace import docking
-from app.workspace.files import WorkspaceError, WorkspaceStore, dumps
-from app.workspace.layouts import proposed
-from app.workspace.menus import install_menus
-from app.workspace.model import Floating, Placement, Window, Workspace, panel_ids
-from app.workspace.panel_docks import PanelDocks
-from app.workspace.panels import REGISTRY
-from app.workspace.presentation import ContentFactory, PresentationMode, default_content
-from app.workspace.saving import AUTOSAVE_MS, Saving
-from app.workspace.screens import assign_roles, role_index, roles_of_screens
-from app.workspace.window import ScreenWindow, configure_docking
+from vigie.app.console import Console
+from vigie.app.workspace import docking
+from vigie.app.workspace.files import WorkspaceError, WorkspaceStore, dumps
+from vigie.app.workspace.layouts import proposed
+from vigie.app.workspace.menus import install_menus
+from vigie.app.workspace.model import Floating, Placement, Window, Workspace, panel_ids
+from vigie.app.workspace.panel_docks import PanelDocks
+from vigie.app.workspace.panels import REGISTRY
+from vigie.app.workspace.presentation import ContentFactory, PresentationMode, default_content
+from vigie.app.workspace.saving import AUTOSAVE_MS, Saving
+from vigie.app.workspace.screens import assign_roles, role_index, roles_of_screens
+from vigie.app.workspace.window import ScreenWindow, configure_docking
 
 log = logging.getLogger(__name__)
 

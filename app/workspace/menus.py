@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QLineEdit, QMenu, QWidgetAction
 
-from app.workspace.panels import REGISTRY, title_of
+from vigie.app.workspace.panels import REGISTRY, title_of
 
 if TYPE_CHECKING:
-    from app.workspace.manager import WorkspaceManager
-    from app.workspace.window import ScreenWindow
+    from vigie.app.workspace.manager import WorkspaceManager
+    from vigie.app.workspace.window import ScreenWindow
 
 
 def install_menus(manager: WorkspaceManager, window: ScreenWindow) -> None:

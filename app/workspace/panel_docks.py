@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import PySide6QtAds as ads
 
-from app.workspace.panels import REGISTRY, LivePanel, next_id, title_of
-from app.workspace.state import ManagerState
-from app.workspace.window import ScreenWindow
+from vigie.app.workspace.panels import REGISTRY, LivePanel, next_id, title_of
+from vigie.app.workspace.state import ManagerState
+from vigie.app.workspace.window import ScreenWindow
 
 
 class PanelDocks(ManagerState):

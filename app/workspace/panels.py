@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 from PySide6.QtWidgets import QWidget
 
-from app.console import Console
-from app.controllers.map_view import MapController
-from app.controllers.mosaic import MosaicController
-from app.theme import RESOURCES, map_style
-from widgets.map.map_view import MapView
-from widgets.mosaic.layouts import LAYOUTS
-from widgets.mosaic.panel import MosaicPanel
+from vigie.app.console import Console
+from vigie.app.controllers.map_view import MapController
+from vigie.app.controllers.mosaic import MosaicController
+from vigie.app.theme import RESOURCES, map_style
+from vigie.widgets.map.map_view import MapView
+from vigie.widgets.mosaic.layouts import LAYOUTS
+from vigie.widgets.mosaic.panel import MosaicPanel
 
 PRESENTATION_LABEL_PT = 24.0  # read from 2-5 m away: labels at least 24 pt (docs/ux.md)
 

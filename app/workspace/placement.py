@@ -17,8 +17,8 @@ from PySide6.QtCore import QEvent, QObject, QRect, QTimer
 from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QWidget
 
-from app.workspace.model import Placement, Rect, Window
-from app.workspace.screens import (
+from vigie.app.workspace.model import Placement, Rect, Window
+from vigie.app.workspace.screens import (
     ScreenInfo,
     absolute,
     assign_roles,
@@ -29,8 +29,8 @@ from app.workspace.screens import (
     role_names,
     roles_of_screens,
 )
-from app.workspace.state import Home, ManagerState
-from app.workspace.window import ScreenWindow
+from vigie.app.workspace.state import Home, ManagerState
+from vigie.app.workspace.window import ScreenWindow
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QScreen
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from app.console import Console
-from app.wall.display import WallDisplay
-from app.workspace.model import Presentation
-from app.workspace.panels import LivePanel, make_map, make_mosaic
-from app.workspace.state import ManagerState
+from vigie.app.console import Console
+from vigie.app.wall.display import WallDisplay
+from vigie.app.workspace.model import Presentation
+from vigie.app.workspace.panels import LivePanel, make_map, make_mosaic
+from vigie.app.workspace.state import ManagerState
 
 ContentFactory = Callable[[Console, str, str, dict], LivePanel]  # console, role, content, state
 

@@ -8,12 +8,21 @@ from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
-from app.workspace import docking
-from app.workspace.files import WorkspaceError, dumps, node_to_json
-from app.workspace.layouts import PROVIDED
-from app.workspace.model import Floating, Panel, Placement, Presentation, Screen, Window, Workspace, panel_ids
-from app.workspace.placement import WindowPlacement, rect_of, screen_info, screen_name, state_of
-from app.workspace.screens import relative, role_index
+from vigie.app.workspace import docking
+from vigie.app.workspace.files import WorkspaceError, dumps, node_to_json
+from vigie.app.workspace.layouts import PROVIDED
+from vigie.app.workspace.model import (
+    Floating,
+    Panel,
+    Placement,
+    Presentation,
+    Screen,
+    Window,
+    Workspace,
+    panel_ids,
+)
+from vigie.app.workspace.placement import WindowPlacement, rect_of, screen_info, screen_name, state_of
+from vigie.app.workspace.screens import relative, role_index
 
 AUTOSAVE_MS = 15_000
 

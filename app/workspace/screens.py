@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.workspace.model import Rect
+from vigie.app.workspace.model import Rect
 
 FIRST_ROLES = ("console-left", "console-right")
 

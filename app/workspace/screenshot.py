@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, QRect
 from PySide6.QtGui import QColor, QImage, QPainter
 
-from app.workspace.manager import WorkspaceManager
+from vigie.app.workspace.manager import WorkspaceManager
 
 DESK = QColor("#0b0d10")  # what a screen shows where no window is
 

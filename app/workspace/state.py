@@ -18,14 +18,14 @@ from PySide6.QtCore import QTimer, SignalInstance
 from PySide6.QtGui import QScreen
 from PySide6.QtWidgets import QWidget
 
-from app.console import Console
-from app.workspace.files import WorkspaceStore
-from app.workspace.model import Presentation, Rect, Window, Workspace
-from app.workspace.panels import LivePanel
+from vigie.app.console import Console
+from vigie.app.workspace.files import WorkspaceStore
+from vigie.app.workspace.model import Presentation, Rect, Window, Workspace
+from vigie.app.workspace.panels import LivePanel
 
 if TYPE_CHECKING:
-    from app.workspace.presentation import ContentFactory, PresentationWindow
-    from app.workspace.window import ScreenWindow
+    from vigie.app.workspace.presentation import ContentFactory, PresentationWindow
+    from vigie.app.workspace.window import ScreenWindow
 
 
 @dataclass

@@ -4,7 +4,6 @@ window shows the connection, so no screen ever shows stale data as live."""
 
 from __future__ import annotations
 
-import time
 from typing import TypeVar
 
 import PySide6QtAds as ads
@@ -12,11 +11,12 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMenuBar, QPushButton, QVBoxLayout, QWidget
 
-from app.console import Console
-from app.theme import dock_stylesheet
-from widgets.alarms.style import PRIORITY_COLORS
-from widgets.status.connection import ConnectionIndicator
-from widgets.status.palette import STATUS_COLORS, STATUS_LABELS, STATUSES
+from vigie.app import city_time
+from vigie.app.console import Console
+from vigie.app.theme import dock_stylesheet
+from vigie.widgets.alarms.style import PRIORITY_COLORS
+from vigie.widgets.status.connection import ConnectionIndicator
+from vigie.widgets.status.palette import STATUS_COLORS, STATUS_LABELS, STATUSES
 
 W = TypeVar("W", bound=QWidget)
 
@@ -157,7 +157,7 @@ class ScreenWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
 
     def _tick(self) -> None:
-        self.clock.setText(time.strftime("%a %d %b  %H:%M:%S"))
+        self.clock.setText(city_time.strftime("%a %d %b  %H:%M:%S"))
 
     def _update_counts(self) -> None:
         self.counts.setText(status_counts_html(self.console.assets.counts))

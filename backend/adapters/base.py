@@ -13,10 +13,10 @@ from enum import StrEnum
 
 import numpy as np
 
-from backend.domain.access import Cardholder
-from backend.domain.actions import Action, Params
-from backend.domain.assets import MetricInfo
-from backend.domain.revlog import AssetStore
+from vigie.backend.domain.access import Cardholder
+from vigie.backend.domain.actions import Action, Params
+from vigie.backend.domain.assets import MetricInfo
+from vigie.backend.domain.revlog import AssetStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from backend.adapters.base import (
+from vigie.backend.adapters.base import (
     CameraInfo,
     DeviceAnswer,
     DeviceCommand,
@@ -19,9 +19,9 @@ from backend.adapters.base import (
     Series,
     VideoSource,
 )
-from backend.domain.access import Cardholder
-from backend.domain.assets import MetricInfo
-from backend.domain.revlog import AssetStore
+from vigie.backend.domain.access import Cardholder
+from vigie.backend.domain.assets import MetricInfo
+from vigie.backend.domain.revlog import AssetStore
 
 
 class CompositeNetwork(DeviceNetwork):

@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from backend.domain.actions import format_time, parse_badges, parse_grants
-from backend.domain.assets import Asset
+from vigie.backend.domain.actions import format_time, parse_badges, parse_grants
+from vigie.backend.domain.assets import Asset
 
 NOT_PERMITTED = "not permitted at this time"
 MAX_WINDOW_S = 31 * 86_400.0

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
-from backend.domain.assets import Asset, Kind
+from vigie.backend.domain.assets import Asset, Kind
 
 
 class Action(StrEnum):

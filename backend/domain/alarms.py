@@ -41,8 +41,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from backend.domain.assets import Asset, Kind
-from backend.domain.changelog import ChangeLog
+from vigie.backend.domain.assets import Asset, Kind
+from vigie.backend.domain.changelog import ChangeLog
 
 CHATTER_WINDOW_S = 60.0
 CHATTER_COUNT = 3

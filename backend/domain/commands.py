@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NoReturn
 
-from backend.domain.actions import ACTIONS, Action, Params, check_params, describe, fits, unfit_reason
-from backend.domain.assets import Kind
-from backend.domain.audit import AuditEntry, AuditSink, join_targets
-from backend.security.principal import Principal, Role
+from vigie.backend.domain.actions import ACTIONS, Action, Params, check_params, describe, fits, unfit_reason
+from vigie.backend.domain.assets import Kind
+from vigie.backend.domain.audit import AuditEntry, AuditSink, join_targets
+from vigie.backend.security.principal import Principal, Role
 
 log = logging.getLogger(__name__)
 

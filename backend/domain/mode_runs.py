@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from backend.domain.actions import Action, Params, describe, shows
-from backend.domain.assets import Asset, Kind, Status
-from backend.domain.commands import FINAL, Stage
-from backend.domain.modes import (
+from vigie.backend.domain.actions import Action, Params, describe, shows
+from vigie.backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.commands import FINAL, Stage
+from vigie.backend.domain.modes import (
     REVERT_NONE,
     REVERT_PREVIOUS,
     ModeDef,

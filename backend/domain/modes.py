@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backend.domain.actions import ACTIONS, Action, Params, check_params, describe, target_attributes
-from backend.domain.assets import Asset, Kind
+from vigie.backend.domain.actions import ACTIONS, Action, Params, check_params, describe, target_attributes
+from vigie.backend.domain.assets import Asset, Kind
 
 PROVIDED_DIR = Path(__file__).resolve().parent.parent / "provided_modes"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

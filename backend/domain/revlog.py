@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from backend.domain.assets import Asset
-from backend.domain.changelog import ChangeLog, HistoryExpired
+from vigie.backend.domain.assets import Asset
+from vigie.backend.domain.changelog import ChangeLog, HistoryExpired
 
 __all__ = ["AssetStore", "HistoryExpired"]
 

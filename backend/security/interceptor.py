@@ -23,14 +23,14 @@ from typing import Any
 import grpc
 from google.protobuf import descriptor_pool
 from google.protobuf.message_factory import GetMessageClass
-from vigie.v1 import commands_pb2  # noqa: F401 - registers ExecuteRequest (AUDITED_DENIALS) in the pool
 
-from backend.domain.audit import AuditSink
-from backend.security import principal as principal_mod
-from backend.security.principal import Principal, Role
-from backend.security.refusal_audit import WINDOW_S, RefusalAudit
-from backend.security.rules import AUDITED_DENIALS, PUBLIC, allows, rule_for
-from backend.security.tokens import LoginSession, TokenRegistry, TokenRejected
+from vigie.backend.domain.audit import AuditSink
+from vigie.backend.security import principal as principal_mod
+from vigie.backend.security.principal import Principal, Role
+from vigie.backend.security.refusal_audit import WINDOW_S, RefusalAudit
+from vigie.backend.security.rules import AUDITED_DENIALS, PUBLIC, allows, rule_for
+from vigie.backend.security.tokens import LoginSession, TokenRegistry, TokenRejected
+from vigie.v1 import commands_pb2  # noqa: F401 - registers ExecuteRequest (AUDITED_DENIALS) in the pool
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from backend.domain.audit import AuditEntry, AuditSink, join_targets
+from vigie.backend.domain.audit import AuditEntry, AuditSink, join_targets
 
 WINDOW_S = 60.0
 MAX_IDS = 3

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from backend.security.principal import Role
+from vigie.backend.security.principal import Role
 
 PUBLIC: Final = "PUBLIC"
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from backend.security.principal import Role
+from vigie.backend.security.principal import Role
 
 TOKEN_BYTES = 32
 MAX_TOKEN_CHARS = 256

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from backend.security.passwords import MAX_PASSWORD_CHARS, dummy_hash, hash_password, verify_password
-from backend.security.principal import Role
-from backend.store.users_sqlite import UserDB, UserExists, UserRow
+from vigie.backend.security.passwords import MAX_PASSWORD_CHARS, dummy_hash, hash_password, verify_password
+from vigie.backend.security.principal import Role
+from vigie.backend.store.users_sqlite import UserDB, UserExists, UserRow
 
 log = logging.getLogger(__name__)
 

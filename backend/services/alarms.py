@@ -8,15 +8,22 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
 
-from backend.domain.alarms import MAX_SHELVE_S, Alarm, AlarmClosed, AlarmEngine, AlarmState, UnknownAlarm
-from backend.domain.audit import AuditSink, join_targets
-from backend.security import principal
-from backend.services.audit_trail import audited
-from backend.services.convert import KIND_TO_PB, PB_TO_KIND, clip, seconds_of, time_range
-from backend.services.resumable import fitting, follow, resume_refusal, snapshot
-from backend.store.alarms_sqlite import AlarmPersister, JournalQuery
+from vigie.backend.domain.alarms import (
+    MAX_SHELVE_S,
+    Alarm,
+    AlarmClosed,
+    AlarmEngine,
+    AlarmState,
+    UnknownAlarm,
+)
+from vigie.backend.domain.audit import AuditSink, join_targets
+from vigie.backend.security import principal
+from vigie.backend.services.audit_trail import audited
+from vigie.backend.services.convert import KIND_TO_PB, PB_TO_KIND, clip, seconds_of, time_range
+from vigie.backend.services.resumable import fitting, follow, resume_refusal, snapshot
+from vigie.backend.store.alarms_sqlite import AlarmPersister, JournalQuery
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
 
 SNAPSHOT_CHUNK = 1000
 DEFAULT_BATCH = 500

@@ -11,13 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import numpy as np
-from vigie.v1 import assets_pb2, assets_pb2_grpc
 
-from backend.adapters.base import DeviceNetwork, Series
-from backend.domain.assets import Asset
-from backend.domain.revlog import AssetStore
-from backend.services.convert import PB_TO_KIND, asset_to_pb, seconds_of
-from backend.services.resumable import fitting, follow, resume_refusal, snapshot
+from vigie.backend.adapters.base import DeviceNetwork, Series
+from vigie.backend.domain.assets import Asset
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.services.convert import PB_TO_KIND, asset_to_pb, seconds_of
+from vigie.backend.services.resumable import fitting, follow, resume_refusal, snapshot
+from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 log = logging.getLogger(__name__)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import grpc
-from vigie.v1 import audit_pb2, audit_pb2_grpc
 
-from backend.services.convert import time_range
-from backend.services.resumable import fitting
-from backend.store.audit_sqlite import AuditQuery, AuditStore, decode_page_token, encode_page_token
+from vigie.backend.services.convert import time_range
+from vigie.backend.services.resumable import fitting
+from vigie.backend.store.audit_sqlite import AuditQuery, AuditStore, decode_page_token, encode_page_token
+from vigie.v1 import audit_pb2, audit_pb2_grpc
 
 DEFAULT_PAGE = 200
 MAX_PAGE = 5000

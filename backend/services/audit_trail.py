@@ -7,8 +7,8 @@ from typing import TypeVar
 
 import grpc
 
-from backend.domain.audit import AuditEntry, AuditSink
-from backend.security import principal
+from vigie.backend.domain.audit import AuditEntry, AuditSink
+from vigie.backend.security import principal
 
 T = TypeVar("T")
 

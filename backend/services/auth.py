@@ -10,16 +10,15 @@ import logging
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from vigie.v1 import auth_pb2, auth_pb2_grpc
 
-from backend.domain.audit import AuditEntry, AuditSink
-from backend.security import principal
-from backend.security.interceptor import MAX_CONSOLE_CHARS, clean_console
-from backend.security.login_guard import LoginGuard, peer_address
-from backend.security.passwords import MAX_PASSWORD_CHARS
-from backend.security.principal import Role
-from backend.security.tokens import Issued, TokenRegistry, TokenRejected
-from backend.security.users import (
+from vigie.backend.domain.audit import AuditEntry, AuditSink
+from vigie.backend.security import principal
+from vigie.backend.security.interceptor import MAX_CONSOLE_CHARS, clean_console
+from vigie.backend.security.login_guard import LoginGuard, peer_address
+from vigie.backend.security.passwords import MAX_PASSWORD_CHARS
+from vigie.backend.security.principal import Role
+from vigie.backend.security.tokens import Issued, TokenRegistry, TokenRejected
+from vigie.backend.security.users import (
     LastAdmin,
     LoginFailure,
     UnknownUser,
@@ -29,7 +28,8 @@ from backend.security.users import (
     check_name,
     check_password,
 )
-from backend.services.audit_trail import audited
+from vigie.backend.services.audit_trail import audited
+from vigie.v1 import auth_pb2, auth_pb2_grpc
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ import base64
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from vigie.v1 import assets_pb2, modes_pb2, modes_pb2_grpc
 
-from backend.access_control import AccessControl, ExceptionInvalid, UnknownException
-from backend.domain.access import AccessEvent, AccessRule
-from backend.security import principal
-from backend.services.convert import clip, seconds_of, stamp
-from backend.services.resumable import follow, resume_refusal
+from vigie.backend.access_control import AccessControl, ExceptionInvalid, UnknownException
+from vigie.backend.domain.access import AccessEvent, AccessRule
+from vigie.backend.security import principal
+from vigie.backend.services.convert import clip, seconds_of, stamp
+from vigie.backend.services.resumable import follow, resume_refusal
+from vigie.v1 import assets_pb2, modes_pb2, modes_pb2_grpc
 
 DEFAULT_PAGE = 500
 MAX_PAGE = 5000

@@ -9,18 +9,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
-from vigie.v1 import commands_pb2, commands_pb2_grpc
 
-from backend.domain.actions import ACTIONS
-from backend.domain.commands import (
+from vigie.backend.domain.actions import ACTIONS
+from vigie.backend.domain.commands import (
     Command,
     CommandBook,
     CommandDenied,
     CommandInvalid,
     UnknownCommand,
 )
-from backend.security import principal
-from backend.services.convert import action_spec_to_pb, command_request_from_pb, command_to_pb
+from vigie.backend.security import principal
+from vigie.backend.services.convert import action_spec_to_pb, command_request_from_pb, command_to_pb
+from vigie.v1 import commands_pb2, commands_pb2_grpc
 
 MAX_ID = 128
 

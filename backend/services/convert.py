@@ -5,11 +5,11 @@ from __future__ import annotations
 from google.protobuf import timestamp_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
-from vigie.v1 import assets_pb2, commands_pb2, common_pb2
 
-from backend.domain.actions import Action, ActionSpec, Params
-from backend.domain.assets import Asset, Kind, Status
-from backend.domain.commands import CommandRequest, CommandSnapshot, Stage
+from vigie.backend.domain.actions import Action, ActionSpec, Params
+from vigie.backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.commands import CommandRequest, CommandSnapshot, Stage
+from vigie.v1 import assets_pb2, commands_pb2, common_pb2
 
 MAX_TEXT = 1000  # characters of any stored text sent out (the request bounds, backend/security/bounds.py)
 

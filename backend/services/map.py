@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import grpc
-from vigie.v1 import map_pb2, map_pb2_grpc
 
-from backend.adapters.base import DeviceNetwork
-from backend.services.convert import geo
+from vigie.backend.adapters.base import DeviceNetwork
+from vigie.backend.services.convert import geo
+from vigie.v1 import map_pb2, map_pb2_grpc
 
 # Layers are drawn in this order (bottom first); others follow.
 LAYER_ORDER = ["districts", "water", "parks", "streets", "ring", "tram"]

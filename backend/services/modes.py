@@ -8,16 +8,16 @@ import base64
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from vigie.v1 import assets_pb2, modes_pb2, modes_pb2_grpc
 
-from backend.domain.actions import Params, describe
-from backend.domain.commands import Stage
-from backend.domain.mode_runs import DeviceRecord, Phase, Planned, RunInfo
-from backend.domain.modes import ModeDef, Scope, Selection, Step, recorded, state_text
-from backend.mode_engine import ModeDenied, ModeEngine, ModeInvalid, RunBusy, UnknownRun
-from backend.security import principal
-from backend.services.convert import ACTION_TO_PB, KIND_TO_PB, STAGE_TO_PB, clip, geo, stamp
-from backend.services.resumable import follow, resume_refusal, snapshot
+from vigie.backend.domain.actions import Params, describe
+from vigie.backend.domain.commands import Stage
+from vigie.backend.domain.mode_runs import DeviceRecord, Phase, Planned, RunInfo
+from vigie.backend.domain.modes import ModeDef, Scope, Selection, Step, recorded, state_text
+from vigie.backend.mode_engine import ModeDenied, ModeEngine, ModeInvalid, RunBusy, UnknownRun
+from vigie.backend.security import principal
+from vigie.backend.services.convert import ACTION_TO_PB, KIND_TO_PB, STAGE_TO_PB, clip, geo, stamp
+from vigie.backend.services.resumable import follow, resume_refusal, snapshot
+from vigie.v1 import assets_pb2, modes_pb2, modes_pb2_grpc
 
 DEFAULT_BATCH = 200
 MAX_BATCH = 2000

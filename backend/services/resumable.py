@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 
-from backend.domain.changelog import HistoryExpired
+from vigie.backend.domain.changelog import HistoryExpired
 
 # Bytes per streamed message or page: a quarter of a client's default 4 MB receive limit, so one
 # item near every text bound (each clipped to 1,000 characters) always fits with room to spare.

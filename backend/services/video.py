@@ -17,13 +17,13 @@ import cv2
 import grpc
 import numpy as np
 from google.protobuf.timestamp_pb2 import Timestamp
-from vigie.v1 import video_pb2, video_pb2_grpc
 
-from backend.adapters.base import DeviceNetwork, NoFrame, PtzAction, PtzCommand, PtzError, VideoSource
-from backend.domain.assets import Kind, Status
-from backend.domain.revlog import AssetStore
-from backend.security import principal
-from backend.services.convert import STATUS_TO_PB, geo
+from vigie.backend.adapters.base import DeviceNetwork, NoFrame, PtzAction, PtzCommand, PtzError, VideoSource
+from vigie.backend.domain.assets import Kind, Status
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.security import principal
+from vigie.backend.services.convert import STATUS_TO_PB, geo
+from vigie.v1 import video_pb2, video_pb2_grpc
 
 log = logging.getLogger(__name__)
 

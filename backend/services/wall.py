@@ -14,13 +14,12 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
-from vigie.v1 import assets_pb2, wall_pb2, wall_pb2_grpc
 
-from backend.domain.alarms import Alarm, AlarmEngine
-from backend.domain.assets import Kind
-from backend.domain.audit import AuditEntry, AuditSink
-from backend.domain.revlog import AssetStore
-from backend.domain.walls import (
+from vigie.backend.domain.alarms import Alarm, AlarmEngine
+from vigie.backend.domain.assets import Kind
+from vigie.backend.domain.audit import AuditEntry, AuditSink
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.domain.walls import (
     AlarmShot,
     CameraShot,
     ClearShot,
@@ -39,10 +38,11 @@ from backend.domain.walls import (
     may_attach,
     validate,
 )
-from backend.security import principal
-from backend.security.principal import Role
-from backend.services.convert import stamp
-from backend.store.alarms_sqlite import AlarmPersister
+from vigie.backend.security import principal
+from vigie.backend.security.principal import Role
+from vigie.backend.services.convert import stamp
+from vigie.backend.store.alarms_sqlite import AlarmPersister
+from vigie.v1 import assets_pb2, wall_pb2, wall_pb2_grpc
 
 log = logging.getLogger(__name__)
 

@@ -37,9 +37,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from backend.domain.alarms import Alarm, AlarmEngine, AlarmState
-from backend.domain.assets import Kind
-from backend.store.files import open_private, private_dir, private_file
+from vigie.backend.domain.alarms import Alarm, AlarmEngine, AlarmState
+from vigie.backend.domain.assets import Kind
+from vigie.backend.store.files import open_private, private_dir, private_file
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from backend.domain.audit import AuditEntry
-from backend.store.files import private_dir, private_file
+from vigie.backend.domain.audit import AuditEntry
+from vigie.backend.store.files import private_dir, private_file
 
 log = logging.getLogger(__name__)
 

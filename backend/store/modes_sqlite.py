@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.store.files import private_dir, private_file
+from vigie.backend.store.files import private_dir, private_file
 
 FILE_NAME = "modes.sqlite3"
 LOG_KEEP = 20_000  # WatchModes changes kept for clients to resume from

@@ -16,7 +16,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from backend.store.files import private_dir, private_file
+from vigie.backend.store.files import private_dir, private_file
 
 FILE_NAME = "users.sqlite3"
 

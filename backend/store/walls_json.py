@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from backend.domain.walls import (
+from vigie.backend.domain.walls import (
     AlarmShot,
     CameraShot,
     ClearShot,

@@ -1299,5 +1299,22 @@
     _map: map
   };
 
+  // Garbage collection. In QtWebEngine's renderer, V8 never ran a major collection on this page
+  // while it sat idle (offscreen, hidden or just not interacted with): the garbage of the asset
+  // batches (JSON strings, parsed rows, redraw buckets) piled up and the renderer grew ~28 MB/min
+  // under `vigie demo`, although one forced major GC brought the JS heap from 67 MB to 8 MB and the
+  // renderer from 340 MB to 166 MB (it was garbage, not live data; bench/soak.py, docs/soak.md).
+  // When Chromium runs with --js-flags=--expose-gc (the console adds it), the page collects every
+  // GC_EVERY_MS: a full collection takes ~25 ms, in the renderer process, never on the GUI thread.
+  // Without the flag, gc is undefined and nothing changes.
+  var GC_EVERY_MS = 30000;
+  setInterval(function () {
+    if (typeof gc !== 'function') return;
+    var t0 = performance.now();
+    gc();
+    state.perf.gcMs = (state.perf.gcMs || 0) + (performance.now() - t0);
+    state.perf.gcCount = (state.perf.gcCount || 0) + 1;
+  }, GC_EVERY_MS);
+
   initBridge();
 })();

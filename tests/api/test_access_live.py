@@ -10,9 +10,9 @@ import uuid
 
 import grpc
 import pytest
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc, audit_pb2, audit_pb2_grpc, modes_pb2, modes_pb2_grpc
 
 from tests.conftest import open_channel
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, audit_pb2, audit_pb2_grpc, modes_pb2, modes_pb2_grpc
 
 CLOSED = ["École élémentaire", "École maternelle", "Crèche"]
 

@@ -5,10 +5,10 @@ alarm that every console sees, keeps answering, and recovers once space is freed
 from __future__ import annotations
 
 from grpc_health.v1 import health_pb2
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc
 
 from tests.conftest import open_channel
 from tests.fixtures.storage import fill, small_tmpfs, wait_health, wait_system_alarm
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

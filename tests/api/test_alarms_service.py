@@ -11,9 +11,9 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
 
 from tests.conftest import BackendProcess, open_channel
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
 
 A = alarms_pb2.Alarm
 

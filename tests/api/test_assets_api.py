@@ -9,9 +9,9 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 from tests.conftest import open_channel
+from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 A = assets_pb2.Asset
 

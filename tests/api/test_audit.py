@@ -10,6 +10,8 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
+
+from tests.conftest import bearer_channel, login, open_channel
 from vigie.v1 import (
     alarms_pb2,
     alarms_pb2_grpc,
@@ -19,8 +21,6 @@ from vigie.v1 import (
     auth_pb2_grpc,
     commands_pb2,
 )
-
-from tests.conftest import bearer_channel, login, open_channel
 
 LIGHT = ("--lights", "0", "--vehicles", "0")
 Q = audit_pb2.ListAuditRequest

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import grpc
 import pytest
-from vigie.v1 import audit_pb2, audit_pb2_grpc, commands_pb2
 
 from tests.conftest import open_channel
+from vigie.v1 import audit_pb2, audit_pb2_grpc, commands_pb2
 
 CALLS = 300
 IDS = [f"light-{i:04d}-" + "x" * 117 for i in range(500)]  # 128 characters each

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from vigie.v1 import audit_pb2, audit_pb2_grpc, commands_pb2, commands_pb2_grpc
 
 from tests.conftest import open_channel
+from vigie.v1 import audit_pb2, audit_pb2_grpc, commands_pb2, commands_pb2_grpc
 
 CALLS = 80
 

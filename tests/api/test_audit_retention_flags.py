@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from vigie.v1 import audit_pb2, audit_pb2_grpc
-
-from backend.domain.audit import AuditEntry
-from backend.store.audit_sqlite import AuditStore
 from tests.conftest import open_channel
+from vigie.backend.domain.audit import AuditEntry
+from vigie.backend.store.audit_sqlite import AuditStore
+from vigie.v1 import audit_pb2, audit_pb2_grpc
 
 
 def test_the_backend_applies_the_age_limit_at_startup(make_backend, tmp_path):

@@ -12,9 +12,9 @@ import time
 
 import grpc
 import pytest
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2, assets_pb2_grpc, auth_pb2, auth_pb2_grpc
 
 from tests.conftest import ROOT, bearer_channel, login, open_channel
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2, assets_pb2_grpc, auth_pb2, auth_pb2_grpc
 
 LIGHT = ("--lights", "0", "--vehicles", "0")  # a small city: these tests are about tokens
 Auth = auth_pb2
@@ -240,7 +240,7 @@ def test_admin_manages_users(small):
 
 def add_user(data_dir: str, *args: str, password: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "backend", "--data-dir", data_dir, *args],
+        [sys.executable, "-m", "vigie.backend", "--data-dir", data_dir, *args],
         input=password,
         capture_output=True,
         text=True,

@@ -6,9 +6,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from vigie.v1 import assets_pb2, assets_pb2_grpc
-
 from tests.conftest import open_channel
+from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 SECRETS = ("hunter2", "s3cr3t", "tok42")
 

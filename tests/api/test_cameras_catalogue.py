@@ -19,10 +19,10 @@ import cv2
 import grpc
 import numpy as np
 import pytest
-from vigie.v1 import assets_pb2, assets_pb2_grpc, video_pb2, video_pb2_grpc
 
 from tests.conftest import open_channel
 from tests.fixtures.mjpeg_server import MjpegServer, SilentServer
+from vigie.v1 import assets_pb2, assets_pb2_grpc, video_pb2, video_pb2_grpc
 
 A = assets_pb2.Asset
 P = video_pb2.StreamVideoRequest

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from vigie.v1 import assets_pb2, assets_pb2_grpc, commands_pb2, commands_pb2_grpc, video_pb2, video_pb2_grpc
 
 from tests.conftest import BackendProcess, open_channel
 from tests.gui.tcp_proxy import TcpProxy
+from vigie.v1 import assets_pb2, assets_pb2_grpc, commands_pb2, commands_pb2_grpc, video_pb2, video_pb2_grpc
 
 C = commands_pb2
 K = assets_pb2.Asset

@@ -12,16 +12,16 @@ import threading
 from pathlib import Path
 
 import grpc
-from vigie.v1 import assets_pb2, assets_pb2_grpc, auth_pb2, auth_pb2_grpc
 
-from backend.store.users_sqlite import UserDB
 from tests.conftest import ROOT, bearer_channel, login
+from vigie.backend.store.users_sqlite import UserDB
+from vigie.v1 import assets_pb2, assets_pb2_grpc, auth_pb2, auth_pb2_grpc
 
 
 def add_user(data_dir: str, name: str, role: str, password: str) -> None:
     """`vigie-backend --add-user`, as an administrator runs it (password on standard input)."""
     done = subprocess.run(
-        [sys.executable, "-m", "backend", "--add-user", name, "--role", role, "--data-dir", data_dir],
+        [sys.executable, "-m", "vigie.backend", "--add-user", name, "--role", role, "--data-dir", data_dir],
         cwd=ROOT,
         input=password + "\n",
         capture_output=True,

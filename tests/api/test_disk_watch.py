@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 
 from grpc_health.v1 import health_pb2
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2, map_pb2, map_pb2_grpc
 
 from tests.conftest import open_channel
 from tests.fixtures.storage import fill, small_tmpfs, wait_health, wait_system_alarm
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2, map_pb2, map_pb2_grpc
 
 QUIET = ("--lights", "0", "--vehicles", "0", "--quiet-city", "--disk-check-interval", "0.1")
 SERVING = health_pb2.HealthCheckResponse.SERVING

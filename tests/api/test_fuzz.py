@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-import vigie.v1
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
@@ -21,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import vigie.v1
 from tests.conftest import BackendProcess, open_channel
 
 F = FieldDescriptor

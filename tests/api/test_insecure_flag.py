@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from backend.cli import is_loopback
 from tests.conftest import ROOT, login
+from vigie.backend.cli import is_loopback
 
 
 def run_backend(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "backend", "--data-dir", str(tmp_path / "data"), *args],
+        [sys.executable, "-m", "vigie.backend", "--data-dir", str(tmp_path / "data"), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -22,7 +22,7 @@ def run_backend(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("listen", ["0.0.0.0:0", "[::]:0", "192.0.2.10:50051", "backend.example:50051"])
+@pytest.mark.parametrize("listen", ["0.0.0.0:0", "[::]:0", "192.0.2.10:50051", "vigie.backend.example:50051"])
 def test_plaintext_beyond_loopback_is_refused(tmp_path, listen):
     done = run_backend(tmp_path, "--listen", listen)
     assert done.returncode == 2

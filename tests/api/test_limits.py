@@ -6,9 +6,9 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2, assets_pb2_grpc, audit_pb2, audit_pb2_grpc
 
 from tests.conftest import open_channel
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2, assets_pb2_grpc, audit_pb2, audit_pb2_grpc
 
 GARBAGE = [  # wrong for any message type
     b"\xff\xff\xff\xff",  # a tag whose varint never ends

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+
+from tests.api.test_alarms_service import StreamChecker
+from tests.conftest import open_channel
 from vigie.v1 import (
     assets_pb2,
     assets_pb2_grpc,
@@ -23,9 +26,6 @@ from vigie.v1 import (
     modes_pb2,
     modes_pb2_grpc,
 )
-
-from tests.api.test_alarms_service import StreamChecker
-from tests.conftest import open_channel
 
 R = modes_pb2.ModeRun
 LIGHT = assets_pb2.Asset.STREET_LIGHT

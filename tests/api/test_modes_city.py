@@ -11,9 +11,8 @@ import time
 import uuid
 from pathlib import Path
 
-from vigie.v1 import assets_pb2, assets_pb2_grpc, modes_pb2, modes_pb2_grpc
-
 from tests.conftest import open_channel
+from vigie.v1 import assets_pb2, assets_pb2_grpc, modes_pb2, modes_pb2_grpc
 
 R = modes_pb2.ModeRun
 CLOSED = {

@@ -8,6 +8,8 @@ import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
+
+from tests.conftest import open_channel
 from vigie.v1 import (
     alarms_pb2,
     alarms_pb2_grpc,
@@ -20,8 +22,6 @@ from vigie.v1 import (
     video_pb2,
     wall_pb2,
 )
-
-from tests.conftest import open_channel
 
 FILES = (alarms_pb2, assets_pb2, audit_pb2, auth_pb2, commands_pb2, map_pb2, video_pb2, wall_pb2)
 HUGE_TEXT = "é" * 5000  # past any bound a request's string may have (the largest is 4096)

@@ -10,13 +10,13 @@ import pkgutil
 
 import grpc
 import pytest
-import vigie.v1
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from backend.security.principal import Role
-from backend.security.rules import PUBLIC, RULES
+import vigie.v1
 from tests.conftest import bearer_channel, login, open_channel
+from vigie.backend.security.principal import Role
+from vigie.backend.security.rules import PUBLIC, RULES
 
 DENIALS = {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED}
 

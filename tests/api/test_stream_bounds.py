@@ -8,10 +8,9 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc
-
 from tests.api.test_request_bounds import unacked_alarms
 from tests.conftest import open_channel
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc
 
 COMMENT = "𝄞" * 1000  # at the comment's bound, 4 bytes a character: about 4 KB per alarm
 DEFAULT_MAX_RECEIVE = 4 * 1024 * 1024

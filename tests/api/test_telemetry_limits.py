@@ -10,9 +10,9 @@ import time
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 from tests.conftest import open_channel
+from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 DAYS_31 = 31 * 86400
 CAP = 10_000  # points per series

@@ -9,10 +9,10 @@ import sys
 
 import grpc
 import pytest
-from vigie.v1 import assets_pb2, assets_pb2_grpc, auth_pb2, auth_pb2_grpc
 
 from tests.conftest import ROOT, open_channel
 from tests.fixtures.tls import DAY, Issued, make_ca, make_cert
+from vigie.v1 import assets_pb2, assets_pb2_grpc, auth_pb2, auth_pb2_grpc
 
 LIGHT = ("--lights", "0", "--vehicles", "0")
 
@@ -55,7 +55,7 @@ def plaintext_refused(address: str) -> bool:
 def run_backend(*args: str) -> subprocess.CompletedProcess[str]:
     """A backend that is expected to refuse to start."""
     return subprocess.run(
-        [sys.executable, "-m", "backend", "--listen", "127.0.0.1:0", *LIGHT, *args],
+        [sys.executable, "-m", "vigie.backend", "--listen", "127.0.0.1:0", *LIGHT, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -8,9 +8,9 @@ import cv2
 import grpc
 import numpy as np
 import pytest
-from vigie.v1 import video_pb2, video_pb2_grpc
 
 from tests.conftest import open_channel
+from vigie.v1 import video_pb2, video_pb2_grpc
 
 P = video_pb2.StreamVideoRequest
 

@@ -7,9 +7,9 @@ import time
 
 import grpc
 import pytest
-from vigie.v1 import video_pb2, video_pb2_grpc
 
 from tests.conftest import open_channel
+from vigie.v1 import video_pb2, video_pb2_grpc
 
 PER_USER = 32
 P = video_pb2.StreamVideoRequest

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from vigie.v1 import wall_pb2, wall_pb2_grpc
 
 from tests.api.test_wall_service import Reader, camera_push, cameras, wall_in, watch
 from tests.conftest import open_channel
+from vigie.v1 import wall_pb2, wall_pb2_grpc
 
 
 def walls(address: str, user: str) -> wall_pb2_grpc.WallServiceStub:
@@ -121,7 +121,7 @@ def test_supervisors_create_walls_up_to_the_cap_and_delete_them(wall_backend):
 
 
 def test_display_names_are_cleaned_and_bounded(make_backend, tmp_path):
-    log = tmp_path / "backend.log"
+    log = tmp_path / "vigie.backend.log"
     b = make_backend(
         "--lights", "0", "--vehicles", "0", "--log-level", "INFO", "--wall", "wall-1=user:viewer",
         stderr=log,

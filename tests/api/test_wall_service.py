@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+
+from tests.conftest import BackendProcess, open_channel
 from vigie.v1 import (
     alarms_pb2,
     alarms_pb2_grpc,
@@ -23,8 +25,6 @@ from vigie.v1 import (
     wall_pb2,
     wall_pb2_grpc,
 )
-
-from tests.conftest import BackendProcess, open_channel
 
 HEARTBEAT_S = 0.5
 

@@ -6,9 +6,9 @@ import time
 
 import grpc
 import pytest
-from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 from tests.conftest import open_channel
+from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 
 def stub_for(address: str) -> assets_pb2_grpc.AssetServiceStub:

@@ -7,12 +7,12 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent
 
-from app.console import Console
-from app.session import Session
-from app.workspace.layouts import PROVIDED
-from app.workspace.manager import WorkspaceManager
-from app.workspace.window import ScreenWindow
 from tests.conftest import console_session
+from vigie.app.console import Console
+from vigie.app.session import Session
+from vigie.app.workspace.layouts import PROVIDED
+from vigie.app.workspace.manager import WorkspaceManager
+from vigie.app.workspace.window import ScreenWindow
 
 
 class ConsoleHarness:

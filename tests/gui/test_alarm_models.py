@@ -7,8 +7,8 @@ import time
 
 from PySide6.QtCore import Qt
 
-from app.models.alarms import AlarmStore, AlarmTableModel
-from app.models.records import AlarmRecord
+from vigie.app.models.alarms import AlarmStore, AlarmTableModel
+from vigie.app.models.records import AlarmRecord
 
 
 def alarm(i: int, priority: int, state: str = "unack_active", raised: float | None = None) -> AlarmRecord:

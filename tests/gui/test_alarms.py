@@ -9,14 +9,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QTableView
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
 
-from app.controllers.alarms import AlarmController
-from app.models.records import AlarmRecord
-from app.session import Session
 from tests.api.test_alarms_service import StreamChecker
 from tests.conftest import console_session, open_channel
 from tests.gui.console_harness import ConsoleHarness
+from vigie.app.controllers.alarms import AlarmController
+from vigie.app.models.records import AlarmRecord
+from vigie.app.session import Session
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
 
 
 @pytest.fixture
@@ -312,7 +312,7 @@ def test_console_resumes_its_alarms_after_a_backend_restart_without_reloading(
     ctl = consoles(backend.address, "alice")
     qtbot.waitUntil(lambda: len(ctl.store.alarms) >= 10, timeout=30000)
     snapshots: list[int] = []
-    ctl.session.sig_alarm_snapshot.connect(lambda _alarms, seq: snapshots.append(seq))
+    ctl.session.alarms.sig_snapshot.connect(lambda _alarms, seq: snapshots.append(seq))
     before = ctl.store.sequence
     backend.stop()  # a clean stop keeps the epoch: the console must resume, not reload
     backend.start()

@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QTableView
 
-from app.models.asset_table import COL, AssetTableModel
-from app.models.records import AssetRecord
+from vigie.app.models.asset_table import COL, AssetTableModel
+from vigie.app.models.records import AssetRecord
 
 STATUSES = ["ok", "warning", "fault", "offline", "maintenance"]
 

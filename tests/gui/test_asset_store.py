@@ -3,9 +3,9 @@ the subscribers it serves before the table's re-sort."""
 
 from __future__ import annotations
 
-from app.models.asset_table import AssetTableModel
-from app.models.assets import AssetStore
-from app.models.records import AssetRecord
+from vigie.app.models.asset_table import AssetTableModel
+from vigie.app.models.assets import AssetStore
+from vigie.app.models.records import AssetRecord
 
 
 def rec(aid: str, status: str = "ok", revision: int = 1, name: str = "") -> AssetRecord:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from vigie.v1 import assets_pb2, audit_pb2, audit_pb2_grpc
 
 from tests.api.test_commands import CITY, AssetWatch, count_after
 from tests.conftest import open_channel
 from tests.gui.console_harness import ConsoleHarness
 from tests.gui.tcp_proxy import TcpProxy
+from vigie.v1 import assets_pb2, audit_pb2, audit_pb2_grpc
 
 K = assets_pb2.Asset
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from app.models.audit import AuditRow, AuditTableModel, write_csv
-from app.models.commands import ActionInfo, CommandProgressModel, CommandState, TargetState, actions_for
-from widgets.commands.command_dialog import CommandDialog
+from vigie.app.models.audit import AuditRow, AuditTableModel, write_csv
+from vigie.app.models.commands import ActionInfo, CommandProgressModel, CommandState, TargetState, actions_for
+from vigie.widgets.commands.command_dialog import CommandDialog
 
 DIM = ActionInfo(3, "LIGHT_DIM", "Dim to a level", ("street_light",), False, ("level_percent",))
 OFF = ActionInfo(2, "LIGHT_OFF", "Switch off", ("street_light",), False, ())

@@ -6,12 +6,12 @@ import csv
 from pathlib import Path
 
 import pytest
-from vigie.v1 import auth_pb2, auth_pb2_grpc, commands_pb2
 
-from app.auth import Credentials
-from app.session import Session
 from tests.conftest import open_channel
 from tests.gui.console_harness import ConsoleHarness
+from vigie.app.auth import Credentials
+from vigie.app.session import Session
+from vigie.v1 import auth_pb2, auth_pb2_grpc, commands_pb2
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 from tests.conftest import console_session, open_channel
 from tests.gui.console_harness import ConsoleHarness
 from tests.gui.tcp_proxy import TcpProxy
+from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 
 def server_assets(address: str) -> tuple[dict[str, assets_pb2.Asset], int]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.auth import Credentials, TlsOptions
-from app.session import Session
 from tests.fixtures.tls import DAY, make_ca, make_cert
+from vigie.app.auth import Credentials, TlsOptions
+from vigie.app.session import Session
 
 LIGHT = ("--lights", "0", "--vehicles", "0")
 

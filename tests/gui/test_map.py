@@ -11,13 +11,13 @@ import pytest
 from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QEvent, QIODevice, QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
-from vigie.v1 import assets_pb2, assets_pb2_grpc
 
-from app.theme import RESOURCES, map_style
 from tests.conftest import open_channel
 from tests.gui.console_harness import ConsoleHarness
-from widgets.map.map_view import MapView
-from widgets.map.mbtiles import MBTilesReader, parse_tile_path
+from vigie.app.theme import RESOURCES, map_style
+from vigie.v1 import assets_pb2, assets_pb2_grpc
+from vigie.widgets.map.map_view import MapView
+from vigie.widgets.map.mbtiles import MBTilesReader, parse_tile_path
 
 PAGE = RESOURCES / "map" / "index.html"
 # The status colours the operator learns (docs and palette agree), written out here.

@@ -11,7 +11,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from tests.gui.console_harness import ConsoleHarness
-from widgets.mosaic.layouts import LAYOUTS
+from vigie.widgets.mosaic.layouts import LAYOUTS
 
 
 @pytest.fixture

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import cv2
 
-from app.cli import offscreen_config, parse_args
+from vigie.app.cli import offscreen_config, parse_args
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def demo_screenshot(out: Path, env: dict, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "app", "demo", "--screenshot", str(out), "--after", "8", *extra],
+        [sys.executable, "-m", "vigie.app", "demo", "--screenshot", str(out), "--after", "8", *extra],
         cwd=ROOT,
         env=env,
         capture_output=True,

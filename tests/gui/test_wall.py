@@ -15,13 +15,13 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QMenu, QWidget
 
-from app.controllers.wall import WallController
-from app.models.asset_table import AssetTableModel
-from app.models.walls import NAME_ROLE
-from app.wall.content import WallContent
-from app.wall.display import WallDisplay
 from tests.conftest import ROOT, console_session
-from widgets.mosaic.panel import MosaicPanel
+from vigie.app.controllers.wall import WallController
+from vigie.app.models.asset_table import AssetTableModel
+from vigie.app.models.walls import NAME_ROLE
+from vigie.app.wall.content import WallContent
+from vigie.app.wall.display import WallDisplay
+from vigie.widgets.mosaic.panel import MosaicPanel
 
 
 def save_png(display: QWidget, tmp_path: Path, name: str) -> Path:
@@ -78,7 +78,7 @@ def test_a_push_to_a_wall_process_is_seen_by_a_second_console(qtbot, make_backen
         [
             sys.executable,
             "-m",
-            "app",
+            "vigie.app",
             "wall",
             "--name",
             "wall-1",
@@ -261,9 +261,8 @@ def test_map_content_and_a_refused_push(qtbot, wall_display, tmp_path):
 
 def test_alarm_content_puts_the_map_beside_its_cameras(qtbot, wall_display, tmp_path):
     display, console, backend = wall_display
-    from vigie.v1 import alarms_pb2, alarms_pb2_grpc
-
     from tests.conftest import open_channel
+    from vigie.v1 import alarms_pb2, alarms_pb2_grpc
 
     stub = alarms_pb2_grpc.AlarmServiceStub(open_channel(backend.address))
     alarm = None
@@ -338,8 +337,8 @@ def test_send_to_wall_from_a_mosaic_tile_menu(qtbot, wall_display):
 
 
 def test_map_menu_offers_the_view_an_asset_and_a_camera(qtbot):
-    from app.theme import RESOURCES, map_style
-    from widgets.map.map_view import MapView
+    from vigie.app.theme import RESOURCES, map_style
+    from vigie.widgets.map.map_view import MapView
 
     view = MapView(RESOURCES / "map" / "index.html", map_style())
     qtbot.addWidget(view)

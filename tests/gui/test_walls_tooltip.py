@@ -7,7 +7,7 @@ from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QToolTip
 
-from widgets.wall.walls_panel import WallsPanel
+from vigie.widgets.wall.walls_panel import WallsPanel
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 HOSTILE = '<img src="http://attacker.example/x.png"><b>evil</b>'

@@ -9,8 +9,8 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage
 
-from app.video.decoder import FrameDecoder
-from widgets.mosaic.tile import VideoTile
+from vigie.app.video.decoder import FrameDecoder
+from vigie.widgets.mosaic.tile import VideoTile
 
 
 def jpeg(seq: int, w: int = 640, h: int = 360) -> bytes:

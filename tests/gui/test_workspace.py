@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from app.workspace.files import node_from_json
-from app.workspace.model import panel_ids
+from vigie.app.workspace.files import node_from_json
+from vigie.app.workspace.model import panel_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 W, H = 1920, 1080

@@ -11,11 +11,11 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QLineEdit, QMenu, QWidgetAction
 
-from app.workspace.files import WorkspaceStore
-from app.workspace.layouts import LAPTOP, OPERATOR_2, PROVIDED, SUPERVISOR_3
-from app.workspace.model import Panel, Placement, Screen, Tabs, Window, Workspace, panel_ids
-from app.workspace.panels import REGISTRY, LivePanel, PanelKind, register
 from tests.gui.console_harness import ConsoleHarness
+from vigie.app.workspace.files import WorkspaceStore
+from vigie.app.workspace.layouts import LAPTOP, OPERATOR_2, PROVIDED, SUPERVISOR_3
+from vigie.app.workspace.model import Panel, Placement, Screen, Tabs, Window, Workspace, panel_ids
+from vigie.app.workspace.panels import REGISTRY, LivePanel, PanelKind, register
 
 
 @pytest.fixture
@@ -166,9 +166,8 @@ def test_presentation_mode_from_the_screens_menu_and_escape(console, qtbot):
 def test_a_shared_wall_screen_shows_what_a_supervisor_pushes(console, qtbot):
     """Presentation "shared": the screen attaches to the WallService under its role and follows the
     pushes of any supervisor (here through the API, as another console would)."""
-    from vigie.v1 import wall_pb2, wall_pb2_grpc
-
     from tests.conftest import open_channel
+    from vigie.v1 import wall_pb2, wall_pb2_grpc
 
     walls = wall_pb2_grpc.WallServiceStub(open_channel(console.session.address, "supervisor"))
     # The wall a supervisor created for this console's user (walls are never made by attaching).

@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
-os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu")
+os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu --js-flags=--expose-gc")
 
 from PySide6.QtCore import QCoreApplication, QEvent, QRect, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from widgets.map.mbtiles import register_url_schemes
+from vigie.widgets.map.mbtiles import register_url_schemes
 
 
 def settle(manager, timeout: float = 60.0, until=None) -> None:
@@ -61,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("Vigie")
     app.setApplicationName("Vigie")
 
-    from app.auth import Credentials
-    from app.console import Console
-    from app.session import Session
-    from app.theme import apply_theme
-    from app.workspace.files import WorkspaceStore, to_json
-    from app.workspace.manager import WorkspaceManager
-    from app.workspace.screenshot import write_screenshots
     from tests.gui.offscreen_screens import OffscreenScreens
+    from vigie.app.auth import Credentials
+    from vigie.app.console import Console
+    from vigie.app.session import Session
+    from vigie.app.theme import apply_theme
+    from vigie.app.workspace.files import WorkspaceStore, to_json
+    from vigie.app.workspace.manager import WorkspaceManager
+    from vigie.app.workspace.screenshot import write_screenshots
 
     apply_theme(app)
     session = Session(args.backend, credentials=Credentials("operator", "operator", console="probe"))

@@ -10,15 +10,15 @@ import stat
 import tempfile
 import time
 
-from backend.access_control import AccessControl
-from backend.adapters.simulator import CitySimulator
-from backend.domain.access import AccessRule
-from backend.domain.alarms import AlarmEngine, AlarmState
-from backend.domain.assets import Kind, Status
-from backend.domain.audit import MemoryAuditSink
-from backend.domain.revlog import AssetStore
-from backend.security.principal import Principal, Role
-from backend.store.modes_sqlite import ModesStore
+from vigie.backend.access_control import AccessControl
+from vigie.backend.adapters.simulator import CitySimulator
+from vigie.backend.domain.access import AccessRule
+from vigie.backend.domain.alarms import AlarmEngine, AlarmState
+from vigie.backend.domain.assets import Kind, Status
+from vigie.backend.domain.audit import MemoryAuditSink
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.security.principal import Principal, Role
+from vigie.backend.store.modes_sqlite import ModesStore
 
 SUPERVISOR = Principal("sup", Role.SUPERVISOR, "desk-1")
 

@@ -7,8 +7,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from backend.domain.alarms import AlarmEngine, AlarmState, UnknownAlarm
-from backend.domain.assets import Asset, Kind
+from vigie.backend.domain.alarms import AlarmEngine, AlarmState, UnknownAlarm
+from vigie.backend.domain.assets import Asset, Kind
 
 SOURCES = ["door-1:door_forced", "door-2:door_forced", "wtr-1:pressure_low"]
 ASSETS = {"door-1", "door-2", "wtr-1"}

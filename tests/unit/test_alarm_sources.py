@@ -12,10 +12,10 @@ import asyncio
 import dataclasses
 import math
 
-from backend.alarm_sources import AlarmSources, CameraCoverage
-from backend.domain.alarms import AlarmEngine, AlarmState
-from backend.domain.assets import Asset, Kind, Status
-from backend.domain.revlog import AssetStore
+from vigie.backend.alarm_sources import AlarmSources, CameraCoverage
+from vigie.backend.domain.alarms import AlarmEngine, AlarmState
+from vigie.backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.revlog import AssetStore
 
 LAT0, LON0 = 47.32, 5.04  # the spot every camera test looks at
 M_PER_DEG_LAT = 111_000.0  # rough on purpose: every distance below is far from a limit

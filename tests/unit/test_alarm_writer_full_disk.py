@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from backend.domain.assets import Asset, Kind
-from backend.store.alarms_sqlite import AlarmPersister, JournalQuery
 from tests.fixtures.storage import fill, small_tmpfs
+from vigie.backend.domain.assets import Asset, Kind
+from vigie.backend.store.alarms_sqlite import AlarmPersister, JournalQuery
 
 BOUND = 200
 LONG = "x" * 2000  # big rows: the WAL must grow, so writes really hit the full disk

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from backend.domain.audit import AuditEntry
-from backend.store.audit_sqlite import AuditQuery, AuditStore
+from vigie.backend.domain.audit import AuditEntry
+from vigie.backend.store.audit_sqlite import AuditQuery, AuditStore
 
 DAY = 86_400.0
 KIB = 1024

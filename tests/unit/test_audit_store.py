@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from backend.domain.audit import AuditEntry, join_targets
-from backend.store.audit_sqlite import AuditQuery, AuditStore, decode_page_token, encode_page_token
+from vigie.backend.domain.audit import AuditEntry, join_targets
+from vigie.backend.store.audit_sqlite import AuditQuery, AuditStore, decode_page_token, encode_page_token
 
 
 def entry(i: int, **kw) -> AuditEntry:

@@ -3,9 +3,8 @@ maps (no request has a map today; Asset has one), naming the field past its boun
 
 from __future__ import annotations
 
+from vigie.backend.security.bounds import problem
 from vigie.v1 import assets_pb2, wall_pb2
-
-from backend.security.bounds import problem
 
 
 def test_within_bounds_is_fine():

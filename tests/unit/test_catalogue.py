@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.adapters.cameras.catalogue import CatalogueError, load_catalogue, redact
-from backend.cli import main
+from vigie.backend.adapters.cameras.catalogue import CatalogueError, load_catalogue, redact
+from vigie.backend.cli import main
 
 GOOD = """
 [[camera]]

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 
-from app.client.streams import ResilientStream, Resume, ResyncNeeded, StreamEvent, StreamState
+from vigie.app.client.streams import ResilientStream, Resume, ResyncNeeded, StreamEvent, StreamState
 
 HANG = object()  # the call stays silent (a dead link the server never closes)
 

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from backend.adapters.simulator import CitySimulator
-from backend.command_dispatch import CommandDispatcher
-from backend.domain.actions import ACTIONS, Action, Params, parse_grants, shows
-from backend.domain.assets import Asset, Kind, Status
-from backend.domain.audit import MemoryAuditSink
-from backend.domain.commands import (
+from vigie.backend.adapters.simulator import CitySimulator
+from vigie.backend.command_dispatch import CommandDispatcher
+from vigie.backend.domain.actions import ACTIONS, Action, Params, parse_grants, shows
+from vigie.backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.audit import MemoryAuditSink
+from vigie.backend.domain.commands import (
     Command,
     CommandBook,
     CommandDenied,
@@ -22,8 +22,8 @@ from backend.domain.commands import (
     Stage,
     UnknownCommand,
 )
-from backend.domain.revlog import AssetStore
-from backend.security.principal import Principal, Role
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.security.principal import Principal, Role
 
 KINDS = {
     "lgt-1": Kind.STREET_LIGHT,

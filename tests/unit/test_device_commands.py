@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 import time
 
-from backend.adapters.base import DeviceAnswer, DeviceCommand, DeviceNetwork
-from backend.adapters.cameras import CameraNetwork
-from backend.adapters.cameras.catalogue import CameraSpec
-from backend.adapters.cameras.network import NO_ONVIF
-from backend.adapters.composite import CompositeNetwork
-from backend.adapters.simulator import CitySimulator
-from backend.domain.actions import Action, Params, parse_badges
-from backend.domain.assets import Asset, Kind, Status
-from backend.domain.revlog import AssetStore
+from vigie.backend.adapters.base import DeviceAnswer, DeviceCommand, DeviceNetwork
+from vigie.backend.adapters.cameras import CameraNetwork
+from vigie.backend.adapters.cameras.catalogue import CameraSpec
+from vigie.backend.adapters.cameras.network import NO_ONVIF
+from vigie.backend.adapters.composite import CompositeNetwork
+from vigie.backend.adapters.simulator import CitySimulator
+from vigie.backend.domain.actions import Action, Params, parse_badges
+from vigie.backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.revlog import AssetStore
 
 
 def city(failure_rate: float = 0.0) -> tuple[AssetStore, CitySimulator]:

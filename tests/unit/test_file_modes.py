@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from vigie.v1 import alarms_pb2, alarms_pb2_grpc
 
-from backend.domain.audit import AuditEntry
-from backend.store.alarms_sqlite import AlarmPersister
-from backend.store.audit_sqlite import AuditStore
-from backend.store.users_sqlite import UserDB
 from tests.conftest import BackendProcess, open_channel
+from vigie.backend.domain.audit import AuditEntry
+from vigie.backend.store.alarms_sqlite import AlarmPersister
+from vigie.backend.store.audit_sqlite import AuditStore
+from vigie.backend.store.users_sqlite import UserDB
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc
 
 STORES = ("alarms.sqlite3", "audit.sqlite3", "users.sqlite3")
 

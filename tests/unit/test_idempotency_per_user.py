@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from backend.domain.commands import UnknownCommand
 from tests.unit.test_commands_domain import OPERATOR, SUPERVISOR, Recorder, book, req
+from vigie.backend.domain.commands import UnknownCommand
 
 
 def test_a_flood_past_the_per_user_bound_evicts_only_the_flooders_keys():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.security.login_guard import LoginGuard, peer_address
+from vigie.backend.security.login_guard import LoginGuard, peer_address
 
 
 class Clock:

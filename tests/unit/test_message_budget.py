@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vigie.backend.services.resumable import fit, fitting, snapshot
 from vigie.v1 import assets_pb2
-
-from backend.services.resumable import fit, fitting, snapshot
 
 BUDGET = 10_000
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.domain.actions import Action
-from backend.domain.modes import PROVIDED_DIR, ModeFileError, load_modes
 from tests.conftest import ROOT
+from vigie.backend.domain.actions import Action
+from vigie.backend.domain.modes import PROVIDED_DIR, ModeFileError, load_modes
 
 BAD = """
 [mode]
@@ -106,7 +106,7 @@ def test_backend_refuses_to_start_with_a_bad_mode_file():
         [
             sys.executable,
             "-m",
-            "backend",
+            "vigie.backend",
             "--modes",
             str(d),
             "--listen",

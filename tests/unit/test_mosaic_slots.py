@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.models.mosaic_slots import MosaicSlots
+from vigie.app.models.mosaic_slots import MosaicSlots
 
 
 def slots(*cams: str, size: int = 9) -> MosaicSlots:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backend.security.passwords import hash_password, verify_password
+from vigie.backend.security.passwords import hash_password, verify_password
 
 
 def test_hash_is_salted_scrypt_and_verifies():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.adapters.cameras.catalogue import CatalogueError, load_catalogue, redact, redact_text
-from backend.cli import main
+from vigie.backend.adapters.cameras.catalogue import CatalogueError, load_catalogue, redact, redact_text
+from vigie.backend.cli import main
 
 CASES = [
     ("rtsp://admin:hunter2@10.0.0.1:554/s", "rtsp://admin:***@10.0.0.1:554/s"),

@@ -4,8 +4,8 @@ and a bounded number of kinds per window whatever the number of peers."""
 
 from __future__ import annotations
 
-from backend.domain.audit import MemoryAuditSink
-from backend.security.refusal_audit import MAX_KINDS, RefusalAudit
+from vigie.backend.domain.audit import MemoryAuditSink
+from vigie.backend.security.refusal_audit import MAX_KINDS, RefusalAudit
 
 
 class Clock:

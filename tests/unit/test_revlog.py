@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from backend.domain.assets import Asset, Kind, Status
-from backend.domain.revlog import AssetStore, HistoryExpired
+from vigie.backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.revlog import AssetStore, HistoryExpired
 
 
 def light(i: int, status: Status = Status.OK) -> Asset:

@@ -9,10 +9,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from backend.adapters.simulator import CitySimulator
-from backend.adapters.simulator.city import generate_city, points_in_polygon
-from backend.domain.assets import Kind, Status
-from backend.domain.revlog import AssetStore
+from vigie.backend.adapters.simulator import CitySimulator
+from vigie.backend.adapters.simulator.city import generate_city, points_in_polygon
+from vigie.backend.domain.assets import Kind, Status
+from vigie.backend.domain.revlog import AssetStore
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from backend.adapters.simulator.video import SyntheticCamera
+from vigie.backend.adapters.simulator.video import SyntheticCamera
 
 
 def test_frame_shape_dtype_and_content() -> None:

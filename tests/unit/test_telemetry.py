@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.adapters.simulator import CitySimulator, telemetry
-from backend.adapters.simulator.telemetry import Anomaly, grid_indices, series
-from backend.domain.assets import Kind, Status
+from vigie.backend.adapters.simulator import CitySimulator, telemetry
+from vigie.backend.adapters.simulator.telemetry import Anomaly, grid_indices, series
+from vigie.backend.domain.assets import Kind, Status
 
 T0 = 1_750_000_000.0  # a fixed instant keeps the tests independent of today's daylight
 
@@ -87,7 +87,7 @@ def test_street_light_on_at_night_only() -> None:
 def test_simulator_anomalies_reach_telemetry() -> None:
     sim = CitySimulator(seed=1, lights=100)
     bad = next(a for a in sim.city.assets if a.status is Status.OFFLINE)
-    from backend.domain.revlog import AssetStore
+    from vigie.backend.domain.revlog import AssetStore
 
     sim.begin(AssetStore(), T0)
     (anomaly,) = sim.anomalies(bad.id)

@@ -4,11 +4,11 @@ Sample messages protobuf itself would build from the same times and values."""
 from __future__ import annotations
 
 import numpy as np
-from vigie.v1 import assets_pb2
 
-from backend.adapters.base import Series
-from backend.domain.assets import MetricInfo
-from backend.services.assets import _series_to_pb
+from vigie.backend.adapters.base import Series
+from vigie.backend.domain.assets import MetricInfo
+from vigie.backend.services.assets import _series_to_pb
+from vigie.v1 import assets_pb2
 
 TIMES_MS = [0, 1, 127, 128, 16_383, 16_384, 1_764_806_400_123, 2**40, -5_000, 2**62]
 VALUES = [0.0, -1.5, 1e300, 3.25, float("inf"), -0.0, 5e-324, 42.0, 7.0, 1.0]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.security.principal import Role
-from backend.security.tokens import FORGET_AFTER_S, TokenRegistry, TokenRejected
+from vigie.backend.security.principal import Role
+from vigie.backend.security.tokens import FORGET_AFTER_S, TokenRegistry, TokenRejected
 
 
 class Clock:

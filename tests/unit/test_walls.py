@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from backend.domain.walls import (
+from vigie.backend.domain.walls import (
     AlarmShot,
     CameraShot,
     ClearShot,
@@ -17,7 +17,7 @@ from backend.domain.walls import (
     WallRegistry,
     validate,
 )
-from backend.store.walls_json import WallFile, walls_from_json, walls_to_json
+from vigie.backend.store.walls_json import WallFile, walls_from_json, walls_to_json
 
 
 def test_push_needs_a_created_wall_and_counts_versions():
@@ -116,8 +116,8 @@ def test_pushing_needs_the_supervisor_role():
     """What the auth interceptor will enforce too; checked in the service whatever the caller."""
     import grpc
 
-    from backend.security.principal import Role
-    from backend.services.wall import PushRefused, WallService
+    from vigie.backend.security.principal import Role
+    from vigie.backend.services.wall import PushRefused, WallService
 
     service = WallService(WallRegistry(), None, None, None, audit=lambda: None)  # type: ignore[arg-type]
     with pytest.raises(PushRefused) as refused:

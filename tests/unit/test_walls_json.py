@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.domain.walls import CameraShot, WallRegistry
-from backend.store import walls_json
-from backend.store.walls_json import WallFile
+from vigie.backend.domain.walls import CameraShot, WallRegistry
+from vigie.backend.store import walls_json
+from vigie.backend.store.walls_json import WallFile
 
 
 def save(data_dir: Path, *states: list) -> None:
@@ -91,7 +91,7 @@ def test_a_damaged_file_is_reported_loudly_and_the_previous_copy_read(tmp_path, 
     first, second = registry_states()
     save(tmp_path, first, second)
     (tmp_path / "walls.json").write_text(damage)
-    with caplog.at_level(logging.ERROR, logger="backend.store.walls_json"):
+    with caplog.at_level(logging.ERROR, logger="vigie.backend.store.walls_json"):
         walls = WallFile(str(tmp_path)).load()
     assert [(w.name, w.content.shot, w.allowed) for w in walls] == [("wall-1", CameraShot("cam-1"), ("pc",))]
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.workspace.files import (
+from vigie.app.workspace.files import (
     VERSION,
     WorkspaceError,
     WorkspaceStore,
@@ -19,8 +19,8 @@ from app.workspace.files import (
     slug,
     to_json,
 )
-from app.workspace.layouts import LAPTOP, OPERATOR_2, PROVIDED, SUPERVISOR_3, proposed
-from app.workspace.model import Split, Tabs, normalise, panel_ids
+from vigie.app.workspace.layouts import LAPTOP, OPERATOR_2, PROVIDED, SUPERVISOR_3, proposed
+from vigie.app.workspace.model import Split, Tabs, normalise, panel_ids
 
 
 def every_workspace():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.workspace.screens import (
+from vigie.app.workspace.screens import (
     ScreenInfo,
     absolute,
     assign_roles,

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from widgets.wall.send_menu import WallChoices
+from vigie.widgets.wall.send_menu import WallChoices
 
 SHELF_DURATIONS = [("15 min", 900), ("1 h", 3600), ("4 h", 14400), ("8 h", 28800)]
 PERIODS = [("Last hour", 3600), ("Last 24 h", 86400), ("Last 7 days", 7 * 86400), ("All", 0)]

@@ -8,7 +8,8 @@ cheap (10 curves of 10,000 points redrawn at 30 Hz cost a whole core here).
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,6 +28,10 @@ class SeriesLike(Protocol):
 
 
 class TelemetryChart(QWidget):
+    # The time axis's zone: seconds west of UTC at unix time t (pyqtgraph's utcOffset), None for
+    # the machine's own. The console sets its city's zone here (app/cli.py, app/city_time.py).
+    utc_offset_west: ClassVar[Callable[[float], int] | None] = None
+
     def __init__(
         self,
         window_s: float = 900.0,
@@ -70,7 +75,9 @@ class TelemetryChart(QWidget):
             return
         first: pg.PlotItem | None = None
         for i, s in enumerate(series):
-            plot = self.glw.addPlot(row=i, col=0, axisItems={"bottom": pg.DateAxisItem()})
+            west = TelemetryChart.utc_offset_west
+            axis = pg.DateAxisItem(utcOffset=west(time.time()) if west is not None else None)
+            plot = self.glw.addPlot(row=i, col=0, axisItems={"bottom": axis})
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setLabel("left", s.label, units=s.unit or None)
             plot.setDownsampling(auto=True, mode="peak")

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from widgets.commands.style import STAGE_COLORS
+from vigie.widgets.commands.style import STAGE_COLORS
 
 PIPELINE = (
     ("SENT", "Sent"),

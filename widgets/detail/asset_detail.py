@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from widgets.charts.telemetry_chart import TelemetryChart
-from widgets.status.palette import STATUS_LABELS, status_color, status_icon
+from vigie.widgets.charts.telemetry_chart import TelemetryChart
+from vigie.widgets.status.palette import STATUS_LABELS, status_color, status_icon
 
 
 class AssetDetailView(QWidget):

@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from widgets.dnd import asset_mime
-from widgets.map.bridge import MapBridge
-from widgets.map.mbtiles import TILE_URL, MBTilesReader, MBTilesSchemeHandler
-from widgets.map.offline_guard import OfflineGuard
-from widgets.wall.send_menu import WallChoices
+from vigie.widgets.dnd import asset_mime
+from vigie.widgets.map.bridge import MapBridge
+from vigie.widgets.map.mbtiles import TILE_URL, MBTilesReader, MBTilesSchemeHandler
+from vigie.widgets.map.offline_guard import OfflineGuard
+from vigie.widgets.wall.send_menu import WallChoices
 
 COLUMNS = ["id", "kind", "name", "lat", "lon", "status", "heading", "label", "updated"]
 ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON, ROW_UPDATED = 0, 1, 2, 3, 4, 8

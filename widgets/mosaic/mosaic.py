@@ -10,8 +10,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from widgets.mosaic.layouts import LAYOUTS, MAX_TILES
-from widgets.mosaic.tile import VideoTile
+from vigie.widgets.mosaic.layouts import LAYOUTS, MAX_TILES
+from vigie.widgets.mosaic.tile import VideoTile
 
 
 class Mosaic(QWidget):

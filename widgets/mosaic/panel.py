@@ -15,9 +15,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from widgets.mosaic.layouts import LAYOUTS
-from widgets.mosaic.mosaic import Mosaic
-from widgets.wall.send_menu import WallChoices
+from vigie.widgets.mosaic.layouts import LAYOUTS
+from vigie.widgets.mosaic.mosaic import Mosaic
+from vigie.widgets.wall.send_menu import WallChoices
 
 
 class MosaicPanel(QWidget):

@@ -30,7 +30,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from widgets.dnd import asset_ids
+from vigie.widgets.dnd import asset_ids
 
 
 def _age_text(seconds: float) -> str:

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from backend.adapters.base import (
+from vigie.backend.adapters.base import (
     CameraInfo,
     DeviceAnswer,
     DeviceCommand,
@@ -26,11 +26,11 @@ from backend.adapters.base import (
     Series,
     VideoSource,
 )
-from backend.adapters.cameras.catalogue import CameraSpec, redact, redact_text
-from backend.adapters.cameras.source import SharedSource, StreamReader
-from backend.domain.actions import Action
-from backend.domain.assets import Asset, Kind, MetricInfo, Status
-from backend.domain.revlog import AssetStore
+from vigie.backend.adapters.cameras.catalogue import CameraSpec, redact, redact_text
+from vigie.backend.adapters.cameras.source import SharedSource, StreamReader
+from vigie.backend.domain.actions import Action
+from vigie.backend.domain.assets import Asset, Kind, MetricInfo, Status
+from vigie.backend.domain.revlog import AssetStore
 
 log = logging.getLogger(__name__)
 

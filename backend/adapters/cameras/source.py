@@ -20,8 +20,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from backend.adapters.base import NoFrame, VideoSource
-from backend.adapters.cameras.catalogue import CameraSpec, redact
+from vigie.backend.adapters.base import NoFrame, VideoSource
+from vigie.backend.adapters.cameras.catalogue import CameraSpec, redact
 
 log = logging.getLogger(__name__)
 

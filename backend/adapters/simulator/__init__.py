@@ -1,5 +1,5 @@
 """The simulated Dijon device network (city generator, procedural telemetry, synthetic video)."""
 
-from backend.adapters.simulator.simulator import CitySimulator
+from vigie.backend.adapters.simulator.simulator import CitySimulator
 
 __all__ = ["CitySimulator"]

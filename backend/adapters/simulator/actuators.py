@@ -16,8 +16,8 @@ import random
 import time
 from typing import TYPE_CHECKING
 
-from backend.adapters.base import DeviceAnswer, DeviceCommand, PtzAction, PtzCommand, PtzError
-from backend.domain.actions import (
+from vigie.backend.adapters.base import DeviceAnswer, DeviceCommand, PtzAction, PtzCommand, PtzError
+from vigie.backend.domain.actions import (
     MAX_BADGE_ENTRIES,
     Action,
     fits,
@@ -28,10 +28,10 @@ from backend.domain.actions import (
     target_attributes,
     unfit_reason,
 )
-from backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.assets import Asset, Kind, Status
 
 if TYPE_CHECKING:
-    from backend.adapters.simulator.simulator import CitySimulator
+    from vigie.backend.adapters.simulator.simulator import CitySimulator
 
 ACK_S = (0.1, 0.5)
 ACT_S = {

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from backend.adapters.simulator.city_tags import tag_assets
-from backend.domain.assets import Asset, Kind, Status
+from vigie.backend.adapters.simulator.city_tags import tag_assets
+from vigie.backend.domain.assets import Asset, Kind, Status
 
 CENTER_LAT = 47.322
 CENTER_LON = 5.041

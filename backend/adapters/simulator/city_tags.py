@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.domain.assets import Asset, Kind
+from vigie.backend.domain.assets import Asset, Kind
 
 LOW_ROAD_M = 250.0
 LOW_ROAD_BOLLARD_M = 900.0  # the bollards guarding the roads down to the river

@@ -15,8 +15,8 @@ import random
 import time
 from collections.abc import Callable
 
-from backend.domain.access import Cardholder
-from backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.access import Cardholder
+from vigie.backend.domain.assets import Asset, Kind, Status
 
 log = logging.getLogger(__name__)
 

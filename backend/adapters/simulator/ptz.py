@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from backend.adapters.base import PtzAction, PtzCommand, PtzError, PtzPreset, PtzState
+from vigie.backend.adapters.base import PtzAction, PtzCommand, PtzError, PtzPreset, PtzState
 
 PAN_DPS = 60.0  # degrees per second at full speed
 TILT_DPS = 30.0

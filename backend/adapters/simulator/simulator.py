@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.adapters.base import (
+from vigie.backend.adapters.base import (
     CameraInfo,
     DeviceAnswer,
     DeviceCommand,
@@ -34,9 +34,9 @@ from backend.adapters.base import (
     Series,
     VideoSource,
 )
-from backend.adapters.simulator import telemetry
-from backend.adapters.simulator.actuators import Actuators
-from backend.adapters.simulator.city import (
+from vigie.backend.adapters.simulator import telemetry
+from vigie.backend.adapters.simulator.actuators import Actuators
+from vigie.backend.adapters.simulator.city import (
     City,
     bearing_deg,
     district_index,
@@ -46,13 +46,13 @@ from backend.adapters.simulator.city import (
     to_latlon,
     to_xy,
 )
-from backend.adapters.simulator.people import BadgeTraffic, generate_people
-from backend.adapters.simulator.ptz import PtzHead
-from backend.adapters.simulator.telemetry import Anomaly, asset_seed
-from backend.adapters.simulator.video import SyntheticCamera
-from backend.domain.access import Cardholder
-from backend.domain.assets import Asset, Kind, MetricInfo, Status
-from backend.domain.revlog import AssetStore
+from vigie.backend.adapters.simulator.people import BadgeTraffic, generate_people
+from vigie.backend.adapters.simulator.ptz import PtzHead
+from vigie.backend.adapters.simulator.telemetry import Anomaly, asset_seed
+from vigie.backend.adapters.simulator.video import SyntheticCamera
+from vigie.backend.domain.access import Cardholder
+from vigie.backend.domain.assets import Asset, Kind, MetricInfo, Status
+from vigie.backend.domain.revlog import AssetStore
 
 log = logging.getLogger(__name__)
 

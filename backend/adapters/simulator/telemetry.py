@@ -14,12 +14,12 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from backend.adapters.base import Series
-from backend.domain.assets import Kind, MetricInfo, Status
+from vigie.backend.adapters.base import Series
+from vigie.backend.adapters.simulator import city_zone
+from vigie.backend.domain.assets import Kind, MetricInfo, Status
 
 LAT_RAD = math.radians(47.322)
 LON_DEG = 5.041
@@ -40,7 +40,6 @@ METRICS: dict[Kind, list[MetricInfo]] = {
     Kind.VEHICLE: [MetricInfo("speed_kmh", "km/h", "Speed", 1.0)],
 }
 
-_TZ = ZoneInfo("Europe/Paris")
 _M64 = (1 << 64) - 1
 
 
@@ -163,14 +162,17 @@ class _Ctx:
 
 
 def _local_hour(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Local (Europe/Paris) hour of day and weekday (Mon = 0), DST-correct per day."""
+    """The city's local (city_zone.py) hour of day and weekday (Mon = 0), DST-correct per day."""
     if t.size == 0:
         return t.copy(), t.astype(np.int64)
     days = np.floor(t / 86400.0).astype(np.int64)
     uniq, inv = np.unique(days, return_inverse=True)
     offs = np.array(
         [
-            datetime.fromtimestamp(int(d) * 86400 + 43200, UTC).astimezone(_TZ).utcoffset().total_seconds()
+            datetime.fromtimestamp(int(d) * 86400 + 43200, UTC)
+            .astimezone(city_zone.zone())
+            .utcoffset()
+            .total_seconds()
             for d in uniq
         ]
     )

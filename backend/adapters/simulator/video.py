@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 import cv2
 import numpy as np
 
-from backend.adapters.base import PtzState, VideoSource
-from backend.adapters.simulator.ptz import PtzHead
+from vigie.backend.adapters.base import PtzState, VideoSource
+from vigie.backend.adapters.simulator import city_zone
+from vigie.backend.adapters.simulator.ptz import PtzHead
 
-_TZ = ZoneInfo("Europe/Paris")
 DEFAULT_FPS = 15.0
 MAX_FPS = 30.0
 H_FOV_DEG = 60.0  # horizontal field of view at zoom 1: panning this far scrolls one picture width
@@ -74,8 +74,10 @@ class SyntheticCamera(VideoSource):
         height: int = 360,
         max_fps: float = 0,
         ptz: PtzHead | None = None,
+        tz: ZoneInfo | None = None,
     ) -> None:
         self.camera_id = camera_id
+        self.tz = tz or city_zone.zone()  # the city's time, burned in and setting day and night
         self.ptz = ptz  # shared with the other viewers of this camera
         self.name = name
         self.width = int(width) if width and width > 0 else 640
@@ -125,7 +127,7 @@ class SyntheticCamera(VideoSource):
         self._thick = max(1, round(h / 500))
         self._osd_name = ascii_osd(name)
         self._backgrounds: dict[int, np.ndarray] = {}
-        self._background(self._level(time.time()))  # pre-render now, not on the first read()
+        self._background(self._level(time.time(), self.tz))  # pre-render now, not on the first read()
         grain = np.random.default_rng(self._scene_rng_seed)
         self._grain = [grain.integers(0, 7, (h, w, 1), dtype=np.uint8).repeat(3, axis=2) for _ in range(3)]
 
@@ -137,9 +139,9 @@ class SyntheticCamera(VideoSource):
         return self._vx + (x_m - self._shift_m) * self._focal / z, y
 
     @staticmethod
-    def _level(t: float) -> int:
-        """Brightness level 0 (night) .. 5 (day) from the local hour in Dijon."""
-        lt = datetime.fromtimestamp(t, _TZ)
+    def _level(t: float, tz: ZoneInfo) -> int:
+        """Brightness level 0 (night) .. 5 (day) from the city's local hour."""
+        lt = datetime.fromtimestamp(t, tz)
         hour = lt.hour + lt.minute / 60
         light = min(1.0, max(0.0, (hour - 6.0) / 2.0)) * min(1.0, max(0.0, (21.5 - hour) / 2.0))
         return round(light * 5)
@@ -249,7 +251,7 @@ class SyntheticCamera(VideoSource):
 
     def render(self, t: float) -> np.ndarray:
         """The picture at unix time t (no pacing): background + vehicles + OSD."""
-        level = self._level(t)
+        level = self._level(t, self.tz)
         frame = self._background(level).copy()
         light = 0.25 + 0.75 * level / 5
         span = Z_FAR - Z_NEAR * 0.6
@@ -310,10 +312,14 @@ class SyntheticCamera(VideoSource):
         m = np.float32([[eff, 0, w / 2 - eff * w / 2], [0, eff, h / 2 - eff * cy]])
         return cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
+    def osd_time(self, t: float) -> str:
+        """The date and time burned into the picture taken at unix time t: the city's time."""
+        return datetime.fromtimestamp(t, self.tz).strftime("%d/%m/%Y %H:%M:%S")
+
     def _osd(self, frame: np.ndarray, t: float, ptz: PtzState | None = None) -> None:
         font, scale, th = cv2.FONT_HERSHEY_SIMPLEX, self._font_scale, self._thick
         margin = int(8 * scale / 0.5)
-        stamp = datetime.fromtimestamp(t, _TZ).strftime("%d/%m/%Y %H:%M:%S")
+        stamp = self.osd_time(t)
         (tw, tht), _ = cv2.getTextSize(stamp, font, scale, th)
         lines = [
             (self._osd_name, (margin, margin + tht)),

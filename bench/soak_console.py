@@ -1,0 +1,98 @@
+"""The console as the soak harness runs it: `vigie` itself (app/cli.py's main, with the arguments
+given), plus, from outside the product, the in-process probe (bench/soak_probe.py), Qt object
+counts and the scripted operator (bench/soak_operator.py).
+
+A thread waits for the QApplication that app/cli.py creates, then hands the rest to the GUI thread
+(QTimer.singleShot with the application as context); everything Qt happens there. Nothing here
+reaches into the console's session or controllers: widgets are found by class and object names."""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.soak_probe import Probe
+
+_latest: dict = {}  # the last Qt figures, written on the GUI thread, read by the probe's thread
+
+
+def qt_figures() -> dict:
+    """Live QObjects under the top-level widgets (closed but undeleted dialogs included), widgets,
+    and the Python wrappers shiboken keeps alive. GUI thread only."""
+    import shiboken6
+    from PySide6.QtCore import QObject
+    from PySide6.QtWidgets import QApplication
+
+    tops = QApplication.topLevelWidgets()
+    by_class: dict[str, int] = {}
+    for w in tops:
+        name = f"{type(w).__name__}:{w.objectName()}" if w.objectName() else type(w).__name__
+        by_class[name] = by_class.get(name, 0) + 1
+    return {
+        "top_level_by_class": by_class,
+        "qobjects": sum(1 + len(w.findChildren(QObject)) for w in tops),
+        "qwidgets": len(QApplication.allWidgets()),
+        "top_level_widgets": len(tops),
+        "py_wrappers": len(shiboken6.Shiboken.getAllValidWrappers()),
+    }
+
+
+def _on_gui_thread(probe: Probe | None) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from bench.soak_operator import Operator
+
+    app = QApplication.instance()
+    interval = float(os.environ.get("VIGIE_SOAK_INTERVAL", "10"))
+    step = float(os.environ.get("VIGIE_SOAK_STEP", "2"))
+    operator = Operator(step_s=step, parent=app)
+    if os.environ.get("VIGIE_SOAK_OPERATOR", "1") == "1":
+        operator.start()
+
+    def refresh() -> None:
+        _latest.update(qt_figures())
+        _latest.update(operator.counts())
+
+    # Taken a little before each probe sample, so the probe reads a fresh one.
+    timer = QTimer(app, interval=int(interval * 1000))
+    timer.timeout.connect(refresh)
+    timer.start()
+    QTimer.singleShot(int(max(0.5, interval - 1) * 1000), app, refresh)
+    if probe is not None:
+        probe.start()
+
+
+def _wait_for_app(probe: Probe | None) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + 120
+    while QApplication.instance() is None:
+        if time.monotonic() > deadline:
+            print("soak_console: no QApplication after 120 s", file=sys.stderr, flush=True)
+            return
+        time.sleep(0.05)  # polling from a side thread: nothing to wait on before Qt exists
+    app = QApplication.instance()
+    QTimer.singleShot(0, app, lambda: _on_gui_thread(probe))
+
+
+def main() -> int:
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # see bench/soak_probe.py
+    path = os.environ.get("VIGIE_SOAK_STATS")
+    probe = Probe(path, extra=lambda: dict(_latest)) if path else None
+    threading.Thread(target=_wait_for_app, args=(probe,), name="soak-wait-app", daemon=True).start()
+    from vigie.app.cli import main as vigie_main
+
+    return vigie_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
