@@ -339,6 +339,27 @@ def test_activation_needs_a_supervisor_a_reason_and_a_key(make_backend):
         assert len(audit(ch, "mode.activate", first.run.run_id)) == 1
 
 
+def test_preview_lists_conflicts_with_an_active_mode_and_activation_leaves_those_devices(make_backend):
+    b = start(make_backend)
+    with open_channel(b.address, user="supervisor") as ch:
+        stub = modes_pb2_grpc.ModeServiceStub(ch)
+        healthy = {
+            i for i, a in lights(ch).items() if a.status in (assets_pb2.Asset.OK, assets_pb2.Asset.WARNING)
+        }
+        dim = activate(stub).run
+        whole = modes_pb2.ModeScope(whole_city=True)
+        preview = stub.Preview(modes_pb2.PreviewRequest(mode_id="major_event", scope=whole), timeout=30)
+        # Major event's lights step selects every light: those dim_all holds are conflicts.
+        held = {c.asset_id for c in preview.conflicts if c.step == "full-light"}
+        assert held == healthy
+        assert all(c.run_id == dim.run_id and c.mode_name == "Dim every light" for c in preview.conflicts)
+        counts = {c.kind: c for c in preview.counts}
+        assert counts[LIGHT].conflicts == len(healthy) and counts[LIGHT].changes == 0
+        event = activate(stub, mode_id="major_event").run
+        res = results(stub, event.run_id)
+        assert {i for i, r in res.items() if r.refused and "held by Dim every light" in r.detail} >= healthy
+
+
 def test_watch_modes_resumes_across_reconnect_and_restart_and_survives_kill_9(make_backend):
     data = tempfile.mkdtemp(prefix="vigie-modes-data-")
     b = start(make_backend, data)
