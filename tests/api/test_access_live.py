@@ -5,6 +5,7 @@ with the mode as reason; exceptions are SUPERVISOR-only and audited."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 import uuid
 
@@ -113,3 +114,47 @@ def test_closed_buildings_refuse_ordinary_badges_and_let_exempt_people_in_live(m
                 modes_pb2.SetExceptionRequest(exception=exc, reason="x"), timeout=10
             )
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def read_events(stream, until: int, last: int) -> tuple[int, str]:
+    """Follow access events to sequence `until`, asserting each is the next one; (last, epoch)."""
+    epoch = ""
+    for msg in stream:
+        kind = msg.WhichOneof("event")
+        assert kind != "resync_needed", msg.resync_needed.reason
+        epoch = epoch or msg.epoch
+        assert msg.epoch == epoch
+        if kind == "events":
+            for e in msg.events.events:
+                assert last == 0 or e.sequence == last + 1, (e.sequence, last)
+                last = e.sequence
+        if last >= until:
+            return last, epoch
+    raise AssertionError("stream ended early")
+
+
+def test_access_events_resume_across_reconnect_and_restart(make_backend):
+    data = tempfile.mkdtemp(prefix="vigie-access-data-")
+    args = ("--seed", "4", "--quiet-city", "--lights", "0", "--vehicles", "0", "--badge-rate", "30")
+    b = make_backend(*args, "--data-dir", data).start()
+    with open_channel(b.address, user="operator") as ch:
+        cards = modes_pb2_grpc.CardholderServiceStub(ch)
+        stream = cards.WatchAccessEvents(modes_pb2.WatchAccessEventsRequest(), timeout=60)
+        last, epoch = read_events(stream, 20, 0)
+        stream.cancel()
+        resumed = cards.WatchAccessEvents(
+            modes_pb2.WatchAccessEventsRequest(after_sequence=last, epoch=epoch), timeout=60
+        )
+        last, again = read_events(resumed, last + 20, last)  # no gap, no repeat
+        resumed.cancel()
+        assert again == epoch
+    b.stop()
+    b.start()
+    with open_channel(b.address, user="operator") as ch:
+        cards = modes_pb2_grpc.CardholderServiceStub(ch)
+        resumed = cards.WatchAccessEvents(
+            modes_pb2.WatchAccessEventsRequest(after_sequence=last, epoch=epoch), timeout=60
+        )
+        _, after_restart = read_events(resumed, last + 20, last)
+        resumed.cancel()
+        assert after_restart == epoch
