@@ -1,14 +1,14 @@
 """Runs city modes through the command path: preview, activate, retry the failures, return to
-normal, and the WatchModes change log (the asyncio loop's).
+normal (the asyncio loop's).
 
 Every device change is an ordinary command of the CommandBook (so its audit records, role checks
 and ACCEPTED -> ACKNOWLEDGED -> CONFIRMED stages are the commands'), sent in batches of at most
 `batch` devices with at most `in_flight` batches on their way. Before the first command leaves,
-the run and each device's previous state are on disk (store/modes_sqlite.py); progress is saved
-every `progress_s` and every change is on disk before WatchModes sends it. At startup, runs the
-backend left on their way end as if their unconfirmed devices timed out: "Retry failed" resends
-them, and "Return to normal" still restores the recorded states. This module is longer than most:
-activation, retry and return share the batching, bookkeeping and persistence below.
+the run and each device's previous state are on disk; progress and the WatchModes log are kept by
+mode_journal.py. At startup, runs the backend left on their way end as if their unconfirmed
+devices timed out: "Retry failed" resends them, and "Return to normal" still restores the
+recorded states. Longer than most modules: activation, retry and return share the checks,
+batching and bookkeeping below, and splitting them would scatter one state machine.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from vigie.backend.domain.actions import Action, Params, describe, shows
 from vigie.backend.domain.alarms import AlarmEngine
 from vigie.backend.domain.assets import Asset
 from vigie.backend.domain.audit import AuditEntry, AuditSink
-from vigie.backend.domain.changelog import ChangeLog
 from vigie.backend.domain.commands import (
     MAX_REASON,
     CommandBook,
@@ -49,6 +48,7 @@ from vigie.backend.domain.mode_runs import (
 )
 from vigie.backend.domain.modes import ModeDef, Scope, recorded, state_text
 from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.mode_journal import RunJournal
 from vigie.backend.security.principal import Principal, Role
 from vigie.backend.store.modes_sqlite import ModesStore
 
@@ -57,7 +57,6 @@ log = logging.getLogger(__name__)
 BATCH = 500
 IN_FLIGHT = 4
 PROGRESS_S = 0.25
-HISTORY = 20_000
 
 
 class ModeInvalid(ValueError):
@@ -108,18 +107,11 @@ class ModeEngine:
         self.cameras_for = cameras_for
         self.batch = max(1, min(batch, 500))
         self.in_flight = max(1, in_flight)
-        self.progress_s = progress_s
-        self.epoch = ""
-        self._log: ChangeLog[RunInfo] = ChangeLog(HISTORY)
         self._runs: dict[str, RunInfo] = {}
         self._records: dict[str, list[DeviceRecord]] = {}
         self._keys: dict[tuple[str, str], _Replay] = {}
-        self._dirty_runs: dict[str, RunInfo] = {}
-        self._dirty_recs: dict[tuple[str, str, str], DeviceRecord] = {}
-        self._dirty = asyncio.Event()
-        self._flush_lock = asyncio.Lock()
+        self.saved = RunJournal(db, self._records.get, progress_s)
         self._tasks: set[asyncio.Task] = set()
-        self._flusher: asyncio.Task | None = None
         self._held_cache: dict[str, tuple[str, str, str]] | None = None  # asset -> open run holding it
 
     # --- startup, shutdown ----------------------------------------------------------------------------
@@ -127,11 +119,7 @@ class ModeEngine:
     def load(self) -> None:
         """Restore runs, records and the log from the store (before serving)."""
         loaded = self.db.load()
-        self.epoch = loaded.epoch
-        self._log = ChangeLog(HISTORY, last=loaded.sequence)
-        tail = [RunInfo.from_json(e) for e in loaded.log]
-        if tail and tail[-1].sequence == loaded.sequence:
-            self._log.restore(tail, loaded.sequence)
+        self.saved.restore(loaded)
         now = time.time()
         for d in loaded.runs:
             run = RunInfo.from_json(d)
@@ -152,7 +140,7 @@ class ModeEngine:
                         res.stage = Stage.TIMED_OUT.value
                         res.detail = "the backend restarted before the device confirmed: retry it"
                         res.updated_at = now
-                        self._dirty_recs[(run_id, *r.key)] = r
+                        self.saved.touch_record(run_id, r)
                 if fixed or run.state in (RunState.ACTIVATING, RunState.RETURNING):
                     run.state = RunState.ACTIVATING if phase is Phase.ACTIVATION else RunState.RETURNING
                     self._finish_phase(run)
@@ -160,34 +148,38 @@ class ModeEngine:
                 self._suppress(run, records)
 
     async def start(self) -> None:
-        self._flusher = asyncio.get_running_loop().create_task(self._flush_loop(), name="modes-flush")
-        if self._dirty_runs or self._dirty_recs:
-            await self.flush()
+        await self.saved.start()
+        if self.saved.pending:
+            await self.saved.flush()
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._flusher, *self._tasks) if t is not None]
+        tasks = list(self._tasks)
         for t in tasks:
             t.cancel()
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
-        await self.flush()
+        await self.saved.stop()
 
-    # --- the change log (resumable.ChangeLog) ---------------------------------------------------------
+    # --- the change log (resumable.ChangeLog), kept by the journal -----------------------------------
+
+    @property
+    def epoch(self) -> str:
+        return self.saved.epoch
 
     @property
     def sequence(self) -> int:
-        return self._log.last
+        return self.saved.sequence
 
     @property
     def oldest_available(self) -> int:
-        return self._log.oldest_available
+        return self.saved.oldest_available
 
     def changes_after(self, position: int, limit: int | None = None) -> list[RunInfo]:
-        return self._log.after(position, limit)
+        return self.saved.changes_after(position, limit)
 
     async def wait_for_change(self, position: int, timeout: float) -> bool:
-        return await self._log.wait_beyond(position, timeout)
+        return await self.saved.wait_for_change(position, timeout)
 
     # --- queries --------------------------------------------------------------------------------------
 
@@ -306,9 +298,9 @@ class ModeEngine:
         self._held_cache = None
         self._keys[(caller.user, key)] = _Replay(fp, run.run_id, [])
         for r in records:
-            self._dirty_recs[(run.run_id, *r.key)] = r
-        self._dirty_runs[run.run_id] = run
-        await self.flush()  # the previous states are on disk before any command leaves
+            self.saved.touch_record(run.run_id, r)
+        self.saved.touch_run(run)
+        await self.saved.flush()  # the previous states are on disk before any command leaves
         self._suppress(run, records)
         todo = [r for r in records if not r.refused and not r.unchanged]
         self._record(
@@ -351,8 +343,8 @@ class ModeEngine:
         run.state = RunState.ACTIVATING if phase is Phase.ACTIVATION else RunState.RETURNING
         run.keys[f"{caller.user}\n{key}"] = fp
         self._keys[(caller.user, key)] = _Replay(fp, run_id, ids)
-        self._dirty_runs[run_id] = run
-        await self.flush()
+        self.saved.touch_run(run)
+        await self.saved.flush()
         self._record(
             caller, "mode.retry", run_id, reason, "ok", f"{len(ids)} devices resent ({phase.name.lower()})"
         )
@@ -425,18 +417,18 @@ class ModeEngine:
                             f"changed by hand during the mode (now {r.hand_state}): left as the operator set it",
                             updated_at=now,
                         )
-                        self._dirty_recs[(run_id, *r.key)] = r
+                        self.saved.touch_record(run_id, r)
                         continue
                 assert back is not None
                 r.ret = PhaseResult(Stage.ACCEPTED.value, "on its way back", updated_at=now)
                 work.append((r, *back))
-            self._dirty_recs[(run_id, *r.key)] = r
+            self.saved.touch_record(run_id, r)
         run.state = RunState.RETURNING
         run.returned_by, run.return_reason, run.returned_at = caller.user, reason, now
         run.keys[f"{caller.user}\n{key}"] = fp
         self._keys[(caller.user, key)] = _Replay(fp, run_id, [dataclasses.replace(r) for r in hand])
-        self._dirty_runs[run_id] = run
-        await self.flush()
+        self.saved.touch_run(run)
+        await self.saved.flush()
         self._record(
             caller,
             "mode.return",
@@ -490,9 +482,8 @@ class ModeEngine:
                 now,
             )
             groups.setdefault((action, params), {}).setdefault(rec.asset_id, []).append(rec)
-            self._dirty_recs[(run.run_id, *rec.key)] = rec
-        self._dirty_runs[run.run_id] = run
-        self._dirty.set()
+            self.saved.touch_record(run.run_id, rec)
+        self.saved.touch_run(run)
         sem = asyncio.Semaphore(self.in_flight)
         batches = []
         for (action, params), by_id in groups.items():
@@ -513,7 +504,7 @@ class ModeEngine:
                 why = f"internal error: {outcome}"
                 self._update(run, phase, recs, lambda _id, why=why: (Stage.FAILED, why))
         self._finish_phase(run)
-        await self.flush()
+        await self.saved.flush()
 
     async def _batch(
         self,
@@ -552,9 +543,8 @@ class ModeEngine:
                 res = r.result(phase)
                 if res.stage != stage.value or res.detail != detail:
                     res.stage, res.detail, res.updated_at = stage.value, detail, now
-                    self._dirty_recs[(run.run_id, *r.key)] = r
-        self._dirty_runs[run.run_id] = run
-        self._dirty.set()
+                    self.saved.touch_record(run.run_id, r)
+        self.saved.touch_run(run)
 
     def _finish_phase(self, run: RunInfo) -> None:
         self._held_cache = None
@@ -565,7 +555,7 @@ class ModeEngine:
         elif run.state is RunState.RETURNING:
             run.state = RunState.RETURNED_PARTIAL if failed else RunState.RETURNED
             self._lift(run, records)
-        self._dirty_runs[run.run_id] = run
+        self.saved.touch_run(run)
 
     # --- suppression by design ------------------------------------------------------------------------
 
@@ -585,49 +575,6 @@ class ModeEngine:
         pairs = self._pairs(run, records)
         if pairs:
             self.alarms.lift_by_design(pairs, time.time())
-
-    # --- persistence and the change log ---------------------------------------------------------------
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await self._dirty.wait()
-            await asyncio.sleep(self.progress_s)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("saving mode runs failed (retrying)")
-                await asyncio.sleep(1.0)
-
-    async def flush(self) -> None:
-        """Save what changed, then publish one change per changed run (in that order: nothing is
-        streamed that a kill -9 could lose)."""
-        async with self._flush_lock:
-            self._dirty.clear()
-            runs, recs = self._dirty_runs, self._dirty_recs
-            self._dirty_runs, self._dirty_recs = {}, {}
-            if not runs and not recs:
-                return
-            now = time.time()
-            seq = self._log.last
-            snaps = []
-            for run in runs.values():
-                records = self._records.get(run.run_id)
-                if records is not None:
-                    run.count(records)
-                seq += 1
-                run.sequence, run.updated_at = seq, now
-                snaps.append(dataclasses.replace(run, keys=dict(run.keys)))
-            devices = [(k[0], r) for k, r in recs.items()]
-            try:
-                await self.db.write(snaps, devices, snaps)
-            except BaseException:
-                for k, r in recs.items():  # keep them for the next attempt
-                    self._dirty_recs.setdefault(k, r)
-                for run in runs.values():
-                    self._dirty_runs.setdefault(run.run_id, run)
-                self._dirty.set()
-                raise
-            self._log.append(snaps)
 
     # --- checks and audit -----------------------------------------------------------------------------
 
