@@ -2,8 +2,8 @@
 every decision logged (modes.sqlite3) and streamed (WatchAccessEvents, the resume contract of
 the other watches). The asyncio loop's.
 
-A refusal at a locked door raises an "access_refused" alarm on the door (priority 4), cleared a
-minute after the last one; at buildings a city mode closed, those alarms are suppressed by design
+Three refusals within a minute at a locked door raise an "access_refused" alarm on the door
+(priority 4), cleared a minute after the last refusal (single refusals are only logged); at buildings a city mode closed, those alarms are suppressed by design
 (mode_engine.py), so the operator is not flooded and a SUPPRESSED filter still shows them.
 """
 
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 HISTORY = 20_000
 FLUSH_S = 0.2
 REFUSED_CLEAR_S = 60.0
+REPEATED = 3  # refusals within REFUSED_CLEAR_S at one door that raise its alarm
 
 
 class ExceptionInvalid(ValueError):
@@ -76,6 +77,7 @@ class AccessControl:
         self._pending: list[AccessEvent] = []
         self._wake = asyncio.Event()
         self._refused_at: dict[str, float] = {}  # door id -> last refusal (its alarm clears later)
+        self._refusals: dict[str, list[float]] = {}  # door id -> its last refusals' times
         self._task: asyncio.Task | None = None
         self._flush_lock = asyncio.Lock()
 
@@ -144,15 +146,19 @@ class AccessControl:
         self._pending.append(event)
         self._wake.set()
         if not granted and reason == NOT_PERMITTED:
+            recent = [t for t in self._refusals.get(door.id, ()) if now - t < REFUSED_CLEAR_S]
+            recent.append(now)
+            self._refusals[door.id] = recent[-REPEATED:]
             self._refused_at[door.id] = now
-            self.alarms.raise_alarm(
-                f"{door.id}:access_refused",
-                door,
-                "access_refused",
-                4,
-                f"Badge refused at a locked door ({event.person_name or badge_id}: {reason})",
-                now,
-            )
+            if len(recent) >= REPEATED:
+                self.alarms.raise_alarm(
+                    f"{door.id}:access_refused",
+                    door,
+                    "access_refused",
+                    4,
+                    f"Badges refused repeatedly at a locked door (last: {event.person_name or badge_id})",
+                    now,
+                )
         return event
 
     async def _run(self) -> None:
@@ -168,6 +174,7 @@ class AccessControl:
             for door_id, t in list(self._refused_at.items()):
                 if now - t >= REFUSED_CLEAR_S:
                     del self._refused_at[door_id]
+                    self._refusals.pop(door_id, None)
                     self.alarms.clear(f"{door_id}:access_refused", now)
 
     async def flush(self) -> None:

@@ -58,14 +58,28 @@ def test_exempt_inside_window_refused_outside_ordinary_refused_all_logged():
         inside = ac.on_badge(door.id, carer.badge_ids[0], now)
         outside = ac.on_badge(door.id, carer.badge_ids[0], now + 7200)
         ordinary = ac.on_badge(door.id, teacher.badge_ids[0], now)
+        no_alarm_yet = alarms.open_for(f"{door.id}:access_refused")
+        ac.on_badge(door.id, teacher.badge_ids[0], now + 1)  # a third refusal within the minute
         await ac.flush()
         journal = await ac.journal(door.id, "", False, None, 10)
         refused_alarm = alarms.open_for(f"{door.id}:access_refused")
         await ac.stop()
         await db.close()
-        return door, rule, inside, outside, ordinary, journal, refused_alarm, audit.entries, carer, teacher
+        return (
+            door,
+            rule,
+            inside,
+            outside,
+            ordinary,
+            journal,
+            refused_alarm,
+            audit.entries,
+            carer,
+            teacher,
+            no_alarm_yet,
+        )
 
-    door, rule, inside, outside, ordinary, journal, alarm, entries, carer, teacher = asyncio.run(run())
+    door, rule, inside, outside, ordinary, journal, alarm, entries, carer, teacher, early = asyncio.run(run())
     assert inside.granted and inside.exception_id == rule.exception_id
     assert inside.reason.startswith("exempt: group carers (home visits) until ")
     assert not outside.granted and outside.reason == "not permitted at this time"
@@ -74,10 +88,13 @@ def test_exempt_inside_window_refused_outside_ordinary_refused_all_logged():
     # Each decision is logged, newest first, with the door, the person and the mode run.
     assert [(e.badge_id, e.granted, e.reason) for e in journal] == [
         (teacher.badge_ids[0], False, "not permitted at this time"),
+        (teacher.badge_ids[0], False, "not permitted at this time"),
         (carer.badge_ids[0], False, "not permitted at this time"),
         (carer.badge_ids[0], True, inside.reason),
     ]
     assert {e.asset_id for e in journal} == {door.id} and {e.run_id for e in journal} == {"run-x"}
+    # Two refusals are only logged; the third within a minute raises the door's alarm.
+    assert early is None
     assert alarm is not None and alarm.cause == "access_refused" and alarm.state == AlarmState.UNACK_ACTIVE
     assert [(e.action, e.result, e.reason) for e in entries] == [
         ("access.exception_set", "ok", "health emergency")
