@@ -415,3 +415,20 @@ def test_watch_modes_resumes_across_reconnect_and_restart_and_survives_kill_9(ma
         assert any(
             state(a) == ("dimmed", "30") for a in mid.values()
         )  # the mode was on the devices before the kill
+
+
+def test_quiet_watch_modes_gets_heartbeats_at_its_sequence(make_backend):
+    b = start(make_backend, None, "--heartbeat", "0.3")
+    with open_channel(b.address, user="viewer") as ch:
+        stream = watch(modes_pb2_grpc.ModeServiceStub(ch), timeout=20)
+        c = ModeStreamChecker()
+        c.read_snapshot(stream)
+        beats = []
+        for msg in stream:
+            c.feed(msg)
+            assert msg.WhichOneof("event") == "heartbeat"
+            beats.append(msg.sequence)
+            if len(beats) == 3:
+                break
+        stream.cancel()
+        assert beats == [c.sequence] * 3
