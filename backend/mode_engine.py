@@ -192,11 +192,15 @@ class ModeEngine:
             raise UnknownRun(f"no mode run {run_id[:80]!r}")
         return run
 
-    async def records(self, run_id: str) -> list[DeviceRecord]:
+    async def records(self, run_id: str, keep: bool = False) -> list[DeviceRecord]:
+        """A run's device records; a returned run's are read back from disk (`keep`: and kept in
+        memory again, for a retry that changes them)."""
         self.run(run_id)
         recs = self._records.get(run_id)
         if recs is None:
             recs = [DeviceRecord.from_json(d) for d in await self.db.run_devices(run_id)]
+            if keep:
+                self._records[run_id] = recs
         return recs
 
     def journal(self, before: float | None, limit: int) -> list[RunInfo]:
@@ -329,7 +333,7 @@ class ModeEngine:
         if run.state not in (RunState.PARTIAL, RunState.RETURNED_PARTIAL):
             raise RunBusy(f"run {run_id} is {run.state.name}: only a PARTIAL run has failures to retry")
         phase = run.phase
-        records = await self.records(run_id)
+        records = await self.records(run_id, keep=True)
         failed = [r for r in records if r.result(phase).failed]
         work = []
         for r in failed:
@@ -505,6 +509,8 @@ class ModeEngine:
                 self._update(run, phase, recs, lambda _id, why=why: (Stage.FAILED, why))
         self._finish_phase(run)
         await self.saved.flush()
+        if not run.open:  # returned: its records live on disk only (GetRun reads them back)
+            self._records.pop(run.run_id, None)
 
     async def _batch(
         self,
@@ -559,20 +565,19 @@ class ModeEngine:
 
     # --- suppression by design ------------------------------------------------------------------------
 
-    def _pairs(self, run: RunInfo, records: list[DeviceRecord]) -> list[tuple[str, str]]:
-        mode = self.modes.get(run.mode_id)
-        causes = {s.name: s.suppresses for s in mode.steps} if mode else {}
-        return [(r.asset_id, c) for r in records if not r.refused for c in causes.get(r.step, ())]
+    @staticmethod
+    def _pairs(records: list[DeviceRecord]) -> list[tuple[str, str]]:
+        return [(r.asset_id, c) for r in records if not r.refused for c in r.suppresses]
 
     def _suppress(self, run: RunInfo, records: list[DeviceRecord]) -> None:
-        pairs = self._pairs(run, records)
+        pairs = self._pairs(records)
         if pairs:
             self.alarms.suppress_by_design(
                 pairs, f"by design: city mode {run.mode_name} ({run.run_id})", time.time()
             )
 
     def _lift(self, run: RunInfo, records: list[DeviceRecord]) -> None:
-        pairs = self._pairs(run, records)
+        pairs = self._pairs(records)
         if pairs:
             self.alarms.lift_by_design(pairs, time.time())
 

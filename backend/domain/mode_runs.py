@@ -83,6 +83,7 @@ class DeviceRecord:
     previous: dict[str, str]
     revert: str = REVERT_PREVIOUS  # the step's, kept here so a removed mode file still returns
     revert_params: dict[str, object] = field(default_factory=dict)
+    suppresses: list[str] = field(default_factory=list)  # the step's alarm causes, kept here too
     refused: str = ""  # not sent at activation: offline, fault, maintenance, held by another mode
     unchanged: bool = False  # already in the target state (recorded, nothing sent)
     activation: PhaseResult = field(default_factory=PhaseResult)
@@ -290,6 +291,7 @@ def record_for(p: Planned, params: Params) -> DeviceRecord:
             "badge_id": p.step.revert_params.badge_id,
             "preset": p.step.revert_params.preset,
         },
+        suppresses=list(p.step.suppresses),
         refused="" if p.outcome in ("change", "unchanged") else p.detail,
         unchanged=p.outcome == "unchanged",
     )
