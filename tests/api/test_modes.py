@@ -275,6 +275,11 @@ def test_activation_needs_a_supervisor_a_reason_and_a_key(make_backend):
             activate(modes_pb2_grpc.ModeServiceStub(ch))
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with open_channel(b.address, user="supervisor") as ch:
+        # The refusal is in the audit trail, as a refused command would be.
+        trail = audit_pb2_grpc.AuditServiceStub(ch).ListAudit(
+            audit_pb2.ListAuditRequest(action="mode.activate", result="denied", page_size=10), timeout=10
+        )
+        assert [r.user for r in trail.records] == ["operator"]
         stub = modes_pb2_grpc.ModeServiceStub(ch)
         for req, needle in [
             (
