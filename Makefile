@@ -40,13 +40,15 @@ lint: $(GEN)
 test: $(GEN) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every benchmark runs; the target fails (non-zero) if any of them failed, naming them.
+BENCHES := run map_bench video_bench alarm_bench command_bench modes_bench cost_bench dispatch_bench soak
 bench: $(GEN)
-	-$(BIN)/python bench/run.py $(ARGS)
-	-$(BIN)/python bench/map_bench.py
-	-$(BIN)/python bench/video_bench.py
-	-$(BIN)/python bench/alarm_bench.py
-	-$(BIN)/python bench/command_bench.py
-	-$(BIN)/python bench/dispatch_bench.py
+	@failed=""; for b in $(BENCHES); do \
+		echo "== bench/$$b.py"; \
+		case $$b in run) args="$(ARGS)";; soak) args="--short";; *) args="";; esac; \
+		$(BIN)/python bench/$$b.py $$args || failed="$$failed $$b"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make bench: FAILED:$$failed" >&2; exit 1; fi
 
 # The suite on every supported Python found (pyenv's or on PATH): .venv-3.12, .venv-3.13 beside
 # .venv, each from the same pins; a version that is not installed is skipped with a message.

@@ -82,6 +82,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds a device may take to acknowledge a command before it is TIMED_OUT",
     )
     p.add_argument(
+        "--modes",
+        metavar="DIR",
+        help="a directory of city mode files (*.toml, docs/modes.md) added to the provided ones",
+    )
+    p.add_argument(
+        "--badge-rate",
+        type=float,
+        default=0.5,
+        help="badges the simulated people present at doors per second, city-wide (0: none)",
+    )
+    p.add_argument(
         "--quiet-city",
         action="store_true",
         help="simulated devices change only when commanded: no spontaneous faults, recoveries, "
@@ -223,6 +234,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--alarm-rate must not be negative")
     if not 0 <= args.command_failure_rate <= 1:
         p.error("--command-failure-rate must be between 0 and 1")
+    if not 0 <= args.badge_rate <= 1000:
+        p.error("--badge-rate must be between 0 and 1000")
     if not args.command_ack_timeout > 0:
         p.error("--command-ack-timeout must be positive")
     if not 1 <= args.token_ttl <= 86_400:
@@ -314,6 +327,7 @@ def build_network(args: argparse.Namespace) -> DeviceNetwork:
             churn_status=args.change_kind == "status",
             events=not args.quiet_city,
             command_failure_rate=args.command_failure_rate,
+            badge_rate=args.badge_rate,
         )
     if not args.cameras:
         assert sim is not None
@@ -398,7 +412,12 @@ def tls_credentials(args: argparse.Namespace) -> grpc.ServerCredentials | None:
     return creds
 
 
-async def serve(args: argparse.Namespace, network: DeviceNetwork, tls: grpc.ServerCredentials | None) -> None:
+async def serve(
+    args: argparse.Namespace,
+    network: DeviceNetwork,
+    tls: grpc.ServerCredentials | None,
+    modes: list | None = None,
+) -> None:
     backend = Backend(
         network,
         history=args.history,
@@ -421,6 +440,7 @@ async def serve(args: argparse.Namespace, network: DeviceNetwork, tls: grpc.Serv
         refusal_window_s=args.refusal_audit_window,
         incident_rate=args.incident_rate if not args.no_simulator else 0.0,
         dispatch_speedup=args.dispatch_speedup,
+        modes=modes,
     )
     port = await backend.start(args.listen)
     host = args.listen.rsplit(":", 1)[0]
@@ -452,6 +472,17 @@ async def serve(args: argparse.Namespace, network: DeviceNetwork, tls: grpc.Serv
     await backend.stop()
 
 
+def load_city_modes(args: argparse.Namespace) -> list | int:
+    """The provided modes plus --modes DIR; exit status 2 (every problem printed) for bad files."""
+    from vigie.backend.domain.modes import ModeFileError, load_modes
+
+    try:
+        return load_modes(args.modes)
+    except ModeFileError as exc:
+        print(f"vigie-backend: invalid city mode files:\n{exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(
@@ -474,8 +505,11 @@ def main(argv: list[str] | None = None) -> int:
     except CatalogueError as exc:
         print(f"vigie-backend: invalid camera catalogue:\n{exc}", file=sys.stderr)
         return 2
+    modes = load_city_modes(args)
+    if isinstance(modes, int):
+        return modes
     try:
-        asyncio.run(serve(args, network, tls))
+        asyncio.run(serve(args, network, tls, modes))
     except OSError as exc:
         print(f"vigie-backend: {exc}", file=sys.stderr)
         return 1

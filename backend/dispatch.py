@@ -119,8 +119,6 @@ class DispatchDesk:
             loop = asyncio.get_running_loop()
             self.graph = await loop.run_in_executor(self.pool, RoadGraph, layers)
             self.districts = districts_from(layers)
-            # The all-pairs table comes a few seconds later; searches work meanwhile.
-            self._table = loop.run_in_executor(self.pool, self.graph.precompute)
         fleet = [u for u in map(unit_from_vehicle, self.assets.assets()) if u is not None]
         self.board.add_missing(fleet, time.time())
         self.store.start()
@@ -153,6 +151,10 @@ class DispatchDesk:
     async def recommend(self, incident: Incident, k: int, capability: Capability | None) -> list[Candidate]:
         """The k assignable units with `capability` (None: the incident type's), fastest first."""
         graph = self._graph()
+        if self._table is None:
+            # The all-pairs table is built on first need (a backend that never dispatches never
+            # pays its seconds of CPU); searches answer until it is there.
+            self._table = asyncio.get_running_loop().run_in_executor(self.pool, graph.precompute)
         cap = capability or BY_CODE[incident.type].capability
         pool: list[tuple[Unit, tuple[float, float]]] = []
         for u in self.board.units():

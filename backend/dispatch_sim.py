@@ -1,5 +1,5 @@
 """The simulated city's side of dispatch: crews that drive, arrive, work and clear; devices that
-resolve their incidents; and a flow of incidents, so the demo dispatches with nobody typing.
+resolve their incidents. With backend/incident_flow.py, the demo dispatches with nobody typing.
 
 - An assigned unit leaves after a short turnout, EN_ROUTE, and the simulator drives its vehicle
   along the route at road speed (backend/adapters/simulator/steering.py): its position moves on
@@ -11,9 +11,9 @@ resolve their incidents; and a flow of incidents, so the demo dispatches with no
 - An incident about a device (`device_id`) resolves itself once the device publishes an OK state
   after the incident was opened (as commands are confirmed, backend/command_dispatch.py); it
   never resolves on an older state.
-- The city opens about `rate_per_day` incidents (some from the open alarms, the device faults
-  among them), dispatches its own after a short while, and closes them once resolved. Incidents
-  that people created are left to people, except that the crews still drive, arrive and clear.
+- The city's own flow of incidents, dispatched and closed by itself, is backend/incident_flow.py
+  (started and stopped with the crews). Incidents that people created are left to people,
+  except that the crews still drive, arrive and clear.
 
 `speedup` divides every simulated duration and multiplies the crews' road speed (tests, demos).
 """
@@ -31,35 +31,23 @@ from dataclasses import dataclass
 from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.adapters.composite import CompositeNetwork
 from vigie.backend.adapters.simulator.simulator import CitySimulator
-from vigie.backend.dispatch import DispatchDesk
+from vigie.backend.dispatch import SYSTEM_USER, DispatchDesk
 from vigie.backend.domain.alarms import AlarmEngine
-from vigie.backend.domain.assets import Asset, Kind, Status
+from vigie.backend.domain.assets import Asset, Status
 from vigie.backend.domain.changelog import HistoryExpired
-from vigie.backend.domain.incident_types import BY_CODE, TYPE_FOR_CAUSE, TYPE_FOR_DEVICE
 from vigie.backend.domain.incidents import Incident, IncidentError, IncidentStatus
 from vigie.backend.domain.revlog import AssetStore
 from vigie.backend.domain.units import TransitionRefused, Unit, UnitStatus
+from vigie.backend.incident_flow import SIM_USER, CityIncidents
 from vigie.backend.routing import Route
 
 log = logging.getLogger(__name__)
 
-SIM_USER = "simulation"
 ARRIVAL_M = 30.0
 TICK_S = 0.25
 TURNOUT_S = (5.0, 20.0)  # from DISPATCHED to EN_ROUTE
 WORK_S = {"police": (240.0, 900.0), "technical": (300.0, 1200.0)}
 RETURN_S = (60.0, 240.0)  # from RETURNING to AVAILABLE
-DISPATCH_DELAY_S = (15.0, 90.0)  # the simulated dispatcher's reaction to its own incidents
-CLOSE_AFTER_S = 300.0  # the simulated supervisor closes the city's resolved incidents
-FROM_ALARMS = 0.4  # share of generated incidents taken from open alarms
-RANDOM_TYPES = (
-    ("road_accident", 3),
-    ("assistance_person", 3),
-    ("public_order", 3),
-    ("bus_lane_obstruction", 2),
-    ("road_obstruction", 2),
-    ("door_forced", 1),
-)
 
 
 def find_simulator(network: DeviceNetwork) -> CitySimulator | None:
@@ -92,13 +80,11 @@ class CrewSimulation:
         self.desk = desk
         self.assets = assets
         self.sim = find_simulator(network)
-        self.alarms = alarms
-        self.rate_per_day = max(0.0, rate_per_day)
         self.speedup = max(0.01, speedup)
         self.rng = random.Random(seed * 7_717 + 5)
+        self.flow = CityIncidents(desk, alarms, rate_per_day, speedup, seed)
         self._crews: dict[str, _Crew] = {}  # unit id -> its pending step
         self._watched: dict[str, tuple[str, int]] = {}  # device id -> (incident id, revision at opening)
-        self._own_dispatch: dict[str, float] = {}  # city's incident id -> when to dispatch it
         self._tasks: list[asyncio.Task[None]] = []
         self._spawned: set[asyncio.Task[None]] = set()  # routing and simulated dispatches under way
         desk.on_created.append(self.watch_device)
@@ -119,8 +105,6 @@ class CrewSimulation:
                     self._device_ok(device, inc.id)  # it reported OK in this run already
                 else:
                     self._watched[inc.device_id] = (inc.id, rev)
-            if inc.source != "operator" and inc.status is IncidentStatus.NEW:
-                self._own_dispatch[inc.id] = now + self._s(DISPATCH_DELAY_S)
         for u in self.desk.board.units():
             if u.status in (UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE):
                 self._crews[u.id] = _Crew(u.id, u.incident_id, now)
@@ -128,6 +112,7 @@ class CrewSimulation:
                     self._unit_changed(u)
             elif u.status in (UnitStatus.ON_SCENE, UnitStatus.RETURNING):
                 self._crews[u.id] = _Crew(u.id, u.incident_id, now + self._s(RETURN_S))
+        await self.flow.start()
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._run(), name="dispatch-crews"),
@@ -135,6 +120,7 @@ class CrewSimulation:
         ]
 
     async def stop(self) -> None:
+        await self.flow.stop()
         for t in (*self._tasks, *self._spawned):
             t.cancel()
         for t in (*self._tasks, *self._spawned):
@@ -146,7 +132,6 @@ class CrewSimulation:
 
     def _assigned(self, unit: Unit, incident: Incident, route: Route) -> None:
         self._crews[unit.id] = _Crew(unit.id, incident.id, time.monotonic() + self._s(TURNOUT_S), route)
-        self._own_dispatch.pop(incident.id, None)
 
     def _unit_changed(self, unit: Unit) -> None:
         """Hand-made changes too: a unit stood down stops driving; one set ON_SCENE works."""
@@ -169,24 +154,12 @@ class CrewSimulation:
     # --- the crews ---
 
     async def _run(self) -> None:
-        next_incident = time.monotonic() + self._next_gap()
         while True:
             await asyncio.sleep(TICK_S)
             try:
-                now = time.monotonic()
-                self._step_crews(now)
-                self._dispatch_own(now)
-                self._close_resolved()
-                while self.rate_per_day > 0 and now >= next_incident:
-                    self._generate()
-                    next_incident += self._next_gap()
+                self._step_crews(time.monotonic())
             except Exception:  # one bad step must not stop the city
-                log.exception("dispatch simulation step failed")
-
-    def _next_gap(self) -> float:
-        if self.rate_per_day <= 0:
-            return math.inf
-        return self.rng.expovariate(self.rate_per_day / 86_400.0)
+                log.exception("crew simulation step failed")
 
     def _set(self, unit_id: str, status: UnitStatus, reason: str = "") -> bool:
         try:
@@ -323,107 +296,10 @@ class CrewSimulation:
             self.desk.set_incident_status(
                 inc.id,
                 IncidentStatus.RESOLVED,
-                "system",
+                SYSTEM_USER,
                 outcome=f"{device.name} reports OK again",
                 manual=False,
             )
-
-    # --- the city's own incidents ---
-
-    def _generate(self) -> None:
-        inc = self._from_alarm() if self.rng.random() < FROM_ALARMS else None
-        if inc is None:
-            inc = self._random_incident()
-        if inc is not None:
-            self._own_dispatch[inc.id] = time.monotonic() + self._s(DISPATCH_DELAY_S)
-
-    def _from_alarm(self) -> Incident | None:
-        if self.alarms is None:
-            return None
-        linked = {a for i in self.desk.book.open_incidents() for a in i.alarm_ids}
-        devices = {i.device_id for i in self.desk.book.open_incidents() if i.device_id}
-        pool = []
-        for al in self.alarms.open_alarms():
-            if al.id in linked or al.asset_id in devices or not al.active:
-                continue
-            code = TYPE_FOR_CAUSE.get(al.cause)
-            if code is None and al.cause == "device_fault":
-                code = TYPE_FOR_DEVICE.get(al.asset_kind)
-            if code is not None:
-                pool.append((al, code))
-        if not pool:
-            return None
-        al, code = self.rng.choice(pool)
-        device = (
-            al.asset_id
-            if al.cause in ("device_fault", "pressure_low") and al.asset_kind is not Kind.VEHICLE
-            else ""
-        )
-        return self.desk.create(
-            code,
-            min(al.priority + 1, 4) if code not in ("door_forced",) else al.priority,
-            al.lat,
-            al.lon,
-            SIM_USER,
-            description=f"{al.message} ({al.asset_name})",
-            alarm_ids=[al.id],
-            asset_ids=[al.asset_id],
-            camera_ids=list(al.camera_ids),
-            source="alarm",
-            device_id=device,
-        )
-
-    def _random_incident(self) -> Incident | None:
-        graph = self.desk.graph
-        if graph is None:
-            return None
-        codes, weights = zip(*RANDOM_TYPES, strict=True)
-        code = self.rng.choices(codes, weights)[0]
-        n = self.rng.randrange(len(graph.lonlat))
-        lat, lon = graph.node_latlon(n)
-        return self.desk.create(
-            code,
-            0,
-            lat,
-            lon,
-            SIM_USER,
-            description=f"{BY_CODE[code].name} reported by a caller",
-            source="simulation",
-        )
-
-    def _dispatch_own(self, now: float) -> None:
-        due = [i for i, t in self._own_dispatch.items() if t <= now]
-        for incident_id in due:
-            inc = self.desk.book.get(incident_id)
-            if inc is None or inc.status is not IncidentStatus.NEW:
-                self._own_dispatch.pop(incident_id, None)
-                continue
-            self._own_dispatch[incident_id] = now + 30.0 / self.speedup  # retried if no unit is free
-            task = asyncio.get_running_loop().create_task(self._auto_assign(incident_id))
-            self._spawned.add(task)
-            task.add_done_callback(self._spawned.discard)
-
-    async def _auto_assign(self, incident_id: str) -> None:
-        inc = self.desk.book.get(incident_id)
-        if inc is None:
-            return
-        try:
-            best = await self.desk.recommend(inc, 1, None)
-            if best:
-                await self.desk.assign(incident_id, best[0].unit.id, SIM_USER)
-        except (IncidentError, KeyError, ValueError) as exc:
-            log.debug("simulated dispatch of %s failed: %s", incident_id, exc)
-
-    def _close_resolved(self) -> None:
-        now = time.time()
-        for inc in self.desk.book.live(now):
-            if (
-                inc.status is IncidentStatus.RESOLVED
-                and inc.source != "operator"
-                and now - inc.resolved_at >= CLOSE_AFTER_S / self.speedup
-            ):
-                with contextlib.suppress(IncidentError):
-                    self.desk.set_incident_status(inc.id, IncidentStatus.CLOSED, SIM_USER, manual=False)
 
 
 def distance_m(lat0: float, lon0: float, lat1: float, lon1: float) -> float:

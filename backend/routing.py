@@ -7,13 +7,15 @@ mean latitude. Travel time follows the road class (`SPEED_KMH`); a feature with 
 off the network is snapped onto the nearest segment (vectorised with numpy), so routes start and
 end exactly where asked.
 
-Shortest paths are networkx's Dijkstra. `precompute()` (a few seconds, once, in an executor)
+Shortest paths are networkx's Dijkstra. `precompute()` (seconds of CPU, once, in an executor)
 fills an all-pairs table of junction-to-junction times with its predecessor table, after which a
 recommendation is a table look-up: `search_to()` gives every junction's time to an incident,
 `times_to()` times every unit at once, `route_from()` builds the winners' routes. Before the table
 is there (or for a graph too big for it), `search_to()` is one single-source Dijkstra from the
 incident on the reversed graph. The calls compute: run them in an executor, never on the event
 loop. Searches are serialised by a lock (their temporary start node lives in the shared graph).
+(The graph, its snapping index, the searches and the routes they build share their arrays: one
+module, longer than most.)
 """
 
 from __future__ import annotations

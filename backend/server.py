@@ -11,6 +11,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from vigie.backend.access_control import AccessControl
 from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.alarm_sources import AlarmSources
 from vigie.backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
@@ -20,8 +21,10 @@ from vigie.backend.dispatch_sim import CrewSimulation
 from vigie.backend.domain.assets import Kind
 from vigie.backend.domain.audit import AuditSink
 from vigie.backend.domain.commands import CommandBook
+from vigie.backend.domain.modes import ModeDef, load_modes
 from vigie.backend.domain.revlog import AssetStore
 from vigie.backend.domain.walls import MAX_WALLS, WallRegistry
+from vigie.backend.mode_engine import ModeEngine
 from vigie.backend.security.bounds import BoundsInterceptor
 from vigie.backend.security.interceptor import AuthInterceptor
 from vigie.backend.security.refusal_audit import WINDOW_S
@@ -31,15 +34,18 @@ from vigie.backend.services.alarms import AlarmService
 from vigie.backend.services.assets import AssetService
 from vigie.backend.services.audit import AuditService
 from vigie.backend.services.auth import AuthService
+from vigie.backend.services.cardholders import CardholderService
 from vigie.backend.services.commands import CommandService
 from vigie.backend.services.incidents import IncidentService
 from vigie.backend.services.map import MapService
+from vigie.backend.services.modes import ModeService
 from vigie.backend.services.units import UnitService
 from vigie.backend.services.video import VideoService
 from vigie.backend.services.wall import WallService
 from vigie.backend.store.alarms_sqlite import AlarmPersister
 from vigie.backend.store.audit_sqlite import AuditStore
 from vigie.backend.store.incidents_sqlite import SqliteIncidentStore
+from vigie.backend.store.modes_sqlite import ModesStore
 from vigie.backend.store.walls_json import WallFile
 from vigie.backend.system_alarms import DISK, Subsystem, SystemAlarms
 from vigie.v1 import (
@@ -57,6 +63,8 @@ from vigie.v1 import (
     incidents_pb2_grpc,
     map_pb2,
     map_pb2_grpc,
+    modes_pb2,
+    modes_pb2_grpc,
     video_pb2,
     video_pb2_grpc,
     wall_pb2,
@@ -76,6 +84,8 @@ SERVICE_NAMES = (
     wall_pb2.DESCRIPTOR.services_by_name["WallService"].full_name,
     incidents_pb2.DESCRIPTOR.services_by_name["IncidentService"].full_name,
     incidents_pb2.DESCRIPTOR.services_by_name["UnitService"].full_name,
+    modes_pb2.DESCRIPTOR.services_by_name["ModeService"].full_name,
+    modes_pb2.DESCRIPTOR.services_by_name["CardholderService"].full_name,
 )
 
 ALARM_STORE = Subsystem(
@@ -129,6 +139,7 @@ class Backend:
         refusal_window_s: float = WINDOW_S,
         incident_rate: float = 0.0,
         dispatch_speedup: float = 1.0,
+        modes: list[ModeDef] | None = None,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
@@ -140,7 +151,8 @@ class Backend:
         `min_free_mb` the free space of `data_dir` below which a system alarm is raised (checked
         every `disk_check_s`); `refusal_window_s` the window refused calls are aggregated over;
         `incident_rate` incidents a day the simulated city opens, `dispatch_speedup` how much
-        faster its crews drive and work (docs/dispatch.md)."""
+        faster its crews drive and work (docs/dispatch.md); `modes` the city modes (None: the
+        provided ones, docs/modes.md)."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
@@ -232,6 +244,7 @@ class Backend:
         self.units = UnitService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
         incidents_pb2_grpc.add_IncidentServiceServicer_to_server(self.incidents, self.server)
         incidents_pb2_grpc.add_UnitServiceServicer_to_server(self.units, self.server)
+        self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
             reflection.enable_server_reflection(
@@ -267,6 +280,8 @@ class Backend:
         await self.dispatcher.start()
         await self.dispatch_desk.start()
         await self.crews.start()
+        await self.mode_engine.start()
+        await self.access.start()
         await self.server.start()
         self._credentials_watch = asyncio.get_running_loop().create_task(
             self.auth.watch_credentials(), name="credentials-watch"
@@ -289,8 +304,11 @@ class Backend:
         if self._credentials_watch is not None:
             self._credentials_watch.cancel()
         await self.interceptor.refusals.stop()
+        await self.mode_engine.stop()
         await self.dispatcher.stop()
         await self.crews.stop()
+        self.network.on_badge(None)
+        await self.access.stop()
         await self.alarm_sources.stop()
         await self.network.stop()
         await self.alarm_store.close()
@@ -298,8 +316,38 @@ class Backend:
         await self.users.close()
         await self.audit_store.close()
         await self.wall_file.close()
+        await self.modes_store.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)
         self.assets.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _build_modes(self, data_dir: str | None, modes: list[ModeDef] | None, heartbeat_s: float) -> None:
+        """City modes and access control (docs/modes.md): modes.sqlite3 in `data_dir`, restored
+        here so an active mode and its recorded states survive a restart."""
+        self.modes_store = ModesStore(data_dir)
+        self.mode_engine = ModeEngine(
+            load_modes() if modes is None else modes,
+            self.store,
+            self.command_book,
+            self.alarm_engine,
+            self.audit,
+            self.modes_store,
+            self.alarm_sources.cameras_for,
+        )
+        self.mode_engine.load()
+        self.access = AccessControl(
+            self.store,
+            self.alarm_engine,
+            self.audit,
+            self.modes_store,
+            self.network.cardholders(),
+            self.mode_engine.holder,
+        )
+        self.access.load()
+        self.network.on_badge(self.access.on_badge)
+        self.modes = ModeService(self.mode_engine, heartbeat_s=heartbeat_s)
+        modes_pb2_grpc.add_ModeServiceServicer_to_server(self.modes, self.server)
+        self.cardholders = CardholderService(self.access, heartbeat_s=heartbeat_s)
+        modes_pb2_grpc.add_CardholderServiceServicer_to_server(self.cardholders, self.server)
 
     def _asset_kind(self, asset_id: str) -> Kind | None:
         a = self.store.get(asset_id)

@@ -1,9 +1,11 @@
 """Map benchmark: time until the city's assets are on screen, and what a live city costs.
 
-Figures, not pass/fail. Run by `make bench` (or `python bench/map_bench.py`).
+Run by `make bench` (or `python bench/map_bench.py`); exits non-zero when a measurement is missing.
 - time from handing N assets to the map widget until the page has drawn them (5,000 and 50,000 lights)
-- CPU of the console (its own process plus QtWebEngine's processes, in % of one core) while the map
-  follows a live city: 60 vehicles and 1,000 changes/s, then 200 vehicles and 1,000 changes/s
+- CPU while the map follows a live city (60 vehicles and 1,000 changes/s, 200 vehicles and 1,000
+  changes/s, vehicles only, changes only), in % of one core, read from /proc: the console's own
+  process (and its GUI thread), QtWebEngine's processes (children of the console), and the backend
+  (a separate process, never counted as the console's); plus the GUI thread's stalls and freezes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,20 @@ register_url_schemes()
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from bench.common import demo_session, spin  # noqa: E402
+from bench.common import (  # noqa: E402
+    STALL_HEADER,
+    STALL_NOTE,
+    CpuMeter,
+    StallProbe,
+    check_alive,
+    demo_session,
+    end_session,
+    require,
+    run_main,
+    spin,
+    stall_cells,
+    wait_for,
+)
 from vigie.app import gc_policy  # noqa: E402
 from vigie.app.backend_process import BackendProcess  # noqa: E402
 from vigie.app.controllers.map_view import MapController  # noqa: E402
@@ -37,36 +52,12 @@ from vigie.app.models.asset_table import AssetTableModel  # noqa: E402
 from vigie.app.theme import RESOURCES, map_style  # noqa: E402
 from vigie.widgets.map.map_view import MapView  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
-
 
 def js(view: MapView, script: str):
     out: list = []
     view.run_js(script, out.append)
-    spin(10, until=lambda: bool(out))
-    return out[0] if out else None
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds of a process and all its descendants (QtWebEngine renders in child processes)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICK
-        except OSError:
-            pass
-        todo.extend(children.get(p, []))
-    return total
+    wait_for(10, lambda: bool(out), f"the page to answer {script[:40]!r}")
+    return out[0]
 
 
 def time_to_screen(lights: int) -> float:
@@ -81,21 +72,22 @@ def time_to_screen(lights: int) -> float:
     session.sig_snapshot.connect(model.reset)
     session.start()
     try:
-        spin(60, until=lambda: view.ready and model.total() > 0)
+        wait_for(60, lambda: view.ready and model.total() > 0, "the map page and the snapshot")
         from vigie.app.controllers.map_view import map_row
 
         rows = [map_row(r) for r in model.records()]
         started = time.perf_counter()
         view.reset_assets(rows)
-        spin(
+        wait_for(
             60,
-            until=lambda: (
+            lambda: (
                 js(view, "window.vigieMap.isReady() && window.vigieMap.stats().counts.street_light") == lights
             ),
+            f"{lights} lights drawn on the map",
         )
         return time.perf_counter() - started
     finally:
-        session.stop()
+        end_session(session, session.sig_snapshot, session.sig_changes)
         backend.stop()
         view.close()
         view.deleteLater()
@@ -128,22 +120,25 @@ def live_cost(vehicles: int, rate: float, seconds: float) -> dict[str, float]:
     session.sig_changes.connect(model.queue_changes)
     session.start()
     try:
-        spin(60, until=lambda: view.ready and model.total() > 0)
-        spin(60, until=lambda: bool(js(view, "window.vigieMap.isReady()")))
+        wait_for(60, lambda: view.ready and model.total() > 0, "the map page and the snapshot")
+        wait_for(60, lambda: bool(js(view, "window.vigieMap.isReady()")), "the map to be ready")
         js(view, "window.vigieMap._map.setView([47.322, 5.041], 14); 1")
         spin(3.0)
-        pid = os.getpid()
-        c0, o0, t0 = tree_cpu_seconds(pid), time.process_time(), time.monotonic()
+        cpu = CpuMeter(backend)
+        probe = StallProbe()
+        revision0 = model.revision
+        probe.start()
+        cpu.start()
         spin(seconds)
-        c1, o1, t1 = tree_cpu_seconds(pid), time.process_time(), time.monotonic()
+        used = cpu.stop()
+        probe.stop()
+        check_alive(backend)
+        require(rate == 0 or model.revision > revision0, "no asset change reached the console")
         drawn = json.loads(js(view, "JSON.stringify(window.vigieMap.stats())"))["counts"].get("vehicle", 0)
-        return {
-            "cpu_pct": 100 * (c1 - c0) / (t1 - t0),
-            "own_pct": 100 * (o1 - o0) / (t1 - t0),
-            "vehicles": drawn,
-        }
+        require(drawn == vehicles, f"{drawn} vehicles drawn on the map, {vehicles} expected")
+        return {**used, "vehicles": drawn, "stalls": probe.summary()}
     finally:
-        session.stop()
+        end_session(session, session.sig_snapshot, session.sig_changes)
         backend.stop()
         view.close()
         view.deleteLater()
@@ -152,27 +147,36 @@ def live_cost(vehicles: int, rate: float, seconds: float) -> dict[str, float]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--live-only", action="store_true")
     args = p.parse_args()
     app = QApplication([])  # noqa: F841
-    print("map: time until the assets are drawn (offscreen, software rendering)")
-    for lights in () if args.live_only else (5000, 50000):
+
+    def body() -> None:
+        print("map: time until the assets are drawn (offscreen, software rendering)")
+        for lights in () if args.live_only else (5000, 50000):
+            print(
+                f"  {lights + 997:>6} assets ({lights} lights): {time_to_screen(lights) * 1000:7.0f} ms",
+                flush=True,
+            )
+        print("map: CPU while following a live city, % of one core (2 cores shared with the backend and")
+        print("  whatever else runs on the machine); console = GUI + session threads of the console process,")
+        print("  web = QtWebEngine's processes, console+web = the console's cost; backend counted apart")
+        print("  " + STALL_NOTE)
         print(
-            f"  {lights + 997:>6} assets ({lights} lights): {time_to_screen(lights) * 1000:7.0f} ms",
-            flush=True,
+            f"  {'vehicles':>8} {'changes/s':>9} {'console+web':>11} {'console':>7} {'gui':>5} {'web':>5} "
+            f"{'backend':>7} {STALL_HEADER}"
         )
-    print(
-        "map: console CPU while following a live city (GUI + session + QtWebEngine processes, % of one core)"
-    )
-    for vehicles, rate in ((60, 1000), (200, 1000), (60, 0), (0, 1000)):
-        r = live_cost(vehicles, rate, args.seconds)
-        print(
-            f"  {int(r['vehicles']):>4} vehicles + {rate:>4.0f} status changes/s: {r['cpu_pct']:5.1f} % "
-            f"(console process {r['own_pct']:.1f} %, QtWebEngine {r['cpu_pct'] - r['own_pct']:.1f} %)",
-            flush=True,
-        )
-    return 0
+        for vehicles, rate in ((60, 1000), (200, 1000), (60, 0), (0, 1000)):
+            r = live_cost(vehicles, rate, args.seconds)
+            print(
+                f"  {int(r['vehicles']):>8} {rate:>9.0f} {r['console'] + r['children']:>10.1f}% "
+                f"{r['console']:>6.1f}% {r['gui']:>4.1f}% {r['children']:>4.1f}% {r['backend']:>6.1f}% "
+                f"{stall_cells(r['stalls'])}",
+                flush=True,
+            )
+
+    return run_main(body)
 
 
 if __name__ == "__main__":

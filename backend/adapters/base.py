@@ -7,11 +7,13 @@ video sources. Services only talk to adapters through this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 
+from vigie.backend.domain.access import Cardholder
 from vigie.backend.domain.actions import Action, Params
 from vigie.backend.domain.assets import MetricInfo
 from vigie.backend.domain.revlog import AssetStore
@@ -158,6 +160,13 @@ class DeviceNetwork(ABC):
         acknowledgement deadline (and cancels). Acknowledging is not doing: the device then
         publishes its new state to the store, which is what confirms the command."""
         return DeviceAnswer(False, "not supported by this device network")
+
+    def cardholders(self) -> list[Cardholder]:
+        """The access-control directory of this network's doors (empty: none)."""
+        return []
+
+    def on_badge(self, listener: Callable[[str, str, float], None] | None) -> None:  # noqa: B027 - optional
+        """Call `listener(door id, badge id, unix time)` for every badge presented at a door."""
 
     def ptz(self, camera_id: str, command: PtzCommand) -> tuple[PtzState, str]:
         """Apply a PTZ command; returns the state after it and a message for the operator.

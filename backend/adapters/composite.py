@@ -6,6 +6,8 @@ per-asset call to the first network that knows the asset (asset ids must not ove
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from vigie.backend.adapters.base import (
     CameraInfo,
     DeviceAnswer,
@@ -17,6 +19,7 @@ from vigie.backend.adapters.base import (
     Series,
     VideoSource,
 )
+from vigie.backend.domain.access import Cardholder
 from vigie.backend.domain.assets import MetricInfo
 from vigie.backend.domain.revlog import AssetStore
 
@@ -86,6 +89,13 @@ class CompositeNetwork(DeviceNetwork):
             if n.camera_info(camera_id) is not None:
                 return n.ptz(camera_id, command)
         raise PtzError("not_found", f"no camera with id {camera_id!r}")
+
+    def cardholders(self) -> list[Cardholder]:
+        return [c for n in self.networks for c in n.cardholders()]
+
+    def on_badge(self, listener: Callable[[str, str, float], None] | None) -> None:
+        for n in self.networks:
+            n.on_badge(listener)
 
     def knows(self, asset_id: str) -> bool:
         return any(n.knows(asset_id) for n in self.networks)

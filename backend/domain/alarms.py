@@ -94,6 +94,7 @@ class Alarm:
     updated_at: float = 0.0
     # Not in the proto: the facts behind the state.
     suppressed: bool = False
+    suppression_reason: str = ""  # why it is suppressed by design ("maintenance", a city mode)
     out_of_service: bool = False
     recent: tuple[float, ...] = field(default_factory=tuple)  # occurrence times in the chatter window
 
@@ -152,6 +153,8 @@ class AlarmEngine:
         self._open: dict[str, Alarm] = {}  # id -> alarm, every non-NORMAL alarm
         self._by_source: dict[str, str] = {}  # source_key -> id of its open alarm
         self._suppressed_assets: set[str] = set()
+        # (asset id, cause) -> why: alarms a city mode causes on purpose (door locked, ...).
+        self._designed: dict[tuple[str, str], str] = {}
         self._oos_assets: set[str] = set()
         self._next_id = next_id
         self._log: ChangeLog[Alarm] = ChangeLog(history, last=sequence)
@@ -200,8 +203,10 @@ class AlarmEngine:
                 continue
             self._open[a.id] = a
             self._by_source[a.source_key] = a.id
-            if a.suppressed:
+            if a.suppressed and a.suppression_reason in ("", "maintenance"):
                 self._suppressed_assets.add(a.asset_id)
+            elif a.suppressed:  # a city mode's: the mode engine re-applies it when it loads
+                self._designed[(a.asset_id, a.cause)] = a.suppression_reason
             if a.out_of_service:
                 self._oos_assets.add(a.asset_id)
         if (
@@ -262,7 +267,8 @@ class AlarmEngine:
             raised_at=now,
             camera_ids=tuple(camera_ids),
             recent=(now,),
-            suppressed=asset.id in self._suppressed_assets,
+            suppressed=asset.id in self._suppressed_assets or (asset.id, cause) in self._designed,
+            suppression_reason=self._suppression_reason(asset.id, cause),
             out_of_service=asset.id in self._oos_assets,
         )
         self._next_id += 1
@@ -330,11 +336,56 @@ class AlarmEngine:
         """Suppression by design (the asset is in maintenance): its alarms, present and future."""
         (self._suppressed_assets.add if suppressed else self._suppressed_assets.discard)(asset_id)
         todo = [
-            dataclasses.replace(a, suppressed=suppressed)
+            dataclasses.replace(
+                a,
+                suppressed=suppressed or (a.asset_id, a.cause) in self._designed,
+                suppression_reason=self._suppression_reason(a.asset_id, a.cause),
+            )
             for a in self._open.values()
-            if a.asset_id == asset_id and a.suppressed != suppressed
+            if a.asset_id == asset_id
+            and (a.suppressed, a.suppression_reason)
+            != (
+                suppressed or (a.asset_id, a.cause) in self._designed,
+                self._suppression_reason(a.asset_id, a.cause),
+            )
         ]
         return self._commit(todo, now)
+
+    def suppress_by_design(self, pairs: Iterable[tuple[str, str]], reason: str, now: float) -> list[Alarm]:
+        """Alarms of these (asset id, cause) pairs, present and future, are suppressed by design
+        (a city mode causes them on purpose), with `reason`; `lift_by_design` ends it."""
+        wanted = set(pairs)
+        for p in wanted:
+            self._designed[p] = reason
+        todo = [
+            dataclasses.replace(
+                a, suppressed=True, suppression_reason=self._suppression_reason(a.asset_id, a.cause)
+            )
+            for a in self._open.values()
+            if (a.asset_id, a.cause) in wanted
+        ]
+        return self._commit(todo, now)
+
+    def lift_by_design(self, pairs: Iterable[tuple[str, str]], now: float) -> list[Alarm]:
+        gone = set(pairs)
+        for p in gone:
+            self._designed.pop(p, None)
+        todo = [
+            dataclasses.replace(
+                a,
+                suppressed=a.asset_id in self._suppressed_assets,
+                suppression_reason=self._suppression_reason(a.asset_id, a.cause),
+            )
+            for a in self._open.values()
+            if (a.asset_id, a.cause) in gone and a.suppressed
+        ]
+        return self._commit(todo, now)
+
+    def _suppression_reason(self, asset_id: str, cause: str) -> str:
+        designed = self._designed.get((asset_id, cause))
+        if designed is not None:
+            return designed
+        return "maintenance" if asset_id in self._suppressed_assets else ""
 
     def set_out_of_service(self, asset_id: str, oos: bool, now: float) -> list[Alarm]:
         """The asset is out of service: its alarms, present and future, are OUT_OF_SERVICE."""

@@ -7,7 +7,8 @@ its last unit is stood down. RESOLVED with required steps open needs an override
 (the service asks SUPERVISOR for it). Every change gets the next incident sequence, appends to the
 timeline (who, what, when) and goes into the `ChangeLog` WatchIncidents resumes from. The book
 keeps open incidents and those closed in the last `RECENT_S` in memory (the watch's snapshot);
-older ones live only in the store. Single-threaded: the asyncio loop's.
+older ones live only in the store. Single-threaded: the asyncio loop's. (One aggregate: status,
+checklist, units and timeline change together under the same checks, hence the length.)
 """
 
 from __future__ import annotations

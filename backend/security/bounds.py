@@ -34,6 +34,8 @@ MAX_CHARS: dict[str, int] = {
     "vigie.v1.CreateUserRequest.password": 4096,
     # Reflection clients name symbols and files, sometimes long ones.
     "grpc.reflection.v1alpha.ServerReflectionRequest.file_containing_symbol": MAX_TEXT,
+    # Asset ids, though the name does not say so.
+    "vigie.v1.ReturnToNormalRequest.restore_hand_changed": MAX_ID,
 }
 # ... and entries of a list.
 MAX_ENTRIES: dict[str, int] = {
@@ -42,6 +44,8 @@ MAX_ENTRIES: dict[str, int] = {
     "vigie.v1.AcknowledgeRequest.alarm_ids": 400,
     "vigie.v1.ShelveRequest.alarm_ids": 400,
     "vigie.v1.UnshelveRequest.alarm_ids": 400,
+    # A supervisor may restore every device an operator changed by hand during a whole-city mode.
+    "vigie.v1.ReturnToNormalRequest.restore_hand_changed": 5000,
 }
 
 

@@ -93,13 +93,46 @@ RULES: dict[str, Rule] = {
             "RevokeUser": ADMIN,
         },
     ),
+    **_service(
+        "vigie.v1.ModeService",
+        # The mode service also refuses activation, retry and return below SUPERVISOR (critical).
+        {
+            "ListModes": VIEW,
+            "GetRun": VIEW,
+            "ListRuns": VIEW,
+            "WatchModes": VIEW,
+            "Preview": OPER,
+            "Activate": SUP,
+            "RetryFailed": SUP,
+            "ReturnToNormal": SUP,
+        },
+    ),
+    **_service(
+        "vigie.v1.CardholderService",
+        # The directory names people: supervisors manage it; operators see the decisions live.
+        {
+            "ListCardholders": SUP,
+            "ListExceptions": SUP,
+            "SetException": SUP,
+            "RemoveException": SUP,
+            "ListAccessEvents": OPER,
+            "WatchAccessEvents": OPER,
+        },
+    ),
     **_service("grpc.health.v1.Health", {"Check": PUBLIC, "Watch": PUBLIC, "List": PUBLIC}),
     # Served only without --no-reflection (otherwise the service is not registered: UNIMPLEMENTED).
     **_service("grpc.reflection.v1alpha.ServerReflection", {"ServerReflectionInfo": PUBLIC}),
 }
 
 # Refusals of these methods are written to the audit trail: method -> audit action.
-AUDITED_DENIALS: dict[str, str] = {"/vigie.v1.CommandService/Execute": "command.execute"}
+AUDITED_DENIALS: dict[str, str] = {
+    "/vigie.v1.CommandService/Execute": "command.execute",
+    "/vigie.v1.ModeService/Activate": "mode.activate",
+    "/vigie.v1.ModeService/RetryFailed": "mode.retry",
+    "/vigie.v1.ModeService/ReturnToNormal": "mode.return",
+    "/vigie.v1.CardholderService/SetException": "access.exception_set",
+    "/vigie.v1.CardholderService/RemoveException": "access.exception_remove",
+}
 
 
 def rule_for(method: str) -> Rule | None:

@@ -68,6 +68,7 @@ def alarm_to_pb(a: Alarm, out: alarms_pb2.Alarm | None = None) -> alarms_pb2.Ala
     m.shelve_reason = clip(a.shelve_reason)
     m.camera_ids.extend(clip(c) for c in a.camera_ids[:MAX_CAMERAS])
     m.occurrences = a.occurrences
+    m.suppression_reason = clip(a.suppression_reason)
     m.chattering = a.chattering
     m.sequence = a.sequence
     return m

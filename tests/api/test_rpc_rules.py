@@ -126,13 +126,18 @@ SPEC = {
     " VideoService/StreamVideo AlarmService/WatchAlarms AlarmService/ListAlarms CommandService/ListActions"
     " WallService/ListWalls WallService/WatchWalls WallService/AttachWall AuthService/Refresh"
     " AuthService/Logout AuthService/WhoAmI"
+    " ModeService/ListModes ModeService/GetRun ModeService/ListRuns ModeService/WatchModes"
     " IncidentService/ListIncidentTypes IncidentService/ListIncidents IncidentService/WatchIncidents"
     " IncidentService/Recommend UnitService/ListUnits UnitService/WatchUnits UnitService/Route",
     Role.OPERATOR: "VideoService/Ptz AlarmService/Acknowledge AlarmService/Shelve AlarmService/Unshelve"
     " CommandService/Execute CommandService/GetCommand CommandService/WatchCommand"
+    " ModeService/Preview CardholderService/ListAccessEvents CardholderService/WatchAccessEvents"
     " IncidentService/CreateIncident IncidentService/UpdateIncident IncidentService/AddNote"
     " IncidentService/SetStep UnitService/SetUnitStatus",
     Role.SUPERVISOR: "AuditService/ListAudit WallService/Push WallService/CreateWall WallService/DeleteWall"
+    " ModeService/Activate ModeService/RetryFailed ModeService/ReturnToNormal"
+    " CardholderService/ListCardholders CardholderService/ListExceptions CardholderService/SetException"
+    " CardholderService/RemoveException"
     " IncidentService/Assign",
     Role.ADMIN: "AuthService/ListUsers AuthService/CreateUser AuthService/UpdateUser AuthService/RevokeUser",
 }

@@ -312,7 +312,7 @@ def test_console_resumes_its_alarms_after_a_backend_restart_without_reloading(
     ctl = consoles(backend.address, "alice")
     qtbot.waitUntil(lambda: len(ctl.store.alarms) >= 10, timeout=30000)
     snapshots: list[int] = []
-    ctl.session.sig_alarm_snapshot.connect(lambda _alarms, seq: snapshots.append(seq))
+    ctl.session.alarms.sig_snapshot.connect(lambda _alarms, seq: snapshots.append(seq))
     before = ctl.store.sequence
     backend.stop()  # a clean stop keeps the epoch: the console must resume, not reload
     backend.start()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vigie.backend.adapters.simulator.city_tags import tag_assets
 from vigie.backend.domain.assets import Asset, Kind, Status
 
 CENTER_LAT = 47.322
@@ -645,6 +646,7 @@ def generate_city(seed: int = 1, lights: int = 5000, vehicles: int = POLICE + TE
     _place_tram(assets)
     _place_vehicles(rng, nodes, adjacency, assets, vehicles)
     _assign_districts_and_status(rng, assets)
+    tag_assets(assets, streets, adjacency, RIVER_OUCHE, to_xy)  # for the city modes
 
     lat0, lon0 = to_latlon(-HALF_W, -HALF_H)
     lat1, lon1 = to_latlon(HALF_W, HALF_H)

@@ -17,6 +17,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,10 +46,12 @@ from vigie.backend.adapters.simulator.city import (
     to_latlon,
     to_xy,
 )
+from vigie.backend.adapters.simulator.people import BadgeTraffic, generate_people
 from vigie.backend.adapters.simulator.ptz import PtzHead
 from vigie.backend.adapters.simulator.steering import Steering
 from vigie.backend.adapters.simulator.telemetry import Anomaly, asset_seed
 from vigie.backend.adapters.simulator.video import SyntheticCamera
+from vigie.backend.domain.access import Cardholder
 from vigie.backend.domain.assets import Asset, Kind, MetricInfo, Status
 from vigie.backend.domain.revlog import AssetStore
 
@@ -100,7 +103,9 @@ class CitySimulator(DeviceNetwork):
         churn_status: bool = False,
         events: bool = True,
         command_failure_rate: float = 0.03,
+        badge_rate: float = 0.5,
     ) -> None:
+        """`badge_rate`: badges presented at doors per second city-wide (people.py)."""
         self.churn_status = churn_status
         self.events = events
         if tick_s <= 0:
@@ -131,6 +136,7 @@ class CitySimulator(DeviceNetwork):
         self.published_changes = 0  # every asset state published since start (for benchmarks)
         self._ptz: dict[str, PtzHead] = {}  # per PTZ camera, created on first use, shared by viewers
         self.actuators = Actuators(self, seed, command_failure_rate)
+        self.badges = BadgeTraffic(generate_people(seed), seed, badge_rate)
         self.steering: dict[str, Steering] = {}  # vehicles driven to an incident (dispatch)
 
     # --- DeviceNetwork ------------------------------------------------------------------------------
@@ -138,12 +144,20 @@ class CitySimulator(DeviceNetwork):
     async def start(self, store: AssetStore) -> None:
         self.begin(store, time.time())
         self._task = asyncio.get_running_loop().create_task(self._run(), name="city-simulator")
+        self.badges.start(lambda: [self._current[i] for i in self._by_kind.get(Kind.ACCESS_POINT, [])])
+
+    def cardholders(self) -> list[Cardholder]:
+        return list(self.badges.people)
+
+    def on_badge(self, listener: Callable[[str, str, float], None] | None) -> None:
+        self.badges.listener = listener
 
     def basemap(self) -> dict[str, dict]:
         return self.city.geojson_layers()
 
     async def stop(self) -> None:
         self.actuators.stop()
+        await self.badges.stop()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
