@@ -103,7 +103,7 @@ class BackendProcess:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(30)  # a clean stop; on a loaded 2-core machine it can take several seconds
             except subprocess.TimeoutExpired:
                 self.kill()
 

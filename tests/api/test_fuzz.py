@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -152,11 +154,26 @@ class Admin:
             except grpc.RpcError as exc:
                 revoked = exc.code() == grpc.StatusCode.UNAUTHENTICATED and not path.endswith("/Login")
                 if revoked and attempt == 1:
-                    self.channel.close()
-                    self.channel = open_channel(self.address, user="admin")
+                    self.relogin()
                     continue
                 return exc.code(), exc.details() or ""
         raise AssertionError("unreachable")
+
+    def relogin(self, within: float = 120.0) -> None:
+        """Log in again, obeying the login throttle: fuzzed Logins with wrong passwords come from this
+        same address, so the backend may answer "try again in N s" (backend/security/login_guard.py)."""
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                fresh = open_channel(self.address, user="admin")
+                break
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
+                    raise
+                m = re.search(r"try again in (\d+) s", exc.details() or "")
+                time.sleep(int(m.group(1)) if m else 0.5)  # the wait the backend announced
+        self.channel.close()
+        self.channel = fresh
 
 
 @pytest.fixture(scope="module")

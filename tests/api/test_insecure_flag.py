@@ -22,7 +22,7 @@ def run_backend(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("listen", ["0.0.0.0:0", "[::]:0", "192.0.2.10:50051", "vigie.backend.example:50051"])
+@pytest.mark.parametrize("listen", ["0.0.0.0:0", "[::]:0", "192.0.2.10:50051", "backend.example:50051"])
 def test_plaintext_beyond_loopback_is_refused(tmp_path, listen):
     done = run_backend(tmp_path, "--listen", listen)
     assert done.returncode == 2

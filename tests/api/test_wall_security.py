@@ -121,7 +121,7 @@ def test_supervisors_create_walls_up_to_the_cap_and_delete_them(wall_backend):
 
 
 def test_display_names_are_cleaned_and_bounded(make_backend, tmp_path):
-    log = tmp_path / "vigie.backend.log"
+    log = tmp_path / "backend.log"
     b = make_backend(
         "--lights", "0", "--vehicles", "0", "--log-level", "INFO", "--wall", "wall-1=user:viewer",
         stderr=log,
