@@ -3,17 +3,16 @@ operator's actions on alarms and the journal."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import grpc
 from PySide6.QtCore import QObject, Signal
 
 from vigie.app.client import convert
+from vigie.app.client.changefeed import ChangeFeed
 from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
-from vigie.app.client.streams import Resume, ResyncNeeded
+from vigie.app.client.streams import Resume
 from vigie.app.client.types import JournalQuery
-from vigie.app.models.records import AlarmRecord
 from vigie.v1 import alarms_pb2, alarms_pb2_grpc
 
 
@@ -28,10 +27,11 @@ class AlarmsClient(QObject):
         self.core = core
         self.flush_interval = flush_interval
         self.resume = Resume()  # sequence and epoch of what this console holds
-        self._pending: dict[str, alarms_pb2.Alarm] = {}
-        self._snapshot: list[AlarmRecord] = []
+        self.feed = ChangeFeed(
+            self.resume, "alarm", "alarms", convert.alarm, self.sig_snapshot.emit, self.sig_changes.emit
+        )
         core.on_start("alarms", self._watch)
-        core.on_start("alarm-flush", self._flush_loop)
+        core.on_start("alarm-flush", lambda: self.feed.flush_every(self.flush_interval))
 
     # ---- operator actions (any thread) -----------------------------------------------------
 
@@ -78,36 +78,12 @@ class AlarmsClient(QObject):
     # ---- the alarm watch -------------------------------------------------------------------
 
     async def _open(self, resume: Resume) -> grpc.aio.UnaryStreamCall:
-        self._snapshot = []
+        self.feed.reset()
         return self._stub().WatchAlarms(
             alarms_pb2.WatchAlarmsRequest(after_sequence=resume.position, epoch=resume.epoch)
         )
 
     async def _watch(self) -> None:
-        stream = self.core.stream("alarm watch", self._open, self._on_message)
+        stream = self.core.stream("alarm watch", self._open, self.feed.feed)
         stream.resume = self.resume
         await stream.run()
-
-    def _on_message(self, msg: alarms_pb2.WatchAlarmsResponse) -> None:
-        kind = msg.WhichOneof("event")
-        if kind == "changes":
-            for c in msg.changes.changes:
-                self._pending[c.alarm.id] = c.alarm
-            self.resume.position = msg.sequence
-        elif kind == "snapshot":
-            self._snapshot.extend(convert.alarm(a) for a in msg.snapshot.alarms)
-            if msg.snapshot.last:
-                self.resume.position, self.resume.epoch = msg.sequence, msg.epoch
-                self._pending.clear()
-                self.sig_snapshot.emit(self._snapshot, msg.sequence)
-                self._snapshot = []
-        elif kind == "resync_needed":
-            raise ResyncNeeded(msg.resync_needed.reason)
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            if self._pending:
-                alarms = [convert.alarm(a) for a in self._pending.values()]
-                self._pending = {}
-                self.sig_changes.emit(alarms, self.resume.position)

@@ -18,10 +18,10 @@ import grpc
 from PySide6.QtCore import QObject, Signal
 
 from vigie.app.client import dispatch_convert as dc
+from vigie.app.client.changefeed import ChangeFeed
 from vigie.app.client.commands import COMMAND_RETRY_S, RETRY_CODES
 from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
-from vigie.app.client.streams import Resume, ResyncNeeded, StreamEvent, StreamState, backoff_delay
-from vigie.app.models.dispatch_records import IncidentRecord
+from vigie.app.client.streams import Resume, StreamEvent, StreamState, backoff_delay
 from vigie.v1 import incidents_pb2, incidents_pb2_grpc
 
 
@@ -42,10 +42,11 @@ class IncidentsClient(QObject):
         self.core = core
         self.flush_interval = flush_interval
         self.resume = Resume()
-        self._pending: dict[str, incidents_pb2.Incident] = {}
-        self._snapshot: list[IncidentRecord] = []
+        self.feed = ChangeFeed(
+            self.resume, "incident", "incidents", dc.incident, self.sig_snapshot.emit, self.sig_changes.emit
+        )
         core.on_start("incidents", self._watch)
-        core.on_start("incident-flush", self._flush_loop)
+        core.on_start("incident-flush", lambda: self.feed.flush_every(self.flush_interval))
         core.on_start("incident-types", self._catalogue)
 
     def _stub(self) -> incidents_pb2_grpc.IncidentServiceStub:
@@ -195,40 +196,16 @@ class IncidentsClient(QObject):
     # ---- the incident watch ----------------------------------------------------------------
 
     async def _open(self, resume: Resume) -> grpc.aio.UnaryStreamCall:
-        self._snapshot = []
+        self.feed.reset()
         return self._stub().WatchIncidents(
             incidents_pb2.WatchIncidentsRequest(after_sequence=resume.position, epoch=resume.epoch)
         )
 
     async def _watch(self) -> None:
-        stream = self.core.stream("incident watch", self._open, self._on_message, on_event=self._on_event)
+        stream = self.core.stream("incident watch", self._open, self.feed.feed, on_event=self._on_event)
         stream.resume = self.resume
         await stream.run()
 
     def _on_event(self, ev: StreamEvent) -> None:
         if ev.state in (StreamState.LIVE, StreamState.BACKOFF, StreamState.STALE, StreamState.FAILED):
             self.sig_stream.emit(ev.state.value, ev.detail)
-
-    def _on_message(self, msg: incidents_pb2.WatchIncidentsResponse) -> None:
-        kind = msg.WhichOneof("event")
-        if kind == "changes":
-            for c in msg.changes.changes:
-                self._pending[c.incident.id] = c.incident
-            self.resume.position = msg.sequence
-        elif kind == "snapshot":
-            self._snapshot.extend(dc.incident(i) for i in msg.snapshot.incidents)
-            if msg.snapshot.last:
-                self.resume.position, self.resume.epoch = msg.sequence, msg.epoch
-                self._pending.clear()
-                self.sig_snapshot.emit(self._snapshot, msg.sequence)
-                self._snapshot = []
-        elif kind == "resync_needed":
-            raise ResyncNeeded(msg.resync_needed.reason)
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            if self._pending:
-                incidents = [dc.incident(i) for i in self._pending.values()]
-                self._pending = {}
-                self.sig_changes.emit(incidents, self.resume.position)

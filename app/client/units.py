@@ -3,15 +3,13 @@ status set by hand (a crew radios in) and road routes between two points."""
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 from PySide6.QtCore import QObject, Signal
 
 from vigie.app.client import dispatch_convert as dc
+from vigie.app.client.changefeed import ChangeFeed
 from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
-from vigie.app.client.streams import Resume, ResyncNeeded
-from vigie.app.models.dispatch_records import UnitRecord
+from vigie.app.client.streams import Resume
 from vigie.v1 import incidents_pb2, incidents_pb2_grpc
 
 
@@ -28,10 +26,11 @@ class UnitsClient(QObject):
         self.core = core
         self.flush_interval = flush_interval
         self.resume = Resume()
-        self._pending: dict[str, incidents_pb2.Unit] = {}
-        self._snapshot: list[UnitRecord] = []
+        self.feed = ChangeFeed(
+            self.resume, "unit", "units", dc.unit, self.sig_snapshot.emit, self.sig_changes.emit
+        )
         core.on_start("units", self._watch)
-        core.on_start("unit-flush", self._flush_loop)
+        core.on_start("unit-flush", lambda: self.feed.flush_every(self.flush_interval))
 
     def _stub(self) -> incidents_pb2_grpc.UnitServiceStub:
         return self.core.stub(incidents_pb2_grpc.UnitServiceStub)
@@ -73,36 +72,12 @@ class UnitsClient(QObject):
     # ---- the unit watch --------------------------------------------------------------------
 
     async def _open(self, resume: Resume) -> grpc.aio.UnaryStreamCall:
-        self._snapshot = []
+        self.feed.reset()
         return self._stub().WatchUnits(
             incidents_pb2.WatchUnitsRequest(after_sequence=resume.position, epoch=resume.epoch)
         )
 
     async def _watch(self) -> None:
-        stream = self.core.stream("unit watch", self._open, self._on_message)
+        stream = self.core.stream("unit watch", self._open, self.feed.feed)
         stream.resume = self.resume
         await stream.run()
-
-    def _on_message(self, msg: incidents_pb2.WatchUnitsResponse) -> None:
-        kind = msg.WhichOneof("event")
-        if kind == "changes":
-            for c in msg.changes.changes:
-                self._pending[c.unit.id] = c.unit
-            self.resume.position = msg.sequence
-        elif kind == "snapshot":
-            self._snapshot.extend(dc.unit(u) for u in msg.snapshot.units)
-            if msg.snapshot.last:
-                self.resume.position, self.resume.epoch = msg.sequence, msg.epoch
-                self._pending.clear()
-                self.sig_snapshot.emit(self._snapshot, msg.sequence)
-                self._snapshot = []
-        elif kind == "resync_needed":
-            raise ResyncNeeded(msg.resync_needed.reason)
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            if self._pending:
-                units = [dc.unit(u) for u in self._pending.values()]
-                self._pending = {}
-                self.sig_changes.emit(units, self.resume.position)

@@ -476,9 +476,9 @@ def test_right_click_on_the_map_creates_an_incident_of_the_picked_type_there(
         v = json.loads(page["view"]) if page.get("view") else None
         return bool(v) and abs(v[0] - 47.3225) < 1e-5 and abs(v[1] - 5.0405) < 1e-5 and v[2] == 17
 
-    qtbot.waitUntil(centred, timeout=10000)
+    qtbot.waitUntil(centred, timeout=30000)
     QTest.mouseClick(proxy, Qt.MouseButton.RightButton, pos=centre)
-    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is not None, timeout=10000)
+    qtbot.waitUntil(lambda: QApplication.activePopupWidget() is not None, timeout=30000)
     popup = QApplication.activePopupWidget()
     sub = next(a.menu() for a in popup.actions() if a.text() == "Create incident here")
     next(a for a in sub.actions() if a.text() == "Water leak").trigger()
