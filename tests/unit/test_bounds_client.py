@@ -62,3 +62,15 @@ def test_a_reconnect_drops_a_partly_received_snapshot(qapp):
 
     asyncio.run(reopen())
     assert len(client._snapshot) == 1_000
+
+
+def test_the_asset_store_queues_one_change_per_asset(qapp):
+    from vigie.app.models.assets import AssetStore
+    from vigie.app.models.records import AssetRecord
+
+    store = AssetStore()
+    for n in range(5_000):  # 5,000 changes of 100 assets before a tick
+        rec = AssetRecord(f"light-{n % 100}", "street_light", "L", "Centre", 0.0, 0.0, "ok", "", 0.0, 0.0, n)
+        store.queue_changes([rec], n, 1)
+    assert store.pending() == 100
+    assert store.changes_applied == 5_000
