@@ -132,14 +132,14 @@ def test_roles_number_repeated_labels_and_name_the_root() -> None:
 def test_csv_has_every_figure_of_the_run_and_reads_back(tmp_path: Path) -> None:
     rows: list[dict[str, float | str]] = [
         {"t": 0.0, "console.rss_mb": 500.5},
-        {"t": 10.0, "console.rss_mb": 501.0, "vigie.backend.rss_mb": 150.0},  # the backend's first sample
+        {"t": 10.0, "console.rss_mb": 501.0, "backend.rss_mb": 150.0},  # the backend's first sample
     ]
     path = tmp_path / "soak.csv"
     write_csv(path, rows)
     with open(path, newline="") as f:
         table = list(csv.reader(f))
     assert table == [
-        ["t", "vigie.backend.rss_mb", "console.rss_mb"],
+        ["t", "backend.rss_mb", "console.rss_mb"],
         ["0.0", "", "500.5"],
         ["10.0", "150.0", "501.0"],
     ]
