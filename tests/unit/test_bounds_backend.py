@@ -4,6 +4,8 @@ stay O(1)), and the wall registry remembers the newest MAX_DELETED_KEPT deletion
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from vigie.backend.domain.assets import Asset, Kind
@@ -42,3 +44,28 @@ def test_the_wall_registry_remembers_the_newest_deletions_only():
     deleted = walls.deleted_after(0)
     assert len(deleted) == MAX_DELETED_KEPT
     assert "wall-0" not in deleted and f"wall-{total - 1}" in deleted
+
+
+def test_a_watcher_that_does_not_read_holds_at_most_the_watch_backlog():
+    from vigie.backend.domain.actions import Action
+    from vigie.backend.domain.commands import WATCH_BACKLOG, Command, CommandRequest, Stage, TargetProgress
+
+    ids = [f"light-{n}" for n in range(200)]
+    request = CommandRequest("key-1", tuple(ids), Action.LIGHT_ON, reason="test")
+    cmd = Command(
+        "cmd-1", request, "op", "console", 0.0, [TargetProgress(i, Stage.ACCEPTED, "", 0.0) for i in ids], "f"
+    )
+
+    async def stalled_watcher() -> list:
+        watch = cmd.watch()
+        first = await anext(watch)  # the status now; then the watcher stops reading
+        for i in ids[:-1]:  # 398 changes while it does not read
+            cmd.advance(i, Stage.ACKNOWLEDGED, "")
+            cmd.advance(i, Stage.CONFIRMED, "")
+        cmd.advance(ids[-1], Stage.FAILED, "no answer")
+        seen = [first] + [snap async for snap in watch]
+        return seen
+
+    seen = asyncio.run(stalled_watcher())
+    assert len(seen) == 1 + WATCH_BACKLOG  # the oldest changes were skipped, not queued
+    assert seen[-1].done  # the last state always arrives
