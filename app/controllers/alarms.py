@@ -123,12 +123,16 @@ class AlarmController(QObject):
 
     def _tone(self) -> Any:
         """The tone's player, made once; None when this machine cannot play sound (no libpulse:
-        QtMultimedia fails to import). The failure is remembered and logged once, not at every
-        alarm (it was a full traceback per alarm, and a new import attempt each time)."""
+        QtMultimedia fails to import; or no audio output: a QSoundEffect playing to none printed
+        "format not supported" and the console died in Qt's event loop, twice in the soak). The
+        failure is remembered and logged once, not at every alarm (it was a full traceback per
+        alarm, and a new import attempt each time); a device plugged in later needs a restart."""
         if self._sound is None and not self._sound_failed:
             try:
-                from PySide6.QtMultimedia import QSoundEffect
+                from PySide6.QtMultimedia import QMediaDevices, QSoundEffect
 
+                if QMediaDevices.defaultAudioOutput().isNull():
+                    raise RuntimeError("no audio output device")
                 sound = QSoundEffect(self)
                 sound.setSource(QUrl.fromLocalFile(str(_tone_file())))
                 sound.setVolume(0.8)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import builtins
 import logging
 
+import pytest
+
 from vigie.app.controllers.alarms import AlarmController
 from vigie.app.models.alarms import FIRST_LISTED_MAX, AlarmTableModel
 from vigie.app.models.records import AlarmRecord
@@ -55,3 +57,21 @@ def test_no_audio_library_is_tried_once_and_warned_once(qtbot, caplog, monkeypat
     assert tries == ["PySide6.QtMultimedia"]
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and warnings[0].exc_info is None
+
+
+def test_no_audio_output_is_found_once_and_nothing_plays(qtbot, caplog):
+    from PySide6.QtMultimedia import QMediaDevices
+
+    if not QMediaDevices.defaultAudioOutput().isNull():
+        pytest.skip("this machine has an audio output")
+    ctl = AlarmController(Session("127.0.0.1:9"), operator="test")  # never started
+    qtbot.addWidget(ctl.panel)
+    with caplog.at_level(logging.WARNING, logger="vigie.app.controllers.alarms"):
+        for n in range(3):
+            ctl._last_tone = -10.0
+            ctl.store.apply([_alarm(n, priority=1)], n + 1)
+    assert ctl.tones == 3
+    assert ctl._sound is None  # no QSoundEffect playing to no device
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "no alarm tone on this machine (no audio output device): alarms are shown without it"
+    ]
