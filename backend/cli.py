@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import ipaddress
 import logging
 import os
@@ -469,6 +470,7 @@ async def serve(
         threading.Thread(target=wait_eof, name="stdin-eof", daemon=True).start()
     await stop.wait()
     logging.info("stopping")
+    arm_stop_deadline()
     await backend.stop()
 
 
@@ -481,6 +483,17 @@ def load_city_modes(args: argparse.Namespace) -> list | int:
     except ModeFileError as exc:
         print(f"vigie-backend: invalid city mode files:\n{exc}", file=sys.stderr)
         return 2
+
+
+STOP_DEADLINE_S = 15.0
+
+
+def arm_stop_deadline(seconds: float = STOP_DEADLINE_S) -> None:
+    """Once asked to stop, the process is gone within `seconds`, whatever hangs (the soak saw a
+    backend ignore SIGTERM for 30 s, twice in ~20 stops): past it, every thread's stack goes to
+    stderr (the log, to find the cause), then the process exits with status 1. Armed only when
+    stopping, so it never fires in a serving backend."""
+    faulthandler.dump_traceback_later(seconds, exit=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -283,9 +283,9 @@ class Soak:
         env = self.base_env()
         env["VIGIE_SOAK_STATS"] = str(self.out / "backend-stats.jsonl")
         self.trace(env, "backend")
-        self.backend = Proc("backend", argv, env, self.out / "vigie.backend.log", READY)
+        self.backend = Proc("backend", argv, env, self.out / "backend.log", READY)
         if not self.backend.ready.wait(60):
-            raise Fail(f"the backend did not listen within 60 s (see {self.out / 'vigie.backend.log'})")
+            raise Fail(f"the backend did not listen within 60 s (see {self.out / 'backend.log'})")
 
     def restart_backend(self) -> None:
         assert self.backend is not None
@@ -297,7 +297,7 @@ class Soak:
             # Not fatal: the restart goes on, the run fails at the end.
             self.problems.append(
                 f"the backend did not stop on SIGTERM (exit code {code} after {took:.0f} s;"
-                f" its threads' stacks are in {self.out / 'vigie.backend.log'})"
+                f" its threads' stacks are in {self.out / 'backend.log'})"
             )
         self.restarts += 1
         self.start_backend()
@@ -403,7 +403,7 @@ class Soak:
                 next_sample += self.args.interval
                 print(
                     f"soak: t={row['t']:>6.0f}s  all {row['all.rss_mb']:.0f} MB  console"
-                    f" {row.get('console.rss_mb', 0):.0f}  backend {row.get('vigie.backend.rss_mb', 0):.0f}"
+                    f" {row.get('console.rss_mb', 0):.0f}  backend {row.get('backend.rss_mb', 0):.0f}"
                     f"  renderer {row.get('webengine:renderer.rss_mb', 0):.0f}  js heap"
                     f" {row.get('map.js_heap_used', 0):.1f}  ops {row.get('console.op_done', 0):.0f}",
                     flush=True,
@@ -437,7 +437,7 @@ class Soak:
         problems = list(self.problems)
         if not any("console.rss_mb" in r for r in self.rows):
             problems.append("no RSS sample of the console")
-        if not any("vigie.backend.rss_mb" in r for r in self.rows):
+        if not any("backend.rss_mb" in r for r in self.rows):
             problems.append("no RSS sample of the backend")
         if not any(k.startswith("webengine:renderer") for r in self.rows for k in r):
             problems.append("no QtWebEngine renderer found under the console")

@@ -86,6 +86,7 @@ def _wait_for_app(probe: Probe | None) -> None:
 
 def main() -> int:
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # see bench/soak_probe.py
+    faulthandler.enable(all_threads=True)  # a crash (SIGSEGV...) leaves every thread's stack in console.log
     path = os.environ.get("VIGIE_SOAK_STATS")
     probe = Probe(path, extra=lambda: dict(_latest)) if path else None
     threading.Thread(target=_wait_for_app, args=(probe,), name="soak-wait-app", daemon=True).start()

@@ -76,6 +76,7 @@ class AlarmController(QObject):
         self.tones = 0  # tones asked for (tests read it; the machine may have no speaker)
         self._last_tone = 0.0
         self._sound: Any = None
+        self._sound_failed = False  # QtMultimedia could not load: never retried
 
         session.alarms.sig_snapshot.connect(self.store.reset)
         session.alarms.sig_changes.connect(self.store.apply)
@@ -120,16 +121,30 @@ class AlarmController(QObject):
             return
         self._last_tone = now
         self.tones += 1
-        try:
-            if self._sound is None:
-                from PySide6.QtMultimedia import QSoundEffect
+        sound = self._tone()
+        if sound is not None:
+            sound.play()
 
-                self._sound = QSoundEffect(self)
-                self._sound.setSource(QUrl.fromLocalFile(str(_tone_file())))
-                self._sound.setVolume(0.8)
-            self._sound.play()
-        except Exception:  # no audio on this machine: the alarm is still shown
-            log.warning("cannot play the alarm tone", exc_info=True)
+    def _tone(self) -> Any:
+        """The tone's player, made once; None when this machine cannot play sound (no libpulse:
+        QtMultimedia fails to import; or no audio output: a QSoundEffect playing to none printed
+        "format not supported" and the console died in Qt's event loop, twice in the soak). The
+        failure is remembered and logged once, not at every alarm (it was a full traceback per
+        alarm, and a new import attempt each time); a device plugged in later needs a restart."""
+        if self._sound is None and not self._sound_failed:
+            try:
+                from PySide6.QtMultimedia import QMediaDevices, QSoundEffect
+
+                if QMediaDevices.defaultAudioOutput().isNull():
+                    raise RuntimeError("no audio output device")
+                sound = QSoundEffect(self)
+                sound.setSource(QUrl.fromLocalFile(str(_tone_file())))
+                sound.setVolume(0.8)
+                self._sound = sound
+            except Exception as exc:  # no audio on this machine: the alarm is still shown
+                self._sound_failed = True
+                log.warning("no alarm tone on this machine (%s): alarms are shown without it", exc)
+        return self._sound
 
     def _on_selected(self, alarm_id: str) -> None:
         rec = self.store.alarms.get(alarm_id) or self.journal.alarm(alarm_id)

@@ -17,6 +17,8 @@ from vigie.app.models.commands import ENDINGS, ActionInfo, CommandProgressModel,
 from vigie.widgets.commands.command_dialog import CommandDialog
 from vigie.widgets.status.palette import KIND_SINGULAR
 
+COMMANDS_KEPT = 500  # the latest state of this many commands sent from this console (oldest go)
+
 
 class CommandController(QObject):
     sig_message = Signal(str)  # for the status bar
@@ -29,7 +31,9 @@ class CommandController(QObject):
         self.actions: list[ActionInfo] = []
         self._open: dict[str, tuple[CommandDialog, CommandProgressModel]] = {}  # by idempotency key
         self.last_dialog: CommandDialog | None = None
-        self.commands: dict[str, CommandState] = {}  # every command sent from this console, by key
+        # The commands sent from this console, by key: the newest COMMANDS_KEPT (a shift sends
+        # commands without end; a forgotten one that reports again comes back as the newest).
+        self.commands: dict[str, CommandState] = {}
         session.core.sig_logged_in.connect(lambda _user, _role: session.commands.list_actions())
         session.commands.sig_actions.connect(self._on_actions)
         session.commands.sig_command.connect(self._on_command)
@@ -96,6 +100,8 @@ class CommandController(QObject):
 
     def _on_command(self, state: CommandState) -> None:
         self.commands[state.key] = state
+        while len(self.commands) > COMMANDS_KEPT:  # oldest first (insertion order)
+            del self.commands[next(iter(self.commands))]
         entry = self._open.get(state.key)
         failed = bool(state.error) or any(t.stage in ENDINGS for t in state.targets)
         if entry is not None:

@@ -35,6 +35,7 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
 FLOOD_WINDOW_S = 60.0
 FLOOD_THRESHOLD = 10  # more than this many new alarms in the window: a flood (the indicator turns red)
+FIRST_LISTED_MAX = 10_000  # alarms whose first listing time a list remembers (benchmarks)
 
 
 class AlarmStore(QObject):
@@ -123,9 +124,9 @@ class AlarmTableModel(OrderedRowsModel):
         self._bold = QFont()
         self._bold.setBold(True)
         self.blink_on = True
-        self.first_listed: dict[
-            str, float
-        ] = {}  # alarm id -> unix time it first reached this list (benchmarks)
+        # Alarm id -> unix time it first reached this list (bench/alarm_bench.py reads it after
+        # the alarms closed). The newest FIRST_LISTED_MAX only: a shift lists alarms without end.
+        self.first_listed: dict[str, float] = {}
         if blink:
             self._blink = QTimer(self, interval=500)
             self._blink.timeout.connect(self._toggle_blink)
@@ -151,6 +152,8 @@ class AlarmTableModel(OrderedRowsModel):
         for aid in fresh:
             if aid not in self._alarms:
                 self.first_listed.setdefault(aid, now)
+        while len(self.first_listed) > FIRST_LISTED_MAX:  # oldest first (insertion order)
+            del self.first_listed[next(iter(self.first_listed))]
         self._alarms = fresh
         order = sorted(fresh.values(), key=self.order)
         new_rows = [a.id for a in order]

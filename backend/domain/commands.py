@@ -190,8 +190,9 @@ class Command:
         w = _Watcher()
         self._watchers.add(w)
         try:
-            yield self.snapshot()
-            if self.done:
+            first = self.snapshot()
+            yield first
+            if first.done:  # not self.done: changes made while that was sent are still queued
                 return
             while True:
                 while w.queue:
