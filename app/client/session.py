@@ -15,6 +15,7 @@ from vigie.app.client.audit import AuditClient
 from vigie.app.client.commands import CommandsClient
 from vigie.app.client.core import ClientCore
 from vigie.app.client.map import MapClient
+from vigie.app.client.modes import ModesClient
 from vigie.app.client.video import VideoClient
 from vigie.app.client.walls import WallsClient
 
@@ -36,6 +37,7 @@ class Session:
         self.map = MapClient(core)
         self.audit = AuditClient(core)
         self.walls = WallsClient(core)
+        self.modes = ModesClient(core)
 
         # The flat names (see the module doc).
         self.start, self.stop, self.login, self.may = core.start, core.stop, core.login, core.may
