@@ -18,6 +18,7 @@ from vigie.app.client.map import MapClient
 from vigie.app.client.modes import ModesClient
 from vigie.app.client.video import VideoClient
 from vigie.app.client.walls import WallsClient
+from vigie.app.models.active_modes import ActiveModesStore
 
 
 class Session:
@@ -38,6 +39,7 @@ class Session:
         self.audit = AuditClient(core)
         self.walls = WallsClient(core)
         self.modes = ModesClient(core)
+        self.active_modes = ActiveModesStore(self.modes)  # GUI side: the banners read it
 
         # The flat names (see the module doc).
         self.start, self.stop, self.login, self.may = core.start, core.stop, core.login, core.may
