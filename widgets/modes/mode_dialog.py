@@ -157,10 +157,11 @@ class ModesPanel(QWidget):
         self.mode_box.clear()
         for m in self.modes:
             self.mode_box.addItem(m.name, m.id)
-        self.mode_box.blockSignals(False)
         ids = [m.id for m in self.modes]
         self.mode_box.setCurrentIndex(ids.index(current) if current in ids else 0)
-        self._mode_changed()
+        self.mode_box.blockSignals(False)
+        if self.mode_id() != current or self.preview_value is None:  # a refresh keeps the preview
+            self._mode_changed()
         checked = set(self.scope()[1])
         self.districts.blockSignals(True)
         self.districts.clear()
