@@ -12,7 +12,7 @@ from vigie.v1 import commands_pb2, modes_pb2
 RUN_STATES = {v: k for k, v in modes_pb2.ModeRun.State.items() if v != 0}
 REFUSALS = {v: k.lower() for k, v in modes_pb2.DeviceRefusal.Reason.items() if v != 0}
 PHASES = {modes_pb2.DeviceResult.ACTIVATION: "activation", modes_pb2.DeviceResult.RETURN: "return"}
-PHASE_NUMBERS = {name: v for v, name in PHASES.items()}
+PHASE_NUMBERS = {"activation": modes_pb2.DeviceResult.ACTIVATION, "return": modes_pb2.DeviceResult.RETURN}
 
 
 def _action(number: int) -> str:

@@ -55,7 +55,10 @@ class ModesClient(QObject):
 
     def get_run(self, run_id: str, only_failed: bool = False, phase: str = "", page_size: int = 1000) -> None:
         req = modes_pb2.GetRunRequest(
-            run_id=run_id, only_failed=only_failed, phase=cv.PHASE_NUMBERS.get(phase, 0), page_size=page_size
+            run_id=run_id,
+            only_failed=only_failed,
+            phase=cv.PHASE_NUMBERS.get(phase, modes_pb2.DeviceResult.PHASE_UNSPECIFIED),
+            page_size=page_size,
         )
 
         def done(r: modes_pb2.GetRunResponse) -> None:

@@ -83,7 +83,7 @@ class ScreenWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self._header())
-        self.mode_status = QLabel(objectName="modeStatus")  # the active modes, in the status bar
+        self.mode_status = _named(QLabel(), "modeStatus")  # the active modes, in the status bar
         self.mode_banner = attach_banner(console.session.active_modes, 14.0, self.mode_status)
         lay.addWidget(self.mode_banner)
         inner = _named(QWidget(), "dockHost")
