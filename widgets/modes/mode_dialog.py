@@ -49,7 +49,8 @@ def _table(headers: list[str]) -> QTableWidget:
     t.verticalHeader().setVisible(False)
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    # Interactive, sized once per fill: ResizeToContents re-measures on every cell set (quadratic).
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     t.horizontalHeader().setStretchLastSection(True)
     return t
 
@@ -60,6 +61,7 @@ def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
     for r, row in enumerate(rows[:MAX_ROWS]):
         for c, value in enumerate(row):
             table.setItem(r, c, QTableWidgetItem(value))
+    table.resizeColumnsToContents()
     table.setUpdatesEnabled(True)
 
 
