@@ -4,7 +4,7 @@ the mode's colour, saying the mode, its scope, since when and by whom. Hidden wh
 from __future__ import annotations
 
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 
 def text_color(background: str) -> str:
@@ -35,6 +35,8 @@ class ModeBanner(QWidget):
         while len(self.labels) < len(modes):
             label = QLabel(self)
             label.setObjectName("modeBannerLine")
+            label.setWordWrap(True)  # a long line wraps instead of widening the window past its screen
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self._lay.addWidget(label)
             self.labels.append(label)
         pad = max(4, int(self.font_pt * 0.4))

@@ -119,7 +119,7 @@ class ModesPanel(QWidget):
         self.description.setWordWrap(True)
         lay.addWidget(self.description)
         self.districts = QListWidget()
-        self.districts.setMaximumHeight(90)
+        self.districts.setMaximumHeight(64)
         self.districts.setFlow(QListWidget.Flow.LeftToRight)
         self.districts.setWrapping(True)
         self.districts.itemChanged.connect(lambda _i: self.some_districts.setChecked(True))
@@ -208,17 +208,17 @@ class ModesPanel(QWidget):
             _fill(self.changes, [])
             _fill(self.problems, [])
         else:
-            kinds = "  ".join(
+            kinds = "  ·  ".join(
                 f"<b>{c.kind.replace('_', ' ')}</b>: {c.changes} change"
                 + (f", {c.unchanged} already so" if c.unchanged else "")
-                + (f", <span style='color:#f0883e'>{c.refusals} refuse</span>" if c.refusals else "")
+                + (f", <span style='color:#f0883e'>{c.refusals} will refuse</span>" if c.refusals else "")
                 + (f", <span style='color:#f85149'>{c.conflicts} in conflict</span>" if c.conflicts else "")
                 for c in p.counts
             )
             shown = len(p.changes)
             more = f" (first {shown} listed)" if shown < p.total_changes else ""
             self.counts.setText(
-                f"<b>{p.mode.name}</b> on {p.scope.text()}: <b>{p.total_changes}</b> devices change{more}. {kinds}"
+                f"<b>{p.mode.name}</b> on {p.scope.text()}: <b>{p.total_changes}</b> devices change{more}.<br>{kinds}"
             )
             _fill(
                 self.changes,
@@ -230,7 +230,7 @@ class ModesPanel(QWidget):
             _fill(
                 self.problems,
                 [[r.name, r.step, f"refuses: {r.reason} {r.detail}".strip()] for r in p.refusals]
-                + [[c.name, c.step, f"held by {c.mode_name}: {c.detail}"] for c in p.conflicts],
+                + [[c.name, c.step, c.detail or f"held by {c.mode_name}"] for c in p.conflicts],
             )
         self._update_activate()
 
