@@ -6,6 +6,7 @@ disabled and why."""
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tests.conftest import BackendProcess, open_channel
 from tests.gui.console_harness import ConsoleHarness
 from vigie.app.models.asset_table import AssetTableModel
 from vigie.app.wall.display import WallDisplay
-from vigie.v1 import assets_pb2, assets_pb2_grpc
+from vigie.v1 import assets_pb2, assets_pb2_grpc, commands_pb2, commands_pb2_grpc
 
 MODE = """
 [mode]
@@ -184,3 +185,59 @@ def test_operator_sees_activate_disabled_and_why(qtbot, consoles, modes_backend)
     assert panel.activate_button.toolTip() == panel.problem.text()
     QTest.mouseClick(panel.activate_button, Qt.MouseButton.LeftButton)  # a click on it does nothing
     assert not operator.window.mode_banner.isVisible()
+
+
+def test_return_to_normal_restores_a_hand_changed_light_only_when_ticked(qtbot, consoles, modes_backend):
+    supervisor = consoles(modes_backend.address, "supervisor")
+    ch = open_channel(modes_backend.address, "operator")
+    assets = assets_pb2_grpc.AssetServiceStub(ch)
+
+    def light_states() -> dict[str, tuple[str, str]]:
+        resp = assets.ListAssets(
+            assets_pb2.ListAssetsRequest(kinds=[assets_pb2.Asset.STREET_LIGHT], page_size=10_000), timeout=10
+        )
+        return {a.id: (a.attributes["mode"], a.attributes["level_pct"]) for a in resp.assets if a.status == 1}
+
+    before = light_states()
+    panel = open_modes_panel(qtbot, supervisor)
+    choose_mode(panel, "Test drill")
+    QTest.mouseClick(panel.preview_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.preview_value is not None, timeout=20000)
+    QTest.keyClicks(panel.reason, "Second drill")
+    QTest.mouseClick(panel.activate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: panel.current_run() is not None and panel.current_run().state == "ACTIVE", timeout=60000
+    )
+    run = panel.current_run()
+    # An operator changes one light by hand during the mode (through the command path).
+    light = sorted(before)[0]
+    commands = commands_pb2_grpc.CommandServiceStub(ch)
+    commands.Execute(
+        commands_pb2.ExecuteRequest(
+            idempotency_key=uuid.uuid4().hex,
+            asset_ids=[light],
+            action=commands_pb2.LIGHT_DIM,
+            params=commands_pb2.CommandParams(level_percent=80),
+            reason="by hand",
+            confirmed=True,
+        ),
+        timeout=10,
+    )
+    qtbot.waitUntil(lambda: light_states()[light][1] == "80", timeout=30000)
+
+    QTest.keyClicks(panel.run_reason, "Drill over")
+    QTest.mouseClick(panel.return_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.pending_return == run.run_id, timeout=15000)
+    assert panel.hand_changed.count() == 1
+    item = panel.hand_changed.item(0)
+    assert item.data(Qt.ItemDataRole.UserRole) == light
+    # Ticked by keyboard: the list focused on the item, Space.
+    panel.hand_changed.setFocus()
+    panel.hand_changed.setCurrentRow(0)
+    QTest.keyClick(panel.hand_changed, Qt.Key.Key_Space)
+    assert item.checkState() == Qt.CheckState.Checked
+    QTest.mouseClick(panel.return_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not supervisor.window.mode_banner.isVisible(), timeout=60000)
+    qtbot.waitUntil(lambda: light_states()[light] == before[light], timeout=30000)
+    after = light_states()
+    assert {a: after[a] for a in before} == before  # every light as it was before the mode
