@@ -16,9 +16,11 @@ from vigie.app.client.commands import CommandsClient
 from vigie.app.client.core import ClientCore
 from vigie.app.client.incidents import IncidentsClient
 from vigie.app.client.map import MapClient
+from vigie.app.client.modes import ModesClient
 from vigie.app.client.units import UnitsClient
 from vigie.app.client.video import VideoClient
 from vigie.app.client.walls import WallsClient
+from vigie.app.models.active_modes import ActiveModesStore
 
 
 class Session:
@@ -40,6 +42,8 @@ class Session:
         self.walls = WallsClient(core)
         self.incidents = IncidentsClient(core, flush_interval)
         self.units = UnitsClient(core, flush_interval)
+        self.modes = ModesClient(core)
+        self.active_modes = ActiveModesStore(self.modes)  # GUI side: the banners read it
 
         # The flat names (see the module doc).
         self.start, self.stop, self.login, self.may = core.start, core.stop, core.login, core.may

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from vigie.app import city_time
 from vigie.app.client.session import Session
 from vigie.app.controllers.map_view import MapController, map_row
+from vigie.app.controllers.mode_banner import attach_banner
 from vigie.app.models.asset_table import AssetTableModel
 from vigie.app.theme import RESOURCES, map_style
 from vigie.app.wall.content import WallContent, summary
@@ -144,6 +145,8 @@ class WallDisplay(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.banner)
+        self.mode_banner = attach_banner(session.active_modes, 30.0)  # read from 5 m
+        lay.addWidget(self.mode_banner)
         lay.addWidget(self.stack, 1)
         lay.addWidget(self.caption)
 

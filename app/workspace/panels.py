@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 
 from vigie.app.console import Console
 from vigie.app.controllers.map_view import MapController
+from vigie.app.controllers.modes import ModesController
 from vigie.app.controllers.mosaic import MosaicController
 from vigie.app.theme import RESOURCES, map_style
 from vigie.widgets.map.map_view import MapView
@@ -188,3 +189,18 @@ register(PanelKind("units", "Unit board", lambda c, _pid, _s: LivePanel(c.dispat
 register(
     PanelKind("recommend", "Recommended units", lambda c, _pid, _s: LivePanel(c.dispatch_ctl.recommendation))
 )
+
+
+class ModesLivePanel(LivePanel):
+    """City modes (activate, follow, return, journal); it asks for the modes again when shown."""
+
+    def __init__(self, console: Console) -> None:
+        self.ctl = ModesController(console, console.session)
+        super().__init__(self.ctl.panel, owned=True)
+
+    def set_shown(self, shown: bool) -> None:
+        if shown:
+            self.ctl.refresh()
+
+
+register(PanelKind("modes", "City modes", lambda c, _pid, _s: ModesLivePanel(c)))

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMenuBar, QPushB
 
 from vigie.app import city_time
 from vigie.app.console import Console
+from vigie.app.controllers.mode_banner import attach_banner
 from vigie.app.theme import dock_stylesheet
 from vigie.widgets.alarms.style import PRIORITY_COLORS
 from vigie.widgets.status.connection import ConnectionIndicator
@@ -82,6 +83,9 @@ class ScreenWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self._header())
+        self.mode_status = _named(QLabel(), "modeStatus")  # the active modes, in the status bar
+        self.mode_banner = attach_banner(console.session.active_modes, 14.0, self.mode_status)
+        lay.addWidget(self.mode_banner)
         inner = _named(QWidget(), "dockHost")
         il = QVBoxLayout(inner)
         il.setContentsMargins(4, 4, 4, 4)
@@ -97,6 +101,7 @@ class ScreenWindow(QMainWindow):
         self.connection = ConnectionIndicator()
         self.connection.set_state(console.session.state, console.session.address, 0.0)
         sb.addWidget(self.connection)
+        sb.addWidget(self.mode_status)
         console.session.sig_connection.connect(self.connection.set_state)
         self.alarm_counts = QLabel()
         sb.addPermanentWidget(self.alarm_counts)
@@ -132,6 +137,10 @@ class ScreenWindow(QMainWindow):
         self.audit_button.setToolTip("Who did what, when and why (supervisors)")
         self.audit_button.clicked.connect(lambda: self.console.sig_show_panel.emit("audit"))
         lay.addWidget(self.audit_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        self.modes_button = QPushButton("City modes")
+        self.modes_button.setToolTip("Put the city or some districts into a mode; return to normal")
+        self.modes_button.clicked.connect(lambda: self.console.sig_show_panel.emit("modes"))
+        lay.addWidget(self.modes_button, 0, Qt.AlignmentFlag.AlignVCenter)
         self.user_badge = _named(QLabel(), "userBadge")
         lay.addWidget(self.user_badge)
         self.switch_user = QPushButton("Switch user")
