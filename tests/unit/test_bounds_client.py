@@ -38,8 +38,8 @@ def test_pending_alarm_changes_are_one_per_alarm(qapp):
     for n in range(3_000):
         msg = alarms_pb2.WatchAlarmsResponse(sequence=n + 1)
         msg.changes.changes.add(sequence=n + 1, alarm=alarms_pb2.Alarm(id=f"alarm-{n % 30}"))
-        client._on_message(msg)
-    assert len(client._pending) == 30
+        client.feed.feed(msg)
+    assert len(client.feed._pending) == 30
 
 
 def test_a_reconnect_drops_a_partly_received_snapshot(qapp):
