@@ -28,6 +28,11 @@ def desk(tmp_path: Path, *names: str, file: str = "screens.json") -> Path:
     return path
 
 
+# Each test runs the console in a subprocess (up to 240 s each): the suite's 120 s default is too short
+# for a loaded machine.
+pytestmark = pytest.mark.timeout(600)
+
+
 def probe(backend, screens: Path, config: Path, *steps: str) -> list[dict]:
     """Run the console through `steps`; the dumps it printed, in order."""
     env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={screens}", XDG_CONFIG_HOME=str(config))
