@@ -160,7 +160,7 @@ class ClientCore(QObject):
 
     def _open_channel(self) -> grpc.aio.Channel:
         policy = interceptors(self.token)
-        options = list(CHANNEL_OPTIONS)
+        options: list[tuple[str, Any]] = list(CHANNEL_OPTIONS)
         if self.tls is not None and self._authority:
             # A list target has no host name of its own: certificates are checked against the
             # first backend's name (replicas of one service share a certificate name).
