@@ -9,7 +9,6 @@ import uuid
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from vigie.backend.access_control import AccessControl
 from vigie.backend.adapters.base import DeviceNetwork
@@ -25,6 +24,8 @@ from vigie.backend.domain.modes import ModeDef, load_modes
 from vigie.backend.domain.revlog import AssetStore
 from vigie.backend.domain.walls import MAX_WALLS, WallRegistry
 from vigie.backend.mode_engine import ModeEngine
+from vigie.backend.observability.health import DependencyWatch
+from vigie.backend.observability.reflection import enable_reflection
 from vigie.backend.security.bounds import BoundsInterceptor
 from vigie.backend.security.interceptor import AuthInterceptor
 from vigie.backend.security.refusal_audit import WINDOW_S
@@ -88,6 +89,19 @@ SERVICE_NAMES = (
     modes_pb2.DESCRIPTOR.services_by_name["CardholderService"].full_name,
 )
 
+_WRITERS = tuple(
+    m.DESCRIPTOR.services_by_name[name].full_name
+    for m, name in (
+        (alarms_pb2, "AlarmService"),
+        (wall_pb2, "WallService"),
+        (incidents_pb2, "IncidentService"),
+        (modes_pb2, "ModeService"),
+    )
+)
+# Health names of the backend's dependencies (backend/observability/health.py).
+DATA_DIR = Subsystem("data-dir", "data_dir_not_writable", 1, affects=_WRITERS)
+DEVICES = Subsystem("devices", "device_network_disconnected", 2)
+
 ALARM_STORE = Subsystem(
     "alarm-store",
     "alarm_store_failing",
@@ -140,6 +154,7 @@ class Backend:
         incident_rate: float = 0.0,
         dispatch_speedup: float = 1.0,
         modes: list[ModeDef] | None = None,
+        health_check_s: float = 10.0,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
@@ -152,7 +167,8 @@ class Backend:
         every `disk_check_s`); `refusal_window_s` the window refused calls are aggregated over;
         `incident_rate` incidents a day the simulated city opens, `dispatch_speedup` how much
         faster its crews drive and work (docs/dispatch.md); `modes` the city modes (None: the
-        provided ones, docs/modes.md)."""
+        provided ones, docs/modes.md); `health_check_s` seconds between two checks of the
+        dependencies (data dir writable, device network connected)."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
@@ -194,6 +210,10 @@ class Backend:
             if data_dir and min_free_mb > 0
             else None
         )
+        self.dependencies = DependencyWatch(self.system_alarms, interval_s=health_check_s)
+        if data_dir and self.alarm_store.path != ":memory:":
+            self.dependencies.watch_data_dir(DATA_DIR, data_dir)
+        self.dependencies.watch_network(DEVICES, network)
         self.alarm_sources = AlarmSources(
             self.alarm_engine, self.store, simulated_events=simulated_alarms, alarm_rate=alarm_rate, seed=seed
         )
@@ -247,9 +267,7 @@ class Backend:
         self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
-            reflection.enable_server_reflection(
-                (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
-            )
+            enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), self.server)
         self.port = 0
         self._credentials_watch: asyncio.Task[None] | None = None
 
@@ -271,7 +289,8 @@ class Backend:
         await self.network.start(self.store)
         if self.disk_watch is not None:
             await self.disk_watch.check()  # a full disk is reported before the first write
-        for subsystem in (DISK, ALARM_STORE):
+        await self.dependencies.check_all()
+        for subsystem in (DISK, ALARM_STORE, *self.dependencies.subsystems):
             self.system_alarms.clear_stale(subsystem)
         self.alarm_store.start()
         await self.audit_store.start()
@@ -288,16 +307,20 @@ class Backend:
         )
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        await self.system_alarms.start((DISK, ALARM_STORE))  # NOT_SERVING where in trouble
+        # NOT_SERVING where in trouble
+        await self.system_alarms.start((DISK, ALARM_STORE, *self.dependencies.subsystems))
         if self.disk_watch is not None:
             self.disk_watch.start()
+        self.dependencies.start()
         return self.port
 
     async def stop(self, grace: float = 2.0) -> None:
         """Say NOT_SERVING first so balancers drain us, then stop streams and the network."""
         await self.system_alarms.stop()
-        for name in ("", *SERVICE_NAMES, DISK.health_name, ALARM_STORE.health_name):
+        troubles = (DISK, ALARM_STORE, *self.dependencies.subsystems)
+        for name in ("", *SERVICE_NAMES, *(s.health_name for s in troubles)):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.dependencies.stop()
         if self.disk_watch is not None:
             await self.disk_watch.stop()
         await self.server.stop(grace)
