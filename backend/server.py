@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import Counter
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -17,6 +18,7 @@ from vigie.backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
 from vigie.backend.disk_watch import MIB, DiskWatcher
 from vigie.backend.dispatch import DispatchDesk
 from vigie.backend.dispatch_sim import CrewSimulation
+from vigie.backend.domain.alarms import Alarm
 from vigie.backend.domain.assets import Kind
 from vigie.backend.domain.audit import AuditSink
 from vigie.backend.domain.commands import CommandBook
@@ -25,6 +27,8 @@ from vigie.backend.domain.revlog import AssetStore
 from vigie.backend.domain.walls import MAX_WALLS, WallRegistry
 from vigie.backend.mode_engine import ModeEngine
 from vigie.backend.observability.health import DependencyWatch
+from vigie.backend.observability.interceptor import ObservabilityInterceptor
+from vigie.backend.observability.metrics import MeteredAudit, Metrics, Sampler
 from vigie.backend.observability.reflection import enable_reflection
 from vigie.backend.security.bounds import BoundsInterceptor
 from vigie.backend.security.interceptor import AuthInterceptor
@@ -155,6 +159,7 @@ class Backend:
         dispatch_speedup: float = 1.0,
         modes: list[ModeDef] | None = None,
         health_check_s: float = 10.0,
+        metrics: Metrics | None = None,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
@@ -168,7 +173,8 @@ class Backend:
         `incident_rate` incidents a day the simulated city opens, `dispatch_speedup` how much
         faster its crews drive and work (docs/dispatch.md); `modes` the city modes (None: the
         provided ones, docs/modes.md); `health_check_s` seconds between two checks of the
-        dependencies (data dir writable, device network connected)."""
+        dependencies (data dir writable, device network connected); `metrics` the Prometheus
+        metrics to keep (backend/observability/metrics.py; None: none)."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
@@ -179,13 +185,18 @@ class Backend:
             retention_days=audit_retention_days,
             max_bytes=None if audit_max_mb is None else int(audit_max_mb * MIB),
         )
-        self.audit: AuditSink = self.audit_store  # every service that audits writes here
+        self.metrics = metrics
+        # Every service that audits writes here (counted on the way when metrics are on).
+        self.audit: AuditSink = (
+            self.audit_store if metrics is None else MeteredAudit(self.audit_store, metrics)
+        )
         self.users = UserDirectory(data_dir)
         self.tokens = TokenRegistry(token_ttl_s)
         self.interceptor = AuthInterceptor(self.tokens, self.audit, refusal_window_s=refusal_window_s)
         self.server = grpc.aio.server(
-            # Authorisation first, then every request's size bounds (backend/security/bounds.py).
-            interceptors=[self.interceptor, BoundsInterceptor()],
+            # Request ids and metrics around everything, then authorisation, then every request's
+            # size bounds (backend/security/bounds.py).
+            interceptors=[ObservabilityInterceptor(metrics), self.interceptor, BoundsInterceptor()],
             options=SERVER_OPTIONS,
         )
         self.health = health.aio.HealthServicer()
@@ -264,6 +275,7 @@ class Backend:
         self.units = UnitService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
         incidents_pb2_grpc.add_IncidentServiceServicer_to_server(self.incidents, self.server)
         incidents_pb2_grpc.add_UnitServiceServicer_to_server(self.units, self.server)
+        self.sampler = self._build_sampler(data_dir) if metrics is not None else None
         self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
@@ -312,6 +324,8 @@ class Backend:
         if self.disk_watch is not None:
             self.disk_watch.start()
         self.dependencies.start()
+        if self.sampler is not None:
+            self.sampler.start()
         return self.port
 
     async def stop(self, grace: float = 2.0) -> None:
@@ -321,6 +335,8 @@ class Backend:
         for name in ("", *SERVICE_NAMES, *(s.health_name for s in troubles)):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.dependencies.stop()
+        if self.sampler is not None:
+            await self.sampler.stop()
         if self.disk_watch is not None:
             await self.disk_watch.stop()
         await self.server.stop(grace)
@@ -371,6 +387,34 @@ class Backend:
         modes_pb2_grpc.add_ModeServiceServicer_to_server(self.modes, self.server)
         self.cardholders = CardholderService(self.access, heartbeat_s=heartbeat_s)
         modes_pb2_grpc.add_CardholderServiceServicer_to_server(self.cardholders, self.server)
+
+    def _build_sampler(self, data_dir: str | None) -> Sampler:
+        """What the metrics sample (backend/observability/metrics.py), and the events they count
+        as they happen: alarms raised, store writes."""
+        metrics = self.metrics
+        assert metrics is not None
+        persist = self.alarm_engine.listener
+
+        def on_alarm_changes(changes: list[Alarm]) -> None:
+            if persist is not None:
+                persist(changes)
+            metrics.on_alarm_changes(changes)
+
+        self.alarm_engine.listener = on_alarm_changes
+        metrics.time_writes("alarms", self.alarm_store.db, "write")
+        metrics.time_writes("audit", self.audit_store, "_write")
+        sampler = Sampler(metrics)
+        sampler.devices = lambda: Counter((a.kind.name, a.status.name) for a in self.store.assets())
+        sampler.alarms = lambda: Counter(
+            (a.state.name, str(a.priority)) for a in self.alarm_engine.open_alarms()
+        )
+        sampler.queues = {
+            "alarms": lambda: self.alarm_store.pending,
+            "audit": self.audit_store._queue.qsize,  # the writer thread's queue (records and reads)
+        }
+        sampler.video_streams = lambda: sum(self.video.streams.values())
+        sampler.data_dir = data_dir
+        return sampler
 
     def _asset_kind(self, asset_id: str) -> Kind | None:
         a = self.store.get(asset_id)
