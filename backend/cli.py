@@ -311,6 +311,11 @@ def add_operations_flags(p: argparse.ArgumentParser) -> None:
         help="text lines (default) or one JSON object per line, with request id, method, user, console",
     )
     ops.add_argument(
+        "--log-file",
+        metavar="FILE",
+        help="also append the log lines to FILE (created 0600), in the same format",
+    )
+    ops.add_argument(
         "--metrics",
         metavar="HOST:PORT",
         help="serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (default: off)",
@@ -579,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from vigie.backend.observability import logs
 
-    logs.setup(args.log_level, args.log_format)
+    logs.setup(args.log_level, args.log_format, args.log_file)
     if args.add_user:
         return add_user(args)
     from vigie.backend.adapters.cameras import CatalogueError

