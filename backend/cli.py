@@ -1,4 +1,7 @@
-"""vigie-backend: serve a device network (the simulated city by default) over gRPC."""
+"""vigie-backend: serve a device network (the simulated city by default) over gRPC.
+
+Also `vigie-backend backup DEST`, `vigie-backend restore SRC` and `vigie-backend health`
+(docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -581,6 +584,10 @@ def main(argv: list[str] | None = None) -> int:
         from vigie.backend.backup import main as backup_main
 
         return backup_main(words)
+    if words and words[0] == "health":
+        from vigie.backend.observability.probe import main as probe_main
+
+        return probe_main(words)
     args = parse_args(argv)
     from vigie.backend.observability import logs
 
