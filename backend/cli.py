@@ -20,6 +20,7 @@ import grpc
 from vigie.backend import config
 from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.domain.walls import MAX_WALLS, InvalidContent, check_allowed, check_name
+from vigie.backend.observability.metrics import version
 from vigie.backend.security.principal import Role
 from vigie.backend.server import Backend
 
@@ -333,17 +334,6 @@ def add_operations_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def version() -> str:
-    """The installed vigie distribution's version."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as dist_version
-
-    try:
-        return dist_version("vigie")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
-
-
 def is_loopback(listen: str) -> bool:
     """Does HOST:PORT (or unix:PATH) only accept connections from this machine?"""
     if listen.startswith(("unix:", "unix-abstract:")):
@@ -490,11 +480,6 @@ async def serve(
     tls: grpc.ServerCredentials | None,
     modes: list | None = None,
 ) -> None:
-    metrics = None
-    if args.metrics:
-        from vigie.backend.observability.metrics import Metrics
-
-        metrics = Metrics()
     backend = Backend(
         network,
         history=args.history,
@@ -519,11 +504,10 @@ async def serve(
         dispatch_speedup=args.dispatch_speedup,
         modes=modes,
         health_check_s=args.health_check_interval,
-        metrics=metrics,
     )
     port = await backend.start(args.listen)
-    if metrics is not None:
-        http = metrics.serve(args.metrics)
+    if args.metrics:
+        http = backend.metrics.serve(args.metrics)
         logging.info("metrics on http://%s:%d/metrics", args.metrics.rsplit(":", 1)[0], http.server_port)
         print(f"{METRICS_PREFIX} {args.metrics.rsplit(':', 1)[0]}:{http.server_port}", flush=True)
     host = args.listen.rsplit(":", 1)[0]

@@ -28,7 +28,7 @@ from vigie.backend.domain.walls import MAX_WALLS, WallRegistry
 from vigie.backend.mode_engine import ModeEngine
 from vigie.backend.observability.health import DependencyWatch
 from vigie.backend.observability.interceptor import ObservabilityInterceptor
-from vigie.backend.observability.metrics import MeteredAudit, Metrics, Sampler
+from vigie.backend.observability.metrics import MeteredAudit, Metrics, Sampler, version
 from vigie.backend.observability.reflection import enable_reflection
 from vigie.backend.security.bounds import BoundsInterceptor
 from vigie.backend.security.interceptor import AuthInterceptor
@@ -185,18 +185,22 @@ class Backend:
             retention_days=audit_retention_days,
             max_bytes=None if audit_max_mb is None else int(audit_max_mb * MIB),
         )
-        self.metrics = metrics
-        # Every service that audits writes here (counted on the way when metrics are on).
-        self.audit: AuditSink = (
-            self.audit_store if metrics is None else MeteredAudit(self.audit_store, metrics)
-        )
+        # Kept always (cheap), served only with --metrics.
+        self.metrics = metrics = metrics if metrics is not None else Metrics()
+        self.audit: AuditSink = MeteredAudit(
+            self.audit_store, metrics
+        )  # every service that audits writes here
         self.users = UserDirectory(data_dir)
         self.tokens = TokenRegistry(token_ttl_s)
         self.interceptor = AuthInterceptor(self.tokens, self.audit, refusal_window_s=refusal_window_s)
         self.server = grpc.aio.server(
             # Request ids and metrics around everything, then authorisation, then every request's
             # size bounds (backend/security/bounds.py).
-            interceptors=[ObservabilityInterceptor(metrics), self.interceptor, BoundsInterceptor()],
+            interceptors=[
+                ObservabilityInterceptor(metrics, version()),
+                self.interceptor,
+                BoundsInterceptor(),
+            ],
             options=SERVER_OPTIONS,
         )
         self.health = health.aio.HealthServicer()
@@ -275,7 +279,7 @@ class Backend:
         self.units = UnitService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
         incidents_pb2_grpc.add_IncidentServiceServicer_to_server(self.incidents, self.server)
         incidents_pb2_grpc.add_UnitServiceServicer_to_server(self.units, self.server)
-        self.sampler = self._build_sampler(data_dir) if metrics is not None else None
+        self.sampler = self._build_sampler(data_dir)
         self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
@@ -324,8 +328,7 @@ class Backend:
         if self.disk_watch is not None:
             self.disk_watch.start()
         self.dependencies.start()
-        if self.sampler is not None:
-            self.sampler.start()
+        self.sampler.start()
         return self.port
 
     async def stop(self, grace: float = 2.0) -> None:
@@ -335,8 +338,7 @@ class Backend:
         for name in ("", *SERVICE_NAMES, *(s.health_name for s in troubles)):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.dependencies.stop()
-        if self.sampler is not None:
-            await self.sampler.stop()
+        await self.sampler.stop()
         if self.disk_watch is not None:
             await self.disk_watch.stop()
         await self.server.stop(grace)
@@ -392,7 +394,6 @@ class Backend:
         """What the metrics sample (backend/observability/metrics.py), and the events they count
         as they happen: alarms raised, store writes."""
         metrics = self.metrics
-        assert metrics is not None
         persist = self.alarm_engine.listener
 
         def on_alarm_changes(changes: list[Alarm]) -> None:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -95,6 +96,8 @@ class ClientCore(QObject):
         self._token_bad = asyncio.Event()
         self._revoked = ""
         self.closing = False
+        # Every resilient stream made here, while it lives: Help > Diagnostics lists them.
+        self.streams: weakref.WeakSet[ResilientStream] = weakref.WeakSet()
 
     # ---- lifecycle (GUI thread) ------------------------------------------------------------
 
@@ -260,7 +263,7 @@ class ClientCore(QObject):
     ) -> ResilientStream:
         """A resilient stream that waits for this core's login and reports refused tokens to it."""
         kwargs.setdefault("stale_after", self.stale_after)
-        return ResilientStream(
+        made = ResilientStream(
             name,
             open_call,
             on_message,
@@ -270,6 +273,8 @@ class ClientCore(QObject):
             describe=self.describe,
             **kwargs,
         )
+        self.streams.add(made)
+        return made
 
     # ---- authentication --------------------------------------------------------------------
 

@@ -18,7 +18,9 @@ from vigie.backend.observability.metrics import Metrics
 from vigie.backend.security.rules import RULES
 
 REQUEST_ID_KEY = "x-request-id"
+VERSION_KEY = "x-vigie-version"  # sent with health Check answers: consoles show it (Help > Diagnostics)
 VIDEO_METHOD = "/vigie.v1.VideoService/StreamVideo"
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 
 
 def _request_id(details: grpc.HandlerCallDetails) -> str:
@@ -41,8 +43,9 @@ def _code(context: grpc.aio.ServicerContext, failed: BaseException | None) -> st
 
 
 class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, metrics: Metrics | None) -> None:
+    def __init__(self, metrics: Metrics, version: str = "") -> None:
         self.metrics = metrics
+        self.version = version
 
     async def intercept_service(
         self,
@@ -54,15 +57,15 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
         logs.start_request(_request_id(handler_call_details), label)
         handler = await continuation(handler_call_details)
         if handler is None:
-            if self.metrics is not None:
-                self.metrics.rpcs.labels(label, "UNIMPLEMENTED").inc()
+            self.metrics.rpcs.labels(label, "UNIMPLEMENTED").inc()
             return None
-        if self.metrics is None:
-            return handler
-        return _measured(handler, label, self.metrics)
+        header = ((VERSION_KEY, self.version),) if method == HEALTH_CHECK and self.version else ()
+        return _measured(handler, label, self.metrics, header)
 
 
-def _measured(handler: grpc.RpcMethodHandler, method: str, m: Metrics) -> grpc.RpcMethodHandler:
+def _measured(
+    handler: grpc.RpcMethodHandler, method: str, m: Metrics, header: tuple[tuple[str, str], ...] = ()
+) -> grpc.RpcMethodHandler:
     """The same handler, counted. The request id set in intercept_service is copied into the
     task that runs it (gRPC runs the handler in the same context)."""
     parse, serialize = handler.request_deserializer, handler.response_serializer
@@ -79,6 +82,8 @@ def _measured(handler: grpc.RpcMethodHandler, method: str, m: Metrics) -> grpc.R
             start = time.perf_counter()
             failed: BaseException | None = None
             try:
+                if header:
+                    await context.send_initial_metadata(header)
                 return await inner(request, context)
             except BaseException as exc:
                 failed = exc

@@ -34,6 +34,17 @@ LOGIN_FAILURES = {"failed", "refused", "invalid"}
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+def version() -> str:
+    """The installed vigie distribution's version (vigie-backend --version, diagnostics)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("vigie")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 class Metrics:
     """Every metric of one backend, in a registry of its own."""
 
@@ -95,6 +106,8 @@ class Metrics:
             "vigie_start_time_seconds", "When this backend started (unix time)", registry=r
         )
         self.server_start.set(time.time())
+        self.info = Gauge("vigie_build_info", "Always 1; the version in a label", ["version"], registry=r)
+        self.info.labels(version()).set(1)
 
     def on_alarm_changes(self, changes: list[Alarm]) -> None:
         """An alarm engine listener: counts alarms raised (a change at the alarm's raise time)."""
