@@ -45,8 +45,9 @@ class RequestContext(logging.Filter):
         record.method = _method.get()
         who = principal.current()
         inside = bool(record.request_id)
-        record.user = who.user if inside else ""
-        record.console = who.console if inside else ""
+        known = inside and who is not principal.ANONYMOUS  # before authorisation: nobody yet
+        record.user = who.user if known else ""
+        record.console = who.console if known else ""
         record.rpc = (
             f" [{record.request_id} {record.method} {record.user}@{record.console}]" if inside else ""
         )
