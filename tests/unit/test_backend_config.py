@@ -63,3 +63,21 @@ def test_bad_settings_exit_2_naming_them(toml, monkeypatch, capsys, file, env, m
         parse_args(["--config", toml(file)])
     assert done.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0.0.0.0:9464", "non-loopback"),
+        ("localhost", "expected HOST:PORT"),
+        ("127.0.0.1:99999", "expected HOST:PORT"),
+    ],
+)
+def test_metrics_address_is_checked(capsys, value, message):
+    with pytest.raises(SystemExit) as done:
+        parse_args(["--metrics", value])
+    assert done.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_metrics_on_all_interfaces_needs_insecure():
+    assert parse_args(["--metrics", "0.0.0.0:9464", "--insecure"]).metrics == "0.0.0.0:9464"
