@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import Counter
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -18,7 +17,6 @@ from vigie.backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
 from vigie.backend.disk_watch import MIB, DiskWatcher
 from vigie.backend.dispatch import DispatchDesk
 from vigie.backend.dispatch_sim import CrewSimulation
-from vigie.backend.domain.alarms import Alarm
 from vigie.backend.domain.assets import Kind
 from vigie.backend.domain.audit import AuditSink
 from vigie.backend.domain.commands import CommandBook
@@ -28,7 +26,7 @@ from vigie.backend.domain.walls import MAX_WALLS, WallRegistry
 from vigie.backend.mode_engine import ModeEngine
 from vigie.backend.observability.health import DependencyWatch
 from vigie.backend.observability.interceptor import ObservabilityInterceptor
-from vigie.backend.observability.metrics import MeteredAudit, Metrics, Sampler, version
+from vigie.backend.observability.metrics import MeteredAudit, Metrics, version, watch_backend
 from vigie.backend.observability.reflection import enable_reflection
 from vigie.backend.security.bounds import BoundsInterceptor
 from vigie.backend.security.interceptor import AuthInterceptor
@@ -279,7 +277,9 @@ class Backend:
         self.units = UnitService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
         incidents_pb2_grpc.add_IncidentServiceServicer_to_server(self.incidents, self.server)
         incidents_pb2_grpc.add_UnitServiceServicer_to_server(self.units, self.server)
-        self.sampler = self._build_sampler(data_dir)
+        self.sampler = watch_backend(
+            metrics, self.store, self.alarm_engine, self.alarm_store, self.audit_store, self.video, data_dir
+        )
         self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
@@ -389,33 +389,6 @@ class Backend:
         modes_pb2_grpc.add_ModeServiceServicer_to_server(self.modes, self.server)
         self.cardholders = CardholderService(self.access, heartbeat_s=heartbeat_s)
         modes_pb2_grpc.add_CardholderServiceServicer_to_server(self.cardholders, self.server)
-
-    def _build_sampler(self, data_dir: str | None) -> Sampler:
-        """What the metrics sample (backend/observability/metrics.py), and the events they count
-        as they happen: alarms raised, store writes."""
-        metrics = self.metrics
-        persist = self.alarm_engine.listener
-
-        def on_alarm_changes(changes: list[Alarm]) -> None:
-            if persist is not None:
-                persist(changes)
-            metrics.on_alarm_changes(changes)
-
-        self.alarm_engine.listener = on_alarm_changes
-        metrics.time_writes("alarms", self.alarm_store.db, "write")
-        metrics.time_writes("audit", self.audit_store, "_write")
-        sampler = Sampler(metrics)
-        sampler.devices = lambda: Counter((a.kind.name, a.status.name) for a in self.store.assets())
-        sampler.alarms = lambda: Counter(
-            (a.state.name, str(a.priority)) for a in self.alarm_engine.open_alarms()
-        )
-        sampler.queues = {
-            "alarms": lambda: self.alarm_store.pending,
-            "audit": self.audit_store._queue.qsize,  # the writer thread's queue (records and reads)
-        }
-        sampler.video_streams = lambda: sum(self.video.streams.values())
-        sampler.data_dir = data_dir
-        return sampler
 
     def _asset_kind(self, asset_id: str) -> Kind | None:
         a = self.store.get(asset_id)

@@ -25,8 +25,12 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from vigie.backend.disk_watch import free_bytes
-from vigie.backend.domain.alarms import Alarm
+from vigie.backend.domain.alarms import Alarm, AlarmEngine
 from vigie.backend.domain.audit import AuditEntry, AuditSink
+from vigie.backend.domain.revlog import AssetStore
+from vigie.backend.services.video import VideoService
+from vigie.backend.store.alarms_sqlite import AlarmPersister
+from vigie.backend.store.audit_sqlite import AuditStore
 
 log = logging.getLogger(__name__)
 
@@ -213,3 +217,36 @@ class Sampler:
             except Exception:  # one failed sample must not end the sampling
                 log.exception("sampling metrics failed")
             await asyncio.sleep(self.interval_s)
+
+
+def watch_backend(
+    metrics: Metrics,
+    store: AssetStore,
+    alarm_engine: AlarmEngine,
+    alarm_store: AlarmPersister,
+    audit_store: AuditStore,
+    video: VideoService,
+    data_dir: str | None,
+) -> Sampler:
+    """Hooks the events counted as they happen (alarms raised, store writes) into the backend's
+    parts and returns the sampler of its states (started and stopped by the Backend)."""
+    persist = alarm_engine.listener
+
+    def on_alarm_changes(changes: list[Alarm]) -> None:
+        if persist is not None:
+            persist(changes)
+        metrics.on_alarm_changes(changes)
+
+    alarm_engine.listener = on_alarm_changes
+    metrics.time_writes("alarms", alarm_store.db, "write")
+    metrics.time_writes("audit", audit_store, "_write")
+    sampler = Sampler(metrics)
+    sampler.devices = lambda: Tally((a.kind.name, a.status.name) for a in store.assets())
+    sampler.alarms = lambda: Tally((a.state.name, str(a.priority)) for a in alarm_engine.open_alarms())
+    sampler.queues = {
+        "alarms": lambda: alarm_store.pending,
+        "audit": audit_store._queue.qsize,  # the writer thread's queue (records and reads)
+    }
+    sampler.video_streams = lambda: sum(video.streams.values())
+    sampler.data_dir = data_dir
+    return sampler
