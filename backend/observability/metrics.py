@@ -79,7 +79,10 @@ class Metrics:
             "vigie_alarms", "Open alarms by state and priority", ["state", "priority"], registry=r
         )
         self.alarms_raised = Counter(
-            "vigie_alarms_raised", "Alarms raised, by priority", ["priority"], registry=r
+            "vigie_alarms_raised",
+            "Alarms raised, by priority and device kind",
+            ["priority", "kind"],
+            registry=r,
         )
         self.commands = Counter(
             "vigie_command_outcomes",
@@ -117,7 +120,7 @@ class Metrics:
         """An alarm engine listener: counts alarms raised (a change at the alarm's raise time)."""
         for a in changes:
             if a.active and a.updated_at == a.raised_at:
-                self.alarms_raised.labels(str(a.priority)).inc()
+                self.alarms_raised.labels(str(a.priority), a.asset_kind.name).inc()
 
     def time_writes(self, store: str, owner: Any, attribute: str) -> None:
         """Wraps `owner.attribute` (a blocking batch write) to time each call."""

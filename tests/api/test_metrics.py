@@ -14,10 +14,11 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from tests.conftest import READY, ROOT, login, open_channel
 from tests.fixtures.storage import immutable_dir
-from vigie.v1 import assets_pb2, assets_pb2_grpc
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2, assets_pb2_grpc
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
 
@@ -93,7 +94,7 @@ def test_counters_move_on_one_rpc_one_alarm_and_one_failed_login(metered_backend
     address, url, data = metered_backend
     get_asset = 'vigie_rpc_requests_total{code="NOT_FOUND",method="/vigie.v1.AssetService/GetAsset"}'
     failed_login = 'vigie_login_failures_total{result="failed"}'
-    raised_p1 = 'vigie_alarms_raised_total{priority="1"}'
+    raised_p1 = 'vigie_alarms_raised_total{kind="SYSTEM",priority="1"}'
     with open_channel(address, "operator") as ch:
         before = scrape(url)
         with pytest.raises(grpc.RpcError) as err:
@@ -111,9 +112,21 @@ def test_counters_move_on_one_rpc_one_alarm_and_one_failed_login(metered_backend
         assert after[histogram] - before.get(histogram, 0) == 1
         # One alarm: the data dir stops being writable (a P1 system alarm, nothing else raises
         # one in a quiet city).
+        # The simulated city raises alarms of its own (a forced door...): the SYSTEM ones are the
+        # backend's; a data dir that cannot be written may also stop a store's writes (a second
+        # SYSTEM alarm), so those raised are counted from the alarm service's own list.
+        start = time.time()
         with immutable_dir(data):
             wait_value(url, raised_p1, lambda v: v >= before.get(raised_p1, 0) + 1)
             # States are sampled every few seconds: the open P1 alarm shows up in the gauge.
-            wait_value(url, 'vigie_alarms{priority="1",state="UNACK_ACTIVE"}', lambda v: v == 1)
-        assert scrape(url)[raised_p1] == before.get(raised_p1, 0) + 1  # one alarm, counted once
+            wait_value(url, 'vigie_alarms{priority="1",state="UNACK_ACTIVE"}', lambda v: v >= 1)
+        listed = alarms_pb2_grpc.AlarmServiceStub(ch).ListAlarms(
+            alarms_pb2.ListAlarmsRequest(
+                priorities=[1], kinds=[assets_pb2.Asset.SYSTEM], start=Timestamp(seconds=int(start) - 1)
+            ),
+            timeout=10,
+        )
+        raised = [a for a in listed.alarms if a.raised_at.seconds >= int(start) - 1]
+        assert any(a.cause == "data_dir_not_writable" for a in raised), raised
+        assert scrape(url)[raised_p1] == before.get(raised_p1, 0) + len(raised)  # each counted once
         assert scrape(url)["vigie_data_dir_free_bytes"] > 0
