@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROTOS := $(wildcard protos/vigie/v1/*.proto)
 GEN    := protos/vigie/v1/.gen-stamp
 
-.PHONY: demo test test-all lint bench gen clean screenshot
+.PHONY: demo test test-all lint api-check bench gen clean screenshot
 
 # The venv is rebuilt when pyproject.toml or the constraints change (stale), or when missing.
 $(STAMP): pyproject.toml setup.py requirements/constraints.txt
@@ -31,11 +31,23 @@ screenshot: $(GEN)
 
 # ruff (with RUF100: no stale noqa), the layering contracts ([tool.importlinter]) and the type checks
 # ([tool.mypy]) in pyproject.toml.
-lint: $(GEN)
+lint: $(GEN) api-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHONPATH=$(VENV)/ns $(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+
+# The API's discipline (buf.yaml, docs/api.md): buf lint, then buf breaking against the last release
+# tag when there is one, else against the main branch (a branch's changes checked before they
+# merge). buf comes from the buf-bin wheel pinned in the dev extras.
+# BUF_AGAINST=REF (a buf input) overrides the choice.
+api-check: $(STAMP)
+	$(BIN)/buf lint
+	@against="$(BUF_AGAINST)"; tag=$$(git describe --tags --abbrev=0 2>/dev/null); \
+	if [ -z "$$against" ] && [ -n "$$tag" ]; then against=".git#tag=$$tag,subdir=protos"; fi; \
+	if [ -z "$$against" ] && git rev-parse --verify -q main >/dev/null 2>&1; then against=".git#branch=main,subdir=protos"; fi; \
+	if [ -n "$$against" ]; then echo "buf breaking --against $$against"; $(BIN)/buf breaking --against "$$against"; \
+	else echo "buf breaking: skipped, no release tag nor main branch in this checkout"; fi
 
 test: $(GEN) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

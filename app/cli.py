@@ -131,8 +131,19 @@ def backend_list(text: str) -> str:
     return text
 
 
+def console_version() -> str:
+    """The installed vigie distribution's version (Help > Diagnostics shows it too)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vigie")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="vigie", description=__doc__, parents=[_common_options(True)])
+    p.add_argument("--version", action="version", version=f"%(prog)s {console_version()}")
     p.add_argument(
         "--backend",
         default="127.0.0.1:50051",
@@ -296,6 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from vigie.app import logfile
+
+    try:
+        logging.info("console log file: %s", logfile.install(args.log_level))
+    except OSError as exc:  # a read-only home: the console still runs, logging to stderr only
+        logging.warning("cannot write the console log file under %s: %s", logfile.log_dir(), exc)
     _prepare_environment(args)
     from vigie.app import x11_check
 

@@ -1,4 +1,7 @@
-"""vigie-backend: serve a device network (the simulated city by default) over gRPC."""
+"""vigie-backend: serve a device network (the simulated city by default) over gRPC.
+
+Also `vigie-backend backup DEST`, `vigie-backend restore SRC` and `vigie-backend health`
+(docs/deployment.md)."""
 
 from __future__ import annotations
 
@@ -14,13 +17,16 @@ import threading
 
 import grpc
 
+from vigie.backend import config
 from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.domain.walls import MAX_WALLS, InvalidContent, check_allowed, check_name
+from vigie.backend.observability.metrics import version
 from vigie.backend.security.principal import Role
 from vigie.backend.server import Backend
 from vigie.backend.store.sql import database
 
 READY_PREFIX = "VIGIE_BACKEND_LISTENING"  # the line a parent process may wait for (see tests/conftest.py)
+METRICS_PREFIX = "VIGIE_BACKEND_METRICS"  # printed before READY_PREFIX with --metrics: where they are
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -219,6 +225,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " give consoles the same (vigie --time-zone)",
     )
     p.add_argument("--log-level", default="INFO")
+    add_operations_flags(p)
+    try:
+        config.apply(p, config.config_path(sys.argv[1:] if argv is None else argv), os.environ)
+    except config.ConfigError as exc:
+        p.error(str(exc))
     args = p.parse_args(argv)
     from vigie.backend.adapters.simulator import city_zone
 
@@ -254,6 +265,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--audit-retention-days, --audit-max-mb and --min-free-mb must not be negative")
     if not 0.05 <= args.disk_check_interval <= 3600:
         p.error("--disk-check-interval must be between 0.05 and 3600 seconds")
+    if not 0.05 <= args.health_check_interval <= 3600:
+        p.error("--health-check-interval must be between 0.05 and 3600 seconds")
+    if args.metrics and not _is_host_port(args.metrics):
+        p.error(f"--metrics {args.metrics!r}: expected HOST:PORT (port 0-65535)")
+    if args.metrics and not args.insecure and not is_loopback(args.metrics):
+        p.error(
+            f"refusing to serve metrics on {args.metrics}, a non-loopback address, without --insecure:"
+            " they name devices and users' activity; put them behind your scraper's network or proxy"
+        )
     if not 0.05 <= args.refusal_audit_window <= 86_400:
         p.error("--refusal-audit-window must be between 0.05 and 86400 seconds")
     try:
@@ -291,6 +311,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def add_operations_flags(p: argparse.ArgumentParser) -> None:
+    """What an IT team sets (docs/deployment.md): configuration, logs, metrics, health."""
+    ops = p.add_argument_group("operations (docs/deployment.md)")
+    ops.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    ops.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a TOML file holding any of these flags (key = the long flag without --); the command"
+        " line wins over VIGIE_BACKEND_<FLAG> variables, which win over the file",
+    )
+    ops.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="text lines (default) or one JSON object per line, with request id, method, user, console",
+    )
+    ops.add_argument(
+        "--log-file",
+        metavar="FILE",
+        help="also append the log lines to FILE (created 0600), in the same format",
+    )
+    ops.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics over HTTP at http://HOST:PORT/metrics (default: off)",
+    )
+    ops.add_argument(
+        "--health-check-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between two checks of the dependencies: data dir writable, devices reachable"
+        " (default 10)",
+    )
+
+
 def is_loopback(listen: str) -> bool:
     """Does HOST:PORT (or unix:PATH) only accept connections from this machine?"""
     if listen.startswith(("unix:", "unix-abstract:")):
@@ -302,6 +358,11 @@ def is_loopback(listen: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a host name (or a bad address): it may resolve to anything
+
+
+def _is_host_port(value: str) -> bool:
+    host, sep, port = value.rpartition(":")
+    return bool(sep and host and port.isdigit() and int(port) <= 65535)
 
 
 def parse_walls(specs: list[str]) -> dict[str, tuple[str, ...]]:
@@ -458,8 +519,13 @@ async def serve(
         incident_rate=args.incident_rate if not args.no_simulator else 0.0,
         dispatch_speedup=args.dispatch_speedup,
         modes=modes,
+        health_check_s=args.health_check_interval,
     )
     port = await backend.start(args.listen)
+    if args.metrics:
+        http = backend.metrics.serve(args.metrics)
+        logging.info("metrics on http://%s:%d/metrics", args.metrics.rsplit(":", 1)[0], http.server_port)
+        print(f"{METRICS_PREFIX} {args.metrics.rsplit(':', 1)[0]}:{http.server_port}", flush=True)
     host = args.listen.rsplit(":", 1)[0]
     print(f"{READY_PREFIX} {host}:{port}", flush=True)
     logging.info(
@@ -513,12 +579,19 @@ def arm_stop_deadline(seconds: float = STOP_DEADLINE_S) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words and words[0] in ("backup", "restore"):
+        from vigie.backend.backup import main as backup_main
+
+        return backup_main(words)
+    if words and words[0] == "health":
+        from vigie.backend.observability.probe import main as probe_main
+
+        return probe_main(words)
     args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from vigie.backend.observability import logs
+
+    logs.setup(args.log_level, args.log_format, args.log_file)
     if args.add_user:
         return add_user(args)
     from vigie.backend.adapters.cameras import CatalogueError

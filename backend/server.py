@@ -9,7 +9,6 @@ import uuid
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from vigie.backend.access_control import AccessControl
 from vigie.backend.adapters.base import DeviceNetwork
@@ -25,6 +24,10 @@ from vigie.backend.domain.modes import ModeDef, load_modes
 from vigie.backend.domain.revlog import AssetStore
 from vigie.backend.domain.walls import MAX_WALLS, WallRegistry
 from vigie.backend.mode_engine import ModeEngine
+from vigie.backend.observability.health import DependencyWatch
+from vigie.backend.observability.interceptor import ObservabilityInterceptor
+from vigie.backend.observability.metrics import MeteredAudit, Metrics, version, watch_backend
+from vigie.backend.observability.reflection import enable_reflection
 from vigie.backend.security.bounds import BoundsInterceptor
 from vigie.backend.security.interceptor import AuthInterceptor
 from vigie.backend.security.refusal_audit import WINDOW_S
@@ -89,6 +92,19 @@ SERVICE_NAMES = (
     modes_pb2.DESCRIPTOR.services_by_name["CardholderService"].full_name,
 )
 
+_WRITERS = tuple(
+    m.DESCRIPTOR.services_by_name[name].full_name
+    for m, name in (
+        (alarms_pb2, "AlarmService"),
+        (wall_pb2, "WallService"),
+        (incidents_pb2, "IncidentService"),
+        (modes_pb2, "ModeService"),
+    )
+)
+# Health names of the backend's dependencies (backend/observability/health.py).
+DATA_DIR = Subsystem("data-dir", "data_dir_not_writable", 1, affects=_WRITERS)
+DEVICES = Subsystem("devices", "device_network_disconnected", 2)
+
 ALARM_STORE = Subsystem(
     "alarm-store",
     "alarm_store_failing",
@@ -142,6 +158,8 @@ class Backend:
         dispatch_speedup: float = 1.0,
         modes: list[ModeDef] | None = None,
         db_url: str = "",
+        health_check_s: float = 10.0,
+        metrics: Metrics | None = None,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
@@ -155,7 +173,9 @@ class Backend:
         `incident_rate` incidents a day the simulated city opens, `dispatch_speedup` how much
         faster its crews drive and work (docs/dispatch.md); `modes` the city modes (None: the
         provided ones, docs/modes.md); `db_url` a postgresql:// URL: audit, users and incidents
-        go there instead of data_dir (backend/store/sql.py)."""
+        go there instead of data_dir (backend/store/sql.py); `health_check_s` seconds between
+        two checks of the dependencies (data dir writable, device network connected); `metrics`
+        the Prometheus metrics to keep (backend/observability/metrics.py; None: none)."""
         database = Database(data_dir, db_url)
         self.store = AssetStore(history=history)
         self.network = network
@@ -167,13 +187,22 @@ class Backend:
             retention_days=audit_retention_days,
             max_bytes=None if audit_max_mb is None else int(audit_max_mb * MIB),
         )
-        self.audit: AuditSink = self.audit_store  # every service that audits writes here
+        # Kept always (cheap), served only with --metrics.
+        self.metrics = metrics = metrics if metrics is not None else Metrics()
+        self.audit: AuditSink = MeteredAudit(
+            self.audit_store, metrics
+        )  # every service that audits writes here
         self.users = UserDirectory(database)
         self.tokens = TokenRegistry(token_ttl_s)
         self.interceptor = AuthInterceptor(self.tokens, self.audit, refusal_window_s=refusal_window_s)
         self.server = grpc.aio.server(
-            # Authorisation first, then every request's size bounds (backend/security/bounds.py).
-            interceptors=[self.interceptor, BoundsInterceptor()],
+            # Request ids and metrics around everything, then authorisation, then every request's
+            # size bounds (backend/security/bounds.py).
+            interceptors=[
+                ObservabilityInterceptor(metrics, version()),
+                self.interceptor,
+                BoundsInterceptor(),
+            ],
             options=SERVER_OPTIONS,
         )
         self.health = health.aio.HealthServicer()
@@ -198,6 +227,10 @@ class Backend:
             if data_dir and min_free_mb > 0
             else None
         )
+        self.dependencies = DependencyWatch(self.system_alarms, interval_s=health_check_s)
+        if data_dir and self.alarm_store.path != ":memory:":
+            self.dependencies.watch_data_dir(DATA_DIR, data_dir)
+        self.dependencies.watch_network(DEVICES, network)
         self.alarm_sources = AlarmSources(
             self.alarm_engine, self.store, simulated_events=simulated_alarms, alarm_rate=alarm_rate, seed=seed
         )
@@ -248,12 +281,13 @@ class Backend:
         self.units = UnitService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
         incidents_pb2_grpc.add_IncidentServiceServicer_to_server(self.incidents, self.server)
         incidents_pb2_grpc.add_UnitServiceServicer_to_server(self.units, self.server)
+        self.sampler = watch_backend(
+            metrics, self.store, self.alarm_engine, self.alarm_store, self.audit_store, self.video, data_dir
+        )
         self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
-            reflection.enable_server_reflection(
-                (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
-            )
+            enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), self.server)
         self.port = 0
         self._credentials_watch: asyncio.Task[None] | None = None
 
@@ -275,7 +309,8 @@ class Backend:
         await self.network.start(self.store)
         if self.disk_watch is not None:
             await self.disk_watch.check()  # a full disk is reported before the first write
-        for subsystem in (DISK, ALARM_STORE):
+        await self.dependencies.check_all()
+        for subsystem in (DISK, ALARM_STORE, *self.dependencies.subsystems):
             self.system_alarms.clear_stale(subsystem)
         self.alarm_store.start()
         await self.audit_store.start()
@@ -292,16 +327,22 @@ class Backend:
         )
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        await self.system_alarms.start((DISK, ALARM_STORE))  # NOT_SERVING where in trouble
+        # NOT_SERVING where in trouble
+        await self.system_alarms.start((DISK, ALARM_STORE, *self.dependencies.subsystems))
         if self.disk_watch is not None:
             self.disk_watch.start()
+        self.dependencies.start()
+        self.sampler.start()
         return self.port
 
     async def stop(self, grace: float = 2.0) -> None:
         """Say NOT_SERVING first so balancers drain us, then stop streams and the network."""
         await self.system_alarms.stop()
-        for name in ("", *SERVICE_NAMES, DISK.health_name, ALARM_STORE.health_name):
+        troubles = (DISK, ALARM_STORE, *self.dependencies.subsystems)
+        for name in ("", *SERVICE_NAMES, *(s.health_name for s in troubles)):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.dependencies.stop()
+        await self.sampler.stop()
         if self.disk_watch is not None:
             await self.disk_watch.stop()
         await self.server.stop(grace)

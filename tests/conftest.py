@@ -20,6 +20,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu --js-flags=--expose-gc")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="vigie-test-config-")  # QSettings stay out of ~
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="vigie-test-state-")  # so do consoles' log files
 
 import grpc
 import pytest
@@ -151,6 +152,9 @@ def raw_channel(address: str, credentials: grpc.ChannelCredentials | None = None
     return ch
 
 
+ISSUED_TOKENS: set[str] = set()  # every token login() obtained: tests/api/conftest.py looks for them in logs
+
+
 def login(
     address: str,
     user: str,
@@ -159,12 +163,14 @@ def login(
 ) -> auth_pb2.LoginResponse:
     """AuthService.Login (the demo users' password is their name)."""
     with raw_channel(address, credentials) as ch:
-        return auth_pb2_grpc.AuthServiceStub(ch).Login(
+        response = auth_pb2_grpc.AuthServiceStub(ch).Login(
             auth_pb2.LoginRequest(
                 user=user, password=user if password is None else password, console=TEST_CONSOLE
             ),
             timeout=10,
         )
+    ISSUED_TOKENS.add(response.token)
+    return response
 
 
 def bearer_channel(

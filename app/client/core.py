@@ -14,6 +14,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -98,6 +99,8 @@ class ClientCore(QObject):
         self._revoked = ""
         self._authority = ""
         self.closing = False
+        # Every resilient stream made here, while it lives: Help > Diagnostics lists them.
+        self.streams: weakref.WeakSet[ResilientStream] = weakref.WeakSet()
 
     # ---- lifecycle (GUI thread) ------------------------------------------------------------
 
@@ -278,7 +281,7 @@ class ClientCore(QObject):
     ) -> ResilientStream:
         """A resilient stream that waits for this core's login and reports refused tokens to it."""
         kwargs.setdefault("stale_after", self.stale_after)
-        return ResilientStream(
+        made = ResilientStream(
             name,
             open_call,
             on_message,
@@ -288,6 +291,8 @@ class ClientCore(QObject):
             describe=self.describe,
             **kwargs,
         )
+        self.streams.add(made)
+        return made
 
     # ---- authentication --------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from vigie.app.client.assets import AssetsClient
 from vigie.app.client.audit import AuditClient
 from vigie.app.client.commands import CommandsClient
 from vigie.app.client.core import ClientCore
+from vigie.app.client.diagnostics import DiagnosticsClient
 from vigie.app.client.incidents import IncidentsClient
 from vigie.app.client.map import MapClient
 from vigie.app.client.modes import ModesClient
@@ -43,6 +44,7 @@ class Session:
         self.incidents = IncidentsClient(core, flush_interval)
         self.units = UnitsClient(core, flush_interval)
         self.modes = ModesClient(core)
+        self.diagnostics = DiagnosticsClient(core)
         self.active_modes = ActiveModesStore(self.modes)  # GUI side: the banners read it
 
         # The flat names (see the module doc).

@@ -126,6 +126,7 @@ class ResilientStream:
         self.state = StreamState.WAITING
         self.attempt = 0  # consecutive failures: the next delay grows with it
         self.opened = 0  # calls opened so far (the first is not a reconnection)
+        self.last_message_at = 0.0  # time.monotonic() of the last message (0: none yet); diagnostics
 
     def _emit(self, state: StreamState, **kw: Any) -> None:
         self.state = state
@@ -157,6 +158,7 @@ class ResilientStream:
                     msg = await asyncio.wait_for(call.read(), self.stale_after)
                     if msg is grpc.aio.EOF:
                         break
+                    self.last_message_at = time.monotonic()
                     if self.state is not StreamState.LIVE:
                         self.attempt = 0  # a message: the link works again
                         self._emit(StreamState.LIVE)

@@ -8,6 +8,8 @@ pictures of the previous camera never show under the new name)."""
 
 from __future__ import annotations
 
+import weakref
+
 from PySide6.QtCore import QObject
 
 from vigie.app.client.session import Session
@@ -15,6 +17,9 @@ from vigie.app.models.records import CameraInfo
 from vigie.app.video.decoder import FrameDecoder
 from vigie.app.video.direct import DirectSource
 from vigie.widgets.mosaic.tile import VideoTile
+
+# Every live TileFeeds (mosaics and walls): Help > Diagnostics reads their tiles' statistics.
+ALL_FEEDS: weakref.WeakSet[TileFeeds] = weakref.WeakSet()
 
 
 class TileFeeds(QObject):
@@ -40,6 +45,16 @@ class TileFeeds(QObject):
         self._direct: dict[int, DirectSource] = {}
         self._fed: dict[int, str] = {}  # id(tile) -> the camera its decoder generation belongs to
         session.video.sig_cameras.connect(self._on_cameras)
+        ALL_FEEDS.add(self)
+
+    def tile_stats(self) -> list[tuple[str, str, int, int, int]]:
+        """(feed prefix, camera id, frames received, decoded, dropped) per streaming tile."""
+        out = []
+        for key, (camera_id, _profile) in self.streams.items():
+            dec = self._decoders.get(key)
+            if dec is not None:
+                out.append((self.prefix, camera_id, dec.received, dec.decoded, dec.dropped))
+        return out
 
     def set_cameras(self, cameras: dict[str, CameraInfo]) -> None:
         """The camera list, for feeds made after the session delivered it."""

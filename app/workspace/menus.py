@@ -1,6 +1,7 @@
 """The header menus of every console window, rebuilt each time they open:
 Workspace (provided and saved workspaces, Save as…, Reset to proposed), Screens (per screen: its
-console window, presentation mode: mosaic / map / shared wall / off), Panels (show or hide each, bring one here, add a mosaic).
+console window, presentation mode: mosaic / map / shared wall / off), Panels (show or hide each, bring one here, add a mosaic),
+Help (Diagnostics…).
 Nothing modal: "Save as…" is a line edit inside the menu (Enter saves, Escape closes)."""
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ def install_menus(manager: WorkspaceManager, window: ScreenWindow) -> None:
     for title, fill in (("&Workspace", _workspace), ("&Screens", _screens), ("&Panels", _panels)):
         menu = bar.addMenu(title)
         menu.aboutToShow.connect(lambda m=menu, f=fill: (m.clear(), f(manager, window, m)))
+    _help(manager, window, bar.addMenu("&Help"))
+
+
+def _help(manager: WorkspaceManager, window: ScreenWindow, menu: QMenu) -> None:
+    """Help > Diagnostics… (app/controllers/diagnostics.py)."""
+    from vigie.app.controllers.diagnostics import DiagnosticsController
+
+    action = menu.addAction("&Diagnostics…")
+    action.setObjectName("helpDiagnostics")
+    action.triggered.connect(lambda: DiagnosticsController.show_for(manager.console.session, window))
 
 
 def _workspace(manager: WorkspaceManager, _window: ScreenWindow, menu: QMenu) -> None:

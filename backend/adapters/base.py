@@ -127,6 +127,11 @@ class DeviceNetwork(ABC):
     async def stop(self) -> None:
         """Stop producing changes and release resources."""
 
+    def connection_problem(self) -> str | None:
+        """Why the backend cannot reach the devices now (None: it can). Reported as health
+        `vigie.backend.devices` (backend/observability/health.py); the simulator is always there."""
+        return None
+
     @abstractmethod
     def metrics(self, asset_id: str) -> list[MetricInfo]:
         """The metrics an asset produces (empty when it has none or is unknown)."""

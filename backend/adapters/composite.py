@@ -47,6 +47,10 @@ class CompositeNetwork(DeviceNetwork):
         for n in reversed(self.networks):
             await n.stop()
 
+    def connection_problem(self) -> str | None:
+        problems = [f"{n.name}: {p}" for n in self.networks if (p := n.connection_problem())]
+        return "; ".join(problems) or None
+
     def metrics(self, asset_id: str) -> list[MetricInfo]:
         for n in self.networks:
             found = n.metrics(asset_id)

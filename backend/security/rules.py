@@ -121,6 +121,9 @@ RULES: dict[str, Rule] = {
     ),
     **_service("grpc.health.v1.Health", {"Check": PUBLIC, "Watch": PUBLIC, "List": PUBLIC}),
     # Served only without --no-reflection (otherwise the service is not registered: UNIMPLEMENTED).
+    # v1 and v1alpha (backend/observability/reflection.py): tools try v1 first and fall back only
+    # on UNIMPLEMENTED, never on PERMISSION_DENIED.
+    **_service("grpc.reflection.v1.ServerReflection", {"ServerReflectionInfo": PUBLIC}),
     **_service("grpc.reflection.v1alpha.ServerReflection", {"ServerReflectionInfo": PUBLIC}),
 }
 

@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 
 import vigie.v1
 from tests.conftest import bearer_channel, login, open_channel
+from tests.fixtures import reflection_v1
 from vigie.backend.security.principal import Role
 from vigie.backend.security.rules import PUBLIC, RULES
 
@@ -34,6 +35,8 @@ def all_methods() -> dict[str, tuple[bool, bool]]:
         for service in module.DESCRIPTOR.services_by_name.values():
             for m in service.methods:
                 out[f"/{service.full_name}/{m.name}"] = (m.client_streaming, m.server_streaming)
+    for m in reflection_v1.SERVICE_DESCRIPTOR.methods:  # grpcio-reflection has no v1 module
+        out[f"/{reflection_v1.SERVICE}/{m.name}"] = (m.client_streaming, m.server_streaming)
     return out
 
 
@@ -167,9 +170,12 @@ def test_rules_are_the_specified_policy():
 def test_no_reflection_serves_no_reflection(make_backend):
     b = make_backend("--no-reflection", "--lights", "0", "--vehicles", "0").start()
     with open_channel(b.address, user=None) as ch:
-        path = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
-        with pytest.raises(grpc.RpcError) as err:
-            next(iter(ch.stream_stream(path)(iter([b""]), timeout=5)))
-        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        for path in (
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        ):
+            with pytest.raises(grpc.RpcError) as err:
+                next(iter(ch.stream_stream(path)(iter([b""]), timeout=5)))
+            assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED, path
         # Health stays public.
         assert call(ch, "/grpc.health.v1.Health/Check") == grpc.StatusCode.OK
