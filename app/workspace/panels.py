@@ -200,8 +200,15 @@ class ModesLivePanel(LivePanel):
         super().__init__(self.ctl.panel, owned=True)
 
     def set_shown(self, shown: bool) -> None:
+        # The preview's rings on the map show while the preview itself does.
         if shown:
             self.ctl.refresh()
+            self.ctl.panel.highlight_preview(fit=False)
+        else:
+            self.ctl.highlight([])
+
+    def close(self) -> None:
+        self.ctl.highlight([])
 
 
 register(PanelKind("modes", "City modes", lambda c, _pid, _s: ModesLivePanel(c)))
