@@ -93,7 +93,11 @@ class ModesClient(QObject):
     def retry_failed(self, run_id: str, reason: str) -> str:
         key = uuid.uuid4().hex
         req = modes_pb2.RetryFailedRequest(
-            idempotency_key=key, run_id=run_id, reason=reason[:MAX_REASON], confirmed=True
+            idempotency_key=key,
+            run_id=run_id,
+            reason=reason[:MAX_REASON],
+            confirmed=True,
+            include_recovered=True,  # devices refused at activation and able now go too
         )
         self.core.submit(
             self._keyed("retry", "RetryFailed", req, lambda r: self.sig_run.emit("retry", cv.run(r.run)))

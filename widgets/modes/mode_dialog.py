@@ -403,7 +403,9 @@ class ModesPanel(QWidget):
         else:
             problem = ""
         ok = self.allowed and r is not None and not r.busy and bool(reason)
-        self.retry_button.setEnabled(ok and r.failed > 0)
+        # Refused devices (offline, fault, maintenance at activation) are resent if able now.
+        retryable = r is not None and (r.failed > 0 or (r.refused > 0 and r.state in ("ACTIVE", "PARTIAL")))
+        self.retry_button.setEnabled(ok and retryable)
         self.return_button.setEnabled(ok)
         self.return_button.setText("Confirm return to normal" if self.pending_return else "Return to normal…")
         self.run_problem.setText(problem)
