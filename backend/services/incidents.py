@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 
 from vigie.backend.dispatch import MAX_K, DispatchDesk, RoutingUnavailable
 from vigie.backend.domain.audit import AuditSink
-from vigie.backend.domain.incident_types import BY_CODE, THRESHOLDS, TYPES
+from vigie.backend.domain.incident_types import BY_CODE, THRESHOLDS, TYPE_FOR_CAUSE, TYPE_FOR_DEVICE, TYPES
 from vigie.backend.domain.incidents import Incident, IncidentError, IncidentStatus
 from vigie.backend.domain.units import Capability, UnknownUnit
 from vigie.backend.security import principal
@@ -144,6 +144,8 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
             )  # type: ignore[arg-type]
             for s in t.steps:
                 m.steps.add(id=s.id, text=s.text, required=s.required)
+        resp.type_for_cause.update(TYPE_FOR_CAUSE)
+        resp.type_for_device_kind.update({k.value: code for k, code in TYPE_FOR_DEVICE.items()})
         for p in sorted(THRESHOLDS):
             th = THRESHOLDS[p]
             m2 = resp.thresholds.add(priority=p)

@@ -32,7 +32,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from vigie.backend.domain.incidents import RECENT_S, Entry, EntryKind, Incident, IncidentStatus, Step
+from vigie.backend.domain.incidents import (
+    RECENT_S,
+    Entry,
+    EntryKind,
+    Incident,
+    IncidentStatus,
+    Step,
+    UnitRoute,
+)
 from vigie.backend.domain.units import Capability, Unit, UnitStatus
 from vigie.backend.store.files import open_private, private_dir, private_file
 
@@ -88,6 +96,16 @@ def incident_from_json(text: str) -> Incident:
     d["timeline"] = tuple(Entry(t, u, EntryKind(k), x, uid, us) for t, u, k, x, uid, us in d["timeline"])
     for k in ("alarm_ids", "asset_ids", "camera_ids", "unit_ids", "units_ever"):
         d[k] = tuple(d[k])
+    d["routes"] = tuple(  # absent in rows written before routes were kept
+        UnitRoute(
+            r["unit_id"],
+            r["callsign"],
+            tuple((lat, lon) for lat, lon in r["points"]),
+            r["distance_m"],
+            r["eta_at"],
+        )
+        for r in d.get("routes", ())
+    )
     return Incident(**d)
 
 
