@@ -144,6 +144,7 @@ def test_the_preview_rings_its_devices_on_the_map_and_show_on_map_frames_them(qt
     )
     if os.environ.get("VIGIE_SHOTS"):  # for the report: not part of the check
         supervisor.window.grab().save(os.path.join(os.environ["VIGIE_SHOTS"], "modes-preview-map.png"))
+        panel.window().grab().save(os.path.join(os.environ["VIGIE_SHOTS"], "modes-preview-panel.png"))
 
     # Closing the panel takes the rings away.
     supervisor.manager.docks["modes"].requestCloseDockWidget()
