@@ -23,14 +23,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
 import os
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from vigie.backend.domain.incidents import (
     RECENT_S,
@@ -42,7 +41,8 @@ from vigie.backend.domain.incidents import (
     UnitRoute,
 )
 from vigie.backend.domain.units import Capability, Unit, UnitStatus
-from vigie.backend.store.files import open_private, private_dir, private_file
+from vigie.backend.store import journal_query
+from vigie.backend.store.files import claim_db
 
 log = logging.getLogger(__name__)
 
@@ -318,39 +318,18 @@ class _DB:
             raise
 
     def query(self, q: IncidentQuery) -> tuple[list[Incident], int]:
-        where: list[str] = []
-        args: list[Any] = []
-        if q.start is not None:
-            where.append("created_at >= ?")
-            args.append(q.start)
-        if q.end is not None:
-            where.append("created_at < ?")
-            args.append(q.end)
-        for col, values in (
+        columns = [
             ("status", q.statuses),
             ("type", q.types),
             ("priority", q.priorities),
             ("district", q.districts),
-        ):
-            if values:
-                where.append(f"{col} IN ({','.join('?' * len(values))})")
-                args.extend(values)
-        if q.unit_id:
-            where.append("instr(units, ?) > 0")
+        ]
+        cond, args = journal_query.where("created_at", q.start, q.end, columns, q.text)
+        if q.unit_id:  # any unit ever assigned ("units" is ",u1,u2,")
+            cond += " AND instr(units, ?) > 0"
             args.append(f",{q.unit_id},")
-        if q.text:
-            where.append("instr(search, ?) > 0")
-            args.append(q.text.lower())
-        cond = " AND ".join(where) or "1"
-        total = self.conn.execute(f"SELECT COUNT(*) FROM incidents WHERE {cond}", args).fetchone()[0]
-        if q.after is not None:
-            cond += " AND (created_at < ? OR (created_at = ? AND num < ?))"
-            args += [q.after[0], q.after[0], q.after[1]]
-        rows = self.conn.execute(
-            f"SELECT data FROM incidents WHERE {cond} ORDER BY created_at DESC, num DESC LIMIT ?",
-            [*args, q.limit],
-        ).fetchall()
-        return [incident_from_json(r[0]) for r in rows], total
+        rows, total = journal_query.page(self.conn, "incidents", "created_at", cond, args, q.after, q.limit)
+        return [incident_from_json(r) for r in rows], total
 
     def get(self, incident_id: str) -> Incident | None:
         row = self.conn.execute("SELECT data FROM incidents WHERE id = ?", (incident_id,)).fetchone()
@@ -379,19 +358,7 @@ class SqliteIncidentStore:
         """Opens `<data_dir>/incidents.sqlite3` (None, or a directory another backend holds:
         in memory only)."""
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="incident-db")
-        self._lock_fd: int | None = None
-        path = ":memory:"
-        if data_dir:
-            private_dir(data_dir)
-            fd = open_private(os.path.join(data_dir, FILE_NAME + ".lock"), os.O_RDWR)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._lock_fd = fd
-                path = os.path.join(data_dir, FILE_NAME)
-                private_file(path)  # before SQLite opens it: its -wal and -shm copy the mode
-            except OSError:
-                os.close(fd)
-                log.warning("%s is used by another backend: incidents are kept in memory only", data_dir)
+        path, self._lock_fd = claim_db(data_dir, FILE_NAME, "incidents")
         self.path = path
         self.db: _DB = self._pool.submit(_DB, path).result()
         self._pending = _Batch()

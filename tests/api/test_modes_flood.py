@@ -5,10 +5,9 @@ had set to another value before the mode."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
-from tests.api.test_modes import ModeStreamChecker, R, results, watch
+from tests.api.test_modes import ModeStreamChecker, R, results, return_and_wait, watch
 from tests.conftest import open_channel
 from vigie.v1 import assets_pb2, assets_pb2_grpc, commands_pb2, commands_pb2_grpc, modes_pb2, modes_pb2_grpc
 
@@ -80,21 +79,7 @@ def test_flood_tightens_the_water_sensors_thresholds_and_the_return_restores_eac
         assert {during[i] for i in healthy} == {"80"}
         assert all(during[i] == before[i] for i in set(sensors) - healthy)  # refused: untouched
 
-        t = time.monotonic()
-        back = stub.ReturnToNormal(
-            modes_pb2.ReturnToNormalRequest(
-                idempotency_key=uuid.uuid4().hex, run_id=run.run_id, reason="water down", confirmed=True
-            ),
-            timeout=30,
-        )
-        checker.read_until_true(
-            stream,
-            lambda: (
-                checker.runs[run.run_id].sequence > back.run.sequence
-                and checker.runs[run.run_id].state in (R.RETURNED, R.RETURNED_PARTIAL)
-            ),
-            90,
-        )
+        returned = return_and_wait(stub, checker, stream, run.run_id, "water down")
         stream.cancel()
-        assert checker.runs[run.run_id].state == R.RETURNED, time.monotonic() - t
+        assert returned.state == R.RETURNED
         assert thresholds(ch) == before  # 60 everywhere, and the operator's 70 kept

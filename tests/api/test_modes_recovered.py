@@ -12,7 +12,17 @@ import pytest
 
 from tests.api.incident_helpers import UNIT, Stubs
 from tests.api.test_incidents_simulation import Recorder
-from tests.api.test_modes import ModeStreamChecker, R, activate, lights, modes_dir, results, state, watch
+from tests.api.test_modes import (
+    ModeStreamChecker,
+    R,
+    activate,
+    lights,
+    modes_dir,
+    results,
+    return_and_wait,
+    state,
+    watch,
+)
 from vigie.v1 import (
     alarms_pb2,
     alarms_pb2_grpc,
@@ -113,20 +123,7 @@ def test_a_refused_device_that_recovers_is_sent_the_mode_and_returned_to_its_sta
     assert checker.runs[run.run_id].refused == len(still_bad)
 
     # Return to normal: the light gets the state it had when the retry reached it.
-    back = stub.ReturnToNormal(
-        modes_pb2.ReturnToNormalRequest(
-            idempotency_key=uuid.uuid4().hex, run_id=run.run_id, reason="over", confirmed=True
-        ),
-        timeout=30,
-    )
-    checker.read_until_true(
-        stream,
-        lambda: (
-            checker.runs[run.run_id].sequence > back.run.sequence
-            and checker.runs[run.run_id].state in (R.RETURNED, R.RETURNED_PARTIAL)
-        ),
-        90,
-    )
+    return_and_wait(stub, checker, stream, run.run_id, "over")
     stream.cancel()
     assert state(lights(sup.channel)[light]) == state(at_retry[light])
     sup.close()
