@@ -23,8 +23,22 @@ MAX_GRID = 8  # rows and columns of a mosaic: a wall of 8x8 tiles is already unr
 MIN_ZOOM, MAX_ZOOM = 1.0, 20.0
 MAX_TEXT = 200  # names and titles
 MAX_ALARM_CAMERAS = 16
-MAX_ROUTES = 16  # an incident's units on their way, on a wall
-MAX_ROUTE_POINTS = 2000
+# An incident's units on their way, on a wall: few enough that every wall's content together stays
+# far below a gRPC message (WatchWalls sends all walls at once: 32 x 4 x 500 points ~ 1.3 MB).
+MAX_ROUTES = 4
+MAX_ROUTE_POINTS = 500
+
+
+def thin(
+    points: tuple[tuple[float, float], ...], most: int = MAX_ROUTE_POINTS
+) -> tuple[tuple[float, float], ...]:
+    """At most `most` of the points, evenly picked, the first and last kept (a drawn route)."""
+    if len(points) <= most:
+        return points
+    step = (len(points) - 1) / (most - 1)
+    return tuple(points[round(i * step)] for i in range(most))
+
+
 MAX_LAYERS = 32
 MAX_DISPLAY_CHARS = 64  # a display or console name, as shown in logs, tooltips and the audit trail
 MAX_ALLOWED_DISPLAYS = 32

@@ -41,6 +41,7 @@ from vigie.backend.domain.walls import (
     clean_display,
     describe,
     may_attach,
+    thin,
     validate,
 )
 from vigie.backend.security import principal
@@ -381,7 +382,9 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
             shot.title or f"P{inc.priority} · {inc.type.replace('_', ' ')} — {inc.street or inc.id}",
             shot.priority or inc.priority,
             shot.type or inc.type,
-            tuple(RouteShot(r.unit_id, r.callsign, r.points, r.eta_at) for r in inc.routes[:MAX_ROUTES]),
+            tuple(
+                RouteShot(r.unit_id, r.callsign, thin(r.points), r.eta_at) for r in inc.routes[:MAX_ROUTES]
+            ),
         )
 
     def _check_assets(self, shot: Shot) -> None:
