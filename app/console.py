@@ -272,23 +272,16 @@ class Console(QObject):
         return f"P{a.priority} {a.message} ({a.asset_name})" if a else alarm_id
 
     def _incident_to_wall(self, wall: str, payload: dict) -> None:
-        """The incident's map and scene cameras on a wall. The wall service knows alarms, not
-        incidents: with a linked alarm it is pushed as that alarm, completed with the incident's
-        place, cameras and title; without one, as the map on the incident."""
+        """The incident on a wall: the map centred on it with its units' routes (the backend adds
+        them from the incident), beside its scene cameras, with or without a linked alarm."""
         inc = self.dispatch_ctl.incidents.get(payload.get("incident_id", ""))
         if inc is None:
             return
         cams = tuple(self.dispatch_ctl.cameras_near(inc.id)[:4])
         title = f"P{inc.priority} · {self.dispatch_ctl.incidents.catalogue.name(inc.type)} — {inc.street or inc.id}"
-        if inc.alarm_ids:
-            content = WallContent.alarm(
-                inc.alarm_ids[0], inc.asset_ids[0] if inc.asset_ids else "", inc.lat, inc.lon, cams, title
-            )
-            self.wall_ctl.push(wall, content, f"Incident {inc.id}")
-        else:
-            self.wall_ctl.push(
-                wall, WallContent.map(inc.lat, inc.lon, 17.0, "", []), f"Incident {inc.id} (map)"
-            )
+        self.wall_ctl.push(
+            wall, WallContent.incident(inc.id, inc.lat, inc.lon, cams, title), f"Incident {inc.id}"
+        )
 
     def _on_activated(self, asset_id: str) -> None:
         rec = self.store.record(asset_id)

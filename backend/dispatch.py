@@ -28,6 +28,7 @@ from vigie.backend.domain.incidents import (
     IncidentRefused,
     IncidentStatus,
     InvalidIncident,
+    UnitRoute,
 )
 from vigie.backend.domain.revlog import AssetStore
 from vigie.backend.domain.units import (
@@ -45,6 +46,7 @@ from vigie.backend.store.incidents_sqlite import IncidentStore
 log = logging.getLogger(__name__)
 
 MAX_K = 20
+MAX_ROUTE_POINTS = 2000  # a route kept on its incident (streamed with it): bounded
 SYSTEM_USER = "system"
 # Alarm causes that mean the device itself is at fault: an incident linked to one resolves itself
 # when the device reports OK again.
@@ -287,7 +289,14 @@ class DispatchDesk:
         unit = self.board.set_status(
             unit_id, UnitStatus.DISPATCHED, by, now, incident_id=inc.id, manual=False
         )
-        inc = self.book.unit_assigned(inc.id, unit_id, unit.callsign, by, now, why)
+        drive = UnitRoute(
+            unit_id,
+            unit.callsign,
+            tuple(route.points[:MAX_ROUTE_POINTS]),
+            route.distance_m,
+            now + route.time_s,
+        )
+        inc = self.book.unit_assigned(inc.id, unit_id, unit.callsign, by, now, why, drive)
         inc = self.book.unit_status(inc.id, unit_id, unit.callsign, UnitStatus.DISPATCHED, by, now) or inc
         self._unit_changed(unit)
         for listener in self.on_assigned:

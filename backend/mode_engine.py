@@ -37,6 +37,7 @@ from vigie.backend.domain.commands import (
     check_key,
 )
 from vigie.backend.domain.mode_runs import (
+    REFUSING,
     DeviceRecord,
     Phase,
     PhaseResult,
@@ -322,20 +323,52 @@ class ModeEngine:
     # --- retry ----------------------------------------------------------------------------------------
 
     async def retry(
-        self, key: str, run_id: str, reason: str, confirmed: bool, caller: Principal
+        self,
+        key: str,
+        run_id: str,
+        reason: str,
+        confirmed: bool,
+        caller: Principal,
+        include_recovered: bool = False,
     ) -> tuple[RunInfo, list[str], bool]:
-        fp = _fingerprint("retry", run_id, reason, confirmed)
+        """Resend the current phase's failures; with `include_recovered`, also the devices refused
+        at activation (offline, fault, maintenance) that are able now: their state is recorded
+        first, as at activation, so the return gives back what they had when the mode reached them."""
+        fp = _fingerprint("retry", run_id, reason, confirmed, include_recovered)
         replay = self._replay(key, fp, caller, "mode.retry", run_id, reason)
         if replay is not None:
             return dataclasses.replace(self.run(replay.run_id)), list(replay.extra), True
         self._check(caller, reason, confirmed, "mode.retry", run_id)
         run = self.run(run_id)
-        if run.state not in (RunState.PARTIAL, RunState.RETURNED_PARTIAL):
-            raise RunBusy(f"run {run_id} is {run.state.name}: only a PARTIAL run has failures to retry")
         phase = run.phase
         records = await self.records(run_id, keep=True)
+        recovered = []
+        if include_recovered and run.state in (RunState.ACTIVE, RunState.PARTIAL):
+            recovered = self._recovered(run, records)
+        if run.state not in (RunState.PARTIAL, RunState.RETURNED_PARTIAL) and not recovered:
+            raise RunBusy(
+                f"run {run_id} is {run.state.name}: only a PARTIAL run has failures to retry"
+                + (", and no refused device is able now" if include_recovered else "")
+            )
         failed = [r for r in records if r.result(phase).failed]
         work = []
+        now = time.time()
+        for r in recovered:
+            a = self.store.get(r.asset_id)
+            assert a is not None  # _recovered checked it
+            r.previous, r.refused = recorded(r.action, a), ""
+            if shows(r.action, r.params(), a):
+                r.unchanged = True
+                r.activation = PhaseResult(
+                    Stage.CONFIRMED.value, f"already {r.target_text()}", updated_at=now
+                )
+            else:
+                r.activation = PhaseResult(Stage.ACCEPTED.value, "able again: sent", updated_at=now)
+                work.append((r, r.action, r.params()))
+            self.saved.touch_record(run_id, r)
+        if recovered:
+            self._held_cache = None
+            self._suppress(run, recovered)
         for r in failed:
             if phase is Phase.ACTIVATION:
                 work.append((r, r.action, r.params()))
@@ -350,7 +383,13 @@ class ModeEngine:
         self.saved.touch_run(run)
         await self.saved.flush()
         self._record(
-            caller, "mode.retry", run_id, reason, "ok", f"{len(ids)} devices resent ({phase.name.lower()})"
+            caller,
+            "mode.retry",
+            run_id,
+            reason,
+            "ok",
+            f"{len(ids)} devices resent ({phase.name.lower()})"
+            + (f", {len(recovered)} of them refused at activation and able now" if recovered else ""),
         )
         self._spawn(run, work, phase, caller, reason or run.reason, f"r{len(run.keys)}")
         return dataclasses.replace(run), ids, False
@@ -444,6 +483,22 @@ class ModeEngine:
         )
         self._spawn(run, work, Phase.RETURN, caller, reason, "n")
         return dataclasses.replace(run), [dataclasses.replace(r) for r in hand], False
+
+    def _recovered(self, run: RunInfo, records: list[DeviceRecord]) -> list[DeviceRecord]:
+        """Devices refused at activation for their state (not for another mode's hold) that are
+        known, healthy and held by no other run now."""
+        held = self._held()
+        out = []
+        for r in records:
+            if not r.refused or r.refused.startswith("held by"):
+                continue
+            a = self.store.get(r.asset_id)
+            if a is None or a.status in REFUSING:
+                continue
+            if a.id in held and held[a.id][0] != run.run_id:
+                continue
+            out.append(r)
+        return out
 
     def _classify(self, r: DeviceRecord, a: Asset) -> str:
         back = r.restore_to()

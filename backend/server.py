@@ -277,6 +277,7 @@ class Backend:
             speedup=dispatch_speedup,
             seed=seed,
         )
+        self.walls.incident_of = self.dispatch_desk.book.get  # "send to wall" of an incident
         self.incidents = IncidentService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
         self.units = UnitService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
         incidents_pb2_grpc.add_IncidentServiceServicer_to_server(self.incidents, self.server)

@@ -17,7 +17,8 @@ R = TypeVar("R")  # the dataclass the console gets
 class ChangeFeed(Generic[R]):
     """`item` names a change's message field (`alarm`), `items` the snapshot's list (`alarms`);
     `convert` turns one protobuf message into its record. Records reach `on_snapshot(records, seq)`
-    when a snapshot is whole, and `on_changes(records, seq)` at each `flush()` that has some."""
+    when a snapshot is whole, and `on_changes(records, seq)` at each `flush()` that has some.
+    `key` names a message's identity (its `id` unless told: a mode run's is `run_id`)."""
 
     def __init__(
         self,
@@ -27,8 +28,10 @@ class ChangeFeed(Generic[R]):
         convert: Callable[[Any], R],
         on_snapshot: Callable[[list[R], int], None],
         on_changes: Callable[[list[R], int], None],
+        key: Callable[[Any], str] = lambda m: str(m.id),
     ) -> None:
         self.resume = resume
+        self._key = key
         self._item, self._items, self._convert = item, items, convert
         self._on_snapshot, self._on_changes = on_snapshot, on_changes
         self._pending: dict[str, Any] = {}  # id -> latest message; bounded by the ids that exist
@@ -44,7 +47,7 @@ class ChangeFeed(Generic[R]):
         if kind == "changes":
             for c in msg.changes.changes:
                 m = getattr(c, self._item)
-                self._pending[m.id] = m
+                self._pending[self._key(m)] = m
             self.resume.position = msg.sequence
         elif kind == "snapshot":
             self._snapshot.extend(self._convert(m) for m in getattr(msg.snapshot, self._items))

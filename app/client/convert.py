@@ -14,7 +14,7 @@ from vigie.app.client.types import AuditQuery, JournalQuery
 from vigie.app.models.audit import AuditRow
 from vigie.app.models.commands import ActionInfo, CommandState, TargetState
 from vigie.app.models.records import AlarmRecord, AssetRecord, CameraInfo, Series
-from vigie.app.wall.content import WallContent, WallState
+from vigie.app.wall.content import IncidentRoute, WallContent, WallState
 from vigie.v1 import alarms_pb2, assets_pb2, audit_pb2, commands_pb2, video_pb2, wall_pb2
 
 KIND_NAMES = {v: k.lower() for k, v in assets_pb2.Asset.Kind.items() if v != 0}
@@ -271,6 +271,25 @@ def wall_content(m: wall_pb2.WallContent) -> WallContent:
             title=a.title,
             **common,
         )
+    if kind == "incident":
+        i = m.incident
+        return WallContent(
+            kind,
+            incident_id=i.incident_id,
+            lat=i.position.lat,
+            lon=i.position.lon,
+            camera_ids=tuple(i.camera_ids),
+            title=i.title,
+            priority=i.priority,
+            incident_type=i.type,
+            routes=tuple(
+                IncidentRoute(
+                    r.unit_id, r.callsign, tuple((p.lat, p.lon) for p in r.polyline), seconds(r.eta_at)
+                )
+                for r in i.routes
+            ),
+            **common,
+        )
     return WallContent(kind, **common)
 
 
@@ -293,6 +312,12 @@ def wall_content_pb(c: WallContent) -> wall_pb2.WallContent:
         if c.lat or c.lon:
             a.position.lat, a.position.lon = c.lat, c.lon
         a.camera_ids.extend(c.camera_ids)
+    elif c.kind == "incident":
+        i = m.incident
+        i.incident_id, i.title = c.incident_id, c.title
+        if c.lat or c.lon:
+            i.position.lat, i.position.lon = c.lat, c.lon
+        i.camera_ids.extend(c.camera_ids)
     elif c.kind == "clear":
         m.clear.SetInParent()
     return m

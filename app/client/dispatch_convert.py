@@ -13,6 +13,7 @@ from vigie.app.models.dispatch_records import (
     Thresholds,
     TimelineItem,
     UnitRecord,
+    UnitRouteRecord,
 )
 from vigie.v1 import common_pb2, incidents_pb2
 
@@ -88,6 +89,16 @@ def incident(i: incidents_pb2.Incident) -> IncidentRecord:
         seconds(i.closed_at),
         seconds(i.updated_at),
         i.sequence,
+        tuple(
+            UnitRouteRecord(
+                r.unit_id,
+                r.callsign,
+                tuple((p.lat, p.lon) for p in r.polyline),
+                r.distance_m,
+                seconds(r.eta_at),
+            )
+            for r in i.routes
+        ),
     )
 
 
@@ -117,6 +128,8 @@ def catalogue(resp: incidents_pb2.ListIncidentTypesResponse) -> Catalogue:
             _duration(th.open_amber),
             _duration(th.open_red),
         )
+    cat.type_for_cause = dict(resp.type_for_cause)
+    cat.type_for_kind = dict(resp.type_for_device_kind)
     return cat
 
 

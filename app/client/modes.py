@@ -15,9 +15,10 @@ import grpc
 from PySide6.QtCore import QObject, Signal
 
 from vigie.app.client import convert_modes as cv
+from vigie.app.client.changefeed import ChangeFeed
 from vigie.app.client.commands import COMMAND_RETRY_S, RETRY_CODES
 from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
-from vigie.app.client.streams import Resume, ResyncNeeded, backoff_delay
+from vigie.app.client.streams import Resume, backoff_delay
 from vigie.app.models.modes import ModeRun, ModeScope
 from vigie.v1 import modes_pb2, modes_pb2_grpc
 
@@ -39,7 +40,16 @@ class ModesClient(QObject):
         super().__init__()
         self.core = core
         self.resume = Resume()
-        self._snapshot: list[ModeRun] = []
+        # Changes are handed over as each message comes (a mode's banner is not worth a flush timer).
+        self.feed: ChangeFeed[ModeRun] = ChangeFeed(
+            self.resume,
+            "run",
+            "runs",
+            cv.run,
+            lambda runs, _seq: self.sig_snapshot.emit(runs),
+            lambda runs, _seq: self.sig_changes.emit(runs),
+            key=lambda m: str(m.run_id),
+        )
         core.on_start("modes", self._watch)
 
     # ---- reading (any thread) --------------------------------------------------------------
@@ -93,7 +103,11 @@ class ModesClient(QObject):
     def retry_failed(self, run_id: str, reason: str) -> str:
         key = uuid.uuid4().hex
         req = modes_pb2.RetryFailedRequest(
-            idempotency_key=key, run_id=run_id, reason=reason[:MAX_REASON], confirmed=True
+            idempotency_key=key,
+            run_id=run_id,
+            reason=reason[:MAX_REASON],
+            confirmed=True,
+            include_recovered=True,  # devices refused at activation and able now go too
         )
         self.core.submit(
             self._keyed("retry", "RetryFailed", req, lambda r: self.sig_run.emit("retry", cv.run(r.run)))
@@ -177,7 +191,7 @@ class ModesClient(QObject):
     # ---- the watch --------------------------------------------------------------------------
 
     async def _open(self, resume: Resume) -> grpc.aio.UnaryStreamCall:
-        self._snapshot = []
+        self.feed.reset()
         return self._stub().WatchModes(
             modes_pb2.WatchModesRequest(after_sequence=resume.position, epoch=resume.epoch)
         )
@@ -188,15 +202,5 @@ class ModesClient(QObject):
         await stream.run()
 
     def _on_message(self, msg: modes_pb2.WatchModesResponse) -> None:
-        kind = msg.WhichOneof("event")
-        if kind == "changes":
-            self.resume.position = msg.sequence
-            self.sig_changes.emit([cv.run(c.run) for c in msg.changes.changes])
-        elif kind == "snapshot":
-            self._snapshot.extend(cv.run(r) for r in msg.snapshot.runs)
-            if msg.snapshot.last:
-                self.resume.position, self.resume.epoch = msg.sequence, msg.epoch
-                self.sig_snapshot.emit(self._snapshot)
-                self._snapshot = []
-        elif kind == "resync_needed":
-            raise ResyncNeeded(msg.resync_needed.reason)
+        self.feed.feed(msg)
+        self.feed.flush()

@@ -4,7 +4,7 @@ No behaviour here: `Session` only builds the clients on one core and keeps the f
 console's older callers use (the workspace, `vigie wall`, the benchmarks and tests), so each
 points at the one client that does the work. New code reaches the clients: `session.assets`,
 `session.alarms`, `session.commands`, `session.video`, `session.map`, `session.audit`,
-`session.walls`, `session.incidents`, `session.units`, and `session.core` for the login and the connection."""
+`session.walls`, `session.incidents`, `session.units`, `session.modes`, `session.cardholders`, and `session.core` for the login and the connection."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from vigie.app.auth import Credentials, TlsOptions
 from vigie.app.client.alarms import AlarmsClient
 from vigie.app.client.assets import AssetsClient
 from vigie.app.client.audit import AuditClient
+from vigie.app.client.cardholders import CardholdersClient
 from vigie.app.client.commands import CommandsClient
 from vigie.app.client.core import ClientCore
 from vigie.app.client.diagnostics import DiagnosticsClient
@@ -46,6 +47,7 @@ class Session:
         self.modes = ModesClient(core)
         self.diagnostics = DiagnosticsClient(core)
         self.active_modes = ActiveModesStore(self.modes)  # GUI side: the banners read it
+        self.cardholders = CardholdersClient(core)
 
         # The flat names (see the module doc).
         self.start, self.stop, self.login, self.may = core.start, core.stop, core.login, core.may

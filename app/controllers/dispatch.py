@@ -90,7 +90,6 @@ class DispatchController(QObject):
         self._created_keys: set[str] = set()  # creations asked here: select them when answered
         self._candidates: dict[str, list[Candidate]] = {}
         self.routes: dict[tuple[str, str], dict] = {}  # (incident, unit) -> {"points", "eta_at", ...}
-        self._route_asked: set[tuple[str, str]] = set()
         self._preview: tuple[str, str] | None = None
         self.types: list[tuple[str, str]] = []
         # Set by the console: where "New incident" puts it; how an alarm is named.
@@ -110,7 +109,6 @@ class DispatchController(QObject):
         units.sig_changes.connect(self.units.apply)
         units.sig_unit.connect(self.units.apply_one)
         units.sig_result.connect(lambda ok, msg: self.sig_message.emit(msg))
-        units.sig_route.connect(self._on_route)
         self.incidents.sig_changed.connect(self._on_incidents_changed)
         self.units.sig_changed.connect(self._on_units_changed)
 
@@ -232,7 +230,7 @@ class DispatchController(QObject):
             inc = self.selected()
             if inc is not None and ids is not None:
                 self.sig_selected.emit(inc)
-        self._ask_routes()
+        self._take_routes(ids)
         self._schedule_map()
 
     def _on_units_changed(self, ids: set[str] | None) -> None:
@@ -243,7 +241,6 @@ class DispatchController(QObject):
         inc = self.selected()
         if inc is not None and (ids is None or set(inc.unit_ids) & ids):
             self._refresh_detail()
-        self._ask_routes()
         self._schedule_map()
 
     # ---- creating --------------------------------------------------------------------------
@@ -253,8 +250,7 @@ class DispatchController(QObject):
         if not self.session.may("OPERATOR"):
             self.sig_message.emit("Creating an incident needs the OPERATOR role")
             return
-        known = set(self.incidents.catalogue.types)
-        code = type_for_alarm(alarm.cause, alarm.asset_kind, known)
+        code = type_for_alarm(alarm.cause, alarm.asset_kind, self.incidents.catalogue)
         key = self.session.incidents.create(
             code,
             alarm.lat,
@@ -275,7 +271,7 @@ class DispatchController(QObject):
         if not self.session.may("OPERATOR"):
             self.sig_message.emit("Creating an incident needs the OPERATOR role")
             return
-        code = type_code or type_for_alarm("", "", set(self.incidents.catalogue.types))
+        code = type_code or type_for_alarm("", "", self.incidents.catalogue)
         near = self._cameras_near(lat, lon, ())[:6]
         key = self.session.incidents.create(code, lat, lon, priority, description, camera_ids=near)
         self._created_keys.add(key)
@@ -341,26 +337,23 @@ class DispatchController(QObject):
         }
         self._schedule_map()
 
-    def _ask_routes(self) -> None:
-        """Units driving to an open incident without a known route: ask for it once."""
-        for inc in self.incidents.book.incidents.values():
-            if not inc.is_open:
+    def _take_routes(self, ids: set[str] | None) -> None:
+        """The routes the incidents carry (each assigned unit's drive, computed when it was sent):
+        no Route call for units another console dispatched. Routes of closed incidents, or of
+        units no longer assigned, go."""
+        book = self.incidents.book.incidents
+        for iid in book if ids is None else ids:
+            inc = book.get(iid)
+            if inc is None:
                 continue
-            for uid in inc.unit_ids:
-                key = (inc.id, uid)
-                u = self.units.get(uid)
-                if key in self.routes or key in self._route_asked or u is None or u.status not in MOVING:
-                    continue
-                pos = self.assets.record(uid)
-                if pos is None:
-                    continue
-                self._route_asked.add(key)
-                self.session.units.route(f"{inc.id}|{uid}", (pos.lat, pos.lon), (inc.lat, inc.lon))
-
-    def _on_route(self, key: str, points: list, _distance: float, eta_s: float) -> None:
-        incident_id, _, unit_id = key.partition("|")
-        if points:
-            self._set_route(incident_id, unit_id, points, eta_s)
+            for r in inc.routes:
+                self.routes[(inc.id, r.unit_id)] = {"points": [list(p) for p in r.points], "eta_at": r.eta_at}
+        for key in [
+            k
+            for k in self.routes
+            if k[0] not in book or not book[k[0]].is_open or k[1] not in book[k[0]].unit_ids
+        ]:
+            del self.routes[key]
 
     # ---- actions ---------------------------------------------------------------------------
 

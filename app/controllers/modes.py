@@ -11,6 +11,7 @@ from vigie.app.client.session import Session
 from vigie.app.models.modes import DeviceResult, ModeInfo, ModePreview, ModeRun, ModeScope
 from vigie.widgets.modes.mode_dialog import ModesPanel
 
+HIGHLIGHT_COLOR = "#f0883e"
 RESULTS_EVERY_MS = 700  # a run's results are fetched again at most this often while it changes
 
 
@@ -38,6 +39,7 @@ class ModesController(QObject):
         p.sig_return.connect(lambda rid, reason, restore: c.return_to_normal(rid, reason, restore))
         p.sig_journal.connect(lambda: c.list_runs())
         p.sig_journal_run.connect(self._journal_run)
+        p.sig_highlight.connect(self.highlight)
         c.sig_modes.connect(self._on_modes)
         c.sig_preview.connect(self._on_preview)
         c.sig_run.connect(self._on_run)
@@ -57,6 +59,12 @@ class ModesController(QObject):
 
     def refresh(self) -> None:
         self.client.list_modes()
+
+    def highlight(self, ids: list[str], color: str = "", fit: bool = False) -> None:
+        """Ring the previewed devices on the console's map ([] clears), framed when asked."""
+        map_ctl = getattr(self.console, "map_ctl", None)
+        if map_ctl is not None:
+            map_ctl.view.highlight_assets(ids, color or HIGHLIGHT_COLOR, fit)
 
     def _on_user(self, user: str, role: str) -> None:
         may = self.session.may("SUPERVISOR")

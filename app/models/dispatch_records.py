@@ -80,6 +80,17 @@ class TimelineItem:
 
 
 @dataclass(frozen=True, slots=True)
+class UnitRouteRecord:
+    """An assigned unit's drive to the incident, as the backend computed it when it was sent."""
+
+    unit_id: str
+    callsign: str
+    points: tuple[tuple[float, float], ...]  # (lat, lon) from the unit to the incident
+    distance_m: float
+    eta_at: float  # unix s
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentRecord:
     id: str
     type: str
@@ -108,6 +119,7 @@ class IncidentRecord:
     closed_at: float
     updated_at: float
     sequence: int
+    routes: tuple[UnitRouteRecord, ...] = ()  # the assigned units still driving there
 
     @property
     def is_open(self) -> bool:
@@ -166,6 +178,9 @@ class IncidentType:
 class Catalogue:
     types: dict[str, IncidentType] = field(default_factory=dict)
     thresholds: dict[int, Thresholds] = field(default_factory=dict)
+    # The type an alarm calls for, as the backend serves it: by cause, else by the device's kind.
+    type_for_cause: dict[str, str] = field(default_factory=dict)
+    type_for_kind: dict[str, str] = field(default_factory=dict)
 
     def name(self, code: str) -> str:
         t = self.types.get(code)
@@ -221,31 +236,13 @@ def duration_text(seconds: float) -> str:
     return f"{s // 3600} h {(s % 3600) // 60:02d}"
 
 
-# Alarm causes and the incident type they call for (the backend's own choice for the incidents it
-# opens is in backend/domain/incident_types.py; the API does not serve it, so the console keeps a
-# copy and falls back on the asset's kind).
-TYPE_FOR_CAUSE = {
-    "door_forced": "door_forced",
-    "bollard_forced": "public_order",
-    "bus_lane_blocked": "bus_lane_obstruction",
-    "pressure_low": "water_leak",
-    "badge_denied": "door_forced",
-    "delivery_misuse": "road_obstruction",
-}
-TYPE_FOR_KIND = {
-    "street_light": "lighting_failure",
-    "water_sensor": "water_leak",
-    "traffic_signal": "signal_failure",
-    "bollard": "road_obstruction",
-    "access_point": "equipment_fault",
-    "camera": "equipment_fault",
-    "delivery_bay": "equipment_fault",
-}
-
-
-def type_for_alarm(cause: str, asset_kind: str, known: set[str]) -> str:
-    """The incident type an alarm calls for, among the `known` codes ("" if none fits)."""
-    for code in (TYPE_FOR_CAUSE.get(cause, ""), TYPE_FOR_KIND.get(asset_kind, ""), "public_order"):
+def type_for_alarm(cause: str, asset_kind: str, catalogue: Catalogue) -> str:
+    """The incident type an alarm calls for (the backend's tables, ListIncidentTypes), among the
+    catalogue's codes ("" if none fits)."""
+    known = set(catalogue.types)
+    by_cause = catalogue.type_for_cause.get(cause, "")
+    by_kind = catalogue.type_for_kind.get(asset_kind, "")
+    for code in (by_cause, by_kind, "public_order"):
         if code and (not known or code in known):
             return code
     return next(iter(sorted(known)), "")

@@ -6,17 +6,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-KINDS = ("camera", "mosaic", "map", "alarm", "clear")
+KINDS = ("camera", "mosaic", "map", "alarm", "incident", "clear")
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRoute:
+    """A unit's drive to the incident, as it was when the incident was pushed."""
+
+    unit_id: str
+    callsign: str
+    points: tuple[tuple[float, float], ...]
+    eta_at: float  # unix s
 
 
 @dataclass(frozen=True, slots=True)
 class WallContent:
-    """One of: a camera, a mosaic, the map, an alarm, or nothing ("" or "clear": the idle screen).
+    """One of: a camera, a mosaic, the map, an alarm, an incident, or nothing ("" or "clear": the idle screen).
 
     Fields that a kind does not use stay at their defaults. `pushed_by`, `console`, `pushed_at`
     and `version` are set by the backend (what a console sets there is ignored)."""
 
-    kind: str = ""  # "" (nothing ever pushed) | "camera" | "mosaic" | "map" | "alarm" | "clear"
+    kind: str = ""  # "" (nothing ever pushed) | "camera" | "mosaic" | "map" | "alarm" | "incident" | "clear"
     camera_id: str = ""  # camera
     name: str = ""  # mosaic: the view's name
     rows: int = 0  # mosaic
@@ -29,7 +39,11 @@ class WallContent:
     focus_asset_id: str = ""  # map: the highlighted asset; alarm: its asset
     layers: tuple[str, ...] = ()  # map: visible kinds (empty: the wall's defaults)
     alarm_id: str = ""  # alarm
-    title: str = ""  # alarm
+    title: str = ""  # alarm, incident
+    incident_id: str = ""  # incident
+    priority: int = 0  # incident
+    incident_type: str = ""  # incident: its type code
+    routes: tuple[IncidentRoute, ...] = ()  # incident: its units on their way (set by the backend)
     pushed_by: str = ""
     console: str = ""
     pushed_at: float = 0.0  # unix seconds
@@ -77,6 +91,20 @@ class WallContent:
         )
 
     @classmethod
+    def incident(
+        cls,
+        incident_id: str,
+        lat: float = 0.0,
+        lon: float = 0.0,
+        camera_ids: list[str] | tuple[str, ...] = (),
+        title: str = "",
+    ) -> WallContent:
+        """Only `incident_id` is required: the backend fills the rest from the incident, routes included."""
+        return cls(
+            "incident", incident_id=incident_id, lat=lat, lon=lon, camera_ids=tuple(camera_ids), title=title
+        )
+
+    @classmethod
     def clear(cls) -> WallContent:
         return cls("clear")
 
@@ -112,4 +140,6 @@ def summary(content: WallContent, name_of: Callable[[str], str] = str) -> str:
         return f"Map{focus} · zoom {content.zoom:g}"
     if k == "alarm":
         return f"Alarm · {content.title or content.alarm_id}"
+    if k == "incident":
+        return f"Incident · {content.title or content.incident_id}"
     return "Nothing (waiting for content)"

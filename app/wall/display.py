@@ -35,6 +35,7 @@ from vigie.app.models.asset_table import AssetTableModel
 from vigie.app.theme import RESOURCES, map_style
 from vigie.app.wall.content import WallContent, summary
 from vigie.app.wall.feeds import TileFeeds
+from vigie.widgets.dispatch.style import priority_color
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.mosaic.layouts import LAYOUTS
 from vigie.widgets.mosaic.tile import VideoTile
@@ -43,6 +44,7 @@ from vigie.widgets.status.palette import KIND_LABELS
 MAIN_TILE = (960, 540)  # a mosaic tile at least this big streams the MAIN profile
 ALARM_ZOOM = 17.0
 ALARM_CAMERAS = 3
+ROUTE_COLOR = "#f0883e"  # a unit's drive on a wall (the consoles' DISPATCHED / EN ROUTE orange)
 TILE_FONT_PT = 20.0
 
 STYLE = """
@@ -75,6 +77,39 @@ class ElidedLabel(QLabel):
             self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width()
         )
         p.drawText(self.contentsRect(), int(self.alignment()), text)
+
+
+def incident_layer(c: WallContent) -> tuple[list[dict], list[dict]]:
+    """The map's dispatch layer for an incident on the wall (widgets/map/dispatch_layer.py):
+    the incident, selected, and its units' routes as pushed; nothing for other content."""
+    if c.kind != "incident":
+        return [], []
+    incident = {
+        "id": c.incident_id,
+        "lat": c.lat,
+        "lon": c.lon,
+        "priority": c.priority,
+        "status": "",
+        "type": c.incident_type,
+        "label": c.title,
+        "color": priority_color(c.priority),
+        "status_color": "#ffffff",
+        "selected": True,
+    }
+    routes = [
+        {
+            "incident_id": c.incident_id,
+            "unit_id": r.unit_id,
+            "callsign": r.callsign,
+            "points": [list(p) for p in r.points],
+            "eta_at": r.eta_at,
+            "color": ROUTE_COLOR,
+            "selected": True,
+        }
+        for r in c.routes
+        if len(r.points) >= 2
+    ]
+    return [incident], routes
 
 
 class WallDisplay(QWidget):
@@ -226,7 +261,7 @@ class WallDisplay(QWidget):
             self._show_grid(1, 1, [c.camera_id], "", main=True)
         elif c.kind == "mosaic":
             self._show_grid(c.rows, c.columns, list(c.camera_ids), c.layout, main=False)
-        elif c.kind in ("map", "alarm"):
+        elif c.kind in ("map", "alarm", "incident"):
             self._show_map(c)
         else:
             self._stop_tiles(self.grid_tiles + self.side_tiles)
@@ -268,7 +303,7 @@ class WallDisplay(QWidget):
     def _show_map(self, c: WallContent) -> None:
         self._stop_tiles(self.grid_tiles)
         self._ensure_map()
-        alarm = c.kind == "alarm"
+        alarm = c.kind in ("alarm", "incident")  # the place beside its cameras
         self.side.setVisible(alarm)
         cams = list(c.camera_ids[:ALARM_CAMERAS]) if alarm else []
         for i, tile in enumerate(self.side_tiles):
@@ -285,12 +320,18 @@ class WallDisplay(QWidget):
 
     def _apply_map(self, *_args: object) -> None:
         c, view = self.content, self.map_view
-        if view is None or c.kind not in ("map", "alarm"):
+        if view is None:
+            return
+        incidents, routes = incident_layer(c)
+        view.dispatch.set_dispatch(incidents, routes)  # nothing unless an incident is shown
+        if c.kind not in ("map", "alarm", "incident"):
             return
         zoom = c.zoom if c.kind == "map" else ALARM_ZOOM
         layers = {k: (not c.layers or k in c.layers) for k in KIND_LABELS}
         view.set_view({"lat": c.lat, "lon": c.lon, "zoom": zoom, "layers": layers})
         view.select_asset(c.focus_asset_id, fly=False)
+        if routes:  # framed with the routes driving to it
+            view.dispatch.focus(c.incident_id, c.lat, c.lon)
 
     def _stop_tiles(self, tiles: list[VideoTile]) -> None:
         for tile in tiles:
@@ -322,6 +363,8 @@ class WallDisplay(QWidget):
             return (self.name or "Video wall", "")
         if c.kind == "alarm":
             what = f"⚠ ALARM · {c.title or c.alarm_id}"
+        elif c.kind == "incident":
+            what = f"⚠ INCIDENT · {c.title or c.incident_id}"
         else:  # "Camera · Gare — parvis": the kind stands out, names stay as people write them
             kind, _, rest = summary(c, self._name).partition(" · ")
             what = f"{kind.upper()} · {rest}"
@@ -334,7 +377,7 @@ class WallDisplay(QWidget):
         self.what.setText(what)
         self.what.setToolTip(what)
         self.who.setText(who)
-        alarm = "true" if self.content.kind == "alarm" else "false"
+        alarm = "true" if self.content.kind in ("alarm", "incident") else "false"
         if self.caption.property("alarm") != alarm:
             self.caption.setProperty("alarm", alarm)
             self.caption.style().unpolish(self.caption)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from PySide6.QtWidgets import QWidget
 
 from vigie.app.console import Console
+from vigie.app.controllers.cardholders import CardholdersController
 from vigie.app.controllers.map_view import MapController
 from vigie.app.controllers.modes import ModesController
 from vigie.app.controllers.mosaic import MosaicController
@@ -199,8 +200,34 @@ class ModesLivePanel(LivePanel):
         super().__init__(self.ctl.panel, owned=True)
 
     def set_shown(self, shown: bool) -> None:
+        # The preview's rings on the map show while the preview itself does.
         if shown:
             self.ctl.refresh()
+            self.ctl.panel.highlight_preview(fit=False)
+        else:
+            self.ctl.highlight([])
+
+    def close(self) -> None:
+        self.ctl.highlight([])
 
 
 register(PanelKind("modes", "City modes", lambda c, _pid, _s: ModesLivePanel(c)))
+
+
+class CardholdersLivePanel(LivePanel):
+    """Cardholders and exceptions (supervisors set them); the access decisions stream only while shown."""
+
+    def __init__(self, console: Console) -> None:
+        self.ctl = CardholdersController(console, console.session, console.session.cardholders)
+        super().__init__(self.ctl.panel, owned=True)
+
+    def set_shown(self, shown: bool) -> None:
+        if shown:
+            self.ctl.refresh()
+        self.ctl.set_watching(shown)
+
+    def close(self) -> None:
+        self.ctl.set_watching(False)
+
+
+register(PanelKind("cardholders", "Cardholders and exceptions", lambda c, _pid, _s: CardholdersLivePanel(c)))

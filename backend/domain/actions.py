@@ -11,6 +11,7 @@ so the backend can confirm a command from the store alone, whichever adapter car
 - access points: `lock` locked/unlocked, `badges_deactivated` ("B-1, B-2"),
   `temporary_access` ("B-3 until 2025-06-01T18:00:00Z, ...")
 - cameras: `preset` (the PTZ preset the camera reports it is at)
+- water sensors: `low_pressure_pct` (the low-pressure alarm threshold, % of nominal pressure)
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Action(StrEnum):
     BADGE_DEACTIVATE = "BADGE_DEACTIVATE"
     BADGE_GRANT_TEMPORARY = "BADGE_GRANT_TEMPORARY"
     CAMERA_GOTO_PRESET = "CAMERA_GOTO_PRESET"
+    SENSOR_LOW_PRESSURE_THRESHOLD = "SENSOR_LOW_PRESSURE_THRESHOLD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ class ActionSpec:
 
 
 _L, _S, _B, _A, _C = Kind.STREET_LIGHT, Kind.TRAFFIC_SIGNAL, Kind.BOLLARD, Kind.ACCESS_POINT, Kind.CAMERA
+_W = Kind.WATER_SENSOR
 
 ACTIONS: dict[Action, ActionSpec] = {
     s.action: s
@@ -74,6 +77,12 @@ ACTIONS: dict[Action, ActionSpec] = {
             params=("badge_id", "until"),
         ),
         ActionSpec(Action.CAMERA_GOTO_PRESET, "Go to a preset", (_C,), params=("preset",)),
+        ActionSpec(
+            Action.SENSOR_LOW_PRESSURE_THRESHOLD,
+            "Set the low-pressure alarm threshold",
+            (_W,),
+            params=("level_percent",),
+        ),
     )
 }
 
@@ -173,6 +182,8 @@ def describe(action: Action, params: Params) -> str:
             return f"badge {params.badge_id} allowed until {format_time(params.until)}"
         case Action.CAMERA_GOTO_PRESET:
             return f"at preset {params.preset}"
+        case Action.SENSOR_LOW_PRESSURE_THRESHOLD:
+            return f"low-pressure alarm at {params.level_percent} % of nominal"
     raise ValueError(action)
 
 
@@ -205,6 +216,8 @@ def target_attributes(action: Action, params: Params) -> dict[str, str]:
             return {"lock": "unlocked"}
         case Action.CAMERA_GOTO_PRESET:
             return {"preset": str(params.preset)}
+        case Action.SENSOR_LOW_PRESSURE_THRESHOLD:
+            return {"low_pressure_pct": str(params.level_percent)}
     return {}
 
 

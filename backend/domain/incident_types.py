@@ -183,4 +183,6 @@ TYPE_FOR_CAUSE: dict[str, str] = {
     "bollard_forced": "public_order",
     "bus_lane_blocked": "bus_lane_obstruction",
     "pressure_low": "water_leak",
+    "badge_denied": "door_forced",
+    "delivery_misuse": "road_obstruction",
 }

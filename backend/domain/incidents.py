@@ -63,6 +63,8 @@ MANUAL: dict[IncidentStatus, frozenset[IncidentStatus]] = {
     IS.CLOSED: frozenset(),
 }
 OPEN = frozenset({IS.NEW, IS.DISPATCHED, IS.IN_PROGRESS, IS.ON_HOLD})
+# A unit in these statuses is still on its way: its route stays on the incident.
+DRIVING_THERE = frozenset({UnitStatus.DISPATCHED, UnitStatus.EN_ROUTE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,18 @@ class Entry:
     text: str
     unit_id: str = ""
     unit_status: int = 0  # a UnitStatus for UNIT_STATUS entries
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRoute:
+    """An assigned unit's drive to the incident, as computed when it was sent (the console draws
+    it and counts its ETA down without asking for the route again)."""
+
+    unit_id: str
+    callsign: str
+    points: tuple[tuple[float, float], ...]  # (lat, lon) from the unit to the incident
+    distance_m: float
+    eta_at: float  # unix s: the send time plus the driving time at road speed
 
 
 @dataclass(slots=True)
@@ -117,6 +131,7 @@ class Incident:
     updated_at: float = 0.0
     sequence: int = 0
     units_ever: tuple[str, ...] = ()  # every unit ever assigned (ListIncidents' unit filter)
+    routes: tuple[UnitRoute, ...] = ()  # the assigned units still driving there
 
     @property
     def open(self) -> bool:
@@ -443,15 +458,24 @@ class IncidentBook:
         return self._change(inc, now, [Entry(now, by, EntryKind.UPDATED, "; ".join(said))], **changes)
 
     def unit_assigned(
-        self, incident_id: str, unit_id: str, callsign: str, by: str, now: float, why: str
+        self,
+        incident_id: str,
+        unit_id: str,
+        callsign: str,
+        by: str,
+        now: float,
+        why: str,
+        route: UnitRoute | None = None,
     ) -> Incident:
-        """A unit joins the incident; a NEW (or held) incident becomes DISPATCHED."""
+        """A unit joins the incident (with its route); a NEW (or held) incident becomes DISPATCHED."""
         inc = self._editable(incident_id)
         if inc.status is IS.RESOLVED:
             raise IncidentRefused(f"{inc.id} is RESOLVED: reopen it before sending a unit")
+        routes = tuple(r for r in inc.routes if r.unit_id != unit_id)
         changes: dict[str, object] = {
             "unit_ids": tuple(dict.fromkeys((*inc.unit_ids, unit_id))),
             "units_ever": tuple(dict.fromkeys((*inc.units_ever, unit_id))),
+            "routes": (*routes, route) if route is not None else routes,
         }
         entries = [
             Entry(now, by, EntryKind.ASSIGNED, f"{callsign} assigned" + (f": {why}" if why else ""), unit_id)
@@ -472,7 +496,10 @@ class IncidentBook:
         if inc is None or unit_id not in inc.unit_ids:
             return None
         units = tuple(u for u in inc.unit_ids if u != unit_id)
-        changes: dict[str, object] = {"unit_ids": units}
+        changes: dict[str, object] = {
+            "unit_ids": units,
+            "routes": tuple(r for r in inc.routes if r.unit_id != unit_id),
+        }
         entries = [
             Entry(now, by, EntryKind.RELEASED, f"{callsign} released" + (f": {why}" if why else ""), unit_id)
         ]
@@ -495,6 +522,8 @@ class IncidentBook:
                 Entry(now, by, EntryKind.UNIT_STATUS, f"{callsign} {status.name}", unit_id, int(status))
             )
         changes: dict[str, object] = {}
+        if status not in DRIVING_THERE and any(r.unit_id == unit_id for r in inc.routes):
+            changes["routes"] = tuple(r for r in inc.routes if r.unit_id != unit_id)
         if status is UnitStatus.ON_SCENE:
             if not inc.on_scene_at:
                 changes["on_scene_at"] = now

@@ -143,6 +143,10 @@ def restoring(action: Action, before: dict[str, str]) -> tuple[Action, Params] |
         case Action.ACCESS_LOCK | Action.ACCESS_UNLOCK:
             locked = before.get("lock") == "locked"
             return (Action.ACCESS_LOCK if locked else Action.ACCESS_UNLOCK), Params()
+        case Action.SENSOR_LOW_PRESSURE_THRESHOLD:
+            pct = before.get("low_pressure_pct", "")
+            ok = pct.isdigit() and 1 <= int(pct) <= 100
+            return (Action.SENSOR_LOW_PRESSURE_THRESHOLD, Params(level_percent=int(pct))) if ok else None
         case Action.CAMERA_GOTO_PRESET:
             preset = before.get("preset", "")
             return (Action.CAMERA_GOTO_PRESET, Params(preset=int(preset))) if preset.isdigit() else None

@@ -23,6 +23,22 @@ MAX_GRID = 8  # rows and columns of a mosaic: a wall of 8x8 tiles is already unr
 MIN_ZOOM, MAX_ZOOM = 1.0, 20.0
 MAX_TEXT = 200  # names and titles
 MAX_ALARM_CAMERAS = 16
+# An incident's units on their way, on a wall: few enough that every wall's content together stays
+# far below a gRPC message (WatchWalls sends all walls at once: 32 x 4 x 500 points ~ 1.3 MB).
+MAX_ROUTES = 4
+MAX_ROUTE_POINTS = 500
+
+
+def thin(
+    points: tuple[tuple[float, float], ...], most: int = MAX_ROUTE_POINTS
+) -> tuple[tuple[float, float], ...]:
+    """At most `most` of the points, evenly picked, the first and last kept (a drawn route)."""
+    if len(points) <= most:
+        return points
+    step = (len(points) - 1) / (most - 1)
+    return tuple(points[round(i * step)] for i in range(most))
+
+
 MAX_LAYERS = 32
 MAX_DISPLAY_CHARS = 64  # a display or console name, as shown in logs, tooltips and the audit trail
 MAX_ALLOWED_DISPLAYS = 32
@@ -77,11 +93,33 @@ class AlarmShot:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteShot:
+    """A unit's drive to the incident as it was at push time."""
+
+    unit_id: str
+    callsign: str
+    points: tuple[tuple[float, float], ...]
+    eta_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentShot:
+    incident_id: str
+    lat: float
+    lon: float
+    camera_ids: tuple[str, ...]
+    title: str
+    priority: int = 0
+    type: str = ""
+    routes: tuple[RouteShot, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ClearShot:
     """Nothing: the wall shows its name, waiting for content."""
 
 
-Shot = CameraShot | MosaicShot | MapShot | AlarmShot | ClearShot
+Shot = CameraShot | MosaicShot | MapShot | AlarmShot | IncidentShot | ClearShot
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +207,7 @@ def _check_text(value: str, what: str) -> None:
 def validate(shot: Shot | None) -> None:
     """Raise InvalidContent unless the shot can be shown (ids present, sane grid, zoom, position)."""
     if shot is None:
-        raise InvalidContent("content is required (camera, mosaic, map, alarm or clear)")
+        raise InvalidContent("content is required (camera, mosaic, map, alarm, incident or clear)")
     if isinstance(shot, CameraShot):
         if not shot.camera_id:
             raise InvalidContent("camera.camera_id is required")
@@ -200,6 +238,15 @@ def validate(shot: Shot | None) -> None:
         if len(shot.camera_ids) > MAX_ALARM_CAMERAS or not all(shot.camera_ids):
             raise InvalidContent(f"alarm.camera_ids: at most {MAX_ALARM_CAMERAS}, none empty")
         _check_text(shot.title, "alarm.title")
+    elif isinstance(shot, IncidentShot):
+        if not shot.incident_id or len(shot.incident_id) > 64:
+            raise InvalidContent("incident.incident_id is required (64 characters at most)")
+        _check_position(shot.lat, shot.lon, "incident.position")
+        if len(shot.camera_ids) > MAX_ALARM_CAMERAS or not all(shot.camera_ids):
+            raise InvalidContent(f"incident.camera_ids: at most {MAX_ALARM_CAMERAS}, none empty")
+        _check_text(shot.title, "incident.title")
+        if len(shot.routes) > MAX_ROUTES or any(len(r.points) > MAX_ROUTE_POINTS for r in shot.routes):
+            raise InvalidContent(f"incident.routes: at most {MAX_ROUTES} of {MAX_ROUTE_POINTS} points")
 
 
 def describe(shot: Shot | None) -> str:
@@ -215,6 +262,8 @@ def describe(shot: Shot | None) -> str:
     if isinstance(shot, MapShot):
         focus = f" focus {shot.focus_asset_id}" if shot.focus_asset_id else ""
         return f"map {shot.lat:.5f},{shot.lon:.5f} zoom {shot.zoom:g}{focus}"
+    if isinstance(shot, IncidentShot):
+        return f"incident {shot.incident_id} {shot.title!r} at {shot.lat:.5f},{shot.lon:.5f}"
     return f"alarm {shot.alarm_id} {shot.title!r} at {shot.lat:.5f},{shot.lon:.5f}"
 
 

@@ -20,7 +20,15 @@ from vigie.backend.domain.alarms import (
 from vigie.backend.domain.audit import AuditSink, join_targets
 from vigie.backend.security import principal
 from vigie.backend.services.audit_trail import audited
-from vigie.backend.services.convert import KIND_TO_PB, PB_TO_KIND, clip, seconds_of, time_range
+from vigie.backend.services.convert import (
+    KIND_TO_PB,
+    PB_TO_KIND,
+    PRIORITIES,
+    clip,
+    filter_problem,
+    request_range,
+    seconds_of,
+)
 from vigie.backend.services.resumable import fitting, follow, resume_refusal, snapshot
 from vigie.backend.store.alarms_sqlite import AlarmPersister, JournalQuery
 from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2
@@ -202,27 +210,18 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
                     grpc.StatusCode.INVALID_ARGUMENT, f"kinds contains {k}: not an Asset.Kind"
                 )
             q.kinds.append(PB_TO_KIND[k].value)
-        valid_states = {int(s) for s in AlarmState}
-        for s in request.states:
-            if s not in valid_states:
-                await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT, f"states contains {s}: not an Alarm.State"
-                )
-            q.states.append(int(s))
-        for p in request.priorities:
-            if not 1 <= p <= 4:
-                await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT, f"priorities contains {p}: must be 1..4"
-                )
-            q.priorities.append(p)
+        problem = filter_problem(
+            request.states, {int(s) for s in AlarmState}, "states", "not an Alarm.State"
+        ) or filter_problem(request.priorities, PRIORITIES, "priorities", "must be 1..4")
+        if problem:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        q.states = [int(s) for s in request.states]
+        q.priorities = list(request.priorities)
         q.districts = list(request.districts)
         q.asset_ids = list(request.asset_ids)
         q.text = request.text
         try:
-            q.start, q.end = time_range(
-                request.start if request.HasField("start") else None,
-                request.end if request.HasField("end") else None,
-            )
+            q.start, q.end = request_range(request)
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         alarms, total = await self.persister.query(q)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Container, Iterable
+from typing import Any
+
 from google.protobuf import timestamp_pb2
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -132,6 +135,24 @@ def command_to_pb(s: CommandSnapshot, replayed: bool = False) -> commands_pb2.Co
         pt = m.targets.add(asset_id=t.asset_id, stage=STAGE_TO_PB[t.stage], detail=clip(t.detail))  # type: ignore[arg-type]
         stamp(t.updated_at, pt.updated_at)
     return m
+
+
+PRIORITIES = range(1, 5)  # alarm and incident priorities
+
+
+def filter_problem(values: Iterable[int], valid: Container[int], field: str, what: str) -> str:
+    """A list filter's INVALID_ARGUMENT text for its first value outside `valid` ("" when none
+    is), e.g. "statuses contains 9: not an Incident.Status"."""
+    bad = next((v for v in values if v not in valid), None)
+    return "" if bad is None else f"{field} contains {bad}: {what}"
+
+
+def request_range(request: Any) -> tuple[float | None, float | None]:
+    """A list request's optional `start` and `end` fields as time_range() bounds (ValueError)."""
+    return time_range(
+        request.start if request.HasField("start") else None,
+        request.end if request.HasField("end") else None,
+    )
 
 
 def time_range(start: Timestamp | None, end: Timestamp | None) -> tuple[float | None, float | None]:

@@ -104,6 +104,12 @@ def incident_to_pb(i: Incident, out: incidents_pb2.Incident | None = None) -> in
     for name in ("created_at", "dispatched_at", "on_scene_at", "resolved_at", "closed_at", "updated_at"):
         ts(getattr(i, name), getattr(m, name))
     m.sequence = i.sequence
+    for r in i.routes:
+        mr = m.routes.add(unit_id=r.unit_id, callsign=r.callsign, distance_m=r.distance_m)
+        mr.destination.lat, mr.destination.lon = i.lat, i.lon
+        for lat, lon in r.points:
+            mr.polyline.add(lat=lat, lon=lon)
+        ts(r.eta_at, mr.eta_at)
     return m
 
 

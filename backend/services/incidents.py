@@ -17,13 +17,13 @@ from google.protobuf.message import Message
 
 from vigie.backend.dispatch import MAX_K, DispatchDesk, RoutingUnavailable
 from vigie.backend.domain.audit import AuditSink
-from vigie.backend.domain.incident_types import BY_CODE, THRESHOLDS, TYPES
+from vigie.backend.domain.incident_types import BY_CODE, THRESHOLDS, TYPE_FOR_CAUSE, TYPE_FOR_DEVICE, TYPES
 from vigie.backend.domain.incidents import Incident, IncidentError, IncidentStatus
 from vigie.backend.domain.units import Capability, UnknownUnit
 from vigie.backend.security import principal
 from vigie.backend.security.principal import Role
 from vigie.backend.services.audit_trail import audited
-from vigie.backend.services.convert import time_range
+from vigie.backend.services.convert import PRIORITIES, filter_problem, request_range
 from vigie.backend.services.dispatch_convert import (
     MAX_ID,
     MAX_OFFSET_M,
@@ -144,6 +144,8 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
             )  # type: ignore[arg-type]
             for s in t.steps:
                 m.steps.add(id=s.id, text=s.text, required=s.required)
+        resp.type_for_cause.update(TYPE_FOR_CAUSE)
+        resp.type_for_device_kind.update({k.value: code for k, code in TYPE_FOR_DEVICE.items()})
         for p in sorted(THRESHOLDS):
             th = THRESHOLDS[p]
             m2 = resp.thresholds.add(priority=p)
@@ -329,27 +331,19 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
                 await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT, "page_token is not a token this server issued"
                 )
-        for s in request.statuses:
-            if s not in IncidentStatus._value2member_map_:
-                await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT, f"statuses contains {s}: not an Incident.Status"
-                )
-            q.statuses.append(int(s))
-        for p in request.priorities:
-            if not 1 <= p <= 4:
-                await context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT, f"priorities contains {p}: must be 1..4"
-                )
-            q.priorities.append(p)
+        problem = filter_problem(
+            request.statuses, IncidentStatus._value2member_map_, "statuses", "not an Incident.Status"
+        ) or filter_problem(request.priorities, PRIORITIES, "priorities", "must be 1..4")
+        if problem:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        q.statuses = [int(s) for s in request.statuses]
+        q.priorities = list(request.priorities)
         q.types = list(request.types)
         q.districts = list(request.districts)
         q.unit_id = request.unit_id
         q.text = request.text
         try:
-            q.start, q.end = time_range(
-                request.start if request.HasField("start") else None,
-                request.end if request.HasField("end") else None,
-            )
+            q.start, q.end = request_range(request)
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         found, total = await self.desk.store.query(q)

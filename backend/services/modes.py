@@ -229,6 +229,7 @@ class ModeService(modes_pb2_grpc.ModeServiceServicer):
                 request.reason,
                 request.confirmed,
                 principal.current(),
+                include_recovered=request.include_recovered,
             )
         except ModeInvalid as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 
 from vigie.backend.domain.alarms import Alarm, AlarmEngine
 from vigie.backend.domain.assets import Kind
 from vigie.backend.domain.audit import AuditEntry, AuditSink
+from vigie.backend.domain.incidents import Incident
 from vigie.backend.domain.revlog import AssetStore
 from vigie.backend.domain.walls import (
+    MAX_ALARM_CAMERAS,
+    MAX_ROUTES,
     AlarmShot,
     CameraShot,
     ClearShot,
     Content,
+    IncidentShot,
     InvalidContent,
     MapShot,
     MosaicShot,
+    RouteShot,
     Shot,
     TooManyWalls,
     UnknownWall,
@@ -36,6 +41,7 @@ from vigie.backend.domain.walls import (
     clean_display,
     describe,
     may_attach,
+    thin,
     validate,
 )
 from vigie.backend.security import principal
@@ -63,6 +69,11 @@ def shot_from_pb(c: wall_pb2.WallContent) -> Shot | None:
     if kind == "alarm":
         a = c.alarm
         return AlarmShot(a.alarm_id, a.asset_id, a.position.lat, a.position.lon, tuple(a.camera_ids), a.title)
+    if kind == "incident":
+        i = c.incident
+        return IncidentShot(
+            i.incident_id, i.position.lat, i.position.lon, tuple(i.camera_ids), i.title, i.priority, i.type
+        )  # routes: always the incident's own, set when the push is checked
     if kind == "clear":
         return ClearShot()
     return None
@@ -86,6 +97,16 @@ def content_to_pb(c: Content, out: wall_pb2.WallContent | None = None) -> wall_p
         a.alarm_id, a.asset_id, a.title = s.alarm_id, s.asset_id, s.title
         a.position.lat, a.position.lon = s.lat, s.lon
         a.camera_ids.extend(s.camera_ids)
+    elif isinstance(s, IncidentShot):
+        i = m.incident
+        i.incident_id, i.title, i.priority, i.type = s.incident_id, s.title, s.priority, s.type
+        i.position.lat, i.position.lon = s.lat, s.lon
+        i.camera_ids.extend(s.camera_ids)
+        for r in s.routes:
+            mr = i.routes.add(unit_id=r.unit_id, callsign=r.callsign)
+            for lat, lon in r.points:
+                mr.polyline.add(lat=lat, lon=lon)
+            stamp(r.eta_at, mr.eta_at)
     elif isinstance(s, ClearShot):
         m.clear.SetInParent()
     m.pushed_by, m.console, m.version = c.pushed_by, c.console, c.version
@@ -130,6 +151,9 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
         self.alarm_journal = alarm_journal
         self.audit = audit
         self.heartbeat_s = heartbeat_s
+        # The incidents an incident push names (backend/server.py sets it once the dispatch desk
+        # exists); None: incident pushes are refused as unknown.
+        self.incident_of: Callable[[str], Incident | None] | None = None
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -305,6 +329,10 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
             if not shot.alarm_id:
                 raise PushRefused(invalid, "alarm.alarm_id is required", "invalid")
             shot = await self._complete_alarm(shot)
+        elif isinstance(shot, IncidentShot):
+            if not shot.incident_id:
+                raise PushRefused(invalid, "incident.incident_id is required", "invalid")
+            shot = self._complete_incident(shot)
         try:
             check_name(name)
             validate(shot)
@@ -337,11 +365,33 @@ class WallService(wall_pb2_grpc.WallServiceServicer):
             shot.title or _alarm_title(alarm),
         )
 
+    def _complete_incident(self, shot: IncidentShot) -> IncidentShot:
+        """Missing position, title, priority, type or cameras come from the incident, and the
+        routes of its units on their way always do (NOT_FOUND if unknown)."""
+        inc = self.incident_of(shot.incident_id) if self.incident_of is not None else None
+        if inc is None:
+            raise PushRefused(
+                grpc.StatusCode.NOT_FOUND, f"no incident with id {shot.incident_id[:64]}", "not_found"
+            )
+        positioned = bool(shot.lat or shot.lon)
+        return IncidentShot(
+            inc.id,
+            shot.lat if positioned else inc.lat,
+            shot.lon if positioned else inc.lon,
+            shot.camera_ids or inc.camera_ids[:MAX_ALARM_CAMERAS],
+            shot.title or f"P{inc.priority} · {inc.type.replace('_', ' ')} — {inc.street or inc.id}",
+            shot.priority or inc.priority,
+            shot.type or inc.type,
+            tuple(
+                RouteShot(r.unit_id, r.callsign, thin(r.points), r.eta_at) for r in inc.routes[:MAX_ROUTES]
+            ),
+        )
+
     def _check_assets(self, shot: Shot) -> None:
         cameras: tuple[str, ...] = ()
         if isinstance(shot, CameraShot):
             cameras = (shot.camera_id,)
-        elif isinstance(shot, MosaicShot | AlarmShot):
+        elif isinstance(shot, MosaicShot | AlarmShot | IncidentShot):
             cameras = tuple(c for c in shot.camera_ids if c)
         elif (
             isinstance(shot, MapShot) and shot.focus_asset_id and self.store.get(shot.focus_asset_id) is None

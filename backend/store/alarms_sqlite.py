@@ -27,7 +27,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
 import os
@@ -39,7 +38,8 @@ from dataclasses import dataclass, field
 
 from vigie.backend.domain.alarms import Alarm, AlarmEngine, AlarmState
 from vigie.backend.domain.assets import Kind
-from vigie.backend.store.files import open_private, private_dir, private_file
+from vigie.backend.store import journal_query
+from vigie.backend.store.files import claim_db
 
 log = logging.getLogger(__name__)
 
@@ -195,38 +195,21 @@ class AlarmDB:
 
     def query(self, q: JournalQuery) -> tuple[list[Alarm], int]:
         """Matching alarms newest first (raised_at, then id), and how many match in all."""
-        where: list[str] = []
-        args: list[object] = []
-        if q.start is not None:
-            where.append("raised_at >= ?")
-            args.append(q.start)
-        if q.end is not None:
-            where.append("raised_at < ?")
-            args.append(q.end)
-        for col, values in (
-            ("asset_kind", q.kinds),
-            ("district", q.districts),
-            ("asset_id", q.asset_ids),
-            ("state", q.states),
-            ("priority", q.priorities),
-        ):
-            if values:
-                where.append(f"{col} IN ({','.join('?' * len(values))})")
-                args.extend(values)
-        if q.text:
-            where.append("instr(search, ?) > 0")
-            args.append(q.text.lower())
-        cond = " AND ".join(where) or "1"
-        total = self.conn.execute(f"SELECT COUNT(*) FROM alarms WHERE {cond}", args).fetchone()[0]
-        page_cond, page_args = cond, list(args)
-        if q.after is not None:
-            page_cond += " AND (raised_at < ? OR (raised_at = ? AND num < ?))"
-            page_args += [q.after[0], q.after[0], q.after[1]]
-        rows = self.conn.execute(
-            f"SELECT data FROM alarms WHERE {page_cond} ORDER BY raised_at DESC, num DESC LIMIT ?",
-            [*page_args, q.limit],
-        ).fetchall()
-        return [alarm_from_json(r[0]) for r in rows], total
+        cond, args = journal_query.where(
+            "raised_at",
+            q.start,
+            q.end,
+            [
+                ("asset_kind", q.kinds),
+                ("district", q.districts),
+                ("asset_id", q.asset_ids),
+                ("state", q.states),
+                ("priority", q.priorities),
+            ],
+            q.text,
+        )
+        rows, total = journal_query.page(self.conn, "alarms", "raised_at", cond, args, q.after, q.limit)
+        return [alarm_from_json(r) for r in rows], total
 
     def get_many(self, ids: list[str]) -> dict[str, Alarm]:
         if not ids:
@@ -261,19 +244,7 @@ class AlarmPersister:
         self.max_pending = max(1, max_pending)
         self.on_trouble = on_trouble
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="alarm-db")
-        self._lock_fd: int | None = None
-        path = ":memory:"
-        if data_dir:
-            private_dir(data_dir)
-            fd = open_private(os.path.join(data_dir, FILE_NAME + ".lock"), os.O_RDWR)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._lock_fd = fd
-                path = os.path.join(data_dir, FILE_NAME)
-                private_file(path)  # before SQLite opens it: its -wal and -shm copy the mode
-            except OSError:
-                os.close(fd)
-                log.warning("%s is used by another backend: alarms are kept in memory only", data_dir)
+        path, self._lock_fd = claim_db(data_dir, FILE_NAME, "alarms")
         self.path = path
         self.db: AlarmDB = self._pool.submit(AlarmDB, path).result()
         self._pending: list[Alarm] = []

@@ -8,6 +8,7 @@ startup. A new file's directory entry is fsync-ed so the file survives a power c
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import stat
@@ -70,3 +71,23 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def claim_db(data_dir: str | None, file_name: str, what: str) -> tuple[str, int | None]:
+    """The path of `<data_dir>/<file_name>` (0600 before SQLite opens it, so its -wal and -shm copy
+    the mode) and the held lock's descriptor, to close at the end; ":memory:" and None with no
+    directory, or when another backend holds the file's lock (logged: `what` are kept in memory
+    only), rather than two backends mixing their sequences in one file."""
+    if not data_dir:
+        return ":memory:", None
+    private_dir(data_dir)
+    fd = open_private(os.path.join(data_dir, file_name + ".lock"), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        log.warning("%s is used by another backend: %s are kept in memory only", data_dir, what)
+        return ":memory:", None
+    path = os.path.join(data_dir, file_name)
+    private_file(path)
+    return path, fd

@@ -26,17 +26,25 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
 import os
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from vigie.backend.domain.incidents import RECENT_S, Entry, EntryKind, Incident, IncidentStatus, Step
+from vigie.backend.domain.incidents import (
+    RECENT_S,
+    Entry,
+    EntryKind,
+    Incident,
+    IncidentStatus,
+    Step,
+    UnitRoute,
+)
 from vigie.backend.domain.units import Capability, Unit, UnitStatus
-from vigie.backend.store.files import open_private, private_dir
+from vigie.backend.store import journal_query
+from vigie.backend.store.files import claim_db
 from vigie.backend.store.sql import Database, PostgresConn, SqlConn, SqliteConn
 
 log = logging.getLogger(__name__)
@@ -120,6 +128,16 @@ def incident_from_json(text: str) -> Incident:
     d["timeline"] = tuple(Entry(t, u, EntryKind(k), x, uid, us) for t, u, k, x, uid, us in d["timeline"])
     for k in ("alarm_ids", "asset_ids", "camera_ids", "unit_ids", "units_ever"):
         d[k] = tuple(d[k])
+    d["routes"] = tuple(  # absent in rows written before routes were kept
+        UnitRoute(
+            r["unit_id"],
+            r["callsign"],
+            tuple((lat, lon) for lat, lon in r["points"]),
+            r["distance_m"],
+            r["eta_at"],
+        )
+        for r in d.get("routes", ())
+    )
     return Incident(**d)
 
 
@@ -335,39 +353,18 @@ class _DB:
             self._put_meta(meta)
 
     def query(self, q: IncidentQuery) -> tuple[list[Incident], int]:
-        where: list[str] = []
-        args: list[Any] = []
-        if q.start is not None:
-            where.append("created_at >= ?")
-            args.append(q.start)
-        if q.end is not None:
-            where.append("created_at < ?")
-            args.append(q.end)
-        for col, values in (
+        columns = [
             ("status", q.statuses),
             ("type", q.types),
             ("priority", q.priorities),
             ("district", q.districts),
-        ):
-            if values:
-                where.append(f"{col} IN ({','.join('?' * len(values))})")
-                args.extend(values)
-        if q.unit_id:
-            where.append("instr(units, ?) > 0")
+        ]
+        cond, args = journal_query.where("created_at", q.start, q.end, columns, q.text)
+        if q.unit_id:  # any unit ever assigned ("units" is ",u1,u2,")
+            cond += " AND instr(units, ?) > 0"
             args.append(f",{q.unit_id},")
-        if q.text:
-            where.append("instr(search, ?) > 0")
-            args.append(q.text.lower())
-        cond = " AND ".join(where) or "TRUE"
-        total = self.conn.execute(f"SELECT COUNT(*) FROM incidents WHERE {cond}", args).fetchone()[0]
-        if q.after is not None:
-            cond += " AND (created_at < ? OR (created_at = ? AND num < ?))"
-            args += [q.after[0], q.after[0], q.after[1]]
-        rows = self.conn.execute(
-            f"SELECT data FROM incidents WHERE {cond} ORDER BY created_at DESC, num DESC LIMIT ?",
-            [*args, q.limit],
-        ).fetchall()
-        return [incident_from_json(r[0]) for r in rows], total
+        rows, total = journal_query.page(self.conn, "incidents", "created_at", cond, args, q.after, q.limit)
+        return [incident_from_json(r) for r in rows], total
 
     def get(self, incident_id: str) -> Incident | None:
         row = self.conn.execute("SELECT data FROM incidents WHERE id = ?", (incident_id,)).fetchone()
@@ -423,19 +420,8 @@ class SqliteIncidentStore:
             conn.close()
             log.warning("%s is used by another backend: incidents are kept in memory only", where.describe())
             return _DB(SqliteConn(":memory:"))
-        if where.data_dir:
-            private_dir(where.data_dir)
-            fd = open_private(os.path.join(where.data_dir, FILE_NAME + ".lock"), os.O_RDWR)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                log.warning(
-                    "%s is used by another backend: incidents are kept in memory only", where.data_dir
-                )
-                return _DB(SqliteConn(":memory:"))
-            self._lock_fd = fd
-        return _DB(where.connect(FILE_NAME, "vigie-backend incidents", synchronous="NORMAL"))
+        path, self._lock_fd = claim_db(where.data_dir, FILE_NAME, "incidents")
+        return _DB(SqliteConn(path, synchronous="NORMAL"))
 
     def load(self, history: int, now: float) -> Loaded:
         self.history = history

@@ -26,8 +26,10 @@ from vigie.backend.domain.walls import (
     CameraShot,
     ClearShot,
     Content,
+    IncidentShot,
     MapShot,
     MosaicShot,
+    RouteShot,
     Shot,
     Wall,
 )
@@ -41,6 +43,7 @@ SHOT_KINDS: dict[str, type] = {
     "mosaic": MosaicShot,
     "map": MapShot,
     "alarm": AlarmShot,
+    "incident": IncidentShot,
     "clear": ClearShot,
 }
 KIND_OF = {cls: kind for kind, cls in SHOT_KINDS.items()}
@@ -60,6 +63,11 @@ def shot_from_json(d: dict[str, Any] | None) -> Shot | None:
     for key in ("camera_ids", "layers"):  # tuples in memory, lists in JSON
         if key in d:
             d[key] = tuple(d[key])
+    if "routes" in d:
+        d["routes"] = tuple(
+            RouteShot(r["unit_id"], r["callsign"], tuple((a, b) for a, b in r["points"]), r["eta_at"])
+            for r in d["routes"]
+        )
     return cls(**d)
 
 

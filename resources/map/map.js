@@ -1438,5 +1438,52 @@
   })();
   window.vigieMap.dispatch = dispatchLayer;
 
+  // ---------------------------------------------------------------------------------------
+  // 11. highlight: a set of assets ringed (the city modes preview's devices)
+  // ---------------------------------------------------------------------------------------
+  // Fed by `highlightAssets` ({ids, color, fit}: the whole set each time; ids [] clears). Each
+  // asset the page knows gets a ring in `color` on its own canvas; `fit` frames them once.
+  // Drawn again on each assetsReset (a new snapshot may bring the ids it did not know).
+
+  var highlightLayer = (function () {
+    map.createPane('vgHighlight').style.zIndex = 455;
+    var renderer = L.canvas({ pane: 'vgHighlight', padding: 0.3 });
+    var group = L.layerGroup([], { pane: 'vgHighlight' }).addTo(map);
+    var last = { ids: [], color: '#f0883e', fit: false };
+    var drawn = 0;
+
+    function draw(fit) {
+      group.clearLayers();
+      drawn = 0;
+      var bounds = null;
+      last.ids.forEach(function (id) {
+        var ll = positionOf(String(id));
+        if (!ll) return;
+        group.addLayer(L.circleMarker(ll, {
+          renderer: renderer, radius: 9, weight: 3, color: last.color, opacity: 0.95,
+          fill: true, fillOpacity: 0.15, fillColor: last.color, interactive: false
+        }));
+        drawn++;
+        bounds = bounds ? bounds.extend(ll) : L.latLngBounds([ll, ll]);
+      });
+      if (fit && bounds) {
+        autoFit = null;
+        if (bounds.getNorthEast().equals(bounds.getSouthWest())) flyTo(bounds.getCenter());
+        else map.flyToBounds(bounds.pad(0.15), { maxZoom: 17, duration: 0.8 });
+      }
+    }
+
+    handlers.highlightAssets = function (msg) {
+      last = { ids: msg.ids || [], color: msg.color || '#f0883e', fit: !!msg.fit };
+      draw(last.fit);
+    };
+    var reset = handlers.assetsReset;
+    handlers.assetsReset = function (msg) { reset(msg); if (last.ids.length) draw(false); };
+    return {
+      stats: function () { return { ids: last.ids.slice(), color: last.color, drawn: drawn }; }
+    };
+  })();
+  window.vigieMap.highlight = highlightLayer;
+
   initBridge();
 })();

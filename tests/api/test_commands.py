@@ -164,7 +164,7 @@ def grant_until(hours: float) -> Timestamp:
 
 def test_list_actions(operator):
     actions = {a.action: a for a in operator.ListActions(C.ListActionsRequest(), timeout=5).actions}
-    assert len(actions) == 14
+    assert len(actions) == 15
     assert {a for a, s in actions.items() if s.critical} == {
         C.SIGNAL_FLASHING,
         C.BOLLARD_RAISE,
@@ -175,6 +175,8 @@ def test_list_actions(operator):
         "level_percent"
     ]
     assert list(actions[C.CAMERA_GOTO_PRESET].kinds) == [K.CAMERA]
+    threshold = actions[C.SENSOR_LOW_PRESSURE_THRESHOLD]
+    assert list(threshold.kinds) == [K.WATER_SENSOR] and list(threshold.params) == ["level_percent"]
 
 
 # (kind, attributes the device starts with, action, params, critical, attributes it ends with)

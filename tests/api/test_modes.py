@@ -106,6 +106,25 @@ def wait_state(checker: ModeStreamChecker, stream, run_id: str, states: set[int]
     return checker.runs[run_id]
 
 
+def return_and_wait(stub, checker: ModeStreamChecker, stream, run_id: str, reason: str) -> modes_pb2.ModeRun:
+    """Return to normal, then follow WatchModes until that return has ended; the run's state then."""
+    back = stub.ReturnToNormal(
+        modes_pb2.ReturnToNormalRequest(
+            idempotency_key=uuid.uuid4().hex, run_id=run_id, reason=reason, confirmed=True
+        ),
+        timeout=30,
+    )
+    checker.read_until_true(
+        stream,
+        lambda: (
+            checker.runs[run_id].sequence > back.run.sequence
+            and checker.runs[run_id].state in (R.RETURNED, R.RETURNED_PARTIAL)
+        ),
+        90,
+    )
+    return checker.runs[run_id]
+
+
 def results(stub, run_id: str, phase: int = 0) -> dict[str, modes_pb2.DeviceResult]:
     out: dict[str, modes_pb2.DeviceResult] = {}
     token = ""

@@ -371,11 +371,11 @@ def test_send_an_incident_to_a_wall_puts_its_place_and_scene_cameras_there(
         stub = wall_pb2_grpc.WallServiceStub(_viewer(backend.address))
         walls = stub.ListWalls(wall_pb2.ListWallsRequest(), timeout=10).walls
         c = next(w.content for w in walls if w.name == "wall-1")
-        return c if c.WhichOneof("content") == "alarm" else None
+        return c if c.WhichOneof("content") == "incident" else None
 
     qtbot.waitUntil(lambda: shown() is not None, timeout=30000)
-    got = shown().alarm
-    assert got.alarm_id == alarm.id and got.title.startswith(f"P{inc.priority} · ")
+    got = shown().incident  # the incident itself (linked alarm or not: tests/gui/test_incident_wall.py)
+    assert got.incident_id == inc.id and got.title.startswith(f"P{inc.priority} · ")
     assert (round(got.position.lat, 5), round(got.position.lon, 5)) == (round(inc.lat, 5), round(inc.lon, 5))
     # The scene cameras: the incident's own (the alarm's) first, at most four.
     linked = list(alarm.camera_ids)[:4]

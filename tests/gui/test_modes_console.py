@@ -5,6 +5,8 @@ disabled and why."""
 
 from __future__ import annotations
 
+import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -17,7 +19,7 @@ from tests.conftest import BackendProcess, open_channel
 from tests.gui.console_harness import ConsoleHarness
 from vigie.app.models.asset_table import AssetTableModel
 from vigie.app.wall.display import WallDisplay
-from vigie.v1 import assets_pb2, assets_pb2_grpc, commands_pb2, commands_pb2_grpc
+from vigie.v1 import assets_pb2, assets_pb2_grpc, commands_pb2, commands_pb2_grpc, modes_pb2, modes_pb2_grpc
 
 MODE = """
 [mode]
@@ -88,6 +90,65 @@ def street_lights(address: str) -> int:
         assets_pb2.ListAssetsRequest(kinds=[assets_pb2.Asset.STREET_LIGHT], page_size=10_000), timeout=10
     )
     return len(resp.assets)
+
+
+def page_js(qtbot, view, script: str):
+    out: list = []
+    view.run_js(script, out.append)
+    qtbot.waitUntil(lambda: bool(out), timeout=30000)
+    return out[0]
+
+
+def highlight_stats(qtbot, view) -> dict:
+    return json.loads(page_js(qtbot, view, "JSON.stringify(window.vigieMap.highlight.stats())"))
+
+
+def test_the_preview_rings_its_devices_on_the_map_and_show_on_map_frames_them(qtbot, consoles, modes_backend):
+    supervisor = consoles(modes_backend.address, "supervisor")
+    view = supervisor.map_ctl.view
+    qtbot.waitUntil(lambda: page_js(qtbot, view, "window.vigieMap.isReady()") is True, timeout=30000)
+    panel = open_modes_panel(qtbot, supervisor)
+    choose_mode(panel, "Test drill")
+    QTest.mouseClick(panel.preview_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.preview_value is not None, timeout=20000)
+    # The devices the backend says will change, asked here on a channel of the test's own.
+    stub = modes_pb2_grpc.ModeServiceStub(open_channel(modes_backend.address, "supervisor"))
+    preview = stub.Preview(
+        modes_pb2.PreviewRequest(mode_id="test_drill", scope=modes_pb2.ModeScope(whole_city=True)), timeout=30
+    )
+    expected = sorted(c.asset_id for c in preview.changes)
+    assert len(expected) == preview.total_changes > 0
+    qtbot.waitUntil(lambda: sorted(highlight_stats(qtbot, view)["ids"]) == expected, timeout=10000)
+    stats = highlight_stats(qtbot, view)
+    assert stats["drawn"] == len(expected)  # every one has a ring (the page knows them all)
+    assert stats["color"] == "#1f6feb"  # the mode's colour, from the test's mode file
+
+    # "Show on map" frames them: the map's centre moves to their middle.
+    page_js(qtbot, view, "window.vigieMap._map.setView([47.2, 4.9], 16, {animate: false}) && true")
+    QTest.mouseClick(panel.map_button, Qt.MouseButton.LeftButton)
+    listed = assets_pb2_grpc.AssetServiceStub(open_channel(modes_backend.address, "viewer")).ListAssets(
+        assets_pb2.ListAssetsRequest(kinds=[assets_pb2.Asset.STREET_LIGHT], page_size=10_000), timeout=10
+    )
+    chosen = [a for a in listed.assets if a.id in set(expected)]
+    assert len(chosen) == len(expected)
+    lats = [a.position.lat for a in chosen]
+    lons = [a.position.lon for a in chosen]
+    mid = ((min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2)
+
+    def centre() -> tuple[float, float]:
+        c = json.loads(page_js(qtbot, view, "JSON.stringify(window.vigieMap._map.getCenter())"))
+        return c["lat"], c["lng"]
+
+    qtbot.waitUntil(
+        lambda: abs(centre()[0] - mid[0]) < 0.005 and abs(centre()[1] - mid[1]) < 0.005, timeout=10000
+    )
+    if os.environ.get("VIGIE_SHOTS"):  # for the report: not part of the check
+        supervisor.window.grab().save(os.path.join(os.environ["VIGIE_SHOTS"], "modes-preview-map.png"))
+        panel.window().grab().save(os.path.join(os.environ["VIGIE_SHOTS"], "modes-preview-panel.png"))
+
+    # Closing the panel takes the rings away.
+    supervisor.manager.docks["modes"].requestCloseDockWidget()
+    qtbot.waitUntil(lambda: highlight_stats(qtbot, view)["ids"] == [], timeout=10000)
 
 
 def test_supervisor_activates_a_mode_and_the_banner_reaches_another_console_and_a_wall(

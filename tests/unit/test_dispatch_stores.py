@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from vigie.app.models.dispatch_records import (
+    Catalogue,
     IncidentRecord,
+    IncidentType,
     Thresholds,
     UnitRecord,
     timer_level,
@@ -93,10 +95,24 @@ def test_timer_levels_follow_the_thresholds_of_the_status():
     assert timer_level(new, None, 9999) == ""
 
 
-def test_an_alarm_cause_picks_its_incident_type_among_the_known_ones():
-    known = {"door_forced", "water_leak", "lighting_failure", "public_order", "equipment_fault"}
+def catalogue_of(codes: set[str]) -> Catalogue:
+    """A catalogue with these type codes and the backend's cause/kind tables, written out here."""
+    cat = Catalogue()
+    cat.types = {c: IncidentType(c, c, 2, "", ()) for c in codes}
+    cat.type_for_cause = {"door_forced": "door_forced", "pressure_low": "water_leak"}
+    cat.type_for_kind = {"street_light": "lighting_failure", "camera": "equipment_fault"}
+    return cat
+
+
+def test_an_alarm_cause_picks_its_incident_type_from_the_served_tables_among_the_known_ones():
+    known = catalogue_of({"door_forced", "water_leak", "lighting_failure", "public_order", "equipment_fault"})
     assert type_for_alarm("door_forced", "access_point", known) == "door_forced"
+    assert type_for_alarm("pressure_low", "water_sensor", known) == "water_leak"
     assert type_for_alarm("device_fault", "street_light", known) == "lighting_failure"
     assert type_for_alarm("device_fault", "camera", known) == "equipment_fault"
     assert type_for_alarm("something_new", "tram_station", known) == "public_order"
-    assert type_for_alarm("door_forced", "access_point", {"water_leak"}) == "water_leak"
+    assert type_for_alarm("door_forced", "access_point", catalogue_of({"water_leak"})) == "water_leak"
+    # Without the tables (an older backend), the kind and cause say nothing: the fallback.
+    bare = catalogue_of({"door_forced", "public_order"})
+    bare.type_for_cause, bare.type_for_kind = {}, {}
+    assert type_for_alarm("door_forced", "access_point", bare) == "public_order"

@@ -18,6 +18,8 @@ class MapBridge(QObject):
     # Dispatch (widgets/map/dispatch_layer.py): incidents, routes with their ETA, a focus.
     dispatchChanged = Signal(str)
     focusIncident = Signal(str)
+    # A set of assets ringed on the map (the city modes preview): {ids, color, fit}.
+    highlightAssets = Signal(str)
 
     # Page -> Python, re-emitted as typed signals for MapView.
     sig_ready = Signal()

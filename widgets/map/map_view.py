@@ -132,6 +132,7 @@ class MapView(QWidget):
         self.bridge.sig_view.connect(lambda v: setattr(self, "current_view", v))
         self.bridge.sig_hovered.connect(self._on_hovered)
         self.dispatch = DispatchLayer(self.bridge)  # incidents and routes
+        self._highlight: dict = {"ids": [], "color": "", "fit": False}  # ringed assets (city modes preview)
         self.bridge.sig_incident_clicked.connect(self.sig_incident_clicked)
         self.incident_types: list[tuple[str, str]] = []  # (code, name): "Create incident here ▸"
         self.hovered = ""
@@ -285,6 +286,12 @@ class MapView(QWidget):
             self.bridge.fitBounds.emit(json.dumps(bounds))
             self._fit = None
 
+    def highlight_assets(self, ids: list[str], color: str = "#f0883e", fit: bool = False) -> None:
+        """Ring these assets on the map (the whole set; [] clears); `fit` frames them once."""
+        self._highlight = {"ids": list(ids), "color": color, "fit": fit}
+        if self.ready:
+            self.bridge.highlightAssets.emit(json.dumps(self._highlight, separators=(",", ":")))
+
     def reload(self) -> None:
         self.ready = False
         self.dispatch.on_reload()
@@ -322,6 +329,9 @@ class MapView(QWidget):
         self._send_reset()
         self._dirty.clear()
         self.dispatch.on_ready()
+        if self._highlight["ids"]:
+            again = dict(self._highlight, fit=False)  # a reloaded page keeps the operator's view
+            self.bridge.highlightAssets.emit(json.dumps(again, separators=(",", ":")))
         if self._selected:
             self.bridge.selectAsset.emit(json.dumps({"id": self._selected, "fly": False}))
         self.sig_ready.emit()

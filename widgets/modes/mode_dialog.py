@@ -74,6 +74,8 @@ class ModesPanel(QWidget):
     sig_return = Signal(str, str, list)  # run id, reason, hand-changed devices to restore
     sig_journal = Signal()  # refresh the journal
     sig_journal_run = Signal(str)  # show this run's results
+    # The previewed devices to ring on the map: ids, the mode's colour, frame them ([] clears).
+    sig_highlight = Signal(list, str, bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,6 +116,13 @@ class ModesPanel(QWidget):
         self.preview_button = QPushButton("Preview")
         self.preview_button.clicked.connect(self._ask_preview)
         row.addWidget(self.preview_button)
+        self.map_button = QPushButton("Show on map")
+        self.map_button.setToolTip(
+            "Frame the devices this preview changes on the city map (they are ringed there)"
+        )
+        self.map_button.setEnabled(False)
+        self.map_button.clicked.connect(lambda: self.highlight_preview(fit=True))
+        row.addWidget(self.map_button)
         lay.addLayout(row)
         self.description = QLabel(objectName="modesHint")
         self.description.setWordWrap(True)
@@ -232,7 +241,16 @@ class ModesPanel(QWidget):
                 [[r.name, r.step, f"refuses: {r.reason} {r.detail}".strip()] for r in p.refusals]
                 + [[c.name, c.step, c.detail or f"held by {c.mode_name}"] for c in p.conflicts],
             )
+        self.map_button.setEnabled(p is not None and bool(p.changes))
+        self.highlight_preview(fit=False)
         self._update_activate()
+
+    def highlight_preview(self, fit: bool) -> None:
+        p = self.preview_value
+        if p is None:
+            self.sig_highlight.emit([], "", False)
+        else:
+            self.sig_highlight.emit(p.affected_ids(), p.mode.color, fit)
 
     def set_allowed(self, allowed: bool, why_not: str) -> None:
         """Whether the logged-in user may activate, retry and return (and why not)."""
@@ -385,7 +403,9 @@ class ModesPanel(QWidget):
         else:
             problem = ""
         ok = self.allowed and r is not None and not r.busy and bool(reason)
-        self.retry_button.setEnabled(ok and r.failed > 0)
+        # Refused devices (offline, fault, maintenance at activation) are resent if able now.
+        retryable = r is not None and (r.failed > 0 or (r.refused > 0 and r.state in ("ACTIVE", "PARTIAL")))
+        self.retry_button.setEnabled(ok and retryable)
         self.return_button.setEnabled(ok)
         self.return_button.setText("Confirm return to normal" if self.pending_return else "Return to normal…")
         self.run_problem.setText(problem)

@@ -40,6 +40,7 @@ ACT_S = {
     Kind.BOLLARD: (3.0, 6.0),
     Kind.ACCESS_POINT: (0.2, 0.4),
     Kind.CAMERA: (0.8, 1.5),
+    Kind.WATER_SENSOR: (0.3, 0.8),
 }
 REFUSALS = {
     Kind.STREET_LIGHT: ("lamp driver not answering", "circuit controller busy"),
@@ -47,6 +48,7 @@ REFUSALS = {
     Kind.BOLLARD: ("motor fault", "hydraulic pressure too low"),
     Kind.ACCESS_POINT: ("lock actuator jammed", "controller memory write failed"),
     Kind.CAMERA: ("PTZ motor fault", "PTZ head not answering"),
+    Kind.WATER_SENSOR: ("sensor configuration locked", "telemetry unit busy"),
 }
 
 

@@ -32,6 +32,7 @@ BOLLARDS = 50
 ACCESS_POINTS = 130
 DELIVERY_BAYS = 200
 WATER_SENSORS = 150
+DEFAULT_LOW_PRESSURE_PCT = "60"  # a water sensor's low-pressure alarm threshold, % of nominal
 POLICE = 20
 TECHNICAL = 40
 LIGHTS_PER_CIRCUIT = 40
@@ -928,6 +929,7 @@ def _place_points(rng, nodes, streets, adjacency, assets) -> None:
                     "main": main,
                     "sensor": "pressure+flow",
                     "diameter_mm": rng.choice(["150", "200", "300", "400"]),
+                    "low_pressure_pct": DEFAULT_LOW_PRESSURE_PCT,
                 },
             )
         )
