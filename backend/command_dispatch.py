@@ -42,6 +42,10 @@ STATE_TIMEOUT_S = {
     Action.BADGE_DEACTIVATE: 5.0,
     Action.BADGE_GRANT_TEMPORARY: 5.0,
     Action.CAMERA_GOTO_PRESET: 8.0,
+    Action.TSP_CONFIGURE: 8.0,
+    Action.TRAM_HOLD: 8.0,
+    Action.TRAM_RELEASE: 8.0,
+    Action.TRAM_SKIP_STATION: 8.0,
 }
 
 
