@@ -168,7 +168,9 @@ class Junction:
                 return Decision(False, reason=f"extension needed {need:.0f} s > max {r.max_extension_s} s")
             if ext > budget:
                 return Decision(False, reason=f"cross street at its max wait ({r.max_cross_wait_s} s)")
-            self.hold_phase, self.hold_until, self.hold_vehicle = phase, now + ext, vehicle_id
+            # Held from the green's normal end for `ext` more seconds (or until the vehicle clears).
+            end_in = e - self.clock % p.cycle_s
+            self.hold_phase, self.hold_until, self.hold_vehicle = phase, now + end_in + ext, vehicle_id
             self.last_grant = now
             return Decision(True, Strategy.GREEN_EXTENSION, cross_delay_s=ext)
         if not r.early_green:
