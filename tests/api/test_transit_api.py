@@ -72,8 +72,10 @@ def execute(commands, ids, action, **params) -> commands_pb2.CommandStatus:
         timeout=10,
     )
     last = r.status
-    for last in commands.WatchCommand(commands_pb2.WatchCommandRequest(command_id=r.status.command_id), timeout=30):
-        pass
+    for status in commands.WatchCommand(
+        commands_pb2.WatchCommandRequest(command_id=r.status.command_id), timeout=30
+    ):
+        last = status
     assert last.done
     return last
 
@@ -86,7 +88,12 @@ def test_lines_stops_and_vehicles_as_the_issue_sets_them(stubs):
     shuttle = [x for x in lines if x.mode == transit_pb2.SHUTTLE]
     assert len(bus) == 10 and len(tram) == 2 and len(shuttle) >= 2
     assert 60 <= sum(x.vehicles for x in bus) <= 100
-    stations = {a.id for a in assets.ListAssets(assets_pb2.ListAssetsRequest(kinds=[assets_pb2.Asset.TRAM_STATION]), timeout=10).assets}
+    stations = {
+        a.id
+        for a in assets.ListAssets(
+            assets_pb2.ListAssetsRequest(kinds=[assets_pb2.Asset.TRAM_STATION]), timeout=10
+        ).assets
+    }
     tram_stops = [s.station_asset_id for x in tram for s in x.stops]
     assert len(tram_stops) == 28 and set(tram_stops) == stations
     for x in bus:
@@ -96,7 +103,9 @@ def test_lines_stops_and_vehicles_as_the_issue_sets_them(stubs):
     vehicles = transit.ListVehicles(transit_pb2.ListVehiclesRequest(), timeout=10).vehicles
     assert len(vehicles) == sum(x.vehicles for x in lines)
     # Every transit vehicle is an asset too, with its line and schedule deviation.
-    listed = assets.ListAssets(assets_pb2.ListAssetsRequest(kinds=[assets_pb2.Asset.VEHICLE]), timeout=10).assets
+    listed = assets.ListAssets(
+        assets_pb2.ListAssetsRequest(kinds=[assets_pb2.Asset.VEHICLE]), timeout=10
+    ).assets
     by_id = {a.id: a for a in listed}
     for v in vehicles:
         a = by_id[v.id]
@@ -127,7 +136,13 @@ def test_tsp_switched_and_configured_by_commands(stubs):
     assert [t.stage for t in status.targets] == [commands_pb2.CONFIRMED], status
     got = wait_until(
         lambda: next(
-            (x for x in transit.GetTspConfig(transit_pb2.GetTspConfigRequest(junction_ids=[j]), timeout=10).junctions if x.enabled and x.rules.inhibit_s == 45),
+            (
+                x
+                for x in transit.GetTspConfig(
+                    transit_pb2.GetTspConfigRequest(junction_ids=[j]), timeout=10
+                ).junctions
+                if x.enabled and x.rules.inhibit_s == 45
+            ),
             None,
         ),
         10,
@@ -143,7 +158,9 @@ def test_tsp_switched_and_configured_by_commands(stubs):
                 idempotency_key=uuid.uuid4().hex,
                 asset_ids=[j],
                 action=commands_pb2.TSP_CONFIGURE,
-                params=commands_pb2.CommandParams(tsp_rules=transit_pb2.TspRules(max_cross_wait_s=500, max_extension_s=10)),
+                params=commands_pb2.CommandParams(
+                    tsp_rules=transit_pb2.TspRules(max_cross_wait_s=500, max_extension_s=10)
+                ),
             ),
             timeout=10,
         )
@@ -158,13 +175,21 @@ def test_tsp_switched_and_configured_by_commands(stubs):
 
 def test_tram_regulation_commands_and_their_refusals(stubs):
     transit, commands, assets, _ = stubs
-    trams = [v for v in transit.ListVehicles(transit_pb2.ListVehiclesRequest(line_ids=["T2"]), timeout=10).vehicles]
+    trams = [
+        v for v in transit.ListVehicles(transit_pb2.ListVehiclesRequest(line_ids=["T2"]), timeout=10).vehicles
+    ]
     tram = trams[0].id
     status = execute(commands, [tram], commands_pb2.TRAM_HOLD, hold_seconds=600)
     assert status.targets[0].stage == commands_pb2.CONFIRMED, status
     held = wait_until(
         lambda: next(
-            (v for v in transit.ListVehicles(transit_pb2.ListVehiclesRequest(line_ids=["T2"]), timeout=10).vehicles if v.id == tram and v.state == transit_pb2.TransitVehicle.HELD),
+            (
+                v
+                for v in transit.ListVehicles(
+                    transit_pb2.ListVehiclesRequest(line_ids=["T2"]), timeout=10
+                ).vehicles
+                if v.id == tram and v.state == transit_pb2.TransitVehicle.HELD
+            ),
             None,
         ),
         60,
@@ -189,12 +214,19 @@ def test_tram_regulation_commands_and_their_refusals(stubs):
             ),
             timeout=10,
         )
-    assert e.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "hold_seconds must be 1..900" in e.value.details()
+    assert (
+        e.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        and "hold_seconds must be 1..900" in e.value.details()
+    )
 
 
 def follower_of(vehicles, tram):
     """The tram behind `tram` on its line and direction (the nearest one behind)."""
-    same = [v for v in vehicles if v.line_id == tram.line_id and v.id != tram.id and v.state != transit_pb2.TransitVehicle.LAYOVER]
+    same = [
+        v
+        for v in vehicles
+        if v.line_id == tram.line_id and v.id != tram.id and v.state != transit_pb2.TransitVehicle.LAYOVER
+    ]
     ahead_of = [v for v in same if v.direction == tram.direction and v.distance_m != tram.distance_m]
     sign = 1 if tram.direction == 0 else -1
     behind = [v for v in ahead_of if sign * (tram.distance_m - v.distance_m) > 0]

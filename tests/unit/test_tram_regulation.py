@@ -42,7 +42,9 @@ def run_until(sim: TransitSim, cond, limit_s: int = 4 * 3600) -> None:
     raise AssertionError("the condition never came true in the simulated time allowed")
 
 
-def arrivals(sim: TransitSim, direction: int, stop: int, count: int, limit_s: int = 3 * 3600) -> list[tuple[float, str]]:
+def arrivals(
+    sim: TransitSim, direction: int, stop: int, count: int, limit_s: int = 3 * 3600
+) -> list[tuple[float, str]]:
     """The next `count` (time, tram) arrivals of T1 trams at `stop` going `direction`."""
     out: list[tuple[float, str]] = []
     trams = [v for v in sim.vehicles if v.line.id == "T1"]
