@@ -82,7 +82,7 @@ ACTIONS: dict[Action, ActionSpec] = {
             params=("badge_id", "until"),
         ),
         ActionSpec(Action.CAMERA_GOTO_PRESET, "Go to a preset", (_C,), params=("preset",)),
-        ActionSpec(Action.TSP_CONFIGURE, "Set transit priority rules", (_S,), params=("tsp",)),
+        ActionSpec(Action.TSP_CONFIGURE, "Set transit priority rules", (_S,), params=("tsp_rules",)),
         ActionSpec(Action.TRAM_HOLD, "Hold the tram at a station", (_V,), params=("hold_seconds",)),
         ActionSpec(Action.TRAM_RELEASE, "Release the tram", (_V,)),
         ActionSpec(Action.TRAM_SKIP_STATION, "Skip a station", (_V,), params=("station_id",)),
@@ -116,7 +116,7 @@ class Params:
     preset: int = 0
     hold_seconds: int = 0
     station_id: str = ""
-    tsp: TspRules | None = None
+    tsp_rules: TspRules | None = None
 
     def only(self, names: tuple[str, ...]) -> Params:
         """The same parameters keeping only `names` (the others back to defaults): a request is
@@ -160,9 +160,11 @@ def check_params(action: Action, params: Params, now: float) -> list[str]:
         out.append(f"hold_seconds must be 1..{MAX_HOLD_S} for {action.value} (got {params.hold_seconds})")
     if "station_id" in needed and not STATION_ID.fullmatch(params.station_id):
         out.append(f"station_id is required for {action.value}: a stop id such as T1-04")
-    if "tsp" in needed:
+    if "tsp_rules" in needed:
         out += (
-            ["tsp_rules: " + r for r in check_rules(params.tsp)] if params.tsp else ["tsp_rules is required"]
+            ["tsp_rules: " + r for r in check_rules(params.tsp_rules)]
+            if params.tsp_rules
+            else ["tsp_rules is required"]
         )
     return out
 
@@ -239,7 +241,7 @@ def target_attributes(action: Action, params: Params) -> dict[str, str]:
         case Action.CAMERA_GOTO_PRESET:
             return {"preset": str(params.preset)}
         case Action.TSP_CONFIGURE:
-            return {"tsp_rules": encode_rules(params.tsp)} if params.tsp else {}
+            return {"tsp_rules": encode_rules(params.tsp_rules)} if params.tsp_rules else {}
         case Action.TRAM_HOLD:
             return {"hold_s": str(params.hold_seconds)}
         case Action.TRAM_RELEASE:

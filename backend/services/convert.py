@@ -97,7 +97,7 @@ def command_request_from_pb(m: commands_pb2.ExecuteRequest) -> CommandRequest:
             preset=p.preset,
             hold_seconds=p.hold_seconds,
             station_id=p.station_id,
-            tsp=rules_from_pb(p.tsp_rules) if p.HasField("tsp_rules") else None,
+            tsp_rules=rules_from_pb(p.tsp_rules) if p.HasField("tsp_rules") else None,
         ),
         reason=m.reason,
         confirmed=m.confirmed,
@@ -132,8 +132,8 @@ def command_to_pb(s: CommandSnapshot, replayed: bool = False) -> commands_pb2.Co
     m.params.preset = s.params.preset
     m.params.hold_seconds = s.params.hold_seconds
     m.params.station_id = s.params.station_id
-    if s.params.tsp is not None:
-        rules_to_pb(s.params.tsp, m.params.tsp_rules)
+    if s.params.tsp_rules is not None:
+        rules_to_pb(s.params.tsp_rules, m.params.tsp_rules)
     stamp(s.created_at, m.created_at)
     for t in s.targets:
         # 500 targets at most (domain/commands.py), each detail clipped: one status stays < 2.5 MB.

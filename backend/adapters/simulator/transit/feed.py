@@ -126,8 +126,8 @@ class TransitFeed:
     def apply(self, action: Action, asset_id: str, params: Params) -> tuple[bool, str, dict[str, str]]:
         """Do it: (done, detail, the attributes the device now reports)."""
         if action is Action.TSP_CONFIGURE:
-            assert params.tsp is not None
-            return True, "rules set", {"tsp_rules": encode_rules(params.tsp)}
+            assert params.tsp_rules is not None
+            return True, "rules set", {"tsp_rules": encode_rules(params.tsp_rules)}
         try:
             if action is Action.TRAM_HOLD:
                 detail = self.sim.hold(asset_id, params.hold_seconds)
