@@ -21,6 +21,8 @@ from vigie.v1 import (
     alarms_pb2_grpc,
     assets_pb2,
     assets_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
     commands_pb2,
     commands_pb2_grpc,
     transit_pb2,
@@ -263,3 +265,33 @@ def test_a_long_hold_raises_bunching_on_the_follower_and_holding_it_clears_the_a
         f"bunching on {follower.id} returned to normal",
     )
     assert cleared.cleared_at.seconds > 0
+
+
+def test_preemption_along_a_route_forces_green_and_is_audited(city, stubs):
+    transit, _, _, _ = stubs
+    line = transit.ListLines(transit_pb2.ListLinesRequest(modes=[transit_pb2.BUS]), timeout=10).lines[0]
+    # The route of a P1 dispatch down the first third of line 1's street path.
+    route = list(line.path[: max(2, len(line.path) // 3)])
+    expected = set(line.junction_ids)
+    r = transit.RequestPreemption(
+        transit_pb2.RequestPreemptionRequest(
+            unit_id="veh-pol-01", incident_id="inc-1", route=route, duration_s=300, reason="P1 fire"
+        ),
+        timeout=10,
+    )
+    assert r.junction_ids and set(r.junction_ids) <= expected
+    cfg = transit.GetTspConfig(transit_pb2.GetTspConfigRequest(junction_ids=list(r.junction_ids)), timeout=10)
+    assert all(j.preempted for j in cfg.junctions)
+    with pytest.raises(grpc.RpcError) as e:
+        transit.RequestPreemption(
+            transit_pb2.RequestPreemptionRequest(unit_id="u", route=route[:1]), timeout=10
+        )
+    assert e.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "at least 2 points" in e.value.details()
+    ch = open_channel(city.address, "supervisor")
+    records = (
+        audit_pb2_grpc.AuditServiceStub(ch)
+        .ListAudit(audit_pb2.ListAuditRequest(action="transit.preempt", page_size=10), timeout=10)
+        .records
+    )
+    ch.close()
+    assert any(x.target == "veh-pol-01" and x.result == "ok" and x.reason == "P1 fire" for x in records)
