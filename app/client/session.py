@@ -17,6 +17,7 @@ from vigie.app.client.core import ClientCore
 from vigie.app.client.incidents import IncidentsClient
 from vigie.app.client.map import MapClient
 from vigie.app.client.modes import ModesClient
+from vigie.app.client.transit import TransitClient
 from vigie.app.client.units import UnitsClient
 from vigie.app.client.video import VideoClient
 from vigie.app.client.walls import WallsClient
@@ -43,6 +44,7 @@ class Session:
         self.incidents = IncidentsClient(core, flush_interval)
         self.units = UnitsClient(core, flush_interval)
         self.modes = ModesClient(core)
+        self.transit = TransitClient(core)
         self.active_modes = ActiveModesStore(self.modes)  # GUI side: the banners read it
 
         # The flat names (see the module doc).

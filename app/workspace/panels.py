@@ -17,6 +17,7 @@ from vigie.app.console import Console
 from vigie.app.controllers.map_view import MapController
 from vigie.app.controllers.modes import ModesController
 from vigie.app.controllers.mosaic import MosaicController
+from vigie.app.controllers.transport import TransportController
 from vigie.app.theme import RESOURCES, map_style
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.mosaic.layouts import LAYOUTS
@@ -204,3 +205,20 @@ class ModesLivePanel(LivePanel):
 
 
 register(PanelKind("modes", "City modes", lambda c, _pid, _s: ModesLivePanel(c)))
+
+
+class TransportLivePanel(LivePanel):
+    """Transport (docs/transport.md): line diagrams, corridor chart, junctions; live while shown."""
+
+    def __init__(self, console: Console) -> None:
+        self.ctl = TransportController(console.session, console.command_ctl, parent=console)
+        super().__init__(self.ctl.panel, owned=True)
+
+    def set_shown(self, shown: bool) -> None:
+        self.ctl.set_shown(shown)
+
+    def close(self) -> None:
+        self.ctl.set_shown(False)
+
+
+register(PanelKind("transport", "Transport", lambda c, _pid, _s: TransportLivePanel(c)))
