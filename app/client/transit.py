@@ -9,9 +9,11 @@ import grpc
 from PySide6.QtCore import QObject, Signal
 
 from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
+from vigie.app.client.streams import Resume, ResyncNeeded
 from vigie.app.models.transit import (
     CorridorRow,
     JunctionRecord,
+    PriorityRecord,
     TransitLine,
     TransitStop,
     TransitVehicleRecord,
@@ -32,6 +34,39 @@ STATES = {
     transit_pb2.TransitVehicle.HELD: "held",
     transit_pb2.TransitVehicle.LAYOVER: "layover",
 }
+
+
+EVENT_KINDS = {
+    transit_pb2.PriorityEvent.CHECK_IN: "check_in",
+    transit_pb2.PriorityEvent.GRANTED: "granted",
+    transit_pb2.PriorityEvent.DENIED: "denied",
+    transit_pb2.PriorityEvent.CHECK_OUT: "check_out",
+    transit_pb2.PriorityEvent.PREEMPTION_START: "preemption_start",
+    transit_pb2.PriorityEvent.PREEMPTION_END: "preemption_end",
+}
+STRATEGIES = {
+    transit_pb2.GREEN_EXTENSION: "green_extension",
+    transit_pb2.EARLY_GREEN: "early_green",
+    transit_pb2.PREEMPTION: "preemption",
+}
+
+
+def priority_record(m: transit_pb2.PriorityEvent) -> PriorityRecord:
+    return PriorityRecord(
+        m.sequence,
+        EVENT_KINDS.get(m.kind, ""),
+        m.junction_id,
+        m.vehicle_id,
+        m.line_id,
+        CLASSES.get(m.vehicle_class, ""),
+        STRATEGIES.get(m.strategy, ""),
+        m.reason,
+        m.lateness_s,
+        m.cross_delay_s,
+        m.time_saved_s,
+        m.position.lat,
+        m.position.lon,
+    )
 
 
 def line_record(m: transit_pb2.Line) -> TransitLine:
@@ -93,10 +128,13 @@ class TransitClient(QObject):
     sig_junctions = Signal(object)  # list[JunctionRecord]
     sig_corridor = Signal(object)  # list[CorridorRow]
     sig_failed = Signal(str, str)  # operation, why
+    sig_priority = Signal(object)  # list[PriorityRecord]: the requests checked in (snapshot), then events
 
     def __init__(self, core: ClientCore) -> None:
         super().__init__()
         self.core = core
+        self.resume = Resume()
+        core.on_start("transit-priority", self._watch)
 
     def list_lines(self) -> None:
         self.core.submit(
@@ -138,6 +176,29 @@ class TransitClient(QObject):
                 lambda r: self.sig_corridor.emit([corridor_row(x) for x in r.hours]),
             )
         )
+
+    # ---- the priority watch (resumes like every watch: app/client/streams.py) --------------
+
+    async def _open(self, resume: Resume) -> grpc.aio.UnaryStreamCall:
+        return self._stub().WatchPriority(
+            transit_pb2.WatchPriorityRequest(after_sequence=resume.position, epoch=resume.epoch)
+        )
+
+    def _on_message(self, msg: transit_pb2.WatchPriorityResponse) -> None:
+        kind = msg.WhichOneof("event")
+        if kind == "resync_needed":
+            self.resume.reset()
+            raise ResyncNeeded(msg.resync_needed.reason)
+        self.resume.position, self.resume.epoch = msg.sequence, msg.epoch
+        if kind == "snapshot":
+            self.sig_priority.emit([priority_record(e) for e in msg.snapshot.active])
+        elif kind == "events" and msg.events.events:
+            self.sig_priority.emit([priority_record(e) for e in msg.events.events])
+
+    async def _watch(self) -> None:
+        stream = self.core.stream("transit priority watch", self._open, self._on_message)
+        stream.resume = self.resume
+        await stream.run()
 
     def _stub(self) -> transit_pb2_grpc.TransitServiceStub:
         return self.core.stub(transit_pb2_grpc.TransitServiceStub)

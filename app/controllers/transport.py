@@ -12,7 +12,13 @@ from PySide6.QtCore import QObject, QTimer
 from vigie.app.client.session import Session
 from vigie.app.controllers.commands import CommandController
 from vigie.app.models.commands import CommandState
-from vigie.app.models.transit import CorridorRow, JunctionRecord, TransitLine, TransitVehicleRecord
+from vigie.app.models.transit import (
+    CorridorRow,
+    JunctionRecord,
+    PriorityRecord,
+    TransitLine,
+    TransitVehicleRecord,
+)
 from vigie.widgets.transport.line_diagram import DiagramLine, DiagramVehicle
 from vigie.widgets.transport.panel import TransportPanel
 
@@ -146,3 +152,43 @@ class TransportController(QObject):
             return
         stages = "; ".join(f"{t.stage.lower()}{' — ' + t.detail if t.detail else ''}" for t in state.targets)
         self.panel.set_command_state(f"{what}: {stages}")
+
+
+def map_rows(events: list[PriorityRecord]) -> list[dict]:
+    """Priority events as the map's TSP layer takes them (widgets/map/tsp_layer.py)."""
+    out = []
+    for e in events:
+        if e.kind == "granted":
+            how = "extension" if e.strategy == "green_extension" else "early green"
+            text = f"{e.line_id} {how} +{e.cross_delay_s:.0f} s"
+        elif e.kind == "denied":
+            text = f"{e.line_id} denied: {e.reason.split(' (')[0]}"
+        elif e.kind == "preemption_start":
+            text = f"PREEMPTED for {e.vehicle_id}"
+        else:
+            text = ""
+        out.append(
+            {
+                "junction_id": e.junction_id,
+                "lat": e.lat,
+                "lon": e.lon,
+                "kind": e.kind,
+                "line": e.line_id,
+                "vehicle": e.vehicle_id,
+                "text": text,
+            }
+        )
+    return out
+
+
+class TspMapFeed(QObject):
+    """Feeds one map's TSP layer from the priority watch; a child of the map view, so it goes
+    (and stops being called) with it."""
+
+    def __init__(self, session: Session, view: QObject, layer: object) -> None:
+        super().__init__(view)
+        self.layer = layer
+        session.transit.sig_priority.connect(self.on_events)
+
+    def on_events(self, events: list[PriorityRecord]) -> None:
+        self.layer.add_events(map_rows(events))  # type: ignore[attr-defined]

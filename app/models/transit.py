@@ -64,3 +64,22 @@ class CorridorRow:
 @dataclass(slots=True)
 class CorridorStats:
     rows: list[CorridorRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityRecord:
+    """One priority event at a junction (WatchPriority)."""
+
+    sequence: int
+    kind: str  # "check_in", "granted", "denied", "check_out", "preemption_start", "preemption_end"
+    junction_id: str
+    vehicle_id: str
+    line_id: str
+    vehicle_class: str
+    strategy: str  # "green_extension", "early_green", "preemption", ""
+    reason: str
+    lateness_s: int
+    cross_delay_s: float
+    time_saved_s: float
+    lat: float
+    lon: float

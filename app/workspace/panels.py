@@ -17,7 +17,7 @@ from vigie.app.console import Console
 from vigie.app.controllers.map_view import MapController
 from vigie.app.controllers.modes import ModesController
 from vigie.app.controllers.mosaic import MosaicController
-from vigie.app.controllers.transport import TransportController
+from vigie.app.controllers.transport import TransportController, TspMapFeed
 from vigie.app.theme import RESOURCES, map_style
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.mosaic.layouts import LAYOUTS
@@ -119,6 +119,8 @@ def make_map(console: Console, panel_id: str, state: dict, controls: bool = True
     # Incidents and routes on every map, presentation ones too (read from the back of the room).
     console.dispatch_ctl.sig_map.connect(ctl.set_dispatch)
     ctl.set_dispatch(*console.dispatch_ctl.map_payload())
+    # Junctions granting or denying transit priority (docs/transport.md), on every map.
+    TspMapFeed(console.session, view, view.tsp)
     return MapPanel(console, view, ctl, operated=controls)
 
 

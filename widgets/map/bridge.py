@@ -18,6 +18,8 @@ class MapBridge(QObject):
     # Dispatch (widgets/map/dispatch_layer.py): incidents, routes with their ETA, a focus.
     dispatchChanged = Signal(str)
     focusIncident = Signal(str)
+    # Transit signal priority (widgets/map/tsp_layer.py): junctions' latest grants and denials.
+    tspChanged = Signal(str)
 
     # Page -> Python, re-emitted as typed signals for MapView.
     sig_ready = Signal()
