@@ -7,6 +7,10 @@ seed whatever the wall clock does; the city simulator advances it by its tick ti
 flag. Lateness comes from traffic (a seeded congestion per line that varies over the day, and
 each trip's own pace) and signal waits; dwell grows with the time since the vehicle ahead left
 (passengers pile up), so late vehicles get later and bunch, as in real networks.
+
+Past 400 lines because one vehicle's step (running, stops, junctions and their check-in/out) and
+the regulator's instructions act on the same per-vehicle state; the rules, the plan and the
+statistics live in signals.py and stats.py.
 """
 
 from __future__ import annotations
