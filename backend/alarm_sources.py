@@ -53,6 +53,9 @@ TICK_S = 0.05
 STATUS_RULES: list[tuple[Kind | None, Status, str | None, str, int, str]] = [
     (Kind.WATER_SENSOR, Status.WARNING, "pressure low", "pressure_low", 2, "Water pressure low"),
     (Kind.ACCESS_POINT, Status.WARNING, "door forced", "door_forced", 1, "Door forced"),
+    # Transit headways past their thresholds (docs/transport.md): the vehicle reports them.
+    (Kind.VEHICLE, Status.WARNING, "bunching", "transit_bunching", 3, "Bunching"),
+    (Kind.VEHICLE, Status.WARNING, "service gap", "transit_gap", 3, "Service gap"),
     (None, Status.FAULT, None, "device_fault", 2, "Device fault"),
     (None, Status.OFFLINE, None, "device_offline", 3, "Device offline"),
 ]

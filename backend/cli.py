@@ -109,6 +109,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="badges the simulated people present at doors per second, city-wide (0: none)",
     )
     p.add_argument(
+        "--no-transit",
+        action="store_true",
+        help="no buses, trams or health shuttles in the simulated city (docs/transport.md; --quiet-city has none either)",
+    )
+    p.add_argument(
+        "--transit-speed",
+        type=float,
+        default=1.0,
+        help="simulated seconds of transit per real second (0.1..1000; faster for tests and benchmarks)",
+    )
+    p.add_argument(
         "--quiet-city",
         action="store_true",
         help="simulated devices change only when commanded: no spontaneous faults, recoveries, "
@@ -245,6 +256,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.incident_rate = 0.0 if args.quiet_city else 500.0
     if not 0 <= args.incident_rate <= 1_000_000:
         p.error("--incident-rate must be between 0 and 1000000 a day")
+    if not 0.1 <= args.transit_speed <= 1000:
+        p.error("--transit-speed must be between 0.1 and 1000")
     if not 0.1 <= args.dispatch_speedup <= 1000:
         p.error("--dispatch-speedup must be between 0.1 and 1000")
     if args.history < 1:
@@ -403,6 +416,8 @@ def build_network(args: argparse.Namespace) -> DeviceNetwork:
             events=not args.quiet_city,
             command_failure_rate=args.command_failure_rate,
             badge_rate=args.badge_rate,
+            transit=not (args.no_transit or args.quiet_city),  # a quiet city has no traffic either
+            transit_speed=args.transit_speed,
         )
     if not args.cameras:
         assert sim is not None

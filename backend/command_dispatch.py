@@ -43,6 +43,10 @@ STATE_TIMEOUT_S = {
     Action.BADGE_GRANT_TEMPORARY: 5.0,
     Action.CAMERA_GOTO_PRESET: 8.0,
     Action.SENSOR_LOW_PRESSURE_THRESHOLD: 5.0,
+    Action.TSP_CONFIGURE: 8.0,
+    Action.TRAM_HOLD: 8.0,
+    Action.TRAM_RELEASE: 8.0,
+    Action.TRAM_SKIP_STATION: 8.0,
 }
 
 

@@ -12,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from vigie.backend.access_control import AccessControl
 from vigie.backend.adapters.base import DeviceNetwork
+from vigie.backend.adapters.simulator.transit.engine import TransitSim
 from vigie.backend.alarm_sources import AlarmSources
 from vigie.backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
 from vigie.backend.disk_watch import MIB, DiskWatcher
@@ -42,6 +43,7 @@ from vigie.backend.services.commands import CommandService
 from vigie.backend.services.incidents import IncidentService
 from vigie.backend.services.map import MapService
 from vigie.backend.services.modes import ModeService
+from vigie.backend.services.transit import TransitService
 from vigie.backend.services.units import UnitService
 from vigie.backend.services.video import VideoService
 from vigie.backend.services.wall import WallService
@@ -69,6 +71,8 @@ from vigie.v1 import (
     map_pb2_grpc,
     modes_pb2,
     modes_pb2_grpc,
+    transit_pb2,
+    transit_pb2_grpc,
     video_pb2,
     video_pb2_grpc,
     wall_pb2,
@@ -90,6 +94,7 @@ SERVICE_NAMES = (
     incidents_pb2.DESCRIPTOR.services_by_name["UnitService"].full_name,
     modes_pb2.DESCRIPTOR.services_by_name["ModeService"].full_name,
     modes_pb2.DESCRIPTOR.services_by_name["CardholderService"].full_name,
+    transit_pb2.DESCRIPTOR.services_by_name["TransitService"].full_name,
 )
 
 _WRITERS = tuple(
@@ -285,6 +290,9 @@ class Backend:
         self.sampler = watch_backend(
             metrics, self.store, self.alarm_engine, self.alarm_store, self.audit_store, self.video, data_dir
         )
+        # Buses, trams, shuttles and signal priority (docs/transport.md), when the network runs them.
+        self.transit = TransitService(_transit_of(network), self.epoch, self.audit, heartbeat_s=heartbeat_s)
+        transit_pb2_grpc.add_TransitServiceServicer_to_server(self.transit, self.server)
         self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
@@ -398,3 +406,12 @@ class Backend:
     def _asset_kind(self, asset_id: str) -> Kind | None:
         a = self.store.get(asset_id)
         return None if a is None else a.kind
+
+
+def _transit_of(network: DeviceNetwork) -> TransitSim | None:
+    """The transit simulation of the network (or of one behind a CompositeNetwork), if any."""
+    for n in [network, *getattr(network, "networks", [])]:
+        feed = getattr(n, "transit", None)
+        if feed is not None:
+            return feed.sim
+    return None

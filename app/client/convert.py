@@ -173,11 +173,13 @@ def action_name(number: int) -> str:
 def execute_request(
     key: str, asset_ids: list[str], action: int, params: dict[str, Any], reason: str, confirmed: bool
 ) -> commands_pb2.ExecuteRequest:
-    """`params`: level_percent, badge_id, until (unix seconds), preset."""
+    """`params`: level_percent, badge_id, until (unix seconds), preset, hold_seconds, station_id."""
     p = commands_pb2.CommandParams(
         level_percent=int(params.get("level_percent", 0)),
         badge_id=str(params.get("badge_id", "")),
         preset=int(params.get("preset", 0)),
+        hold_seconds=int(params.get("hold_seconds", 0)),
+        station_id=str(params.get("station_id", "")),
     )
     if params.get("until"):
         p.until.FromNanoseconds(int(float(params["until"]) * 1e9))

@@ -19,6 +19,7 @@ from vigie.app.client.diagnostics import DiagnosticsClient
 from vigie.app.client.incidents import IncidentsClient
 from vigie.app.client.map import MapClient
 from vigie.app.client.modes import ModesClient
+from vigie.app.client.transit import TransitClient
 from vigie.app.client.units import UnitsClient
 from vigie.app.client.video import VideoClient
 from vigie.app.client.walls import WallsClient
@@ -46,6 +47,7 @@ class Session:
         self.units = UnitsClient(core, flush_interval)
         self.modes = ModesClient(core)
         self.diagnostics = DiagnosticsClient(core)
+        self.transit = TransitClient(core)
         self.active_modes = ActiveModesStore(self.modes)  # GUI side: the banners read it
         self.cardholders = CardholdersClient(core)
 

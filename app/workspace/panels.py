@@ -18,6 +18,7 @@ from vigie.app.controllers.cardholders import CardholdersController
 from vigie.app.controllers.map_view import MapController
 from vigie.app.controllers.modes import ModesController
 from vigie.app.controllers.mosaic import MosaicController
+from vigie.app.controllers.transport import TransportController, TspMapFeed
 from vigie.app.theme import RESOURCES, map_style
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.mosaic.layouts import LAYOUTS
@@ -119,6 +120,8 @@ def make_map(console: Console, panel_id: str, state: dict, controls: bool = True
     # Incidents and routes on every map, presentation ones too (read from the back of the room).
     console.dispatch_ctl.sig_map.connect(ctl.set_dispatch)
     ctl.set_dispatch(*console.dispatch_ctl.map_payload())
+    # Junctions granting or denying transit priority (docs/transport.md), on every map.
+    TspMapFeed(console.session, view, view.tsp)
     return MapPanel(console, view, ctl, operated=controls)
 
 
@@ -231,3 +234,20 @@ class CardholdersLivePanel(LivePanel):
 
 
 register(PanelKind("cardholders", "Cardholders and exceptions", lambda c, _pid, _s: CardholdersLivePanel(c)))
+
+
+class TransportLivePanel(LivePanel):
+    """Transport (docs/transport.md): line diagrams, corridor chart, junctions; live while shown."""
+
+    def __init__(self, console: Console) -> None:
+        self.ctl = TransportController(console.session, console.command_ctl, parent=console)
+        super().__init__(self.ctl.panel, owned=True)
+
+    def set_shown(self, shown: bool) -> None:
+        self.ctl.set_shown(shown)
+
+    def close(self) -> None:
+        self.ctl.set_shown(False)
+
+
+register(PanelKind("transport", "Transport", lambda c, _pid, _s: TransportLivePanel(c)))

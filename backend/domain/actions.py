@@ -12,6 +12,8 @@ so the backend can confirm a command from the store alone, whichever adapter car
   `temporary_access` ("B-3 until 2025-06-01T18:00:00Z, ...")
 - cameras: `preset` (the PTZ preset the camera reports it is at)
 - water sensors: `low_pressure_pct` (the low-pressure alarm threshold, % of nominal pressure)
+- traffic signals on transit lines: `tsp_rules` (domain/transit.py's encode_rules)
+- trams: `hold_s` (the hold in force, "0" none), `skip_station` (a stop id, "" none)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from vigie.backend.domain.assets import Asset, Kind
+from vigie.backend.domain.transit import TspRules, check_rules, encode_rules
 
 
 class Action(StrEnum):
@@ -41,6 +44,10 @@ class Action(StrEnum):
     BADGE_GRANT_TEMPORARY = "BADGE_GRANT_TEMPORARY"
     CAMERA_GOTO_PRESET = "CAMERA_GOTO_PRESET"
     SENSOR_LOW_PRESSURE_THRESHOLD = "SENSOR_LOW_PRESSURE_THRESHOLD"
+    TSP_CONFIGURE = "TSP_CONFIGURE"
+    TRAM_HOLD = "TRAM_HOLD"
+    TRAM_RELEASE = "TRAM_RELEASE"
+    TRAM_SKIP_STATION = "TRAM_SKIP_STATION"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,7 @@ class ActionSpec:
 
 _L, _S, _B, _A, _C = Kind.STREET_LIGHT, Kind.TRAFFIC_SIGNAL, Kind.BOLLARD, Kind.ACCESS_POINT, Kind.CAMERA
 _W = Kind.WATER_SENSOR
+_V = Kind.VEHICLE
 
 ACTIONS: dict[Action, ActionSpec] = {
     s.action: s
@@ -83,6 +91,10 @@ ACTIONS: dict[Action, ActionSpec] = {
             (_W,),
             params=("level_percent",),
         ),
+        ActionSpec(Action.TSP_CONFIGURE, "Set transit priority rules", (_S,), params=("tsp_rules",)),
+        ActionSpec(Action.TRAM_HOLD, "Hold the tram at a station", (_V,), params=("hold_seconds",)),
+        ActionSpec(Action.TRAM_RELEASE, "Release the tram", (_V,)),
+        ActionSpec(Action.TRAM_SKIP_STATION, "Skip a station", (_V,), params=("station_id",)),
     )
 }
 
@@ -101,6 +113,8 @@ KIND_LABELS = {
 BADGE_ID = re.compile(r"[A-Za-z0-9._-]{1,32}")
 MAX_GRANT_S = 7 * 86_400.0
 MAX_BADGE_ENTRIES = 200  # per list and access point: a controller's memory is finite
+MAX_HOLD_S = 900  # a tram held longer is a service suspension, not regulation
+STATION_ID = re.compile(r"[A-Za-z0-9]{1,8}-[0-9]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +123,9 @@ class Params:
     badge_id: str = ""
     until: float = 0.0  # unix seconds (0: not given)
     preset: int = 0
+    hold_seconds: int = 0
+    station_id: str = ""
+    tsp_rules: TspRules | None = None
 
     def only(self, names: tuple[str, ...]) -> Params:
         """The same parameters keeping only `names` (the others back to defaults): a request is
@@ -148,6 +165,16 @@ def check_params(action: Action, params: Params, now: float) -> list[str]:
             out.append(f"until ({format_time(params.until)}) must be within 7 days")
     if "preset" in needed and params.preset < 1:
         out.append(f"preset must be 1 or more for {action.value} (got {params.preset})")
+    if "hold_seconds" in needed and not 1 <= params.hold_seconds <= MAX_HOLD_S:
+        out.append(f"hold_seconds must be 1..{MAX_HOLD_S} for {action.value} (got {params.hold_seconds})")
+    if "station_id" in needed and not STATION_ID.fullmatch(params.station_id):
+        out.append(f"station_id is required for {action.value}: a stop id such as T1-04")
+    if "tsp_rules" in needed:
+        out += (
+            ["tsp_rules: " + r for r in check_rules(params.tsp_rules)]
+            if params.tsp_rules
+            else ["tsp_rules is required"]
+        )
     return out
 
 
@@ -184,6 +211,14 @@ def describe(action: Action, params: Params) -> str:
             return f"at preset {params.preset}"
         case Action.SENSOR_LOW_PRESSURE_THRESHOLD:
             return f"low-pressure alarm at {params.level_percent} % of nominal"
+        case Action.TSP_CONFIGURE:
+            return "transit priority rules set"
+        case Action.TRAM_HOLD:
+            return f"hold of {params.hold_seconds} s in force"
+        case Action.TRAM_RELEASE:
+            return "released"
+        case Action.TRAM_SKIP_STATION:
+            return f"will skip {params.station_id}"
     raise ValueError(action)
 
 
@@ -218,6 +253,14 @@ def target_attributes(action: Action, params: Params) -> dict[str, str]:
             return {"preset": str(params.preset)}
         case Action.SENSOR_LOW_PRESSURE_THRESHOLD:
             return {"low_pressure_pct": str(params.level_percent)}
+        case Action.TSP_CONFIGURE:
+            return {"tsp_rules": encode_rules(params.tsp_rules)} if params.tsp_rules else {}
+        case Action.TRAM_HOLD:
+            return {"hold_s": str(params.hold_seconds)}
+        case Action.TRAM_RELEASE:
+            return {"hold_s": "0"}
+        case Action.TRAM_SKIP_STATION:
+            return {"skip_station": params.station_id}
     return {}
 
 

@@ -16,6 +16,7 @@ from enum import IntEnum
 
 from vigie.backend.domain.assets import Asset, Kind
 from vigie.backend.domain.changelog import ChangeLog
+from vigie.backend.domain.transit import TRANSIT_FLEETS
 
 
 class UnitStatus(IntEnum):
@@ -115,9 +116,9 @@ def allowed_text(status: UnitStatus, table: dict[UnitStatus, frozenset[UnitStatu
 
 def unit_from_vehicle(a: Asset) -> Unit | None:
     """The unit for a vehicle asset (None for any other asset)."""
-    if a.kind is not Kind.VEHICLE:
-        return None
     fleet = a.attributes.get("fleet", "police")
+    if a.kind is not Kind.VEHICLE or fleet in TRANSIT_FLEETS:  # buses and trams are not dispatched
+        return None
     callsign = a.attributes.get("callsign", a.name)
     if fleet == "police":
         return Unit(a.id, callsign, fleet, "", (Capability.POLICE,))

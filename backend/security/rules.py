@@ -119,6 +119,18 @@ RULES: dict[str, Rule] = {
             "WatchAccessEvents": OPER,
         },
     ),
+    **_service(
+        "vigie.v1.TransitService",
+        # Rules and regulation change through CommandService (TSP_CONFIGURE, TRAM_*): its rules apply.
+        {
+            "ListLines": VIEW,
+            "ListVehicles": VIEW,
+            "GetTspConfig": VIEW,
+            "WatchPriority": VIEW,
+            "GetCorridorStats": VIEW,
+            "RequestPreemption": OPER,
+        },
+    ),
     **_service("grpc.health.v1.Health", {"Check": PUBLIC, "Watch": PUBLIC, "List": PUBLIC}),
     # Served only without --no-reflection (otherwise the service is not registered: UNIMPLEMENTED).
     # v1 and v1alpha (backend/observability/reflection.py): tools try v1 first and fall back only

@@ -12,7 +12,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from vigie.backend.domain.actions import Action, ActionSpec, Params
 from vigie.backend.domain.assets import Asset, Kind, Status
 from vigie.backend.domain.commands import CommandRequest, CommandSnapshot, Stage
-from vigie.v1 import assets_pb2, commands_pb2, common_pb2
+from vigie.backend.domain.transit import TspRules, VehicleClass
+from vigie.v1 import assets_pb2, commands_pb2, common_pb2, transit_pb2
 
 MAX_TEXT = 1000  # characters of any stored text sent out (the request bounds, backend/security/bounds.py)
 
@@ -97,6 +98,9 @@ def command_request_from_pb(m: commands_pb2.ExecuteRequest) -> CommandRequest:
             badge_id=p.badge_id,
             until=(seconds_of(p.until) or 0.0) if p.HasField("until") else 0.0,
             preset=p.preset,
+            hold_seconds=p.hold_seconds,
+            station_id=p.station_id,
+            tsp_rules=rules_from_pb(p.tsp_rules) if p.HasField("tsp_rules") else None,
         ),
         reason=m.reason,
         confirmed=m.confirmed,
@@ -129,6 +133,10 @@ def command_to_pb(s: CommandSnapshot, replayed: bool = False) -> commands_pb2.Co
     if s.params.until:
         stamp(s.params.until, m.params.until)
     m.params.preset = s.params.preset
+    m.params.hold_seconds = s.params.hold_seconds
+    m.params.station_id = s.params.station_id
+    if s.params.tsp_rules is not None:
+        rules_to_pb(s.params.tsp_rules, m.params.tsp_rules)
     stamp(s.created_at, m.created_at)
     for t in s.targets:
         # 500 targets at most (domain/commands.py), each detail clipped: one status stays < 2.5 MB.
@@ -175,3 +183,38 @@ def seconds_of(value: Timestamp | Duration) -> float | None:
         return value.ToNanoseconds() / 1e9
     except ValueError:
         return None
+
+
+CLASS_TO_PB: dict[VehicleClass, int] = {
+    VehicleClass.BUS: transit_pb2.CLASS_BUS,
+    VehicleClass.SHUTTLE: transit_pb2.CLASS_SHUTTLE,
+    VehicleClass.TRAM: transit_pb2.CLASS_TRAM,
+    VehicleClass.EMERGENCY: transit_pb2.CLASS_EMERGENCY,
+}
+PB_TO_CLASS: dict[int, VehicleClass] = {v: k for k, v in CLASS_TO_PB.items()}
+
+
+def rules_from_pb(m: transit_pb2.TspRules) -> TspRules:
+    """Unknown classes become EMERGENCY, which the rules' check refuses by name."""
+    return TspRules(
+        lines=tuple(m.lines),
+        classes=tuple(PB_TO_CLASS.get(c, VehicleClass.EMERGENCY) for c in m.classes),
+        min_lateness_s=m.min_lateness_s,
+        shuttle_min_lateness_s=m.shuttle_min_lateness_s,
+        inhibit_s=m.inhibit_s,
+        max_cross_wait_s=m.max_cross_wait_s,
+        max_extension_s=m.max_extension_s,
+        early_green=m.early_green,
+    )
+
+
+def rules_to_pb(r: TspRules, out: transit_pb2.TspRules) -> transit_pb2.TspRules:
+    out.lines.extend(r.lines)
+    out.classes.extend(CLASS_TO_PB[c] for c in r.classes)  # type: ignore[misc]
+    out.min_lateness_s = r.min_lateness_s
+    out.shuttle_min_lateness_s = r.shuttle_min_lateness_s
+    out.inhibit_s = r.inhibit_s
+    out.max_cross_wait_s = r.max_cross_wait_s
+    out.max_extension_s = r.max_extension_s
+    out.early_green = r.early_green
+    return out

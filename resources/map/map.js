@@ -1484,6 +1484,46 @@
     };
   })();
   window.vigieMap.highlight = highlightLayer;
+  // 12. transit signal priority: junctions that just granted (green ring), denied (red ring) or
+  //     are preempted (white ring), with a short label; each fades out after keep_s
+  // ---------------------------------------------------------------------------------------
+  // Fed by `tspChanged` ({junctions: [{junction_id, lat, lon, kind, line, vehicle, text}], keep_s},
+  // the whole set each time). See widgets/map/tsp_layer.py.
+  var tspLayer = (function () {
+    map.createPane('vgTsp').style.zIndex = 620;
+    var group = L.layerGroup([], { pane: 'vgTsp' }).addTo(map);
+    var last = [];
+    var COLORS = { granted: '#3fb950', denied: '#f85149', preemption_start: '#ffffff' };
+    function draw(msg) {
+      group.clearLayers();
+      last = msg.junctions || [];
+      last.forEach(function (j) {
+        var color = COLORS[j.kind] || '#8b949e';
+        L.circleMarker([+j.lat, +j.lon], {
+          pane: 'vgTsp', radius: 14, color: color, weight: 4, fill: true, fillOpacity: 0.15, interactive: false
+        }).addTo(group);
+        var html = '<div class="vg-tsp-label" style="color:' + escapeHtml(color) + ';font:600 12px sans-serif;' +
+          'white-space:nowrap;text-shadow:0 0 3px #000,0 0 3px #000">' + escapeHtml(j.text || j.kind) + '</div>';
+        L.marker([+j.lat, +j.lon], {
+          pane: 'vgTsp', interactive: false,
+          icon: L.divIcon({ className: 'vg-tsp-icon', html: html, iconSize: [220, 16], iconAnchor: [-16, 8] })
+        }).addTo(group);
+      });
+    }
+    handlers.tspChanged = draw;
+    return {
+      stats: function () {
+        return { junctions: last.length, kinds: last.map(function (j) { return j.kind; }) };
+      },
+      pixelOf: function (id) {
+        var j = last.filter(function (x) { return x.junction_id === id; })[0];
+        if (!j) return null;
+        var p = map.latLngToContainerPoint([+j.lat, +j.lon]);
+        return { x: p.x, y: p.y };
+      }
+    };
+  })();
+  window.vigieMap.tsp = tspLayer;
 
   initBridge();
 })();

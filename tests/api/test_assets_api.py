@@ -41,15 +41,19 @@ def list_all(stub, **kw) -> list[assets_pb2.Asset]:
 def test_city_has_every_kind_at_dijon_scale(stub):
     assets = list_all(stub, page_size=2000)
     kinds = {}
+    fleets: dict[str, int] = {}
     for a in assets:
         kinds[a.kind] = kinds.get(a.kind, 0) + 1
+        if a.kind == A.VEHICLE:
+            fleets[a.attributes["fleet"]] = fleets.get(a.attributes["fleet"], 0) + 1
     assert kinds[A.CAMERA] == 269
     assert kinds[A.STREET_LIGHT] == 5000
     assert 100 <= kinds[A.TRAFFIC_SIGNAL] <= 120
     assert kinds[A.BOLLARD] == 50
     assert kinds[A.DELIVERY_BAY] == 200
     assert kinds[A.WATER_SENSOR] == 150
-    assert kinds[A.VEHICLE] == 60
+    assert fleets["police"] + fleets["technical"] == 60  # the municipal fleet
+    assert 60 <= fleets["bus"] <= 100 and fleets["tram"] > 0 and fleets["shuttle"] > 0  # transit
     assert kinds[A.ACCESS_POINT] >= 120
     assert kinds[A.TRAM_STATION] >= 20
     a = assets[0]

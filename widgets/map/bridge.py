@@ -20,6 +20,8 @@ class MapBridge(QObject):
     focusIncident = Signal(str)
     # A set of assets ringed on the map (the city modes preview): {ids, color, fit}.
     highlightAssets = Signal(str)
+    # Transit signal priority (widgets/map/tsp_layer.py): junctions' latest grants and denials.
+    tspChanged = Signal(str)
 
     # Page -> Python, re-emitted as typed signals for MapView.
     sig_ready = Signal()

@@ -35,6 +35,7 @@ from vigie.widgets.map.bridge import MapBridge
 from vigie.widgets.map.dispatch_layer import DispatchLayer
 from vigie.widgets.map.mbtiles import TILE_URL, MBTilesReader, MBTilesSchemeHandler
 from vigie.widgets.map.offline_guard import OfflineGuard
+from vigie.widgets.map.tsp_layer import TspLayer
 from vigie.widgets.wall.send_menu import WallChoices
 
 COLUMNS = ["id", "kind", "name", "lat", "lon", "status", "heading", "label", "updated"]
@@ -133,6 +134,7 @@ class MapView(QWidget):
         self.bridge.sig_hovered.connect(self._on_hovered)
         self.dispatch = DispatchLayer(self.bridge)  # incidents and routes
         self._highlight: dict = {"ids": [], "color": "", "fit": False}  # ringed assets (city modes preview)
+        self.tsp = TspLayer(self.bridge)  # junctions granting or denying transit priority
         self.bridge.sig_incident_clicked.connect(self.sig_incident_clicked)
         self.incident_types: list[tuple[str, str]] = []  # (code, name): "Create incident here ▸"
         self.hovered = ""
@@ -295,6 +297,7 @@ class MapView(QWidget):
     def reload(self) -> None:
         self.ready = False
         self.dispatch.on_reload()
+        self.tsp.on_reload()
         self.web.load(self._page_url)
 
     def run_js(self, script: str, callback: Any = None) -> None:
@@ -332,6 +335,7 @@ class MapView(QWidget):
         if self._highlight["ids"]:
             again = dict(self._highlight, fit=False)  # a reloaded page keeps the operator's view
             self.bridge.highlightAssets.emit(json.dumps(again, separators=(",", ":")))
+        self.tsp.on_ready()
         if self._selected:
             self.bridge.selectAsset.emit(json.dumps({"id": self._selected, "fly": False}))
         self.sig_ready.emit()

@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from vigie.backend.adapters.base import DeviceAnswer, DeviceCommand, PtzAction, PtzCommand, PtzError
+from vigie.backend.adapters.simulator.transit.feed import TRANSIT_ACTIONS
 from vigie.backend.domain.actions import (
     MAX_BADGE_ENTRIES,
     Action,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from vigie.backend.adapters.simulator.simulator import CitySimulator
 
 ACK_S = (0.1, 0.5)
+TRANSIT_ACT_S = (0.2, 0.6)  # a junction controller or a tram's onboard computer takes the instruction
 ACT_S = {
     Kind.STREET_LIGHT: (0.5, 1.0),
     Kind.TRAFFIC_SIGNAL: (1.0, 2.0),
@@ -98,6 +100,8 @@ class Actuators:
         problem = self._cannot(a, cmd)
         if problem:
             return DeviceAnswer(False, problem)
+        if cmd.action in TRANSIT_ACTIONS:  # the transit feed answers for its vehicles and junctions
+            return self._transit(a, cmd)
         jam = ""  # a bollard that will jam: where it stays stuck (where it was)
         if self.rng.random() < self.failure_rate:
             reason = self.rng.choice(REFUSALS[a.kind])
@@ -117,6 +121,24 @@ class Actuators:
                 detail = f"acknowledged: {moving} (about {delay:.0f} s)"
         self._later(delay, self._finish, cmd, jam)
         return DeviceAnswer(True, detail)
+
+    def _transit(self, a: Asset, cmd: DeviceCommand) -> DeviceAnswer:
+        feed = self.sim.transit
+        if feed is None:
+            return DeviceAnswer(False, "no transit network in this city")
+        problem = feed.check(cmd.action, a, cmd.params)
+        if problem:
+            return DeviceAnswer(False, problem)
+        self._later(self.rng.uniform(*TRANSIT_ACT_S), self._finish_transit, cmd)
+        return DeviceAnswer(True, "acknowledged")
+
+    def _finish_transit(self, cmd: DeviceCommand) -> None:
+        feed, a = self.sim.transit, self.sim.device(cmd.asset_id)
+        if feed is None or a is None or a.status in (Status.OFFLINE, Status.FAULT, Status.MAINTENANCE):
+            return
+        done, _detail, attrs = feed.apply(cmd.action, a.id, cmd.params)
+        if done:
+            self.sim.transit_report(a.id, attrs)
 
     def _cannot(self, a: Asset, cmd: DeviceCommand) -> str:
         """What the device itself refuses, whatever its health ("" when it can do it)."""

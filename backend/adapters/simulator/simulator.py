@@ -50,6 +50,7 @@ from vigie.backend.adapters.simulator.people import BadgeTraffic, generate_peopl
 from vigie.backend.adapters.simulator.ptz import PtzHead
 from vigie.backend.adapters.simulator.steering import Steering
 from vigie.backend.adapters.simulator.telemetry import Anomaly, asset_seed
+from vigie.backend.adapters.simulator.transit.feed import TransitFeed
 from vigie.backend.adapters.simulator.video import SyntheticCamera
 from vigie.backend.domain.access import Cardholder
 from vigie.backend.domain.assets import Asset, Kind, MetricInfo, Status
@@ -104,8 +105,12 @@ class CitySimulator(DeviceNetwork):
         events: bool = True,
         command_failure_rate: float = 0.03,
         badge_rate: float = 0.5,
+        transit: bool = False,
+        transit_speed: float = 1.0,
     ) -> None:
-        """`badge_rate`: badges presented at doors per second city-wide (people.py)."""
+        """`badge_rate`: badges presented at doors per second city-wide (people.py); `transit`
+        runs buses, trams and health shuttles (transit/), `transit_speed` simulated seconds of
+        transit per real second."""
         self.churn_status = churn_status
         self.events = events
         if tick_s <= 0:
@@ -138,6 +143,16 @@ class CitySimulator(DeviceNetwork):
         self.actuators = Actuators(self, seed, command_failure_rate)
         self.badges = BadgeTraffic(generate_people(seed), seed, badge_rate)
         self.steering: dict[str, Steering] = {}  # vehicles driven to an incident (dispatch)
+        # Buses, trams and shuttles: their own assets after the city's (never patrolling units).
+        self.transit: TransitFeed | None = None
+        self._transit_index: list[int] = []
+        if transit:
+            self.transit = TransitFeed(self.city, seed, transit_speed, time.time())
+            self.transit.tag_junctions(self._current)
+            for a in self.transit.initial_assets():
+                self._index[a.id] = len(self._current)
+                self._transit_index.append(len(self._current))
+                self._current.append(a)
 
     # --- DeviceNetwork ------------------------------------------------------------------------------
 
@@ -251,6 +266,17 @@ class CitySimulator(DeviceNetwork):
         self._publish(out)
         return b
 
+    def transit_report(self, asset_id: str, attributes: dict[str, str]) -> None:
+        """A junction or transit vehicle reports the state a command gave it (vehicles report
+        their whole state from the transit simulation)."""
+        a = self.device(asset_id)
+        if a is None:
+            return
+        if a.kind is Kind.VEHICLE and self.transit is not None:
+            self.update_device(asset_id, attributes=self.transit.asset_of(asset_id, time.time()).attributes)
+            return
+        self.update_device(asset_id, last_seen=time.time(), attributes=dict(a.attributes, **attributes))
+
     def fault_device(self, asset_id: str, reason: str, attributes: dict[str, str]) -> None:
         """The device reports a fault (recorded for telemetry; it recovers like any other)."""
         now = time.time()
@@ -316,6 +342,8 @@ class CitySimulator(DeviceNetwork):
             self._current[i] = b
             initial.append(b)
         self._vehicles = [self._init_vehicle(i) for i in self._by_kind.get(Kind.VEHICLE, [])]
+        if self.transit is not None:
+            self.transit.sim.start = now
         self._last_tick = now
         self._publish(initial)
 
@@ -326,6 +354,10 @@ class CitySimulator(DeviceNetwork):
         self._last_tick = now
         out: list[Asset] = []
         self._move_vehicles(now, dt, out)
+        if self.transit is not None:
+            self.transit.advance(dt, self.device)
+            for i, a in zip(self._transit_index, self.transit.assets(now), strict=True):
+                self._set(i, a, out)
         if self.events:
             self._recover_due(now, out)
             self._random_events(now, out)

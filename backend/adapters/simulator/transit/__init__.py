@@ -1,0 +1,1 @@
+"""The simulated city's public transport: lines, timetables, signals with phases and priority."""
