@@ -210,7 +210,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " give consoles the same (vigie --time-zone)",
     )
     p.add_argument("--log-level", default="INFO")
+    bus = p.add_argument_group("cluster on NATS JetStream (see docs/cluster.md)")
+    bus.add_argument(
+        "--bus",
+        metavar="URL",
+        help="join a cluster of replicas on this NATS server (nats://HOST:PORT, several comma-separated):"
+        " device state in its JetStream KV, revisions valid on every replica, a leader elected",
+    )
+    bus.add_argument(
+        "--bus-replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="copies of every stream and bucket the backend creates (3 on a 3-node NATS cluster; default 1)",
+    )
+    bus.add_argument(
+        "--lease-ttl",
+        type=float,
+        default=6.0,
+        metavar="SECONDS",
+        help="the leader's lease: another replica takes over within this plus a third of it (default 6)",
+    )
     args = p.parse_args(argv)
+    if args.bus is not None and not all(
+        u.strip().startswith(("nats://", "tls://")) for u in args.bus.split(",")
+    ):
+        p.error("--bus takes nats://HOST:PORT (or tls://HOST:PORT), comma-separated")
+    if not 1 <= args.bus_replicas <= 5:
+        p.error("--bus-replicas must be between 1 and 5")
+    if not 1.0 <= args.lease_ttl <= 60.0:
+        p.error("--lease-ttl must be between 1 and 60 seconds")
     from vigie.backend.adapters.simulator import city_zone
 
     try:
@@ -419,6 +448,15 @@ async def serve(
     tls: grpc.ServerCredentials | None,
     modes: list | None = None,
 ) -> None:
+    replica = None
+    if args.bus:
+        from vigie.backend.bus.connection import BusOptions
+        from vigie.backend.bus.replica import Replica
+
+        urls = [u.strip() for u in args.bus.split(",")]
+        replica = await Replica.join(
+            BusOptions(urls, replicas=args.bus_replicas, lease_ttl_s=args.lease_ttl), history=args.history
+        )
     backend = Backend(
         network,
         history=args.history,
@@ -442,6 +480,7 @@ async def serve(
         incident_rate=args.incident_rate if not args.no_simulator else 0.0,
         dispatch_speedup=args.dispatch_speedup,
         modes=modes,
+        replica=replica,
     )
     port = await backend.start(args.listen)
     host = args.listen.rsplit(":", 1)[0]
