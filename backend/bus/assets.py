@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from vigie.backend.bus.codec import decode, encode, id_of, key_of
 from vigie.backend.bus.connection import ASSETS_STREAM, ASSETS_SUBJECT
@@ -29,100 +29,133 @@ log = logging.getLogger(__name__)
 PUBLISH_QUEUE = 200_000  # states waiting to go out (the city's whole state, several times over)
 
 
+FETCH = 2000  # states per pull: one request to the server, applied in one append
+
+
 class BusAssetStore(AssetStore):
     """An `AssetStore` whose changes come from the bus, numbered by stream sequence. `publish`
-    is not for adapters here: they publish through `LeaderPublisher`."""
+    is not for adapters here: they publish through `LeaderPublisher`.
+
+    It pulls from an ephemeral consumer and checks every sequence itself: a missing one is read
+    again from where it went missing (a consumer reset), and only when the stream no longer has
+    it (a device changed more than ASSETS_HISTORY times while this replica was behind) does the
+    history restart, so that consoles resync rather than miss it."""
 
     def __init__(self, history: int = 200_000) -> None:
         super().__init__(history=history)
         self.synced = asyncio.Event()
-        self._pending: list[Asset] = []
-        self._flush_scheduled = False
-        self._sub: Subscription | None = None
-        self.gaps = 0  # stream sequences skipped (should stay 0: each one resets the history)
+        self._task: asyncio.Task[None] | None = None
+        self._loaded_at = 0
+        self._retried = 0  # the sequence last read again after a gap
+        self.gaps = 0  # sequences the stream no longer had: each one restarted the history
 
     async def follow(self, js: JetStreamContext, timeout: float = 60.0) -> None:
         """Load the last state of every device, then follow; returns once loaded."""
         info = await js.stream_info(ASSETS_STREAM)
+        # Loaded once the stream's end as it is now is reached: what follows the last states
+        # may skip sequences (states replaced meanwhile), which are then read again in order.
+        self._loaded_at = info.state.last_seq
         if info.state.messages == 0:
             self._log.restore([], info.state.last_seq)
             self.synced.set()
-        self._sub = await js.subscribe(
-            f"{ASSETS_SUBJECT}.>",
-            stream=ASSETS_STREAM,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-            cb=self._on_msg,
-            pending_msgs_limit=1_000_000,
-            pending_bytes_limit=512 * 1024 * 1024,
-        )
+        self._task = asyncio.get_running_loop().create_task(self._pull(js), name="bus-assets")
         await asyncio.wait_for(self.synced.wait(), timeout)
 
     async def stop(self) -> None:
-        sub, self._sub = self._sub, None
-        if sub is not None:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
-    async def _on_msg(self, msg: Msg) -> None:
-        meta = msg.metadata
-        seq = meta.sequence.stream
-        if msg.headers and msg.headers.get("KV-Operation"):  # a delete or purge marker
-            asset = None
-        else:
+    async def _pull(self, js: JetStreamContext) -> None:
+        while True:
+            if self.synced.is_set():
+                config = ConsumerConfig(
+                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                    opt_start_seq=self._log.last + 1,
+                    ack_policy=AckPolicy.NONE,
+                    inactive_threshold=60.0,
+                )
+            else:  # the last state of every device first, then everything after
+                config = ConsumerConfig(
+                    deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+                    ack_policy=AckPolicy.NONE,
+                    inactive_threshold=60.0,
+                )
             try:
-                asset = decode(msg.data, seq)
-            except ValueError as exc:
-                log.error("asset state %d on %s dropped: %s", seq, msg.subject, exc)
-                asset = None
-        if not self.synced.is_set():
-            if asset is not None:
-                self._assets[asset.id] = asset
-            if meta.num_pending == 0:
-                self._log.restore([], seq)
-                self.synced.set()
-            return
-        if asset is None:
-            # Not a state (a marker): the next change cannot follow seq - 1 in this log.
-            self._flush()
-            self._reset(seq)
-            return
-        self._pending.append(asset)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+                sub = await js.pull_subscribe(f"{ASSETS_SUBJECT}.>", stream=ASSETS_STREAM, config=config)
+                try:
+                    while True:
+                        try:
+                            msgs = await sub.fetch(FETCH, timeout=1.0)
+                        except nats.errors.TimeoutError:
+                            continue
+                        if not self._take(msgs):
+                            break  # read again from the missing sequence
+                finally:
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the bus away, the consumer gone: start again from here
+                log.warning("following the asset stream: %r; again from %d", exc, self._log.last + 1)
+                await asyncio.sleep(0.5)
 
-    def _flush(self) -> None:
-        """Apply the states received since the last turn of the loop, in one append."""
-        self._flush_scheduled = False
-        batch, self._pending = self._pending, []
+    def _take(self, msgs: list[Msg]) -> bool:
+        """Apply a pulled batch; False (the rest unapplied) to read again from a missing sequence."""
         run: list[Asset] = []
-        expected = self._log.last + 1
-        for a in batch:
-            if a.revision != expected:
+        for msg in msgs:
+            meta = msg.metadata
+            seq = meta.sequence.stream
+            asset = self._decode(msg, seq)
+            if not self.synced.is_set():
+                if asset is not None:
+                    self._assets[asset.id] = asset
+                if meta.num_pending == 0 or seq >= self._loaded_at:
+                    self._log.restore([], seq)
+                    self.synced.set()
+                continue
+            expected = self._log.last + 1 + len(run)
+            if seq < expected:
+                continue  # read twice (a consumer made again): already applied
+            if seq > expected:
                 self._append(run)
                 run = []
-                self._reset(a.revision - 1)
-                expected = a.revision
-            run.append(a)
-            expected += 1
+                if self._retried != expected:
+                    self._retried = expected
+                    return False
+                self.gaps += 1
+                log.warning(
+                    "asset stream: %d came after %d, which the stream no longer has (this replica fell"
+                    " behind): history restarts",
+                    seq,
+                    expected - 1,
+                )
+                self._log.restore([], seq - 1)
+            if asset is None:  # not a state (a marker): it still takes its number
+                self._append(run)
+                run = []
+                self._log.restore([], seq)
+                continue
+            run.append(asset)
         self._append(run)
+        return True
+
+    @staticmethod
+    def _decode(msg: Msg, seq: int) -> Asset | None:
+        if msg.headers and msg.headers.get("KV-Operation"):  # a delete or purge marker
+            return None
+        try:
+            return decode(msg.data, seq)
+        except ValueError as exc:
+            log.error("asset state %d on %s dropped: %s", seq, msg.subject, exc)
+            return None
 
     def _append(self, states: list[Asset]) -> None:
         for a in states:
             self._assets[a.id] = a
         self._log.append(states)
-
-    def _reset(self, last: int) -> None:
-        """A gap in the sequence: the history restarts after `last` (older resumes resync)."""
-        if last != self._log.last:
-            self.gaps += 1
-            log.warning(
-                "asset stream: %d came after %d (this replica fell behind): history restarts",
-                last + 1,
-                self._log.last,
-            )
-            self._log.restore([], last)
 
     def publish(self, assets: Iterable[Asset]) -> int:
         raise RuntimeError("on the bus, states are published through LeaderPublisher")
@@ -135,7 +168,9 @@ class LeaderPublisher:
     def __init__(self, nc: Client) -> None:
         self.nc = nc
         self.leading = False
+        self.may_publish: Callable[[], bool] = lambda: self.leading  # the lease's fence
         self.sent = 0
+        self.fenced = 0  # states not sent: the lease could no longer be proven held
         self._queue: asyncio.Queue[list[Asset]] = asyncio.Queue()
         self._queued = 0
         self._task: asyncio.Task[None] | None = None
@@ -165,6 +200,9 @@ class LeaderPublisher:
         while True:
             batch = await self._queue.get()
             self._queued -= len(batch)
+            if not self.may_publish():
+                self.fenced += len(batch)
+                continue
             for a in batch:
                 await self.nc.publish(f"{ASSETS_SUBJECT}.{key_of(a.id)}", encode(a))
             self.sent += len(batch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
@@ -17,6 +18,11 @@ from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
+
+# A holder whose renewals fail (timeouts, the bus away) holds on until this share of the TTL has
+# passed since its last confirmed write, then steps down: before the key can expire and another
+# replica take it, so there are never two leaders (clocks permitting).
+MARGIN = 0.7
 
 
 class Lease:
@@ -40,7 +46,13 @@ class Lease:
         self.held = False
         self.gained_at = 0.0
         self._revision = 0
+        self._renewed = 0.0  # monotonic time of the last write the bus confirmed
         self._task: asyncio.Task[None] | None = None
+
+    def valid(self) -> bool:
+        """Held, and renewed recently enough that no other replica can hold it yet: what a
+        leader checks before each write it makes as the leader (a fence against a stalled one)."""
+        return self.held and time.monotonic() - self._renewed < MARGIN * self.ttl_s
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"lease-{self.key}")
@@ -65,8 +77,10 @@ class Lease:
                     self._revision = await self.bucket.update(
                         self.key, self.owner.encode(), last=self._revision
                     )
+                    self._renewed = time.monotonic()
                 else:
                     self._revision = await self.bucket.create(self.key, self.owner.encode())
+                    self._renewed = time.monotonic()
                     self.held = True
                     self.gained_at = time.monotonic()
                     log.warning("lease %s: %s is now the leader", self.key, self.owner)
@@ -76,8 +90,8 @@ class Lease:
                     await self._lose("another replica holds it")
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # the bus unreachable, a timeout: cannot prove we still hold it
-                if self.held:
+            except Exception as exc:  # the bus unreachable, a timeout: the lease runs on meanwhile
+                if self.held and time.monotonic() - self._renewed > MARGIN * self.ttl_s:
                     await self._lose(f"cannot renew: {exc!r}")
                 else:
                     log.debug("lease %s: cannot try: %r", self.key, exc)
@@ -94,6 +108,7 @@ class Lease:
         if entry.value != self.owner.encode() or entry.revision is None:
             return False
         self._revision = entry.revision
+        self._renewed = time.monotonic()
         if not self.held:
             self.held = True
             self.gained_at = time.monotonic()
@@ -105,3 +120,81 @@ class Lease:
         self.held = False
         log.warning("lease %s: %s steps down (%s)", self.key, self.owner, why)
         await self.on_loss()
+
+
+class LeaseThread:
+    """A `Lease` run on its own thread, event loop and connection, so that a busy backend loop
+    (thousands of changes a second) cannot delay its renewals into losing it. `on_change(held)`
+    is called on `loop` (the backend's) in the order the changes happened."""
+
+    def __init__(
+        self,
+        servers: str | list[str],
+        bucket: str,
+        key: str,
+        owner: str,
+        ttl_s: float,
+        loop: asyncio.AbstractEventLoop,
+        on_change: Callable[[bool], None],
+    ) -> None:
+        self.servers = servers
+        self.bucket_name = bucket
+        self.key = key
+        self.owner = owner
+        self.ttl_s = ttl_s
+        self.loop = loop
+        self.on_change = on_change
+        self.lease: Lease | None = None
+        self._ready = threading.Event()
+        self._own_loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name=f"lease-{key}", daemon=True)
+
+    def valid(self) -> bool:
+        return self.lease is not None and self.lease.valid()
+
+    @property
+    def held(self) -> bool:
+        return self.lease is not None and self.lease.held
+
+    def start(self, timeout: float = 30.0) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error is not None:
+            raise OSError(f"the lease could not start: {self._error!r}")
+
+    async def stop(self) -> None:
+        """Release the lease (another replica takes over at once) and end the thread."""
+        if self._own_loop is not None and self._stop is not None:
+            self._own_loop.call_soon_threadsafe(self._stop.set)
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 15.0)
+
+    def _main(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        import nats
+
+        try:
+            nc = await nats.connect(self.servers, name=f"vigie-lease-{self.owner}", max_reconnect_attempts=-1)
+            bucket = await nc.jetstream().key_value(self.bucket_name)
+        except Exception as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._own_loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+
+        async def gain() -> None:
+            self.loop.call_soon_threadsafe(self.on_change, True)
+
+        async def loss() -> None:
+            self.loop.call_soon_threadsafe(self.on_change, False)
+
+        self.lease = Lease(bucket, self.key, self.owner, self.ttl_s, gain, loss)
+        self.lease.start()
+        self._ready.set()
+        await self._stop.wait()
+        await self.lease.stop()
+        with contextlib.suppress(Exception):
+            await nc.close()

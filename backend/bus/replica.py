@@ -3,6 +3,8 @@ device adapters write into, and the lease that says whether it leads (runs what 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -10,8 +12,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from vigie.backend.bus.assets import BusAssetStore, LeaderPublisher
-from vigie.backend.bus.connection import Bus, BusOptions
-from vigie.backend.bus.lease import Lease
+from vigie.backend.bus.connection import LEASE_BUCKET, Bus, BusOptions
+from vigie.backend.bus.lease import LeaseThread
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,9 @@ class Replica:
         self.store = BusAssetStore(history=history)
         self.publisher = LeaderPublisher(bus.nc)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.lease = Lease(bus.leases, LEADER_KEY, self.owner, options.lease_ttl_s, self._gain, self._loss)
+        self.lease: LeaseThread | None = None
+        self._changes: asyncio.Queue[bool] = asyncio.Queue()
+        self._applier: asyncio.Task[None] | None = None
         self._lead: Callable[[], Awaitable[None]] | None = None
         self._follow: Callable[[], Awaitable[None]] | None = None
 
@@ -39,7 +43,7 @@ class Replica:
 
     @property
     def leading(self) -> bool:
-        return self.lease.held
+        return self.lease is not None and self.lease.held
 
     async def start(self, lead: Callable[[], Awaitable[None]], follow: Callable[[], Awaitable[None]]) -> None:
         """Load the city's state from the bus, then compete for the lease: `lead()` runs when
@@ -47,14 +51,45 @@ class Replica:
         stops being one (stop that work)."""
         self._lead, self._follow = lead, follow
         await self.store.follow(self.bus.js)
+        self.publisher.may_publish = self._may_publish
         self.publisher.start()
-        self.lease.start()
+        loop = asyncio.get_running_loop()
+        self._applier = loop.create_task(self._apply_changes(), name="leadership")
+        self.lease = LeaseThread(
+            self.options.url,
+            LEASE_BUCKET,
+            LEADER_KEY,
+            self.owner,
+            self.options.lease_ttl_s,
+            loop,
+            self._changes.put_nowait,
+        )
+        await loop.run_in_executor(None, self.lease.start)
+
+    def _may_publish(self) -> bool:
+        return self.lease is not None and self.lease.valid()
 
     async def stop(self) -> None:
-        await self.lease.stop()
+        if self.lease is not None:
+            await self.lease.stop()
+        if self._applier is not None:
+            self._applier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._applier
+        if self.publisher.leading:
+            await self._loss()
         await self.publisher.stop()
         await self.store.stop()
         await self.bus.close()
+
+    async def _apply_changes(self) -> None:
+        """Leadership changes, one at a time and in order (a start finishes before a stop)."""
+        while True:
+            held = await self._changes.get()
+            if held and not self.publisher.leading:
+                await self._gain()
+            elif not held and self.publisher.leading:
+                await self._loss()
 
     async def _gain(self) -> None:
         self.publisher.leading = True
