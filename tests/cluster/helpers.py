@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import nats
+import nats.errors
 import nats.js.errors
 
 from tests.conftest import BackendProcess, open_channel
@@ -134,3 +135,62 @@ def watch(stub: assets_pb2_grpc.AssetServiceStub, after: int = 0, epoch: str = "
 def revision_of(address: str) -> int:
     """The replica's current revision (ListAssets says it)."""
     return assets_stub(address).ListAssets(assets_pb2.ListAssetsRequest(page_size=1), timeout=30).revision
+
+
+def stream_state(
+    urls: list[str], stream: str = "KV_vigie_assets", timeout: float = 60
+) -> tuple[int, int, int, str]:
+    """(first_seq, last_seq, replicas, leader node) of a stream, asked of the cluster; while it
+    elects a new stream leader (a node killed), asked again until `timeout`."""
+
+    async def ask() -> tuple[int, int, int, str]:
+        nc = await nats.connect(urls, connect_timeout=5)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    info = await nc.jetstream().stream_info(stream)
+                    if info.cluster is None or info.cluster.leader:
+                        break
+                except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{stream} has no leader after {timeout} s")
+                await asyncio.sleep(0.2)  # the cluster electing: asked again under the deadline
+            leader = info.cluster.leader if info.cluster is not None else ""
+            return info.state.first_seq, info.state.last_seq, info.config.num_replicas or 1, leader or ""
+        finally:
+            await nc.close()
+
+    return asyncio.run(ask())
+
+
+def stream_holes(urls: list[str], first: int, last: int, stream: str = "KV_vigie_assets") -> list[int]:
+    """Sequences in [first, last] that the stream does not deliver (read with a consumer of our
+    own, through the cluster)."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    async def scan() -> list[int]:
+        nc = await nats.connect(urls, connect_timeout=5)
+        try:
+            sub = await nc.jetstream().pull_subscribe(
+                "$KV.vigie_assets.>",
+                stream=stream,
+                config=ConsumerConfig(
+                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                    opt_start_seq=first,
+                    ack_policy=AckPolicy.NONE,
+                ),
+            )
+            holes: list[int] = []
+            expected = first
+            while expected <= last:
+                for m in await sub.fetch(5000, timeout=10):
+                    seq = m.metadata.sequence.stream
+                    holes += range(expected, min(seq, last + 1))
+                    expected = max(expected, seq + 1)
+            return holes
+        finally:
+            await nc.close()
+
+    return asyncio.run(scan())
