@@ -73,6 +73,12 @@ test-all: $(GEN)
 clean:
 	rm -rf $(VENV) .venv-3.* protos/vigie/v1/*_pb2*.py* $(GEN)
 
+# A cluster on this machine (docs/cluster.md): nats-server (JetStream + MQTT listener), two backend
+# replicas on it, the console on both. ARGS: tools/demo_cluster.py options (--no-console, --ports).
+.PHONY: demo-cluster
+demo-cluster: $(GEN)
+	$(BIN)/python tools/demo_cluster.py $(ARGS)
+
 # Soak: the accelerated city, a scripted operator and backend restarts for MINUTES (default 30);
 # slopes, top growers, CSV and PNG under /tmp/vigie-soak-* (docs/soak.md). ARGS: more options.
 .PHONY: soak
