@@ -457,6 +457,9 @@ async def serve(
         replica = await Replica.join(
             BusOptions(urls, replicas=args.bus_replicas, lease_ttl_s=args.lease_ttl), history=args.history
         )
+        from vigie.backend.bus.commands import ClusterNetwork
+
+        network = ClusterNetwork(network, replica.bus.nc, lambda: replica.leading)  # type: ignore[assignment]
     backend = Backend(
         network,
         history=args.history,
