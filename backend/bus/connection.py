@@ -3,6 +3,7 @@ the cluster's epoch (the same on every replica, derived from the asset stream's 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ STREAMS: dict[str, tuple[list[str], float]] = {
 }
 
 LEASE_TTL_S = 6.0
+CONNECT_TIMEOUT_S = 15.0  # a replica that cannot reach the bus at start exits (status 1) saying so
 
 
 @dataclass
@@ -61,17 +63,35 @@ class Bus:
     async def connect(cls, options: BusOptions) -> Bus:
         """Connect (reconnecting for ever once connected) and make sure the buckets and streams
         exist. Raises OSError when the server cannot be reached at all."""
+
+        async def error(exc: Exception) -> None:
+            log.warning("bus %s: %r", options.url, exc)
+
+        async def disconnected() -> None:
+            log.warning("bus %s: disconnected, reconnecting", options.url)
+
+        async def reconnected() -> None:
+            log.warning("bus: reconnected to %s", nc.connected_url.netloc if nc.connected_url else "?")
+
         try:
-            nc = await nats.connect(
-                options.url,
-                name=options.name,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                connect_timeout=5,
-                allow_reconnect=True,
+            nc = await asyncio.wait_for(
+                nats.connect(
+                    options.url,
+                    name=options.name,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    connect_timeout=5,
+                    allow_reconnect=True,
+                    error_cb=error,
+                    disconnected_cb=disconnected,
+                    reconnected_cb=reconnected,
+                ),
+                CONNECT_TIMEOUT_S,
             )
-        except Exception as exc:  # nats raises its own classes, or OSError, for an unreachable server
-            raise OSError(f"cannot reach the bus at {options.url}: {exc}") from exc
+        except Exception as exc:  # nats raises its own classes, OSError or a timeout here
+            raise OSError(
+                f"cannot reach the bus at {options.url} within {CONNECT_TIMEOUT_S:.0f} s: {exc!r}"
+            ) from exc
         js = nc.jetstream()
         storage = StorageType.FILE
         assets = await js.create_key_value(
