@@ -3,6 +3,7 @@ production broker), restartable on the same port and data directory."""
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -42,6 +43,9 @@ class Mosquitto:
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
+            # Started as root, mosquitto becomes the user "mosquitto", who cannot write our private
+            # temporary directory: stay who we are, so persistence and the log work.
+            f"user {getpass.getuser()}\n"
             "persistence true\n"
             f"persistence_location {self.dir}/\n"
             "max_queued_messages 0\n"  # no limit: a backend away for a while gets everything

@@ -27,11 +27,11 @@ DEVICE_FLAGS = (*CITY, "--quiet-city", "--command-failure-rate", "0", "--badge-r
 
 
 class Setup:
-    def __init__(self, broker: Mosquitto, make_backend) -> None:
+    def __init__(self, broker: Mosquitto, make_backend, ack_timeout: str = "5") -> None:
         registry = city_devices_file(*CITY)
         self.devices = DevicesProcess(broker.url, *DEVICE_FLAGS, "--telemetry-interval", "0").start()
         self.backend = make_backend(
-            "--devices", broker.url, "--devices-file", str(registry), "--command-ack-timeout", "5"
+            "--devices", broker.url, "--devices-file", str(registry), "--command-ack-timeout", ack_timeout
         ).start()
         self.watch = AssetWatch(self.backend.address)
         self.operator = stub_for(self.backend.address, "operator")

@@ -4,8 +4,9 @@ docs/devices.md; commands go out on `.../cmd` with QoS 1 and their id, and `.../
 What a message means is `DeviceBook`'s job (book.py); the connection is `MqttLink`'s (link.py).
 This class only routes: states to the AssetStore (one publish per burst of messages), samples to
 bounded per-metric rings, badge events to the access control, acknowledgements to the command
-waiting for them. A command still unanswered when the connection comes back is sent again with
-the same id: the device acts once (docs/devices.md, "Commands").
+waiting for them. A command still unanswered when the connection comes back, or after RESEND_S, is
+sent again with the same id (a broker that lost it, a device that was away): the device acts once
+(docs/devices.md, "Commands").
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SAMPLES_PER_METRIC = 360  # the most recent samples kept per device and metric
 MAX_SERIES = 20_000  # device x metric series kept in all (bounds memory: ~0.75 GB at worst)
+RESEND_S = 3.0  # an unanswered command goes out again (same id) this often, until answered or abandoned
 SETTLE_S = 3.0  # at start, how long to wait for the broker's retained states before listing the silent
 
 
@@ -124,7 +126,13 @@ class MqttNetwork(DeviceNetwork):
             self.link.publish(topic, payload)
             self.book.counts["commands_sent"] += 1
         try:
-            return await asyncio.shield(fut)
+            while True:
+                try:
+                    return await asyncio.wait_for(asyncio.shield(fut), RESEND_S)
+                except TimeoutError:
+                    if self.link.connected.is_set():  # when it is not, reconnecting sends it again
+                        self.link.publish(*self._outstanding[key])
+                        self.book.counts["commands_resent"] += 1
         finally:  # answered, or abandoned at the caller's deadline (a late answer is then unmatched)
             self._acks.pop(key, None)
             self._outstanding.pop(key, None)
