@@ -55,7 +55,7 @@ def _check(i: int, d: Any, path: str) -> tuple[Asset | None, list[str]]:
     unknown = set(d) - {"id", "kind", "name", "district", "lat", "lon", "heading", "attributes"}
     if unknown:
         problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}")
-    if problems:
+    if problems or not isinstance(did, str):
         return None, problems
     asset = Asset(
         id=did,
