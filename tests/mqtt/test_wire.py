@@ -3,9 +3,12 @@ encode -> decode unchanged (expected values written out here)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from vigie.backend.adapters.mqtt import wire
+from vigie.backend.adapters.mqtt import load_registry, wire
 from vigie.backend.domain.actions import Action, Params
 from vigie.backend.domain.assets import Kind, Status
 
@@ -72,3 +75,31 @@ def test_broker_addresses():
     for bad in ("http://x:1", "mqtt://:1883", "mqtt://x:99999"):
         with pytest.raises(ValueError):
             wire.broker_address(bad)
+
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+
+
+@pytest.mark.parametrize(
+    ("schema", "decode"),
+    [
+        ("state", wire.decode_state),
+        ("telemetry", wire.decode_telemetry),
+        ("event", wire.decode_event),
+        ("cmd", wire.decode_cmd),
+        ("ack", wire.decode_ack),
+    ],
+)
+def test_the_documented_examples_are_accepted(schema, decode):
+    doc = json.loads((SCHEMAS / f"{schema}.schema.json").read_text())
+    assert doc["examples"]
+    for example in doc["examples"]:
+        decode(json.dumps(example).encode())  # raises BadPayload if the docs and the code disagree
+
+
+def test_the_documented_devices_file_loads(tmp_path):
+    doc = json.loads((SCHEMAS / "devices.schema.json").read_text())
+    path = tmp_path / "devices.json"
+    path.write_text(json.dumps(doc["examples"][0]))
+    (a,) = load_registry(path)
+    assert (a.id, a.kind, a.status) == ("lgt-00001", Kind.STREET_LIGHT, Status.OFFLINE)
