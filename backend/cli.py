@@ -209,6 +209,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the city's IANA time zone (default Europe/Paris): camera overlays, day and night, telemetry;"
         " give consoles the same (vigie --time-zone)",
     )
+    devices = p.add_argument_group("device network over MQTT (docs/devices.md)")
+    devices.add_argument(
+        "--devices",
+        default="simulator",
+        metavar="simulator|mqtt://HOST:PORT",
+        help="where the devices are: the in-process simulated city (default), or an MQTT broker",
+    )
+    devices.add_argument(
+        "--devices-file",
+        metavar="FILE",
+        help="the registered devices (JSON, docs/schemas/devices.schema.json; vigie-devices --write-registry)",
+    )
+    devices.add_argument(
+        "--discover",
+        action="store_true",
+        help="add an unregistered device when its first state arrives (it must carry lat and lon)",
+    )
+    devices.add_argument(
+        "--mqtt-client-id",
+        default="vigie-backend",
+        metavar="ID",
+        help="this backend's MQTT client id: its persistent session on the broker (one per backend)",
+    )
     p.add_argument("--log-level", default="INFO")
     bus = p.add_argument_group("cluster on NATS JetStream (see docs/cluster.md)")
     bus.add_argument(
@@ -240,6 +263,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--bus-replicas must be between 1 and 5")
     if not 1.0 <= args.lease_ttl <= 60.0:
         p.error("--lease-ttl must be between 1 and 60 seconds")
+    args.mqtt = None
+    if args.devices != "simulator":
+        from vigie.backend.adapters.mqtt.wire import broker_address
+
+        try:
+            args.mqtt = broker_address(args.devices)
+        except ValueError as exc:
+            p.error(f"--devices: {exc}")
+        if not args.devices_file and not args.discover:
+            p.error("--devices mqtt://... needs --devices-file FILE, --discover, or both")
+        if args.no_simulator:
+            p.error("--no-simulator goes with the simulated city; --devices mqtt://... already replaces it")
+        args.no_simulator = True  # the city is the broker's devices: no simulated alarms or incidents
+    elif args.devices_file or args.discover:
+        p.error("--devices-file and --discover go with --devices mqtt://HOST:PORT")
     from vigie.backend.adapters.simulator import city_zone
 
     try:
@@ -302,7 +340,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         import platformdirs
 
         args.data_dir = platformdirs.user_data_dir("vigie")
-    if args.no_simulator and not args.cameras:
+    if args.no_simulator and not args.cameras and args.mqtt is None:
         p.error("--no-simulator needs --cameras FILE (otherwise there is nothing to serve)")
     return args
 
@@ -347,6 +385,9 @@ def build_network(args: argparse.Namespace) -> DeviceNetwork:
     from vigie.backend.adapters.simulator import CitySimulator
 
     specs = load_catalogue(args.cameras) if args.cameras else []
+    if args.mqtt is not None:
+        mqtt = mqtt_network(args)
+        return mqtt if not specs else CompositeNetwork([mqtt, CameraNetwork(specs)])
     sim = None
     if not args.no_simulator:
         sim = CitySimulator(
@@ -373,6 +414,15 @@ def build_network(args: argparse.Namespace) -> DeviceNetwork:
             raise CatalogueError(clashes)
     cams = CameraNetwork(specs, district_of=sim.city.district_of if sim is not None else None)
     return cams if sim is None else CompositeNetwork([sim, cams])
+
+
+def mqtt_network(args: argparse.Namespace) -> DeviceNetwork:
+    """--devices mqtt://HOST:PORT with its devices file; raises RegistryError for a bad file."""
+    from vigie.backend.adapters.mqtt import MqttNetwork, load_registry
+
+    registered = load_registry(args.devices_file) if args.devices_file else []
+    host, port = args.mqtt
+    return MqttNetwork(host, port, registered, discover=args.discover, client_id=args.mqtt_client_id)
 
 
 def read_new_password(name: str) -> str:
@@ -555,10 +605,15 @@ def main(argv: list[str] | None = None) -> int:
     except TlsError as exc:
         print(f"vigie-backend: cannot serve TLS: {exc}", file=sys.stderr)
         return 2
+    from vigie.backend.adapters.mqtt import RegistryError
+
     try:
         network = build_network(args)
     except CatalogueError as exc:
         print(f"vigie-backend: invalid camera catalogue:\n{exc}", file=sys.stderr)
+        return 2
+    except RegistryError as exc:
+        print(f"vigie-backend: invalid devices file:\n{exc}", file=sys.stderr)
         return 2
     modes = load_city_modes(args)
     if isinstance(modes, int):
