@@ -1,10 +1,14 @@
 """`make demo-cluster`: a whole cluster on this machine (docs/cluster.md): a nats-server with
-JetStream and its MQTT listener, two backend replicas on it (the leader runs the simulated city
-and publishes it into the bus), and the console on both backends (on the first, if this console
-takes only one). Everything lives in a temporary directory and stops with the console (or Ctrl+C).
+JetStream and its MQTT listener, the simulated city as MQTT devices on that listener
+(`vigie-devices`, docs/devices.md), two backend replicas on the bus (the leader's MQTT adapter
+takes the devices' states into it), and the console on both backends (on the first, if this
+console takes only one). Everything lives in a temporary directory and stops with the console (or
+Ctrl+C).
 
-Options: --console-args "..." passed to the console; --no-console (the cluster only, until Ctrl+C);
---ports A,B the replicas' gRPC ports (default 50061,50062)."""
+Options: --simulator (the leader's in-process simulator instead of MQTT devices: the map then has
+the city's basemap and cameras their video); --console-args "..." passed to the console;
+--no-console (the cluster only, until Ctrl+C); --ports A,B the replicas' gRPC ports (default
+50061,50062)."""
 
 from __future__ import annotations
 
@@ -50,7 +54,29 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> 
     sys.exit(f"demo-cluster: nats-server not listening on {port} after {timeout} s")
 
 
-def start_replica(name: str, port: int, bus: str, work: Path) -> subprocess.Popen[str]:
+def start_devices(mqtt_port: int, work: Path) -> tuple[subprocess.Popen[str], Path]:
+    """The city as MQTT devices on NATS's MQTT listener, and the registry the replicas read."""
+    registry = work / "devices.json"
+    subprocess.run(
+        [sys.executable, "-m", "vigie.devices", "--write-registry", str(registry)], cwd=ROOT, check=True
+    )
+    log = open(work / "devices.log", "a")  # noqa: SIM115 - the child keeps it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vigie.devices", "--broker", f"mqtt://127.0.0.1:{mqtt_port}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("VIGIE_DEVICES_READY"):
+            print(f"demo-cluster: {line.split()[1]} MQTT devices connected (log {work / 'devices.log'})")
+            return proc, registry
+    sys.exit(f"demo-cluster: vigie-devices exited ({proc.wait()}); see {work / 'devices.log'}")
+
+
+def start_replica(name: str, port: int, bus: str, work: Path, devices: list[str]) -> subprocess.Popen[str]:
     log = open(work / f"{name}.log", "a")  # noqa: SIM115 - the child keeps it
     proc = subprocess.Popen(
         [
@@ -64,6 +90,7 @@ def start_replica(name: str, port: int, bus: str, work: Path) -> subprocess.Pope
             "--demo-users",
             "--bus",
             bus,
+            *devices,
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -89,6 +116,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ports", default="50061,50062")
     p.add_argument("--no-console", action="store_true")
+    p.add_argument("--simulator", action="store_true")
     p.add_argument("--console-args", default="")
     args = p.parse_args()
     ports = [int(x) for x in args.ports.split(",")]
@@ -110,8 +138,14 @@ def main() -> int:
         print(
             f"demo-cluster: NATS {bus} (JetStream), MQTT listener mqtt://127.0.0.1:{mqtt_port}; files in {work}"
         )
+        devices: list[str] = []
+        if not args.simulator:
+            dev, registry = start_devices(mqtt_port, work)
+            procs.append(dev)
+            devices = ["--devices", f"mqtt://127.0.0.1:{mqtt_port}", "--devices-file", str(registry)]
         for name, port in zip(("a", "b"), ports, strict=True):
-            procs.append(start_replica(name, port, bus, work))
+            client_id = ["--mqtt-client-id", f"vigie-backend-{name}"] if devices else []
+            procs.append(start_replica(name, port, bus, work, devices + client_id))
         backends = [f"127.0.0.1:{p}" for p in ports]
         if args.no_console:
             print("demo-cluster: running; Ctrl+C stops it")
