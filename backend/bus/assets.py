@@ -165,8 +165,10 @@ class LeaderPublisher:
     """What the device adapters publish into: states go to the bus while this replica leads
     (and are dropped otherwise: the leader's are the city's). In order, from one task."""
 
-    def __init__(self, nc: Client) -> None:
+    def __init__(self, nc: Client, view: AssetStore) -> None:
+        """`view`: the replica's store, what adapters read back (`get`): the city as the bus has it."""
         self.nc = nc
+        self.view = view
         self.leading = False
         self.may_publish: Callable[[], bool] = lambda: self.leading  # the lease's fence
         self.sent = 0
@@ -184,6 +186,9 @@ class LeaderPublisher:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    def get(self, asset_id: str) -> Asset | None:
+        return self.view.get(asset_id)
 
     def publish(self, assets: Iterable[Asset]) -> int:
         if not self.leading:

@@ -29,7 +29,7 @@ class Replica:
         self.options = options
         self.epoch = bus.epoch
         self.store = BusAssetStore(history=history)
-        self.publisher = LeaderPublisher(bus.nc)
+        self.publisher = LeaderPublisher(bus.nc, self.store)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease: LeaseThread | None = None
         self._changes: asyncio.Queue[bool] = asyncio.Queue()
@@ -83,13 +83,19 @@ class Replica:
         await self.bus.close()
 
     async def _apply_changes(self) -> None:
-        """Leadership changes, one at a time and in order (a start finishes before a stop)."""
+        """Leadership changes, one at a time and in order (a start finishes before a stop). A
+        failing start or stop is logged and the next change still applied."""
         while True:
             held = await self._changes.get()
-            if held and not self.publisher.leading:
-                await self._gain()
-            elif not held and self.publisher.leading:
-                await self._loss()
+            try:
+                if held and not self.publisher.leading:
+                    await self._gain()
+                elif not held and self.publisher.leading:
+                    await self._loss()
+            except Exception:
+                log.exception(
+                    "leadership %s: the leader's work failed to %s", self.owner, "start" if held else "stop"
+                )
 
     async def _gain(self) -> None:
         self.publisher.leading = True
