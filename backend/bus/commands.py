@@ -9,6 +9,8 @@ reply, or during a failover) is answered without acting twice."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -59,16 +61,23 @@ class ClusterNetwork:
         self._nc = nc
         self._leading = leading
         self._sub: Subscription | None = None
+        self._started = asyncio.Event()  # the network runs here: commands may act
+        self._pending: set[asyncio.Task[None]] = set()
+        self._running: dict[str, asyncio.Future[DeviceAnswer]] = {}
         self._answers: OrderedDict[str, DeviceAnswer] = OrderedDict()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._network, name)
 
     async def start(self, store: Any) -> None:
-        await self._network.start(store)
+        """Answer at once (no replica answering reads as no leader), acting once the network
+        has started (an MQTT adapter takes its retained states in first)."""
         self._sub = await self._nc.subscribe(SUBJECT, cb=self._serve)
+        await self._network.start(store)
+        self._started.set()
 
     async def stop(self) -> None:
+        self._started.clear()
         sub, self._sub = self._sub, None
         if sub is not None:
             try:
@@ -90,18 +99,43 @@ class ClusterNetwork:
         return DeviceAnswer(bool(d["ok"]), str(d["detail"]))
 
     async def _act(self, command: DeviceCommand) -> DeviceAnswer:
+        """Act once per command id: a resend gets the answer already given, or waits for the
+        one in progress."""
         done = self._answers.get(command.command_id)
         if done is not None:
             return done
-        answer = await self._network.command(command)
+        running = self._running.get(command.command_id)
+        if running is not None:
+            return await asyncio.shield(running)
+        running = self._running[command.command_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self._started.wait()
+            answer = await self._network.command(command)
+        except BaseException as exc:
+            running.set_exception(exc)
+            running.exception()  # retrieved: a resend that never came must not warn
+            raise
+        finally:
+            del self._running[command.command_id]
+        running.set_result(answer)
         self._answers[command.command_id] = answer
         while len(self._answers) > ANSWERS_KEPT:
             self._answers.popitem(last=False)
         return answer
 
     async def _serve(self, msg: Msg) -> None:
+        """Each request in a task of its own: a command waiting for its device never holds up
+        the next one."""
+        task = asyncio.get_running_loop().create_task(self._answer(msg))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _answer(self, msg: Msg) -> None:
         try:
-            answer = await self._act(decode_command(msg.data))
+            answer = await asyncio.wait_for(self._act(decode_command(msg.data)), REQUEST_TIMEOUT_S)
         except ValueError as exc:
             answer = DeviceAnswer(False, str(exc))
-        await msg.respond(json.dumps({"ok": answer.ok, "detail": answer.detail}).encode())
+        except TimeoutError:
+            return  # the sender has given up by now
+        with contextlib.suppress(nats.errors.Error):
+            await msg.respond(json.dumps({"ok": answer.ok, "detail": answer.detail}).encode())
