@@ -1,7 +1,8 @@
 """The cluster on NATS JetStream (docs/cluster.md): device changes -> the leader replica -> the
 JetStream KV bucket -> 2 replicas -> 20 watching clients (10 on each, in 4 processes).
 
-For each asked change rate, on a fresh nats-server (JetStream, `sync_interval: always`) and two
+For each asked change rate, on a fresh nats-server (JetStream, `sync_interval: always` unless
+`--sync default`) and two
 fresh replicas: per-replica CPU (% of one core) and RSS, the rate the clients received, the
 fan-out latency p50/p99 from a device's change (its `last_seen`, stamped by the simulator when it
 changes it) to a client receiving it, and whether a replica fell behind the bucket. The highest
@@ -70,7 +71,8 @@ def wait_line(path: Path, text: str, timeout: float) -> None:
 class Cluster:
     """One nats-server and two replicas, in a temporary directory."""
 
-    def __init__(self, rate: int) -> None:
+    def __init__(self, rate: int, sync_always: bool) -> None:
+        self.sync_always = sync_always
         self.dir = Path(tempfile.mkdtemp(prefix="vigie-cluster-bench-"))
         self.rate = rate
         self.port = free_port()
@@ -81,7 +83,9 @@ class Cluster:
         conf = self.dir / "nats.conf"
         conf.write_text(
             f'server_name: "bench"\nlisten: 127.0.0.1:{self.port}\n'
-            f'jetstream {{\n  store_dir: "{self.dir / "js"}"\n  sync_interval: always\n}}\n'
+            f'jetstream {{\n  store_dir: "{self.dir / "js"}"\n'
+            + ("  sync_interval: always\n" if self.sync_always else "")
+            + "}\n"
         )
         with open(self.dir / "nats.log", "ab") as log:
             self.nats = subprocess.Popen(
@@ -146,17 +150,36 @@ class Cluster:
                 p.wait(10)
 
 
-def client_process(addresses: list[str], seconds: float, out: mp.Queue) -> None:
-    """Watch each address (threads), count changes and their latency over `seconds`."""
+def token_for(address: str) -> str:
+    """One viewer login per replica, shared by its clients (the backend limits logins in flight
+    from one address, docs/security.md)."""
+    import grpc
+
+    from vigie.v1 import auth_pb2, auth_pb2_grpc
+
+    with grpc.insecure_channel(address) as ch:
+        return (
+            auth_pb2_grpc.AuthServiceStub(ch)
+            .Login(auth_pb2.LoginRequest(user="viewer", password="viewer", console="bench"), timeout=30)
+            .token
+        )
+
+
+def client_process(addresses: list[tuple[str, str]], seconds: float, out: mp.Queue) -> None:
+    """Watch each (address, token) (threads), count changes and their latency over `seconds`."""
     import threading
 
+    import grpc
+
+    from bench.common import _Bearer
     from vigie.v1 import assets_pb2, assets_pb2_grpc
 
     results: list[tuple[int, list[float]]] = []
     lock = threading.Lock()
 
-    def watch(address: str) -> None:
-        stub = assets_pb2_grpc.AssetServiceStub(open_channel(address, "viewer"))
+    def watch(address: str, token: str) -> None:
+        channel = grpc.intercept_channel(grpc.insecure_channel(address), _Bearer(token))
+        stub = assets_pb2_grpc.AssetServiceStub(channel)
         stream = stub.WatchAssets(assets_pb2.WatchAssetsRequest(), timeout=seconds + 120)
         count, lat = 0, []
         end = None
@@ -177,7 +200,7 @@ def client_process(addresses: list[str], seconds: float, out: mp.Queue) -> None:
         with lock:
             results.append((count, lat))
 
-    threads = [threading.Thread(target=watch, args=(a,)) for a in addresses]
+    threads = [threading.Thread(target=watch, args=a) for a in addresses]
     for t in threads:
         t.start()
     for t in threads:
@@ -185,10 +208,11 @@ def client_process(addresses: list[str], seconds: float, out: mp.Queue) -> None:
     out.put(results)
 
 
-def measure(rate: int, seconds: float) -> dict[str, float]:
-    cluster = Cluster(rate).start()
+def measure(rate: int, seconds: float, sync_always: bool) -> dict[str, float]:
+    cluster = Cluster(rate, sync_always).start()
     try:
-        addresses = [cluster.replicas[i % 2][1] for i in range(CLIENTS)]
+        tokens = {addr: token_for(addr) for _, addr, _ in cluster.replicas}
+        addresses = [(addr, tokens[addr]) for addr in (cluster.replicas[i % 2][1] for i in range(CLIENTS))]
         per = CLIENTS // CLIENT_PROCESSES
         ctx = mp.get_context("spawn")
         q: mp.Queue = ctx.Queue()
@@ -202,7 +226,7 @@ def measure(rate: int, seconds: float) -> dict[str, float]:
             p.start()
         rss = [0.0, 0.0]
         results: list[tuple[int, list[float]]] = []
-        deadline = time.monotonic() + seconds + 180
+        deadline = time.monotonic() + seconds + 90
         while len(results) < CLIENTS:
             require(time.monotonic() < deadline, "clients did not finish")
             with contextlib.suppress(queue.Empty):  # sampling memory meanwhile
@@ -234,11 +258,11 @@ def measure(rate: int, seconds: float) -> dict[str, float]:
         cluster.stop()
 
 
-def failover(rate: int) -> tuple[float, float]:
+def failover(rate: int, sync_always: bool) -> tuple[float, float]:
     """(resume s, new leader's first change s) after kill -9 of the leader a client watches."""
     from vigie.v1 import assets_pb2, assets_pb2_grpc
 
-    cluster = Cluster(rate).start()
+    cluster = Cluster(rate, sync_always).start()
     try:
         (a, a_addr, _), (_, b_addr, _) = cluster.replicas
         stub = assets_pb2_grpc.AssetServiceStub(open_channel(a_addr, "viewer"))
@@ -280,14 +304,21 @@ def body() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rates", default="2000,5000,10000")
     p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument(
+        "--sync",
+        choices=("always", "default"),
+        default="always",
+        help="the server's sync_interval: always (production, docs/cluster.md) or its default (2 min)",
+    )
     args = p.parse_args()
     print(
-        f"cluster bench: {CLIENTS} clients, 2 replicas, 1 nats-server (sync_interval: always); {os.cpu_count()} cores"
+        f"cluster bench: {CLIENTS} clients, 2 replicas, 1 nats-server (sync_interval: {args.sync});"
+        f" {os.cpu_count()} cores"
     )
     print("asked/s  received/s (min, mean)  p50 ms  p99 ms  CPU A %  CPU B %  RSS A MB  RSS B MB  behind")
     sustained = 0
     for rate in (int(r) for r in args.rates.split(",")):
-        m = measure(rate, args.seconds)
+        m = measure(rate, args.seconds, args.sync == "always")
         print(
             f"{rate:7d}  {m['received_min']:9.0f} {m['received_mean']:9.0f}  {m['p50']:7.0f} {m['p99']:7.0f}"
             f"  {m['cpu_a']:7.0f}  {m['cpu_b']:7.0f}  {m['rss_a']:8.0f}  {m['rss_b']:8.0f}  {m['behind']:6.0f}",
@@ -296,7 +327,7 @@ def body() -> None:
         if m["received_min"] >= 0.95 * rate and m["p99"] < 2000 and m["behind"] == 0:
             sustained = rate
     require(sustained > 0, "no rate was sustained")
-    resume, leader = failover(sustained)
+    resume, leader = failover(sustained, args.sync == "always")
     print(
         f"RESULT max sustained {sustained}/s to {CLIENTS} clients; failover at that rate: console resumed on the"
         f" other replica {resume:.2f} s after kill -9, the new leader's changes after {leader:.2f} s"

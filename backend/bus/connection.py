@@ -36,6 +36,7 @@ STREAMS: dict[str, tuple[list[str], float]] = {
 }
 
 LEASE_TTL_S = 6.0
+JS_TIMEOUT_S = 20.0  # a JetStream API call (a busy server fsyncing every write answers slowly)
 CONNECT_TIMEOUT_S = 15.0  # a replica that cannot reach the bus at start exits (status 1) saying so
 
 
@@ -92,7 +93,7 @@ class Bus:
             raise OSError(
                 f"cannot reach the bus at {options.url} within {CONNECT_TIMEOUT_S:.0f} s: {exc!r}"
             ) from exc
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=JS_TIMEOUT_S)
         storage = StorageType.FILE
         assets = await js.create_key_value(
             KeyValueConfig(

@@ -39,7 +39,10 @@ class Replica:
 
     @classmethod
     async def join(cls, options: BusOptions, history: int = 200_000) -> Replica:
-        return cls(await Bus.connect(options), options, history)
+        try:
+            return cls(await Bus.connect(options), options, history)
+        except TimeoutError as exc:
+            raise OSError(f"the bus at {options.url} did not answer in time: {exc!r}") from exc
 
     @property
     def leading(self) -> bool:
@@ -50,7 +53,10 @@ class Replica:
         this replica becomes the leader (start the work that runs once), `follow()` when it
         stops being one (stop that work)."""
         self._lead, self._follow = lead, follow
-        await self.store.follow(self.bus.js)
+        try:
+            await self.store.follow(self.bus.js)
+        except TimeoutError as exc:  # an OSError too: say which, for the exit message
+            raise OSError(f"the bus did not give this replica the city's state in time: {exc!r}") from exc
         self.publisher.may_publish = self._may_publish
         self.publisher.start()
         loop = asyncio.get_running_loop()
