@@ -1,4 +1,5 @@
-"""`vigie`: the console. `vigie --backend HOST:PORT` connects to a running backend;
+"""`vigie`: the console. `vigie --backend HOST:PORT[,HOST:PORT...]` connects to a running backend
+(to another of the list when it dies);
 `vigie demo` starts a simulated city in a child process and opens the console on it;
 `vigie wall --name wall-1` is a video wall display: full screen, it shows what consoles push to it."""
 
@@ -16,6 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from vigie.app.client.addresses import parse_backends
 
 if TYPE_CHECKING:
     from vigie.app.auth import Credentials, TlsOptions
@@ -113,10 +116,29 @@ def tls_options(args: argparse.Namespace) -> TlsOptions | None:
     )
 
 
+BACKEND_HELP = (
+    "the backend to connect to; several (replicas of one cluster), or a DNS name with several "
+    "addresses: the console moves to another when its backend dies (app/client/addresses.py)"
+)
+
+
+def backend_list(text: str) -> str:
+    """argparse check of --backend: one or more HOST:PORT, comma-separated."""
+    try:
+        parse_backends(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="vigie", description=__doc__, parents=[_common_options(True)])
     p.add_argument(
-        "--backend", default="127.0.0.1:50051", metavar="HOST:PORT", help="the backend to connect to"
+        "--backend",
+        default="127.0.0.1:50051",
+        type=backend_list,
+        metavar="HOST:PORT[,HOST:PORT...]",
+        help=BACKEND_HELP,
     )
     sub = p.add_subparsers(dest="command")
     demo = sub.add_parser(
@@ -144,7 +166,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--name", required=True, help="the wall's name, e.g. wall-1 (1-64 of A-Z a-z 0-9 . _ -)"
     )
     wall.add_argument(
-        "--backend", default=argparse.SUPPRESS, metavar="HOST:PORT", help="the backend to connect to"
+        "--backend",
+        default=argparse.SUPPRESS,
+        type=backend_list,
+        metavar="HOST:PORT[,HOST:PORT...]",
+        help=BACKEND_HELP,
     )
     wall.add_argument(
         "--screen",

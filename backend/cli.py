@@ -18,6 +18,7 @@ from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.domain.walls import MAX_WALLS, InvalidContent, check_allowed, check_name
 from vigie.backend.security.principal import Role
 from vigie.backend.server import Backend
+from vigie.backend.store.sql import database
 
 READY_PREFIX = "VIGIE_BACKEND_LISTENING"  # the line a parent process may wait for (see tests/conftest.py)
 
@@ -63,6 +64,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="directory for persistent state (alarms.sqlite3, users.sqlite3, audit.sqlite3);"
         " default: the user data dir for vigie",
+    )
+    p.add_argument(
+        "--db",
+        default="",
+        metavar="postgresql://USER@HOST:PORT/DB",
+        help="keep the audit trail, users and incidents in this PostgreSQL database instead of"
+        " SQLite files in --data-dir (which still holds the rest); a password is better given in"
+        " PGPASSWORD or ~/.pgpass than in the URL (docs/deployment.md)",
     )
     p.add_argument(
         "--alarm-rate",
@@ -314,6 +323,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--disk-check-interval must be between 0.05 and 3600 seconds")
     if not 0.05 <= args.refusal_audit_window <= 86_400:
         p.error("--refusal-audit-window must be between 0.05 and 86400 seconds")
+    try:
+        database(args.data_dir, args.db)
+    except ValueError as exc:
+        p.error(str(exc))
     if args.add_user and not args.role:
         p.error("--add-user needs --role VIEWER|OPERATOR|SUPERVISOR|ADMIN")
     if args.role and not args.add_user:
@@ -445,6 +458,7 @@ def add_user(args: argparse.Namespace) -> int:
     from vigie.backend.security.passwords import hash_password
     from vigie.backend.security.users import check_name, check_password
     from vigie.backend.store.audit_sqlite import AuditStore
+    from vigie.backend.store.sql import database
     from vigie.backend.store.users_sqlite import UserDB
 
     name = args.add_user
@@ -457,12 +471,13 @@ def add_user(args: argparse.Namespace) -> int:
     if problem:
         print(f"vigie-backend: cannot add user {name!r}: {problem}", file=sys.stderr)
         return 2
-    db = UserDB(args.data_dir)
+    where = database(args.data_dir, args.db)
+    db = UserDB(where)
     try:
         created = db.upsert_password(name, int(Role[args.role]), hash_password(password))
     finally:
         db.close()
-    audit = AuditStore(args.data_dir)
+    audit = AuditStore(where)
     audit.record(
         AuditEntry(
             user=f"local:{getpass.getuser()}",
@@ -515,6 +530,7 @@ async def serve(
         history=args.history,
         heartbeat_s=args.heartbeat,
         data_dir=args.data_dir,
+        db_url=args.db,
         alarm_rate=args.alarm_rate,
         simulated_alarms=not args.no_simulator,
         seed=args.seed,

@@ -48,6 +48,7 @@ from vigie.backend.store.alarms_sqlite import AlarmPersister
 from vigie.backend.store.audit_sqlite import AuditStore
 from vigie.backend.store.incidents_sqlite import SqliteIncidentStore
 from vigie.backend.store.modes_sqlite import ModesStore
+from vigie.backend.store.sql import Database
 from vigie.backend.store.walls_json import WallFile
 from vigie.backend.system_alarms import DISK, Subsystem, SystemAlarms
 from vigie.v1 import (
@@ -145,6 +146,7 @@ class Backend:
         incident_rate: float = 0.0,
         dispatch_speedup: float = 1.0,
         modes: list[ModeDef] | None = None,
+        db_url: str = "",
         replica: Replica | None = None,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
@@ -158,8 +160,10 @@ class Backend:
         every `disk_check_s`); `refusal_window_s` the window refused calls are aggregated over;
         `incident_rate` incidents a day the simulated city opens, `dispatch_speedup` how much
         faster its crews drive and work (docs/dispatch.md); `modes` the city modes (None: the
-        provided ones, docs/modes.md); `replica` puts this backend on a NATS JetStream bus
-        (docs/cluster.md): its store, revisions and epoch are the cluster's."""
+        provided ones, docs/modes.md); `db_url` a postgresql:// URL: audit, users and incidents
+        go there instead of data_dir (backend/store/sql.py); `replica` puts this backend on a
+        NATS JetStream bus (docs/cluster.md): its store, revisions and epoch are the cluster's."""
+        database = Database(data_dir, db_url)
         self.replica = replica
         self.store = AssetStore(history=history) if replica is None else replica.store
         self.network = network
@@ -167,12 +171,12 @@ class Backend:
         self.tls = tls
         self.demo_users = demo_users
         self.audit_store = AuditStore(
-            data_dir,
+            database,
             retention_days=audit_retention_days,
             max_bytes=None if audit_max_mb is None else int(audit_max_mb * MIB),
         )
         self.audit: AuditSink = self.audit_store  # every service that audits writes here
-        self.users = UserDirectory(data_dir)
+        self.users = UserDirectory(database)
         self.tokens = TokenRegistry(token_ttl_s)
         self.interceptor = AuthInterceptor(self.tokens, self.audit, refusal_window_s=refusal_window_s)
         self.server = grpc.aio.server(
@@ -238,7 +242,7 @@ class Backend:
         self.dispatch_desk = DispatchDesk(
             self.store,
             network,
-            SqliteIncidentStore(data_dir),
+            SqliteIncidentStore(database),
             alarms=self.alarm_engine,
         )
         self.crews = CrewSimulation(

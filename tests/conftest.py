@@ -28,6 +28,9 @@ from PySide6.QtCore import QCoreApplication, Qt
 from vigie.v1 import auth_pb2, auth_pb2_grpc
 from vigie.widgets.map.mbtiles import register_url_schemes
 
+# Servers the tests start themselves (PostgreSQL; skipped saying why where not installed).
+pytest_plugins = ["tests.fixtures.postgres"]
+
 # QtWebEngine needs these before pytest-qt creates the QApplication.
 register_url_schemes()
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)

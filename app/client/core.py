@@ -22,6 +22,7 @@ import grpc
 from PySide6.QtCore import QObject, Signal
 
 from vigie.app.auth import Credentials, TlsOptions, TokenHolder, explain_tls_failure, interceptors
+from vigie.app.client.addresses import channel_target, loop_resolver, parse_backends
 from vigie.app.client.streams import Call, ResilientStream, Resume, backoff_delay
 from vigie.v1 import auth_pb2, auth_pb2_grpc
 
@@ -75,7 +76,8 @@ class ClientCore(QObject):
         stale_after: float = 15.0,
     ) -> None:
         super().__init__()
-        self.address = address
+        self.address = address  # one HOST:PORT, or a list to fail over across (app/client/addresses.py)
+        self.target = address  # the gRPC channel target, set when the channels open
         self.credentials = credentials
         self.tls = tls
         self.stale_after = stale_after  # no message (not even a heartbeat) for this long: the link is dead
@@ -94,6 +96,7 @@ class ClientCore(QObject):
         self.logged_in = asyncio.Event()
         self._token_bad = asyncio.Event()
         self._revoked = ""
+        self._authority = ""
         self.closing = False
 
     # ---- lifecycle (GUI thread) ------------------------------------------------------------
@@ -157,13 +160,28 @@ class ClientCore(QObject):
 
     def _open_channel(self) -> grpc.aio.Channel:
         policy = interceptors(self.token)
+        options: list[tuple[str, Any]] = list(CHANNEL_OPTIONS)
+        if self.tls is not None and self._authority:
+            # A list target has no host name of its own: certificates are checked against the
+            # first backend's name (replicas of one service share a certificate name).
+            options.append(("grpc.ssl_target_name_override", self._authority))
         if self.tls is None:
-            return grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS, interceptors=policy)
+            return grpc.aio.insecure_channel(self.target, options=options, interceptors=policy)
         return grpc.aio.secure_channel(
-            self.address, self._tls_credentials, options=CHANNEL_OPTIONS, interceptors=policy
+            self.target, self._tls_credentials, options=options, interceptors=policy
         )
 
     async def _start(self) -> None:
+        self._authority = ""
+        try:
+            endpoints = parse_backends(self.address)
+            self.target = await channel_target(endpoints, loop_resolver(self.loop))
+        except (ValueError, OSError) as exc:
+            self.set_state("disconnected", f"{self.address}: {exc}")
+            self.sig_error.emit(f"Backend address {self.address!r}: {exc}")
+            return
+        if len(endpoints) > 1:
+            self._authority = endpoints[0].host
         if self.tls is not None:
             try:
                 self._tls_credentials = self.tls.channel_credentials()

@@ -15,6 +15,7 @@ from enum import Enum
 
 from vigie.backend.security.passwords import MAX_PASSWORD_CHARS, dummy_hash, hash_password, verify_password
 from vigie.backend.security.principal import Role
+from vigie.backend.store.sql import Database
 from vigie.backend.store.users_sqlite import UserDB, UserExists, UserRow
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ def _user(row: UserRow) -> User:
 
 
 class UserDirectory:
-    def __init__(self, data_dir: str | None) -> None:
+    def __init__(self, data_dir: str | None | Database) -> None:
+        """`data_dir`: the users' SQLite file's directory (None: in memory), or a Database."""
         self._db_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="users-db")
         self._kdf_pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="password-kdf")
         self.db: UserDB = self._db_pool.submit(UserDB, data_dir).result()

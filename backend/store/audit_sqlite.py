@@ -1,4 +1,5 @@
-"""The audit trail on disk: `<data dir>/audit.sqlite3`, kept across restarts.
+"""The audit trail on disk: `<data dir>/audit.sqlite3`, or the `audit` table of the PostgreSQL
+database given with `--db` (backend/store/sql.py), kept across restarts.
 
 `AuditStore.record` never blocks: it queues the entry; a writer thread writes what is queued in
 one transaction. Queries run on that same thread, after everything queued before them, so a reader
@@ -18,7 +19,6 @@ import contextlib
 import logging
 import os
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vigie.backend.domain.audit import AuditEntry
-from vigie.backend.store.files import private_dir, private_file
+from vigie.backend.store.sql import Database, SqlConn
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,22 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
 CREATE INDEX IF NOT EXISTS audit_user ON audit (user, id);
+"""
+SCHEMA_POSTGRES = """
+CREATE TABLE IF NOT EXISTS audit (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    time DOUBLE PRECISION NOT NULL,
+    "user" TEXT NOT NULL,
+    console TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    result TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    search TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_time ON audit (time);
+CREATE INDEX IF NOT EXISTS audit_user ON audit ("user", id);
 """
 
 
@@ -96,11 +112,12 @@ class _Call:
 
 
 class AuditStore:
-    """An AuditSink on SQLite (`data_dir` None: an in-memory database, same code path)."""
+    """An AuditSink on SQLite (`data_dir` None: an in-memory database, same code path) or on
+    PostgreSQL (`data_dir` a Database with a URL)."""
 
     def __init__(
         self,
-        data_dir: str | None,
+        data_dir: str | None | Database,
         retention_days: float | None = None,
         max_bytes: int | None = None,
         prune_every_s: float = PRUNE_EVERY_S,
@@ -112,14 +129,13 @@ class AuditStore:
         self._pruner: asyncio.Task | None = None
         self.lost = 0  # records that could not be written (a full disk, an I/O error)
         self._lost_logged = -1e9
-        path = ":memory:"
-        if data_dir:
-            private_dir(data_dir)
-            path = os.path.join(data_dir, FILE_NAME)
-            private_file(path)  # who did what, and their comments: not for every local account
-        self.path = path
+        # Who did what, and their comments: an owner-only file (Database.connect), or the server.
+        self._db = data_dir if isinstance(data_dir, Database) else Database(data_dir)
+        self.path = self._db.describe() if self._db.postgres else ":memory:"
+        if not self._db.postgres and self._db.data_dir:
+            self.path = os.path.join(self._db.data_dir, FILE_NAME)
         self._queue: queue.SimpleQueue[AuditEntry | _Call | None] = queue.SimpleQueue()
-        self._conn: sqlite3.Connection | None = None
+        self._conn: SqlConn | None = None
         self._closed = False
         opened: concurrent.futures.Future = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._run, args=(opened,), name="audit-db", daemon=True)
@@ -186,10 +202,8 @@ class AuditStore:
 
     def _run(self, opened: concurrent.futures.Future) -> None:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-            if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
+            conn = self._db.connect(FILE_NAME, "vigie-backend audit")
+            conn.script(SCHEMA_POSTGRES if conn.dialect == "postgresql" else SCHEMA)
         except Exception as exc:
             opened.set_exception(exc)
             return
@@ -241,14 +255,13 @@ class AuditStore:
             for e in batch
         ]
         try:
-            with self._conn:
-                self._conn.execute("BEGIN")
+            with self._conn.transaction():
                 self._conn.executemany(
-                    "INSERT INTO audit (time, user, console, action, target, reason, result, detail, search)"
+                    'INSERT INTO audit (time, "user", console, action, target, reason, result, detail, search)'
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-        except sqlite3.Error as exc:
+        except Exception as exc:  # sqlite3.Error, psycopg.Error: a full disk, a lost server
             self.lost += len(batch)
             now = time.monotonic()
             if now - self._lost_logged >= 10.0:  # a full disk: one line per 10 s, not one per batch
@@ -257,6 +270,11 @@ class AuditStore:
 
     def _used_bytes(self) -> int:
         assert self._conn is not None
+        if self._conn.dialect == "postgresql":
+            # The rows' own size: deleted rows leave the table's file only at VACUUM.
+            return int(
+                self._conn.execute("SELECT COALESCE(SUM(pg_column_size(a.*)), 0) FROM audit a").fetchone()[0]
+            )
         pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
         free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
         size = self._conn.execute("PRAGMA page_size").fetchone()[0]
@@ -282,7 +300,7 @@ class AuditStore:
                 deleted += max(cur.rowcount, 0)
                 used = self._used_bytes()
         if deleted:
-            if self.path != ":memory:":
+            if c.dialect == "sqlite" and self.path != ":memory:":
                 c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             log.info("audit retention: deleted %d old records", deleted)
         return deleted
@@ -298,7 +316,7 @@ class AuditStore:
             where.append("time < ?")
             args.append(q.end)
         if q.user:
-            where.append("user = ?")
+            where.append('"user" = ?')
             args.append(q.user)
         if q.action_prefix:
             where.append("substr(action, 1, ?) = ?")
@@ -312,13 +330,13 @@ class AuditStore:
         if q.text:
             where.append("instr(search, ?) > 0")
             args.append(q.text.lower())
-        cond = " AND ".join(where) or "1"
+        cond = " AND ".join(where) or "TRUE"
         total = self._conn.execute(f"SELECT COUNT(*) FROM audit WHERE {cond}", args).fetchone()[0]
         if q.before_id is not None:
             cond += " AND id < ?"
             args.append(q.before_id)
         rows = self._conn.execute(
-            "SELECT id, time, user, console, action, target, reason, result, detail FROM audit"
+            'SELECT id, time, "user", console, action, target, reason, result, detail FROM audit'
             f" WHERE {cond} ORDER BY id DESC LIMIT ?",
             [*args, q.limit],
         ).fetchall()

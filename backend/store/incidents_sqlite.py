@@ -1,5 +1,6 @@
-"""Incidents and units on disk: `<data dir>/incidents.sqlite3`, so a restart keeps every incident,
-its timeline, every unit's status and the idempotency keys.
+"""Incidents and units on disk: `<data dir>/incidents.sqlite3`, or the PostgreSQL database given
+with `--db` (backend/store/sql.py), so a restart keeps every incident, its timeline, every unit's
+status and the idempotency keys.
 
 Tables: `incidents` (every incident's current state: the journal ListIncidents reads), `units`,
 `incident_log` and `unit_log` (the last `history` changes of each, so clients resume across a
@@ -7,7 +8,9 @@ restart), `idempotency` (the answers of CreateIncident and Assign by user and ke
 `meta` (epoch, sequences, next id, a `clean` flag). As for the alarms (backend/store/alarms_sqlite.py):
 the epoch survives a clean shutdown; after a crash (the flag still 0) the last ~100 ms may be
 missing, so the backend takes a new epoch and clients resync. Files are 0600 in a 0700 directory
-(backend/store/files.py); a second backend on the same directory keeps its incidents in memory.
+(backend/store/files.py); a second backend on the same directory keeps its incidents in memory,
+and so does a second backend on the same PostgreSQL database (an advisory lock stands for the
+lock file there, released when its holder's connection ends, a killed backend's included).
 
 Writes never run on the asyncio loop: changes are queued and written every FLUSH_S in one
 transaction on a dedicated thread, which also answers the queries (after a flush). While writes
@@ -27,14 +30,14 @@ import fcntl
 import json
 import logging
 import os
-import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vigie.backend.domain.incidents import RECENT_S, Entry, EntryKind, Incident, IncidentStatus, Step
 from vigie.backend.domain.units import Capability, Unit, UnitStatus
-from vigie.backend.store.files import open_private, private_dir, private_file
+from vigie.backend.store.files import open_private, private_dir
+from vigie.backend.store.sql import Database, PostgresConn, SqlConn, SqliteConn
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,35 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (user, kind, key)
 );
 """
+SCHEMA_POSTGRES = """
+CREATE TABLE IF NOT EXISTS incident_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS incidents (
+    num BIGINT PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    created_at DOUBLE PRECISION NOT NULL,
+    closed_at DOUBLE PRECISION NOT NULL,
+    status INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    district TEXT NOT NULL,
+    units TEXT NOT NULL,
+    search TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_created ON incidents (created_at DESC, num DESC);
+CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status);
+CREATE TABLE IF NOT EXISTS incident_log (sequence BIGINT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS units (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS unit_log (sequence BIGINT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+    "user" TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL,
+    fingerprint TEXT NOT NULL, result TEXT NOT NULL, time DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY ("user", kind, key)
+);
+"""
+# An advisory lock key for "this database's incidents have a writer" (any fixed 64-bit number).
+PG_LOCK_KEY = 0x76696769_65696E63  # "vigieinc"
+PG_LOCK_WAIT_S = 10.0  # a killed holder's connection takes a moment to end on the server
 
 
 # --- JSON ------------------------------------------------------------------------------------------
@@ -173,21 +205,23 @@ class IncidentStore(Protocol):
 
 
 class _DB:
-    """The SQLite file. Not thread-safe: every call comes from the one writer thread."""
+    """The tables. Not thread-safe: every call comes from the one writer thread."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
+    def __init__(self, conn: SqlConn) -> None:
+        self.path = conn.where
+        self.conn = conn
+        postgres = conn.dialect == "postgresql"
+        self.meta = "incident_meta" if postgres else "meta"  # one PostgreSQL database holds every store
+        conn.script(SCHEMA_POSTGRES if postgres else SCHEMA)
+        self.lock_key: int | None = None  # PostgreSQL: the advisory lock held (released at close)
 
     def _meta(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        return dict(self.conn.execute(f"SELECT key, value FROM {self.meta}").fetchall())
 
     def _put_meta(self, values: dict[str, str]) -> None:
         self.conn.executemany(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            f"INSERT INTO {self.meta} (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             list(values.items()),
         )
 
@@ -230,7 +264,7 @@ class _DB:
         keys = {
             (u, k, key): (f, r, t)
             for u, key, k, f, r, t in c.execute(
-                "SELECT user, key, kind, fingerprint, result, time FROM idempotency"
+                'SELECT "user", key, kind, fingerprint, result, time FROM idempotency'
             )
         }
         self._put_meta({"epoch": epoch, "clean": "0"})
@@ -238,14 +272,17 @@ class _DB:
 
     def write(self, batch: _Batch, epoch: str, next_id: int, history: int) -> None:
         c = self.conn
-        c.execute("BEGIN")
-        try:
+        with c.transaction():
             latest: dict[str, Incident] = {}
             for i in batch.incidents:
                 latest[i.id] = i
             c.executemany(
-                "INSERT OR REPLACE INTO incidents (num, id, created_at, closed_at, status, priority, type,"
-                " district, units, search, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO incidents (num, id, created_at, closed_at, status, priority, type,"
+                " district, units, search, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(num) DO UPDATE SET id = excluded.id, created_at = excluded.created_at,"
+                " closed_at = excluded.closed_at, status = excluded.status, priority = excluded.priority,"
+                " type = excluded.type, district = excluded.district, units = excluded.units,"
+                " search = excluded.search, data = excluded.data",
                 [
                     (
                         int(i.id.rsplit("-", 1)[1]),
@@ -264,23 +301,26 @@ class _DB:
                 ],
             )
             c.executemany(
-                "INSERT OR REPLACE INTO incident_log (sequence, data) VALUES (?, ?)",
+                "INSERT INTO incident_log (sequence, data) VALUES (?, ?)"
+                " ON CONFLICT(sequence) DO UPDATE SET data = excluded.data",
                 [(i.sequence, incident_to_json(i)) for i in batch.incidents],
             )
             units: dict[str, Unit] = {}
             for u in batch.units:
                 units[u.id] = u
             c.executemany(
-                "INSERT OR REPLACE INTO units (id, data) VALUES (?, ?)",
+                "INSERT INTO units (id, data) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET data = excluded.data",
                 [(u.id, unit_to_json(u)) for u in units.values()],
             )
             c.executemany(
-                "INSERT OR REPLACE INTO unit_log (sequence, data) VALUES (?, ?)",
+                "INSERT INTO unit_log (sequence, data) VALUES (?, ?)"
+                " ON CONFLICT(sequence) DO UPDATE SET data = excluded.data",
                 [(u.sequence, unit_to_json(u)) for u in batch.units],
             )
             c.executemany(
-                "INSERT OR REPLACE INTO idempotency (user, key, kind, fingerprint, result, time)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                'INSERT INTO idempotency ("user", key, kind, fingerprint, result, time)'
+                ' VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT("user", kind, key) DO UPDATE SET'
+                " fingerprint = excluded.fingerprint, result = excluded.result, time = excluded.time",
                 batch.keys,
             )
             meta = {"epoch": epoch, "next_id": str(next_id)}
@@ -293,11 +333,6 @@ class _DB:
                 c.execute("DELETE FROM unit_log WHERE sequence <= ?", (last - history,))
                 meta["unit_seq"] = str(last)
             self._put_meta(meta)
-            c.execute("COMMIT")
-        except BaseException:
-            if c.in_transaction:
-                c.execute("ROLLBACK")
-            raise
 
     def query(self, q: IncidentQuery) -> tuple[list[Incident], int]:
         where: list[str] = []
@@ -323,7 +358,7 @@ class _DB:
         if q.text:
             where.append("instr(search, ?) > 0")
             args.append(q.text.lower())
-        cond = " AND ".join(where) or "1"
+        cond = " AND ".join(where) or "TRUE"
         total = self.conn.execute(f"SELECT COUNT(*) FROM incidents WHERE {cond}", args).fetchone()[0]
         if q.after is not None:
             cond += " AND (created_at < ? OR (created_at = ? AND num < ?))"
@@ -341,6 +376,8 @@ class _DB:
     def close(self, clean: bool) -> None:
         if clean:
             self._put_meta({"clean": "1"})
+        if self.lock_key is not None and isinstance(self.conn, PostgresConn):
+            self.conn.unlock(self.lock_key)
         self.conn.close()
 
 
@@ -355,27 +392,17 @@ class _Batch:
 
 
 class SqliteIncidentStore:
-    """The SQLite `IncidentStore`: batches changes to one writer thread every FLUSH_S."""
+    """The `IncidentStore` on SQLite or PostgreSQL: batches changes to one writer thread every
+    FLUSH_S."""
 
-    def __init__(self, data_dir: str | None) -> None:
-        """Opens `<data_dir>/incidents.sqlite3` (None, or a directory another backend holds:
-        in memory only)."""
+    def __init__(self, data_dir: str | None | Database) -> None:
+        """Opens `<data_dir>/incidents.sqlite3`, or the PostgreSQL database of a Database with a
+        URL (None, or a directory or database another backend holds: in memory only)."""
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="incident-db")
         self._lock_fd: int | None = None
-        path = ":memory:"
-        if data_dir:
-            private_dir(data_dir)
-            fd = open_private(os.path.join(data_dir, FILE_NAME + ".lock"), os.O_RDWR)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._lock_fd = fd
-                path = os.path.join(data_dir, FILE_NAME)
-                private_file(path)  # before SQLite opens it: its -wal and -shm copy the mode
-            except OSError:
-                os.close(fd)
-                log.warning("%s is used by another backend: incidents are kept in memory only", data_dir)
-        self.path = path
-        self.db: _DB = self._pool.submit(_DB, path).result()
+        where = data_dir if isinstance(data_dir, Database) else Database(data_dir)
+        self.db: _DB = self._pool.submit(self._open, where).result()
+        self.path = self.db.path
         self._pending = _Batch()
         self._epoch = ""
         self._next_id = 1
@@ -383,6 +410,32 @@ class SqliteIncidentStore:
         self.failing: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._flushing: asyncio.Lock | None = None
+
+    def _open(self, where: Database) -> _DB:
+        """The tables, on the writer thread (a connection stays on the thread that made it)."""
+        if where.postgres:
+            conn = where.connect(FILE_NAME, "vigie-backend incidents")
+            assert isinstance(conn, PostgresConn)
+            if conn.try_lock(PG_LOCK_KEY, wait_s=PG_LOCK_WAIT_S):
+                db = _DB(conn)
+                db.lock_key = PG_LOCK_KEY
+                return db
+            conn.close()
+            log.warning("%s is used by another backend: incidents are kept in memory only", where.describe())
+            return _DB(SqliteConn(":memory:"))
+        if where.data_dir:
+            private_dir(where.data_dir)
+            fd = open_private(os.path.join(where.data_dir, FILE_NAME + ".lock"), os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                log.warning(
+                    "%s is used by another backend: incidents are kept in memory only", where.data_dir
+                )
+                return _DB(SqliteConn(":memory:"))
+            self._lock_fd = fd
+        return _DB(where.connect(FILE_NAME, "vigie-backend incidents", synchronous="NORMAL"))
 
     def load(self, history: int, now: float) -> Loaded:
         self.history = history

@@ -1,5 +1,6 @@
-"""Users on disk: `<data dir>/users.sqlite3` (name, role, scrypt hash, disabled, creation time,
-credentials version).
+"""Users on disk: `<data dir>/users.sqlite3`, or the `users` table of the PostgreSQL database
+given with `--db` (backend/store/sql.py): name, role, scrypt hash, disabled, creation time,
+credentials version.
 
 The credentials version starts at 1 and grows with every password reset: tokens carry the version
 they were issued under, so a reset ends the sessions opened with the old password (see
@@ -11,15 +12,27 @@ lets `--add-user` change a user while a backend runs on the same data directory.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
+import zlib
 from dataclasses import dataclass
 
-from vigie.backend.store.files import private_dir, private_file
+from vigie.backend.store.files import private_file
+from vigie.backend.store.sql import Database, SqlConn
 
 FILE_NAME = "users.sqlite3"
 
+SCHEMA_POSTGRES = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role INTEGER NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    credentials_version INTEGER NOT NULL DEFAULT 1
+);
+"""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY,
@@ -54,22 +67,19 @@ class UserExists(Exception):
 class UserDB:
     """One connection; not thread-safe: use it from one thread at a time."""
 
-    def __init__(self, data_dir: str | None) -> None:
-        """`data_dir` None: an in-memory table (tests, throwaway backends)."""
-        path = ":memory:"
-        if data_dir:
-            private_dir(data_dir)
-            path = os.path.join(data_dir, FILE_NAME)
-            private_file(path)  # password hashes: owner only (its -wal and -shm copy the mode)
-        self.path = path
-        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
-        if path != ":memory:":
-            self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.executescript(SCHEMA)
-        self._migrate()
+    def __init__(self, where: str | None | Database) -> None:
+        """`where`: a data dir (None: an in-memory table, for tests and throwaway backends) or a
+        Database (SQLite files, or PostgreSQL). Password hashes: the file is owner-only."""
+        db = where if isinstance(where, Database) else Database(where)
+        self.conn: SqlConn = db.connect(FILE_NAME, "vigie-backend users")
+        self.path = self.conn.where
+        self.postgres = self.conn.dialect == "postgresql"
+        self.conn.script(SCHEMA_POSTGRES if self.postgres else SCHEMA)
+        if not self.postgres:
+            self._migrate()
 
     def _migrate(self) -> None:
-        """Add what older databases lack (another process may be doing the same right now)."""
+        """Add what older SQLite files lack (another process may be doing the same right now)."""
         columns = {r[1] for r in self.conn.execute("PRAGMA table_info(users)")}
         if "credentials_version" not in columns:
             try:
@@ -98,7 +108,13 @@ class UserDB:
 
     def data_version(self) -> int:
         """Changes when another connection (another process) commits to the database."""
-        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        if not self.postgres:
+            return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        # Every write sets updated_at, and a password reset bumps a credentials version.
+        row = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(MAX(updated_at), 0), COALESCE(SUM(credentials_version), 0) FROM users"
+        ).fetchone()
+        return zlib.crc32(repr(tuple(row)).encode())
 
     def insert(self, name: str, role: int, password_hash: str) -> UserRow:
         now = time.time()
@@ -110,6 +126,10 @@ class UserDB:
             )
         except sqlite3.IntegrityError as exc:
             raise UserExists(name) from exc
+        except Exception as exc:  # psycopg's UniqueViolation (not imported without --db)
+            if type(exc).__name__ == "UniqueViolation":
+                raise UserExists(name) from exc
+            raise
         return UserRow(name, role, password_hash, False, now)
 
     def upsert_password(self, name: str, role: int, password_hash: str) -> bool:
@@ -121,7 +141,7 @@ class UserDB:
             "INSERT INTO users (name, role, password_hash, disabled, created_at, updated_at)"
             " VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT(name) DO UPDATE SET role = excluded.role,"
             " password_hash = excluded.password_hash, disabled = 0, updated_at = excluded.updated_at,"
-            " credentials_version = credentials_version + 1",
+            " credentials_version = users.credentials_version + 1",
             (name, role, password_hash, now, now),
         )
         return created

