@@ -261,7 +261,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=6.0,
         metavar="SECONDS",
-        help="the leader's lease: another replica takes over within this plus a third of it (default 6)",
+        help="the leader's lease: if the leader dies, another replica takes over within this plus 0.5 s (default 6)",
     )
     args = p.parse_args(argv)
     if args.bus is not None and not all(

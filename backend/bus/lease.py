@@ -1,8 +1,8 @@
 """Leader election through a lease in a JetStream KV bucket whose TTL is the lease's.
 
 The holder renews its key with a revision-checked update every third of the TTL; the others try
-a create (which succeeds only when the key is absent) as often. If the holder dies, its key
-expires with the bucket's TTL and the next create wins: a new leader within TTL + TTL/3. A holder
+a create (which succeeds only when the key is absent) every TRY_S. If the holder dies, its key
+expires with the bucket's TTL and the next create wins: a new leader within TTL + TRY_S. A holder
 that cannot renew (partition, another won) steps down at once, before the TTL runs out."""
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 # passed since its last confirmed write, then steps down: before the key can expire and another
 # replica take it, so there are never two leaders (clocks permitting).
 MARGIN = 0.7
+# How often a replica that does not hold the lease tries to create it: a new leader within
+# TTL + TRY_S of the old one's last renewal (a refused create is one small KV request).
+TRY_S = 0.5
 
 
 class Lease:
@@ -70,7 +73,8 @@ class Lease:
                 await self.bucket.delete(self.key, last=self._revision)
 
     async def _run(self) -> None:
-        period = self.ttl_s / 3
+        renew = self.ttl_s / 3
+        try_again = min(renew, TRY_S)
         while True:
             try:
                 if self.held:
@@ -95,7 +99,7 @@ class Lease:
                     await self._lose(f"cannot renew: {exc!r}")
                 else:
                     log.debug("lease %s: cannot try: %r", self.key, exc)
-            await asyncio.sleep(period)
+            await asyncio.sleep(renew if self.held else try_again)
 
     async def _still_ours(self) -> bool:
         """After a refused write: is the key ours all the same (an earlier write that timed out

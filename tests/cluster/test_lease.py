@@ -1,5 +1,5 @@
 """The leader lease (backend/bus/lease.py) on a real nats-server: one holder at a time; a holder
-that dies without a word is replaced within TTL + TTL/3, and by then it no longer counts itself
+that dies without a word is replaced within TTL + TRY_S, and by then it no longer counts itself
 valid (its fence); a holder that stops releases the lease at once."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import contextlib
 import time
 
 from vigie.backend.bus.connection import LEASE_BUCKET, Bus, BusOptions
-from vigie.backend.bus.lease import Lease
+from vigie.backend.bus.lease import TRY_S, Lease
 
 TTL = 2.0
 
@@ -62,5 +62,5 @@ def test_one_holder_then_takeover_after_a_silent_death_and_at_once_after_a_stop(
         return {"takeover": takeover, "handover": handover}
 
     times = asyncio.run(scenario())
-    assert times["takeover"] <= TTL + TTL / 3 + 1.0, times  # expiry + one try period + slack
+    assert times["takeover"] <= TTL + TRY_S + 1.0, times  # expiry + one try period + slack
     assert times["handover"] < TTL, times  # released: no waiting for the TTL

@@ -49,7 +49,15 @@ def test_mqtt_devices_through_the_bus_and_a_failover(tmp_path, capsys):
         )
         assert devices.stdout is not None
         assert devices.stdout.readline().startswith("VIGIE_DEVICES_READY")
-        mqtt = ["--devices", f"mqtt://127.0.0.1:{server.mqtt_port}", "--devices-file", str(registry)]
+        # The devices answer within the default 5 s on a quiet machine; this one is shared.
+        mqtt = [
+            "--devices",
+            f"mqtt://127.0.0.1:{server.mqtt_port}",
+            "--devices-file",
+            str(registry),
+            "--command-ack-timeout",
+            "20",
+        ]
         a_log, b_log = tmp_path / "a.log", tmp_path / "b.log"
         a = replica(server.url, a_log, *mqtt, "--mqtt-client-id", "vigie-a").start()
         wait_for_line(a_log, LEADER, 30)

