@@ -1,5 +1,5 @@
 """Two replicas on one bus; a console's WatchAssets on the leader, which is killed -9 while the
-city changes as fast as this machine lets it: the console resumes on the other replica from its
+city changes quickly (2,000/s, VIGIE_CLUSTER_RATE): the console resumes on the other replica from its
 last revision, without a snapshot, and the checker finds every change ordered, unique and without
 gaps; the other replica takes the lease and the city goes on changing within 10 s."""
 
