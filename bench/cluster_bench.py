@@ -209,8 +209,9 @@ def client_process(addresses: list[tuple[str, str]], seconds: float, out: mp.Que
 
 
 def measure(rate: int, seconds: float, sync_always: bool) -> dict[str, float]:
-    cluster = Cluster(rate, sync_always).start()
+    cluster = Cluster(rate, sync_always)
     try:
+        cluster.start()
         tokens = {addr: token_for(addr) for _, addr, _ in cluster.replicas}
         addresses = [(addr, tokens[addr]) for addr in (cluster.replicas[i % 2][1] for i in range(CLIENTS))]
         per = CLIENTS // CLIENT_PROCESSES
@@ -262,8 +263,9 @@ def failover(rate: int, sync_always: bool) -> tuple[float, float]:
     """(resume s, new leader's first change s) after kill -9 of the leader a client watches."""
     from vigie.v1 import assets_pb2, assets_pb2_grpc
 
-    cluster = Cluster(rate, sync_always).start()
+    cluster = Cluster(rate, sync_always)
     try:
+        cluster.start()
         (a, a_addr, _), (_, b_addr, _) = cluster.replicas
         stub = assets_pb2_grpc.AssetServiceStub(open_channel(a_addr, "viewer"))
         stream = stub.WatchAssets(assets_pb2.WatchAssetsRequest(), timeout=300)
