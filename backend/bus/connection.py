@@ -127,7 +127,15 @@ class Bus:
         return cls(nc, js, assets, leases, epoch)
 
     async def close(self) -> None:
-        await self.nc.drain()
+        """Drain (what was sent goes out), or just close when the bus is away."""
+        try:
+            await self.nc.drain()
+        except Exception as exc:  # reconnecting, closed: nothing left to drain
+            log.warning("bus: closing without draining (%r)", exc)
+            try:
+                await self.nc.close()
+            except Exception as exc2:  # the socket already gone: closed all the same
+                log.warning("bus: closed (%r)", exc2)
 
 
 def epoch_of(stream: str, created: str) -> str:

@@ -180,7 +180,17 @@ class LeaseThread:
         import nats
 
         try:
-            nc = await nats.connect(self.servers, name=f"vigie-lease-{self.owner}", max_reconnect_attempts=-1)
+
+            async def error(exc: Exception) -> None:  # the backend's own connection logs the bus's state
+                log.debug("lease connection: %r", exc)
+
+            nc = await nats.connect(
+                self.servers,
+                name=f"vigie-lease-{self.owner}",
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                error_cb=error,
+            )
             bucket = await nc.jetstream().key_value(self.bucket_name)
         except Exception as exc:  # reported to start()
             self._error = exc

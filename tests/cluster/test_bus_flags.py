@@ -42,3 +42,16 @@ def test_an_unreachable_bus_exits_1_saying_so(tmp_path):
     r = run("--data-dir", str(tmp_path), "--bus", f"nats://127.0.0.1:{port}")
     assert r.returncode == 1, r.stderr[-2000:]
     assert f"cannot reach the bus at ['nats://127.0.0.1:{port}']" in r.stderr
+
+
+def test_a_replica_whose_bus_went_away_still_stops_cleanly(nats_server, tmp_path):
+    from tests.cluster.helpers import replica, wait_for_line
+
+    log = tmp_path / "a.log"
+    a = replica(nats_server.url, log).start()
+    wait_for_line(log, "is now the leader", 30)
+    nats_server.kill()
+    wait_for_line(log, "disconnected, reconnecting", 30)
+    a.stop()
+    assert a.proc is not None and a.proc.returncode == 0, log.read_text()[-3000:]
+    assert "Traceback" not in log.read_text()
