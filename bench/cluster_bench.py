@@ -242,7 +242,8 @@ def measure(rate: int, seconds: float, sync_always: bool) -> dict[str, float]:
             p.join(30)
         counts = [c for c, _ in results]
         lat = sorted(x for _, ls in results for x in ls)
-        require(bool(lat), "no change reached any client")
+        if not lat:  # nothing arrived in the window: not sustained, said in the table
+            lat = [float("inf")]
         return {
             "rate": rate,
             "received_min": min(counts) / seconds,
