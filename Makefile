@@ -53,7 +53,7 @@ test: $(GEN) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Every benchmark runs; the target fails (non-zero) if any of them failed, naming them.
-BENCHES := run map_bench video_bench alarm_bench command_bench modes_bench cost_bench dispatch_bench transit_bench soak
+BENCHES := run map_bench video_bench alarm_bench command_bench modes_bench cost_bench dispatch_bench transit_bench mqtt_bench cluster_bench soak
 bench: $(GEN)
 	@failed=""; for b in $(BENCHES); do \
 		echo "== bench/$$b.py"; \
@@ -84,6 +84,12 @@ test-all: $(GEN)
 
 clean:
 	rm -rf $(VENV) .venv-3.* protos/vigie/v1/*_pb2*.py* $(GEN)
+
+# A cluster on this machine (docs/cluster.md): nats-server (JetStream + MQTT listener), two backend
+# replicas on it, the console on both. ARGS: tools/demo_cluster.py options (--no-console, --ports).
+.PHONY: demo-cluster
+demo-cluster: $(GEN)
+	$(BIN)/python tools/demo_cluster.py $(ARGS)
 
 # Soak: the accelerated city, a scripted operator and backend restarts for MINUTES (default 30);
 # slopes, top growers, CSV and PNG under /tmp/vigie-soak-* (docs/soak.md). ARGS: more options.

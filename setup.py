@@ -24,6 +24,7 @@ PACKAGE_ROOTS = {
     "vigie.app": "app",
     "vigie.widgets": "widgets",
     "vigie.backend": "backend",
+    "vigie.devices": "devices",
     "vigie": "protos/vigie",
 }
 RESOURCES_PACKAGE = "vigie"  # resources/ is installed as <this package>/resources

@@ -235,13 +235,80 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the city's IANA time zone (default Europe/Paris): camera overlays, day and night, telemetry;"
         " give consoles the same (vigie --time-zone)",
     )
+    devices = p.add_argument_group("device network over MQTT (docs/devices.md)")
+    devices.add_argument(
+        "--devices",
+        default="simulator",
+        metavar="simulator|mqtt://HOST:PORT",
+        help="where the devices are: the in-process simulated city (default), or an MQTT broker",
+    )
+    devices.add_argument(
+        "--devices-file",
+        metavar="FILE",
+        help="the registered devices (JSON, docs/schemas/devices.schema.json; vigie-devices --write-registry)",
+    )
+    devices.add_argument(
+        "--discover",
+        action="store_true",
+        help="add an unregistered device when its first state arrives (it must carry lat and lon)",
+    )
+    devices.add_argument(
+        "--mqtt-client-id",
+        default="vigie-backend",
+        metavar="ID",
+        help="this backend's MQTT client id: its persistent session on the broker (one per backend)",
+    )
     p.add_argument("--log-level", default="INFO")
+    bus = p.add_argument_group("cluster on NATS JetStream (see docs/cluster.md)")
+    bus.add_argument(
+        "--bus",
+        metavar="URL",
+        help="join a cluster of replicas on this NATS server (nats://HOST:PORT, several comma-separated):"
+        " device state in its JetStream KV, revisions valid on every replica, a leader elected",
+    )
+    bus.add_argument(
+        "--bus-replicas",
+        type=int,
+        default=1,
+        metavar="N",
+        help="copies of every stream and bucket the backend creates (3 on a 3-node NATS cluster; default 1)",
+    )
+    bus.add_argument(
+        "--lease-ttl",
+        type=float,
+        default=6.0,
+        metavar="SECONDS",
+        help="the leader's lease: if the leader dies, another replica takes over within this plus 0.5 s (default 6)",
+    )
     add_operations_flags(p)
     try:
         config.apply(p, config.config_path(sys.argv[1:] if argv is None else argv), os.environ)
     except config.ConfigError as exc:
         p.error(str(exc))
     args = p.parse_args(argv)
+    if args.bus is not None and not all(
+        u.strip().startswith(("nats://", "tls://")) for u in args.bus.split(",")
+    ):
+        p.error("--bus takes nats://HOST:PORT (or tls://HOST:PORT), comma-separated")
+    if not 1 <= args.bus_replicas <= 5:
+        p.error("--bus-replicas must be between 1 and 5")
+    if not 1.0 <= args.lease_ttl <= 60.0:
+        p.error("--lease-ttl must be between 1 and 60 seconds")
+    args.mqtt = None
+    if args.devices != "simulator":
+        from vigie.backend.adapters.mqtt.wire import broker_address
+
+        try:
+            args.mqtt = broker_address(args.devices)
+        except ValueError as exc:
+            p.error(f"--devices: {exc}")
+        if not args.devices_file and not args.discover:
+            p.error("--devices mqtt://... needs --devices-file FILE, --discover, or both")
+        if args.no_simulator:
+            p.error("--no-simulator goes with the simulated city; --devices mqtt://... already replaces it")
+        args.no_simulator = True  # the city is the broker's devices: no simulated alarms or incidents
+    elif args.devices_file or args.discover:
+        p.error("--devices-file and --discover go with --devices mqtt://HOST:PORT")
     from vigie.backend.adapters.simulator import city_zone
 
     try:
@@ -319,7 +386,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         import platformdirs
 
         args.data_dir = platformdirs.user_data_dir("vigie")
-    if args.no_simulator and not args.cameras:
+    if args.no_simulator and not args.cameras and args.mqtt is None:
         p.error("--no-simulator needs --cameras FILE (otherwise there is nothing to serve)")
     return args
 
@@ -405,6 +472,9 @@ def build_network(args: argparse.Namespace) -> DeviceNetwork:
     from vigie.backend.adapters.simulator import CitySimulator
 
     specs = load_catalogue(args.cameras) if args.cameras else []
+    if args.mqtt is not None:
+        mqtt = mqtt_network(args)
+        return mqtt if not specs else CompositeNetwork([mqtt, CameraNetwork(specs)])
     sim = None
     if not args.no_simulator:
         sim = CitySimulator(
@@ -433,6 +503,15 @@ def build_network(args: argparse.Namespace) -> DeviceNetwork:
             raise CatalogueError(clashes)
     cams = CameraNetwork(specs, district_of=sim.city.district_of if sim is not None else None)
     return cams if sim is None else CompositeNetwork([sim, cams])
+
+
+def mqtt_network(args: argparse.Namespace) -> DeviceNetwork:
+    """--devices mqtt://HOST:PORT with its devices file; raises RegistryError for a bad file."""
+    from vigie.backend.adapters.mqtt import MqttNetwork, load_registry
+
+    registered = load_registry(args.devices_file) if args.devices_file else []
+    host, port = args.mqtt
+    return MqttNetwork(host, port, registered, discover=args.discover, client_id=args.mqtt_client_id)
 
 
 def read_new_password(name: str) -> str:
@@ -510,6 +589,18 @@ async def serve(
     tls: grpc.ServerCredentials | None,
     modes: list | None = None,
 ) -> None:
+    replica = None
+    if args.bus:
+        from vigie.backend.bus.connection import BusOptions
+        from vigie.backend.bus.replica import Replica
+
+        urls = [u.strip() for u in args.bus.split(",")]
+        replica = await Replica.join(
+            BusOptions(urls, replicas=args.bus_replicas, lease_ttl_s=args.lease_ttl), history=args.history
+        )
+        from vigie.backend.bus.commands import ClusterNetwork
+
+        network = ClusterNetwork(network, replica.bus.nc, lambda: replica.leading)  # type: ignore[assignment]
     backend = Backend(
         network,
         history=args.history,
@@ -535,6 +626,7 @@ async def serve(
         dispatch_speedup=args.dispatch_speedup,
         modes=modes,
         health_check_s=args.health_check_interval,
+        replica=replica,
     )
     port = await backend.start(args.listen)
     if args.metrics:
@@ -617,10 +709,15 @@ def main(argv: list[str] | None = None) -> int:
     except TlsError as exc:
         print(f"vigie-backend: cannot serve TLS: {exc}", file=sys.stderr)
         return 2
+    from vigie.backend.adapters.mqtt import RegistryError
+
     try:
         network = build_network(args)
     except CatalogueError as exc:
         print(f"vigie-backend: invalid camera catalogue:\n{exc}", file=sys.stderr)
+        return 2
+    except RegistryError as exc:
+        print(f"vigie-backend: invalid devices file:\n{exc}", file=sys.stderr)
         return 2
     modes = load_city_modes(args)
     if isinstance(modes, int):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -78,6 +80,9 @@ from vigie.v1 import (
     wall_pb2,
     wall_pb2_grpc,
 )
+
+if TYPE_CHECKING:  # nats is imported only by a backend started with --bus
+    from vigie.backend.bus.replica import Replica
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +170,7 @@ class Backend:
         db_url: str = "",
         health_check_s: float = 10.0,
         metrics: Metrics | None = None,
+        replica: Replica | None = None,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
@@ -180,11 +186,14 @@ class Backend:
         provided ones, docs/modes.md); `db_url` a postgresql:// URL: audit, users and incidents
         go there instead of data_dir (backend/store/sql.py); `health_check_s` seconds between
         two checks of the dependencies (data dir writable, device network connected); `metrics`
-        the Prometheus metrics to keep (backend/observability/metrics.py; None: none)."""
+        the Prometheus metrics to keep (backend/observability/metrics.py; None: none); `replica`
+        puts this backend on a NATS JetStream bus (docs/cluster.md): its store, revisions and
+        epoch are the cluster's."""
         database = Database(data_dir, db_url)
-        self.store = AssetStore(history=history)
+        self.replica = replica
+        self.store = AssetStore(history=history) if replica is None else replica.store
         self.network = network
-        self.epoch = uuid.uuid4().hex[:12]
+        self.epoch = uuid.uuid4().hex[:12] if replica is None else replica.epoch
         self.tls = tls
         self.demo_users = demo_users
         self.audit_store = AuditStore(
@@ -212,6 +221,8 @@ class Backend:
         )
         self.health = health.aio.HealthServicer()
         self.assets = AssetService(self.store, network, self.epoch, heartbeat_s=heartbeat_s)
+        if replica is not None:  # a console moved from a replica a little ahead of this one
+            self.assets.catch_up_s = 5.0
         self.video = VideoService(self.store, network)
         assets_pb2_grpc.add_AssetServiceServicer_to_server(self.assets, self.server)
         video_pb2_grpc.add_VideoServiceServicer_to_server(self.video, self.server)
@@ -315,7 +326,10 @@ class Backend:
                 " never use --demo-users on a real installation",
                 f", created {', '.join(created)}" if created else "",
             )
-        await self.network.start(self.store)
+        if self.replica is None:
+            await self.network.start(self.store)
+        else:
+            await self._join_cluster(self.replica)
         if self.disk_watch is not None:
             await self.disk_watch.check()  # a full disk is reported before the first write
         await self.dependencies.check_all()
@@ -364,7 +378,10 @@ class Backend:
         self.network.on_badge(None)
         await self.access.stop()
         await self.alarm_sources.stop()
-        await self.network.stop()
+        if self.replica is not None:
+            await self.replica.stop()  # the leader stops its device adapters here
+        else:
+            await self.network.stop()
         await self.alarm_store.close()
         await self.dispatch_desk.stop()
         await self.users.close()
@@ -373,6 +390,19 @@ class Backend:
         await self.modes_store.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)
         self.assets.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _join_cluster(self, replica: Replica) -> None:
+        """The city's state from the bus first; the device adapters run (and publish into the
+        bus) only on the leader. A simulator is set up on every replica all the same, for what
+        each serves from it (map, video, telemetry), without its ticking."""
+        publisher = replica.publisher
+        begin = getattr(self.network, "begin", None)
+        if begin is not None:
+            begin(publisher, time.time())
+        await replica.start(
+            lead=lambda: self.network.start(publisher),  # type: ignore[arg-type]
+            follow=self.network.stop,
+        )
 
     def _build_modes(self, data_dir: str | None, modes: list[ModeDef] | None, heartbeat_s: float) -> None:
         """City modes and access control (docs/modes.md): modes.sqlite3 in `data_dir`, restored

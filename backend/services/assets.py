@@ -103,6 +103,9 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
         self.network = network
         self.epoch = epoch
         self.heartbeat_s = heartbeat_s
+        # On a bus (backend/bus/), how long a resume ahead of this replica waits for it to catch
+        # up with the replica the console came from (0: a position ahead is a client bug).
+        self.catch_up_s = 0.0
         self.pool = ThreadPoolExecutor(max_workers=TELEMETRY_WORKERS, thread_name_prefix="telemetry")
 
     async def ListAssets(
@@ -179,6 +182,11 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
             for msg in snapshot(assets, SNAPSHOT_CHUNK, chunk):
                 yield msg
         else:
+            if rev > store.revision and request.epoch == self.epoch and self.catch_up_s > 0:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + self.catch_up_s
+                while store.revision < rev and (left := deadline - loop.time()) > 0:
+                    await store.wait_for_change(store.revision, left)
             reason = await resume_refusal(
                 rev, request.epoch, self.epoch, store.revision, store.oldest_available, "revision", context
             )

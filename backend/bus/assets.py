@@ -1,0 +1,216 @@
+"""Device state on the bus: the leader publishes asset states into the KV bucket; every replica
+follows the bucket's stream into its own `AssetStore`, each state numbered by its stream sequence.
+
+That sequence is the revision WatchAssets sends, so revision N is the same change on every
+replica and a console resumes on any of them (backend/services/resumable.py). A replica that
+starts (or restarts) loads the last state of every device, then follows; its history begins
+there, so resuming before that point gets ResyncNeeded, never a wrong answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from vigie.backend.bus.codec import decode, encode, id_of, key_of
+from vigie.backend.bus.connection import ASSETS_STREAM, ASSETS_SUBJECT
+from vigie.backend.domain.assets import Asset
+from vigie.backend.domain.revlog import AssetStore
+
+log = logging.getLogger(__name__)
+
+PUBLISH_QUEUE = 200_000  # states waiting to go out (the city's whole state, several times over)
+
+
+FETCH = 2000  # states per pull: one request to the server, applied in one append
+
+
+class BusAssetStore(AssetStore):
+    """An `AssetStore` whose changes come from the bus, numbered by stream sequence. `publish`
+    is not for adapters here: they publish through `LeaderPublisher`.
+
+    It pulls from an ephemeral consumer and checks every sequence itself: a missing one is read
+    again from where it went missing (a consumer reset), and only when the stream no longer has
+    it (a device changed more than ASSETS_HISTORY times while this replica was behind) does the
+    history restart, so that consoles resync rather than miss it."""
+
+    def __init__(self, history: int = 200_000) -> None:
+        super().__init__(history=history)
+        self.synced = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loaded_at = 0
+        self._retried = 0  # the sequence last read again after a gap
+        self.gaps = 0  # sequences the stream no longer had: each one restarted the history
+
+    async def follow(self, js: JetStreamContext, timeout: float = 60.0) -> None:
+        """Load the last state of every device, then follow; returns once loaded."""
+        info = await js.stream_info(ASSETS_STREAM)
+        # Loaded once the stream's end as it is now is reached: what follows the last states
+        # may skip sequences (states replaced meanwhile), which are then read again in order.
+        self._loaded_at = info.state.last_seq
+        if info.state.messages == 0:
+            self._log.restore([], info.state.last_seq)
+            self.synced.set()
+        self._task = asyncio.get_running_loop().create_task(self._pull(js), name="bus-assets")
+        await asyncio.wait_for(self.synced.wait(), timeout)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _pull(self, js: JetStreamContext) -> None:
+        while True:
+            if self.synced.is_set():
+                config = ConsumerConfig(
+                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                    opt_start_seq=self._log.last + 1,
+                    ack_policy=AckPolicy.NONE,
+                    inactive_threshold=60.0,
+                )
+            else:  # the last state of every device first, then everything after
+                config = ConsumerConfig(
+                    deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
+                    ack_policy=AckPolicy.NONE,
+                    inactive_threshold=60.0,
+                )
+            try:
+                sub = await js.pull_subscribe(f"{ASSETS_SUBJECT}.>", stream=ASSETS_STREAM, config=config)
+                try:
+                    while True:
+                        try:
+                            msgs = await sub.fetch(FETCH, timeout=1.0)
+                        except nats.errors.TimeoutError:
+                            continue
+                        if not self._take(msgs):
+                            break  # read again from the missing sequence
+                finally:
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the bus away, the consumer gone: start again from here
+                log.warning("following the asset stream: %r; again from %d", exc, self._log.last + 1)
+                await asyncio.sleep(0.5)
+
+    def _take(self, msgs: list[Msg]) -> bool:
+        """Apply a pulled batch; False (the rest unapplied) to read again from a missing sequence."""
+        run: list[Asset] = []
+        for msg in msgs:
+            meta = msg.metadata
+            seq = meta.sequence.stream
+            asset = self._decode(msg, seq)
+            if not self.synced.is_set():
+                if asset is not None:
+                    self._assets[asset.id] = asset
+                if meta.num_pending == 0 or seq >= self._loaded_at:
+                    self._log.restore([], seq)
+                    self.synced.set()
+                continue
+            expected = self._log.last + 1 + len(run)
+            if seq < expected:
+                continue  # read twice (a consumer made again): already applied
+            if seq > expected:
+                self._append(run)
+                run = []
+                if self._retried != expected:
+                    self._retried = expected
+                    return False
+                self.gaps += 1
+                log.warning(
+                    "asset stream: %d came after %d, which the stream no longer has (this replica fell"
+                    " behind): history restarts",
+                    seq,
+                    expected - 1,
+                )
+                self._log.restore([], seq - 1)
+            if asset is None:  # not a state (a marker): it still takes its number
+                self._append(run)
+                run = []
+                self._log.restore([], seq)
+                continue
+            run.append(asset)
+        self._append(run)
+        return True
+
+    @staticmethod
+    def _decode(msg: Msg, seq: int) -> Asset | None:
+        if msg.headers and msg.headers.get("KV-Operation"):  # a delete or purge marker
+            return None
+        try:
+            return decode(msg.data, seq)
+        except ValueError as exc:
+            log.error("asset state %d on %s dropped: %s", seq, msg.subject, exc)
+            return None
+
+    def _append(self, states: list[Asset]) -> None:
+        for a in states:
+            self._assets[a.id] = a
+        self._log.append(states)
+
+    def publish(self, assets: Iterable[Asset]) -> int:
+        raise RuntimeError("on the bus, states are published through LeaderPublisher")
+
+
+class LeaderPublisher:
+    """What the device adapters publish into: states go to the bus while this replica leads
+    (and are dropped otherwise: the leader's are the city's). In order, from one task."""
+
+    def __init__(self, nc: Client, view: AssetStore) -> None:
+        """`view`: the replica's store, what adapters read back (`get`): the city as the bus has it."""
+        self.nc = nc
+        self.view = view
+        self.leading = False
+        self.may_publish: Callable[[], bool] = lambda: self.leading  # the lease's fence
+        self.sent = 0
+        self.fenced = 0  # states not sent: the lease could no longer be proven held
+        self._queue: asyncio.Queue[list[Asset]] = asyncio.Queue()
+        self._queued = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._send(), name="bus-publisher")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def get(self, asset_id: str) -> Asset | None:
+        return self.view.get(asset_id)
+
+    def publish(self, assets: Iterable[Asset]) -> int:
+        if not self.leading:
+            return 0
+        batch = list(assets)
+        if self._queued + len(batch) > PUBLISH_QUEUE:
+            log.warning("bus publisher: %d states waiting, %d dropped", self._queued, len(batch))
+            return 0
+        self._queued += len(batch)
+        self._queue.put_nowait(batch)
+        return 0
+
+    async def _send(self) -> None:
+        while True:
+            batch = await self._queue.get()
+            self._queued -= len(batch)
+            if not self.may_publish():
+                self.fenced += len(batch)
+                continue
+            for a in batch:
+                await self.nc.publish(f"{ASSETS_SUBJECT}.{key_of(a.id)}", encode(a))
+            self.sent += len(batch)
+
+
+__all__ = ["BusAssetStore", "LeaderPublisher", "id_of"]

@@ -1,0 +1,141 @@
+"""Command dispatch to devices runs on the leader: a replica that is not the leader sends each
+device command to it over the bus (request/reply) and returns its answer, so a command reaches
+the one device network that runs (the leader's) whichever replica the console called.
+
+`ClusterNetwork` wraps a replica's device network: everything else is the network's own; its
+start and stop (run when the lease is gained and lost) also start and stop answering commands.
+The leader keeps its recent answers by command id, so a command sent again (a retry after a lost
+reply, or during a failover) is answered without acting twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from vigie.backend.adapters.base import DeviceAnswer, DeviceCommand, DeviceNetwork
+from vigie.backend.domain.actions import Action, Params
+
+log = logging.getLogger(__name__)
+
+SUBJECT = "vigie-leader.command"
+REQUEST_TIMEOUT_S = 8.0
+ANSWERS_KEPT = 10_000
+
+
+def encode_command(c: DeviceCommand) -> bytes:
+    return json.dumps(
+        {
+            "id": c.command_id,
+            "asset": c.asset_id,
+            "action": c.action.value,
+            "params": dataclasses.asdict(c.params),
+        }
+    ).encode()
+
+
+def decode_command(data: bytes) -> DeviceCommand:
+    """Raises ValueError for anything that is not a command."""
+    try:
+        d = json.loads(data)
+        return DeviceCommand(str(d["id"]), str(d["asset"]), Action(d["action"]), Params(**d["params"]))
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a command: {exc!r}") from exc
+
+
+class ClusterNetwork:
+    """A replica's device network, with commands relayed to the leader (see the module)."""
+
+    def __init__(self, network: DeviceNetwork, nc: Client, leading: Any) -> None:
+        """`leading()` says whether this replica leads now."""
+        self._network = network
+        self._nc = nc
+        self._leading = leading
+        self._sub: Subscription | None = None
+        self._started = asyncio.Event()  # the network runs here: commands may act
+        self._pending: set[asyncio.Task[None]] = set()
+        self._running: dict[str, asyncio.Future[DeviceAnswer]] = {}
+        self._answers: OrderedDict[str, DeviceAnswer] = OrderedDict()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._network, name)
+
+    async def start(self, store: Any) -> None:
+        """Answer at once (no replica answering reads as no leader), acting once the network
+        has started (an MQTT adapter takes its retained states in first)."""
+        self._sub = await self._nc.subscribe(SUBJECT, cb=self._serve)
+        await self._network.start(store)
+        self._started.set()
+
+    async def stop(self) -> None:
+        self._started.clear()
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            try:
+                await sub.unsubscribe()
+            except nats.errors.Error as exc:
+                log.warning("command relay: unsubscribe failed: %r", exc)
+        await self._network.stop()
+
+    async def command(self, command: DeviceCommand) -> DeviceAnswer:
+        if self._leading():
+            return await self._act(command)
+        try:
+            reply = await self._nc.request(SUBJECT, encode_command(command), timeout=REQUEST_TIMEOUT_S)
+        except nats.errors.NoRespondersError:
+            return DeviceAnswer(False, "no leader replica at the moment (one is being elected): try again")
+        except nats.errors.TimeoutError:
+            return DeviceAnswer(False, "the leader replica did not answer in time")
+        d = json.loads(reply.data)
+        return DeviceAnswer(bool(d["ok"]), str(d["detail"]))
+
+    async def _act(self, command: DeviceCommand) -> DeviceAnswer:
+        """Act once per command id: a resend gets the answer already given, or waits for the
+        one in progress."""
+        done = self._answers.get(command.command_id)
+        if done is not None:
+            return done
+        running = self._running.get(command.command_id)
+        if running is not None:
+            return await asyncio.shield(running)
+        running = self._running[command.command_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self._started.wait()
+            answer = await self._network.command(command)
+        except BaseException as exc:
+            running.set_exception(exc)
+            running.exception()  # retrieved: a resend that never came must not warn
+            raise
+        finally:
+            del self._running[command.command_id]
+        running.set_result(answer)
+        self._answers[command.command_id] = answer
+        while len(self._answers) > ANSWERS_KEPT:
+            self._answers.popitem(last=False)
+        return answer
+
+    async def _serve(self, msg: Msg) -> None:
+        """Each request in a task of its own: a command waiting for its device never holds up
+        the next one."""
+        task = asyncio.get_running_loop().create_task(self._answer(msg))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _answer(self, msg: Msg) -> None:
+        try:
+            answer = await asyncio.wait_for(self._act(decode_command(msg.data)), REQUEST_TIMEOUT_S)
+        except ValueError as exc:
+            answer = DeviceAnswer(False, str(exc))
+        except TimeoutError:
+            return  # the sender has given up by now
+        with contextlib.suppress(nats.errors.Error):
+            await msg.respond(json.dumps({"ok": answer.ok, "detail": answer.detail}).encode())

@@ -1,0 +1,105 @@
+"""Devices over MQTT on NATS's own MQTT listener (vigie-devices, docs/devices.md), two replicas on
+the bus: every registered device reaches the replica that does not lead, a command through it is
+confirmed by the device, and after the leader's kill -9 the other replica's MQTT adapter takes
+over: a command is confirmed again within 10 s."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from tests.cluster.helpers import leader_pid, replica, wait_for_line
+from tests.cluster.nats_server import NatsServer
+from tests.cluster.test_leader_work import LEADER, a_street_light, run_command
+from tests.conftest import ROOT
+from vigie.v1 import assets_pb2, commands_pb2
+
+C = commands_pb2
+CITY = ["--lights", "200", "--vehicles", "5", "--quiet-city"]
+
+
+def test_mqtt_devices_through_the_bus_and_a_failover(tmp_path, capsys):
+    server = NatsServer(mqtt=True).start()
+    devices = None
+    a = b = None
+    try:
+        registry = tmp_path / "devices.json"
+        subprocess.run(
+            [sys.executable, "-m", "vigie.devices", "--write-registry", str(registry), *CITY],
+            cwd=ROOT,
+            check=True,
+            timeout=120,
+        )
+        registered = {d["id"] for d in json.loads(registry.read_text())["devices"]}
+        devices = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vigie.devices",
+                "--broker",
+                f"mqtt://127.0.0.1:{server.mqtt_port}",
+                *CITY,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=open(tmp_path / "devices.log", "w"),  # noqa: SIM115 - the child keeps it
+            text=True,
+        )
+        assert devices.stdout is not None
+        assert devices.stdout.readline().startswith("VIGIE_DEVICES_READY")
+        # The devices answer within the default 5 s on a quiet machine; this one is shared.
+        mqtt = [
+            "--devices",
+            f"mqtt://127.0.0.1:{server.mqtt_port}",
+            "--devices-file",
+            str(registry),
+            "--command-ack-timeout",
+            "20",
+        ]
+        a_log, b_log = tmp_path / "a.log", tmp_path / "b.log"
+        a = replica(server.url, a_log, *mqtt, "--mqtt-client-id", "vigie-a").start()
+        wait_for_line(a_log, LEADER, 30)
+        b = replica(server.url, b_log, *mqtt, "--mqtt-client-id", "vigie-b").start()
+        assert a.proc is not None and leader_pid(server.url) == a.proc.pid
+
+        # Every registered device reaches B, which does not lead, through the bus.
+        from tests.cluster.helpers import assets_stub
+
+        deadline = time.monotonic() + 60
+        while True:
+            listed = assets_stub(b.address).ListAssets(
+                assets_pb2.ListAssetsRequest(page_size=10_000), timeout=30
+            )
+            if {x.id for x in listed.assets} >= registered:
+                break
+            assert time.monotonic() < deadline, (
+                f"{len(registered - {x.id for x in listed.assets})} devices missing"
+            )
+            time.sleep(0.2)  # states still arriving: asked again under the deadline
+
+        light = a_street_light(b.address)
+        stage, detail = run_command(b.address, light, C.LIGHT_OFF)
+        assert stage == C.CONFIRMED, detail
+
+        b_size = b_log.stat().st_size
+        a.kill()
+        t_kill = time.monotonic()
+        while run_command(b.address, light, C.LIGHT_ON)[0] != C.CONFIRMED:
+            assert time.monotonic() - t_kill < 30, "no command confirmed 30 s after the kill"
+        took = time.monotonic() - t_kill
+        wait_for_line(b_log, LEADER, 1, after=b_size)
+        assert took < 10, f"commands to MQTT devices came back {took:.1f} s after the kill"
+        with capsys.disabled():
+            print(
+                f"\n[mqtt on bus] {len(registered)} devices on B; a command confirmed again {took:.1f} s after kill -9"
+            )
+    finally:
+        for r in (a, b):
+            if r is not None:
+                r.kill()
+        if devices is not None:
+            devices.kill()
+            devices.wait(10)
+        server.kill()
