@@ -110,9 +110,13 @@ class CityDevices:
         for link in self.links:
             await link.stop()
 
-    def idle(self) -> bool:
-        """Every connection is up and has nothing left to send."""
-        return all(link.connected.is_set() and not link.outbox for link in self.links)
+    def ready(self) -> bool:
+        """Every connection is up and the broker has acknowledged its devices' first states (they
+        were queued first), whatever load follows them."""
+        sizes = Counter(self.shard.values())
+        return all(
+            link.connected.is_set() and link.published >= sizes[k] for k, link in enumerate(self.links)
+        )
 
     # --- device -> broker ---------------------------------------------------------------------------
 

@@ -122,7 +122,7 @@ async def run(args: argparse.Namespace) -> None:
     await devices.start()
     ready = False
     while not stop.is_set():
-        if not ready and devices.idle():
+        if not ready and devices.ready():
             ready = True
             print(f"{READY_PREFIX} {devices.device_count}", flush=True)
         with contextlib.suppress(TimeoutError):

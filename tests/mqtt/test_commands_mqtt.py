@@ -110,7 +110,8 @@ def test_a_command_delivered_twice_acts_once(city, broker):
         (first,) = wait_acks(spy, f"{prefix}/ack", 1)
         spy.publish(f"{prefix}/cmd", command)  # and once more after the answer (it may have been lost)
         acks = wait_acks(spy, f"{prefix}/ack", 2)
-        assert acks == [first, first] and first["ok"] is True
+        # (a third answer if the broker held the second copy until after the first answer)
+        assert len(acks) >= 2 and all(a == first for a in acks) and first["ok"] is True
         # ...but done once: one new state. A second action would report within the light's
         # 1 s actuation (backend/adapters/simulator/actuators.py): watch for three times that.
         assert city.watch.wait(

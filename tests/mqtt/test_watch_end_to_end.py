@@ -3,10 +3,19 @@ and a real backend process; registered devices that never reported are listed OF
 
 from __future__ import annotations
 
+import json
 import time
 
 from tests.api.test_commands import AssetWatch
-from tests.mqtt.helpers import DOOR_TOPIC, LIGHT_TOPIC, PlainDevice, devices_file, mqtt_backend
+from tests.mqtt.helpers import (
+    DOOR_TOPIC,
+    LIGHT_TOPIC,
+    DevicesProcess,
+    PlainDevice,
+    city_devices_file,
+    devices_file,
+    mqtt_backend,
+)
 from vigie.v1 import assets_pb2
 
 K = assets_pb2.Asset
@@ -77,3 +86,26 @@ def test_a_backend_started_after_the_devices_takes_their_retained_states(broker,
             watch.close()
     finally:
         backend.stop()
+
+
+def test_a_backend_started_after_a_whole_city_lists_none_of_it_as_silent(broker, make_backend):
+    city = ("--seed", "3", "--lights", "5000", "--vehicles", "60")
+    registry = city_devices_file(*city)
+    devices = DevicesProcess(broker.url, *city, "--quiet-city", "--telemetry-interval", "0").start()
+    try:
+        backend = make_backend("--devices", broker.url, "--devices-file", str(registry)).start()
+        watch = AssetWatch(backend.address)
+        try:
+            with watch.cond:
+                snapshot = list(watch.assets.values())
+            registered = json.loads(registry.read_text())["devices"]
+            assert len(snapshot) == len(registered)
+            # Every device had stated itself (retained) before the backend started.
+            silent = [
+                a.id for a in snapshot if a.status_reason == "no report received since the backend started"
+            ]
+            assert silent == []
+        finally:
+            watch.close()
+    finally:
+        devices.stop()

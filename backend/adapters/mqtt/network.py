@@ -30,8 +30,14 @@ log = logging.getLogger(__name__)
 
 SAMPLES_PER_METRIC = 360  # the most recent samples kept per device and metric
 MAX_SERIES = 20_000  # device x metric series kept in all (bounds memory: ~0.75 GB at worst)
+# States are published to the store in batches: one publish wakes every watcher and stream, and
+# MQTT delivers one message per loop turn, so a publish per message costs the backend ~4x its
+# throughput (269 vs 1,000 updates/s measured with a 6,000-device city).
+FLUSH_S = 0.02
 RESEND_S = 3.0  # an unanswered command goes out again (same id) this often, until answered or abandoned
-SETTLE_S = 3.0  # at start, how long to wait for the broker's retained states before listing the silent
+SETTLE_S = 10.0  # at start, the longest wait for the broker's retained states before listing the silent
+SETTLE_MIN_S = 1.0
+SETTLE_QUIET_S = 0.5
 
 
 class MqttNetwork(DeviceNetwork):
@@ -89,10 +95,13 @@ class MqttNetwork(DeviceNetwork):
         except TimeoutError:
             log.warning("MQTT broker %s:%d not reachable yet: retrying", self.link.host, self.link.port)
         else:
+            # The broker sends the retained states right after the subscription: wait at least
+            # SETTLE_MIN_S for them to start, then until none came for SETTLE_QUIET_S.
+            await asyncio.sleep(SETTLE_MIN_S)
             seen = -1
-            while seen != self.link.received and loop.time() < deadline:  # until the retained flow stops
+            while seen != self.link.received and loop.time() < deadline:
                 seen = self.link.received
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(SETTLE_QUIET_S)
         self._flush()
         silent = [a for a in self.book.devices.values() if store.get(a.id) is None]
         if silent:
@@ -169,9 +178,9 @@ class MqttNetwork(DeviceNetwork):
             return
         if isinstance(update, Asset):
             self._batch.append(update)
-            if not self._flush_soon:  # one store publish for everything read in this loop turn
+            if not self._flush_soon:  # one store publish for everything read within FLUSH_S
                 self._flush_soon = True
-                asyncio.get_running_loop().call_soon(self._flush)
+                asyncio.get_running_loop().call_later(FLUSH_S, self._flush)
         elif isinstance(update, Ack):
             fut = self._acks.get((update.device_id, update.msg.id))
             if fut is None or fut.done():
