@@ -84,7 +84,26 @@ def _wait_for_app(probe: Probe | None) -> None:
     QTimer.singleShot(0, app, lambda: _on_gui_thread(probe))
 
 
+def _qt_messages() -> None:
+    """Qt's warnings go to stderr as before; one about threads ("Timers cannot be started from
+    another thread", "Cannot create children for a parent that is in a different thread") also
+    gets the Python stack of the thread that caused it, which Qt alone cannot say."""
+    import traceback
+
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+        if "thread" in message.lower():
+            name = threading.current_thread().name
+            stack = "".join(traceback.format_stack()[:-1])
+            print(f"  ^ in thread {name!r}:\n{stack}", file=sys.stderr, flush=True)
+
+    qInstallMessageHandler(handler)
+
+
 def main() -> int:
+    _qt_messages()
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # see bench/soak_probe.py
     faulthandler.enable(all_threads=True)  # a crash (SIGSEGV...) leaves every thread's stack in console.log
     path = os.environ.get("VIGIE_SOAK_STATS")
