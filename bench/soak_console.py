@@ -61,13 +61,19 @@ def _on_gui_thread(probe: Probe | None) -> None:
         _latest.update(qt_figures())
         _latest.update(operator.counts())
 
-    # Taken a little before each probe sample, so the probe reads a fresh one.
+    # The probe samples here, on the GUI thread, not on a thread of its own: gc.get_objects()
+    # holds a reference to every object, and whatever the GUI let go of meanwhile is then freed
+    # where that list is dropped. A Qt object freed on another thread left a dangling timer, and
+    # the console died (SIGSEGV in QTimerInfoList::activateTimers). The cost: a GUI pause of the
+    # probe's length (probe_ms, ~100 ms) every `interval`.
+    def sample() -> None:
+        refresh()
+        if probe is not None:
+            probe.sample()
+
     timer = QTimer(app, interval=int(interval * 1000))
-    timer.timeout.connect(refresh)
+    timer.timeout.connect(sample)
     timer.start()
-    QTimer.singleShot(int(max(0.5, interval - 1) * 1000), app, refresh)
-    if probe is not None:
-        probe.start()
 
 
 def _wait_for_app(probe: Probe | None) -> None:
