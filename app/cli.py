@@ -453,6 +453,7 @@ def run_wall(args: argparse.Namespace, app: object) -> int:
     """`vigie wall`: attach to the backend as wall `args.name` and show what is pushed to it."""
     from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 
+    from vigie.app import gc_policy
     from vigie.app.models.asset_table import AssetTableModel
     from vigie.app.wall.display import WallDisplay
 
@@ -475,6 +476,7 @@ def run_wall(args: argparse.Namespace, app: object) -> int:
     display.follow(session)
     session.sig_login_required.connect(lambda reason: display.set_link("refused", reason))
     display.set_link("connecting")
+    gc_policy.install(session.sig_snapshot)  # collections on this thread only (app/gc_policy.py)
     display.show_on(screen, full_screen=not args.screenshot)  # type: ignore[arg-type]
     session.start()
     session.attach_wall(args.name, display=args.display or socket.gethostname())

@@ -61,13 +61,19 @@ def _on_gui_thread(probe: Probe | None) -> None:
         _latest.update(qt_figures())
         _latest.update(operator.counts())
 
-    # Taken a little before each probe sample, so the probe reads a fresh one.
+    # The probe samples here, on the GUI thread, not on a thread of its own: gc.get_objects()
+    # holds a reference to every object, and whatever the GUI let go of meanwhile is then freed
+    # where that list is dropped. A Qt object freed on another thread left a dangling timer, and
+    # the console died (SIGSEGV in QTimerInfoList::activateTimers). The cost: a GUI pause of the
+    # probe's length (probe_ms, ~100 ms) every `interval`.
+    def sample() -> None:
+        refresh()
+        if probe is not None:
+            probe.sample()
+
     timer = QTimer(app, interval=int(interval * 1000))
-    timer.timeout.connect(refresh)
+    timer.timeout.connect(sample)
     timer.start()
-    QTimer.singleShot(int(max(0.5, interval - 1) * 1000), app, refresh)
-    if probe is not None:
-        probe.start()
 
 
 def _wait_for_app(probe: Probe | None) -> None:
@@ -84,7 +90,26 @@ def _wait_for_app(probe: Probe | None) -> None:
     QTimer.singleShot(0, app, lambda: _on_gui_thread(probe))
 
 
+def _qt_messages() -> None:
+    """Qt's warnings go to stderr as before; one about threads ("Timers cannot be started from
+    another thread", "Cannot create children for a parent that is in a different thread") also
+    gets the Python stack of the thread that caused it, which Qt alone cannot say."""
+    import traceback
+
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+        if "thread" in message.lower():
+            name = threading.current_thread().name
+            stack = "".join(traceback.format_stack()[:-1])
+            print(f"  ^ in thread {name!r}:\n{stack}", file=sys.stderr, flush=True)
+
+    qInstallMessageHandler(handler)
+
+
 def main() -> int:
+    _qt_messages()
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # see bench/soak_probe.py
     faulthandler.enable(all_threads=True)  # a crash (SIGSEGV...) leaves every thread's stack in console.log
     path = os.environ.get("VIGIE_SOAK_STATS")
