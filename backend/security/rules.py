@@ -119,6 +119,28 @@ RULES: dict[str, Rule] = {
             "WatchAccessEvents": OPER,
         },
     ),
+    # Recordings (docs/recording.md): viewers play back, operators export, supervisors change
+    # what is recorded, retention and protection.
+    **_service(
+        "vigie.v1.PlaybackService",
+        {
+            "ListSpans": VIEW,
+            "Play": VIEW,
+            "GetCityState": VIEW,
+            "StartExport": OPER,
+            "WatchExport": OPER,
+            "DownloadExport": OPER,
+        },
+    ),
+    **_service(
+        "vigie.v1.RecordingService",
+        {
+            "GetRecordingSettings": VIEW,
+            "SetRecordingSettings": SUP,
+            "SetRetention": SUP,
+            "SetProtection": SUP,
+        },
+    ),
     **_service("grpc.health.v1.Health", {"Check": PUBLIC, "Watch": PUBLIC, "List": PUBLIC}),
     # Served only without --no-reflection (otherwise the service is not registered: UNIMPLEMENTED).
     **_service("grpc.reflection.v1alpha.ServerReflection", {"ServerReflectionInfo": PUBLIC}),
@@ -132,6 +154,10 @@ AUDITED_DENIALS: dict[str, str] = {
     "/vigie.v1.ModeService/ReturnToNormal": "mode.return",
     "/vigie.v1.CardholderService/SetException": "access.exception_set",
     "/vigie.v1.CardholderService/RemoveException": "access.exception_remove",
+    "/vigie.v1.PlaybackService/StartExport": "recording.export",
+    "/vigie.v1.RecordingService/SetRecordingSettings": "recording.settings",
+    "/vigie.v1.RecordingService/SetRetention": "recording.retention",
+    "/vigie.v1.RecordingService/SetProtection": "recording.protection",
 }
 
 

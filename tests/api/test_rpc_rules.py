@@ -128,17 +128,21 @@ SPEC = {
     " AuthService/Logout AuthService/WhoAmI"
     " ModeService/ListModes ModeService/GetRun ModeService/ListRuns ModeService/WatchModes"
     " IncidentService/ListIncidentTypes IncidentService/ListIncidents IncidentService/WatchIncidents"
-    " IncidentService/Recommend UnitService/ListUnits UnitService/WatchUnits UnitService/Route",
+    " IncidentService/Recommend UnitService/ListUnits UnitService/WatchUnits UnitService/Route"
+    " PlaybackService/ListSpans PlaybackService/Play PlaybackService/GetCityState"
+    " RecordingService/GetRecordingSettings",
     Role.OPERATOR: "VideoService/Ptz AlarmService/Acknowledge AlarmService/Shelve AlarmService/Unshelve"
     " CommandService/Execute CommandService/GetCommand CommandService/WatchCommand"
     " ModeService/Preview CardholderService/ListAccessEvents CardholderService/WatchAccessEvents"
     " IncidentService/CreateIncident IncidentService/UpdateIncident IncidentService/AddNote"
-    " IncidentService/SetStep UnitService/SetUnitStatus",
+    " IncidentService/SetStep UnitService/SetUnitStatus"
+    " PlaybackService/StartExport PlaybackService/WatchExport PlaybackService/DownloadExport",
     Role.SUPERVISOR: "AuditService/ListAudit WallService/Push WallService/CreateWall WallService/DeleteWall"
     " ModeService/Activate ModeService/RetryFailed ModeService/ReturnToNormal"
     " CardholderService/ListCardholders CardholderService/ListExceptions CardholderService/SetException"
     " CardholderService/RemoveException"
-    " IncidentService/Assign",
+    " IncidentService/Assign"
+    " RecordingService/SetRecordingSettings RecordingService/SetRetention RecordingService/SetProtection",
     Role.ADMIN: "AuthService/ListUsers AuthService/CreateUser AuthService/UpdateUser AuthService/RevokeUser",
 }
 
