@@ -25,6 +25,7 @@ from vigie.backend.domain.modes import ModeDef, load_modes
 from vigie.backend.domain.revlog import AssetStore
 from vigie.backend.domain.walls import MAX_WALLS, WallRegistry
 from vigie.backend.mode_engine import ModeEngine
+from vigie.backend.recording.system import RecordingConfig, Recordings
 from vigie.backend.security.bounds import BoundsInterceptor
 from vigie.backend.security.interceptor import AuthInterceptor
 from vigie.backend.security.refusal_audit import WINDOW_S
@@ -39,6 +40,8 @@ from vigie.backend.services.commands import CommandService
 from vigie.backend.services.incidents import IncidentService
 from vigie.backend.services.map import MapService
 from vigie.backend.services.modes import ModeService
+from vigie.backend.services.playback import PlaybackService
+from vigie.backend.services.recording import RecordingService
 from vigie.backend.services.units import UnitService
 from vigie.backend.services.video import VideoService
 from vigie.backend.services.wall import WallService
@@ -65,6 +68,8 @@ from vigie.v1 import (
     map_pb2_grpc,
     modes_pb2,
     modes_pb2_grpc,
+    playback_pb2,
+    playback_pb2_grpc,
     video_pb2,
     video_pb2_grpc,
     wall_pb2,
@@ -86,6 +91,8 @@ SERVICE_NAMES = (
     incidents_pb2.DESCRIPTOR.services_by_name["UnitService"].full_name,
     modes_pb2.DESCRIPTOR.services_by_name["ModeService"].full_name,
     modes_pb2.DESCRIPTOR.services_by_name["CardholderService"].full_name,
+    playback_pb2.DESCRIPTOR.services_by_name["PlaybackService"].full_name,
+    playback_pb2.DESCRIPTOR.services_by_name["RecordingService"].full_name,
 )
 
 ALARM_STORE = Subsystem(
@@ -140,6 +147,7 @@ class Backend:
         incident_rate: float = 0.0,
         dispatch_speedup: float = 1.0,
         modes: list[ModeDef] | None = None,
+        recording: RecordingConfig | None = None,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
@@ -152,7 +160,8 @@ class Backend:
         every `disk_check_s`); `refusal_window_s` the window refused calls are aggregated over;
         `incident_rate` incidents a day the simulated city opens, `dispatch_speedup` how much
         faster its crews drive and work (docs/dispatch.md); `modes` the city modes (None: the
-        provided ones, docs/modes.md)."""
+        provided ones, docs/modes.md); `recording` what cameras record and how long recordings and
+        the city's history are kept (docs/recording.md)."""
         self.store = AssetStore(history=history)
         self.network = network
         self.epoch = uuid.uuid4().hex[:12]
@@ -245,6 +254,18 @@ class Backend:
         incidents_pb2_grpc.add_IncidentServiceServicer_to_server(self.incidents, self.server)
         incidents_pb2_grpc.add_UnitServiceServicer_to_server(self.units, self.server)
         self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
+        # Recording, playback, the city's history and exports (docs/recording.md).
+        self.recordings = Recordings(
+            data_dir if self.alarm_store.path != ":memory:" else None,
+            network,
+            self.store,
+            self.alarm_engine,
+            recording or RecordingConfig(),
+        )
+        self.playback = PlaybackService(self.recordings, self.audit)
+        self.recording_service = RecordingService(self.recordings, self.audit)
+        playback_pb2_grpc.add_PlaybackServiceServicer_to_server(self.playback, self.server)
+        playback_pb2_grpc.add_RecordingServiceServicer_to_server(self.recording_service, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
             reflection.enable_server_reflection(
@@ -282,6 +303,7 @@ class Backend:
         await self.crews.start()
         await self.mode_engine.start()
         await self.access.start()
+        await self.recordings.start()
         await self.server.start()
         self._credentials_watch = asyncio.get_running_loop().create_task(
             self.auth.watch_credentials(), name="credentials-watch"
@@ -310,6 +332,7 @@ class Backend:
         self.network.on_badge(None)
         await self.access.stop()
         await self.alarm_sources.stop()
+        await self.recordings.stop()
         await self.network.stop()
         await self.alarm_store.close()
         await self.dispatch_desk.stop()
