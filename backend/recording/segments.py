@@ -25,6 +25,7 @@ from vigie.backend.store.files import FILE_MODE, fsync_dir
 
 MS = Fraction(1, 1000)
 JPEG_QUALITY = 80
+LIVE_OPTIONS = {"flush_packets": "1", "cluster_time_limit": "1000"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,9 @@ class SegmentWriter:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         os.close(fd)
         os.chmod(path, FILE_MODE)
-        self._out = av.open(path, mode="w", format="matroska")
+        # Flushed after each packet, a cluster a second: an open segment can be read (played,
+        # exported) up to its last second while it is still being written.
+        self._out = av.open(path, mode="w", format="matroska", options=LIVE_OPTIONS)
         if template is not None:
             self.stream = self._out.add_stream_from_template(template)
             self.codec = template.codec_context.name
@@ -187,18 +190,21 @@ def copy_packets(
         stream = container.streams.video[0]
         tb = stream.time_base or MS
         writer: SegmentWriter | None = None
-        for packet in container.demux(stream):
-            if packet.pts is None:
-                continue
-            t = start + float(packet.pts * tb)
-            if t < first - 0.0005:
-                continue
-            if t > t1:
-                break
-            if writer is None:
-                if not packet.is_keyframe:
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.size == 0:
                     continue
-                writer = writer_for(stream, t)
-            writer.write_packet(t, packet)
-            copied += 1
+                t = start + float(packet.pts * tb)
+                if t < first - 0.0005:
+                    continue
+                if t > t1:
+                    break
+                if writer is None:
+                    if not packet.is_keyframe:
+                        continue
+                    writer = writer_for(stream, t)
+                writer.write_packet(t, packet)
+                copied += 1
+        except av.FFmpegError:  # the unfinished tail of a segment still being written
+            pass
     return copied

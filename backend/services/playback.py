@@ -424,7 +424,7 @@ class PlaybackService(playback_pb2_grpc.PlaybackServiceServicer):
     ) -> playback_pb2.ExportJob:
         async def work() -> playback_pb2.ExportJob:
             ids = list(dict.fromkeys(request.camera_ids))
-            if not ids or len(ids) > MAX_EXPORT_CAMERAS:
+            if not ids or len(request.camera_ids) > MAX_EXPORT_CAMERAS:
                 await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT, f"camera_ids: 1..{MAX_EXPORT_CAMERAS} cameras"
                 )
