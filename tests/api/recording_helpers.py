@@ -16,7 +16,17 @@ import numpy as np
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from tests.api.test_cameras_catalogue import RTSP_SERVER, SYSTEM_PYTHON, _rtsp_available, free_port
+from tests.api.test_cameras_catalogue import (
+    RTSP_SERVER,
+    SYSTEM_PYTHON,
+    _rtsp_available,
+    cam,
+    catalogue,
+    free_port,
+    wait_for,
+    write_video,
+)
+from tests.conftest import open_channel
 from vigie.v1 import playback_pb2, playback_pb2_grpc
 
 THUMB = (64, 36)
@@ -127,6 +137,8 @@ class Player:
     def __init__(self, channel, camera_id: str, start: float, speed: float, **open_fields) -> None:
         self.controls: queue.Queue[playback_pb2.PlayControl | None] = queue.Queue()
         self.responses: queue.Queue[playback_pb2.PlayResponse | Exception | None] = queue.Queue()
+        self.arrivals: queue.Queue[float] = queue.Queue()
+        self.arrival = 0.0  # when the response next() returned arrived
         self.controls.put(
             playback_pb2.PlayControl(
                 control_id=1,
@@ -147,6 +159,7 @@ class Player:
     def _read(self) -> None:
         try:
             for r in self.call:
+                self.arrivals.put(time.time())  # stamped on arrival, not when the test reads it
                 self.responses.put(r)
             self.responses.put(None)
         except Exception as exc:  # handed to the test, which re-raises it
@@ -159,8 +172,32 @@ class Player:
         r = self.responses.get(timeout=timeout)
         if isinstance(r, Exception):
             raise r
+        if r is not None:
+            self.arrival = self.arrivals.get_nowait()
         return r
 
     def close(self) -> None:
         self.controls.put(None)
         self.call.cancel()
+
+
+def recorded_s(channel, camera_id: str, since: float) -> float:
+    r = playback_pb2_grpc.PlaybackServiceStub(channel).ListSpans(
+        playback_pb2.ListSpansRequest(camera_id=camera_id, range=playback_pb2.TimeRange(start=ts(since))),
+        timeout=10,
+    )
+    return secs(r.spans[-1].end) - secs(r.spans[0].start) if r.spans else 0.0
+
+
+def start_recording_backend(tmp_path, make_backend):
+    """A backend recording four file cameras (a looping video) continuously, 5 s recorded."""
+    video = write_video(tmp_path / "loop.avi", frames=60, fps=10.0)
+    cams = [cam(f"file-{i}", str(video)) for i in (1, 2, 3, 4)]
+    path = catalogue(tmp_path / "cams.toml", cams)
+    t0 = time.time()
+    b = make_backend(
+        "--cameras", str(path), "--no-simulator", "--record", "continuous", "--record-segment-s", "2"
+    ).start()
+    with open_channel(b.address, user="viewer") as ch:
+        wait_for(lambda: min(recorded_s(ch, c["id"], t0) for c in cams) > 5, 60, "5 s recorded")
+    return b, t0

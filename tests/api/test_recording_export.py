@@ -18,8 +18,8 @@ import av
 import grpc
 import pytest
 
-from tests.api.recording_helpers import secs, ts
-from tests.api.test_cameras_catalogue import cam, catalogue, wait_for, write_video
+from tests.api.recording_helpers import start_recording_backend, ts
+from tests.api.test_cameras_catalogue import wait_for
 from tests.conftest import open_channel
 from vigie.v1 import audit_pb2, audit_pb2_grpc, playback_pb2, playback_pb2_grpc
 
@@ -51,24 +51,7 @@ def download(stub, export_id: str, folder: Path) -> None:
 
 @pytest.fixture
 def recording_backend(tmp_path, make_backend):
-    video = write_video(tmp_path / "loop.avi", frames=60, fps=10.0)
-    path = catalogue(tmp_path / "cams.toml", [cam("file-1", str(video)), cam("file-2", str(video))])
-    t0 = time.time()
-    b = make_backend(
-        "--cameras", str(path), "--no-simulator", "--record", "continuous", "--record-segment-s", "2"
-    ).start()
-    with open_channel(b.address, user="viewer") as ch:
-        stub = playback_pb2_grpc.PlaybackServiceStub(ch)
-
-        def recorded() -> float:
-            r = stub.ListSpans(
-                playback_pb2.ListSpansRequest(camera_id="file-1", range=playback_pb2.TimeRange(start=ts(t0))),
-                timeout=10,
-            )
-            return secs(r.spans[-1].end) - secs(r.spans[0].start) if r.spans else 0.0
-
-        wait_for(lambda: recorded() > 5, 60, "5 s recorded")
-    return b, t0
+    return start_recording_backend(tmp_path, make_backend)
 
 
 def test_export_verifies_a_changed_byte_fails_and_it_is_audited(tmp_path, recording_backend):
@@ -233,7 +216,12 @@ def test_a_supervisor_turns_a_camera_off_and_recording_stops(recording_backend):
         )
         listed = rs.GetRecordingSettings(playback_pb2.GetRecordingSettingsRequest(), timeout=10)
         modes = {c.camera_id: c.mode for c in listed.cameras}
-        assert modes == {"file-1": RS.CONTINUOUS, "file-2": RS.OFF}
+        assert modes == {
+            "file-1": RS.CONTINUOUS,
+            "file-2": RS.OFF,
+            "file-3": RS.CONTINUOUS,
+            "file-4": RS.CONTINUOUS,
+        }
         assert listed.retention.used_bytes > 0 and listed.retention.quota_bytes == 10240 * 1024 * 1024
         with pytest.raises(grpc.RpcError) as err:
             rs.SetRecordingSettings(
