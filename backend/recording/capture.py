@@ -6,6 +6,7 @@ plus an offset: FFmpeg probes about two seconds of a stream before it returns fr
 the first packets arrive in a burst, late. The offset is the smallest (arrival - presentation)
 seen, and packets are held back for `SETTLE_S` after opening, until live packets have fixed it:
 the stored times then match when the camera sent each picture, not when the burst arrived.
+HTTP MJPEG has no presentation times worth the name: its pictures are dated by their arrival.
 Blocking: runs on the recorder's threads.
 """
 
@@ -58,6 +59,9 @@ class StreamInput:
             raise Outage("the stream has no video")
         self.stream = self.container.streams.video[0]
         self.opened = time.time()
+        # HTTP MJPEG carries no capture times (FFmpeg numbers its pictures at a guessed rate):
+        # a picture's time is its arrival, and the probe's burst is dropped rather than misdated.
+        self.arrival_clock = self.container.format.name in ("mpjpeg", "mjpeg")
 
     def close(self) -> None:
         self.container.close()
@@ -73,6 +77,10 @@ class StreamInput:
                 if packet.pts is None or packet.size == 0:
                     continue
                 now = time.time()
+                if self.arrival_clock:
+                    if now - self.opened >= SETTLE_S:
+                        yield Item(now, True, packet=packet)
+                    continue
                 media = float(packet.pts * tb)
                 offset = now - media if offset is None else min(offset, now - media)
                 if now - self.opened < SETTLE_S:

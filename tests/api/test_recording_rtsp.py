@@ -18,6 +18,7 @@ import numpy as np
 from tests.api.recording_helpers import Player, RtspCamera, SourceReader, secs, thumb, ts
 from tests.api.test_cameras_catalogue import cam, catalogue, wait_for
 from tests.conftest import open_channel
+from tests.fixtures.mjpeg_server import MjpegServer, make_jpeg
 from vigie.v1 import playback_pb2, playback_pb2_grpc
 
 FRAME_S = 1 / 15  # the test camera's frame period (tests/fixtures/rtsp_server.py)
@@ -128,3 +129,33 @@ def test_rtsp_recording_plays_back_on_time_and_an_outage_is_a_gap(tmp_path, make
         ch.close()
     finally:
         camera.stop()
+
+
+def test_mjpeg_camera_is_stored_as_its_own_jpegs_dated_by_arrival(tmp_path, make_backend):
+    """An HTTP MJPEG camera (tests/fixtures/mjpeg_server.py, 10 fps): its JPEGs are stored as they
+    came (byte for byte), and a span lasts as long as the wall time it covers (FFmpeg numbers MJPEG
+    pictures at a guessed rate: dated by that, 6 s of pictures would not last 6 s)."""
+    server = MjpegServer(fps=10.0).start()
+    try:
+        data = tmp_path / "data"
+        path = catalogue(tmp_path / "cams.toml", [cam("mjpeg-rec", server.url)])
+        t_begin = time.time()
+        b = make_backend(
+            "--cameras", str(path), "--no-simulator", "--record", "continuous", "--data-dir", str(data)
+        ).start()
+        with open_channel(b.address, user="viewer") as ch:
+            stub = playback_pb2_grpc.PlaybackServiceStub(ch)
+            first = wait_for(lambda: spans(stub, "mjpeg-rec", t_begin), 60, "a span")[0][0]
+            wait_for(lambda: time.time() - first > 6.5, 20, "6.5 s since the first picture")
+            t_seen = time.time()
+            s0, s1 = spans(stub, "mjpeg-rec", t_begin)[0]
+        # The span reaches (within the index's 1 s update and a frame) the time the test asked.
+        assert abs((s1 - s0) - (t_seen - s0)) < 1.3, (s1 - s0, t_seen - s0)
+        files = sorted((data / "recordings").rglob("*.mkv"))
+        sent = {make_jpeg(n) for n in range(600)}  # every picture the server could have sent by now
+        with av.open(str(files[0])) as c:
+            assert c.streams.video[0].codec_context.name == "mjpeg"
+            packets = [bytes(p) for p in c.demux(c.streams.video[0]) if p.size]
+        assert len(packets) >= 10 and set(packets) <= sent, "stored pictures differ from the camera's"
+    finally:
+        server.stop()
