@@ -329,20 +329,10 @@ class Recorder:
         doomed += [
             s for s in self.index.older_than(None, now - p.protected_age_days * 86400, now) if s.protected
         ]
-        for camera_id, s in self._settings.items():
-            if s.mode != "on_alarm":
-                continue
-            doomed += [
-                seg for seg in self.index.older_than(camera_id, now - s.pre_s, now) if not seg.protected
-            ]
-        if self.default_mode == "on_alarm":
-            for camera_id in self._threads:
-                if camera_id not in self._settings:
-                    doomed += [
-                        seg
-                        for seg in self.index.older_than(camera_id, now - self.default_pre_s, now)
-                        if not seg.protected
-                    ]
+        for camera_id in set(self.cameras()) | set(self._settings):
+            s = self.settings(camera_id)
+            if s.mode == "on_alarm":
+                doomed += [seg for seg in self.index.older_than(camera_id, now - s.pre_s, now) if not seg.protected]
         unique = list({s.id: s for s in doomed}.values())
         if unique:
             with self.quota.lock, self._delete_lock:
