@@ -159,3 +159,35 @@ def test_mjpeg_camera_is_stored_as_its_own_jpegs_dated_by_arrival(tmp_path, make
         assert len(packets) >= 10 and set(packets) <= sent, "stored pictures differ from the camera's"
     finally:
         server.stop()
+
+
+def test_a_camera_alarm_protects_its_recording_and_marks_the_timeline(tmp_path, make_backend):
+    """The MJPEG camera goes silent: the backend raises its offline alarm; that alarm protects
+    the camera's recording around it and appears as a marker in ListSpans."""
+    server = MjpegServer(fps=10.0).start()
+    try:
+        path = catalogue(tmp_path / "cams.toml", [cam("mjpeg-alarm", server.url)])
+        t_begin = time.time()
+        b = make_backend("--cameras", str(path), "--no-simulator", "--record", "continuous").start()
+        with open_channel(b.address, user="viewer") as ch:
+            stub = playback_pb2_grpc.PlaybackServiceStub(ch)
+            wait_for(lambda: (s := spans(stub, "mjpeg-alarm", t_begin)) and s[-1][1] - s[0][0] > 3, 60, "3 s")
+            server.stop()  # silent: OFFLINE after 5 s, then its alarm
+
+            def listed() -> playback_pb2.ListSpansResponse:
+                return stub.ListSpans(
+                    playback_pb2.ListSpansRequest(
+                        camera_id="mjpeg-alarm", range=playback_pb2.TimeRange(start=ts(t_begin))
+                    ),
+                    timeout=10,
+                )
+
+            r = wait_for(lambda: (x := listed()).markers and x, 60, "an alarm marker")
+            marker = r.markers[0]
+            assert marker.kind == playback_pb2.TimelineMarker.ALARM and marker.priority in (1, 2, 3, 4)
+            alarm_t = secs(marker.time)
+            # The recording just before the alarm (the pre-buffer, 10 s by default) is protected.
+            protected = [s for s in r.spans if s.protected]
+            assert protected and secs(protected[-1].end) >= alarm_t - 10, (alarm_t, list(r.spans))
+    finally:
+        server.stop()
