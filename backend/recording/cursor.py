@@ -34,10 +34,12 @@ class Cursor:
         self._back: list[Frame] = []
         self.min_gap = 0.0  # media seconds between pictures given (fast playback skips the rest)
 
-    def seek(self, t: float, forward: bool) -> None:
+    def seek(self, t: float, forward: bool, past: bool = False) -> None:
+        """Go to `t`; `past`: the next picture is strictly after (before, backward) `t`, which
+        was already shown."""
         self.forward = forward
         self.position = t
-        self._given = False
+        self._given = past
         self._seg = None
         self._it = None
         self._back = []

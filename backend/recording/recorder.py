@@ -332,7 +332,9 @@ class Recorder:
         for camera_id in set(self.cameras()) | set(self._settings):
             s = self.settings(camera_id)
             if s.mode == "on_alarm":
-                doomed += [seg for seg in self.index.older_than(camera_id, now - s.pre_s, now) if not seg.protected]
+                doomed += [
+                    seg for seg in self.index.older_than(camera_id, now - s.pre_s, now) if not seg.protected
+                ]
         unique = list({s.id: s for s in doomed}.values())
         if unique:
             with self.quota.lock, self._delete_lock:

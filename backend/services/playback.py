@@ -235,9 +235,9 @@ class PlaybackService(playback_pb2_grpc.PlaybackServiceServicer):
                 ),
             )
 
-        async def reseek(t: float) -> None:
+        async def reseek(t: float, past: bool = False) -> None:
             cursor.min_gap = abs(clock.speed) / max_fps if clock.speed else 0.0
-            await self._run(cursor.seek, t, clock.speed >= 0)
+            await self._run(cursor.seek, t, clock.speed >= 0, past)
 
         try:
             await reseek(start)
@@ -302,8 +302,7 @@ class PlaybackService(playback_pb2_grpc.PlaybackServiceServicer):
                             yield state()
                         elif ended:
                             ended = False  # look again for new recordings (live edge)
-                            await reseek(cursor.position)
-                            cursor._given = True
+                            await reseek(cursor.position, past=last_t is not None)
                         continue
                 # --- a control ---
                 kind = control.WhichOneof("control")
@@ -348,8 +347,7 @@ class PlaybackService(playback_pb2_grpc.PlaybackServiceServicer):
                     control_id = control.control_id
                     base = last_t if last_t is not None else clock.position
                     cursor.min_gap = 0.0
-                    await self._run(cursor.seek, base, n > 0)
-                    cursor._given = last_t is not None
+                    await self._run(cursor.seek, base, n > 0, last_t is not None)
                     f = None
                     for _ in range(abs(n)):
                         got = await self._run(cursor.next)

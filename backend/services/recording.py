@@ -124,9 +124,7 @@ class RecordingService(playback_pb2_grpc.RecordingServiceServicer):
             p.protected_age_days = r.protected_age_days or p.protected_age_days
             p.quota_bytes = r.quota_bytes or p.quota_bytes
             await self._run(self.rec.recorder.enforce)
-            with self.rec.recorder.quota.lock:
-                while self.rec.recorder.quota.used > p.quota_bytes and self.rec.recorder.delete_oldest():
-                    pass
+            await self._run(self.rec.recorder.quota.reserve, 0)  # deletes down to a lowered quota
             result: playback_pb2.RetentionSettings = await self._run(self._retention_pb)
             return result
 
