@@ -1,26 +1,18 @@
-"""vigie.v1.PlaybackService: recorded spans, playback with seek, the city at a time, exports.
-
-Play is paced on the asyncio loop (waiting is all it does there); every read, decode and encode
-runs in the recordings' worker pool. A frame is sent when the media clock (position + speed x
-wall time since the clock's origin) reaches its time, so streams opened with one origin stay on
-one clock; a frame that is already late by more than `LATE_S` is skipped rather than sent late.
-"""
+"""vigie.v1.PlaybackService: recorded spans, playback (backend/services/play_stream.py), the
+city at a time, exports. Every read of files or databases runs in the recordings' worker pool."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from vigie.backend.domain.audit import AuditEntry, AuditSink
-from vigie.backend.recording.cursor import Cursor
 from vigie.backend.recording.export import MANIFEST, ExportJob
 from vigie.backend.recording.recorder import GAP_S
 from vigie.backend.recording.system import Recordings
@@ -28,20 +20,13 @@ from vigie.backend.security import principal
 from vigie.backend.services.alarms import alarm_to_pb
 from vigie.backend.services.audit_trail import audited
 from vigie.backend.services.convert import KIND_TO_PB, asset_to_pb, seconds_of, stamp
-from vigie.backend.services.video import PROFILE_SIZES
-from vigie.v1 import playback_pb2, playback_pb2_grpc, video_pb2
+from vigie.backend.services.play_stream import play
+from vigie.v1 import playback_pb2, playback_pb2_grpc
 
 MAX_SPAN_RANGE_S = 31 * 86400
 MAX_EXPORT_RANGE_S = 24 * 3600
 MAX_EXPORT_CAMERAS = 16
 MAX_SPANS = 10_000
-MIN_SPEED, MAX_SPEED = 0.25, 16.0
-MAX_STEP = 100
-MAX_FPS = 30.0
-LATE_S = 0.25
-STATE_EVERY_S = 5.0
-OPEN_TIMEOUT_S = 10.0
-GAP_NOTICE_S = 0.2  # a gap is announced this long (media time) after the last picture before it
 CHUNK = 256 * 1024
 PB_TO_KIND = {v: k for k, v in KIND_TO_PB.items()}
 JOB_STATES = {
@@ -55,10 +40,6 @@ def _ts(t: float) -> Timestamp:
     out = Timestamp()
     stamp(t, out)
     return out
-
-
-def _speed_ok(s: float) -> bool:
-    return s == 0 or MIN_SPEED <= abs(s) <= MAX_SPEED
 
 
 def job_to_pb(job: ExportJob) -> playback_pb2.ExportJob:
@@ -80,21 +61,6 @@ def job_to_pb(job: ExportJob) -> playback_pb2.ExportJob:
         stamp(f.start, pf.start)
         stamp(f.end, pf.end)
     return m
-
-
-@dataclass(slots=True)
-class Clock:
-    """Media time = position + speed x (wall - origin)."""
-
-    position: float
-    speed: float
-    origin: float
-
-    def media(self, wall: float) -> float:
-        return self.position + self.speed * (wall - self.origin)
-
-    def due(self, media_t: float) -> float:
-        return self.origin + (media_t - self.position) / self.speed
 
 
 class PlaybackService(playback_pb2_grpc.PlaybackServiceServicer):
@@ -191,191 +157,8 @@ class PlaybackService(playback_pb2_grpc.PlaybackServiceServicer):
     async def Play(
         self, request_iterator: AsyncIterator[playback_pb2.PlayControl], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[playback_pb2.PlayResponse]:
-        try:
-            first = await asyncio.wait_for(anext(request_iterator), OPEN_TIMEOUT_S)
-        except (StopAsyncIteration, TimeoutError):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Play needs an `open` control first")
-        if first.WhichOneof("control") != "open":
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first control must be `open`")
-        op = first.open
-        await self._camera(op.camera_id, context)
-        if not _speed_ok(op.speed):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "speed must be 0 or 0.25..16 either way")
-        if op.max_fps < 0:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_fps must not be negative")
-        start = seconds_of(op.start) if op.HasField("start") else None
-        if start is None:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "open.start is required")
-        assert start is not None
-        width, height = PROFILE_SIZES.get(op.profile, PROFILE_SIZES[video_pb2.StreamVideoRequest.SUB])
-        max_fps = min(op.max_fps or MAX_FPS, MAX_FPS)
-        cursor = Cursor(self.rec.index, self.rec.root, op.camera_id, width, height)
-        origin = seconds_of(op.clock_origin) if op.HasField("clock_origin") else None
-        clock = Clock(start, op.speed, origin or time.time())
-        control_id = first.control_id
-
-        controls: asyncio.Queue[playback_pb2.PlayControl | None] = asyncio.Queue(maxsize=64)
-
-        async def read_controls() -> None:
-            try:
-                async for c in request_iterator:
-                    await controls.put(c)
-            finally:
-                await controls.put(None)
-
-        reader = asyncio.get_running_loop().create_task(read_controls())
-
-        def state() -> playback_pb2.PlayResponse:
-            now = time.time()
-            media = clock.media(now) if clock.speed else clock.position
-            return playback_pb2.PlayResponse(
-                control_id=control_id,
-                state=playback_pb2.PlaybackState(
-                    position=_ts(media), speed=clock.speed, server_time=_ts(now)
-                ),
-            )
-
-        async def reseek(t: float, past: bool = False) -> None:
-            cursor.min_gap = abs(clock.speed) / max_fps if clock.speed else 0.0
-            await self._run(cursor.seek, t, clock.speed >= 0, past)
-
-        try:
-            await reseek(start)
-            yield state()
-            pending = None  # the next frame, read ahead
-            last_t: float | None = None
-            gap_sent = False
-            ended = False
-            while True:
-                control = None
-                wait_s: float | None = None
-                if clock.speed == 0 or ended:
-                    wait_s = STATE_EVERY_S if clock.speed == 0 else 1.0
-                else:
-                    if pending is None:
-                        pending = await self._run(cursor.next)
-                        if pending is None:
-                            ended = True
-                            yield playback_pb2.PlayResponse(
-                                control_id=control_id,
-                                end=playback_pb2.PlaybackEnd(position=_ts(cursor.position)),
-                            )
-                            continue
-                    sign = 1 if clock.speed > 0 else -1
-                    if last_t is not None and not gap_sent and abs(pending.t - last_t) > GAP_S:
-                        notice = last_t + sign * GAP_NOTICE_S
-                        delay = clock.due(notice) - time.time()
-                        if delay > 0:
-                            wait_s = delay
-                        else:
-                            lo, hi = sorted((last_t, pending.t))
-                            gap_sent = True
-                            yield playback_pb2.PlayResponse(
-                                control_id=control_id,
-                                gap=playback_pb2.PlaybackGap(start=_ts(lo), end=_ts(hi)),
-                            )
-                            continue
-                    else:
-                        delay = clock.due(pending.t) - time.time()
-                        if delay > 0:
-                            wait_s = delay
-                        elif delay < -LATE_S:
-                            pending = None  # behind the clock: skip rather than drift
-                            continue
-                        else:
-                            f, pending = pending, None
-                            last_t, gap_sent = f.t, False
-                            yield playback_pb2.PlayResponse(
-                                control_id=control_id,
-                                frame=playback_pb2.PlaybackFrame(
-                                    capture_time=_ts(f.t), jpeg=f.jpeg, width=f.width, height=f.height
-                                ),
-                            )
-                            continue
-                if wait_s is not None:
-                    with contextlib.suppress(TimeoutError):
-                        control = await asyncio.wait_for(controls.get(), wait_s)
-                    if control is None:
-                        if reader.done() and controls.empty():
-                            return
-                        if clock.speed == 0:
-                            yield state()
-                        elif ended:
-                            ended = False  # look again for new recordings (live edge)
-                            await reseek(cursor.position, past=last_t is not None)
-                        continue
-                # --- a control ---
-                kind = control.WhichOneof("control")
-                now = time.time()
-                if kind == "seek":
-                    t = seconds_of(control.seek.time) if control.seek.HasField("time") else None
-                    if t is None:
-                        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "seek.time is required")
-                    assert t is not None
-                    o = (
-                        seconds_of(control.seek.clock_origin)
-                        if control.seek.HasField("clock_origin")
-                        else None
-                    )
-                    clock = Clock(t, clock.speed, o or now)
-                elif kind == "speed":
-                    s = control.speed.speed
-                    if not _speed_ok(s):
-                        await context.abort(
-                            grpc.StatusCode.INVALID_ARGUMENT, "speed must be 0 or 0.25..16 either way"
-                        )
-                    o = (
-                        seconds_of(control.speed.clock_origin)
-                        if control.speed.HasField("clock_origin")
-                        else None
-                    )
-                    at = o or now
-                    media = clock.media(at) if clock.speed else clock.position
-                    if not clock.speed and last_t is not None:
-                        media = last_t
-                    clock = Clock(media, s, at)
-                elif kind == "step":
-                    n = control.step.frames
-                    if clock.speed != 0:
-                        await context.abort(
-                            grpc.StatusCode.INVALID_ARGUMENT, "step only while paused (speed 0)"
-                        )
-                    if n == 0 or abs(n) > MAX_STEP:
-                        await context.abort(
-                            grpc.StatusCode.INVALID_ARGUMENT, f"step.frames must be 1..{MAX_STEP} either way"
-                        )
-                    control_id = control.control_id
-                    base = last_t if last_t is not None else clock.position
-                    cursor.min_gap = 0.0
-                    await self._run(cursor.seek, base, n > 0, last_t is not None)
-                    f = None
-                    for _ in range(abs(n)):
-                        got = await self._run(cursor.next)
-                        if got is None:
-                            break
-                        f = got
-                    if f is not None:
-                        last_t = f.t
-                        clock = Clock(f.t, 0.0, now)
-                        yield playback_pb2.PlayResponse(
-                            control_id=control_id,
-                            frame=playback_pb2.PlaybackFrame(
-                                capture_time=_ts(f.t), jpeg=f.jpeg, width=f.width, height=f.height
-                            ),
-                        )
-                    yield state()
-                    continue
-                else:
-                    await context.abort(
-                        grpc.StatusCode.INVALID_ARGUMENT, "`open` only once, as the first control"
-                    )
-                control_id = control.control_id
-                pending, ended, gap_sent = None, False, False
-                last_t = None if kind == "seek" else last_t
-                await reseek(clock.media(time.time()) if clock.speed else clock.position)
-                yield state()
-        finally:
-            reader.cancel()
+        async for message in play(self.rec, request_iterator, context, self._camera):
+            yield message
 
     # --- the city at a moment ---------------------------------------------------------------------
 
