@@ -115,6 +115,25 @@ def test_rtsp_recording_plays_back_on_time_and_an_outage_is_a_gap(tmp_path, make
         assert np.median(d) <= FRAME_S, deltas
         assert np.percentile(d, 90) <= FRAME_S * 1.5, deltas
 
+        # H.264 seek (to a keyframe, then decoded forward) and reverse play (decoded, walked back).
+        target = (got[0][0] + got[0][1]) / 2 + 0.03
+        player = Player(ch, "rtsp-rec", target, -4.0, max_fps=30)
+        back = []
+        while len(back) < 8:
+            r = player.next()
+            assert r is not None and r.WhichOneof("event") != "end"
+            if r.WhichOneof("event") == "frame":
+                back.append(secs(r.frame.capture_time))
+        player.send(playback_pb2.PlayControl(control_id=2, speed=playback_pb2.PlaySpeed(speed=1.0)))
+        player.send(playback_pb2.PlayControl(control_id=3, seek=playback_pb2.PlaySeek(time=ts(target))))
+        while True:
+            r = player.next()
+            if r.control_id == 3 and r.WhichOneof("event") == "frame":
+                break
+        player.close()
+        assert back == sorted(back, reverse=True) and target - back[0] < FRAME_S + 0.01, back
+        assert 0 <= secs(r.frame.capture_time) - target < FRAME_S + 0.01, secs(r.frame.capture_time) - target
+
         # Stored as the camera sent it (H.264 in Matroska), private files.
         rec = data / "recordings"
         files = [p for p in rec.rglob("*.mkv")]
