@@ -20,6 +20,7 @@ import argparse
 import os
 import queue
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -245,6 +246,7 @@ def main() -> None:
             raise BenchError(f"synced drift p95 {pct(drifts, 95) * 1000:.0f} ms > one frame")
     finally:
         backend.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from vigie.backend.recording.cursor import Cursor
 from vigie.backend.recording.recorder import GAP_S
+from vigie.backend.recording.segments import Frame
 from vigie.backend.recording.system import Recordings
 from vigie.backend.services.convert import seconds_of, stamp
 from vigie.backend.services.video import PROFILE_SIZES
@@ -32,6 +33,7 @@ MAX_FPS = 30.0
 LATE_S = 0.25
 STATE_EVERY_S = 5.0
 OPEN_TIMEOUT_S = 10.0
+LOOKBACK_S = 1.5  # a seek looks this far back for the picture showing at its time
 GAP_NOTICE_S = 0.2  # a gap is announced this long (media time) after the last picture before it
 
 
@@ -117,11 +119,39 @@ async def play(
         cursor.min_gap = abs(clock.speed) / max_fps if clock.speed else 0.0
         await run(cursor.seek, t, clock.speed >= 0, past)
 
+    async def picture_at(t: float) -> tuple[Frame | None, Frame | None]:
+        """The picture showing at `t` (the last one at or before it, at most LOOKBACK_S
+        earlier) and the next one: a seek shows its picture at once, not when the next is due."""
+        cursor.min_gap = 0.0
+        await run(cursor.seek, t - LOOKBACK_S, True)
+        shown = None
+        while True:
+            f = await run(cursor.next)
+            if f is None or f.t > t + 0.0005:
+                cursor.min_gap = abs(clock.speed) / max_fps if clock.speed else 0.0
+                return shown, f
+            shown = f
+
+    def frame_msg(f: Frame) -> playback_pb2.PlayResponse:
+        return playback_pb2.PlayResponse(
+            control_id=control_id,
+            frame=playback_pb2.PlaybackFrame(
+                capture_time=_ts(f.t), jpeg=f.jpeg, width=f.width, height=f.height
+            ),
+        )
+
     try:
-        await reseek(start)
-        yield state()
         pending = None  # the next frame, read ahead
         last_t: float | None = None
+        shown = None
+        if clock.speed >= 0:
+            shown, pending = await picture_at(start)
+        else:
+            await reseek(start)
+        yield state()
+        if shown is not None:
+            last_t = shown.t
+            yield frame_msg(shown)
         gap_sent = False
         ended = False
         while True:
@@ -239,6 +269,13 @@ async def play(
                 )
             control_id = control.control_id
             pending, ended, gap_sent = None, False, False
+            if kind == "seek" and clock.speed >= 0:
+                shown, pending = await picture_at(clock.position)
+                last_t = None if shown is None else shown.t
+                yield state()
+                if shown is not None:
+                    yield frame_msg(shown)
+                continue
             last_t = None if kind == "seek" else last_t
             await reseek(clock.media(time.time()) if clock.speed else clock.position)
             yield state()

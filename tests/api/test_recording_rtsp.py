@@ -102,9 +102,14 @@ def test_rtsp_recording_plays_back_on_time_and_an_outage_is_a_gap(tmp_path, make
             if not lo <= t <= hi:
                 continue
             img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-            diff = np.abs(src - thumb(img)[None]).mean(axis=(1, 2))
-            best = int(np.argmin(diff))
-            assert diff[best] < 3.0, f"a played picture matches none the camera sent (diff {diff[best]:.1f})"
+            # Among the pictures the test saw within 2 s (the test pattern's ball repeats its path
+            # every few seconds: a wider search could find the same picture of another pass).
+            near = np.flatnonzero(np.abs(src_times - t) < 2.0)
+            assert near.size, f"the test saw no picture near {t}"
+            diff = np.abs(src[near] - thumb(img)[None]).mean(axis=(1, 2))
+            best = int(near[np.argmin(diff)])
+            diff = diff[np.argmin(diff)][None]
+            assert diff[0] < 3.0, f"a played picture matches none the camera sent (diff {diff[0]:.1f})"
             deltas.append(t - src_times[best])
         assert len(deltas) > 15, len(deltas)
         d = np.abs(np.array(deltas))
@@ -132,7 +137,9 @@ def test_rtsp_recording_plays_back_on_time_and_an_outage_is_a_gap(tmp_path, make
                 break
         player.close()
         assert back == sorted(back, reverse=True) and target - back[0] < FRAME_S + 0.01, back
-        assert 0 <= secs(r.frame.capture_time) - target < FRAME_S + 0.01, secs(r.frame.capture_time) - target
+        assert -FRAME_S - 0.01 < secs(r.frame.capture_time) - target <= 0.001, (
+            secs(r.frame.capture_time) - target
+        )
 
         # Stored as the camera sent it (H.264 in Matroska), private files.
         rec = data / "recordings"
