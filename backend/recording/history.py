@@ -1,8 +1,9 @@
 """Follows the asset log and the alarm log and writes them to the history store, so that the
 city at any kept moment can be answered (GetCityState).
 
-The follower runs on the asyncio loop but only collects: it reads new changes (a list slice) and
-hands them, once a second, to one writer thread. A full snapshot is written every
+The follower runs on the asyncio loop but only collects: it takes new changes (a list slice) with
+the time it saw them and hands them, once a second, to one writer thread, which sorts out what
+the map would show and writes it. A full snapshot is written every
 `snapshot_every_s`; a moving vehicle's position at most every `POSITION_EVERY_S` unless its
 status changes. History older than `retention_days` is pruned every hour.
 """
@@ -59,18 +60,31 @@ class CityHistory:
         self.store.close()
 
     def _keep(self, a: Asset, now: float) -> bool:
-        """A vehicle that only moved is kept at most every POSITION_EVERY_S."""
+        """A change the map would not show (only the report time) is not kept; a vehicle that
+        only moved is kept at most every POSITION_EVERY_S."""
         last = self._last_kept.get(a.id)
-        if a.kind is Kind.VEHICLE and last is not None:
+        if last is not None:
             t, prev = last
-            if (
+            same_state = (
                 prev.status == a.status
                 and prev.status_reason == a.status_reason
-                and now - t < POSITION_EVERY_S
-            ):
+                and prev.name == a.name
+                and prev.attributes == a.attributes
+            )
+            moved = prev.lat != a.lat or prev.lon != a.lon or prev.heading_deg != a.heading_deg
+            if same_state and not moved:
+                return False
+            if same_state and a.kind is Kind.VEHICLE and now - t < POSITION_EVERY_S:
                 return False
         self._last_kept[a.id] = (now, a)
         return True
+
+    def _write(
+        self, now: float, snapshot: list[Asset] | None, batch: list[tuple[float, list[Asset]]], alarms: list
+    ) -> None:
+        """On the writer thread: keep what the map would show, then one transaction."""
+        changes = [(t, a) for t, assets in batch for a in assets if self._keep(a, t)]
+        self.store.write(now, snapshot, changes, alarms)
 
     async def _follow(self) -> None:
         loop = asyncio.get_running_loop()
@@ -82,7 +96,7 @@ class CityHistory:
         last_prune = 0.0
         await loop.run_in_executor(self.pool, self.store.write, now, snapshot, [], self.alarms.open_alarms())
         self.written_through = now
-        changes: list[tuple[float, Asset]] = []
+        stamped: list[tuple[float, list[Asset]]] = []  # (when seen, the changes seen then)
         snapshot = None
         flush_at = time.monotonic() + FLUSH_S
         while True:
@@ -91,10 +105,10 @@ class CityHistory:
                 await self.assets.wait_for_change(rev, max(0.0, flush_at - time.monotonic()))
                 now = time.time()
                 try:
-                    for a in self.assets.changes_after(rev):
-                        rev = a.revision
-                        if self._keep(a, now):
-                            changes.append((now, a))
+                    fresh = self.assets.changes_after(rev)
+                    if fresh:
+                        rev = fresh[-1].revision
+                        stamped.append((now, fresh))
                 except HistoryExpired:
                     rev = self.assets.revision
                     snapshot = self.assets.assets()
@@ -110,8 +124,8 @@ class CityHistory:
                     snapshot = self.assets.assets()
                 if snapshot is not None:
                     last_snapshot = now
-                batch, changes = changes, []
-                await loop.run_in_executor(self.pool, self.store.write, now, snapshot, batch, alarm_changes)
+                batch, stamped = stamped, []
+                await loop.run_in_executor(self.pool, self._write, now, snapshot, batch, alarm_changes)
                 snapshot = None
                 self.written_through = now
                 if now - last_prune >= PRUNE_EVERY_S:
