@@ -14,6 +14,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -92,6 +93,7 @@ class Recordings:
         )
         self.exporter = Exporter(self.index, self.root, f"{base}/exports")
         self._tasks: list[asyncio.Task[None]] = []
+        self.play_streams: Counter[str] = Counter()  # open Play streams per user
 
     def camera_ids(self) -> list[str]:
         return [a.id for a in self.assets.assets() if a.kind is Kind.CAMERA]

@@ -23,12 +23,15 @@ from vigie.backend.recording.cursor import Cursor
 from vigie.backend.recording.recorder import GAP_S
 from vigie.backend.recording.segments import Frame
 from vigie.backend.recording.system import Recordings
+from vigie.backend.security import principal
 from vigie.backend.services.convert import seconds_of, stamp
 from vigie.backend.services.video import PROFILE_SIZES
 from vigie.v1 import playback_pb2, video_pb2
 
 MIN_SPEED, MAX_SPEED = 0.25, 16.0
 MAX_STEP = 100
+# Play streams per user: as live video (backend/services/video.py), two 4x4 mosaics' worth.
+MAX_PLAY_PER_USER = 32
 MAX_FPS = 30.0
 LATE_S = 0.25
 STATE_EVERY_S = 5.0
@@ -95,6 +98,14 @@ async def play(
     origin = seconds_of(op.clock_origin) if op.HasField("clock_origin") else None
     clock = Clock(start, op.speed, origin or time.time())
     control_id = first.control_id
+    user = principal.current().user
+    if rec.play_streams[user] >= MAX_PLAY_PER_USER:
+        await context.abort(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"{user or 'this caller'} already plays {rec.play_streams[user]} recordings, the most one user"
+            f" may hold at once ({MAX_PLAY_PER_USER}): close one first",
+        )
+    rec.play_streams[user] += 1
 
     controls: asyncio.Queue[playback_pb2.PlayControl | None] = asyncio.Queue(maxsize=64)
 
@@ -281,3 +292,6 @@ async def play(
             yield state()
     finally:
         reader.cancel()
+        rec.play_streams[user] -= 1
+        if rec.play_streams[user] <= 0:
+            del rec.play_streams[user]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.api.recording_helpers import Player, secs, start_recording_backend, ts
+from tests.api.test_cameras_catalogue import wait_for
 from tests.conftest import open_channel
 from vigie.v1 import playback_pb2, playback_pb2_grpc
 
@@ -164,4 +165,36 @@ def test_bad_first_controls_are_refused(recording_backend, control, word):
         list(call)
     assert err.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
     assert word in err.value.details(), err.value.details()
+    ch.close()
+
+
+def test_a_user_holds_at_most_32_play_streams(recording_backend):
+    b, t0 = recording_backend
+    ch = open_channel(b.address, user="viewer")
+    held = []
+    for i in range(32):
+        p = Player(ch, CAMS[i % 4], t0 + 2.0, 0.0)  # paused: each stream only answers its state
+        assert p.next().WhichOneof("event") == "state"
+        held.append(p)
+    extra = Player(ch, "file-1", t0 + 2.0, 0.0)
+    with pytest.raises(grpc.RpcError) as err:
+        while extra.next() is not None:
+            pass
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "(32)" in err.value.details()
+    held.pop().close()
+
+    def one_more() -> bool:
+        p = Player(ch, "file-1", t0 + 2.0, 0.0)
+        try:
+            return p.next().WhichOneof("event") == "state"
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise
+            return False  # the closed stream's place is freed when the backend sees the cancel
+        finally:
+            p.close()
+
+    wait_for(one_more, 20, "a place freed by closing a stream")
+    for p in held:
+        p.close()
     ch.close()
