@@ -117,6 +117,7 @@ class Console(QObject):
         self.mosaic_ctls: list[MosaicController] = []  # operated mosaics, in creation order
         self._every_mosaic: list[MosaicController] = []  # with the walls' (no camera shown twice on a fill)
         self._active_mosaic: MosaicController | None = None
+        self.alarm_video_ctl: MosaicController | None = None  # the alarm preview, once made (panels.py)
         self._no_fly = False  # set while a selection comes from the map itself (no need to fly)
 
     # ---- panels plugging in ----------------------------------------------------------------------
@@ -139,7 +140,12 @@ class Console(QObject):
             self.map_ctl = None
 
     def new_mosaic(
-        self, panel: MosaicPanel, stream_prefix: str, view: dict | None, operated: bool = True
+        self,
+        panel: MosaicPanel,
+        stream_prefix: str,
+        view: dict | None,
+        operated: bool = True,
+        alarm_preview: bool = False,
     ) -> MosaicController:
         """A mosaic controller for `panel`, filled with cameras no other mosaic shows. An operated
         mosaic takes part in the routes (alarm video, "show in mosaic"); a wall's does not."""
@@ -153,6 +159,7 @@ class Console(QObject):
             initial_view=view,
             exclude=lambda: self._cameras_shown(ctl),
             request_cameras=False,
+            alarm_preview=alarm_preview,
         )
         ctl.sig_message.connect(self.sig_message)
         self._every_mosaic.append(ctl)
@@ -236,15 +243,40 @@ class Console(QObject):
         """Alarm-to-map and alarm-to-video in one click."""
         if self.map_ctl:
             self.map_ctl.select(alarm.asset_id, fly=True)
-        if self.mosaic_ctl:
-            self.mosaic_ctl.show_linked(alarm.camera_ids)
+        self.show_alarm_video(
+            list(alarm.camera_ids), f"Alarm video · P{alarm.priority} {alarm.message} — {alarm.asset_name}"
+        )
         self.detail_ctl.select(alarm.asset_id)
+
+    def show_alarm_video(self, camera_ids: list[str], caption: str = "") -> None:
+        """An alarm's cameras go to the alarm preview (brought into view, made if the workspace
+        has none); the operator's own mosaics keep their views and mark the tiles showing them."""
+        if camera_ids:
+            self.sig_show_panel.emit("alarm-video")  # the workspace makes or raises it
+        for ctl in self.mosaic_ctls:
+            ctl.preview_alarm(camera_ids)
+        if self.alarm_video_ctl is not None:
+            self.alarm_video_ctl.preview_alarm(camera_ids, caption)
+        if not camera_ids:
+            self.sig_message.emit("No camera covers this alarm")
 
     def show_camera(self, camera_id: str) -> None:
         if self.mosaic_ctl:
             self.mosaic_ctl.show_camera(camera_id)
         else:
             self.sig_message.emit("No mosaic is open: Panels ▸ Add a mosaic")
+
+    def show_on_map(self, asset_id: str) -> None:
+        """A tile's "Show on map": the map (brought into view) flies to the camera."""
+        self.sig_show_panel.emit("map")
+        if self.map_ctl:
+            self.map_ctl.select(asset_id, fly=True)
+        self.detail_ctl.select(asset_id)
+
+    def show_details(self, asset_id: str) -> None:
+        """A tile's "Details": the asset detail (brought into view) shows the camera."""
+        self.sig_show_panel.emit("detail")
+        self.detail_ctl.select(asset_id)
 
     def _on_create_incident(self, lat: float, lon: float) -> None:
         self.sig_message.emit(f"New incident at {lat:.5f} N, {lon:.5f} E")

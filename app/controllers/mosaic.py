@@ -1,6 +1,11 @@
 """Drives the mosaic: which camera each slot holds (app/models/mosaic_slots.py), which tiles stream
 and at what profile (SUB for tiles, MAIN for a maximised or big one; hidden tiles stop), fed by
-the one tile feeder (app/wall/feeds.py). Also PTZ, snapshots, tours, drops and named views.
+the one tile feeder (app/wall/feeds.py). Also PTZ, snapshots, tours, drops and named views, and
+each tile's camera status (FAULT...) from the asset store.
+
+An alarm never rearranges the operator's own mosaic: its cameras go to the alarm video preview (a
+mosaic made with `alarm_preview=True`, see app/workspace/panels.py); other mosaics only mark the
+tiles that already show one of them.
 """
 
 from __future__ import annotations
@@ -36,8 +41,13 @@ def snapshots_dir() -> Path:
     return Path(user_pictures_dir()) / "Vigie"
 
 
+PREVIEW_LAYOUTS = ((1, "1x1"), (4, "2x2"), (9, "3x3"))  # an alarm preview's layout by camera count
+
+
 class MosaicController(QObject):
     sig_message = Signal(str)  # for the status bar
+    sig_show_on_map = Signal(str)  # a tile's camera, from its menu
+    sig_details = Signal(str)  # a tile's camera, from its menu
     _sig_snapshot_done = Signal(int, str)  # slot, message (from the snapshot worker)
 
     def __init__(
@@ -51,12 +61,14 @@ class MosaicController(QObject):
         initial_view: dict | None = None,
         exclude: Callable[[], set[str]] | None = None,
         request_cameras: bool = True,
+        alarm_preview: bool = False,
     ) -> None:
         """`persist`: keep the current view in QSettings (a console with workspaces keeps it there
         instead and gives it back as `initial_view`). `stream_prefix` keeps the session's stream keys
         of several mosaics apart. `exclude`: cameras a fresh mosaic does not fill with (the ones other
         mosaics show). `request_cameras`: ask the session for the camera list on each snapshot (a
-        console with several mosaics asks once for all)."""
+        console with several mosaics asks once for all). `alarm_preview`: the mosaic shows the
+        selected alarm's cameras and nothing else (never filled, never saved as a view)."""
         super().__init__(panel)
         self.session, self.model, self.panel = session, model, panel
         self.mosaic = panel.mosaic
@@ -66,6 +78,7 @@ class MosaicController(QObject):
         self.initial_view = initial_view
         self.exclude = exclude or set
         self.paused = False  # the mosaic cannot be seen (closed, a hidden tab): no streams
+        self.alarm_preview = alarm_preview
         self.cameras: dict[str, CameraInfo] = {}
         self.slots = MosaicSlots(self.mosaic.cameras)  # the widget shows the same list
         self.feeds = TileFeeds(session, prefix=stream_prefix, max_fps=max_fps, parent=self, controls=True)
@@ -88,6 +101,9 @@ class MosaicController(QObject):
         session.video.sig_ptz_result.connect(self._on_ptz_result)
         if request_cameras:
             model.sig_reset.connect(session.video.request_cameras)
+        store = getattr(model, "store", model)  # the table model shows a store: follow that
+        store.sig_changed.connect(self._on_asset_changes)
+        store.sig_reset.connect(self._refresh_statuses)
         panel.set_view_names(sorted(self._views()))
 
     # ---- cameras and streams -------------------------------------------------------------------
@@ -100,7 +116,7 @@ class MosaicController(QObject):
     def _on_cameras(self, cameras: dict[str, CameraInfo]) -> None:
         """Names, PTZ and direct URLs of the cameras (the feeds relabel the tiles already placed)."""
         self.cameras = cameras
-        if self.slots.is_empty():
+        if self.slots.is_empty() and not self.alarm_preview:
             self._restore_or_fill()
         self.sync()
 
@@ -138,6 +154,25 @@ class MosaicController(QObject):
         self.slots.assign(slot, camera_id)
         rec = self.model.record(camera_id) if camera_id else None
         self.feeds.label(tile, camera_id, rec.name if rec else camera_id)
+        if rec is not None:
+            tile.set_status(rec.status, rec.reason)
+
+    def _on_asset_changes(self, changes: list) -> None:
+        """A camera on a tile changed state: its tile says so (FAULT never shows as healthy)."""
+        shown = self.slots.shown()
+        if not shown:
+            return
+        for _old, new in changes:
+            if new.id in shown:
+                for tile in self.mosaic.tiles:
+                    if tile.camera_id == new.id:
+                        tile.set_status(new.status, new.reason)
+
+    def _refresh_statuses(self) -> None:
+        for tile in self.mosaic.tiles:
+            rec = self.model.record(tile.camera_id) if tile.camera_id else None
+            if rec is not None:
+                tile.set_status(rec.status, rec.reason)
 
     @property
     def streams(self) -> dict[int, tuple[str, str]]:
@@ -201,18 +236,40 @@ class MosaicController(QObject):
         self.mosaic.select(self.slots.next_visible(self.mosaic.selected, visible))
 
     def show_linked(self, camera_ids: list[str]) -> None:
-        """An alarm was selected: its cameras go in the first visible tiles, marked as linked."""
+        """The operator asked for these cameras here (an incident's scene cameras): they go in
+        the first visible tiles, marked as linked."""
         known = [c for c in camera_ids if c in self.cameras or self.model.record(c) is not None]
         for slot, cam in self.slots.linked(known, self.mosaic.visible_slots()):
             self.place(slot, cam)
-        linked = set(known)
+        self.mark_linked(known)
+        if not known:
+            self.sig_message.emit("No camera covers this alarm")
+
+    def preview_alarm(self, camera_ids: list[str], caption: str = "") -> None:
+        """An alarm was selected. The alarm preview shows its cameras, and only them; any other
+        mosaic is left as the operator arranged it and only marks the tiles already showing one."""
+        known = [c for c in camera_ids if c in self.cameras or self.model.record(c) is not None]
+        if self.alarm_preview:
+            self.panel.set_caption(caption or "Alarm video")
+            self.stop_tour()
+            n = max(1, len(known))
+            self.mosaic.set_layout(next((name for size, name in PREVIEW_LAYOUTS if n <= size), "3x3"))
+            for slot in range(MAX_TILES):
+                wanted = known[slot] if slot < min(len(known), 9) else ""
+                if self.slots.camera(slot) != wanted:
+                    self._assign(slot, wanted)
+            self.sync()
+        self.mark_linked(known)
+
+    def mark_linked(self, camera_ids: list[str]) -> None:
+        """The orange border on the tiles showing these cameras (it goes with the camera: a tile
+        whose camera changes loses it, see VideoTile.set_camera)."""
+        linked = set(camera_ids)
         for tile in self.mosaic.tiles:
             flag = bool(tile.camera_id) and tile.camera_id in linked
             if tile.linked != flag:
                 tile.linked = flag
                 tile.update()
-        if not known:
-            self.sig_message.emit("No camera covers this alarm")
 
     def _ptz(self, slot: int, action: str, pan: float, tilt: float, zoom: float, preset: int) -> None:
         cam = self.slots.camera(slot)
@@ -291,6 +348,11 @@ class MosaicController(QObject):
         menu = QMenu(self.panel)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         if tile.camera_id:
+            cam = tile.camera_id
+            menu.addAction("Show on map").triggered.connect(lambda: self.sig_show_on_map.emit(cam))
+            menu.addAction("Details").triggered.connect(lambda: self.sig_details.emit(cam))
+            menu.addAction("Full screen\tEnter").triggered.connect(lambda: self._full_screen(slot))
+            menu.addSeparator()
             menu.addAction("Snapshot").triggered.connect(lambda: self.snapshot(slot))
             menu.addAction("Hide statistics" if tile.show_stats else "Show statistics").triggered.connect(
                 lambda: (setattr(tile, "show_stats", not tile.show_stats), tile.update())
@@ -310,6 +372,10 @@ class MosaicController(QObject):
             menu.addAction("Clear tile").triggered.connect(lambda: (self.mosaic.clear(slot), self.sync()))
         self.panel.add_send_menus(menu, slot)  # "Send camera / this view to wall ▸" (if walls)
         menu.popup(pos)  # never exec(): nothing modal in a control room
+
+    def _full_screen(self, slot: int) -> None:
+        self.mosaic.select(slot)
+        self.panel.toggle_full_screen(slot)
 
     # ---- named views ---------------------------------------------------------------------------
 

@@ -155,7 +155,36 @@ def make_mosaic(console: Console, panel_id: str, state: dict, controls: bool = T
         panel.mosaic.select(-1)  # nobody picks a tile in presentation mode: no selection border
     view = {"layout": panel.mosaic.layout_name, "cameras": list(state.get("cameras", []))}
     ctl = console.new_mosaic(panel, f"{panel_id}:tile", view, operated=controls)
+    ctl.sig_show_on_map.connect(console.show_on_map)
+    ctl.sig_details.connect(console.show_details)
     return MosaicLivePanel(console, panel, ctl)
+
+
+class AlarmVideoPanel(MosaicLivePanel):
+    """The alarm preview: the selected alarm's cameras, never the operator's own mosaics (which an
+    alarm leaves alone). Not saved with cameras: it shows whatever alarm is selected."""
+
+    def state(self) -> dict:
+        return {}
+
+    def restore(self, state: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        if self.console.alarm_video_ctl is self.ctl:
+            self.console.alarm_video_ctl = None
+        super().close()
+
+
+def make_alarm_video(console: Console, panel_id: str, state: dict) -> AlarmVideoPanel:
+    panel = MosaicPanel()
+    panel.set_controls_visible(False)
+    panel.set_caption("Alarm video: select an alarm to see its cameras here")
+    ctl = console.new_mosaic(panel, f"{panel_id}:tile", None, operated=False, alarm_preview=True)
+    ctl.sig_show_on_map.connect(console.show_on_map)
+    ctl.sig_details.connect(console.show_details)
+    console.alarm_video_ctl = ctl
+    return AlarmVideoPanel(console, panel, ctl)
 
 
 register(PanelKind("assets", "Assets", lambda c, _pid, _s: LivePanel(c.asset_panel)))
@@ -163,6 +192,7 @@ register(PanelKind("detail", "Asset detail", lambda c, _pid, _s: LivePanel(c.det
 register(PanelKind("alarms", "Alarms", lambda c, _pid, _s: LivePanel(c.alarm_ctl.panel)))
 register(PanelKind("map", "City map", make_map))
 register(PanelKind("mosaic", "Cameras", make_mosaic, multiple=True))
+register(PanelKind("alarm-video", "Alarm video", make_alarm_video))
 
 
 class AuditPanel(LivePanel):

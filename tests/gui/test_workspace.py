@@ -68,7 +68,16 @@ def test_laptop_gets_one_window_with_every_panel(backend, tmp_path, config):
     win = wins["console-left"]
     assert win["screen"] == "A" and win["primary"] and win["visible"] and win["state"] == "maximized"
     assert win["geometry"] == [0, 0, W, H]
-    assert sorted(docks(win)) == ["alarms", "assets", "detail", "incident", "incidents", "map", "mosaic-1"]
+    assert sorted(docks(win)) == [
+        "alarm-video",
+        "alarms",
+        "assets",
+        "detail",
+        "incident",
+        "incidents",
+        "map",
+        "mosaic-1",
+    ]
     tree = win["docks"]
     assert tree["split"] == "horizontal" and [i.get("tabs", i.get("split")) for i in tree["items"]][0] == [
         "assets"

@@ -1,4 +1,8 @@
-"""The camera mosaic: tiles in a layout, one maximised tile, a selected tile.
+"""The camera mosaic: tiles in a layout, one maximised tile, a selected tile, and its keys.
+
+Keys on a focused tile: Enter shows the selected tile full screen, F11 the whole mosaic (Escape
+leaves, see widgets/mosaic/fullscreen.py); 1-9 pick the layouts in their menu order; Tab goes to
+the next tile (focus selects); arrows pan and tilt a PTZ camera while held, + and - zoom.
 
 Tile i always holds slot i's camera, whatever the layout, so switching layouts keeps cameras in
 place; slots beyond the layout's size keep their camera but are hidden (their streams stop).
@@ -7,7 +11,8 @@ The mosaic knows camera ids and names only; its owner feeds pictures and reacts 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from vigie.widgets.mosaic.layouts import LAYOUTS, MAX_TILES
@@ -17,6 +22,17 @@ from vigie.widgets.mosaic.tile import VideoTile
 class Mosaic(QWidget):
     sig_changed = Signal()  # layout, maximised tile or a camera changed: visible streams may change
     sig_selected = Signal(int)
+    sig_full_screen = Signal(int)  # the operator asks for full screen: a slot, or -1 for the mosaic
+
+    PTZ_KEYS = {  # key -> (pan, tilt, zoom) while held
+        Qt.Key.Key_Left: (-0.6, 0.0, 0.0),
+        Qt.Key.Key_Right: (0.6, 0.0, 0.0),
+        Qt.Key.Key_Up: (0.0, 0.6, 0.0),
+        Qt.Key.Key_Down: (0.0, -0.6, 0.0),
+        Qt.Key.Key_Plus: (0.0, 0.0, 0.6),
+        Qt.Key.Key_Equal: (0.0, 0.0, 0.6),  # "+" without Shift on most keyboards
+        Qt.Key.Key_Minus: (0.0, 0.0, -0.6),
+    }
 
     def __init__(self, layout: str = "2x2", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -32,6 +48,7 @@ class Mosaic(QWidget):
             tile.hide()
             tile.sig_clicked.connect(lambda t=tile: self.select(t.index))
             tile.sig_double_clicked.connect(lambda t=tile: self.toggle_maximise(t.index))
+            tile.sig_focused.connect(lambda t=tile: self.select(t.index))
         self._arrange()
         self.select(0)
 
@@ -52,6 +69,62 @@ class Mosaic(QWidget):
         self.maximised = None if self.maximised == slot else slot
         self._arrange()
         self.sig_changed.emit()
+
+    def set_maximised(self, slot: int | None) -> None:
+        if slot != self.maximised:
+            self.maximised = slot
+            self._arrange()
+            self.sig_changed.emit()
+
+    def set_layout_number(self, number: int) -> None:
+        """Keys 1-9: the layouts in their menu order (widgets/mosaic/layouts.py)."""
+        names = list(LAYOUTS)
+        if 1 <= number <= len(names):
+            self.set_layout(names[number - 1])
+
+    def select_next(self) -> None:
+        """The next visible tile (wrapping), selected and focused."""
+        visible = self.visible_slots()
+        i = visible.index(self.selected) + 1 if self.selected in visible else 0
+        slot = visible[i % len(visible)]
+        self.select(slot)
+        self.tiles[slot].setFocus(Qt.FocusReason.TabFocusReason)
+
+    def ptz_key(self, key: Qt.Key, pressed: bool) -> bool:
+        """PTZ on the selected tile from the keyboard: moves while the key is held."""
+        if key not in self.PTZ_KEYS or not (0 <= self.selected < len(self.tiles)):
+            return False
+        tile = self.tiles[self.selected]
+        if not (tile.ptz and tile.camera_id):
+            return False
+        if pressed:
+            pan, tilt, zoom = self.PTZ_KEYS[key]
+            tile.sig_ptz.emit("move", pan, tilt, zoom, 0)
+        else:
+            tile.sig_ptz.emit("stop", 0.0, 0.0, 0.0, 0)
+        return True
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = Qt.Key(event.key())
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.sig_full_screen.emit(self.selected)
+        elif key == Qt.Key.Key_F11:
+            self.sig_full_screen.emit(-1)
+        elif (
+            Qt.Key.Key_1 <= key <= Qt.Key.Key_9
+            and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        ):
+            self.set_layout_number(key - Qt.Key.Key_0)
+        elif key in self.PTZ_KEYS and (event.isAutoRepeat() or self.ptz_key(key, True)):
+            pass
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        key = Qt.Key(event.key())
+        if key in self.PTZ_KEYS and not event.isAutoRepeat() and self.ptz_key(key, False):
+            return
+        super().keyReleaseEvent(event)
 
     def _arrange(self) -> None:
         grid = self._grid

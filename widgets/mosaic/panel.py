@@ -7,6 +7,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vigie.widgets.mosaic.fullscreen import FullScreenHost
 from vigie.widgets.mosaic.layouts import LAYOUTS
 from vigie.widgets.mosaic.mosaic import Mosaic
 from vigie.widgets.wall.send_menu import WallChoices
@@ -70,13 +72,51 @@ class MosaicPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
+        self.caption = QLabel()
+        self.caption.setObjectName("mosaicCaption")
+        self.caption.setContentsMargins(6, 2, 6, 2)
+        self.caption.hide()
         lay.addWidget(self.toolbar)
+        lay.addWidget(self.caption)
         lay.addWidget(self.mosaic, 1)
+        self._lay = lay
         self.mosaic.sig_changed.connect(self._sync_layout_box)
+        self.full_screen = FullScreenHost(self._give_back)
+        self._maximised_before: int | None = None
+        self.mosaic.sig_full_screen.connect(self.toggle_full_screen)
+        self.destroyed.connect(self.full_screen.deleteLater)
+
+    # ---- full screen ---------------------------------------------------------------------------
+
+    def is_full_screen(self) -> bool:
+        return self.full_screen.borrowed is not None
+
+    def toggle_full_screen(self, slot: int = -1) -> None:
+        """A tile (`slot`) or the whole mosaic (-1) over the whole screen this panel is on; the
+        same key again, or Escape, comes back with the layout as it was."""
+        if self.is_full_screen():
+            self.full_screen.leave()
+            return
+        self._maximised_before = self.mosaic.maximised
+        if slot >= 0:
+            self.mosaic.set_maximised(slot)
+        self.full_screen.enter(self.mosaic, self)
+
+    def _give_back(self, mosaic: QWidget) -> None:
+        self._lay.addWidget(mosaic, 1)
+        mosaic.show()
+        self.mosaic.set_maximised(self._maximised_before)
+        tile = self.mosaic.tiles[self.mosaic.selected] if self.mosaic.selected >= 0 else self.mosaic
+        tile.setFocus()
 
     def set_controls_visible(self, visible: bool) -> None:
         """Without controls (a video wall): the tiles only."""
         self.toolbar.setVisible(visible)
+
+    def set_caption(self, text: str) -> None:
+        """A line over the tiles (the alarm preview says which alarm it shows)."""
+        self.caption.setText(text)
+        self.caption.setVisible(bool(text))
 
     def set_view_names(self, names: list[str]) -> None:
         self.views.clear()
