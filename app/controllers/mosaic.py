@@ -93,6 +93,7 @@ class MosaicController(QObject):
         panel.sig_save_view.connect(self.save_view)
         panel.sig_load_view.connect(self.load_view)
         panel.sig_tour.connect(self._tour_all)
+        panel.sig_full_screen_changed.connect(lambda _on: self.sync())
         panel.sig_snapshot.connect(lambda: self.snapshot(self.mosaic.selected))
         self._sig_snapshot_done.connect(
             lambda s, msg: (self.mosaic.tiles[s].show_message(msg), self.sig_message.emit(msg))
@@ -199,7 +200,9 @@ class MosaicController(QObject):
 
     def sync(self) -> None:
         """Streams follow what is visible: open, switch profile, or stop."""
-        visible = set() if self.paused else set(self.mosaic.visible_slots())
+        # Full screen shows the mosaic whatever its panel (a tab behind another) looks like.
+        seen = not self.paused or self.panel.is_full_screen()
+        visible = set(self.mosaic.visible_slots()) if seen else set()
         for slot in range(MAX_TILES):
             cam, tile = self.slots.camera(slot), self.mosaic.tiles[slot]
             if cam and slot in visible:

@@ -100,6 +100,8 @@ def test_enter_fills_the_screen_with_a_tile_f11_with_the_mosaic_and_escape_comes
     tile = mosaic.tiles[2]
     qtbot.waitUntil(lambda: tile.frames >= 2, timeout=20000)
     click(tile)
+    ctl.set_paused(True)  # its panel behind another tab: full screen shows it all the same
+    assert 2 not in ctl.streams
     QTest.keyClick(tile, Qt.Key.Key_Return)
     screen = panel.screen().geometry()
     host = panel.full_screen
@@ -110,6 +112,8 @@ def test_enter_fills_the_screen_with_a_tile_f11_with_the_mosaic_and_escape_comes
     QTest.keyClick(tile, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not host.isVisible(), timeout=10000)
     assert mosaic.parent() is panel and mosaic.maximised is None and mosaic.visible_slots() == [0, 1, 2, 3]
+    assert 2 not in ctl.streams, "back behind its tab: no stream"
+    ctl.set_paused(False)
     qtbot.waitUntil(lambda: ctl.streams[2][1] == "SUB", timeout=10000)
 
     QTest.keyClick(tile, Qt.Key.Key_F11)

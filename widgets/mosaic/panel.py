@@ -28,6 +28,7 @@ class MosaicPanel(QWidget):
     sig_tour = Signal(bool)  # start (True) / stop a tour of the cameras through the whole mosaic
     sig_snapshot = Signal()  # of the selected tile
     sig_send_to_wall = Signal(str, object)  # wall name, payload (see widgets/wall/send_menu.py)
+    sig_full_screen_changed = Signal(bool)  # the mosaic is (no longer) over a whole screen
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -101,6 +102,7 @@ class MosaicPanel(QWidget):
         if slot >= 0:
             self.mosaic.set_maximised(slot)
         self.full_screen.enter(self.mosaic, self)
+        self.sig_full_screen_changed.emit(True)
 
     def _give_back(self, mosaic: QWidget) -> None:
         self._lay.addWidget(mosaic, 1)
@@ -108,6 +110,7 @@ class MosaicPanel(QWidget):
         self.mosaic.set_maximised(self._maximised_before)
         tile = self.mosaic.tiles[self.mosaic.selected] if self.mosaic.selected >= 0 else self.mosaic
         tile.setFocus()
+        self.sig_full_screen_changed.emit(False)
 
     def set_controls_visible(self, visible: bool) -> None:
         """Without controls (a video wall): the tiles only."""

@@ -371,7 +371,11 @@ class VideoTile(QWidget):
             p.setFont(big)
             p.setPen(QColor("#f85149") if lost else QColor("#e3b341"))
             text = "⚠ SIGNAL LOST" if lost else "CONNECTING…"
-            if lost:
+            if not lost and self.status in ("offline", "fault"):
+                # The camera itself says it is down: that, not a connection that will never come.
+                p.setPen(QColor(STATUS_COLORS[self.status]))
+                text = f"■ {STATUS_LABELS[self.status]}"
+            elif lost:
                 text += f"\nlast picture {_age_text(max(0.0, time.time() - self.captured))} ago"
             p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
             p.setFont(self._font)
@@ -410,7 +414,9 @@ class VideoTile(QWidget):
         label = STATUS_LABELS.get(self.status, self.status.upper())
         text = f"{label} — {self.status_reason}" if self.status_reason else label
         fm = p.fontMetrics()
-        text = fm.elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width() - 40))
+        room = int(rect.width() - fm.height() - 30)
+        if fm.horizontalAdvance(text) > room:  # a small tile: the word; the reason is on hover
+            text = label
         box = QRectF(4, bar_h + 2, fm.horizontalAdvance(text) + fm.height() + 18, fm.height() + 6)
         p.fillRect(box, QColor(0, 0, 0, 200))
         sq = fm.height() * 0.6
