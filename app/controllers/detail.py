@@ -53,14 +53,19 @@ class DetailController(QObject):
         model.sig_reset.connect(lambda: self._refresh())
         session.assets.sig_telemetry_history.connect(self._on_history)
         session.assets.sig_telemetry_samples.connect(self._on_samples)
+        view.chart.sig_range_changed.connect(lambda _s: self._follow_telemetry())
 
     def select(self, asset_id: str) -> None:
         if asset_id == self.asset_id:
             return
         self.asset_id = asset_id
         self.view.chart.clear("Loading telemetry…" if asset_id else "Select an asset to see its telemetry")
-        self.session.assets.watch_telemetry(asset_id or None)
+        self._follow_telemetry()
         self._refresh()
+
+    def _follow_telemetry(self) -> None:
+        """History as long as the chart's chosen range, then live samples."""
+        self.session.assets.watch_telemetry(self.asset_id or None, history_s=self.view.chart.window_s)
 
     def _refresh(self) -> None:
         rec = self.model.record(self.asset_id) if self.asset_id else None
