@@ -25,6 +25,7 @@ from vigie.app.models.asset_table import ID_ROLE, AssetTableModel
 from vigie.app.models.asset_tree import FILTER_ROLE, AssetTreeModel
 from vigie.app.models.assets import AssetStore
 from vigie.app.models.records import CameraInfo
+from vigie.app.shortcuts import ShortcutRegistry
 from vigie.app.wall.content import WallContent
 from vigie.widgets.assets.asset_panel import AssetPanel
 from vigie.widgets.auth.login_dialog import LoginDialog
@@ -112,12 +113,39 @@ class Console(QObject):
             lambda walls: d.detail.set_walls([w.name for w in walls], {w.name for w in walls if not w.online})
         )
 
+        # The keyboard: every main action application-wide (app/shortcuts.py); each console window
+        # attaches the registry (app/workspace/window.py).
+        self.shortcuts = ShortcutRegistry(parent=self)
+        self._bind_keys()
+
         # Panels that register themselves (app/workspace/panels.py).
         self.map_ctl: MapController | None = None
         self.mosaic_ctls: list[MosaicController] = []  # operated mosaics, in creation order
         self._every_mosaic: list[MosaicController] = []  # with the walls' (no camera shown twice on a fill)
         self._active_mosaic: MosaicController | None = None
         self._no_fly = False  # set while a selection comes from the map itself (no need to fly)
+
+    def _bind_keys(self) -> None:
+        panel = self.alarm_ctl.panel
+        panel.drop_own_keys()
+        self.asset_panel.drop_own_keys()
+        keys = self.shortcuts
+        for name, slot in (
+            ("alarm.next", lambda: panel.step(1)),
+            ("alarm.previous", lambda: panel.step(-1)),
+            ("alarm.acknowledge", panel.acknowledge),
+            ("alarm.shelve", panel.shelve_selected),
+            ("alarm.focus", lambda: panel.step(0)),
+            ("search.focus", self.asset_panel.focus_search),
+            ("help.shortcuts", self.show_shortcuts),
+            ("settings.shortcuts", self.show_shortcuts),
+        ):
+            keys.action(name).triggered.connect(slot)
+        keys.bind("alarm.incident", panel.active, panel.create_incident)
+
+    def show_shortcuts(self) -> None:
+        """F1: every shortcut, and where to change one (not modal)."""
+        self.shortcuts.show_dialog(QApplication.activeWindow())
 
     # ---- panels plugging in ----------------------------------------------------------------------
 

@@ -94,6 +94,7 @@ class ScreenWindow(QMainWindow):
         il.addWidget(self.docks)
         lay.addWidget(inner, 1)
         self.setCentralWidget(body)
+        console.shortcuts.attach(self)  # the application-wide keys work in this window too
 
         # Status bar: the connection and the alarm counts on every screen; the city-wide status
         # counts, the revision and the console's messages on the primary window.
