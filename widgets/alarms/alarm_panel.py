@@ -86,6 +86,7 @@ class AlarmPanel(QWidget):
         )
         self._anchor: tuple[str, int, int] | None = None
         self._scroll = 0
+        self._followed: dict[QTableView, str] = {}  # per list: the alarm the console follows
         self.flood = QLabel()
         self.flood.setObjectName("floodIndicator")
         self.mute = QPushButton("Tone on")
@@ -205,7 +206,8 @@ class AlarmPanel(QWidget):
         self.more.clicked.connect(self.sig_journal_more)
         self.walls = WallChoices()
         for view in (self.active, self.shelved, self.journal):
-            view.selectionModel().currentRowChanged.connect(self._on_current)
+            view.selectionModel().currentRowChanged.connect(lambda *_, v=view: self._on_current(v))
+            view.selectionModel().selectionChanged.connect(lambda *_, v=view: self._on_current(v))
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             view.customContextMenuRequested.connect(lambda pos, v=view: self._context_menu(v, pos))
         if hasattr(active, "sig_reordering"):
@@ -317,13 +319,20 @@ class AlarmPanel(QWidget):
             }
         )
 
-    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        """Only a row the operator (or the panel, choosing after an acknowledge) selected moves the
-        detail, map and video; Qt moving the current index while rows come and go does not."""
+    def _on_current(self, view: QTableView) -> None:
+        """Only a highlighted row moves the detail, map and video: a row the operator (or the panel,
+        choosing after an acknowledge) selected; not Qt's current index moving while rows come and
+        go, nor the first row a list gives the focus to."""
         if self._reordering:
             return
-        if current.isValid():
-            self.sig_selected.emit(current.data(self._id_role))
+        current = view.currentIndex()
+        if not current.isValid() or not view.selectionModel().isSelected(current):
+            self._followed.pop(view, None)
+            return
+        alarm_id = current.data(self._id_role)
+        if self._followed.get(view) != alarm_id:
+            self._followed[view] = alarm_id
+            self.sig_selected.emit(alarm_id)
 
     # ---- keeping the operator's place while the list changes ------------------------------------
 
@@ -372,7 +381,7 @@ class AlarmPanel(QWidget):
                 view.selectionModel().SelectionFlag.ClearAndSelect | view.selectionModel().SelectionFlag.Rows,
             )
             self._reordering = False
-            self.sig_selected.emit(idx.data(self._id_role))
+            self._on_current(view)
         finally:
             self._reordering = False
             view.verticalScrollBar().setValue(self._scroll)  # Qt's current-index move scrolled it
