@@ -4,6 +4,7 @@ window shows the connection, so no screen ever shows stale data as live."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TypeVar
 
 import PySide6QtAds as ads
@@ -167,7 +168,10 @@ class ScreenWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
 
     def _tick(self) -> None:
-        self.clock.setText(city_time.strftime("%a %d %b  %H:%M:%S"))
+        # The zone's name beside the time: a control room compares it with cameras' burned-in times.
+        now = datetime.now(city_time.zone())
+        self.clock.setText(f"{city_time.strftime('%a %d %b  %H:%M:%S', now.timestamp())} {now.tzname()}")
+        self.clock.setToolTip(f"City time: {city_time.zone().key} (UTC{now.strftime('%z')})")
 
     def _update_counts(self) -> None:
         self.counts.setText(status_counts_html(self.console.assets.counts))
