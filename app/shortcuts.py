@@ -13,6 +13,7 @@ button, a list), so a shortcut never eats a keystroke the focused widget needs (
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -102,7 +103,7 @@ class ShortcutRegistry(QObject):
         self.dialog: ShortcutDialog | None = None
         app = QApplication.instance()
         if isinstance(app, QApplication) and not any(isinstance(c, KeysForWidgets) for c in app.children()):
-            app.installEventFilter(KeysForWidgets(app))
+            KeysForWidgets(app)
 
     def _store(self) -> QSettings:
         return self._settings if self._settings is not None else QSettings()
@@ -241,14 +242,34 @@ def _typing_widget(w: QWidget | None, key: QKeyEvent) -> bool:
 
 
 class KeysForWidgets(QObject):
-    """Application event filter: a bare key (no Ctrl/Alt/Meta) that the focused widget types or
-    moves with goes to that widget, not to an application-wide shortcut (Qt's ShortcutOverride)."""
+    """A bare key (no Ctrl/Alt/Meta) that the focused widget types or moves with goes to that
+    widget, not to an application-wide shortcut (Qt's ShortcutOverride). It filters the focused
+    widget only, moving with the focus: an application-wide Python filter would see every event of
+    every object, some of them half-built (QtWebEngine's request jobs crashed PySide there)."""
+
+    def __init__(self, app: QApplication) -> None:
+        super().__init__(app)
+        self._watched: QWidget | None = None
+        app.focusChanged.connect(self._on_focus)
+        self._on_focus(None, app.focusWidget())
+
+    def _on_focus(self, _old: QWidget | None, new: QWidget | None) -> None:
+        if self._watched is not None:
+            with contextlib.suppress(RuntimeError):  # already deleted: nothing to remove
+                self._watched.removeEventFilter(self)
+        self._watched = new
+        if new is not None:
+            new.installEventFilter(self)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
             mods = event.modifiers() & ~(
                 Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
             )
-            if mods == Qt.KeyboardModifier.NoModifier and _typing_widget(QApplication.focusWidget(), event):
+            if (
+                mods == Qt.KeyboardModifier.NoModifier
+                and isinstance(obj, QWidget)
+                and _typing_widget(obj, event)
+            ):
                 event.accept()
         return False

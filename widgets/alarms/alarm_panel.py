@@ -87,6 +87,8 @@ class AlarmPanel(QWidget):
         self._anchor: tuple[str, int, int] | None = None
         self._scroll = 0
         self._followed: dict[QTableView, str] = {}  # per list: the alarm the console follows
+        self._link_lost_since = ""  # the server is unreachable since then ("" while live)
+        self._rate = 0
         self.flood = QLabel()
         self.flood.setObjectName("floodIndicator")
         self.mute = QPushButton("Tone on")
@@ -417,7 +419,17 @@ class AlarmPanel(QWidget):
         index = self.district.findData(current)
         self.district.setCurrentIndex(max(0, index))
 
+    def set_link(self, live: bool, since: str = "") -> None:
+        """A lost server: the rate of new alarms is unknown, not low (it must not read as a quiet city)."""
+        self._link_lost_since = "" if live else since
+        self.set_flood(self._rate, False)
+
     def set_flood(self, per_minute: int, flood: bool) -> None:
+        self._rate = per_minute
+        if self._link_lost_since:
+            self.flood.setText(f"New alarms: UNKNOWN — no server since {self._link_lost_since}")
+            self.flood.setStyleSheet("color: #f85149; font-weight: bold;")
+            return
         text = f"New alarms: {per_minute}/min"
         if flood:
             text = f"⚠ ALARM FLOOD — {per_minute}/min"
