@@ -9,13 +9,15 @@ attach_map()/attach_mosaic() so a route never cares where, or whether, a panel i
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
+from vigie.app import city_time
 from vigie.app.auth import Credentials
 from vigie.app.client.session import Session
 from vigie.app.controllers.alarms import AlarmController
 from vigie.app.controllers.audit import AuditController
 from vigie.app.controllers.commands import CommandController
+from vigie.app.controllers.connection import ConnectionWatch
 from vigie.app.controllers.detail import DetailController
 from vigie.app.controllers.dispatch import DispatchController
 from vigie.app.controllers.map_view import MapController
@@ -25,12 +27,15 @@ from vigie.app.models.asset_table import ID_ROLE, AssetTableModel
 from vigie.app.models.asset_tree import FILTER_ROLE, AssetTreeModel
 from vigie.app.models.assets import AssetStore
 from vigie.app.models.records import CameraInfo
+from vigie.app.shortcuts import ShortcutRegistry
 from vigie.app.wall.content import WallContent
 from vigie.widgets.assets.asset_panel import AssetPanel
 from vigie.widgets.auth.login_dialog import LoginDialog
 from vigie.widgets.detail.asset_detail import AssetDetailView
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.mosaic.panel import MosaicPanel
+from vigie.widgets.mosaic.tile import VideoTile
+from vigie.widgets.status.stale_overlay import StaleOverlay
 
 
 class Console(QObject):
@@ -112,6 +117,20 @@ class Console(QObject):
             lambda walls: d.detail.set_walls([w.name for w in walls], {w.name for w in walls if not w.online})
         )
 
+        # A lost server is unmistakable: every data panel greyed with its data's age, actions off
+        # with the reason, tiles say so; the windows add their banner (app/workspace/window.py).
+        self.link = ConnectionWatch(session, parent=self)
+        self._overlays: list[StaleOverlay] = []
+        self.link.sig_lost.connect(self._on_link_lost)
+        self.link.sig_restored.connect(self._on_link_restored)
+        for panel in (self.asset_panel, self.detail, self.alarm_ctl.panel):
+            self.watch_staleness(panel)
+
+        # The keyboard: every main action application-wide (app/shortcuts.py); each console window
+        # attaches the registry (app/workspace/window.py).
+        self.shortcuts = ShortcutRegistry(parent=self)
+        self._bind_keys()
+
         # Panels that register themselves (app/workspace/panels.py).
         self.map_ctl: MapController | None = None
         self.mosaic_ctls: list[MosaicController] = []  # operated mosaics, in creation order
@@ -119,6 +138,76 @@ class Console(QObject):
         self._active_mosaic: MosaicController | None = None
         self.alarm_video_ctl: MosaicController | None = None  # the alarm preview, once made (panels.py)
         self._no_fly = False  # set while a selection comes from the map itself (no need to fly)
+
+    def _bind_keys(self) -> None:
+        panel = self.alarm_ctl.panel
+        panel.drop_own_keys()
+        self.asset_panel.drop_own_keys()
+        keys = self.shortcuts
+        for name, slot in (
+            ("alarm.next", lambda: panel.step(1)),
+            ("alarm.previous", lambda: panel.step(-1)),
+            ("alarm.acknowledge", panel.acknowledge),
+            ("alarm.shelve", panel.shelve_selected),
+            ("alarm.focus", lambda: panel.step(0)),
+            ("search.focus", self.asset_panel.focus_search),
+            ("help.shortcuts", self.show_shortcuts),
+            ("settings.shortcuts", self.show_shortcuts),
+        ):
+            keys.action(name).triggered.connect(slot)
+        keys.bind("alarm.incident", panel.active, panel.create_incident)
+
+    # ---- a lost server ---------------------------------------------------------------------------
+
+    def watch_staleness(self, panel: QWidget) -> StaleOverlay:
+        """Grey `panel` with its data's age whenever the server is lost (now, if it is)."""
+        overlay = StaleOverlay(panel)
+        self._overlays.append(overlay)
+        overlay.destroyed.connect(
+            lambda _=None, o=overlay: self._overlays.remove(o) if o in self._overlays else None
+        )
+        if not self.link.live:
+            overlay.set_stale(self.link.lost_since, self._since_text())
+        return overlay
+
+    def _since_text(self) -> str:
+        return city_time.strftime("%H:%M:%S", self.link.lost_since)
+
+    def _on_link_lost(self, since: float) -> None:
+        for overlay in list(self._overlays):
+            overlay.set_stale(since, self._since_text())
+        VideoTile.server_unreachable = True
+        self._repaint_tiles()
+        self.alarm_ctl.panel.set_link(False, self._since_text())
+        self._update_actions()
+
+    def _on_link_restored(self) -> None:
+        for overlay in list(self._overlays):
+            overlay.set_live()
+        VideoTile.server_unreachable = False
+        self._repaint_tiles()
+        self.alarm_ctl.panel.set_link(True)
+        self._update_actions()
+
+    def _repaint_tiles(self) -> None:
+        for ctl in self._every_mosaic:
+            for tile in ctl.mosaic.tiles:
+                tile.update()
+
+    def _update_actions(self) -> None:
+        """Alarm and device actions: for a role that may, while the server is reachable; the
+        reason in each disabled control's tooltip."""
+        role_ok = self.session.may("OPERATOR")
+        if not self.link.live:
+            allowed, why = False, self.link.reason()
+        else:
+            allowed, why = role_ok, f"Handling alarms needs the OPERATOR role — you are {self.session.role}"
+        self.alarm_ctl.panel.set_actions_allowed(allowed, why)
+        self.detail_ctl.refresh()
+
+    def show_shortcuts(self) -> None:
+        """F1: every shortcut, and where to change one (not modal)."""
+        self.shortcuts.show_dialog(QApplication.activeWindow())
 
     # ---- panels plugging in ----------------------------------------------------------------------
 
@@ -134,6 +223,7 @@ class Console(QObject):
         )
         ctl.sig_incident_clicked.connect(self.dispatch_ctl.select)
         ctl.set_incident_types(self.dispatch_ctl.types)
+        self.watch_staleness(ctl.view)
 
     def detach_map(self, ctl: MapController) -> None:
         if self.map_ctl is ctl:
@@ -162,6 +252,7 @@ class Console(QObject):
             alarm_preview=alarm_preview,
         )
         ctl.sig_message.connect(self.sig_message)
+        self.watch_staleness(panel)
         self._every_mosaic.append(ctl)
         if operated:
             self.wall_ctl.attach_to(mosaic_panel=panel)
@@ -331,10 +422,13 @@ class Console(QObject):
 
     def _may_command(self, asset_id: str) -> bool:
         """The detail's "Command…": this user may command, and some action fits this asset."""
-        return self.session.may("OPERATOR") and bool(self.command_ctl.fitting([asset_id]))
+        return self.link.live and self.session.may("OPERATOR") and bool(self.command_ctl.fitting([asset_id]))
 
     def open_command(self, asset_ids: list[str]) -> None:
         """The command dialog for these assets, over the window the operator is working in."""
+        if not self.link.live:
+            self.sig_message.emit(f"No command sent: {self.link.reason()}")
+            return
         self.command_ctl.open_for([a for a in asset_ids if a], QApplication.activeWindow())
 
     def _alarm(self, alarm_id: str):  # AlarmRecord | None
@@ -343,10 +437,7 @@ class Console(QObject):
     def _on_logged_in(self, user: str, role: str) -> None:
         if self.login_dialog is not None:
             self.login_dialog.hide()
-        self.detail_ctl.refresh()
-        self.alarm_ctl.panel.set_actions_allowed(
-            self.session.may("OPERATOR"), f"Handling alarms needs the OPERATOR role — you are {role}"
-        )
+        self._update_actions()
         self.dispatch_ctl.set_rights(role)
         self.sig_user.emit(user, role)
         self.sig_message.emit(f"Logged in as {user} ({role})")

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 
 from vigie.app.client.session import Session
 from vigie.app.client.types import OPEN_ALARM_STATES, JournalQuery
-from vigie.app.models.alarms import FLOOD_THRESHOLD, ID_ROLE, AlarmStore, AlarmTableModel
+from vigie.app.models.alarms import FLOOD_THRESHOLD, ID_ROLE, PRIORITY_ROLE, AlarmStore, AlarmTableModel
 from vigie.app.models.records import AlarmRecord
 from vigie.widgets.alarms.alarm_panel import AlarmPanel
 from vigie.widgets.status.palette import KIND_SINGULAR
@@ -71,6 +71,7 @@ class AlarmController(QObject):
             self.journal,
             ID_ROLE,
             sorted(KIND_SINGULAR.items(), key=lambda kv: kv[1]),
+            priority_role=PRIORITY_ROLE,
         )
         self.muted = False
         self.tones = 0  # tones asked for (tests read it; the machine may have no speaker)
@@ -93,6 +94,7 @@ class AlarmController(QObject):
         )
         p.sig_unshelve.connect(lambda ids: session.alarms.unshelve(ids, self.operator))
         p.sig_selected.connect(self._on_selected)
+        p.sig_message.connect(self.sig_message)
         p.sig_create_incident.connect(self._on_create_incident)
         p.sig_journal_query.connect(self.query_journal)
         p.sig_journal_more.connect(self._more)

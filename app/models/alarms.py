@@ -32,6 +32,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("ack", "Acknowledged / shelved"),
 ]
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
+PRIORITY_ROLE = Qt.ItemDataRole.UserRole + 2
 Index = QModelIndex | QPersistentModelIndex
 FLOOD_WINDOW_S = 60.0
 FLOOD_THRESHOLD = 10  # more than this many new alarms in the window: a flood (the indicator turns red)
@@ -104,6 +105,8 @@ class AlarmTableModel(OrderedRowsModel):
     """A list of alarms chosen by `accept`, sorted by priority then newest first."""
 
     columns = COLUMNS
+    sig_reordering = Signal()  # rows are about to come, go or move (the panel keeps its place)
+    sig_reordered = Signal()
 
     def __init__(
         self,
@@ -154,14 +157,20 @@ class AlarmTableModel(OrderedRowsModel):
                 self.first_listed.setdefault(aid, now)
         while len(self.first_listed) > FIRST_LISTED_MAX:  # oldest first (insertion order)
             del self.first_listed[next(iter(self.first_listed))]
-        self._alarms = fresh
         order = sorted(fresh.values(), key=self.order)
         new_rows = [a.id for a in order]
         if new_rows == self._rows:
+            self._alarms = fresh
             if new_rows:
                 self.dataChanged.emit(self.index(0, 0), self.index(len(new_rows) - 1, len(COLUMNS) - 1))
             return
-        self._apply_order(new_rows)
+        self.sig_reordering.emit()  # the old rows still read their old alarms
+        try:
+            self._alarms = {**self._alarms, **fresh}  # rows leaving stay readable until removed
+            self._apply_order(new_rows)
+            self._alarms = fresh
+        finally:
+            self.sig_reordered.emit()
         if new_rows:
             self.dataChanged.emit(self.index(0, 0), self.index(len(new_rows) - 1, len(COLUMNS) - 1))
 
@@ -223,4 +232,6 @@ class AlarmTableModel(OrderedRowsModel):
             )
         if role == ID_ROLE:
             return a.id
+        if role == PRIORITY_ROLE:
+            return a.priority
         return None

@@ -91,7 +91,8 @@ class AssetPanel(QWidget):
         self._debounce = QTimer(self, singleShot=True, interval=150)
         self._debounce.timeout.connect(lambda: self.sig_filter_text.emit(self.search.text()))
         self.search.textChanged.connect(lambda _t: self._debounce.start())
-        QShortcut(QKeySequence.StandardKey.Find, self, activated=self._focus_search)
+        # Ctrl+F of a panel used alone; a console uses its registry's (app/shortcuts.py) instead.
+        self._own_find = QShortcut(QKeySequence.StandardKey.Find, self, activated=self.focus_search)
         self.tree.selectionModel().currentChanged.connect(self._on_tree_current)
         self.table.selectionModel().currentRowChanged.connect(self._on_current)
         self.table.activated.connect(self._on_activated)
@@ -102,8 +103,11 @@ class AssetPanel(QWidget):
         table_model.rowsRemoved.connect(self._update_summary)
         self._update_summary()
 
-    def _focus_search(self) -> None:
-        self.search.setFocus()
+    def drop_own_keys(self) -> None:
+        self._own_find.setEnabled(False)
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
 
     def _on_tree_current(self, current: QModelIndex, _prev: QModelIndex) -> None:

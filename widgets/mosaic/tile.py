@@ -56,6 +56,10 @@ class VideoTile(QWidget):
     sig_ptz = Signal(str, float, float, float, int)  # "move" | "stop" | "preset", pan, tilt, zoom, preset
     sig_crop = Signal(QRectF)  # digital zoom: the part of the picture to show (normalised)
 
+    # The console's server is unreachable: a lost picture is the server's fault, not the camera's
+    # (one server per console process: set by app/console.py for every tile).
+    server_unreachable = False
+
     def __init__(self, index: int = 0, lost_after: float = 2.0, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.index = index
@@ -371,11 +375,13 @@ class VideoTile(QWidget):
             p.setFont(big)
             p.setPen(QColor("#f85149") if lost else QColor("#e3b341"))
             text = "⚠ SIGNAL LOST" if lost else "CONNECTING…"
-            if not lost and self.status in ("offline", "fault"):
+            if self.server_unreachable:  # the backend is gone, not the camera
+                text = "⚠ SERVER UNREACHABLE"
+            elif not lost and self.status in ("offline", "fault"):
                 # The camera itself says it is down: that, not a connection that will never come.
                 p.setPen(QColor(STATUS_COLORS[self.status]))
                 text = f"■ {STATUS_LABELS[self.status]}"
-            elif lost:
+            if lost:
                 text += f"\nlast picture {_age_text(max(0.0, time.time() - self.captured))} ago"
             p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
             p.setFont(self._font)

@@ -1,4 +1,6 @@
-"""The connection indicator: connected / reconnecting / disconnected, retry countdown, address."""
+"""The connection indicator: connected / reconnecting / disconnected and the retry countdown, in
+words; the address and the raw reason in its tooltip. It sits in the header, where passing
+status-bar messages never hide it."""
 
 from __future__ import annotations
 
@@ -40,8 +42,8 @@ class ConnectionIndicator(QLabel):
         text = label
         if self._retry_at:
             left = max(0.0, self._retry_at - time.monotonic())
-            text += f" · reconnecting in {left:.0f} s"
-        self.setText(f"{text}  {self._detail}")
+            text += f" · retry in {left:.0f} s"
+        self.setText(text)  # words only: the raw gRPC detail is for the tooltip, not the operator
         self.setToolTip(self._detail)
         style = f"color: {color}; font-weight: bold; padding: 0 10px;"
         if style != self.styleSheet():  # re-styling every countdown tick costs a re-polish
