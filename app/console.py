@@ -22,6 +22,7 @@ from vigie.app.controllers.detail import DetailController
 from vigie.app.controllers.dispatch import DispatchController
 from vigie.app.controllers.map_view import MapController
 from vigie.app.controllers.mosaic import MosaicController
+from vigie.app.controllers.mosaic_keys import MosaicKeys
 from vigie.app.controllers.wall import WallController
 from vigie.app.models.asset_table import ID_ROLE, AssetTableModel
 from vigie.app.models.asset_tree import FILTER_ROLE, AssetTreeModel
@@ -156,6 +157,7 @@ class Console(QObject):
         ):
             keys.action(name).triggered.connect(slot)
         keys.bind("alarm.incident", panel.active, panel.create_incident)
+        self.mosaic_keys = MosaicKeys(self, keys)  # tile actions: full screen, layouts, tiles, PTZ, wall
 
     # ---- a lost server ---------------------------------------------------------------------------
 

@@ -155,6 +155,8 @@ def make_mosaic(console: Console, panel_id: str, state: dict, controls: bool = T
         panel.mosaic.select(-1)  # nobody picks a tile in presentation mode: no selection border
     view = {"layout": panel.mosaic.layout_name, "cameras": list(state.get("cameras", []))}
     ctl = console.new_mosaic(panel, f"{panel_id}:tile", view, operated=controls)
+    if controls:
+        console.mosaic_keys.bind_panel(panel.mosaic)
     ctl.sig_show_on_map.connect(console.show_on_map)
     ctl.sig_details.connect(console.show_details)
     return MosaicLivePanel(console, panel, ctl)
@@ -181,6 +183,7 @@ def make_alarm_video(console: Console, panel_id: str, state: dict) -> AlarmVideo
     panel.set_controls_visible(False)
     panel.set_caption("Alarm video: select an alarm to see its cameras here")
     ctl = console.new_mosaic(panel, f"{panel_id}:tile", None, operated=False, alarm_preview=True)
+    console.mosaic_keys.bind_panel(panel.mosaic)
     ctl.sig_show_on_map.connect(console.show_on_map)
     ctl.sig_details.connect(console.show_details)
     console.alarm_video_ctl = ctl

@@ -123,22 +123,34 @@ def test_enter_fills_the_screen_with_a_tile_f11_with_the_mosaic_and_escape_comes
     qtbot.waitUntil(lambda: not host.isVisible() and mosaic.parent() is panel, timeout=10000)
 
 
-def test_tab_goes_to_the_next_tile_and_arrows_move_a_ptz_camera(console, qtbot, backend):
+def test_keys_pick_the_layout_and_the_next_tile_and_a_held_arrow_moves_a_ptz_camera(console, qtbot, backend):
     window = console(backend.address)
     mosaic, ctl = window.cameras.mosaic, window.mosaic_ctl
     ptz = sorted(c for c, info in ctl.cameras.items() if info.ptz and window.assets.record(c).status == "ok")[
         0
     ]
     ctl.place(1, ptz)
+    window.window.activateWindow()  # application-wide keys act in the active window
     click(mosaic.tiles[0])
-    QTest.keyClick(mosaic.tiles[0], Qt.Key.Key_Tab)
-    assert mosaic.selected == 1 and mosaic.tiles[1].hasFocus()
+    QTest.keyClick(mosaic.tiles[0], Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert mosaic.layout_name == "3x3", "Ctrl+3: the third layout"
+    QTest.keyClick(mosaic.tiles[0], Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert mosaic.layout_name == "2x2"
+    QTest.keyClick(mosaic.tiles[0], Qt.Key.Key_F6)
+    assert mosaic.selected == 1 and mosaic.tiles[1].hasFocus(), "F6: the next tile"
+    QTest.keyClick(mosaic.tiles[1], Qt.Key.Key_Tab)
+    assert mosaic.selected == 2, "Tab moves on too"
+    QTest.keyClick(mosaic.tiles[2], Qt.Key.Key_F6, Qt.KeyboardModifier.ShiftModifier)
+    assert mosaic.selected == 1, "Shift+F6: the previous tile"
+    moves: list[tuple] = []
+    mosaic.tiles[1].sig_ptz.connect(lambda *a: moves.append(a))
     with qtbot.waitSignal(window.session.sig_ptz_result, timeout=30000) as result:
         QTest.keyPress(mosaic.tiles[1], Qt.Key.Key_Left)
     assert result.args[0] == ptz and result.args[1] is True
     with qtbot.waitSignal(window.session.sig_ptz_result, timeout=30000) as result:
         QTest.keyRelease(mosaic.tiles[1], Qt.Key.Key_Left)
     assert result.args[0] == ptz
+    assert [m[0] for m in moves] == ["move", "stop"] and moves[0][1] < 0, "pan left while held, then stop"
 
 
 def _menu_action(qtbot, text: str):

@@ -41,6 +41,7 @@ class Mosaic(QWidget):
         self.layout_name = layout
         self.maximised: int | None = None
         self.selected = 0
+        self._ptz_held = False
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(3)
@@ -82,25 +83,39 @@ class Mosaic(QWidget):
         if 1 <= number <= len(names):
             self.set_layout(names[number - 1])
 
-    def select_next(self) -> None:
-        """The next visible tile (wrapping), selected and focused."""
+    def select_next(self, by: int = 1) -> None:
+        """The next (or, with -1, previous) visible tile, wrapping; selected and focused."""
         visible = self.visible_slots()
-        i = visible.index(self.selected) + 1 if self.selected in visible else 0
+        i = visible.index(self.selected) + by if self.selected in visible else 0
         slot = visible[i % len(visible)]
         self.select(slot)
         self.tiles[slot].setFocus(Qt.FocusReason.TabFocusReason)
 
-    def ptz_key(self, key: Qt.Key, pressed: bool) -> bool:
-        """PTZ on the selected tile from the keyboard: moves while the key is held."""
-        if key not in self.PTZ_KEYS or not (0 <= self.selected < len(self.tiles)):
+    def ptz_hold(self, pan: float, tilt: float, zoom: float) -> bool:
+        """Move the selected tile's PTZ camera until the key is released (keyReleaseEvent)."""
+        if not (0 <= self.selected < len(self.tiles)):
             return False
         tile = self.tiles[self.selected]
         if not (tile.ptz and tile.camera_id):
             return False
+        tile.sig_ptz.emit("move", pan, tilt, zoom, 0)
+        self._ptz_held = True
+        return True
+
+    def ptz_key(self, key: Qt.Key, pressed: bool) -> bool:
+        """PTZ on the selected tile from the keyboard without a shortcut registry (arrows, + and -)."""
+        if key not in self.PTZ_KEYS:
+            return False
         if pressed:
-            pan, tilt, zoom = self.PTZ_KEYS[key]
-            tile.sig_ptz.emit("move", pan, tilt, zoom, 0)
-        else:
+            return self.ptz_hold(*self.PTZ_KEYS[key])
+        return self._ptz_release()
+
+    def _ptz_release(self) -> bool:
+        if not self._ptz_held:
+            return False
+        self._ptz_held = False
+        tile = self.tiles[self.selected] if 0 <= self.selected < len(self.tiles) else None
+        if tile is not None:
             tile.sig_ptz.emit("stop", 0.0, 0.0, 0.0, 0)
         return True
 
@@ -121,12 +136,20 @@ class Mosaic(QWidget):
             super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
-        key = Qt.Key(event.key())
-        if key in self.PTZ_KEYS and not event.isAutoRepeat() and self.ptz_key(key, False):
+        # Whatever key started the move (a registry key the operator chose too), its release stops it.
+        if not event.isAutoRepeat() and self._ptz_release():
             return
         super().keyReleaseEvent(event)
 
     def _arrange(self) -> None:
+        had_focus = any(t.hasFocus() for t in self.tiles)
+        self._place_tiles()
+        if had_focus:  # hiding tiles must not throw the keyboard focus to some other panel's button
+            visible = self.visible_slots()
+            slot = self.selected if self.selected in visible else visible[0]
+            self.tiles[slot].setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _place_tiles(self) -> None:
         grid = self._grid
         for tile in self.tiles:
             grid.removeWidget(tile)
