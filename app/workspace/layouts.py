@@ -62,7 +62,7 @@ def _console_left() -> Split:
     """The operator's main screen: assets over the asset detail, the map over the alarms."""
     return _h(
         [
-            _v([_t("assets"), _t("alarm-video", "detail", "incident")], [0.56, 0.44]),
+            _v([_t("assets"), _t("detail", "incident"), _t("alarm-video")], [0.4, 0.32, 0.28]),
             _v([_t("map"), _t("alarms", "incidents")], [0.6, 0.4]),
         ],
         [0.3, 0.7],
@@ -96,7 +96,7 @@ def supervisor() -> Workspace:
     left = _h(
         [
             _v([_t("alarms", "assets", "detail"), _t("walls")], [0.74, 0.26]),
-            _v([_t("incident", "alarm-video"), _t("recommend")], [0.66, 0.34]),
+            _v([_t("incident"), _t("alarm-video", "recommend")], [0.6, 0.4]),
         ],
         [0.52, 0.48],
     )

@@ -199,15 +199,45 @@ register(PanelKind("alarm-video", "Alarm video", make_alarm_video))
 
 
 class AuditPanel(LivePanel):
-    """The audit trail; it asks the backend again each time it comes into view."""
+    """The audit trail; it asks the backend again each time it comes into view. Its targets read
+    as names, and a double-click opens what a record touched."""
 
     def __init__(self, console: Console) -> None:
         super().__init__(console.audit_ctl.view)
         self.ctl = console.audit_ctl
+        self.ctl.model.name_of = lambda i: _name_of(console, i)
+        self.ctl.open_target = lambda action, i: _open_target(console, action, i)
 
     def set_shown(self, shown: bool) -> None:
         if shown:
             self.ctl.query()
+
+
+def _name_of(console: Console, target_id: str) -> str:
+    rec = console.store.record(target_id)
+    if rec is not None:
+        return rec.name
+    alarm = console._alarm(target_id)
+    return f"P{alarm.priority} {alarm.message} — {alarm.asset_name}" if alarm is not None else ""
+
+
+def _open_target(console: Console, action: str, target_id: str) -> bool:
+    """An asset: its detail and the map on it; an alarm: its asset and its cameras; a wall: the
+    walls panel."""
+    if console.store.record(target_id) is not None:
+        console.show_on_map(target_id)
+        console.show_details(target_id)
+        return True
+    alarm = console._alarm(target_id)
+    if alarm is not None:
+        console.show_on_map(alarm.asset_id)
+        console.show_details(alarm.asset_id)
+        console.show_alarm_video(list(alarm.camera_ids), f"Alarm video · P{alarm.priority} {alarm.message}")
+        return True
+    if action.startswith("wall") and target_id in console.wall_ctl.names():
+        console.sig_show_panel.emit("walls")
+        return True
+    return False
 
 
 register(PanelKind("audit", "Audit trail", lambda c, _pid, _s: AuditPanel(c)))
