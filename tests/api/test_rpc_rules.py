@@ -128,12 +128,13 @@ SPEC = {
     " AuthService/Logout AuthService/WhoAmI"
     " ModeService/ListModes ModeService/GetRun ModeService/ListRuns ModeService/WatchModes"
     " IncidentService/ListIncidentTypes IncidentService/ListIncidents IncidentService/WatchIncidents"
-    " IncidentService/Recommend UnitService/ListUnits UnitService/WatchUnits UnitService/Route",
+    " IncidentService/Recommend UnitService/ListUnits UnitService/WatchUnits UnitService/Route"
+    " ViewService/ListViews",
     Role.OPERATOR: "VideoService/Ptz AlarmService/Acknowledge AlarmService/Shelve AlarmService/Unshelve"
     " CommandService/Execute CommandService/GetCommand CommandService/WatchCommand"
     " ModeService/Preview CardholderService/ListAccessEvents CardholderService/WatchAccessEvents"
     " IncidentService/CreateIncident IncidentService/UpdateIncident IncidentService/AddNote"
-    " IncidentService/SetStep UnitService/SetUnitStatus",
+    " IncidentService/SetStep UnitService/SetUnitStatus ViewService/SaveView ViewService/DeleteView",
     Role.SUPERVISOR: "AuditService/ListAudit WallService/Push WallService/CreateWall WallService/DeleteWall"
     " ModeService/Activate ModeService/RetryFailed ModeService/ReturnToNormal"
     " CardholderService/ListCardholders CardholderService/ListExceptions CardholderService/SetException"
