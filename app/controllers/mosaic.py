@@ -105,7 +105,11 @@ class MosaicController(QObject):
         store = getattr(model, "store", model)  # the table model shows a store: follow that
         store.sig_changed.connect(self._on_asset_changes)
         store.sig_reset.connect(self._refresh_statuses)
-        panel.set_view_names(sorted(self._views()))
+        session.views.sig_views.connect(self._on_views)
+        session.views.sig_result.connect(lambda _ok, msg: self.sig_message.emit(msg))
+        session.core.sig_logged_in.connect(lambda _u, _r: panel.set_may_share(session.may("SUPERVISOR")))
+        panel.set_may_share(session.may("SUPERVISOR"))
+        self._on_views([])
 
     # ---- cameras and streams -------------------------------------------------------------------
 
@@ -383,18 +387,20 @@ class MosaicController(QObject):
     # ---- named views ---------------------------------------------------------------------------
 
     def _views(self) -> dict[str, dict]:
-        raw = QSettings().value("mosaic/views", "{}", str)
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
-            return {}
+        """The user's saved views and the room's, by the label the views list shows (the backend
+        keeps them: they follow the user to any console, app/client/views.py)."""
+        return {
+            v.label: {"layout": v.layout, "cameras": list(v.camera_ids)} for v in self.session.views.views
+        }
 
-    def save_view(self, name: str) -> None:
-        views = self._views()
-        views[name] = self.mosaic.view_state()
-        QSettings().setValue("mosaic/views", json.dumps(views))
-        self.panel.set_view_names(sorted(views))
-        self.sig_message.emit(f"View \u201c{name}\u201d saved")
+    def _on_views(self, _views: list) -> None:
+        self.panel.set_view_names(list(self._views()))
+
+    def save_view(self, name: str, shared: bool | None = None) -> None:
+        """Save the current view under `name` for this user (or, `shared`, for the room)."""
+        state = self.mosaic.view_state()
+        room = self.panel.share.isChecked() if shared is None else shared
+        self.session.views.save(name, state["layout"], list(state["cameras"]), room)
 
     def load_view(self, name: str) -> None:
         view = self._views().get(name)

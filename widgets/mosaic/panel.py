@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -45,6 +46,10 @@ class MosaicPanel(QWidget):
         self.view_name = QLineEdit(placeholderText="Save view as…")
         self.view_name.setMaximumWidth(170)
         self.view_name.returnPressed.connect(self._on_save)
+        self.view_name.setMaxLength(64)
+        self.share = QCheckBox("for the room")
+        self.share.setToolTip("Save the view for everyone in the room (supervisors)")
+        self.share.hide()
         self.tour = QPushButton("Tour")
         self.tour.setCheckable(True)
         self.tour.setToolTip("Cycle the cameras through the mosaic")
@@ -67,6 +72,7 @@ class MosaicPanel(QWidget):
         bar.addWidget(self.layouts)
         bar.addWidget(self.views, 1)
         bar.addWidget(self.view_name)
+        bar.addWidget(self.share)
         bar.addWidget(self.tour)
         bar.addWidget(self.snapshot)
         bar.addWidget(self.to_wall)
@@ -115,6 +121,12 @@ class MosaicPanel(QWidget):
     def set_controls_visible(self, visible: bool) -> None:
         """Without controls (a video wall): the tiles only."""
         self.toolbar.setVisible(visible)
+
+    def set_may_share(self, may: bool) -> None:
+        """Supervisors may save a view for the whole room."""
+        self.share.setVisible(may)
+        if not may:
+            self.share.setChecked(False)
 
     def set_caption(self, text: str) -> None:
         """A line over the tiles (the alarm preview says which alarm it shows)."""
