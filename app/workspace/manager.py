@@ -58,6 +58,7 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
         self._screens = screens or QGuiApplication.screens
         self.name = ""
         self.folded = {}
+        self.by_hand = set()
         self.panels = {}
         self.kinds = {}
         self.docks = {}
@@ -167,6 +168,7 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
         self.windows.clear()
         self.homes.clear()
         self.folded.clear()
+        self.by_hand.clear()
 
     def _build_window(self, spec: Window, primary: bool) -> ScreenWindow:
         role = spec.place.role

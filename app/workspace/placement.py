@@ -131,7 +131,16 @@ class WindowPlacement(ManagerState):
         ]
         for w in top_levels:
             home = self.homes[w]
-            if isinstance(w, ScreenWindow) and (w.role in self.hidden or self._presentation_shown_on(w.role)):
+            if isinstance(w, ScreenWindow) and (
+                w.role in self.hidden
+                or self._presentation_shown_on(w.role)
+                or (
+                    not w.primary
+                    and w.role not in self.folded  # it unfolds below when its screen is back
+                    and w.role not in self.by_hand
+                    and not any(not d.isClosed() for d in docking.dock_widgets(w.docks))
+                )
+            ):  # a window with no panel is never left over someone's console
                 w.hide()
                 continue
             screen = self.qscreen(home.screen)
@@ -150,7 +159,11 @@ class WindowPlacement(ManagerState):
             home.displaced = True
             if own.get(screen_name(target)) == home.role:  # a stand-in monitor plays its role: as at home
                 self._put(w, target, home.rel, home.state)
-            elif isinstance(w, ScreenWindow) and (host := self._host(target, w)) is not None:
+            elif (
+                isinstance(w, ScreenWindow)
+                and w.role not in self.by_hand
+                and (host := self._host(target, w)) is not None
+            ):
                 self._fold(w, host)
             else:
                 self._put(
@@ -242,12 +255,16 @@ class WindowPlacement(ManagerState):
         """Show or hide `role`'s console window (made empty if it has none)."""
         if shown:
             self.hidden.discard(role)
+            self.by_hand.add(role)  # asked for: shown even empty, even without its screen
+            if role in self.folded and role in self.windows:
+                self._unfold(self.windows[role])
             if role not in self.windows:
                 if role not in self.known:
                     self._claim_screen(role)
                 self._build_window(Window(Placement(role), None), primary=not self.windows)
         else:
             self.hidden.add(role)
+            self.by_hand.discard(role)
         self._place_all()
         self.sig_changed.emit()
 

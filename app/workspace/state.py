@@ -70,6 +70,7 @@ class ManagerState:
     screen_geometry: dict[str, Rect]  # monitor name -> geometry, last seen
     homes: dict[QWidget, Home]
     folded: dict[str, Folded]  # role -> its window's panels, now tabs of another window
+    by_hand: set[str]  # roles whose window the operator showed themself: never folded or hidden
     _screens: Callable[[], list[QScreen]]
     _autosave: QTimer
     _last_saved: str
