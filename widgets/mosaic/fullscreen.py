@@ -45,7 +45,8 @@ class FullScreenHost(QWidget):
         self.setScreen(screen)
         self.setGeometry(screen.geometry())
         self.showFullScreen()
-        self.hint.move(self.width() - self.hint.width() - 12, self.height() - self.hint.height() - 12)
+        # Bottom centre: clear of the name bar and of a camera's burned-in clock (bottom right).
+        self.hint.move((self.width() - self.hint.width()) // 2, self.height() - self.hint.height() - 40)
         self.hint.raise_()
         self.activateWindow()
         widget.setFocus()
