@@ -299,6 +299,8 @@ class Console(QObject):
 
     def _select_worst_if_none(self) -> None:
         """On a fresh console, open the detail of the asset in the worst state (the table's first row)."""
+        if self.alarm_ctl.selected is not None:
+            return  # the operator is on an alarm: its asset is in the detail already
         if not self.asset_panel.selected_ids() and self.assets.rowCount():
             self._no_fly = True  # the operator did not ask: keep the map on the whole city
             try:
@@ -307,10 +309,14 @@ class Console(QObject):
                 self._no_fly = False
 
     def _on_selected(self, asset_id: str) -> None:
-        """One selection for the whole console: table, detail and map."""
+        """One selection for the whole console: table, detail and map. A table that merely lost its
+        current row (a reset, a filter) changes nothing: detail and map follow real selections."""
+        if not asset_id:
+            return
         self.detail_ctl.select(asset_id)
         if self.map_ctl:
             self.map_ctl.select(asset_id, fly=not self._no_fly)
+            self.map_ctl.show_alarm(None)  # an asset, not an alarm, is selected now
 
     def _select_from_map(self, asset_id: str) -> None:
         self._no_fly = True
@@ -327,6 +333,7 @@ class Console(QObject):
         """Alarm-to-map and alarm-to-video in one click."""
         if self.map_ctl:
             self.map_ctl.select(alarm.asset_id, fly=True)
+            self.map_ctl.show_alarm(alarm)
         if self.mosaic_ctl:
             self.mosaic_ctl.show_linked(alarm.camera_ids)
         self.detail_ctl.select(alarm.asset_id)

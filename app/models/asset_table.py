@@ -14,6 +14,7 @@ import heapq
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from functools import cache
 from operator import attrgetter
 from typing import Any
 
@@ -88,6 +89,14 @@ def _sort_key(column: str) -> Callable[[AssetRecord], Any]:
     if column == "id":
         return lambda r: r.id
     return lambda r: (r.name, r.id)
+
+
+@cache
+def _muted(status: str) -> QColor:
+    """The status colour half-way to grey: the shape icon and the word carry the meaning, and a
+    column of FAULT devices must not outshout the alarm list (docs/ux.md: alarms are the loudest)."""
+    c, grey = status_color(status), QColor("#8b949e")
+    return QColor((c.red() + grey.red()) // 2, (c.green() + grey.green()) // 2, (c.blue() + grey.blue()) // 2)
 
 
 class AssetTableModel(OrderedRowsModel):
@@ -376,11 +385,9 @@ class AssetTableModel(OrderedRowsModel):
             return status_icon(rec.status)
         if role == Qt.ItemDataRole.ForegroundRole:
             if col == "status":
-                return status_color(rec.status)
+                return _muted(rec.status)
             if rec.status == "offline":
                 return QColor("#8b949e")  # stale data is never shown as live
-        if role == Qt.ItemDataRole.FontRole and col == "status" and rec.status in ("fault", "warning"):
-            return self._bold
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{rec.name} ({rec.id})\n{STATUS_LABELS.get(rec.status, rec.status)} {rec.reason}".strip()
         if role == ID_ROLE:
