@@ -8,6 +8,8 @@ attach_map()/attach_mosaic() so a route never cares where, or whether, a panel i
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -35,6 +37,7 @@ from vigie.widgets.detail.asset_detail import AssetDetailView
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.mosaic.panel import MosaicPanel
 from vigie.widgets.mosaic.tile import VideoTile
+from vigie.widgets.status.palette import STATUS_LABELS, STATUSES
 from vigie.widgets.status.stale_overlay import StaleOverlay
 
 
@@ -69,7 +72,9 @@ class Console(QObject):
         self.store.sig_reset.connect(session.video.request_cameras)  # once for every mosaic
 
         # The single panels: views and their controllers.
-        self.asset_panel = AssetPanel(self.assets, self.tree, ID_ROLE, FILTER_ROLE)
+        self.asset_panel = AssetPanel(
+            self.assets, self.tree, ID_ROLE, FILTER_ROLE, statuses=STATUSES, status_labels=STATUS_LABELS
+        )
         self.detail = AssetDetailView()
         self.detail_ctl = DetailController(session, self.store, self.detail, self._may_command)
         self.alarm_ctl = AlarmController(session, parent=self)
@@ -78,8 +83,15 @@ class Console(QObject):
         self.assets.sig_reset.connect(
             lambda: self.alarm_ctl.panel.set_districts(sorted({d for _, d in self.store.counts}))
         )
-        self.asset_panel.sig_filter_text.connect(lambda t: self.assets.set_filter(text=t))
-        self.asset_panel.sig_scope.connect(lambda k, d: self.assets.set_filter(kind=k, district=d))
+        ap = self.asset_panel
+        ap.sig_filter_text.connect(lambda t: self._filter_assets(text=t))
+        ap.sig_scope.connect(lambda k, d: self._filter_assets(kind=k, district=d))
+        ap.sig_statuses.connect(lambda st: self._filter_assets(statuses=st))
+        ap.sig_clear_filters.connect(
+            lambda: self._filter_assets(text="", kind=None, district=None, statuses=frozenset())
+        )
+        ap.sig_grouping.connect(self.tree.set_grouping)
+        ap.sig_pointer_over_table.connect(self.assets.hold)  # rows keep still under the mouse
         self.asset_panel.sig_asset_selected.connect(self._on_selected)
         self.asset_panel.sig_asset_activated.connect(self._on_activated)
         session.core.sig_error.connect(self.sig_message)
@@ -150,11 +162,16 @@ class Console(QObject):
             ("alarm.shelve", panel.shelve_selected),
             ("alarm.focus", lambda: panel.step(0)),
             ("search.focus", self.asset_panel.focus_search),
+            ("filters.clear", self.asset_panel.clear_all_filters),
             ("help.shortcuts", self.show_shortcuts),
             ("settings.shortcuts", self.show_shortcuts),
         ):
             keys.action(name).triggered.connect(slot)
         keys.bind("alarm.incident", panel.active, panel.create_incident)
+
+    def _filter_assets(self, **kw: Any) -> None:
+        self.assets.set_filter(**kw)
+        self.asset_panel.show_filters(self.assets.active_filters())
 
     # ---- a lost server ---------------------------------------------------------------------------
 

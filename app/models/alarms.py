@@ -158,11 +158,13 @@ class AlarmTableModel(OrderedRowsModel):
         self.set_alarms(self._all)
 
     def _matches(self, a: AlarmRecord) -> bool:
-        t = self.text
-        return not t or any(
-            t in s.lower()
-            for s in (a.asset_name, a.message, a.district, a.cause, a.asset_id, f"p{a.priority}")
-        )
+        """Every typed word matches somewhere ("p1 universit"): terms AND, fields OR."""
+        if not self.text:
+            return True
+        fields = [
+            s.lower() for s in (a.asset_name, a.message, a.district, a.cause, a.asset_id, f"p{a.priority}")
+        ]
+        return all(any(t in f for f in fields) for t in self.text.split())
 
     def set_alarms(self, alarms: Iterable[AlarmRecord]) -> None:
         """The list becomes exactly these alarms (those accepted and matching the typed filter)."""
