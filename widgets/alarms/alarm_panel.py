@@ -5,7 +5,7 @@ Enter confirms, and alarms keep arriving while the operator types."""
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractItemModel, QEvent, QModelIndex, QObject, QPoint, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -68,8 +68,8 @@ class ColumnFit(QObject):
     District, Count and Acknowledged are on screen in a laptop's panel. Stops once the operator
     resizes a column by hand."""
 
-    FIXED = {"Priority": 56, "Age": 62, "Raised": 70, "Count": 50}
-    WEIGHTS = {"State": 3, "Asset": 4, "Alarm": 5, "District": 3, "Acknowledged / shelved": 4}
+    FIXED = {"Priority": 68, "Age": 62, "Raised": 72, "Count": 58}
+    WEIGHTS = {"State": 3, "Asset": 4, "Alarm": 4, "District": 3, "Acknowledged / shelved": 4}
 
     def __init__(self, view: QTableView) -> None:
         super().__init__(view)
@@ -220,9 +220,14 @@ class AlarmPanel(QWidget):
         split.addWidget(self.active)
         split.addWidget(detail_scroll)
         split.setStretchFactor(0, 1)
-        split.setSizes([400, 96])
+        split.setStretchFactor(1, 0)
         split.setCollapsible(0, False)
+        # The list keeps the room: the pane takes three lines at most (it scrolls, or the
+        # operator drags the handle) and folds away entirely on a short panel.
+        self.detail_scroll = detail_scroll
+        detail_scroll.setMinimumHeight(0)
         self.detail_split = split
+        self._fit_detail()
         active_tab = QWidget()
         al = QVBoxLayout(active_tab)
         al.setContentsMargins(0, 4, 0, 0)
@@ -484,6 +489,19 @@ class AlarmPanel(QWidget):
         finally:
             self._reordering = False
             view.verticalScrollBar().setValue(self._scroll)  # Qt's current-index move scrolled it
+
+    def _fit_detail(self) -> None:
+        """Three lines of detail on a tall panel, one on a short one: the list keeps five rows."""
+        line = self.fontMetrics().lineSpacing()
+        lines = 3 if self.height() >= 420 else 1
+        self.detail.setWordWrap(lines > 1)
+        self.detail_scroll.setMaximumHeight(lines * line + 8)
+        self.detail_split.setSizes([1000, lines * line + 8])
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if hasattr(self, "detail_split"):
+            self._fit_detail()
 
     def show_detail(self, html: str) -> None:
         """The selected alarm's details and history (rich text made by the controller)."""

@@ -20,12 +20,15 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QToolButton,
@@ -33,6 +36,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+CHIP_LABELS = {"warning": "WARN", "offline": "OFFLINE", "maintenance": "MAINT"}
 
 
 class AssetPanel(QWidget):
@@ -75,7 +80,7 @@ class AssetPanel(QWidget):
         for status in statuses:
             chip = QToolButton()
             chip.setObjectName("statusChip")
-            chip.setText(status_labels.get(status, status.upper()))
+            chip.setText(CHIP_LABELS.get(status, status_labels.get(status, status.upper())))
             chip.setCheckable(True)
             chip.setToolTip(
                 f"Show only {status_labels.get(status, status)} assets (with the other checked chips)"
@@ -84,14 +89,13 @@ class AssetPanel(QWidget):
             chips.addWidget(chip)
             self.chips[status] = chip
         chips.addStretch(1)
-        self.grouping = QComboBox()
-        self.grouping.addItem("Tree: kind → district", "kind")
-        self.grouping.addItem("Tree: district → kind", "district")
+        self.grouping = QComboBox()  # beside the summary, under the table
+        self.grouping.addItem("Kind → district", "kind")
+        self.grouping.addItem("District → kind", "district")
         self.grouping.setToolTip("How the tree groups assets")
         self.grouping.currentIndexChanged.connect(
             lambda _i: self.sig_grouping.emit(self.grouping.currentData())
         )
-        chips.addWidget(self.grouping)
         # The filters in force, with one click to clear them all: a filter never hides rows silently.
         self.filters_label = QLabel()
         self.filters_label.setObjectName("activeFilters")
@@ -144,11 +148,27 @@ class AssetPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(6)
+        chips_row = QWidget()
+        chips_row.setObjectName("chipsRow")
+        chips_row.setLayout(chips)
+        chips.setContentsMargins(0, 0, 0, 0)
+        # The chips never widen the panel (a laptop's column is narrow): scrolled rather.
+        chips_scroll = QScrollArea()
+        chips_scroll.setWidget(chips_row)
+        chips_scroll.setWidgetResizable(True)
+        chips_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        chips_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        chips_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        chips_scroll.setFixedHeight(chips_row.sizeHint().height())
+        chips_scroll.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         lay.addWidget(self.search)
-        lay.addLayout(chips)
+        lay.addWidget(chips_scroll)
         lay.addWidget(self.filters_bar)
         lay.addWidget(split, 1)
-        lay.addWidget(self.summary)
+        foot = QHBoxLayout()
+        foot.addWidget(self.summary, 1)
+        foot.addWidget(self.grouping)
+        lay.addLayout(foot)
 
         self._debounce = QTimer(self, singleShot=True, interval=150)
         self._debounce.timeout.connect(lambda: self.sig_filter_text.emit(self.search.text()))
