@@ -68,8 +68,8 @@ class ColumnFit(QObject):
     District, Count and Acknowledged are on screen in a laptop's panel. Stops once the operator
     resizes a column by hand."""
 
-    FIXED = {"Priority": 68, "Age": 62, "Raised": 72, "Count": 58}
-    WEIGHTS = {"State": 3, "Asset": 4, "Alarm": 4, "District": 3, "Acknowledged / shelved": 4}
+    FIXED = {"Priority": 72, "Age": 62, "Raised": 76, "Count": 64}
+    WEIGHTS = {"State": 3, "Asset": 4, "Alarm": 4, "District": 3, "Handled (ack / shelf)": 4}
 
     def __init__(self, view: QTableView) -> None:
         super().__init__(view)
