@@ -314,6 +314,12 @@ class AlarmPanel(QWidget):
             view.selectionModel().selectionChanged.connect(lambda *_, v=view: self._on_current(v))
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             view.customContextMenuRequested.connect(lambda pos, v=view: self._context_menu(v, pos))
+        # The top of the list never scrolls away on its own: while the operator is at the top (the
+        # newest, highest alarms), only the operator's own scrolling or selecting moves it.
+        self._top_pinned = True
+        bar = self.active.verticalScrollBar()
+        bar.actionTriggered.connect(lambda _a: setattr(self, "_top_pinned", bar.sliderPosition() == 0))
+        bar.valueChanged.connect(self._keep_top)
         if hasattr(active, "sig_reordering"):
             active.sig_reordering.connect(self._before_reorder)
             active.sig_reordered.connect(self._after_reorder)
@@ -423,6 +429,10 @@ class AlarmPanel(QWidget):
             }
         )
 
+    def _keep_top(self, value: int) -> None:
+        if self._top_pinned and value:
+            self.active.verticalScrollBar().setValue(0)
+
     def _on_current(self, view: QTableView) -> None:
         """Only a highlighted row moves the detail, map and video: a row the operator (or the panel,
         choosing after an acknowledge) selected; not Qt's current index moving while rows come and
@@ -433,6 +443,10 @@ class AlarmPanel(QWidget):
         if not current.isValid() or not view.selectionModel().isSelected(current):
             self._followed.pop(view, None)
             return
+        if view is self.active:  # the operator chose a row below the fold: the list may follow it
+            self._top_pinned = view.visualRect(current).bottom() < view.viewport().height()
+            if not self._top_pinned:
+                view.scrollTo(current)  # Qt's own scroll to it was held back by _keep_top
         alarm_id = current.data(self._id_role)
         if self._followed.get(view) != alarm_id:
             self._followed[view] = alarm_id
