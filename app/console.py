@@ -167,7 +167,7 @@ class Console(QObject):
             ("settings.shortcuts", self.show_shortcuts),
         ):
             keys.action(name).triggered.connect(slot)
-        keys.bind("alarm.incident", panel.active, panel.create_incident)
+        keys.action("alarm.incident").triggered.connect(panel.create_incident)
 
     def _filter_assets(self, **kw: Any) -> None:
         self.assets.set_filter(**kw)

@@ -54,7 +54,7 @@ SPECS: tuple[ShortcutSpec, ...] = (
     ShortcutSpec("alarm.previous", "Previous alarm", "Ctrl+Up", "Alarms"),
     ShortcutSpec("alarm.acknowledge", "Acknowledge the selected alarms", "Space", "Alarms"),
     ShortcutSpec("alarm.shelve", "Shelve the selected alarms (asks for a reason)", "Ctrl+H", "Alarms"),
-    ShortcutSpec("alarm.incident", "Create an incident from the alarm", "I", "Alarms", PANEL),
+    ShortcutSpec("alarm.incident", "Create an incident from the selected alarm", "I", "Alarms"),
     ShortcutSpec("alarm.focus", "Go to the alarm list", "Ctrl+L", "Alarms"),
     ShortcutSpec("search.focus", "Search assets", "Ctrl+F", "Assets"),
     ShortcutSpec("filters.clear", "Clear every asset filter", "Ctrl+Shift+F", "Assets"),
