@@ -8,6 +8,8 @@ attach_map()/attach_mosaic() so a route never cares where, or whether, a panel i
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -36,6 +38,7 @@ from vigie.widgets.detail.asset_detail import AssetDetailView
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.mosaic.panel import MosaicPanel
 from vigie.widgets.mosaic.tile import VideoTile
+from vigie.widgets.status.palette import STATUS_LABELS, STATUSES
 from vigie.widgets.status.stale_overlay import StaleOverlay
 
 
@@ -70,7 +73,9 @@ class Console(QObject):
         self.store.sig_reset.connect(session.video.request_cameras)  # once for every mosaic
 
         # The single panels: views and their controllers.
-        self.asset_panel = AssetPanel(self.assets, self.tree, ID_ROLE, FILTER_ROLE)
+        self.asset_panel = AssetPanel(
+            self.assets, self.tree, ID_ROLE, FILTER_ROLE, statuses=STATUSES, status_labels=STATUS_LABELS
+        )
         self.detail = AssetDetailView()
         self.detail_ctl = DetailController(session, self.store, self.detail, self._may_command)
         self.alarm_ctl = AlarmController(session, parent=self)
@@ -79,8 +84,15 @@ class Console(QObject):
         self.assets.sig_reset.connect(
             lambda: self.alarm_ctl.panel.set_districts(sorted({d for _, d in self.store.counts}))
         )
-        self.asset_panel.sig_filter_text.connect(lambda t: self.assets.set_filter(text=t))
-        self.asset_panel.sig_scope.connect(lambda k, d: self.assets.set_filter(kind=k, district=d))
+        ap = self.asset_panel
+        ap.sig_filter_text.connect(lambda t: self._filter_assets(text=t))
+        ap.sig_scope.connect(lambda k, d: self._filter_assets(kind=k, district=d))
+        ap.sig_statuses.connect(lambda st: self._filter_assets(statuses=st))
+        ap.sig_clear_filters.connect(
+            lambda: self._filter_assets(text="", kind=None, district=None, statuses=frozenset())
+        )
+        ap.sig_grouping.connect(self.tree.set_grouping)
+        ap.sig_pointer_over_table.connect(self.assets.hold)  # rows keep still under the mouse
         self.asset_panel.sig_asset_selected.connect(self._on_selected)
         self.asset_panel.sig_asset_activated.connect(self._on_activated)
         session.core.sig_error.connect(self.sig_message)
@@ -152,12 +164,17 @@ class Console(QObject):
             ("alarm.shelve", panel.shelve_selected),
             ("alarm.focus", lambda: panel.step(0)),
             ("search.focus", self.asset_panel.focus_search),
+            ("filters.clear", self.asset_panel.clear_all_filters),
             ("help.shortcuts", self.show_shortcuts),
             ("settings.shortcuts", self.show_shortcuts),
         ):
             keys.action(name).triggered.connect(slot)
-        keys.bind("alarm.incident", panel.active, panel.create_incident)
+        keys.action("alarm.incident").triggered.connect(panel.create_incident)
         self.mosaic_keys = MosaicKeys(self, keys)  # tile actions: full screen, layouts, tiles, PTZ, wall
+
+    def _filter_assets(self, **kw: Any) -> None:
+        self.assets.set_filter(**kw)
+        self.asset_panel.show_filters(self.assets.active_filters())
 
     # ---- a lost server ---------------------------------------------------------------------------
 
@@ -308,6 +325,8 @@ class Console(QObject):
 
     def _select_worst_if_none(self) -> None:
         """On a fresh console, open the detail of the asset in the worst state (the table's first row)."""
+        if self.alarm_ctl.selected is not None:
+            return  # the operator is on an alarm: its asset is in the detail already
         if not self.asset_panel.selected_ids() and self.assets.rowCount():
             self._no_fly = True  # the operator did not ask: keep the map on the whole city
             try:
@@ -316,10 +335,14 @@ class Console(QObject):
                 self._no_fly = False
 
     def _on_selected(self, asset_id: str) -> None:
-        """One selection for the whole console: table, detail and map."""
+        """One selection for the whole console: table, detail and map. A table that merely lost its
+        current row (a reset, a filter) changes nothing: detail and map follow real selections."""
+        if not asset_id:
+            return
         self.detail_ctl.select(asset_id)
         if self.map_ctl:
             self.map_ctl.select(asset_id, fly=not self._no_fly)
+            self.map_ctl.show_alarm(None)  # an asset, not an alarm, is selected now
 
     def _select_from_map(self, asset_id: str) -> None:
         self._no_fly = True
@@ -336,6 +359,7 @@ class Console(QObject):
         """Alarm-to-map and alarm-to-video in one click."""
         if self.map_ctl:
             self.map_ctl.select(alarm.asset_id, fly=True)
+            self.map_ctl.show_alarm(alarm)
         self.show_alarm_video(
             list(alarm.camera_ids), f"Alarm video · P{alarm.priority} {alarm.message} — {alarm.asset_name}"
         )

@@ -54,7 +54,7 @@ SPECS: tuple[ShortcutSpec, ...] = (
     ShortcutSpec("alarm.previous", "Previous alarm", "Ctrl+Up", "Alarms"),
     ShortcutSpec("alarm.acknowledge", "Acknowledge the selected alarms", "Space", "Alarms"),
     ShortcutSpec("alarm.shelve", "Shelve the selected alarms (asks for a reason)", "Ctrl+H", "Alarms"),
-    ShortcutSpec("alarm.incident", "Create an incident from the alarm", "I", "Alarms", PANEL),
+    ShortcutSpec("alarm.incident", "Create an incident from the selected alarm", "I", "Alarms"),
     ShortcutSpec("alarm.focus", "Go to the alarm list", "Ctrl+L", "Alarms"),
     ShortcutSpec("search.focus", "Search assets", "Ctrl+F", "Assets"),
     ShortcutSpec("filters.clear", "Clear every asset filter", "Ctrl+Shift+F", "Assets"),
@@ -220,13 +220,28 @@ class ShortcutRegistry(QObject):
         return [(s.name, s.group, s.title, self.text(s.name)) for s in SPECS]
 
 
+EDITING_KEYS = {
+    Qt.Key.Key_Backspace,
+    Qt.Key.Key_Delete,
+    Qt.Key.Key_Left,
+    Qt.Key.Key_Right,
+    Qt.Key.Key_Up,
+    Qt.Key.Key_Down,
+    Qt.Key.Key_Home,
+    Qt.Key.Key_End,
+    Qt.Key.Key_Return,
+    Qt.Key.Key_Enter,
+}
+
+
 def _typing_widget(w: QWidget | None, key: QKeyEvent) -> bool:
     """Whether the focused widget needs this bare key itself."""
     if w is None:
         return False
-    if isinstance(w, (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)):
-        return True
     k = Qt.Key(key.key())
+    if isinstance(w, (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)):
+        # What it types or edits with; not F1, F6 or F11, which stay the console's.
+        return (key.text().isprintable() and key.text() != "") or k in EDITING_KEYS
     if isinstance(w, (QAbstractButton, QComboBox)):
         return k in (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter) or isinstance(w, QComboBox)
     if isinstance(w, QAbstractItemView):  # lists move and search with bare keys, but Space acknowledges

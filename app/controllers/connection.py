@@ -24,6 +24,7 @@ class ConnectionWatch(QObject):
         super().__init__(parent)
         self.lost_since = 0.0  # 0 while live (or before the first connection)
         self.ever_live = False
+        self._core = session.core
         session.sig_connection.connect(self._on_state)
 
     @property
@@ -39,6 +40,8 @@ class ConnectionWatch(QObject):
             return
         if state == "stopped" or not self.ever_live:
             return  # the console closing, or still starting: no data to call stale yet
+        if not self._core.logged_in.is_set() and not self.lost_since:
+            return  # logged out (refused, switching user): the server is there, the login dialog says
         if not self.lost_since:
             self.lost_since = time.time()
             self.sig_lost.emit(self.lost_since)

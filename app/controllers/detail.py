@@ -21,7 +21,7 @@ def detail_fields(r: AssetRecord) -> list[tuple[str, str]]:
         ("ID", r.id),
         ("Kind", KIND_SINGULAR.get(r.kind, r.kind)),
         ("District", r.district),
-        ("Position", f"{r.lat:.5f} N, {r.lon:.5f} E"),
+        ("Coordinates", f"{r.lat:.5f} N, {r.lon:.5f} E"),
     ]
     if r.kind in ("camera", "vehicle"):
         fields.append(("Heading", f"{r.heading:.0f}°"))
@@ -29,7 +29,13 @@ def detail_fields(r: AssetRecord) -> list[tuple[str, str]]:
     fields.append(
         ("Last seen", f"{seen} ({format_age(time.time() - r.last_seen)} ago)" if r.last_seen else seen)
     )
-    fields.extend((k.replace("_", " ").capitalize(), v) for k, v in sorted(r.attributes.items()))
+    # A device's own attributes after; one whose name is taken (a bollard's "position": lowered)
+    # is told apart rather than sharing a row with ours (the form keys rows by label).
+    taken = {label for label, _ in fields}
+    for k, v in sorted(r.attributes.items()):
+        label = k.replace("_", " ").capitalize()
+        fields.append((f"{label} (device)" if label in taken else label, v))
+        taken.add(label)
     return fields
 
 

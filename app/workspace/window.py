@@ -10,7 +10,16 @@ from typing import TypeVar
 import PySide6QtAds as ads
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMenuBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenuBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from vigie.app import city_time
 from vigie.app.console import Console
@@ -131,7 +140,11 @@ class ScreenWindow(QMainWindow):
         lay = QHBoxLayout(head)
         lay.setContentsMargins(8, 0, 8, 0)
         lay.addWidget(_named(QLabel("VIGIE"), "appTitle"))
-        lay.addWidget(_named(QLabel(f"{self.console.title} · connected control station"), "appSubtitle"))
+        subtitle = _named(QLabel(f"{self.console.title} · connected control station"), "appSubtitle")
+        # The subtitle gives way first on a narrow screen: the connection and clock must stay.
+        subtitle.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        subtitle.setMinimumWidth(0)
+        lay.addWidget(subtitle, 1)
         self.role_label = _named(QLabel(self.role.upper()), "screenRole")
         self.role_label.setToolTip("This window's screen role in the workspace")
         self.role_label.setFixedHeight(24)

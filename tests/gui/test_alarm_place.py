@@ -146,3 +146,41 @@ def test_an_alarm_arriving_above_does_not_move_the_map_or_the_list(qtbot):
     assert _current(ctl) == "alm-002"
     assert selected == before
     assert view.verticalScrollBar().value() == 0
+
+
+def test_reset_to_proposed_keeps_the_alarm_selection_and_the_top(qtbot, make_backend, tmp_path):
+    """Workspace ▸ Reset to proposed, clicked in its menu, rebuilds the windows: the selected alarm
+    stays selected, the list at its top, the detail on its asset."""
+    from PySide6.QtCore import QPoint
+
+    from tests.gui.console_harness import ConsoleHarness
+
+    backend = make_backend("--alarm-rate", "3", "--data-dir", str(tmp_path / "data")).start()
+    h = ConsoleHarness(backend.address).start()
+    try:
+        model = h.alarm_ctl.active
+        qtbot.waitUntil(lambda: model.rowCount() >= 12 and h.assets.total() > 1000, timeout=60000)
+        panel = h.alarm_ctl.panel
+        _click(panel.active, 2)
+        chosen = _current(h.alarm_ctl)
+        assert chosen and h.detail_ctl.asset_id == model.alarm(chosen).asset_id
+        menu = h.window.menus.actions()[0].menu()
+        menu.popup(h.window.mapToGlobal(QPoint(100, 40)))
+        qtbot.waitUntil(menu.isVisible, timeout=5000)
+        action = next(a for a in menu.actions() if a.text() == "Reset to proposed")
+        QTest.mouseClick(
+            menu,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+            menu.actionGeometry(action).center(),
+        )
+        qtbot.waitUntil(
+            lambda: "console-left" in h.manager.windows and h.manager.windows["console-left"].isVisible(),
+            timeout=10000,
+        )
+        qtbot.wait(300)  # let the rebuilt windows lay out (not a synchronisation: nothing is awaited)
+        assert _current(h.alarm_ctl) == chosen
+        assert panel.active.verticalScrollBar().value() == 0
+        assert h.detail_ctl.asset_id == model.alarm(chosen).asset_id
+    finally:
+        h.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QLineEdit, QMainWindow, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLineEdit, QMainWindow, QPushButton, QVBoxLayout, QWidget
 
 from vigie.app.shortcuts import SPECS, ShortcutRegistry
 
@@ -136,3 +136,40 @@ def test_f1_lists_the_keys_and_a_changed_key_is_used_and_kept(qtbot, tmp_path):
     again = ShortcutRegistry(_settings(tmp_path))
     assert again.keys("alarm.shelve") == QKeySequence("Ctrl+J")
     assert again.keys("alarm.next") == QKeySequence("Ctrl+Down")
+
+
+def test_console_keys_walk_the_alarms_search_and_list(qtbot, make_backend, tmp_path):
+    """In a whole console: Ctrl+Down selects the next alarm (map and detail follow), Ctrl+Up goes
+    back, Ctrl+F goes to the asset search, F1 lists the shortcuts; each from whatever has the focus."""
+    from tests.gui.console_harness import ConsoleHarness
+
+    backend = make_backend("--alarm-rate", "3", "--data-dir", str(tmp_path / "data")).start()
+    h = ConsoleHarness(backend.address).start()
+    try:
+        model = h.alarm_ctl.active
+        qtbot.waitUntil(lambda: model.rowCount() >= 2, timeout=60000)
+        win = h.window
+        win.activateWindow()
+        qtbot.waitUntil(win.isActiveWindow, timeout=10000)
+        h.asset_panel.tree.setFocus()  # somewhere else than the alarm list
+        QTest.keyClick(h.asset_panel.tree, Qt.Key.Key_Down, Qt.KeyboardModifier.ControlModifier)
+        view = h.alarm_ctl.panel.active
+        first = model.id_at(0)
+        qtbot.waitUntil(
+            lambda: h.alarm_ctl.selected is not None and h.alarm_ctl.selected.id == first, timeout=5000
+        )
+        assert h.detail_ctl.asset_id == model.alarm(first).asset_id
+        assert [model.id_at(i.row()) for i in view.selectionModel().selectedRows()] == [first]
+        QTest.keyClick(view, Qt.Key.Key_Down, Qt.KeyboardModifier.ControlModifier)
+        second = model.id_at(1)
+        assert h.alarm_ctl.selected.id == second
+        QTest.keyClick(view, Qt.Key.Key_Up, Qt.KeyboardModifier.ControlModifier)
+        assert h.alarm_ctl.selected.id == first
+        QTest.keyClick(view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+        assert QApplication.focusWidget() is h.asset_panel.search
+        QTest.keyClick(h.asset_panel.search, Qt.Key.Key_F1)
+        dialog = h.shortcuts.dialog
+        assert dialog is not None and dialog.isVisible() and dialog.table.rowCount() == len(SPECS)
+        dialog.close()
+    finally:
+        h.close()

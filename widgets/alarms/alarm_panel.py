@@ -4,17 +4,20 @@ Enter confirms, and alarms keep arriving while the operator types."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QAbstractItemModel, QEvent, QModelIndex, QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
+    QScrollArea,
+    QSplitter,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -47,10 +50,85 @@ def _table(model: QAbstractItemModel) -> QTableView:
     hh = view.horizontalHeader()
     hh.setHighlightSections(False)
     hh.setStretchLastSection(True)
-    for col, width in enumerate((70, 80, 140, 230, 260, 120, 90)):
-        view.setColumnWidth(col, width)
     hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    # The columns share the panel's width (ColumnFit) until the operator drags one; the header's
+    # menu (right-click) hides or shows each. "Raised" starts hidden: Age says the same at a glance,
+    # the detail pane gives the exact time.
+    hh.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    hh.customContextMenuRequested.connect(lambda pos: _column_menu(view, pos))
+    titles = [str(model.headerData(c, Qt.Orientation.Horizontal)) for c in range(model.columnCount())]
+    if "Raised" in titles:
+        hh.setSectionHidden(titles.index("Raised"), True)
+    view._fit = ColumnFit(view)  # type: ignore[attr-defined]  # kept alive with the view
     return view
+
+
+class ColumnFit(QObject):
+    """Share a table's width between its visible columns by weight (narrow ones fixed), so that
+    District, Count and Acknowledged are on screen in a laptop's panel. Stops once the operator
+    resizes a column by hand."""
+
+    FIXED = {"Priority": 72, "Age": 62, "Raised": 76, "Count": 64}
+    WEIGHTS = {"State": 3, "Asset": 4, "Alarm": 4, "District": 3, "Handled (ack / shelf)": 4}
+
+    def __init__(self, view: QTableView) -> None:
+        super().__init__(view)
+        self.view = view
+        self.by_hand = False
+        self._fitting = False
+        view.viewport().installEventFilter(self)
+        hh = view.horizontalHeader()
+        hh.sectionResized.connect(self._on_resized)
+        hh.sectionCountChanged.connect(lambda *_: self.fit())
+        self.fit()
+
+    def _on_resized(self, *_args: object) -> None:
+        if not self._fitting and self.view.horizontalHeader().underMouse():
+            self.by_hand = True
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+    def fit(self) -> None:
+        view = self.view
+        hh, model = view.horizontalHeader(), view.model()
+        if self.by_hand or model is None:
+            return
+        cols = [c for c in range(model.columnCount()) if not hh.isSectionHidden(c)]
+        titles = {c: str(model.headerData(c, Qt.Orientation.Horizontal)) for c in cols}
+        fixed = {c: self.FIXED[t] for c, t in titles.items() if t in self.FIXED}
+        weights = {c: self.WEIGHTS.get(titles[c], 3) for c in cols if c not in fixed}
+        room = max(0, view.viewport().width() - sum(fixed.values()) - 2)
+        total = sum(weights.values()) or 1
+        self._fitting = True
+        try:
+            for c, w in fixed.items():
+                hh.resizeSection(c, w)
+            for c, w in weights.items():
+                hh.resizeSection(c, max(60, room * w // total))
+        finally:
+            self._fitting = False
+
+
+def _column_menu(view: QTableView, pos: QPoint) -> QMenu:
+    """Check or uncheck each column; the last visible one stays."""
+    hh = view.horizontalHeader()
+    model = view.model()
+    menu = QMenu(view)
+    menu.setObjectName("columnMenu")
+    menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    shown = [c for c in range(model.columnCount()) if not hh.isSectionHidden(c)]
+    for col in range(model.columnCount()):
+        title = str(model.headerData(col, Qt.Orientation.Horizontal))
+        action = menu.addAction(title)
+        action.setCheckable(True)
+        action.setChecked(not hh.isSectionHidden(col))
+        action.setEnabled(not (len(shown) == 1 and col in shown))
+        action.toggled.connect(lambda on, c=col: (hh.setSectionHidden(c, not on), view._fit.fit()))
+    menu.popup(hh.mapToGlobal(pos))
+    return menu
 
 
 class AlarmPanel(QWidget):
@@ -126,10 +204,34 @@ class AlarmPanel(QWidget):
         actions.addWidget(self.shelve)
         self.hint = QLabel()
         self.hint.setObjectName("alarmHint")
+        # The selected alarm in full: what, where, since when, and its history (acknowledged by
+        # whom with what comment, shelved why), under the list so no column is squeezed.
+        self.detail = QLabel("Select an alarm to see its details and comments")
+        self.detail.setObjectName("alarmDetail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextFormat(Qt.TextFormat.RichText)
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        detail_scroll = QScrollArea()
+        detail_scroll.setWidget(self.detail)
+        detail_scroll.setWidgetResizable(True)
+        detail_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.active)
+        split.addWidget(detail_scroll)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
+        split.setCollapsible(0, False)
+        # The list keeps the room: the pane takes three lines at most (it scrolls, or the
+        # operator drags the handle) and folds away entirely on a short panel.
+        self.detail_scroll = detail_scroll
+        detail_scroll.setMinimumHeight(0)
+        self.detail_split = split
+        self._fit_detail()
         active_tab = QWidget()
         al = QVBoxLayout(active_tab)
         al.setContentsMargins(0, 4, 0, 0)
-        al.addWidget(self.active, 1)
+        al.addWidget(split, 1)
         al.addLayout(actions)
         al.addWidget(self.hint)
 
@@ -212,6 +314,12 @@ class AlarmPanel(QWidget):
             view.selectionModel().selectionChanged.connect(lambda *_, v=view: self._on_current(v))
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             view.customContextMenuRequested.connect(lambda pos, v=view: self._context_menu(v, pos))
+        # The top of the list never scrolls away on its own: while the operator is at the top (the
+        # newest, highest alarms), only the operator's own scrolling or selecting moves it.
+        self._top_pinned = True
+        bar = self.active.verticalScrollBar()
+        bar.actionTriggered.connect(lambda _a: setattr(self, "_top_pinned", bar.sliderPosition() == 0))
+        bar.valueChanged.connect(self._keep_top)
         if hasattr(active, "sig_reordering"):
             active.sig_reordering.connect(self._before_reorder)
             active.sig_reordered.connect(self._after_reorder)
@@ -321,6 +429,10 @@ class AlarmPanel(QWidget):
             }
         )
 
+    def _keep_top(self, value: int) -> None:
+        if self._top_pinned and value:
+            self.active.verticalScrollBar().setValue(0)
+
     def _on_current(self, view: QTableView) -> None:
         """Only a highlighted row moves the detail, map and video: a row the operator (or the panel,
         choosing after an acknowledge) selected; not Qt's current index moving while rows come and
@@ -331,6 +443,10 @@ class AlarmPanel(QWidget):
         if not current.isValid() or not view.selectionModel().isSelected(current):
             self._followed.pop(view, None)
             return
+        if view is self.active:  # the operator chose a row below the fold: the list may follow it
+            self._top_pinned = view.visualRect(current).bottom() < view.viewport().height()
+            if not self._top_pinned:
+                view.scrollTo(current)  # Qt's own scroll to it was held back by _keep_top
         alarm_id = current.data(self._id_role)
         if self._followed.get(view) != alarm_id:
             self._followed[view] = alarm_id
@@ -387,6 +503,23 @@ class AlarmPanel(QWidget):
         finally:
             self._reordering = False
             view.verticalScrollBar().setValue(self._scroll)  # Qt's current-index move scrolled it
+
+    def _fit_detail(self) -> None:
+        """Three lines of detail on a tall panel, one on a short one: the list keeps five rows."""
+        line = self.fontMetrics().lineSpacing()
+        lines = 3 if self.height() >= 420 else 1
+        self.detail.setWordWrap(lines > 1)
+        self.detail_scroll.setMaximumHeight(lines * line + 8)
+        self.detail_split.setSizes([1000, lines * line + 8])
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if hasattr(self, "detail_split"):
+            self._fit_detail()
+
+    def show_detail(self, html: str) -> None:
+        """The selected alarm's details and history (rich text made by the controller)."""
+        self.detail.setText(html)
 
     def set_walls(self, names: list[str], offline: set[str] | frozenset[str] = frozenset()) -> None:
         """The walls an alarm row's menu may send the incident to (none: no menu)."""

@@ -18,6 +18,8 @@ class MapBridge(QObject):
     # Dispatch (widgets/map/dispatch_layer.py): incidents, routes with their ETA, a focus.
     dispatchChanged = Signal(str)
     focusIncident = Signal(str)
+    # The selected alarm drawn as an alarm marker, its cameras highlighted ({id: ""} for none).
+    alarmFocus = Signal(str)
 
     # Page -> Python, re-emitted as typed signals for MapView.
     sig_ready = Signal()
