@@ -20,7 +20,7 @@ from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QWidget
 
 from vigie.app.workspace import docking
-from vigie.app.workspace.model import Placement, Rect, Window
+from vigie.app.workspace.model import Placement, Rect, Window, leaves
 from vigie.app.workspace.panels import title_of
 from vigie.app.workspace.screens import (
     ScreenInfo,
@@ -198,8 +198,13 @@ class WindowPlacement(ManagerState):
             else:
                 host.docks.addDockWidgetTabToArea(dock, area)
             dock.toggleView(True)
-        if moved:
-            moved[0].setAsCurrentTab()
+        # In front: the panel that was in front of the window's first area (the map, say).
+        first = leaves(tree)[0] if tree is not None and leaves(tree) else None
+        front = next(
+            (d for d in moved if first and d.objectName() == (first.current or first.panels[0])), None
+        )
+        if front or moved:
+            (front or moved[0]).setAsCurrentTab()
         self.folded[w.role] = Folded(host.role, tree, [d.objectName() for d in moved])
         w.hide()
         titles = ", ".join(title_of(d.objectName(), self.kinds.get(d.objectName(), "")) for d in moved)
