@@ -8,29 +8,38 @@ attach_map()/attach_mosaic() so a route never cares where, or whether, a panel i
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QApplication
+from typing import Any
 
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication, QWidget
+
+from vigie.app import city_time
 from vigie.app.auth import Credentials
 from vigie.app.client.session import Session
 from vigie.app.controllers.alarms import AlarmController
 from vigie.app.controllers.audit import AuditController
 from vigie.app.controllers.commands import CommandController
+from vigie.app.controllers.connection import ConnectionWatch
 from vigie.app.controllers.detail import DetailController
 from vigie.app.controllers.dispatch import DispatchController
 from vigie.app.controllers.map_view import MapController
 from vigie.app.controllers.mosaic import MosaicController
+from vigie.app.controllers.mosaic_keys import MosaicKeys
 from vigie.app.controllers.wall import WallController
 from vigie.app.models.asset_table import ID_ROLE, AssetTableModel
 from vigie.app.models.asset_tree import FILTER_ROLE, AssetTreeModel
 from vigie.app.models.assets import AssetStore
 from vigie.app.models.records import CameraInfo
+from vigie.app.shortcuts import ShortcutRegistry
 from vigie.app.wall.content import WallContent
 from vigie.widgets.assets.asset_panel import AssetPanel
 from vigie.widgets.auth.login_dialog import LoginDialog
 from vigie.widgets.detail.asset_detail import AssetDetailView
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.mosaic.panel import MosaicPanel
+from vigie.widgets.mosaic.tile import VideoTile
+from vigie.widgets.status.palette import STATUS_LABELS, STATUSES
+from vigie.widgets.status.stale_overlay import StaleOverlay
 
 
 class Console(QObject):
@@ -64,7 +73,9 @@ class Console(QObject):
         self.store.sig_reset.connect(session.video.request_cameras)  # once for every mosaic
 
         # The single panels: views and their controllers.
-        self.asset_panel = AssetPanel(self.assets, self.tree, ID_ROLE, FILTER_ROLE)
+        self.asset_panel = AssetPanel(
+            self.assets, self.tree, ID_ROLE, FILTER_ROLE, statuses=STATUSES, status_labels=STATUS_LABELS
+        )
         self.detail = AssetDetailView()
         self.detail_ctl = DetailController(session, self.store, self.detail, self._may_command)
         self.alarm_ctl = AlarmController(session, parent=self)
@@ -73,8 +84,15 @@ class Console(QObject):
         self.assets.sig_reset.connect(
             lambda: self.alarm_ctl.panel.set_districts(sorted({d for _, d in self.store.counts}))
         )
-        self.asset_panel.sig_filter_text.connect(lambda t: self.assets.set_filter(text=t))
-        self.asset_panel.sig_scope.connect(lambda k, d: self.assets.set_filter(kind=k, district=d))
+        ap = self.asset_panel
+        ap.sig_filter_text.connect(lambda t: self._filter_assets(text=t))
+        ap.sig_scope.connect(lambda k, d: self._filter_assets(kind=k, district=d))
+        ap.sig_statuses.connect(lambda st: self._filter_assets(statuses=st))
+        ap.sig_clear_filters.connect(
+            lambda: self._filter_assets(text="", kind=None, district=None, statuses=frozenset())
+        )
+        ap.sig_grouping.connect(self.tree.set_grouping)
+        ap.sig_pointer_over_table.connect(self.assets.hold)  # rows keep still under the mouse
         self.asset_panel.sig_asset_selected.connect(self._on_selected)
         self.asset_panel.sig_asset_activated.connect(self._on_activated)
         session.core.sig_error.connect(self.sig_message)
@@ -112,12 +130,103 @@ class Console(QObject):
             lambda walls: d.detail.set_walls([w.name for w in walls], {w.name for w in walls if not w.online})
         )
 
+        # A lost server is unmistakable: every data panel greyed with its data's age, actions off
+        # with the reason, tiles say so; the windows add their banner (app/workspace/window.py).
+        self.link = ConnectionWatch(session, parent=self)
+        self._overlays: list[StaleOverlay] = []
+        self.link.sig_lost.connect(self._on_link_lost)
+        self.link.sig_restored.connect(self._on_link_restored)
+        for panel in (self.asset_panel, self.detail, self.alarm_ctl.panel):
+            self.watch_staleness(panel)
+
+        # The keyboard: every main action application-wide (app/shortcuts.py); each console window
+        # attaches the registry (app/workspace/window.py).
+        self.shortcuts = ShortcutRegistry(parent=self)
+        self._bind_keys()
+
         # Panels that register themselves (app/workspace/panels.py).
         self.map_ctl: MapController | None = None
         self.mosaic_ctls: list[MosaicController] = []  # operated mosaics, in creation order
         self._every_mosaic: list[MosaicController] = []  # with the walls' (no camera shown twice on a fill)
         self._active_mosaic: MosaicController | None = None
+        self.alarm_video_ctl: MosaicController | None = None  # the alarm preview, once made (panels.py)
         self._no_fly = False  # set while a selection comes from the map itself (no need to fly)
+
+    def _bind_keys(self) -> None:
+        panel = self.alarm_ctl.panel
+        panel.drop_own_keys()
+        self.asset_panel.drop_own_keys()
+        keys = self.shortcuts
+        for name, slot in (
+            ("alarm.next", lambda: panel.step(1)),
+            ("alarm.previous", lambda: panel.step(-1)),
+            ("alarm.acknowledge", panel.acknowledge),
+            ("alarm.shelve", panel.shelve_selected),
+            ("alarm.focus", lambda: panel.step(0)),
+            ("search.focus", self.asset_panel.focus_search),
+            ("filters.clear", self.asset_panel.clear_all_filters),
+            ("help.shortcuts", self.show_shortcuts),
+            ("settings.shortcuts", self.show_shortcuts),
+        ):
+            keys.action(name).triggered.connect(slot)
+        keys.action("alarm.incident").triggered.connect(panel.create_incident)
+        self.mosaic_keys = MosaicKeys(self, keys)  # tile actions: full screen, layouts, tiles, PTZ, wall
+
+    def _filter_assets(self, **kw: Any) -> None:
+        self.assets.set_filter(**kw)
+        self.asset_panel.show_filters(self.assets.active_filters())
+
+    # ---- a lost server ---------------------------------------------------------------------------
+
+    def watch_staleness(self, panel: QWidget) -> StaleOverlay:
+        """Grey `panel` with its data's age whenever the server is lost (now, if it is)."""
+        overlay = StaleOverlay(panel)
+        self._overlays.append(overlay)
+        overlay.destroyed.connect(
+            lambda _=None, o=overlay: self._overlays.remove(o) if o in self._overlays else None
+        )
+        if not self.link.live:
+            overlay.set_stale(self.link.lost_since, self._since_text())
+        return overlay
+
+    def _since_text(self) -> str:
+        return city_time.strftime("%H:%M:%S", self.link.lost_since)
+
+    def _on_link_lost(self, since: float) -> None:
+        for overlay in list(self._overlays):
+            overlay.set_stale(since, self._since_text())
+        VideoTile.server_unreachable = True
+        self._repaint_tiles()
+        self.alarm_ctl.panel.set_link(False, self._since_text())
+        self._update_actions()
+
+    def _on_link_restored(self) -> None:
+        for overlay in list(self._overlays):
+            overlay.set_live()
+        VideoTile.server_unreachable = False
+        self._repaint_tiles()
+        self.alarm_ctl.panel.set_link(True)
+        self._update_actions()
+
+    def _repaint_tiles(self) -> None:
+        for ctl in self._every_mosaic:
+            for tile in ctl.mosaic.tiles:
+                tile.update()
+
+    def _update_actions(self) -> None:
+        """Alarm and device actions: for a role that may, while the server is reachable; the
+        reason in each disabled control's tooltip."""
+        role_ok = self.session.may("OPERATOR")
+        if not self.link.live:
+            allowed, why = False, self.link.reason()
+        else:
+            allowed, why = role_ok, f"Handling alarms needs the OPERATOR role — you are {self.session.role}"
+        self.alarm_ctl.panel.set_actions_allowed(allowed, why)
+        self.detail_ctl.refresh()
+
+    def show_shortcuts(self) -> None:
+        """F1: every shortcut, and where to change one (not modal)."""
+        self.shortcuts.show_dialog(QApplication.activeWindow())
 
     # ---- panels plugging in ----------------------------------------------------------------------
 
@@ -133,13 +242,19 @@ class Console(QObject):
         )
         ctl.sig_incident_clicked.connect(self.dispatch_ctl.select)
         ctl.set_incident_types(self.dispatch_ctl.types)
+        self.watch_staleness(ctl.view)
 
     def detach_map(self, ctl: MapController) -> None:
         if self.map_ctl is ctl:
             self.map_ctl = None
 
     def new_mosaic(
-        self, panel: MosaicPanel, stream_prefix: str, view: dict | None, operated: bool = True
+        self,
+        panel: MosaicPanel,
+        stream_prefix: str,
+        view: dict | None,
+        operated: bool = True,
+        alarm_preview: bool = False,
     ) -> MosaicController:
         """A mosaic controller for `panel`, filled with cameras no other mosaic shows. An operated
         mosaic takes part in the routes (alarm video, "show in mosaic"); a wall's does not."""
@@ -153,8 +268,10 @@ class Console(QObject):
             initial_view=view,
             exclude=lambda: self._cameras_shown(ctl),
             request_cameras=False,
+            alarm_preview=alarm_preview,
         )
         ctl.sig_message.connect(self.sig_message)
+        self.watch_staleness(panel)
         self._every_mosaic.append(ctl)
         if operated:
             self.wall_ctl.attach_to(mosaic_panel=panel)
@@ -208,6 +325,8 @@ class Console(QObject):
 
     def _select_worst_if_none(self) -> None:
         """On a fresh console, open the detail of the asset in the worst state (the table's first row)."""
+        if self.alarm_ctl.selected is not None:
+            return  # the operator is on an alarm: its asset is in the detail already
         if not self.asset_panel.selected_ids() and self.assets.rowCount():
             self._no_fly = True  # the operator did not ask: keep the map on the whole city
             try:
@@ -216,10 +335,14 @@ class Console(QObject):
                 self._no_fly = False
 
     def _on_selected(self, asset_id: str) -> None:
-        """One selection for the whole console: table, detail and map."""
+        """One selection for the whole console: table, detail and map. A table that merely lost its
+        current row (a reset, a filter) changes nothing: detail and map follow real selections."""
+        if not asset_id:
+            return
         self.detail_ctl.select(asset_id)
         if self.map_ctl:
             self.map_ctl.select(asset_id, fly=not self._no_fly)
+            self.map_ctl.show_alarm(None)  # an asset, not an alarm, is selected now
 
     def _select_from_map(self, asset_id: str) -> None:
         self._no_fly = True
@@ -236,15 +359,41 @@ class Console(QObject):
         """Alarm-to-map and alarm-to-video in one click."""
         if self.map_ctl:
             self.map_ctl.select(alarm.asset_id, fly=True)
-        if self.mosaic_ctl:
-            self.mosaic_ctl.show_linked(alarm.camera_ids)
+            self.map_ctl.show_alarm(alarm)
+        self.show_alarm_video(
+            list(alarm.camera_ids), f"Alarm video · P{alarm.priority} {alarm.message} — {alarm.asset_name}"
+        )
         self.detail_ctl.select(alarm.asset_id)
+
+    def show_alarm_video(self, camera_ids: list[str], caption: str = "") -> None:
+        """An alarm's cameras go to the alarm preview (brought into view, made if the workspace
+        has none); the operator's own mosaics keep their views and mark the tiles showing them."""
+        if camera_ids:
+            self.sig_show_panel.emit("alarm-video")  # the workspace makes or raises it
+        for ctl in self.mosaic_ctls:
+            ctl.preview_alarm(camera_ids)
+        if self.alarm_video_ctl is not None:
+            self.alarm_video_ctl.preview_alarm(camera_ids, caption)
+        if not camera_ids:
+            self.sig_message.emit("No camera covers this alarm")
 
     def show_camera(self, camera_id: str) -> None:
         if self.mosaic_ctl:
             self.mosaic_ctl.show_camera(camera_id)
         else:
             self.sig_message.emit("No mosaic is open: Panels ▸ Add a mosaic")
+
+    def show_on_map(self, asset_id: str) -> None:
+        """A tile's "Show on map": the map (brought into view) flies to the camera."""
+        self.sig_show_panel.emit("map")
+        if self.map_ctl:
+            self.map_ctl.select(asset_id, fly=True)
+        self.detail_ctl.select(asset_id)
+
+    def show_details(self, asset_id: str) -> None:
+        """A tile's "Details": the asset detail (brought into view) shows the camera."""
+        self.sig_show_panel.emit("detail")
+        self.detail_ctl.select(asset_id)
 
     def _on_create_incident(self, lat: float, lon: float) -> None:
         self.sig_message.emit(f"New incident at {lat:.5f} N, {lon:.5f} E")
@@ -292,10 +441,13 @@ class Console(QObject):
 
     def _may_command(self, asset_id: str) -> bool:
         """The detail's "Command…": this user may command, and some action fits this asset."""
-        return self.session.may("OPERATOR") and bool(self.command_ctl.fitting([asset_id]))
+        return self.link.live and self.session.may("OPERATOR") and bool(self.command_ctl.fitting([asset_id]))
 
     def open_command(self, asset_ids: list[str]) -> None:
         """The command dialog for these assets, over the window the operator is working in."""
+        if not self.link.live:
+            self.sig_message.emit(f"No command sent: {self.link.reason()}")
+            return
         self.command_ctl.open_for([a for a in asset_ids if a], QApplication.activeWindow())
 
     def _alarm(self, alarm_id: str):  # AlarmRecord | None
@@ -304,10 +456,7 @@ class Console(QObject):
     def _on_logged_in(self, user: str, role: str) -> None:
         if self.login_dialog is not None:
             self.login_dialog.hide()
-        self.detail_ctl.refresh()
-        self.alarm_ctl.panel.set_actions_allowed(
-            self.session.may("OPERATOR"), f"Handling alarms needs the OPERATOR role — you are {role}"
-        )
+        self._update_actions()
         self.dispatch_ctl.set_rights(role)
         self.sig_user.emit(user, role)
         self.sig_message.emit(f"Logged in as {user} ({role})")

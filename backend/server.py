@@ -51,12 +51,14 @@ from vigie.backend.services.recording import RecordingService
 from vigie.backend.services.transit import TransitService
 from vigie.backend.services.units import UnitService
 from vigie.backend.services.video import VideoService
+from vigie.backend.services.views import ViewService
 from vigie.backend.services.wall import WallService
 from vigie.backend.store.alarms_sqlite import AlarmPersister
 from vigie.backend.store.audit_sqlite import AuditStore
 from vigie.backend.store.incidents_sqlite import SqliteIncidentStore
 from vigie.backend.store.modes_sqlite import ModesStore
 from vigie.backend.store.sql import Database
+from vigie.backend.store.views_json import ViewFile
 from vigie.backend.store.walls_json import WallFile
 from vigie.backend.system_alarms import DISK, Subsystem, SystemAlarms
 from vigie.v1 import (
@@ -82,6 +84,8 @@ from vigie.v1 import (
     transit_pb2_grpc,
     video_pb2,
     video_pb2_grpc,
+    views_pb2,
+    views_pb2_grpc,
     wall_pb2,
     wall_pb2_grpc,
 )
@@ -100,6 +104,7 @@ SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     wall_pb2.DESCRIPTOR.services_by_name["WallService"].full_name,
+    views_pb2.DESCRIPTOR.services_by_name["ViewService"].full_name,
     incidents_pb2.DESCRIPTOR.services_by_name["IncidentService"].full_name,
     incidents_pb2.DESCRIPTOR.services_by_name["UnitService"].full_name,
     modes_pb2.DESCRIPTOR.services_by_name["ModeService"].full_name,
@@ -286,6 +291,10 @@ class Backend:
             heartbeat_s=heartbeat_s,
         )
         wall_pb2_grpc.add_WallServiceServicer_to_server(self.walls, self.server)
+        # Saved mosaic views, per user and shared (views.json in data_dir, as for the walls).
+        self.view_file = ViewFile(data_dir if self.alarm_store.path != ":memory:" else None)
+        self.views = ViewService(self.view_file.load(), self.view_file, self.audit)
+        views_pb2_grpc.add_ViewServiceServicer_to_server(self.views, self.server)
         # Interventions and dispatch (docs/dispatch.md): incidents.sqlite3 in data_dir.
         self.dispatch_desk = DispatchDesk(
             self.store,
@@ -410,6 +419,7 @@ class Backend:
         await self.users.close()
         await self.audit_store.close()
         await self.wall_file.close()
+        self.view_file.close()
         await self.modes_store.close()
         self.video.pool.shutdown(wait=False, cancel_futures=True)
         self.assets.pool.shutdown(wait=False, cancel_futures=True)

@@ -22,6 +22,7 @@ from vigie.app.client.modes import ModesClient
 from vigie.app.client.transit import TransitClient
 from vigie.app.client.units import UnitsClient
 from vigie.app.client.video import VideoClient
+from vigie.app.client.views import ViewsClient
 from vigie.app.client.walls import WallsClient
 from vigie.app.models.active_modes import ActiveModesStore
 
@@ -43,6 +44,7 @@ class Session:
         self.map = MapClient(core)
         self.audit = AuditClient(core)
         self.walls = WallsClient(core)
+        self.views = ViewsClient(core)
         self.incidents = IncidentsClient(core, flush_interval)
         self.units = UnitsClient(core, flush_interval)
         self.modes = ModesClient(core)

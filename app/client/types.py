@@ -45,3 +45,19 @@ class AuditQuery:
 
     def next_page(self, token: str) -> AuditQuery:
         return replace(self, page_token=token)
+
+
+@dataclass(frozen=True)
+class SavedView:
+    """A saved mosaic view (app/client/views.py): the user's own, or the room's (`shared`)."""
+
+    name: str
+    layout: str
+    camera_ids: tuple[str, ...]
+    shared: bool
+    owner: str
+
+    @property
+    def label(self) -> str:
+        """What a views list shows: shared views marked as the room's."""
+        return f"{self.name}  (room)" if self.shared else self.name

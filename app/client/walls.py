@@ -86,6 +86,20 @@ class WallsClient(QObject):
         )
         await stream.run()
 
+    def create(self, name: str, displays: list[str]) -> None:
+        """CreateWall (supervisors); the outcome comes back on sig_result."""
+        self.core.submit(self._create(name, displays))
+
+    async def _create(self, name: str, displays: list[str]) -> None:
+        req = wall_pb2.CreateWallRequest(name=name, allowed_displays=displays)
+        try:
+            await (await self._stub()).CreateWall(req, timeout=UNARY_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            self.core.note_rpc_error(exc)
+            self.sig_result.emit(False, f"Wall {name!r} not created: {self.core.describe(exc)}")
+            return
+        self.sig_result.emit(True, f"Wall {name!r} created")
+
     async def _push(self, wall: str, content: WallContent, what: str) -> None:
         req = wall_pb2.PushRequest(wall=wall, content=convert.wall_content_pb(content))
         try:

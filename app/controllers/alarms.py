@@ -8,6 +8,7 @@ selected alarm to the map and the mosaic (emitted for the main window to route).
 from __future__ import annotations
 
 import getpass
+import html
 import logging
 import tempfile
 import time
@@ -18,11 +19,20 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal
 
+from vigie.app import city_time
 from vigie.app.client.session import Session
 from vigie.app.client.types import OPEN_ALARM_STATES, JournalQuery
-from vigie.app.models.alarms import FLOOD_THRESHOLD, ID_ROLE, AlarmStore, AlarmTableModel
+from vigie.app.models.alarms import (
+    FLOOD_THRESHOLD,
+    ID_ROLE,
+    PRIORITY_ROLE,
+    AlarmStore,
+    AlarmTableModel,
+    age_text,
+)
 from vigie.app.models.records import AlarmRecord
 from vigie.widgets.alarms.alarm_panel import AlarmPanel
+from vigie.widgets.alarms.style import PRIORITY_COLORS, STATE_LABELS
 from vigie.widgets.status.palette import KIND_SINGULAR
 
 log = logging.getLogger(__name__)
@@ -42,6 +52,43 @@ def _tone_file() -> Path:
             w.setframerate(rate)
             w.writeframes(pcm.tobytes())
     return path
+
+
+def _hms(t: float) -> str:
+    return city_time.strftime("%H:%M:%S", t)
+
+
+def alarm_detail_html(a: AlarmRecord, now: float) -> str:
+    """The alarm detail pane: what, where, since when, and its history with the comments the API
+    gives (the acknowledgement's comment, the shelving reason), oldest first."""
+    e = html.escape
+    color = PRIORITY_COLORS.get(a.priority, "#8b949e")
+    head = (
+        f"<b style='color:{color}'>P{a.priority}</b> <b>{e(a.message)}</b> — {e(a.asset_name)} "
+        f"<span style='color:#8b949e'>({e(a.asset_id)}, {e(a.district)})</span> · "
+        f"<b>{e(STATE_LABELS.get(a.state, a.state))}</b>"
+    )
+    events: list[tuple[float, str]] = []
+    if a.raised_at:
+        count = (
+            f" — {a.occurrences} times" + (", chattering" if a.chattering else "")
+            if a.occurrences > 1
+            else ""
+        )
+        events.append((a.raised_at, f"raised ({age_text(now - a.raised_at)} ago){count}"))
+    if a.cleared_at:
+        events.append((a.cleared_at, "returned to normal"))
+    if a.acknowledged_at:
+        comment = f": “{e(a.ack_comment)}”" if a.ack_comment else " (no comment)"
+        events.append((a.acknowledged_at, f"acknowledged by <b>{e(a.acknowledged_by)}</b>{comment}"))
+    if a.state == "shelved":
+        events.append((now, f"shelved until {_hms(a.shelved_until)}: “{e(a.shelve_reason)}”"))
+    lines = [f"<span style='color:#8b949e'>{_hms(t)}</span>&nbsp; {text}" for t, text in sorted(events)]
+    cams = ", ".join(e(c) for c in a.camera_ids) or "none"
+    lines.append(
+        f"<span style='color:#8b949e'>cause</span> {e(a.cause)} · <span style='color:#8b949e'>cameras</span> {cams}"
+    )
+    return head + "<br>" + "<br>".join(lines)
 
 
 class AlarmController(QObject):
@@ -71,6 +118,7 @@ class AlarmController(QObject):
             self.journal,
             ID_ROLE,
             sorted(KIND_SINGULAR.items(), key=lambda kv: kv[1]),
+            priority_role=PRIORITY_ROLE,
         )
         self.muted = False
         self.tones = 0  # tones asked for (tests read it; the machine may have no speaker)
@@ -80,6 +128,8 @@ class AlarmController(QObject):
 
         session.alarms.sig_snapshot.connect(self.store.reset)
         session.alarms.sig_changes.connect(self.store.apply)
+        self.selected: AlarmRecord | None = None  # the alarm in the detail pane
+        session.alarms.sig_changes.connect(self._follow_selected)
         session.alarms.sig_result.connect(lambda ok, msg: self.sig_message.emit(msg))
         session.alarms.sig_journal.connect(self._on_journal)
         self.store.sig_changed.connect(self._refresh)
@@ -93,6 +143,7 @@ class AlarmController(QObject):
         )
         p.sig_unshelve.connect(lambda ids: session.alarms.unshelve(ids, self.operator))
         p.sig_selected.connect(self._on_selected)
+        p.sig_message.connect(self.sig_message)
         p.sig_create_incident.connect(self._on_create_incident)
         p.sig_journal_query.connect(self.query_journal)
         p.sig_journal_more.connect(self._more)
@@ -149,7 +200,18 @@ class AlarmController(QObject):
     def _on_selected(self, alarm_id: str) -> None:
         rec = self.store.alarms.get(alarm_id) or self.journal.alarm(alarm_id)
         if rec is not None:
+            self.selected = rec
+            self.panel.show_detail(alarm_detail_html(rec, time.time()))
             self.sig_alarm_selected.emit(rec)
+
+    def _follow_selected(self, changes: list[AlarmRecord], _sequence: int) -> None:
+        """The detail pane follows the selected alarm's changes (acknowledged, closed...)."""
+        if self.selected is None:
+            return
+        for a in changes:
+            if a.id == self.selected.id:
+                self.selected = a
+                self.panel.show_detail(alarm_detail_html(a, time.time()))
 
     def _on_create_incident(self, alarm_id: str) -> None:
         rec = self.store.alarms.get(alarm_id)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from vigie.app.client.session import Session
 from vigie.app.client.types import AuditQuery
-from vigie.app.models.audit import AuditTableModel
+from vigie.app.models.audit import AuditTableModel, target_ids
 from vigie.widgets.audit.audit_view import AuditView
 
 PAGE = 200
@@ -27,6 +28,9 @@ def audit_query(filters: dict[str, Any]) -> AuditQuery:
 
 
 class AuditController(QObject):
+    """`open_target(action, id)`: what a double-click on a record opens (the console sets it: the
+    asset's detail and map, the alarm, the wall); `model.name_of` names the targets."""
+
     sig_message = Signal(str)
 
     def __init__(self, session: Session, parent: QObject | None = None) -> None:
@@ -41,6 +45,8 @@ class AuditController(QObject):
         self.view.sig_query.connect(self.query)
         self.view.sig_more.connect(self.more)
         self.view.sig_export.connect(self.export)
+        self.view.sig_open.connect(self.open_row)
+        self.open_target: Callable[[str, str], bool] = lambda _action, _id: False
         session.audit.sig_page.connect(self._on_page)
         session.audit.sig_exported.connect(self._on_exported)
 
@@ -68,6 +74,14 @@ class AuditController(QObject):
             self.model.replace(rows, total)
         self._next = next_token
         self.view.set_page_info(len(self.model.rows), total, bool(next_token))
+
+    def open_row(self, row: int) -> None:
+        """Double-click: open the first thing the record touched that the console can show."""
+        if not 0 <= row < len(self.model.rows):
+            return
+        r = self.model.rows[row]
+        if not any(self.open_target(r.action, i) for i in target_ids(r.target)):
+            self.sig_message.emit(f"Nothing to open for {r.action} on {r.target or 'no target'}")
 
     def export(self, path: str, filters: dict[str, Any]) -> None:
         self.session.audit.export(audit_query(filters), path)

@@ -13,7 +13,16 @@ from PySide6.QtWidgets import QWidget
 
 from vigie.app.client.session import Session
 from vigie.app.models.assets import AssetStore
-from vigie.app.models.commands import ENDINGS, ActionInfo, CommandProgressModel, CommandState, actions_for
+from vigie.app.models.commands import (
+    ENDINGS,
+    ActionInfo,
+    CommandProgressModel,
+    CommandState,
+    actions_for,
+    changes_nothing,
+    default_action,
+    device_state,
+)
 from vigie.widgets.commands.command_dialog import CommandDialog
 from vigie.widgets.status.palette import KIND_SINGULAR
 
@@ -62,7 +71,17 @@ class CommandController(QObject):
             self.sig_message.emit(f"No command fits this selection ({kinds}).")
             return None
         targets = [(r.id, r.name, KIND_SINGULAR.get(r.kind, r.kind)) for r in records]
-        dialog = CommandDialog(targets, fitting, self.session.role, self.session.may("SUPERVISOR"), parent)
+        attrs = [r.attributes for r in records]
+        dialog = CommandDialog(
+            targets,
+            fitting,
+            self.session.role,
+            self.session.may("SUPERVISOR"),
+            parent,
+            state=device_state(attrs),
+            default=default_action(fitting, attrs),
+            unchanged={a.action for a in fitting if changes_nothing(a, attrs)},
+        )
         model = CommandProgressModel({r.id: r.name for r in records}, dialog)
         dialog.set_progress_model(model)
         ids = [r.id for r in records]

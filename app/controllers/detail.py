@@ -21,7 +21,7 @@ def detail_fields(r: AssetRecord) -> list[tuple[str, str]]:
         ("ID", r.id),
         ("Kind", KIND_SINGULAR.get(r.kind, r.kind)),
         ("District", r.district),
-        ("Position", f"{r.lat:.5f} N, {r.lon:.5f} E"),
+        ("Coordinates", f"{r.lat:.5f} N, {r.lon:.5f} E"),
     ]
     if r.kind in ("camera", "vehicle"):
         fields.append(("Heading", f"{r.heading:.0f}°"))
@@ -29,7 +29,13 @@ def detail_fields(r: AssetRecord) -> list[tuple[str, str]]:
     fields.append(
         ("Last seen", f"{seen} ({format_age(time.time() - r.last_seen)} ago)" if r.last_seen else seen)
     )
-    fields.extend((k.replace("_", " ").capitalize(), v) for k, v in sorted(r.attributes.items()))
+    # A device's own attributes after; one whose name is taken (a bollard's "position": lowered)
+    # is told apart rather than sharing a row with ours (the form keys rows by label).
+    taken = {label for label, _ in fields}
+    for k, v in sorted(r.attributes.items()):
+        label = k.replace("_", " ").capitalize()
+        fields.append((f"{label} (device)" if label in taken else label, v))
+        taken.add(label)
     return fields
 
 
@@ -53,14 +59,19 @@ class DetailController(QObject):
         model.sig_reset.connect(lambda: self._refresh())
         session.assets.sig_telemetry_history.connect(self._on_history)
         session.assets.sig_telemetry_samples.connect(self._on_samples)
+        view.chart.sig_range_changed.connect(lambda _s: self._follow_telemetry())
 
     def select(self, asset_id: str) -> None:
         if asset_id == self.asset_id:
             return
         self.asset_id = asset_id
         self.view.chart.clear("Loading telemetry…" if asset_id else "Select an asset to see its telemetry")
-        self.session.assets.watch_telemetry(asset_id or None)
+        self._follow_telemetry()
         self._refresh()
+
+    def _follow_telemetry(self) -> None:
+        """History as long as the chart's chosen range, then live samples."""
+        self.session.assets.watch_telemetry(self.asset_id or None, history_s=self.view.chart.window_s)
 
     def _refresh(self) -> None:
         rec = self.model.record(self.asset_id) if self.asset_id else None

@@ -16,7 +16,8 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from vigie.app.client.session import Session
 from vigie.app.models.asset_table import AssetTableModel
 from vigie.app.models.assets import AssetStore, Changes, store_of
-from vigie.app.models.records import AssetRecord
+from vigie.app.models.records import AlarmRecord, AssetRecord
+from vigie.widgets.alarms.style import PRIORITY_COLORS
 from vigie.widgets.map.map_view import MapView
 
 
@@ -126,6 +127,22 @@ class MapController(QObject):
 
     def select(self, asset_id: str, fly: bool = True) -> None:
         self.view.select_asset(asset_id, fly=fly)
+
+    def show_alarm(self, alarm: AlarmRecord | None) -> None:
+        """The alarm as an alarm marker on its asset, its cameras highlighted (None: no marker)."""
+        if alarm is None:
+            self.view.show_alarm(None)
+            return
+        self.view.show_alarm(
+            {
+                "id": alarm.id,
+                "asset_id": alarm.asset_id,
+                "priority": alarm.priority,
+                "color": PRIORITY_COLORS.get(alarm.priority, "#f85149"),
+                "label": f"P{alarm.priority}",
+                "cameras": list(alarm.camera_ids),
+            }
+        )
 
     def _on_context(self, action: str, asset_id: str, lat: float, lon: float) -> None:
         if action == "show_in_mosaic":

@@ -1,6 +1,11 @@
 """Drives the mosaic: which camera each slot holds (app/models/mosaic_slots.py), which tiles stream
 and at what profile (SUB for tiles, MAIN for a maximised or big one; hidden tiles stop), fed by
-the one tile feeder (app/wall/feeds.py). Also PTZ, snapshots, tours, drops and named views.
+the one tile feeder (app/wall/feeds.py). Also PTZ, snapshots, tours, drops and named views, and
+each tile's camera status (FAULT...) from the asset store.
+
+An alarm never rearranges the operator's own mosaic: its cameras go to the alarm video preview (a
+mosaic made with `alarm_preview=True`, see app/workspace/panels.py); other mosaics only mark the
+tiles that already show one of them.
 """
 
 from __future__ import annotations
@@ -36,8 +41,13 @@ def snapshots_dir() -> Path:
     return Path(user_pictures_dir()) / "Vigie"
 
 
+PREVIEW_LAYOUTS = ((1, "1x1"), (4, "2x2"), (9, "3x3"))  # an alarm preview's layout by camera count
+
+
 class MosaicController(QObject):
     sig_message = Signal(str)  # for the status bar
+    sig_show_on_map = Signal(str)  # a tile's camera, from its menu
+    sig_details = Signal(str)  # a tile's camera, from its menu
     _sig_snapshot_done = Signal(int, str)  # slot, message (from the snapshot worker)
 
     def __init__(
@@ -51,12 +61,14 @@ class MosaicController(QObject):
         initial_view: dict | None = None,
         exclude: Callable[[], set[str]] | None = None,
         request_cameras: bool = True,
+        alarm_preview: bool = False,
     ) -> None:
         """`persist`: keep the current view in QSettings (a console with workspaces keeps it there
         instead and gives it back as `initial_view`). `stream_prefix` keeps the session's stream keys
         of several mosaics apart. `exclude`: cameras a fresh mosaic does not fill with (the ones other
         mosaics show). `request_cameras`: ask the session for the camera list on each snapshot (a
-        console with several mosaics asks once for all)."""
+        console with several mosaics asks once for all). `alarm_preview`: the mosaic shows the
+        selected alarm's cameras and nothing else (never filled, never saved as a view)."""
         super().__init__(panel)
         self.session, self.model, self.panel = session, model, panel
         self.mosaic = panel.mosaic
@@ -66,6 +78,7 @@ class MosaicController(QObject):
         self.initial_view = initial_view
         self.exclude = exclude or set
         self.paused = False  # the mosaic cannot be seen (closed, a hidden tab): no streams
+        self.alarm_preview = alarm_preview
         self.cameras: dict[str, CameraInfo] = {}
         self.slots = MosaicSlots(self.mosaic.cameras)  # the widget shows the same list
         self.feeds = TileFeeds(session, prefix=stream_prefix, max_fps=max_fps, parent=self, controls=True)
@@ -80,6 +93,7 @@ class MosaicController(QObject):
         panel.sig_save_view.connect(self.save_view)
         panel.sig_load_view.connect(self.load_view)
         panel.sig_tour.connect(self._tour_all)
+        panel.sig_full_screen_changed.connect(lambda _on: self.sync())
         panel.sig_snapshot.connect(lambda: self.snapshot(self.mosaic.selected))
         self._sig_snapshot_done.connect(
             lambda s, msg: (self.mosaic.tiles[s].show_message(msg), self.sig_message.emit(msg))
@@ -88,7 +102,14 @@ class MosaicController(QObject):
         session.video.sig_ptz_result.connect(self._on_ptz_result)
         if request_cameras:
             model.sig_reset.connect(session.video.request_cameras)
-        panel.set_view_names(sorted(self._views()))
+        store = getattr(model, "store", model)  # the table model shows a store: follow that
+        store.sig_changed.connect(self._on_asset_changes)
+        store.sig_reset.connect(self._refresh_statuses)
+        session.views.sig_views.connect(self._on_views)
+        session.views.sig_result.connect(lambda _ok, msg: self.sig_message.emit(msg))
+        session.core.sig_logged_in.connect(lambda _u, _r: panel.set_may_share(session.may("SUPERVISOR")))
+        panel.set_may_share(session.may("SUPERVISOR"))
+        self._on_views([])
 
     # ---- cameras and streams -------------------------------------------------------------------
 
@@ -100,7 +121,7 @@ class MosaicController(QObject):
     def _on_cameras(self, cameras: dict[str, CameraInfo]) -> None:
         """Names, PTZ and direct URLs of the cameras (the feeds relabel the tiles already placed)."""
         self.cameras = cameras
-        if self.slots.is_empty():
+        if self.slots.is_empty() and not self.alarm_preview:
             self._restore_or_fill()
         self.sync()
 
@@ -138,6 +159,25 @@ class MosaicController(QObject):
         self.slots.assign(slot, camera_id)
         rec = self.model.record(camera_id) if camera_id else None
         self.feeds.label(tile, camera_id, rec.name if rec else camera_id)
+        if rec is not None:
+            tile.set_status(rec.status, rec.reason)
+
+    def _on_asset_changes(self, changes: list) -> None:
+        """A camera on a tile changed state: its tile says so (FAULT never shows as healthy)."""
+        shown = self.slots.shown()
+        if not shown:
+            return
+        for _old, new in changes:
+            if new.id in shown:
+                for tile in self.mosaic.tiles:
+                    if tile.camera_id == new.id:
+                        tile.set_status(new.status, new.reason)
+
+    def _refresh_statuses(self) -> None:
+        for tile in self.mosaic.tiles:
+            rec = self.model.record(tile.camera_id) if tile.camera_id else None
+            if rec is not None:
+                tile.set_status(rec.status, rec.reason)
 
     @property
     def streams(self) -> dict[int, tuple[str, str]]:
@@ -164,7 +204,9 @@ class MosaicController(QObject):
 
     def sync(self) -> None:
         """Streams follow what is visible: open, switch profile, or stop."""
-        visible = set() if self.paused else set(self.mosaic.visible_slots())
+        # Full screen shows the mosaic whatever its panel (a tab behind another) looks like.
+        seen = not self.paused or self.panel.is_full_screen()
+        visible = set(self.mosaic.visible_slots()) if seen else set()
         for slot in range(MAX_TILES):
             cam, tile = self.slots.camera(slot), self.mosaic.tiles[slot]
             if cam and slot in visible:
@@ -201,18 +243,40 @@ class MosaicController(QObject):
         self.mosaic.select(self.slots.next_visible(self.mosaic.selected, visible))
 
     def show_linked(self, camera_ids: list[str]) -> None:
-        """An alarm was selected: its cameras go in the first visible tiles, marked as linked."""
+        """The operator asked for these cameras here (an incident's scene cameras): they go in
+        the first visible tiles, marked as linked."""
         known = [c for c in camera_ids if c in self.cameras or self.model.record(c) is not None]
         for slot, cam in self.slots.linked(known, self.mosaic.visible_slots()):
             self.place(slot, cam)
-        linked = set(known)
+        self.mark_linked(known)
+        if not known:
+            self.sig_message.emit("No camera covers this alarm")
+
+    def preview_alarm(self, camera_ids: list[str], caption: str = "") -> None:
+        """An alarm was selected. The alarm preview shows its cameras, and only them; any other
+        mosaic is left as the operator arranged it and only marks the tiles already showing one."""
+        known = [c for c in camera_ids if c in self.cameras or self.model.record(c) is not None]
+        if self.alarm_preview:
+            self.panel.set_caption(caption or "Alarm video")
+            self.stop_tour()
+            n = max(1, len(known))
+            self.mosaic.set_layout(next((name for size, name in PREVIEW_LAYOUTS if n <= size), "3x3"))
+            for slot in range(MAX_TILES):
+                wanted = known[slot] if slot < min(len(known), 9) else ""
+                if self.slots.camera(slot) != wanted:
+                    self._assign(slot, wanted)
+            self.sync()
+        self.mark_linked(known)
+
+    def mark_linked(self, camera_ids: list[str]) -> None:
+        """The orange border on the tiles showing these cameras (it goes with the camera: a tile
+        whose camera changes loses it, see VideoTile.set_camera)."""
+        linked = set(camera_ids)
         for tile in self.mosaic.tiles:
             flag = bool(tile.camera_id) and tile.camera_id in linked
             if tile.linked != flag:
                 tile.linked = flag
                 tile.update()
-        if not known:
-            self.sig_message.emit("No camera covers this alarm")
 
     def _ptz(self, slot: int, action: str, pan: float, tilt: float, zoom: float, preset: int) -> None:
         cam = self.slots.camera(slot)
@@ -291,6 +355,11 @@ class MosaicController(QObject):
         menu = QMenu(self.panel)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         if tile.camera_id:
+            cam = tile.camera_id
+            menu.addAction("Show on map").triggered.connect(lambda: self.sig_show_on_map.emit(cam))
+            menu.addAction("Details").triggered.connect(lambda: self.sig_details.emit(cam))
+            menu.addAction("Full screen\tEnter").triggered.connect(lambda: self._full_screen(slot))
+            menu.addSeparator()
             menu.addAction("Snapshot").triggered.connect(lambda: self.snapshot(slot))
             menu.addAction("Hide statistics" if tile.show_stats else "Show statistics").triggered.connect(
                 lambda: (setattr(tile, "show_stats", not tile.show_stats), tile.update())
@@ -311,21 +380,27 @@ class MosaicController(QObject):
         self.panel.add_send_menus(menu, slot)  # "Send camera / this view to wall ▸" (if walls)
         menu.popup(pos)  # never exec(): nothing modal in a control room
 
+    def _full_screen(self, slot: int) -> None:
+        self.mosaic.select(slot)
+        self.panel.toggle_full_screen(slot)
+
     # ---- named views ---------------------------------------------------------------------------
 
     def _views(self) -> dict[str, dict]:
-        raw = QSettings().value("mosaic/views", "{}", str)
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
-            return {}
+        """The user's saved views and the room's, by the label the views list shows (the backend
+        keeps them: they follow the user to any console, app/client/views.py)."""
+        return {
+            v.label: {"layout": v.layout, "cameras": list(v.camera_ids)} for v in self.session.views.views
+        }
 
-    def save_view(self, name: str) -> None:
-        views = self._views()
-        views[name] = self.mosaic.view_state()
-        QSettings().setValue("mosaic/views", json.dumps(views))
-        self.panel.set_view_names(sorted(views))
-        self.sig_message.emit(f"View \u201c{name}\u201d saved")
+    def _on_views(self, _views: list) -> None:
+        self.panel.set_view_names(list(self._views()))
+
+    def save_view(self, name: str, shared: bool | None = None) -> None:
+        """Save the current view under `name` for this user (or, `shared`, for the room)."""
+        state = self.mosaic.view_state()
+        room = self.panel.share.isChecked() if shared is None else shared
+        self.session.views.save(name, state["layout"], list(state["cameras"]), room)
 
     def load_view(self, name: str) -> None:
         view = self._views().get(name)

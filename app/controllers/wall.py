@@ -49,6 +49,10 @@ class WallController(QObject):
         self.model = WallListModel(self.name_of, self)
         self.panel = WallsPanel(self.model, NAME_ROLE)
         self.panel.sig_clear.connect(self.clear)
+        self.panel.sig_create.connect(self.create)
+        session.core.sig_logged_in.connect(
+            lambda _user, _role: self.panel.set_may_create(session.may("SUPERVISOR"))
+        )
         self.alarm_lookup: Callable[[str], AlarmRecord | None] = lambda _id: None
         self._views: list[Any] = []  # widgets with set_walls() and sig_send_to_wall
         self.last_result: tuple[bool, str] | None = None
@@ -124,6 +128,10 @@ class WallController(QObject):
             alarm.id, alarm.asset_id, alarm.lat, alarm.lon, alarm.camera_ids[:4], alarm_title(alarm)
         )
         self.push(wall, content)
+
+    def create(self, name: str, displays: list[str]) -> None:
+        """A supervisor's new wall (the backend refuses other roles, and says so)."""
+        self.session.walls.create(name, displays)
 
     def clear(self, wall: str) -> None:
         self.push(wall, WallContent.clear(), "Nothing")

@@ -23,15 +23,18 @@ from vigie.widgets.alarms.style import PRIORITY_COLORS, STATE_LABELS, priority_i
 
 COLUMNS: list[tuple[str, str]] = [
     ("priority", "Priority"),
+    ("age", "Age"),
     ("time", "Raised"),
     ("state", "State"),
     ("asset", "Asset"),
     ("message", "Alarm"),
     ("district", "District"),
     ("count", "Count"),
-    ("ack", "Acknowledged / shelved"),
+    ("ack", "Handled (ack / shelf)"),
 ]
+UNACK_TINT = {1: QColor("#4a1d20"), 2: QColor("#3d2616")}
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
+PRIORITY_ROLE = Qt.ItemDataRole.UserRole + 2
 Index = QModelIndex | QPersistentModelIndex
 FLOOD_WINDOW_S = 60.0
 FLOOD_THRESHOLD = 10  # more than this many new alarms in the window: a flood (the indicator turns red)
@@ -96,6 +99,18 @@ class AlarmStore(QObject):
         return out
 
 
+def age_text(seconds: float) -> str:
+    """How long ago, as an operator reads it at a glance: "45 s", "12 min", "3 h 05"."""
+    s = int(max(0.0, seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d}"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
 def _age(seconds: float) -> str:
     return time.strftime("%H:%M:%S", city_time.localtime(seconds)) if seconds else ""
 
@@ -104,6 +119,8 @@ class AlarmTableModel(OrderedRowsModel):
     """A list of alarms chosen by `accept`, sorted by priority then newest first."""
 
     columns = COLUMNS
+    sig_reordering = Signal()  # rows are about to come, go or move (the panel keeps its place)
+    sig_reordered = Signal()
 
     def __init__(
         self,
@@ -127,6 +144,9 @@ class AlarmTableModel(OrderedRowsModel):
         # Alarm id -> unix time it first reached this list (bench/alarm_bench.py reads it after
         # the alarms closed). The newest FIRST_LISTED_MAX only: a shift lists alarms without end.
         self.first_listed: dict[str, float] = {}
+        self._ages = QTimer(self, interval=5000)  # the age column keeps counting
+        self._ages.timeout.connect(self._refresh_ages)
+        self._ages.start()
         if blink:
             self._blink = QTimer(self, interval=500)
             self._blink.timeout.connect(self._toggle_blink)
@@ -138,11 +158,13 @@ class AlarmTableModel(OrderedRowsModel):
         self.set_alarms(self._all)
 
     def _matches(self, a: AlarmRecord) -> bool:
-        t = self.text
-        return not t or any(
-            t in s.lower()
-            for s in (a.asset_name, a.message, a.district, a.cause, a.asset_id, f"p{a.priority}")
-        )
+        """Every typed word matches somewhere ("p1 universit"): terms AND, fields OR."""
+        if not self.text:
+            return True
+        fields = [
+            s.lower() for s in (a.asset_name, a.message, a.district, a.cause, a.asset_id, f"p{a.priority}")
+        ]
+        return all(any(t in f for f in fields) for t in self.text.split())
 
     def set_alarms(self, alarms: Iterable[AlarmRecord]) -> None:
         """The list becomes exactly these alarms (those accepted and matching the typed filter)."""
@@ -154,19 +176,32 @@ class AlarmTableModel(OrderedRowsModel):
                 self.first_listed.setdefault(aid, now)
         while len(self.first_listed) > FIRST_LISTED_MAX:  # oldest first (insertion order)
             del self.first_listed[next(iter(self.first_listed))]
-        self._alarms = fresh
         order = sorted(fresh.values(), key=self.order)
         new_rows = [a.id for a in order]
         if new_rows == self._rows:
+            self._alarms = fresh
             if new_rows:
                 self.dataChanged.emit(self.index(0, 0), self.index(len(new_rows) - 1, len(COLUMNS) - 1))
             return
-        self._apply_order(new_rows)
+        self.sig_reordering.emit()  # the old rows still read their old alarms
+        try:
+            self._alarms = {**self._alarms, **fresh}  # rows leaving stay readable until removed
+            self._apply_order(new_rows)
+            self._alarms = fresh
+        finally:
+            self.sig_reordered.emit()
         if new_rows:
             self.dataChanged.emit(self.index(0, 0), self.index(len(new_rows) - 1, len(COLUMNS) - 1))
 
     def alarm(self, alarm_id: str) -> AlarmRecord | None:
         return self._alarms.get(alarm_id)
+
+    def _refresh_ages(self) -> None:
+        if self._rows:
+            col = next(i for i, (k, _) in enumerate(COLUMNS) if k == "age")
+            self.dataChanged.emit(
+                self.index(0, col), self.index(len(self._rows) - 1, col), [Qt.ItemDataRole.DisplayRole]
+            )
 
     def _toggle_blink(self) -> None:
         self.blink_on = not self.blink_on
@@ -186,6 +221,8 @@ class AlarmTableModel(OrderedRowsModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if col == "priority":
                 return f"P{a.priority}"
+            if col == "age":
+                return age_text(time.time() - a.raised_at) if a.raised_at else ""
             if col == "time":
                 return _age(a.raised_at)
             if col == "state":
@@ -216,6 +253,9 @@ class AlarmTableModel(OrderedRowsModel):
                 return QColor("#8b949e")  # returned to normal: still listed until acknowledged
         if role == Qt.ItemDataRole.FontRole and not a.acknowledged:
             return self._bold
+        if role == Qt.ItemDataRole.BackgroundRole and not a.acknowledged and a.priority <= 2:
+            # Unacknowledged P1/P2 rows are tinted: the alarm list is the loudest thing on screen.
+            return UNACK_TINT[a.priority]
         if role == Qt.ItemDataRole.ToolTipRole:
             cams = ", ".join(a.camera_ids) or "none"
             return (
@@ -223,4 +263,6 @@ class AlarmTableModel(OrderedRowsModel):
             )
         if role == ID_ROLE:
             return a.id
+        if role == PRIORITY_ROLE:
+            return a.priority
         return None

@@ -14,6 +14,7 @@ import heapq
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from functools import cache
 from operator import attrgetter
 from typing import Any
 
@@ -90,6 +91,25 @@ def _sort_key(column: str) -> Callable[[AssetRecord], Any]:
     return lambda r: (r.name, r.id)
 
 
+FILTER_FIELDS = ("name", "id", "district", "reason", "status", "kind")
+
+
+def _term(word: str) -> tuple[str, str]:
+    """("district", "univ") for "district:univ"; ("", word) for a plain word (any column)."""
+    field, sep, rest = word.partition(":")
+    if sep and field in FILTER_FIELDS and rest:
+        return field, rest
+    return "", word
+
+
+@cache
+def _muted(status: str) -> QColor:
+    """The status colour half-way to grey: the shape icon and the word carry the meaning, and a
+    column of FAULT devices must not outshout the alarm list (docs/ux.md: alarms are the loudest)."""
+    c, grey = status_color(status), QColor("#8b949e")
+    return QColor((c.red() + grey.red()) // 2, (c.green() + grey.green()) // 2, (c.blue() + grey.blue()) // 2)
+
+
 class AssetTableModel(OrderedRowsModel):
     columns = COLUMNS
     sig_counts_changed = Signal()  # self.counts changed
@@ -106,6 +126,9 @@ class AssetTableModel(OrderedRowsModel):
         self._sort_col = "status"
         self._sort_desc = False
         self._text = ""
+        self._terms: list[tuple[str, str]] = []  # (field or "", term): every one must match
+        self._statuses: frozenset[str] = frozenset()  # status chips: empty = any status
+        self._held = False  # the pointer is over the table: rows keep their places (hold())
         self._kind: str | None = None
         self._district: str | None = None
         self._incoming: dict[str, AssetRecord | None] = {}  # changed ids -> their record before
@@ -176,13 +199,13 @@ class AssetTableModel(OrderedRowsModel):
 
     def _apply_pending(self) -> None:
         """Place the rows the store changed: a few moves, or one merge, or a full relayout."""
-        if not self._incoming:
-            return
+        if not self._incoming or self._held:
+            return  # held: the changes wait (values shown are already the latest)
         started = time.perf_counter()
         chunk, self._incoming = self._incoming, {}
         records, pos = self._records, self._pos
         same_place = _SORT_FIELDS[self._sort_col]  # the fields that decide a row's position
-        filtering = self._kind is not None or self._district is not None or bool(self._text)
+        filtering = self.filtering()
         accept = self._accept
         structural = False
         changed_rows: list[int] = []
@@ -246,17 +269,48 @@ class AssetTableModel(OrderedRowsModel):
             return False
         if self._district is not None and r.district != self._district:
             return False
-        if self._text:
-            t = self._text
-            return (
-                t in r.name.lower()
-                or t in r.id.lower()
-                or t in r.district.lower()
-                or t in r.reason.lower()
-                or t in r.status
-                or t in KIND_SINGULAR.get(r.kind, r.kind).lower()
-            )
+        if self._statuses and r.status not in self._statuses:
+            return False
+        if self._terms:
+            fields = {
+                "name": r.name.lower(),
+                "id": r.id.lower(),
+                "district": r.district.lower(),
+                "reason": r.reason.lower(),
+                "status": r.status,
+                "kind": KIND_SINGULAR.get(r.kind, r.kind).lower() + " " + r.kind,
+            }
+            for field, term in self._terms:
+                if field:
+                    if term not in fields[field]:
+                        return False
+                elif not any(term in v for v in fields.values()):
+                    return False
         return True
+
+    def filtering(self) -> bool:
+        return (
+            self._kind is not None or self._district is not None or bool(self._terms) or bool(self._statuses)
+        )
+
+    def active_filters(self) -> list[str]:
+        """The filters in force, in words (the panel shows them with one-click clear)."""
+        out = []
+        if self._kind is not None:
+            out.append(f"kind {KIND_SINGULAR.get(self._kind, self._kind)}")
+        if self._district is not None:
+            out.append(f"district {self._district}")
+        if self._statuses:
+            out.append("status " + " or ".join(sorted(s.upper() for s in self._statuses)))
+        if self._text:
+            out.append(f"“{self._text}”")
+        return out
+
+    def hold(self, on: bool) -> None:
+        """Keep rows where they are while the operator points at them; apply what waited after."""
+        self._held = on
+        if not on and self._incoming and not self._timer.isActive():
+            self._timer.start()
 
     def _ordered_rows(self) -> list[str]:
         """The visible ids in view order; also refreshes the parallel list of their sort keys."""
@@ -324,11 +378,22 @@ class AssetTableModel(OrderedRowsModel):
         self._sort_desc = order == Qt.SortOrder.DescendingOrder
         self._relayout()
 
-    def set_filter(self, text: str | None = None, kind: str | None = "", district: str | None = "") -> None:
-        """Filter by free text (any of name, id, district, reason, status, kind) and by kind/district.
-        Pass "" (the default) to leave kind or district unchanged, None to clear it."""
+    def set_filter(
+        self,
+        text: str | None = None,
+        kind: str | None = "",
+        district: str | None = "",
+        statuses: frozenset[str] | None = None,
+    ) -> None:
+        """Filter by free text and by kind/district/statuses. The text is terms that must all match
+        ("fault universit"), each anywhere in name, id, district, reason, status or kind, or in one
+        column with `column:term` ("district:univ kind:light"). Pass "" (the default) to leave kind or
+        district unchanged, None to clear it; `statuses` None leaves them unchanged."""
         if text is not None:
             self._text = text.strip().lower()
+            self._terms = [_term(t) for t in self._text.split()]
+        if statuses is not None:
+            self._statuses = frozenset(statuses)
         if kind != "":
             self._kind = kind
         if district != "":
@@ -376,11 +441,9 @@ class AssetTableModel(OrderedRowsModel):
             return status_icon(rec.status)
         if role == Qt.ItemDataRole.ForegroundRole:
             if col == "status":
-                return status_color(rec.status)
+                return _muted(rec.status)
             if rec.status == "offline":
                 return QColor("#8b949e")  # stale data is never shown as live
-        if role == Qt.ItemDataRole.FontRole and col == "status" and rec.status in ("fault", "warning"):
-            return self._bold
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{rec.name} ({rec.id})\n{STATUS_LABELS.get(rec.status, rec.status)} {rec.reason}".strip()
         if role == ID_ROLE:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable
 from dataclasses import astuple, dataclass, fields
 from typing import Any
 
@@ -46,15 +47,37 @@ def write_csv(path: str, rows: list[AuditRow]) -> None:
             w.writerow(values)
 
 
+def target_ids(target: str) -> list[str]:
+    """The ids of a record's target (comma-separated by the backend; a trailing "+N more" dropped)."""
+    return [i.strip() for i in target.split(",") if i.strip() and not i.strip().startswith("…")]
+
+
+def target_text(target: str, name_of: Callable[[str], str], shown: int = 2) -> str:
+    """A target as people read it: names first, the id after ("Lampadaire Rue Monge #12 (lgt-04098)"),
+    the first `shown` of several, then how many more."""
+    ids = target_ids(target)
+    if not ids:
+        return target
+    parts = []
+    for i in ids[:shown]:
+        name = name_of(i)
+        parts.append(f"{name} ({i})" if name and name != i else i)
+    more = len(ids) - shown
+    return ", ".join(parts) + (f" and {more} more" if more > 0 else "")
+
+
 class AuditTableModel(QAbstractTableModel):
-    """Pages of the audit trail, newest first; `append` adds the next page."""
+    """Pages of the audit trail, newest first; `append` adds the next page. `name_of` turns an id
+    (asset, alarm) into the name the console knows for it ("" when it knows none)."""
 
     HEADERS = ("Time", "User", "Console", "Action", "Target", "Reason", "Result", "Detail")
+    TARGET = 4
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.rows: list[AuditRow] = []
         self.total = 0
+        self.name_of: Callable[[str], str] = lambda _i: ""
 
     def replace(self, rows: list[AuditRow], total: int) -> None:
         self.beginResetModel()
@@ -92,6 +115,10 @@ class AuditTableModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             if col == 0:
                 return time.strftime("%d %b %H:%M:%S", city_time.localtime(r.time))
+            if col == self.TARGET:
+                return target_text(
+                    r.target, self.name_of, shown=2 if role == Qt.ItemDataRole.DisplayRole else 20
+                )
             return (r.user, r.console, r.action, r.target, r.reason, r.result, r.detail)[col - 1]
         if role == Qt.ItemDataRole.ForegroundRole and col == 6:
             return QColor(RESULT_COLORS.get(r.result, "#c9d1d9"))

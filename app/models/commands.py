@@ -49,6 +49,62 @@ def actions_for(actions: list[ActionInfo], kinds: set[str]) -> list[ActionInfo]:
     return [a for a in actions if kinds and kinds <= set(a.kinds)]
 
 
+# What a device reports once an action took effect (the attributes of protos/vigie/v1/assets.proto's
+# README table, as the backend's actions set them): the dialog shows the current state and does not
+# propose an action that would change nothing.
+EFFECTS: dict[str, dict[str, str]] = {
+    "LIGHT_ON": {"mode": "on"},
+    "LIGHT_OFF": {"mode": "off"},
+    "SIGNAL_FLASHING": {"mode": "flashing"},
+    "SIGNAL_NORMAL": {"mode": "normal"},
+    "SIGNAL_BUS_PRIORITY_ON": {"bus_priority": "on"},
+    "SIGNAL_BUS_PRIORITY_OFF": {"bus_priority": "off"},
+    "BOLLARD_RAISE": {"position": "raised"},
+    "BOLLARD_LOWER": {"position": "lowered"},
+    "ACCESS_LOCK": {"lock": "locked"},
+    "ACCESS_UNLOCK": {"lock": "unlocked"},
+}
+# The attributes that make a device's commandable state, in the order they are told.
+STATE_LABELS = {
+    "mode": "Mode",
+    "level_pct": "Level",
+    "position": "Position",
+    "bus_priority": "Bus priority",
+    "lock": "Lock",
+}
+
+
+def device_state(attributes: list[dict[str, str]]) -> str:
+    """The selected devices' current state in words: "Mode: on · Level: 100 %" for one device,
+    counts per value for several ("Position: 3 raised, 1 lowered")."""
+    parts = []
+    for key, label in STATE_LABELS.items():
+        values = [a[key] for a in attributes if a.get(key)]
+        if not values:
+            continue
+        unit = " %" if key == "level_pct" else ""
+        if len(set(values)) == 1:
+            parts.append(f"{label}: {values[0]}{unit}" + (f" (all {len(values)})" if len(values) > 1 else ""))
+        else:
+            counts = {v: values.count(v) for v in sorted(set(values))}
+            parts.append(f"{label}: " + ", ".join(f"{n} {v}{unit}" for v, n in counts.items()))
+    return " · ".join(parts)
+
+
+def changes_nothing(action: ActionInfo, attributes: list[dict[str, str]]) -> bool:
+    """Every selected device already shows what `action` would make it show."""
+    effect = EFFECTS.get(action.name)
+    return bool(effect and attributes) and all(
+        all(a.get(k) == v for k, v in effect.items()) for a in attributes
+    )
+
+
+def default_action(actions: list[ActionInfo], attributes: list[dict[str, str]]) -> int:
+    """The index of the action to propose: the first one that changes something (a lamp that is
+    on gets "Switch off"), else the first."""
+    return next((i for i, a in enumerate(actions) if not changes_nothing(a, attributes)), 0)
+
+
 @dataclass
 class TargetState:
     asset_id: str

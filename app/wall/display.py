@@ -131,6 +131,7 @@ class WallDisplay(QWidget):
         self.content = WallContent()
         self.page = "idle"  # "idle" | "video" | "map": what the stack shows
         self.link = ""  # the last set_link() state
+        self._lost_since = 0.0  # unix time the backend link was lost (0: not lost)
         self._retry_at = 0.0
         self._link_detail = ""
         self.feeds = TileFeeds(session, prefix=f"wall{id(self):x}", parent=self)
@@ -386,6 +387,11 @@ class WallDisplay(QWidget):
     def set_link(self, state: str, detail: str = "", retry_at: float = 0.0) -> None:
         """The backend link: "attached"/"connected" (no banner), "connecting", "disconnected"
         (retry_at: time.monotonic() of the next attempt), "replaced" or "refused" (for good)."""
+        if state == "disconnected" and not self._lost_since:
+            self._lost_since = time.time()
+        elif state in ("attached", "connected"):
+            self._lost_since = 0.0
+        VideoTile.server_unreachable = bool(self._lost_since)  # tiles blame the server, not cameras
         self.link, self._link_detail, self._retry_at = state, detail, retry_at
         self._update_banner()
 
@@ -402,8 +408,9 @@ class WallDisplay(QWidget):
             text, level = f"REFUSED — {self._link_detail}", "error"
         else:
             wait = self._retry_at - time.monotonic()
-            retry = f" · reconnecting in {wait:.0f} s" if wait >= 1 else " · reconnecting…"
-            text, level = f"⚠ DISCONNECTED{retry}", "error"
+            retry = f" (next try in {wait:.0f} s)" if wait >= 1 else ""
+            since = city_time.strftime("%H:%M:%S", self._lost_since or time.time())
+            text, level = f"⚠ Server connection lost since {since} — reconnecting{retry}", "error"
         self.banner.setText(text)
         self.banner.setToolTip(self._link_detail)
         if self.banner.property("level") != level:

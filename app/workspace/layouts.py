@@ -41,7 +41,7 @@ def laptop() -> Workspace:
         [
             _t("assets"),
             _v([_t("map"), _t("alarms", "incidents")], [0.58, 0.42]),
-            _v([_t("detail", "incident"), _t("mosaic-1")], [0.5, 0.5]),
+            _v([_t("detail", "incident"), _t("mosaic-1", "alarm-video")], [0.5, 0.5]),
         ],
         [0.26, 0.44, 0.30],
     )
@@ -51,6 +51,7 @@ def laptop() -> Workspace:
         "alarms": Panel("alarms"),
         "detail": Panel("detail"),
         "mosaic-1": _mosaic("2x2"),
+        "alarm-video": Panel("alarm-video"),
         "incidents": Panel("incidents"),
         "incident": Panel("incident"),
     }
@@ -61,7 +62,7 @@ def _console_left() -> Split:
     """The operator's main screen: assets over the asset detail, the map over the alarms."""
     return _h(
         [
-            _v([_t("assets"), _t("detail", "incident")], [0.56, 0.44]),
+            _v([_t("assets"), _t("detail", "incident"), _t("alarm-video")], [0.4, 0.32, 0.28]),
             _v([_t("map"), _t("alarms", "incidents")], [0.6, 0.4]),
         ],
         [0.3, 0.7],
@@ -77,6 +78,7 @@ def operator(screens: int = 2, name: str = OPERATOR_2) -> Workspace:
         "map": Panel("map"),
         "alarms": Panel("alarms"),
         "mosaic-1": _mosaic("3x3"),
+        "alarm-video": Panel("alarm-video"),
         "incidents": Panel("incidents"),
         "incident": Panel("incident"),
     }
@@ -94,7 +96,7 @@ def supervisor() -> Workspace:
     left = _h(
         [
             _v([_t("alarms", "assets", "detail"), _t("walls")], [0.74, 0.26]),
-            _v([_t("incident"), _t("recommend")], [0.66, 0.34]),
+            _v([_t("incident"), _t("alarm-video", "recommend")], [0.6, 0.4]),
         ],
         [0.52, 0.48],
     )
@@ -112,6 +114,7 @@ def supervisor() -> Workspace:
         "map": Panel("map"),
         "mosaic-1": _mosaic("2x2"),
         "walls": Panel("walls"),
+        "alarm-video": Panel("alarm-video"),
         "incidents": Panel("incidents"),
         "incident": Panel("incident"),
         "units": Panel("units"),

@@ -57,6 +57,8 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
         self.content_factory = content_factory
         self._screens = screens or QGuiApplication.screens
         self.name = ""
+        self.folded = {}
+        self.by_hand = set()
         self.panels = {}
         self.kinds = {}
         self.docks = {}
@@ -165,6 +167,8 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
             window.deleteLater()
         self.windows.clear()
         self.homes.clear()
+        self.folded.clear()
+        self.by_hand.clear()
 
     def _build_window(self, spec: Window, primary: bool) -> ScreenWindow:
         role = spec.place.role

@@ -68,6 +68,9 @@ def _workspace(manager: WorkspaceManager, _window: ScreenWindow, menu: QMenu) ->
         holder.setDefaultWidget(edit)
         menu.addAction(holder)
     menu.addAction("Reset to proposed").triggered.connect(manager.reset_to_proposed)
+    menu.addSeparator()
+    keys = manager.console.shortcuts.text("help.shortcuts")
+    menu.addAction(f"Keyboard shortcuts…\t{keys}").triggered.connect(manager.console.show_shortcuts)
 
 
 def _screens(manager: WorkspaceManager, _window: ScreenWindow, menu: QMenu) -> None:

@@ -9,6 +9,10 @@ from vigie.app.workspace.panels import REGISTRY, LivePanel, next_id, title_of
 from vigie.app.workspace.state import ManagerState
 from vigie.app.workspace.window import ScreenWindow
 
+# Where a panel asked for opens, as a tab: beside a big view, never over the alarm list.
+BESIDE = ("map", "mosaic-1", "incident", "detail", "assets")
+BESIDE_KIND = {"alarm-video": ("mosaic-1", "detail", "map")}  # alarm video: over the mosaic, not the map
+
 
 class PanelDocks(ManagerState):
     """The manager's panel part: `panels` (id -> LivePanel), `kinds` and `docks` by panel id."""
@@ -39,15 +43,35 @@ class PanelDocks(ManagerState):
 
     def show_panel(self, kind: str) -> None:
         """Show a single panel the operator asked for (the audit trail...) where it is; a new one
-        floats, large, over the primary window (a dock squeezed beside the others is unreadable),
-        and the operator docks it where they like."""
+        opens as a tab beside the map (or another big view), never over the alarm list; with no
+        such view it floats, large, over the primary window."""
         if kind in self.panels:
             self.set_panel_open(kind, True)
+            dock = self.docks.get(kind)
+            if dock is not None and not dock.isCurrentTab():
+                dock.setAsCurrentTab()
             return
         if not self.windows:
             return
         window = next(iter(self.windows.values()))
         self._make_panel(kind, kind, {})
+        # A tab beside a big view (never over the alarm list); floating only when there is none.
+        beside = next(
+            (
+                d
+                for p in BESIDE_KIND.get(kind, BESIDE)
+                if (d := self.docks.get(p)) is not None and d.dockManager() is window.docks
+            ),
+            None,
+        )
+        area = beside.dockAreaWidget() if beside is not None else None
+        if area is not None:
+            dock = self._dock_for(kind, window.docks)
+            window.docks.addDockWidgetTabToArea(dock, area)
+            dock.setAsCurrentTab()
+            self.panels[kind].set_shown(True)  # a tab made current does not always say it is shown
+            self.sig_changed.emit()
+            return
         fc = window.docks.addDockWidgetFloating(self._dock_for(kind, window.docks))
         self._track_floating(fc, window.role)
         area = window.geometry()

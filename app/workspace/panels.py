@@ -159,7 +159,39 @@ def make_mosaic(console: Console, panel_id: str, state: dict, controls: bool = T
         panel.mosaic.select(-1)  # nobody picks a tile in presentation mode: no selection border
     view = {"layout": panel.mosaic.layout_name, "cameras": list(state.get("cameras", []))}
     ctl = console.new_mosaic(panel, f"{panel_id}:tile", view, operated=controls)
+    if controls:
+        console.mosaic_keys.bind_panel(panel.mosaic)
+    ctl.sig_show_on_map.connect(console.show_on_map)
+    ctl.sig_details.connect(console.show_details)
     return MosaicLivePanel(console, panel, ctl)
+
+
+class AlarmVideoPanel(MosaicLivePanel):
+    """The alarm preview: the selected alarm's cameras, never the operator's own mosaics (which an
+    alarm leaves alone). Not saved with cameras: it shows whatever alarm is selected."""
+
+    def state(self) -> dict:
+        return {}
+
+    def restore(self, state: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        if self.console.alarm_video_ctl is self.ctl:
+            self.console.alarm_video_ctl = None
+        super().close()
+
+
+def make_alarm_video(console: Console, panel_id: str, state: dict) -> AlarmVideoPanel:
+    panel = MosaicPanel()
+    panel.set_controls_visible(False)
+    panel.set_caption("Alarm video: select an alarm to see its cameras here")
+    ctl = console.new_mosaic(panel, f"{panel_id}:tile", None, operated=False, alarm_preview=True)
+    console.mosaic_keys.bind_panel(panel.mosaic)
+    ctl.sig_show_on_map.connect(console.show_on_map)
+    ctl.sig_details.connect(console.show_details)
+    console.alarm_video_ctl = ctl
+    return AlarmVideoPanel(console, panel, ctl)
 
 
 register(PanelKind("assets", "Assets", lambda c, _pid, _s: LivePanel(c.asset_panel)))
@@ -167,18 +199,49 @@ register(PanelKind("detail", "Asset detail", lambda c, _pid, _s: LivePanel(c.det
 register(PanelKind("alarms", "Alarms", lambda c, _pid, _s: LivePanel(c.alarm_ctl.panel)))
 register(PanelKind("map", "City map", make_map))
 register(PanelKind("mosaic", "Cameras", make_mosaic, multiple=True))
+register(PanelKind("alarm-video", "Alarm video", make_alarm_video))
 
 
 class AuditPanel(LivePanel):
-    """The audit trail; it asks the backend again each time it comes into view."""
+    """The audit trail; it asks the backend again each time it comes into view. Its targets read
+    as names, and a double-click opens what a record touched."""
 
     def __init__(self, console: Console) -> None:
         super().__init__(console.audit_ctl.view)
         self.ctl = console.audit_ctl
+        self.ctl.model.name_of = lambda i: _name_of(console, i)
+        self.ctl.open_target = lambda action, i: _open_target(console, action, i)
 
     def set_shown(self, shown: bool) -> None:
         if shown:
             self.ctl.query()
+
+
+def _name_of(console: Console, target_id: str) -> str:
+    rec = console.store.record(target_id)
+    if rec is not None:
+        return rec.name
+    alarm = console._alarm(target_id)
+    return f"P{alarm.priority} {alarm.message} — {alarm.asset_name}" if alarm is not None else ""
+
+
+def _open_target(console: Console, action: str, target_id: str) -> bool:
+    """An asset: its detail and the map on it; an alarm: its asset and its cameras; a wall: the
+    walls panel."""
+    if console.store.record(target_id) is not None:
+        console.show_on_map(target_id)
+        console.show_details(target_id)
+        return True
+    alarm = console._alarm(target_id)
+    if alarm is not None:
+        console.show_on_map(alarm.asset_id)
+        console.show_details(alarm.asset_id)
+        console.show_alarm_video(list(alarm.camera_ids), f"Alarm video · P{alarm.priority} {alarm.message}")
+        return True
+    if action.startswith("wall") and target_id in console.wall_ctl.names():
+        console.sig_show_panel.emit("walls")
+        return True
+    return False
 
 
 register(PanelKind("audit", "Audit trail", lambda c, _pid, _s: AuditPanel(c)))

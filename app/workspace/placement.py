@@ -2,9 +2,11 @@
 
 Every top-level window the manager places (console windows and the floating dock containers the
 operator drags out) has a home: a screen and a geometry relative to it, followed as the operator
-moves it. When a monitor goes away, the windows at home there move to the screen its role folds into
-(a normal window, cascaded, never off-screen); when it comes back, they go home. Presentation windows
-never fold (presentation.py): one whose screen is gone waits for it.
+moves it. When a monitor goes away, the console window at home there folds into the window of the
+screen its role folds into: its panels become tabs there (never a second window over the first,
+hiding its alarm list), the console says what was folded, and when the screen comes back the panels
+go home in their old arrangement. Floating containers move to that screen (cascaded, never
+off-screen). Presentation windows never fold (presentation.py): one whose screen is gone waits for it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from PySide6.QtCore import QEvent, QObject, QRect, QTimer
 from PySide6.QtGui import QGuiApplication, QScreen
 from PySide6.QtWidgets import QWidget
 
-from vigie.app.workspace.model import Placement, Rect, Window
+from vigie.app.workspace import docking
+from vigie.app.workspace.model import Placement, Rect, Window, leaves
+from vigie.app.workspace.panels import title_of
 from vigie.app.workspace.screens import (
     ScreenInfo,
     absolute,
@@ -29,7 +33,7 @@ from vigie.app.workspace.screens import (
     role_names,
     roles_of_screens,
 )
-from vigie.app.workspace.state import Home, ManagerState
+from vigie.app.workspace.state import Folded, Home, ManagerState
 from vigie.app.workspace.window import ScreenWindow
 
 log = logging.getLogger(__name__)
@@ -127,12 +131,23 @@ class WindowPlacement(ManagerState):
         ]
         for w in top_levels:
             home = self.homes[w]
-            if isinstance(w, ScreenWindow) and (w.role in self.hidden or self._presentation_shown_on(w.role)):
+            if isinstance(w, ScreenWindow) and (
+                w.role in self.hidden
+                or self._presentation_shown_on(w.role)
+                or (
+                    not w.primary
+                    and w.role not in self.folded  # it unfolds below when its screen is back
+                    and w.role not in self.by_hand
+                    and not any(not d.isClosed() for d in docking.dock_widgets(w.docks))
+                )
+            ):  # a window with no panel is never left over someone's console
                 w.hide()
                 continue
             screen = self.qscreen(home.screen)
             if screen is not None:
                 home.displaced = False
+                if isinstance(w, ScreenWindow) and w.role in self.folded:
+                    self._unfold(w)
                 self._put(w, screen, home.rel, home.state)
                 continue
             target_name = mapping.get(home.role)
@@ -144,12 +159,81 @@ class WindowPlacement(ManagerState):
             home.displaced = True
             if own.get(screen_name(target)) == home.role:  # a stand-in monitor plays its role: as at home
                 self._put(w, target, home.rel, home.state)
+            elif (
+                isinstance(w, ScreenWindow)
+                and w.role not in self.by_hand
+                and (host := self._host(target, w)) is not None
+            ):
+                self._fold(w, host)
             else:
                 self._put(
                     w, target, cascade(home.rel, screen_info(target), folded), "normal", absolute_rect=True
                 )
                 folded += 1
         self._place_presentations()
+
+    # ---- folding a console window into another -------------------------------------------------------
+
+    def _host(self, screen: QScreen, w: ScreenWindow) -> ScreenWindow | None:
+        """The console window at home on `screen` that takes `w`'s panels as tabs."""
+        role = roles_of_screens(self.mapping()).get(screen_name(screen), "")
+        host = self.windows.get(role)
+        if host is None or host is w or role in self.folded or role in self.hidden:
+            return None
+        return host
+
+    def _fold(self, w: ScreenWindow, host: ScreenWindow) -> None:
+        """`w`'s open panels become tabs of `host` (one tab group at its right), `w` hides; the
+        console says which screen was folded and where its panels are."""
+        if w.role in self.folded:
+            w.hide()
+            return
+        tree = docking.read(w.docks.rootSplitter())
+        moved = [d for d in docking.dock_widgets(w.docks) if not d.isClosed()]
+        area = None
+        for dock in moved:
+            w.docks.removeDockWidget(dock)
+            if area is None:
+                area = host.docks.addDockWidget(ads.RightDockWidgetArea, dock)
+            else:
+                host.docks.addDockWidgetTabToArea(dock, area)
+            dock.toggleView(True)
+        # In front: the panel that was in front of the window's first area (the map, say).
+        first = leaves(tree)[0] if tree is not None and leaves(tree) else None
+        front = next(
+            (d for d in moved if first and d.objectName() == (first.current or first.panels[0])), None
+        )
+        if front or moved:
+            (front or moved[0]).setAsCurrentTab()
+        self.folded[w.role] = Folded(host.role, tree, [d.objectName() for d in moved])
+        w.hide()
+        titles = ", ".join(title_of(d.objectName(), self.kinds.get(d.objectName(), "")) for d in moved)
+        self.sig_message.emit(
+            f"No screen for {w.role}: its panels ({titles or 'none'}) are tabs in the {host.role} window"
+            " until that screen is back"
+        )
+
+    def _unfold(self, w: ScreenWindow) -> None:
+        """The screen is back: the panels go home, in the arrangement they had."""
+        folded = self.folded.pop(w.role)
+        host = self.windows.get(folded.host)
+        docks = {pid: self.docks[pid] for pid in folded.panels if pid in self.docks}
+        for dock in docks.values():
+            mgr = dock.dockManager()
+            if mgr is not None and mgr is not w.docks:
+                mgr.removeDockWidget(dock)
+        if folded.docks is not None:
+            docking.build(
+                w.docks,
+                folded.docks,
+                lambda pid: docks.get(pid) or self._dock_for(pid, w.docks),
+                lambda d: w.docks.addDockWidget(ads.CenterDockWidgetArea, d),
+            )
+            docking.apply_sizes(w.docks.rootSplitter(), folded.docks)
+        for dock in docks.values():
+            dock.toggleView(True)
+        if host is not None:
+            self.sig_message.emit(f"{w.role} is back: its panels left the {host.role} window")
 
     def _put(
         self, w: QWidget, screen: QScreen, rect: Rect | None, state: str, absolute_rect: bool = False
@@ -176,12 +260,16 @@ class WindowPlacement(ManagerState):
         """Show or hide `role`'s console window (made empty if it has none)."""
         if shown:
             self.hidden.discard(role)
+            self.by_hand.add(role)  # asked for: shown even empty, even without its screen
+            if role in self.folded and role in self.windows:
+                self._unfold(self.windows[role])
             if role not in self.windows:
                 if role not in self.known:
                     self._claim_screen(role)
                 self._build_window(Window(Placement(role), None), primary=not self.windows)
         else:
             self.hidden.add(role)
+            self.by_hand.discard(role)
         self._place_all()
         self.sig_changed.emit()
 

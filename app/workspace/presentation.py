@@ -4,7 +4,9 @@ A screen in presentation mode shows a mosaic, the map, or a shared wall (it atta
 WallService under its role and shows what supervisors push, like a `vigie wall` display). It is this
 console's own business: nothing is shared unless the content is "shared". Its console window steps
 aside while it is shown; a presentation whose screen is gone waits for it (it never folds over
-someone's console). Escape leaves presentation mode (the Screens menu does too).
+someone's console). Escape leaves presentation mode (the Screens menu does too), and the window says
+so for its first seconds. Presenting on the screen that shows the last console window (a laptop)
+would hide the console and its alarm list: it asks first (Enter confirms, Escape cancels).
 
 What the window shows comes from a factory `(console, role, content, state) -> LivePanel`, so another
 view can be swapped in: `WorkspaceManager(content_factory=...)`.
@@ -14,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeyEvent, QScreen
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QVBoxLayout, QWidget
 
 from vigie.app.console import Console
 from vigie.app.wall.display import WallDisplay
@@ -25,6 +27,8 @@ from vigie.app.workspace.panels import LivePanel, make_map, make_mosaic
 from vigie.app.workspace.state import ManagerState
 
 ContentFactory = Callable[[Console, str, str, dict], LivePanel]  # console, role, content, state
+HINT_MS = 8000  # how long a new presentation shows "Esc to leave"
+CONTENT_NAMES = {"mosaic": "a camera mosaic", "map": "the map", "shared": "a shared video wall"}
 
 
 class SharedWallPanel(LivePanel):
@@ -71,6 +75,13 @@ class PresentationWindow(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(panel.widget)
         self.closing = False
+        self.hint = QLabel("Esc to leave presentation mode", self)
+        self.hint.setStyleSheet(
+            "background: rgba(0,0,0,190); color: #e6edf3; padding: 8px 16px; font-size: 16pt; border-radius: 6px;"
+        )
+        self.hint.adjustSize()
+        self._hint_timer = QTimer(self, singleShot=True, interval=HINT_MS)
+        self._hint_timer.timeout.connect(self.hint.hide)
 
     def show_on(self, screen: QScreen) -> None:
         """Cover the whole screen (not only its available area: nobody needs a taskbar there)."""
@@ -78,6 +89,11 @@ class PresentationWindow(QWidget):
         self.setGeometry(screen.geometry())
         self.showFullScreen()
         self.panel.set_shown(True)
+        g = screen.geometry()
+        self.hint.move((g.width() - self.hint.width()) // 2, g.height() - self.hint.height() - 40)
+        self.hint.show()
+        self.hint.raise_()
+        self._hint_timer.start()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape:
@@ -97,9 +113,14 @@ class PresentationMode(ManagerState):
     """The manager's presentation part: `presentations` (role -> what it shows, also while its
     screen is away) and the `presentation_windows` shown now."""
 
-    def set_presentation(self, role: str, content: str | None) -> None:
+    presentation_question: QMessageBox | None = None
+
+    def set_presentation(self, role: str, content: str | None, confirmed: bool = False) -> None:
         """Presentation mode on `role`'s screen: "mosaic", "map", "shared", or None (back to the
-        console window)."""
+        console window). One that would hide the last console window asks first."""
+        if content is not None and not confirmed and self._hides_last_console(role):
+            self._ask_presentation(role, content)
+            return
         if content is None:
             if role in self.presentations:
                 self._close_presentation_window(role)
@@ -113,6 +134,41 @@ class PresentationMode(ManagerState):
             self._claim_screen(role)
         self._place_all()
         self.sig_changed.emit()
+
+    def _hides_last_console(self, role: str) -> bool:
+        """Whether presenting on `role`'s screen leaves no console window in view."""
+        screen = self._own_screen(role) or (self._screens()[0] if self._screens() else None)
+        if screen is None:
+            return False
+        others = [
+            w
+            for r, w in self.windows.items()
+            if w.isVisible() and r != role and w.screen() is not screen and r not in self.presentations
+        ]
+        return not others
+
+    def _ask_presentation(self, role: str, content: str) -> None:
+        """A small question, not modal (alarms keep coming): Enter presents, Escape cancels."""
+        if self.presentation_question is not None:
+            self.presentation_question.close()
+        window = self.windows.get(role) or next(iter(self.windows.values()), None)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Presentation mode",
+            f"Show {CONTENT_NAMES.get(content, content)} on this whole screen? It hides the console "
+            "and its alarm list until you press Escape.",
+            QMessageBox.StandardButton.NoButton,
+            window,
+        )
+        present = box.addButton("Present (Esc leaves)", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(present)
+        box.setEscapeButton(cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        present.clicked.connect(lambda: self.set_presentation(role, content, confirmed=True))
+        box.finished.connect(lambda _r: setattr(self, "presentation_question", None))
+        self.presentation_question = box
+        box.open()
 
     def _presentation_shown_on(self, role: str) -> bool:
         return role in self.presentations and self._own_screen(role) is not None

@@ -13,12 +13,16 @@ from vigie.app.workspace.files import WorkspaceError, dumps, node_to_json
 from vigie.app.workspace.layouts import PROVIDED
 from vigie.app.workspace.model import (
     Floating,
+    Node,
     Panel,
     Placement,
     Presentation,
     Screen,
+    Split,
+    Tabs,
     Window,
     Workspace,
+    normalise,
     panel_ids,
 )
 from vigie.app.workspace.placement import WindowPlacement, rect_of, screen_info, screen_name, state_of
@@ -92,9 +96,13 @@ class Saving(WindowPlacement):
                 for d in docking.dock_widgets(mgr)
                 if d.isClosed() and d.objectName() in self.panels
             ]
-            windows.append(
-                Window(self._placement(window), docking.read(mgr.rootSplitter()), closed, floating)
-            )
+            tree = docking.read(mgr.rootSplitter())
+            away = {p for f in self.folded.values() if f.host == _role for p in f.panels}
+            if away:  # panels folded in here from a screen that is away: saved at home
+                tree = normalise(_without(tree, away))
+            if _role in self.folded:
+                tree = self.folded[_role].docks
+            windows.append(Window(self._placement(window), tree, closed, floating))
         roles = sorted(
             {*(w.place.role for w in windows), *self.presentations, *self.known},
             key=lambda r: (role_index(r), r),
@@ -152,6 +160,7 @@ class Saving(WindowPlacement):
             "screens": [{"name": i.name, "geometry": list(i.geometry)} for i in self.present()],
             "roles": mapping,
             "windows": windows,
+            "folded": {role: {"host": f.host, "panels": list(f.panels)} for role, f in self.folded.items()},
             "presentations": {
                 role: {**top(win), "content": win.content} for role, win in self.presentation_windows.items()
             },
@@ -164,3 +173,14 @@ class Saving(WindowPlacement):
             out += [fc for fc in w.docks.floatingWidgets() if fc.isVisible()]
         out += [w for w in self.presentation_windows.values() if w.isVisible()]
         return out
+
+
+def _without(node: Node | None, pids: set[str]) -> Node | None:
+    """`node` without the panels `pids`; areas left empty stay in place (their size with them)
+    for normalise() to drop."""
+    if node is None:
+        return None
+    if isinstance(node, Tabs):
+        kept = [p for p in node.panels if p not in pids]
+        return Tabs(kept, node.current if node.current in kept else "")
+    return Split(node.orientation, [_without(n, pids) or Tabs([]) for n in node.items], node.sizes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import PySide6QtAds as ads
 from PySide6.QtCore import QTimer, SignalInstance
@@ -39,6 +39,16 @@ class Home:
     displaced: bool = False  # its screen is gone: it waits elsewhere, and comes back
 
 
+@dataclass
+class Folded:
+    """A console window whose screen is away: its dock layout as it was, the panels moved into
+    `host`'s window as tabs, and the window itself hidden until its screen is back."""
+
+    host: str
+    docks: Any  # docking.Node: the window's arrangement, rebuilt when it unfolds
+    panels: list[str]
+
+
 class ManagerState:
     sig_changed: SignalInstance
     sig_quit_requested: SignalInstance
@@ -59,6 +69,8 @@ class ManagerState:
     known: dict[str, str]  # role -> the monitor it plays on (or did, when it is gone)
     screen_geometry: dict[str, Rect]  # monitor name -> geometry, last seen
     homes: dict[QWidget, Home]
+    folded: dict[str, Folded]  # role -> its window's panels, now tabs of another window
+    by_hand: set[str]  # roles whose window the operator showed themself: never folded or hidden
     _screens: Callable[[], list[QScreen]]
     _autosave: QTimer
     _last_saved: str

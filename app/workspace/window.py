@@ -4,12 +4,22 @@ window shows the connection, so no screen ever shows stale data as live."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TypeVar
 
 import PySide6QtAds as ads
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QMenuBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenuBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from vigie.app import city_time
 from vigie.app.console import Console
@@ -17,6 +27,7 @@ from vigie.app.controllers.mode_banner import attach_banner
 from vigie.app.theme import dock_stylesheet
 from vigie.widgets.alarms.style import PRIORITY_COLORS
 from vigie.widgets.status.connection import ConnectionIndicator
+from vigie.widgets.status.connection_banner import ConnectionBanner
 from vigie.widgets.status.palette import STATUS_COLORS, STATUS_LABELS, STATUSES
 
 W = TypeVar("W", bound=QWidget)
@@ -83,6 +94,15 @@ class ScreenWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self._header())
+        # A lost server: a full-width banner on every window (app/controllers/connection.py).
+        self.link_banner = ConnectionBanner()
+        lay.addWidget(self.link_banner)
+        link = console.link
+        link.sig_lost.connect(self._on_link_lost)
+        link.sig_retry.connect(self.link_banner.set_retry)
+        link.sig_restored.connect(self.link_banner.clear)
+        if not link.live:
+            self._on_link_lost(link.lost_since)
         self.mode_status = _named(QLabel(), "modeStatus")  # the active modes, in the status bar
         self.mode_banner = attach_banner(console.session.active_modes, 14.0, self.mode_status)
         lay.addWidget(self.mode_banner)
@@ -94,15 +114,12 @@ class ScreenWindow(QMainWindow):
         il.addWidget(self.docks)
         lay.addWidget(inner, 1)
         self.setCentralWidget(body)
+        console.shortcuts.attach(self)  # the application-wide keys work in this window too
 
         # Status bar: the connection and the alarm counts on every screen; the city-wide status
         # counts, the revision and the console's messages on the primary window.
         sb = self.statusBar()
-        self.connection = ConnectionIndicator()
-        self.connection.set_state(console.session.state, console.session.address, 0.0)
-        sb.addWidget(self.connection)
         sb.addWidget(self.mode_status)
-        console.session.sig_connection.connect(self.connection.set_state)
         self.alarm_counts = QLabel()
         sb.addPermanentWidget(self.alarm_counts)
         console.alarm_ctl.sig_counts.connect(self._update_alarm_counts)
@@ -123,7 +140,11 @@ class ScreenWindow(QMainWindow):
         lay = QHBoxLayout(head)
         lay.setContentsMargins(8, 0, 8, 0)
         lay.addWidget(_named(QLabel("VIGIE"), "appTitle"))
-        lay.addWidget(_named(QLabel(f"{self.console.title} · connected control station"), "appSubtitle"))
+        subtitle = _named(QLabel(f"{self.console.title} · connected control station"), "appSubtitle")
+        # The subtitle gives way first on a narrow screen: the connection and clock must stay.
+        subtitle.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        subtitle.setMinimumWidth(0)
+        lay.addWidget(subtitle, 1)
         self.role_label = _named(QLabel(self.role.upper()), "screenRole")
         self.role_label.setToolTip("This window's screen role in the workspace")
         self.role_label.setFixedHeight(24)
@@ -149,6 +170,11 @@ class ScreenWindow(QMainWindow):
         self.console.sig_user.connect(self._on_user)
         s = self.console.session
         self._on_user(s.user if s.role else "", s.role)
+        # The connection, in a fixed place: status-bar messages come and go, this stays.
+        self.connection = ConnectionIndicator()
+        self.connection.set_state(self.console.session.state, self.console.session.address, 0.0)
+        self.console.session.sig_connection.connect(self.connection.set_state)
+        lay.addWidget(self.connection)
         self.clock = _named(QLabel(), "clock")
         lay.addWidget(self.clock)
         self._clock_timer = QTimer(self, interval=1000)
@@ -156,6 +182,9 @@ class ScreenWindow(QMainWindow):
         self._clock_timer.start()
         self._tick()
         return head
+
+    def _on_link_lost(self, since: float) -> None:
+        self.link_banner.show_lost(city_time.strftime("%H:%M:%S", since))
 
     def _on_user(self, user: str, role: str) -> None:
         self.user_badge.setText(f"● {user} · {role}" if user else "not logged in")
@@ -166,7 +195,10 @@ class ScreenWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
 
     def _tick(self) -> None:
-        self.clock.setText(city_time.strftime("%a %d %b  %H:%M:%S"))
+        # The zone's name beside the time: a control room compares it with cameras' burned-in times.
+        now = datetime.now(city_time.zone())
+        self.clock.setText(f"{city_time.strftime('%a %d %b  %H:%M:%S', now.timestamp())} {now.tzname()}")
+        self.clock.setToolTip(f"City time: {city_time.zone().key} (UTC{now.strftime('%z')})")
 
     def _update_counts(self) -> None:
         self.counts.setText(status_counts_html(self.console.assets.counts))

@@ -58,6 +58,8 @@ RULES: dict[str, Rule] = {
         },
     ),
     **_service("vigie.v1.AuditService", {"ListAudit": SUP}),
+    # A user's own views; the service also refuses shared views below SUPERVISOR.
+    **_service("vigie.v1.ViewService", {"ListViews": VIEW, "SaveView": OPER, "DeleteView": OPER}),
     # Incidents (docs/dispatch.md): viewers read, operators create, note and tick steps;
     # UpdateIncident is OPER but the service asks SUPERVISOR to close and to resolve with
     # required steps open (override); assigning (and overriding, reassigning) is SUPERVISOR.

@@ -36,6 +36,7 @@
   var OUTLINE = '#0b0e12';
   var SELECT_RING = '#ffffff';
   var SELECT_HALO = '#58a6ff';
+  var ALARM_CAMERA = '#f0883e';  // the cameras covering the selected alarm (the tiles' alarm colour)
 
   var STALE_AFTER_S = 30;      // a vehicle older than this is drawn greyed / dashed
   var STALE_CHECK_MS = 2000;
@@ -50,6 +51,7 @@
   var state = {
     bridge: null,
     ready: false,            // true once the first assetsReset has been drawn
+    alarm: null,             // the selected alarm's marker ({id, asset_id, color, label, cameras})
     resetPending: false,
     style: { status_colors: Object.assign({}, DEFAULT_STATUS_COLORS), status_labels: {}, kind_labels: {} },
     visible: {},             // kind -> bool (missing = visible)
@@ -589,6 +591,39 @@
         ctx.strokeStyle = SELECT_RING; ctx.lineWidth = 2.5; ctx.stroke();
       }
 
+      // f) the selected alarm: a marker in its priority's colour on its asset, and its cameras
+      // ringed in the alarm-camera orange with a line to it (the map must say "alarm here", not
+      // only "selected").
+      var al = state.alarm;
+      if (al && al.id) {
+        var ai = store.index.get(String(al.asset_id));
+        if (ai !== undefined) {
+          var ax = store.mx[ai] * world - ox, ay = store.my[ai] * world - oy;
+          (al.cameras || []).forEach(function (cid) {
+            var ci = store.index.get(String(cid));
+            if (ci === undefined) return;
+            var cx = store.mx[ci] * world - ox, cy = store.my[ci] * world - oy;
+            ctx.setLineDash([6, 4]);
+            ctx.beginPath(); ctx.moveTo(cx, cy); ctx.lineTo(ax, ay);
+            ctx.strokeStyle = ALARM_CAMERA; ctx.lineWidth = 2; ctx.globalAlpha = 0.8; ctx.stroke();
+            ctx.setLineDash([]); ctx.globalAlpha = 1;
+            ctx.beginPath(); ctx.arc(cx, cy, rb + 7, 0, 2 * Math.PI);
+            ctx.strokeStyle = '#0b0e12'; ctx.lineWidth = 5; ctx.stroke();
+            ctx.strokeStyle = ALARM_CAMERA; ctx.lineWidth = 3; ctx.stroke();
+          });
+          var s2 = 15, top = ay - rb - 8 - 2 * s2;  // a warning triangle standing over the asset
+          ctx.beginPath();
+          ctx.moveTo(ax, top); ctx.lineTo(ax + s2 * 1.1, top + 2 * s2); ctx.lineTo(ax - s2 * 1.1, top + 2 * s2); ctx.closePath();
+          ctx.fillStyle = al.color || '#f85149'; ctx.fill();
+          ctx.strokeStyle = '#0b0e12'; ctx.lineWidth = 2.5; ctx.stroke();
+          ctx.fillStyle = '#0b0e12'; ctx.font = 'bold 13px sans-serif'; ctx.textAlign = 'center';
+          ctx.fillText(al.label || '!', ax, top + 2 * s2 - 5);
+          ctx.beginPath(); ctx.arc(ax, ay, rb + 9, 0, 2 * Math.PI);
+          ctx.strokeStyle = al.color || '#f85149'; ctx.lineWidth = 3; ctx.stroke();
+          ctx.textAlign = 'start';
+        }
+      }
+
       this._buildGrid(order, sx, sy, w, h);
       this.drawn = drawn;
       var dt = performance.now() - t0;
@@ -924,7 +959,8 @@
       title.title = 'Show or hide the legend';
       title.addEventListener('click', function () { L.DomUtil[L.DomUtil.hasClass(el, 'vg-collapsed') ? 'removeClass' : 'addClass'](el, 'vg-collapsed'); });
       if (this._autoFold === undefined) {
-        this._autoFold = map.getSize().x < 760;
+        var size = map.getSize();  // folded unless the map has the room (a wall, a whole screen)
+        this._autoFold = size.x < 1100 || size.y < 700;
         if (this._autoFold) L.DomUtil.addClass(el, 'vg-collapsed');
       }
       var kinds = KIND_ORDER.slice();
@@ -1212,6 +1248,11 @@
 
     selectAsset: selectAsset,
 
+    alarmFocus: function (msg) {
+      state.alarm = msg && msg.id ? msg : null;
+      points.schedule();
+    },
+
     setView: function (msg) {
       autoFit = null;
       if (msg.layers) {
@@ -1292,6 +1333,12 @@
       return i === undefined ? null : store.status[i];
     },
     isReady: function () { return state.ready; },
+    alarm: function () {
+      var al = state.alarm;
+      if (!al) return null;
+      var cams = (al.cameras || []).filter(function (c) { return store.index.get(String(c)) !== undefined; });
+      return { id: al.id, asset_id: al.asset_id, label: al.label, cameras: cams };
+    },
     // Not part of the contract: timings for benchmarks and a way to feed data without Qt.
     perf: function () { return Object.assign({}, state.perf); },
     redrawNow: function () { points.redrawNow(); return state.perf.lastRedrawMs; },

@@ -135,13 +135,15 @@ SPEC = {
     " TransitService/ListLines TransitService/ListVehicles TransitService/GetTspConfig"
     " TransitService/WatchPriority TransitService/GetCorridorStats"
     " PlaybackService/ListSpans PlaybackService/Play PlaybackService/GetCityState"
-    " RecordingService/GetRecordingSettings",
+    " RecordingService/GetRecordingSettings"
+    " ViewService/ListViews",
     Role.OPERATOR: "VideoService/Ptz AlarmService/Acknowledge AlarmService/Shelve AlarmService/Unshelve"
     " CommandService/Execute CommandService/GetCommand CommandService/WatchCommand"
     " ModeService/Preview CardholderService/ListAccessEvents CardholderService/WatchAccessEvents"
     " IncidentService/CreateIncident IncidentService/UpdateIncident IncidentService/AddNote"
     " IncidentService/SetStep UnitService/SetUnitStatus TransitService/RequestPreemption"
-    " PlaybackService/StartExport PlaybackService/WatchExport PlaybackService/DownloadExport",
+    " PlaybackService/StartExport PlaybackService/WatchExport PlaybackService/DownloadExport"
+    " ViewService/SaveView ViewService/DeleteView",
     Role.SUPERVISOR: "AuditService/ListAudit WallService/Push WallService/CreateWall WallService/DeleteWall"
     " ModeService/Activate ModeService/RetryFailed ModeService/ReturnToNormal"
     " CardholderService/ListCardholders CardholderService/ListExceptions CardholderService/SetException"

@@ -214,7 +214,7 @@ def test_selecting_an_alarm_shows_map_and_cameras(qtbot, alarm_backend):
         qtbot.waitUntil(lambda: bool(window.mosaic_ctl.cameras), timeout=20000)
         alarm = next(a for a in ctl.store.alarms.values() if a.camera_ids)
         ctl.panel.sig_selected.emit(alarm.id)
-        mosaic = window.cameras.mosaic
+        mosaic = window.alarm_video_ctl.mosaic  # the alarm preview (tests/gui/test_alarm_video.py)
         assert alarm.camera_ids[0] in mosaic.cameras
         slot = mosaic.cameras.index(alarm.camera_ids[0])
         assert mosaic.tiles[slot].linked

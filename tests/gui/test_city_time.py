@@ -48,7 +48,9 @@ def test_header_clock_and_camera_overlay_show_the_same_city_time(qtbot, city_in_
         def shows_tokyo_time() -> bool:
             text = harness.window.clock.text()
             shown_at[:] = [
-                s for s in range(int(start) - 1, int(time.time()) + 2) if tokyo(HEADER_FORMAT, s) == text
+                s
+                for s in range(int(start) - 1, int(time.time()) + 2)
+                if f"{tokyo(HEADER_FORMAT, s)} JST" == text
             ]
             return bool(shown_at)
 
@@ -60,7 +62,8 @@ def test_header_clock_and_camera_overlay_show_the_same_city_time(qtbot, city_in_
     camera = SyntheticCamera("cam-tz", "Tokyo", 320, 180, tz=ZoneInfo("Asia/Tokyo"))
     overlay = camera.osd_time(shown_at[0])
     assert overlay == tokyo(OVERLAY_FORMAT, shown_at[0])
-    assert overlay.split(" ")[1] == header.split("  ")[1]
+    assert overlay.split(" ")[1] == header.split("  ")[1].split(" ")[0]
+    assert header.endswith(" JST"), "the header names the city's zone (issue 19, item 11)"
 
 
 def test_overlay_burns_the_city_time_into_the_picture() -> None:

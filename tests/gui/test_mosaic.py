@@ -122,7 +122,9 @@ def test_tour_named_view_and_snapshot(console, qtbot, backend, tmp_path):
     mosaic.set_layout("3x3")
     for slot, cam in enumerate(cams[:3]):
         ctl.place(slot, cam)
-    ctl.save_view("Centre")
+    ctl.save_view("Centre")  # kept by the backend (tests/gui/test_saved_views.py)
+    views = window.cameras.views
+    qtbot.waitUntil(lambda: "Centre" in [views.itemText(i) for i in range(views.count())], timeout=15000)
     mosaic.set_layout("1x1")
     ctl.load_view("Centre")
     assert mosaic.layout_name == "3x3" and mosaic.cameras[:3] == cams[:3]

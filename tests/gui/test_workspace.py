@@ -68,7 +68,16 @@ def test_laptop_gets_one_window_with_every_panel(backend, tmp_path, config):
     win = wins["console-left"]
     assert win["screen"] == "A" and win["primary"] and win["visible"] and win["state"] == "maximized"
     assert win["geometry"] == [0, 0, W, H]
-    assert sorted(docks(win)) == ["alarms", "assets", "detail", "incident", "incidents", "map", "mosaic-1"]
+    assert sorted(docks(win)) == [
+        "alarm-video",
+        "alarms",
+        "assets",
+        "detail",
+        "incident",
+        "incidents",
+        "map",
+        "mosaic-1",
+    ]
     tree = win["docks"]
     assert tree["split"] == "horizontal" and [i.get("tabs", i.get("split")) for i in tree["items"]][0] == [
         "assets"
@@ -120,15 +129,22 @@ def test_three_screens_then_one_unplugged_and_plugged_back(backend, tmp_path, co
         ("screen-3", "C", [2 * W, 0, W, H]),
     ]
     assert docks(wins["screen-3"]) == ["mosaic-2"] and docks(wins["console-right"]) == ["mosaic-1"]
-    # B is gone: its window folds into console-left's screen, a normal window inside it; C stays.
+    # B is gone: its window folds into console-left's: its panels become tabs there, never a
+    # second window over the first (which hid the alarm list); the console says so. C stays.
     wins = windows(unplugged)
-    moved = wins["console-right"]
-    assert moved["screen"] == "A" and moved["visible"] and moved["displaced"] and moved["state"] == "normal"
-    x, y, w, h = moved["geometry"]
-    assert x >= 0 and x + w <= W and y >= 0 and y + h <= H, "never off-screen"
+    assert not wins["console-right"]["visible"], "no window over console-left"
+    assert "mosaic-1" in docks(wins["console-left"]), "the panels travel as tabs"
+    assert {"map", "alarms"} <= set(docks(wins["console-left"])), "and the alarm list stays"
+    assert unplugged["describe"]["folded"] == {
+        "console-right": {"host": "console-left", "panels": ["mosaic-1"]}
+    }
     assert wins["console-left"]["geometry"] == [0, 0, W, H]
     assert wins["screen-3"]["geometry"] == [2 * W, 0, W, H]
-    assert docks(moved) == ["mosaic-1"], "the panels travel with their window"
+
+    def saved(dump: dict) -> list:  # each window's panels as the workspace saves them (not sizes)
+        return [(w["role"], docks(w)) for w in dump["workspace"]["windows"]]
+
+    assert saved(unplugged) == saved(start), "saved at home while folded"
     # B is back: the window goes home, as it was.
     wins = windows(back)
     assert wins["console-right"]["screen"] == "B" and wins["console-right"]["geometry"] == [W, 0, W, H]

@@ -42,6 +42,7 @@ def test_panels_menu_hides_shows_and_adds_mosaics(console, qtbot):
     m = menu(console, "Panels")
     titles = [a.text() for a in m.actions() if a.isCheckable()]
     assert titles == [
+        "Alarm video",
         "Alarms",
         "Asset detail",
         "Assets",
@@ -161,6 +162,8 @@ def test_presentation_mode_from_the_screens_menu_and_escape(console, qtbot):
     (screen_menu,) = [a.menu() for a in m.actions() if a.menu()]
     assert screen_menu.title().startswith("console-left")
     action(screen_menu, "Presentation: mosaic").trigger()
+    # The only screen: it asks first (tests/gui/test_presentation_one_screen.py); Enter presents.
+    qtbot.keyClick(console.manager.presentation_question, Qt.Key.Key_Return)
     shown = console.manager.presentation_windows["console-left"]
     assert shown.isVisible() and shown.isFullScreen() and not console.window.isVisible()
     assert shown.geometry() == shown.screen().geometry()
@@ -184,6 +187,7 @@ def test_a_shared_wall_screen_shows_what_a_supervisor_pushes(console, qtbot):
     m = menu(console, "Screens")
     (screen_menu,) = [a.menu() for a in m.actions() if a.menu()]
     action(screen_menu, "Presentation: shared wall").trigger()
+    qtbot.keyClick(console.manager.presentation_question, Qt.Key.Key_Return)  # the only screen: confirm
     shown = console.manager.presentation_windows["console-left"]
     display = shown.panel.display
     qtbot.waitUntil(shown.isFullScreen, timeout=5000)

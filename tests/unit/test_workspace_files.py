@@ -44,6 +44,7 @@ def test_proposed_workspaces_follow_the_screens():
         "alarms",
         "detail",
         "mosaic-1",
+        "alarm-video",
         "incidents",
         "incident",
     }

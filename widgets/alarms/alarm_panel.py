@@ -4,17 +4,20 @@ Enter confirms, and alarms keep arriving while the operator types."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QAbstractItemModel, QEvent, QModelIndex, QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
+    QScrollArea,
+    QSplitter,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -47,10 +50,85 @@ def _table(model: QAbstractItemModel) -> QTableView:
     hh = view.horizontalHeader()
     hh.setHighlightSections(False)
     hh.setStretchLastSection(True)
-    for col, width in enumerate((70, 80, 140, 230, 260, 120, 90)):
-        view.setColumnWidth(col, width)
     hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    # The columns share the panel's width (ColumnFit) until the operator drags one; the header's
+    # menu (right-click) hides or shows each. "Raised" starts hidden: Age says the same at a glance,
+    # the detail pane gives the exact time.
+    hh.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    hh.customContextMenuRequested.connect(lambda pos: _column_menu(view, pos))
+    titles = [str(model.headerData(c, Qt.Orientation.Horizontal)) for c in range(model.columnCount())]
+    if "Raised" in titles:
+        hh.setSectionHidden(titles.index("Raised"), True)
+    view._fit = ColumnFit(view)  # type: ignore[attr-defined]  # kept alive with the view
     return view
+
+
+class ColumnFit(QObject):
+    """Share a table's width between its visible columns by weight (narrow ones fixed), so that
+    District, Count and Acknowledged are on screen in a laptop's panel. Stops once the operator
+    resizes a column by hand."""
+
+    FIXED = {"Priority": 72, "Age": 62, "Raised": 76, "Count": 64}
+    WEIGHTS = {"State": 3, "Asset": 4, "Alarm": 4, "District": 3, "Handled (ack / shelf)": 4}
+
+    def __init__(self, view: QTableView) -> None:
+        super().__init__(view)
+        self.view = view
+        self.by_hand = False
+        self._fitting = False
+        view.viewport().installEventFilter(self)
+        hh = view.horizontalHeader()
+        hh.sectionResized.connect(self._on_resized)
+        hh.sectionCountChanged.connect(lambda *_: self.fit())
+        self.fit()
+
+    def _on_resized(self, *_args: object) -> None:
+        if not self._fitting and self.view.horizontalHeader().underMouse():
+            self.by_hand = True
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.fit()
+        return False
+
+    def fit(self) -> None:
+        view = self.view
+        hh, model = view.horizontalHeader(), view.model()
+        if self.by_hand or model is None:
+            return
+        cols = [c for c in range(model.columnCount()) if not hh.isSectionHidden(c)]
+        titles = {c: str(model.headerData(c, Qt.Orientation.Horizontal)) for c in cols}
+        fixed = {c: self.FIXED[t] for c, t in titles.items() if t in self.FIXED}
+        weights = {c: self.WEIGHTS.get(titles[c], 3) for c in cols if c not in fixed}
+        room = max(0, view.viewport().width() - sum(fixed.values()) - 2)
+        total = sum(weights.values()) or 1
+        self._fitting = True
+        try:
+            for c, w in fixed.items():
+                hh.resizeSection(c, w)
+            for c, w in weights.items():
+                hh.resizeSection(c, max(60, room * w // total))
+        finally:
+            self._fitting = False
+
+
+def _column_menu(view: QTableView, pos: QPoint) -> QMenu:
+    """Check or uncheck each column; the last visible one stays."""
+    hh = view.horizontalHeader()
+    model = view.model()
+    menu = QMenu(view)
+    menu.setObjectName("columnMenu")
+    menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    shown = [c for c in range(model.columnCount()) if not hh.isSectionHidden(c)]
+    for col in range(model.columnCount()):
+        title = str(model.headerData(col, Qt.Orientation.Horizontal))
+        action = menu.addAction(title)
+        action.setCheckable(True)
+        action.setChecked(not hh.isSectionHidden(col))
+        action.setEnabled(not (len(shown) == 1 and col in shown))
+        action.toggled.connect(lambda on, c=col: (hh.setSectionHidden(c, not on), view._fit.fit()))
+    menu.popup(hh.mapToGlobal(pos))
+    return menu
 
 
 class AlarmPanel(QWidget):
@@ -64,6 +142,7 @@ class AlarmPanel(QWidget):
     sig_filter = Signal(str)  # typed filter for the active and shelved lists
     sig_send_to_wall = Signal(str, object)  # wall name, {"kind": "alarm", "alarm_id": id}
     sig_create_incident = Signal(str)  # the current alarm: open an incident from it (button or I)
+    sig_message = Signal(str)  # why a key did nothing (no alarm selected, already acknowledged)
 
     def __init__(
         self,
@@ -73,9 +152,21 @@ class AlarmPanel(QWidget):
         id_role: int,
         kinds: list[tuple[str, str]],
         parent: QWidget | None = None,
+        priority_role: int = -1,
     ) -> None:
+        """`priority_role`: the role giving a row's priority (1 highest); an active model with
+        `sig_reordering`/`sig_reordered` signals lets the panel keep the operator's place."""
         super().__init__(parent)
         self._id_role = id_role
+        self._priority_role = priority_role
+        self._reordering = (
+            False  # the active list is changing: Qt's current-index moves are not the operator's
+        )
+        self._anchor: tuple[str, int, int] | None = None
+        self._scroll = 0
+        self._followed: dict[QTableView, str] = {}  # per list: the alarm the console follows
+        self._link_lost_since = ""  # the server is unreachable since then ("" while live)
+        self._rate = 0
         self.flood = QLabel()
         self.flood.setObjectName("floodIndicator")
         self.mute = QPushButton("Tone on")
@@ -111,11 +202,38 @@ class AlarmPanel(QWidget):
         actions.addWidget(self.shelf_time)
         actions.addWidget(self.reason, 2)
         actions.addWidget(self.shelve)
+        self.hint = QLabel()
+        self.hint.setObjectName("alarmHint")
+        # The selected alarm in full: what, where, since when, and its history (acknowledged by
+        # whom with what comment, shelved why), under the list so no column is squeezed.
+        self.detail = QLabel("Select an alarm to see its details and comments")
+        self.detail.setObjectName("alarmDetail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextFormat(Qt.TextFormat.RichText)
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        detail_scroll = QScrollArea()
+        detail_scroll.setWidget(self.detail)
+        detail_scroll.setWidgetResizable(True)
+        detail_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.active)
+        split.addWidget(detail_scroll)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
+        split.setCollapsible(0, False)
+        # The list keeps the room: the pane takes three lines at most (it scrolls, or the
+        # operator drags the handle) and folds away entirely on a short panel.
+        self.detail_scroll = detail_scroll
+        detail_scroll.setMinimumHeight(0)
+        self.detail_split = split
+        self._fit_detail()
         active_tab = QWidget()
         al = QVBoxLayout(active_tab)
         al.setContentsMargins(0, 4, 0, 0)
-        al.addWidget(self.active, 1)
+        al.addWidget(split, 1)
         al.addLayout(actions)
+        al.addWidget(self.hint)
 
         # Shelved alarms.
         self.shelved = _table(shelved)
@@ -176,11 +294,14 @@ class AlarmPanel(QWidget):
         lay.addLayout(head)
         lay.addWidget(self.tabs, 1)
 
-        self.ack.clicked.connect(self._acknowledge)
-        self.comment.returnPressed.connect(self._acknowledge)
-        QShortcut(QKeySequence(Qt.Key.Key_Space), self.active, activated=self._acknowledge)
-        QShortcut(QKeySequence(Qt.Key.Key_I), self.active, activated=self._create_incident)
-        self.incident.clicked.connect(self._create_incident)
+        self.ack.clicked.connect(self.acknowledge)
+        self.comment.returnPressed.connect(self.acknowledge)
+        # Keys of a panel used alone; a console replaces them with its registry's (drop_own_keys).
+        self._own_keys = [
+            QShortcut(QKeySequence(Qt.Key.Key_Space), self.active, activated=self.acknowledge),
+            QShortcut(QKeySequence(Qt.Key.Key_I), self.active, activated=self.create_incident),
+        ]
+        self.incident.clicked.connect(self.create_incident)
         self.shelve.clicked.connect(self._shelve)
         self.reason.returnPressed.connect(self._shelve)
         self.unshelve.clicked.connect(lambda: self._emit_ids(self.shelved, self.sig_unshelve.emit))
@@ -189,9 +310,19 @@ class AlarmPanel(QWidget):
         self.more.clicked.connect(self.sig_journal_more)
         self.walls = WallChoices()
         for view in (self.active, self.shelved, self.journal):
-            view.selectionModel().currentRowChanged.connect(self._on_current)
+            view.selectionModel().currentRowChanged.connect(lambda *_, v=view: self._on_current(v))
+            view.selectionModel().selectionChanged.connect(lambda *_, v=view: self._on_current(v))
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             view.customContextMenuRequested.connect(lambda pos, v=view: self._context_menu(v, pos))
+        # The top of the list never scrolls away on its own: while the operator is at the top (the
+        # newest, highest alarms), only the operator's own scrolling or selecting moves it.
+        self._top_pinned = True
+        bar = self.active.verticalScrollBar()
+        bar.actionTriggered.connect(lambda _a: setattr(self, "_top_pinned", bar.sliderPosition() == 0))
+        bar.valueChanged.connect(self._keep_top)
+        if hasattr(active, "sig_reordering"):
+            active.sig_reordering.connect(self._before_reorder)
+            active.sig_reordered.connect(self._after_reorder)
         active.modelReset.connect(self._update_tabs)
         for m in (active, shelved):
             m.rowsInserted.connect(self._update_tabs)
@@ -214,15 +345,62 @@ class AlarmPanel(QWidget):
             w.setEnabled(allowed)
             w.setToolTip("" if allowed else why)
 
-    def _acknowledge(self) -> None:
+    def drop_own_keys(self) -> None:
+        """Space and I become the console's application-wide shortcuts (app/shortcuts.py): two
+        shortcuts on one key would be ambiguous, and neither would fire."""
+        for sc in self._own_keys:
+            sc.setEnabled(False)
+            sc.deleteLater()
+        self._own_keys = []
+
+    def say(self, text: str) -> None:
+        """Why a key or button did nothing, where the operator is looking (and in the status bar)."""
+        self.hint.setText(text)
+        self.sig_message.emit(text)
+
+    def acknowledge(self) -> None:
         if not self.actions_allowed:
+            self.say(self.ack.toolTip() or "Acknowledging is not possible now")
             return
         ids = self._ids(self.active)
-        if ids:
-            self.sig_acknowledge.emit(ids, self.comment.text().strip())
-            self.comment.clear()
+        if not ids:
+            self.say("Nothing acknowledged: no alarm is selected (Ctrl+Down selects the next one)")
+            return
+        self.hint.clear()
+        self.sig_acknowledge.emit(ids, self.comment.text().strip())
+        self.comment.clear()
 
-    def _create_incident(self) -> None:
+    def step(self, delta: int) -> None:
+        """Select the next (+1) or previous (-1) alarm of the active list; it takes the focus."""
+        self.tabs.setCurrentIndex(0)
+        n = self.active.model().rowCount()
+        if not n:
+            self.say("No active alarm")
+            return
+        cur = self.active.currentIndex()
+        row = (
+            0 if not cur.isValid() or not self.active.selectionModel().isSelected(cur) else cur.row() + delta
+        )
+        self._select_active_row(max(0, min(n - 1, row)))
+        self.active.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _select_active_row(self, row: int) -> None:
+        view = self.active
+        idx = view.model().index(row, 0)
+        view.selectionModel().setCurrentIndex(
+            idx,
+            view.selectionModel().SelectionFlag.ClearAndSelect | view.selectionModel().SelectionFlag.Rows,
+        )
+        view.scrollTo(idx)
+
+    def shelve_selected(self) -> None:
+        """The shelve key: with a reason typed, shelve; without, go to the reason field."""
+        if not self._ids(self.active):
+            self.say("Nothing to shelve: no alarm is selected")
+            return
+        self._shelve()
+
+    def create_incident(self) -> None:
         index = self.active.selectionModel().currentIndex()
         if self.actions_allowed and index.isValid():
             self.sig_create_incident.emit(index.data(self._id_role))
@@ -251,9 +429,97 @@ class AlarmPanel(QWidget):
             }
         )
 
-    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if current.isValid():
-            self.sig_selected.emit(current.data(self._id_role))
+    def _keep_top(self, value: int) -> None:
+        if self._top_pinned and value:
+            self.active.verticalScrollBar().setValue(0)
+
+    def _on_current(self, view: QTableView) -> None:
+        """Only a highlighted row moves the detail, map and video: a row the operator (or the panel,
+        choosing after an acknowledge) selected; not Qt's current index moving while rows come and
+        go, nor the first row a list gives the focus to."""
+        if self._reordering:
+            return
+        current = view.currentIndex()
+        if not current.isValid() or not view.selectionModel().isSelected(current):
+            self._followed.pop(view, None)
+            return
+        if view is self.active:  # the operator chose a row below the fold: the list may follow it
+            self._top_pinned = view.visualRect(current).bottom() < view.viewport().height()
+            if not self._top_pinned:
+                view.scrollTo(current)  # Qt's own scroll to it was held back by _keep_top
+        alarm_id = current.data(self._id_role)
+        if self._followed.get(view) != alarm_id:
+            self._followed[view] = alarm_id
+            self.sig_selected.emit(alarm_id)
+
+    # ---- keeping the operator's place while the list changes ------------------------------------
+
+    def _before_reorder(self) -> None:
+        """The active list is about to change: remember the current alarm, its row and priority, and
+        whether the list was at its top."""
+        view = self.active
+        self._reordering = True
+        cur = view.currentIndex()
+        selected = cur.isValid() and view.selectionModel().isSelected(cur)
+        self._anchor = (
+            (cur.data(self._id_role), cur.row(), cur.siblingAtColumn(0).data(self._priority_role))
+            if selected
+            else None
+        )
+        self._scroll = view.verticalScrollBar().value()
+
+    def _after_reorder(self) -> None:
+        """When the current alarm left the list (acknowledged after it cleared, shelved), select the
+        one now at its place if it is of the same or higher priority, else the one above it: never
+        a row far below, and the list stays where it was (at its top if it was there)."""
+        view, model = self.active, self.active.model()
+        anchor, self._anchor = self._anchor, None
+        ids = {model.index(r, 0).data(self._id_role): r for r in range(model.rowCount())} if anchor else {}
+        try:
+            if anchor is None:
+                return
+            alarm_id, row, priority = anchor
+            if alarm_id in ids:
+                return  # still listed: Qt kept it current and selected
+            n = model.rowCount()
+            target = -1
+            if row < n and (model.index(row, 0).data(self._priority_role) or 9) <= (priority or 9):
+                target = row
+            elif n:
+                target = min(row, n) - 1
+            if target < 0:
+                view.selectionModel().clearSelection()
+                view.selectionModel().setCurrentIndex(
+                    QModelIndex(), view.selectionModel().SelectionFlag.NoUpdate
+                )
+                return
+            idx = model.index(target, 0)
+            view.selectionModel().setCurrentIndex(
+                idx,
+                view.selectionModel().SelectionFlag.ClearAndSelect | view.selectionModel().SelectionFlag.Rows,
+            )
+            self._reordering = False
+            self._on_current(view)
+        finally:
+            self._reordering = False
+            view.verticalScrollBar().setValue(self._scroll)  # Qt's current-index move scrolled it
+
+    def _fit_detail(self) -> None:
+        """Three lines of detail on a tall panel, one on a short one: the list keeps five rows."""
+        line = self.fontMetrics().lineSpacing()
+        lines = 3 if self.height() >= 420 else 1
+        self.detail.setWordWrap(lines > 1)
+        self.detail_scroll.setMaximumHeight(lines * line + 8)
+        self.detail_split.setSizes([1000, lines * line + 8])
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if hasattr(self, "detail_split"):
+            self._fit_detail()
+
+    def show_detail(self, html: str) -> None:
+        """The selected alarm's details and history (rich text made by the controller)."""
+        self.detail.setText(html)
 
     def set_walls(self, names: list[str], offline: set[str] | frozenset[str] = frozenset()) -> None:
         """The walls an alarm row's menu may send the incident to (none: no menu)."""
@@ -286,7 +552,17 @@ class AlarmPanel(QWidget):
         index = self.district.findData(current)
         self.district.setCurrentIndex(max(0, index))
 
+    def set_link(self, live: bool, since: str = "") -> None:
+        """A lost server: the rate of new alarms is unknown, not low (it must not read as a quiet city)."""
+        self._link_lost_since = "" if live else since
+        self.set_flood(self._rate, False)
+
     def set_flood(self, per_minute: int, flood: bool) -> None:
+        self._rate = per_minute
+        if self._link_lost_since:
+            self.flood.setText(f"New alarms: UNKNOWN — no server since {self._link_lost_since}")
+            self.flood.setStyleSheet("color: #f85149; font-weight: bold;")
+            return
         text = f"New alarms: {per_minute}/min"
         if flood:
             text = f"⚠ ALARM FLOOD — {per_minute}/min"

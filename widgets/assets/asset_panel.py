@@ -5,20 +5,39 @@ It shows the models it is given and reports what the operator does; the owner ap
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QItemSelection, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QEvent,
+    QItemSelection,
+    QModelIndex,
+    QObject,
+    QPoint,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTableView,
+    QToolButton,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
+
+CHIP_LABELS = {"warning": "WARN", "offline": "OFFLINE", "maintenance": "MAINT"}
 
 
 class AssetPanel(QWidget):
@@ -27,6 +46,10 @@ class AssetPanel(QWidget):
     sig_asset_selected = Signal(str)  # current asset id ("" when none)
     sig_asset_activated = Signal(str)  # double-click / Enter: "show me more"
     sig_command_requested = Signal(list)  # asset ids the operator wants to command
+    sig_statuses = Signal(object)  # frozenset of statuses the chips keep (empty: all)
+    sig_grouping = Signal(str)  # the tree's grouping: "kind" or "district"
+    sig_clear_filters = Signal()  # the operator cleared every filter (the panel resets its own)
+    sig_pointer_over_table = Signal(bool)  # rows should keep their places while pointed at
 
     def __init__(
         self,
@@ -35,15 +58,56 @@ class AssetPanel(QWidget):
         id_role: int,
         scope_role: int,
         parent: QWidget | None = None,
+        statuses: tuple[str, ...] = (),
+        status_labels: dict[str, str] | None = None,
     ) -> None:
+        """`statuses`: one chip each (with `status_labels`' words)."""
         super().__init__(parent)
+        status_labels = status_labels or {}
         self._id_role = id_role
         self._scope_role = scope_role
-        self.search = QLineEdit(placeholderText="Search assets: name, id, district, status…  (Ctrl+F)")
+        self.search = QLineEdit(
+            placeholderText="Search: words all match (fault universit), or column:word (district:univ)  (Ctrl+F)"
+        )
         self.search.setClearButtonEnabled(True)
         self.search.setObjectName("assetSearch")
         self.summary = QLabel()
         self.summary.setObjectName("panelSummary")
+        # Status chips: keep only these statuses (none checked: all).
+        self.chips: dict[str, QToolButton] = {}
+        chips = QHBoxLayout()
+        chips.setSpacing(4)
+        for status in statuses:
+            chip = QToolButton()
+            chip.setObjectName("statusChip")
+            chip.setText(CHIP_LABELS.get(status, status_labels.get(status, status.upper())))
+            chip.setCheckable(True)
+            chip.setToolTip(
+                f"Show only {status_labels.get(status, status)} assets (with the other checked chips)"
+            )
+            chip.toggled.connect(self._on_chips)
+            chips.addWidget(chip)
+            self.chips[status] = chip
+        chips.addStretch(1)
+        self.grouping = QComboBox()  # beside the summary, under the table
+        self.grouping.addItem("Kind → district", "kind")
+        self.grouping.addItem("District → kind", "district")
+        self.grouping.setToolTip("How the tree groups assets")
+        self.grouping.currentIndexChanged.connect(
+            lambda _i: self.sig_grouping.emit(self.grouping.currentData())
+        )
+        # The filters in force, with one click to clear them all: a filter never hides rows silently.
+        self.filters_label = QLabel()
+        self.filters_label.setObjectName("activeFilters")
+        self.clear_filters = QPushButton("Clear filters ✕")
+        self.clear_filters.setToolTip("Show every asset again")
+        self.clear_filters.clicked.connect(self.clear_all_filters)
+        self.filters_bar = QWidget()
+        fb = QHBoxLayout(self.filters_bar)
+        fb.setContentsMargins(0, 0, 0, 0)
+        fb.addWidget(self.filters_label, 1)
+        fb.addWidget(self.clear_filters)
+        self.filters_bar.hide()
 
         self.tree = QTreeView()
         self.tree.setModel(tree_model)
@@ -84,16 +148,38 @@ class AssetPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(6)
+        chips_row = QWidget()
+        chips_row.setObjectName("chipsRow")
+        chips_row.setLayout(chips)
+        chips.setContentsMargins(0, 0, 0, 0)
+        # The chips never widen the panel (a laptop's column is narrow): scrolled rather.
+        chips_scroll = QScrollArea()
+        chips_scroll.setWidget(chips_row)
+        chips_scroll.setWidgetResizable(True)
+        chips_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        chips_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        chips_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        chips_scroll.setFixedHeight(chips_row.sizeHint().height())
+        chips_scroll.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         lay.addWidget(self.search)
+        lay.addWidget(chips_scroll)
+        lay.addWidget(self.filters_bar)
         lay.addWidget(split, 1)
-        lay.addWidget(self.summary)
+        foot = QHBoxLayout()
+        foot.addWidget(self.summary, 1)
+        foot.addWidget(self.grouping)
+        lay.addLayout(foot)
 
         self._debounce = QTimer(self, singleShot=True, interval=150)
         self._debounce.timeout.connect(lambda: self.sig_filter_text.emit(self.search.text()))
         self.search.textChanged.connect(lambda _t: self._debounce.start())
-        QShortcut(QKeySequence.StandardKey.Find, self, activated=self._focus_search)
+        # Ctrl+F of a panel used alone; a console uses its registry's (app/shortcuts.py) instead.
+        self._own_find = QShortcut(QKeySequence.StandardKey.Find, self, activated=self.focus_search)
         self.tree.selectionModel().currentChanged.connect(self._on_tree_current)
-        self.table.selectionModel().currentRowChanged.connect(self._on_current)
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._on_current())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_current())
+        self._followed = ""
+        self.table.viewport().installEventFilter(self)
         self.table.activated.connect(self._on_activated)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_table_menu)
@@ -102,16 +188,54 @@ class AssetPanel(QWidget):
         table_model.rowsRemoved.connect(self._update_summary)
         self._update_summary()
 
-    def _focus_search(self) -> None:
-        self.search.setFocus()
+    def drop_own_keys(self) -> None:
+        self._own_find.setEnabled(False)
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.search.selectAll()
 
     def _on_tree_current(self, current: QModelIndex, _prev: QModelIndex) -> None:
         kind, district = current.data(self._scope_role) or (None, None)
         self.sig_scope.emit(kind, district)
 
-    def _on_current(self, current: QModelIndex, _prev: QModelIndex) -> None:
-        self.sig_asset_selected.emit(current.data(self._id_role) if current.isValid() else "")
+    def _on_current(self) -> None:
+        """Only a highlighted row is a selection: Qt moving the current index while rows come and
+        go (a filter, a tree click, a re-sort) moves neither the detail nor the map."""
+        current = self.table.currentIndex()
+        if not current.isValid() or not self.table.selectionModel().isSelected(current):
+            self._followed = ""
+            return
+        asset_id = current.data(self._id_role)
+        if asset_id != self._followed:
+            self._followed = asset_id
+            self.sig_asset_selected.emit(asset_id)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.table.viewport() and event.type() in (QEvent.Type.Enter, QEvent.Type.Leave):
+            self.sig_pointer_over_table.emit(event.type() == QEvent.Type.Enter)
+        return False
+
+    def _on_chips(self) -> None:
+        self.sig_statuses.emit(frozenset(s for s, chip in self.chips.items() if chip.isChecked()))
+
+    def show_filters(self, filters: list[str]) -> None:
+        """The filters in force, in words (the owner's model says them); hidden when none."""
+        self.filters_label.setText("Filtered by " + ", ".join(filters) if filters else "")
+        self.filters_bar.setVisible(bool(filters))
+
+    def clear_all_filters(self) -> None:
+        """Search, chips and tree back to everything."""
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        for chip in self.chips.values():
+            chip.blockSignals(True)
+            chip.setChecked(False)
+            chip.blockSignals(False)
+        self.tree.selectionModel().clearSelection()
+        self.tree.setCurrentIndex(self.tree.model().index(0, 0))
+        self.sig_clear_filters.emit()
 
     def _on_activated(self, index: QModelIndex) -> None:
         if index.isValid():

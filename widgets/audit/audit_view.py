@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractItemModel, QDateTime, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDateTimeEdit,
     QFileDialog,
@@ -35,6 +36,7 @@ RESULTS = ("", "ok", "denied", "failed", "invalid")
 
 class AuditView(QWidget):
     sig_query = Signal(dict)  # filters: start, end (unix s), user, action, result, text
+    sig_open = Signal(int)  # a record's row was double-clicked: open what it touched
     sig_more = Signal()  # the next page
     sig_export = Signal(str, dict)  # CSV path, filters
 
@@ -43,7 +45,13 @@ class AuditView(QWidget):
         self.model = model
         now = QDateTime.currentDateTime()
         self.start = QDateTimeEdit(now.addDays(-1), calendarPopup=True, displayFormat="dd MMM yyyy HH:mm")
-        self.end = QDateTimeEdit(now.addSecs(3600), calendarPopup=True, displayFormat="dd MMM yyyy HH:mm")
+        self.end = QDateTimeEdit(now, calendarPopup=True, displayFormat="dd MMM yyyy HH:mm")
+        # "to" is "now" unless the operator picks an end: a future time read as a zone error.
+        self.up_to_now = QCheckBox("now")
+        self.up_to_now.setToolTip("Up to the newest record, whenever the search runs")
+        self.up_to_now.setChecked(True)
+        self.up_to_now.toggled.connect(lambda on: self.end.setVisible(not on))
+        self.end.setVisible(False)
         self.user = QLineEdit(placeholderText="user")
         self.action = QComboBox()
         for label, value in ACTIONS:
@@ -67,6 +75,7 @@ class AuditView(QWidget):
         filters.addWidget(QLabel("From"))
         filters.addWidget(self.start)
         filters.addWidget(QLabel("to"))
+        filters.addWidget(self.up_to_now)
         filters.addWidget(self.end)
         filters.addWidget(self.user)
         filters.addWidget(self.action)
@@ -83,6 +92,8 @@ class AuditView(QWidget):
         self.table.setShowGrid(False)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(26)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.doubleClicked.connect(lambda index: self.sig_open.emit(index.row()))
         hh = self.table.horizontalHeader()
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(True)
@@ -105,14 +116,12 @@ class AuditView(QWidget):
         lay.addLayout(foot)
 
     def filters(self) -> dict[str, Any]:
-        """An end still in the future means "up to now, whenever the search runs" (no bound)."""
-        now = QDateTime.currentDateTime()
-        end = self.end.dateTime()
-        if end > now:
-            self.end.setDateTime(now.addSecs(3600))
+        """ "to: now" means up to the newest record whenever the search runs (no bound)."""
+        if self.up_to_now.isChecked():
+            self.end.setDateTime(QDateTime.currentDateTime())  # where a picked end starts from
         return {
             "start": self.start.dateTime().toSecsSinceEpoch(),
-            "end": 0 if end > now else end.toSecsSinceEpoch(),
+            "end": 0 if self.up_to_now.isChecked() else self.end.dateTime().toSecsSinceEpoch(),
             "user": self.user.text().strip(),
             "action": self.action.currentData() or "",
             "result": self.result.currentData() or "",

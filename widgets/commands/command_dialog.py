@@ -88,8 +88,13 @@ class CommandDialog(QDialog):
         role: str,
         may_critical: bool,
         parent: QWidget | None = None,
+        state: str = "",
+        default: int = 0,
+        unchanged: set[int] | frozenset[int] = frozenset(),
     ) -> None:
-        """`targets`: (asset id, name, kind label); `actions`: those that fit every target."""
+        """`targets`: (asset id, name, kind label); `actions`: those that fit every target;
+        `state`: the devices' current state in words; `default`: the index of the action proposed
+        first (one that changes the state); `unchanged`: actions the devices already show."""
         super().__init__(parent)
         self.setObjectName("commandDialog")
         self.setWindowTitle("Vigie — device command")
@@ -99,6 +104,8 @@ class CommandDialog(QDialog):
         self.actions = list(actions)
         self.role = role
         self.may_critical = may_critical
+        self.state_text = state
+        self.unchanged = set(unchanged)
 
         self.pages = QStackedWidget()
         self.pages.addWidget(self._compose_page())
@@ -106,6 +113,8 @@ class CommandDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(14, 12, 14, 12)
         lay.addWidget(self.pages)
+        if 0 <= default < len(self.actions):
+            self.action_box.setCurrentIndex(default)
         self._on_action_changed()
 
     # ---- composing -------------------------------------------------------------------------
@@ -124,12 +133,20 @@ class CommandDialog(QDialog):
         self.targets_label = QLabel(f"{', '.join(kinds)}\n" + "\n".join(names) + more)
         self.targets_label.setObjectName("dialogTargets")
         lay.addWidget(self.targets_label)
+        self.state_label = QLabel(f"Now: {self.state_text}" if self.state_text else "")
+        self.state_label.setObjectName("dialogState")
+        self.state_label.setStyleSheet("font-weight: bold;")
+        self.state_label.setVisible(bool(self.state_text))
+        lay.addWidget(self.state_label)
 
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.action_box = QComboBox()
         for a in self.actions:
-            self.action_box.addItem(f"{a.label}   ⚠ critical" if a.critical else a.label, a.action)
+            label = f"{a.label}   ⚠ critical" if a.critical else a.label
+            if a.action in self.unchanged:
+                label += "   (already so)"
+            self.action_box.addItem(label, a.action)
         self.action_box.currentIndexChanged.connect(self._on_action_changed)
         form.addRow("Action:", self.action_box)
 

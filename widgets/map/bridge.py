@@ -22,6 +22,8 @@ class MapBridge(QObject):
     highlightAssets = Signal(str)
     # Transit signal priority (widgets/map/tsp_layer.py): junctions' latest grants and denials.
     tspChanged = Signal(str)
+    # The selected alarm drawn as an alarm marker, its cameras highlighted ({id: ""} for none).
+    alarmFocus = Signal(str)
 
     # Page -> Python, re-emitted as typed signals for MapView.
     sig_ready = Signal()

@@ -102,6 +102,7 @@ class MapView(QWidget):
         self._basemap: str | None = None
         self._view: dict | None = None
         self._selected = ""
+        self._alarm: dict = {"id": ""}  # the alarm marker (show_alarm)
         self._fit: dict[str, float] | None = None
         self._search_targets: dict[str, tuple[str, Any]] = {}
         self._streets: dict[str, list[tuple[float, float]]] = {}
@@ -277,6 +278,13 @@ class MapView(QWidget):
         if self.ready:
             self.bridge.selectAsset.emit(json.dumps({"id": asset_id, "fly": fly}))
 
+    def show_alarm(self, alarm: dict | None) -> None:
+        """Draw an alarm as an alarm marker on its asset, with the cameras covering it highlighted:
+        `{id, asset_id, priority, color, label, cameras: [ids]}`, or None to remove it."""
+        self._alarm = alarm or {"id": ""}
+        if self.ready:
+            self.bridge.alarmFocus.emit(json.dumps(self._alarm))
+
     def set_view(self, view: dict) -> None:
         self._view = view
         if self.ready:
@@ -338,6 +346,8 @@ class MapView(QWidget):
         self.tsp.on_ready()
         if self._selected:
             self.bridge.selectAsset.emit(json.dumps({"id": self._selected, "fly": False}))
+        if self._alarm.get("id"):
+            self.bridge.alarmFocus.emit(json.dumps(self._alarm))
         self.sig_ready.emit()
 
     # ---- dragging a camera out of the map --------------------------------------------------

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
@@ -15,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vigie.widgets.mosaic.fullscreen import FullScreenHost
 from vigie.widgets.mosaic.layouts import LAYOUTS
 from vigie.widgets.mosaic.mosaic import Mosaic
 from vigie.widgets.wall.send_menu import WallChoices
@@ -26,6 +29,7 @@ class MosaicPanel(QWidget):
     sig_tour = Signal(bool)  # start (True) / stop a tour of the cameras through the whole mosaic
     sig_snapshot = Signal()  # of the selected tile
     sig_send_to_wall = Signal(str, object)  # wall name, payload (see widgets/wall/send_menu.py)
+    sig_full_screen_changed = Signal(bool)  # the mosaic is (no longer) over a whole screen
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +46,10 @@ class MosaicPanel(QWidget):
         self.view_name = QLineEdit(placeholderText="Save view as…")
         self.view_name.setMaximumWidth(170)
         self.view_name.returnPressed.connect(self._on_save)
+        self.view_name.setMaxLength(64)
+        self.share = QCheckBox("for the room")
+        self.share.setToolTip("Save the view for everyone in the room (supervisors)")
+        self.share.hide()
         self.tour = QPushButton("Tour")
         self.tour.setCheckable(True)
         self.tour.setToolTip("Cycle the cameras through the mosaic")
@@ -64,19 +72,66 @@ class MosaicPanel(QWidget):
         bar.addWidget(self.layouts)
         bar.addWidget(self.views, 1)
         bar.addWidget(self.view_name)
+        bar.addWidget(self.share)
         bar.addWidget(self.tour)
         bar.addWidget(self.snapshot)
         bar.addWidget(self.to_wall)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
+        self.caption = QLabel()
+        self.caption.setObjectName("mosaicCaption")
+        self.caption.setContentsMargins(6, 2, 6, 2)
+        self.caption.hide()
         lay.addWidget(self.toolbar)
+        lay.addWidget(self.caption)
         lay.addWidget(self.mosaic, 1)
+        self._lay = lay
         self.mosaic.sig_changed.connect(self._sync_layout_box)
+        self.full_screen = FullScreenHost(self._give_back)
+        self._maximised_before: int | None = None
+        self.mosaic.sig_full_screen.connect(self.toggle_full_screen)
+        self.destroyed.connect(self.full_screen.deleteLater)
+
+    # ---- full screen ---------------------------------------------------------------------------
+
+    def is_full_screen(self) -> bool:
+        return self.full_screen.borrowed is not None
+
+    def toggle_full_screen(self, slot: int = -1) -> None:
+        """A tile (`slot`) or the whole mosaic (-1) over the whole screen this panel is on; the
+        same key again, or Escape, comes back with the layout as it was."""
+        if self.is_full_screen():
+            self.full_screen.leave()
+            return
+        self._maximised_before = self.mosaic.maximised
+        if slot >= 0:
+            self.mosaic.set_maximised(slot)
+        self.full_screen.enter(self.mosaic, self)
+        self.sig_full_screen_changed.emit(True)
+
+    def _give_back(self, mosaic: QWidget) -> None:
+        self._lay.addWidget(mosaic, 1)
+        mosaic.show()
+        self.mosaic.set_maximised(self._maximised_before)
+        tile = self.mosaic.tiles[self.mosaic.selected] if self.mosaic.selected >= 0 else self.mosaic
+        tile.setFocus()
+        self.sig_full_screen_changed.emit(False)
 
     def set_controls_visible(self, visible: bool) -> None:
         """Without controls (a video wall): the tiles only."""
         self.toolbar.setVisible(visible)
+
+    def set_may_share(self, may: bool) -> None:
+        """Supervisors may save a view for the whole room."""
+        self.share.setVisible(may)
+        if not may:
+            self.share.setChecked(False)
+
+    def set_caption(self, text: str) -> None:
+        """A line over the tiles (the alarm preview says which alarm it shows)."""
+        self.caption.setText(text)
+        self.caption.setVisible(bool(text))
 
     def set_view_names(self, names: list[str]) -> None:
         self.views.clear()

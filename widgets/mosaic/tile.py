@@ -1,8 +1,11 @@
 """A mosaic tile: paints the latest ready picture with its overlays, and reports what the operator does.
 
-Overlays (docs/ux.md): top-left the camera name; top-right a live dot, the picture's age and the frame
-rate; on hover, PTZ arrows, zoom and presets for PTZ cameras. A picture older than `lost_after`
-seconds is never shown as live: it is dimmed under "SIGNAL LOST" and the age of the last frame.
+Overlays (docs/ux.md): the camera name wins the top bar, elided in the middle so its number (#240)
+stays; a dot at its right is green only for a live picture of a camera in OK state. The camera's
+own status (FAULT, OFFLINE...) with its reason sits under the bar in its colour, so a faulty camera
+never looks healthy. The picture's age, frame rate and latency show on hover. PTZ arrows hug the
+edges on hover (zoom and presets in the bottom corners). A picture older than `lost_after` seconds
+is never shown as live: it is dimmed under "SIGNAL LOST" and the age of the last frame.
 Pictures arrive already decoded and scaled to the tile (see app/video/decoder.py): painting never
 scales unless the tile was just resized.
 """
@@ -12,13 +15,16 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
     QDragEnterEvent,
     QDropEvent,
+    QFocusEvent,
     QFont,
+    QFontMetrics,
+    QHelpEvent,
     QImage,
     QMouseEvent,
     QPainter,
@@ -28,9 +34,10 @@ from PySide6.QtGui import (
     QResizeEvent,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from vigie.widgets.dnd import asset_ids
+from vigie.widgets.status.palette import STATUS_COLORS, STATUS_LABELS
 
 
 def _age_text(seconds: float) -> str:
@@ -42,11 +49,16 @@ def _age_text(seconds: float) -> str:
 class VideoTile(QWidget):
     sig_clicked = Signal()
     sig_double_clicked = Signal()
+    sig_focused = Signal()  # keyboard focus came (Tab): the tile becomes the selected one
     sig_resized = Signal(QSize)  # the decoder scales pictures to this size
     sig_dropped = Signal(list)  # asset ids dropped on the tile
     sig_context = Signal(object)  # QPoint (global) of a right click
     sig_ptz = Signal(str, float, float, float, int)  # "move" | "stop" | "preset", pan, tilt, zoom, preset
     sig_crop = Signal(QRectF)  # digital zoom: the part of the picture to show (normalised)
+
+    # The console's server is unreachable: a lost picture is the server's fault, not the camera's
+    # (one server per console process: set by app/console.py for every tile).
+    server_unreachable = False
 
     def __init__(self, index: int = 0, lost_after: float = 2.0, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +67,7 @@ class VideoTile(QWidget):
         self.setMinimumSize(120, 68)
         self.setAcceptDrops(True)
         self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # keys reach the mosaic (full screen, PTZ...)
         self.lost_after = lost_after
         self.camera_id = ""
         self.camera_name = ""
@@ -70,6 +83,8 @@ class VideoTile(QWidget):
         self.profile = ""
         self.selected = False
         self.linked = False  # shows a camera of the selected alarm
+        self.status = ""  # the camera's own state ("ok", "fault"...; "" unknown)
+        self.status_reason = ""
         self.show_stats = False
         self.show_fps = True
         self.message = ""  # a short result shown for a few seconds (PTZ, snapshot)
@@ -92,6 +107,9 @@ class VideoTile(QWidget):
     def set_camera(
         self, camera_id: str, name: str, ptz: bool = False, presets: list[tuple[int, str]] | None = None
     ) -> None:
+        if camera_id != self.camera_id:
+            self.linked = False  # the alarm's border marks a camera, never a tile
+            self.status = self.status_reason = ""
         self.camera_id, self.camera_name, self.ptz = camera_id, name, ptz
         self.presets = presets or []
         self.image = None
@@ -111,6 +129,32 @@ class VideoTile(QWidget):
         """New details of the same camera: the picture and statistics stay."""
         self.camera_name, self.ptz, self.presets = name, ptz, presets
         self.update()
+
+    def set_status(self, status: str, reason: str = "") -> None:
+        """The camera's own state, from the asset store: overlaid on the picture unless OK."""
+        if (status, reason) != (self.status, self.status_reason):
+            self.status, self.status_reason = status, reason
+            self.update()
+
+    def stats_text(self) -> str:
+        """What hover shows: the full name, the picture's age, frame rate and latency."""
+        lines = [self.camera_name or f"Tile {self.index + 1}"]
+        if self.image is not None:
+            age = _age_text(max(0.0, time.time() - self.captured))
+            lines.append(
+                f"picture {age} old · {self.fps:.0f} fps · latency {self.latency_p50() * 1000:.0f} ms"
+            )
+        if self.status and self.status != "ok":
+            lines.append(
+                f"{STATUS_LABELS.get(self.status, self.status.upper())}: {self.status_reason}".rstrip(": ")
+            )
+        return "\n".join(lines)
+
+    def event(self, event: QEvent) -> bool:
+        if isinstance(event, QHelpEvent) and event.type() == QEvent.Type.ToolTip and self.camera_id:
+            QToolTip.showText(event.globalPos(), self.stats_text(), self)
+            return True
+        return super().event(event)
 
     def set_frame(self, image: QImage, captured: float, sequence: int) -> None:
         now = time.monotonic()
@@ -167,6 +211,10 @@ class VideoTile(QWidget):
         super().resizeEvent(event)
         self.sig_resized.emit(event.size())
 
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.sig_focused.emit()
+
     def enterEvent(self, event: object) -> None:
         self._hover = True
         self.update()
@@ -178,21 +226,40 @@ class VideoTile(QWidget):
             self.sig_ptz.emit("stop", 0.0, 0.0, 0.0, 0)
         self.update()
 
+    def _name_width(self) -> float:
+        return max(0.0, self.width() - (34.0 if self.camera_id else 16.0))
+
+    def shown_name(self) -> str:
+        """The name as the bar shows it: the whole width, elided in the middle so the number at
+        its end ("#240") stays readable."""
+        label = self.camera_name or f"Tile {self.index + 1}: drop a camera here"
+        return QFontMetrics(self._font).elidedText(
+            label, Qt.TextElideMode.ElideMiddle, int(self._name_width())
+        )
+
+    def bar_height(self) -> float:
+        return QFontMetrics(self._font).height() + 8.0
+
     def _ptz_targets(self) -> list[tuple[QRectF, str, float, float, float, int]]:
-        """Hover controls: (rect, action, pan, tilt, zoom, preset)."""
+        """Hover controls at the edges, off the middle of the picture: (rect, action, pan, tilt,
+        zoom, preset). Up sits under the name bar, down on the bottom edge, left and right on the
+        side edges; zoom in the bottom-right corner, presets along the bottom-left."""
         w, h = self.width(), self.height()
-        s = max(28.0, min(w, h) / 8)
-        cy, cx = h / 2, w / 2
+        s = max(22.0, min(w, h) / 10)
+        top = self.bar_height() + 2
+        cy, cx = (top + h) / 2, w / 2
         out = [
-            (QRectF(6, cy - s / 2, s, s), "move", -0.6, 0.0, 0.0, 0),
-            (QRectF(w - s - 6, cy - s / 2, s, s), "move", 0.6, 0.0, 0.0, 0),
-            (QRectF(cx - s / 2, s + 10, s, s), "move", 0.0, 0.6, 0.0, 0),
-            (QRectF(cx - s / 2, h - 2 * s - 10, s, s), "move", 0.0, -0.6, 0.0, 0),
-            (QRectF(w - 2 * s - 12, h - s - 6, s, s), "move", 0.0, 0.0, -0.6, 0),
-            (QRectF(w - s - 6, h - s - 6, s, s), "move", 0.0, 0.0, 0.6, 0),
+            (QRectF(2, cy - s / 2, s * 0.8, s), "move", -0.6, 0.0, 0.0, 0),
+            (QRectF(w - s * 0.8 - 2, cy - s / 2, s * 0.8, s), "move", 0.6, 0.0, 0.0, 0),
+            (QRectF(cx - s / 2, top, s, s * 0.8), "move", 0.0, 0.6, 0.0, 0),
+            (QRectF(cx - s / 2, h - s * 0.8 - 2, s, s * 0.8), "move", 0.0, -0.6, 0.0, 0),
+            (QRectF(w - 2 * s - 4, h - s - 2, s, s), "move", 0.0, 0.0, -0.6, 0),
+            (QRectF(w - s - 2, h - s - 2, s, s), "move", 0.0, 0.0, 0.6, 0),
         ]
         for i, (number, _name) in enumerate(self.presets[:6]):
-            out.append((QRectF(6 + i * (s + 4), h - s - 6, s, s), "preset", 0.0, 0.0, 0.0, number))
+            x = 2 + i * (s + 2)
+            if x + s < cx - s / 2 - 2:  # never under the down arrow
+                out.append((QRectF(x, h - s - 2, s, s), "preset", 0.0, 0.0, 0.0, number))
         return out
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
@@ -275,29 +342,32 @@ class VideoTile(QWidget):
             p.setOpacity(1.0)
         p.setFont(self._font)
         fm = p.fontMetrics()
-        bar_h = fm.height() + 8
+        bar_h = self.bar_height()
         p.fillRect(QRectF(0, 0, rect.width(), bar_h), QColor(0, 0, 0, 150))
-        right_w = 0.0
-        if self.image is not None:
-            age = max(0.0, time.time() - self.captured)
-            right = _age_text(age) if live else f"last {_age_text(age)}"
-            if live and self.show_fps:
-                right += f" · {self.fps:.0f} fps"
-            tw = fm.horizontalAdvance(right)
-            d = 10
-            right_w = tw + d + 16
-            p.setPen(QColor("#e6edf3"))
-            p.drawText(QRectF(rect.width() - tw - 8, 0, tw, bar_h), Qt.AlignmentFlag.AlignVCenter, right)
-            p.setBrush(QColor("#3fb950") if live else QColor("#f85149"))
+        bad = self.status not in ("", "ok")
+        d = 10.0
+        if self.camera_id:
+            # One dot: the camera's status colour when it is not OK, else live green or lost red.
+            dot = STATUS_COLORS[self.status] if bad and self.status in STATUS_COLORS else None
+            p.setBrush(QColor(dot or ("#3fb950" if live else "#f85149")))
             p.setPen(Qt.PenStyle.NoPen)
-            p.drawEllipse(QRectF(rect.width() - tw - 14 - d, (bar_h - d) / 2, d, d))
-        name_w = max(0.0, rect.width() - right_w - 16)
-        label = self.camera_name or f"Tile {self.index + 1}: drop a camera here"
-        name = fm.elidedText(label, Qt.TextElideMode.ElideRight, int(name_w))
+            p.drawEllipse(QRectF(rect.width() - d - 8, (bar_h - d) / 2, d, d))
+        name_w = self._name_width()
+        name = self.shown_name()
         p.setPen(QColor("#e6edf3") if self.camera_id else QColor("#6e7681"))
         p.drawText(
             QRectF(8, 0, name_w, bar_h), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name
         )
+        if self.camera_id and bad:
+            self._paint_status(p, rect, bar_h)
+        if self._hover and self.image is not None and self.show_fps:
+            age = max(0.0, time.time() - self.captured)
+            text = f"{_age_text(age)} · {self.fps:.0f} fps · {self.latency_p50() * 1000:.0f} ms"
+            tw = fm.horizontalAdvance(text) + 12
+            box = QRectF(rect.width() - tw - 4, bar_h + 2, tw, fm.height() + 4)
+            p.fillRect(box, QColor(0, 0, 0, 170))
+            p.setPen(QColor("#e6edf3"))
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         if not live and self.camera_id:
             lost = self.image is not None
             big = QFont(self._font)
@@ -305,6 +375,12 @@ class VideoTile(QWidget):
             p.setFont(big)
             p.setPen(QColor("#f85149") if lost else QColor("#e3b341"))
             text = "⚠ SIGNAL LOST" if lost else "CONNECTING…"
+            if self.server_unreachable:  # the backend is gone, not the camera
+                text = "⚠ SERVER UNREACHABLE"
+            elif not lost and self.status in ("offline", "fault"):
+                # The camera itself says it is down: that, not a connection that will never come.
+                p.setPen(QColor(STATUS_COLORS[self.status]))
+                text = f"■ {STATUS_LABELS[self.status]}"
             if lost:
                 text += f"\nlast picture {_age_text(max(0.0, time.time() - self.captured))} ago"
             p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
@@ -337,12 +413,32 @@ class VideoTile(QWidget):
             p.drawRect(rect.adjusted(1.5, 1.5, -1.5, -1.5))
         p.end()
 
+    def _paint_status(self, p: QPainter, rect: QRectF, bar_h: float) -> None:
+        """The camera's own state under the name bar: a square in its colour, the word and the
+        reason (colour always comes with a word, docs/ux.md), and a frame in that colour."""
+        color = QColor(STATUS_COLORS.get(self.status, "#8b949e"))
+        label = STATUS_LABELS.get(self.status, self.status.upper())
+        text = f"{label} — {self.status_reason}" if self.status_reason else label
+        fm = p.fontMetrics()
+        room = int(rect.width() - fm.height() - 30)
+        if fm.horizontalAdvance(text) > room:  # a small tile: the word; the reason is on hover
+            text = label
+        box = QRectF(4, bar_h + 2, fm.horizontalAdvance(text) + fm.height() + 18, fm.height() + 6)
+        p.fillRect(box, QColor(0, 0, 0, 200))
+        sq = fm.height() * 0.6
+        p.fillRect(QRectF(box.x() + 6, box.center().y() - sq / 2, sq, sq), color)
+        p.setPen(color)
+        p.drawText(box.adjusted(sq + 12, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, text)
+        p.setPen(QPen(color, 2, Qt.PenStyle.DashLine))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRect(rect.adjusted(1, 1, -1, -1))
+
     def _paint_ptz(self, p: QPainter) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         for rect, action, pan, tilt, zoom, preset in self._ptz_targets():
             p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(QColor(0, 0, 0, 140))
-            p.drawRoundedRect(rect, 5, 5)
+            p.setBrush(QColor(0, 0, 0, 110))
+            p.drawRoundedRect(rect, 4, 4)
             p.setBrush(QColor("#e6edf3"))
             p.setPen(QColor("#e6edf3"))
             c = rect.center()

@@ -1,4 +1,6 @@
-"""The connection indicator: connected / reconnecting / disconnected, retry countdown, address."""
+"""The connection indicator: connected / reconnecting / disconnected and the retry countdown, in
+words; the address and the raw reason in its tooltip. It sits in the header, where passing
+status-bar messages never hide it."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ class ConnectionIndicator(QLabel):
         self._tick = QTimer(self, interval=250)  # only runs during a countdown
         self._tick.timeout.connect(self._render)
         self._render()
+        widest = max(self.fontMetrics().horizontalAdvance(label) for label, _ in STYLES.values())
+        self.setMinimumWidth(int(widest * 1.15) + 24)  # bold, plus the padding
 
     def set_state(self, state: str, detail: str, retry_at: float) -> None:
         self.state, self._detail, self._retry_at = state, detail, retry_at
@@ -37,12 +41,13 @@ class ConnectionIndicator(QLabel):
 
     def _render(self) -> None:
         label, color = STYLES.get(self.state, STYLES["stopped"])
-        text = label
+        # Words only, of one width (the header never jumps): the raw gRPC detail and the retry
+        # countdown are in the tooltip (the lost-server banner shows the countdown too).
+        self.setText(label)
+        retry = ""
         if self._retry_at:
-            left = max(0.0, self._retry_at - time.monotonic())
-            text += f" · reconnecting in {left:.0f} s"
-        self.setText(f"{text}  {self._detail}")
-        self.setToolTip(self._detail)
+            retry = f"\nnext try in {max(0.0, self._retry_at - time.monotonic()):.0f} s"
+        self.setToolTip(self._detail + retry)
         style = f"color: {color}; font-weight: bold; padding: 0 10px;"
         if style != self.styleSheet():  # re-styling every countdown tick costs a re-polish
             self.setStyleSheet(style)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMenu,
     QPushButton,
     QTableView,
@@ -21,14 +22,20 @@ from PySide6.QtWidgets import (
 )
 
 EMPTY_TEXT = (
-    "No video wall yet: the backend's <b>--wall NAME=DISPLAY</b> or a supervisor creates one; then run "
-    "<b>vigie wall --name NAME</b> on a wall PC, or put a screen in <b>Screens ▸ Presentation: shared wall</b>"
+    "No video wall yet. A video wall is a big screen the whole room watches: a supervisor creates it "
+    "here, then a wall PC shows it, or a console screen does (Screens ▸ Presentation: shared wall). "
+    "Once it exists, any operator can send a camera, a mosaic, the map or an alarm to it."
+)
+CREATE_TEXT = (
+    "No video wall yet. Create one: give it a name and the screens allowed to show it (a wall PC's "
+    "name, or this console's screen); then send cameras, mosaics, the map or alarms to it."
 )
 
 
 class WallsPanel(QWidget):
     sig_clear = Signal(str)  # wall name: show nothing (its name, waiting for content)
     sig_selected = Signal(str)  # wall name
+    sig_create = Signal(str, list)  # a supervisor creates a wall: name, displays allowed to show it
 
     def __init__(
         self,
@@ -62,6 +69,21 @@ class WallsPanel(QWidget):
         )
         self.empty = QLabel(EMPTY_TEXT, objectName="placeholder")
         self.empty.setWordWrap(True)
+        self.create_box = QWidget()
+        self.new_name = QLineEdit(placeholderText="Wall name, e.g. wall-1")
+        self.new_name.setMaxLength(64)
+        self.new_displays = QLineEdit(placeholderText="Shown by (comma-separated screens, e.g. wall-pc-1)")
+        self.new_displays.setMaxLength(500)
+        self.create = QPushButton("Create wall")
+        self.create.setObjectName("primaryButton")
+        self.create.clicked.connect(self._create)
+        self.new_name.returnPressed.connect(self._create)
+        cb = QHBoxLayout(self.create_box)
+        cb.setContentsMargins(0, 0, 0, 0)
+        cb.addWidget(self.new_name, 1)
+        cb.addWidget(self.new_displays, 2)
+        cb.addWidget(self.create)
+        self.create_box.hide()  # supervisors only (set_may_create)
         self.clear = QPushButton("Clear wall")
         self.clear.setToolTip("Show nothing on the selected wall (its name, waiting for content)")
         self.clear.clicked.connect(self._clear_selected)
@@ -74,6 +96,7 @@ class WallsPanel(QWidget):
         lay.setContentsMargins(6, 4, 6, 6)
         lay.addWidget(self.table, 1)
         lay.addLayout(bar)
+        lay.addWidget(self.create_box)
         for sig in (model.modelReset, model.rowsInserted, model.rowsRemoved):
             sig.connect(self._update_empty)
         self._update_empty()
@@ -90,6 +113,21 @@ class WallsPanel(QWidget):
                 QToolTip.hideText()
             return True
         return super().eventFilter(watched, event)
+
+    def set_may_create(self, may: bool) -> None:
+        """A supervisor gets the create row, and the empty text says how to use it."""
+        self.create_box.setVisible(may)
+        self.empty.setText(CREATE_TEXT if may else EMPTY_TEXT)
+
+    def _create(self) -> None:
+        name = self.new_name.text().strip()
+        if not name:
+            self.new_name.setFocus()
+            return
+        displays = [d.strip() for d in self.new_displays.text().split(",") if d.strip()]
+        self.sig_create.emit(name, displays)
+        self.new_name.clear()
+        self.new_displays.clear()
 
     def selected_wall(self) -> str:
         rows = self.table.selectionModel().selectedRows()
