@@ -296,6 +296,8 @@ class AlarmPanel(QWidget):
 
         self.ack.clicked.connect(self.acknowledge)
         self.comment.returnPressed.connect(self.acknowledge)
+        # Space on the list acknowledges (read by app/shortcuts.py; a plain list ticks with it).
+        self.active.setProperty("vigieSpaceIsShortcut", True)
         # Keys of a panel used alone; a console replaces them with its registry's (drop_own_keys).
         self._own_keys = [
             QShortcut(QKeySequence(Qt.Key.Key_Space), self.active, activated=self.acknowledge),
