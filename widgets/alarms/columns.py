@@ -39,7 +39,7 @@ class ColumnFit(QObject):
     resizes a column by hand."""
 
     FIXED = {"Priority": 72, "Age": 62, "Raised": 76, "Count": 64}
-    WEIGHTS = {"State": 3, "Asset": 4, "Alarm": 4, "District": 3, "Handled (ack / shelf)": 4}
+    WEIGHTS = {"State": 3, "Asset": 4, "Alarm": 4, "District": 3, "Handled": 4}
 
     def __init__(self, view: QTableView) -> None:
         super().__init__(view)
