@@ -113,6 +113,7 @@ class AlarmPanel(QWidget):
         actions.addWidget(self.shelve)
         self.hint = QLabel()
         self.hint.setObjectName("alarmHint")
+        self.hint.hide()  # shown with a reason only (say())
         # The selected alarm in full: what, where, since when, and its history (acknowledged by
         # whom with what comment, shelved why), under the list so no column is squeezed.
         self.detail = QLabel("Select an alarm to see its details and comments")
@@ -267,6 +268,7 @@ class AlarmPanel(QWidget):
     def say(self, text: str) -> None:
         """Why a key or button did nothing, where the operator is looking (and in the status bar)."""
         self.hint.setText(text)
+        self.hint.setVisible(bool(text))
         self.sig_message.emit(text)
 
     def acknowledge(self) -> None:
@@ -278,6 +280,7 @@ class AlarmPanel(QWidget):
             self.say("Nothing acknowledged: no alarm is selected (Ctrl+Down selects the next one)")
             return
         self.hint.clear()
+        self.hint.hide()
         self.sig_acknowledge.emit(ids, self.comment.text().strip())
         self.comment.clear()
 
@@ -418,8 +421,9 @@ class AlarmPanel(QWidget):
     def _fit_detail(self) -> None:
         """Three lines of detail on a tall panel, one on a short one: the list keeps five rows."""
         line = self.fontMetrics().lineSpacing()
-        lines = 3 if self.height() >= 420 else 1
+        lines = 3 if self.height() >= 420 else 1 if self.height() >= 360 else 0
         self.detail.setWordWrap(lines > 1)
+        self.detail_scroll.setVisible(lines > 0)  # a very short panel: the rows first (tooltips say it)
         self.detail_scroll.setMaximumHeight(lines * line + 8)
         self.detail_split.setSizes([1000, lines * line + 8])
 
