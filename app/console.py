@@ -160,7 +160,6 @@ class Console(QObject):
         for name, slot in (
             ("alarm.next", lambda: panel.step(1)),
             ("alarm.previous", lambda: panel.step(-1)),
-            ("alarm.acknowledge", panel.acknowledge),
             ("alarm.shelve", panel.shelve_selected),
             ("alarm.focus", lambda: panel.step(0)),
             ("search.focus", self.asset_panel.focus_search),
@@ -171,6 +170,7 @@ class Console(QObject):
             keys.action(name).triggered.connect(slot)
         keys.action("alarm.incident").triggered.connect(panel.create_incident)
         self.mosaic_keys = MosaicKeys(self, keys)  # tile actions: full screen, layouts, tiles, PTZ, wall
+        keys.bind("alarm.acknowledge", panel, panel.acknowledge)
 
     def _filter_assets(self, **kw: Any) -> None:
         self.assets.set_filter(**kw)

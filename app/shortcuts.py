@@ -52,7 +52,11 @@ class ShortcutSpec:
 SPECS: tuple[ShortcutSpec, ...] = (
     ShortcutSpec("alarm.next", "Next alarm", "Ctrl+Down", "Alarms"),
     ShortcutSpec("alarm.previous", "Previous alarm", "Ctrl+Up", "Alarms"),
-    ShortcutSpec("alarm.acknowledge", "Acknowledge the selected alarms", "Space", "Alarms"),
+    # Space only where the alarm panel has the focus: application-wide it would take Space from
+    # every list that ticks items with it (the modes panel's) and every button.
+    ShortcutSpec(
+        "alarm.acknowledge", "Acknowledge the selected alarms (in the alarm list)", "Space", "Alarms", PANEL
+    ),
     ShortcutSpec("alarm.shelve", "Shelve the selected alarms (asks for a reason)", "Ctrl+H", "Alarms"),
     ShortcutSpec("alarm.incident", "Create an incident from the selected alarm", "I", "Alarms"),
     ShortcutSpec("alarm.focus", "Go to the alarm list", "Ctrl+L", "Alarms"),
@@ -220,6 +224,8 @@ class ShortcutRegistry(QObject):
         return [(s.name, s.group, s.title, self.text(s.name)) for s in SPECS]
 
 
+SPACE_IS_SHORTCUT = "vigieSpaceIsShortcut"  # a list property: Space there is the shortcut's
+
 EDITING_KEYS = {
     Qt.Key.Key_Backspace,
     Qt.Key.Key_Delete,
@@ -244,7 +250,11 @@ def _typing_widget(w: QWidget | None, key: QKeyEvent) -> bool:
         return (key.text().isprintable() and key.text() != "") or k in EDITING_KEYS
     if isinstance(w, (QAbstractButton, QComboBox)):
         return k in (Qt.Key.Key_Space, Qt.Key.Key_Return, Qt.Key.Key_Enter) or isinstance(w, QComboBox)
-    if isinstance(w, QAbstractItemView):  # lists move and search with bare keys, but Space acknowledges
+    if isinstance(w, QAbstractItemView):
+        # Lists move with arrows and tick items with Space; in a list marked for it (the alarm list:
+        # SPACE_IS_SHORTCUT), Space is the console's (acknowledge).
+        if k == Qt.Key.Key_Space:
+            return not w.property(SPACE_IS_SHORTCUT)
         return k in (
             Qt.Key.Key_Up,
             Qt.Key.Key_Down,

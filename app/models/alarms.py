@@ -30,7 +30,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("message", "Alarm"),
     ("district", "District"),
     ("count", "Count"),
-    ("ack", "Handled (ack / shelf)"),
+    ("ack", "Handled"),
 ]
 UNACK_TINT = {1: QColor("#4a1d20"), 2: QColor("#3d2616")}
 ID_ROLE = Qt.ItemDataRole.UserRole + 1

@@ -70,8 +70,9 @@ def test_an_application_wide_key_works_in_every_window(qtbot, tmp_path):
 
 def test_bare_keys_go_to_a_widget_that_types_or_presses(qtbot, tmp_path):
     registry = ShortcutRegistry(_settings(tmp_path))
+    registry.set_keys("alarm.incident", QKeySequence("Space"))  # a bare key, application-wide
     acks: list[int] = []
-    registry.action("alarm.acknowledge").triggered.connect(lambda: acks.append(1))
+    registry.action("alarm.incident").triggered.connect(lambda: acks.append(1))
     win, edit, button = _window(qtbot, registry)
     clicks: list[int] = []
     button.clicked.connect(lambda: clicks.append(1))

@@ -1,17 +1,19 @@
 """The alarm console: live list, shelved list and journal, with acknowledge/shelve actions, the
 flood indicator and the tone switch. Nothing here is modal: comments and reasons are typed inline,
-Enter confirms, and alarms keep arriving while the operator types."""
+Enter confirms, and alarms keep arriving while the operator types.
+
+Past 400 lines because keeping the operator's place (the selection and the top of the list while
+rows come and go) needs the lists, their actions and the detail pane together; the columns' fit
+and menu are in widgets/alarms/columns.py."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QEvent, QModelIndex, QObject, QPoint, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from vigie.widgets.alarms.columns import alarm_table as _table
 from vigie.widgets.wall.send_menu import WallChoices
 
 SHELF_DURATIONS = [("15 min", 900), ("1 h", 3600), ("4 h", 14400), ("8 h", 28800)]
@@ -35,100 +38,6 @@ STATES = [
     ("Shelved", "shelved"),
     ("Suppressed", "suppressed"),
 ]
-
-
-def _table(model: QAbstractItemModel) -> QTableView:
-    view = QTableView()
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-    view.setAlternatingRowColors(True)
-    view.setShowGrid(False)
-    view.setWordWrap(False)
-    view.verticalHeader().hide()
-    view.verticalHeader().setDefaultSectionSize(26)
-    hh = view.horizontalHeader()
-    hh.setHighlightSections(False)
-    hh.setStretchLastSection(True)
-    hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    # The columns share the panel's width (ColumnFit) until the operator drags one; the header's
-    # menu (right-click) hides or shows each. "Raised" starts hidden: Age says the same at a glance,
-    # the detail pane gives the exact time.
-    hh.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-    hh.customContextMenuRequested.connect(lambda pos: _column_menu(view, pos))
-    titles = [str(model.headerData(c, Qt.Orientation.Horizontal)) for c in range(model.columnCount())]
-    if "Raised" in titles:
-        hh.setSectionHidden(titles.index("Raised"), True)
-    view._fit = ColumnFit(view)  # type: ignore[attr-defined]  # kept alive with the view
-    return view
-
-
-class ColumnFit(QObject):
-    """Share a table's width between its visible columns by weight (narrow ones fixed), so that
-    District, Count and Acknowledged are on screen in a laptop's panel. Stops once the operator
-    resizes a column by hand."""
-
-    FIXED = {"Priority": 72, "Age": 62, "Raised": 76, "Count": 64}
-    WEIGHTS = {"State": 3, "Asset": 4, "Alarm": 4, "District": 3, "Handled (ack / shelf)": 4}
-
-    def __init__(self, view: QTableView) -> None:
-        super().__init__(view)
-        self.view = view
-        self.by_hand = False
-        self._fitting = False
-        view.viewport().installEventFilter(self)
-        hh = view.horizontalHeader()
-        hh.sectionResized.connect(self._on_resized)
-        hh.sectionCountChanged.connect(lambda *_: self.fit())
-        self.fit()
-
-    def _on_resized(self, *_args: object) -> None:
-        if not self._fitting and self.view.horizontalHeader().underMouse():
-            self.by_hand = True
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Resize:
-            self.fit()
-        return False
-
-    def fit(self) -> None:
-        view = self.view
-        hh, model = view.horizontalHeader(), view.model()
-        if self.by_hand or model is None:
-            return
-        cols = [c for c in range(model.columnCount()) if not hh.isSectionHidden(c)]
-        titles = {c: str(model.headerData(c, Qt.Orientation.Horizontal)) for c in cols}
-        fixed = {c: self.FIXED[t] for c, t in titles.items() if t in self.FIXED}
-        weights = {c: self.WEIGHTS.get(titles[c], 3) for c in cols if c not in fixed}
-        room = max(0, view.viewport().width() - sum(fixed.values()) - 2)
-        total = sum(weights.values()) or 1
-        self._fitting = True
-        try:
-            for c, w in fixed.items():
-                hh.resizeSection(c, w)
-            for c, w in weights.items():
-                hh.resizeSection(c, max(60, room * w // total))
-        finally:
-            self._fitting = False
-
-
-def _column_menu(view: QTableView, pos: QPoint) -> QMenu:
-    """Check or uncheck each column; the last visible one stays."""
-    hh = view.horizontalHeader()
-    model = view.model()
-    menu = QMenu(view)
-    menu.setObjectName("columnMenu")
-    menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    shown = [c for c in range(model.columnCount()) if not hh.isSectionHidden(c)]
-    for col in range(model.columnCount()):
-        title = str(model.headerData(col, Qt.Orientation.Horizontal))
-        action = menu.addAction(title)
-        action.setCheckable(True)
-        action.setChecked(not hh.isSectionHidden(col))
-        action.setEnabled(not (len(shown) == 1 and col in shown))
-        action.toggled.connect(lambda on, c=col: (hh.setSectionHidden(c, not on), view._fit.fit()))
-    menu.popup(hh.mapToGlobal(pos))
-    return menu
 
 
 class AlarmPanel(QWidget):
@@ -204,6 +113,7 @@ class AlarmPanel(QWidget):
         actions.addWidget(self.shelve)
         self.hint = QLabel()
         self.hint.setObjectName("alarmHint")
+        self.hint.hide()  # shown with a reason only (say())
         # The selected alarm in full: what, where, since when, and its history (acknowledged by
         # whom with what comment, shelved why), under the list so no column is squeezed.
         self.detail = QLabel("Select an alarm to see its details and comments")
@@ -296,6 +206,8 @@ class AlarmPanel(QWidget):
 
         self.ack.clicked.connect(self.acknowledge)
         self.comment.returnPressed.connect(self.acknowledge)
+        # Space on the list acknowledges (read by app/shortcuts.py; a plain list ticks with it).
+        self.active.setProperty("vigieSpaceIsShortcut", True)
         # Keys of a panel used alone; a console replaces them with its registry's (drop_own_keys).
         self._own_keys = [
             QShortcut(QKeySequence(Qt.Key.Key_Space), self.active, activated=self.acknowledge),
@@ -356,6 +268,7 @@ class AlarmPanel(QWidget):
     def say(self, text: str) -> None:
         """Why a key or button did nothing, where the operator is looking (and in the status bar)."""
         self.hint.setText(text)
+        self.hint.setVisible(bool(text))
         self.sig_message.emit(text)
 
     def acknowledge(self) -> None:
@@ -367,6 +280,7 @@ class AlarmPanel(QWidget):
             self.say("Nothing acknowledged: no alarm is selected (Ctrl+Down selects the next one)")
             return
         self.hint.clear()
+        self.hint.hide()
         self.sig_acknowledge.emit(ids, self.comment.text().strip())
         self.comment.clear()
 
@@ -507,8 +421,9 @@ class AlarmPanel(QWidget):
     def _fit_detail(self) -> None:
         """Three lines of detail on a tall panel, one on a short one: the list keeps five rows."""
         line = self.fontMetrics().lineSpacing()
-        lines = 3 if self.height() >= 420 else 1
+        lines = 3 if self.height() >= 420 else 1 if self.height() >= 360 else 0
         self.detail.setWordWrap(lines > 1)
+        self.detail_scroll.setVisible(lines > 0)  # a very short panel: the rows first (tooltips say it)
         self.detail_scroll.setMaximumHeight(lines * line + 8)
         self.detail_split.setSizes([1000, lines * line + 8])
 
