@@ -482,6 +482,12 @@ class TransitSim:
             + (f" (ahead: {', '.join(ahead[:6])})" if ahead else " (it is at its last stations)")
         )
 
+    def stations_ahead(self, v: Vehicle) -> list[str]:
+        """A tram's stations it may still skip on this trip (what `skip` accepts), in order."""
+        if v.mode is not Mode.TRAM:
+            return []
+        return [v.line.stop_in(v.direction, k).id for k in range(v.stop_i, len(v.line.stops) - 1)]
+
     def skip_stop_id(self, v: Vehicle) -> str:
         return v.line.stop_in(v.direction, v.skip_k).id if v.skip_k >= 0 else ""
 
