@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from vigie.backend.access_control import AccessControl
 from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.adapters.simulator.transit.engine import TransitSim
+from vigie.backend.adapters.simulator.transit.feed import TransitFeed
 from vigie.backend.alarm_sources import AlarmSources
 from vigie.backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
 from vigie.backend.disk_watch import MIB, DiskWatcher
@@ -26,6 +27,7 @@ from vigie.backend.domain.commands import CommandBook
 from vigie.backend.domain.modes import ModeDef, load_modes
 from vigie.backend.domain.revlog import AssetStore
 from vigie.backend.domain.walls import MAX_WALLS, WallRegistry
+from vigie.backend.emergency_preemption import EmergencyPreemption
 from vigie.backend.mode_engine import ModeEngine
 from vigie.backend.observability.health import DependencyWatch
 from vigie.backend.observability.interceptor import ObservabilityInterceptor
@@ -322,6 +324,9 @@ class Backend:
         # Buses, trams, shuttles and signal priority (docs/transport.md), when the network runs them.
         self.transit = TransitService(_transit_of(network), self.epoch, self.audit, heartbeat_s=heartbeat_s)
         transit_pb2_grpc.add_TransitServiceServicer_to_server(self.transit, self.server)
+        feed = _transit_feed_of(network)
+        if feed is not None:  # P1 dispatches get green along their routes
+            self.preemption = EmergencyPreemption(self.dispatch_desk, feed.sim, feed.speed)
         self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
         # Recording, playback, the city's history and exports (docs/recording.md).
         self.recordings = Recordings(
@@ -473,8 +478,13 @@ class Backend:
 
 def _transit_of(network: DeviceNetwork) -> TransitSim | None:
     """The transit simulation of the network (or of one behind a CompositeNetwork), if any."""
+    feed = _transit_feed_of(network)
+    return feed.sim if feed is not None else None
+
+
+def _transit_feed_of(network: DeviceNetwork) -> TransitFeed | None:
     for n in [network, *getattr(network, "networks", [])]:
         feed = getattr(n, "transit", None)
         if feed is not None:
-            return feed.sim
+            return feed
     return None

@@ -14,8 +14,9 @@ from vigie.app.client.types import AuditQuery, JournalQuery
 from vigie.app.models.audit import AuditRow
 from vigie.app.models.commands import ActionInfo, CommandState, TargetState
 from vigie.app.models.records import AlarmRecord, AssetRecord, CameraInfo, Series
+from vigie.app.models.transit import TspRuleValues
 from vigie.app.wall.content import IncidentRoute, WallContent, WallState
-from vigie.v1 import alarms_pb2, assets_pb2, audit_pb2, commands_pb2, video_pb2, wall_pb2
+from vigie.v1 import alarms_pb2, assets_pb2, audit_pb2, commands_pb2, transit_pb2, video_pb2, wall_pb2
 
 KIND_NAMES = {v: k.lower() for k, v in assets_pb2.Asset.Kind.items() if v != 0}
 KIND_NUMBERS = {name: v for v, name in KIND_NAMES.items()}
@@ -173,7 +174,8 @@ def action_name(number: int) -> str:
 def execute_request(
     key: str, asset_ids: list[str], action: int, params: dict[str, Any], reason: str, confirmed: bool
 ) -> commands_pb2.ExecuteRequest:
-    """`params`: level_percent, badge_id, until (unix seconds), preset, hold_seconds, station_id."""
+    """`params`: level_percent, badge_id, until (unix seconds), preset, hold_seconds, station_id,
+    tsp_rules (app/models/transit.py's TspRuleValues)."""
     p = commands_pb2.CommandParams(
         level_percent=int(params.get("level_percent", 0)),
         badge_id=str(params.get("badge_id", "")),
@@ -183,6 +185,8 @@ def execute_request(
     )
     if params.get("until"):
         p.until.FromNanoseconds(int(float(params["until"]) * 1e9))
+    if params.get("tsp_rules") is not None:
+        p.tsp_rules.CopyFrom(rules_message(params["tsp_rules"]))
     return commands_pb2.ExecuteRequest(
         idempotency_key=key,
         asset_ids=asset_ids,
@@ -190,6 +194,28 @@ def execute_request(
         params=p,
         reason=reason,
         confirmed=confirmed,
+    )
+
+
+RULE_CLASSES = {
+    "bus": transit_pb2.CLASS_BUS,
+    "shuttle": transit_pb2.CLASS_SHUTTLE,
+    "tram": transit_pb2.CLASS_TRAM,
+}
+
+
+def rules_message(v: TspRuleValues) -> transit_pb2.TspRules:
+    """TSP_CONFIGURE's `params.tsp_rules`; an unknown class goes as EMERGENCY, which the backend
+    refuses by name."""
+    return transit_pb2.TspRules(
+        lines=list(v.lines),
+        classes=[RULE_CLASSES.get(c, transit_pb2.CLASS_EMERGENCY) for c in v.classes],
+        min_lateness_s=v.min_lateness_s,
+        shuttle_min_lateness_s=v.shuttle_min_lateness_s,
+        inhibit_s=v.inhibit_s,
+        max_cross_wait_s=v.max_cross_wait_s,
+        max_extension_s=v.max_extension_s,
+        early_green=v.early_green,
     )
 
 

@@ -17,6 +17,7 @@ from vigie.app.models.transit import (
     TransitLine,
     TransitStop,
     TransitVehicleRecord,
+    TspRuleValues,
 )
 from vigie.v1 import transit_pb2, transit_pb2_grpc
 
@@ -106,6 +107,20 @@ def junction_record(m: transit_pb2.JunctionTsp) -> JunctionRecord:
         r.max_cross_wait_s,
         r.inhibit_s,
         m.preempted,
+        rule_values(r),
+    )
+
+
+def rule_values(r: transit_pb2.TspRules) -> TspRuleValues:
+    return TspRuleValues(
+        tuple(r.lines),
+        tuple(CLASSES.get(c, "emergency") for c in r.classes),
+        r.min_lateness_s,
+        r.shuttle_min_lateness_s,
+        r.inhibit_s,
+        r.max_cross_wait_s,
+        r.max_extension_s,
+        r.early_green,
     )
 
 

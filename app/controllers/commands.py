@@ -55,6 +55,17 @@ class CommandController(QObject):
         kinds = {r.kind for r in (self.assets.record(i) for i in asset_ids) if r is not None}
         return actions_for(self.actions, kinds)
 
+    def _stations_ahead(self, records: list) -> list[tuple[str, str]]:
+        """The stations every selected tram may skip (its `stations_ahead` attribute, in trip
+        order), named after their station assets (`trm-` + the station id)."""
+        ahead = [r.attributes.get("stations_ahead", "").split(",") for r in records]
+        common = [s for s in ahead[0] if s and all(s in other for other in ahead[1:])]
+        out = []
+        for sid in common:
+            station = self.assets.record(f"trm-{sid}")
+            out.append((sid, station.name if station is not None else ""))
+        return out
+
     def open_for(self, asset_ids: list[str], parent: QWidget | None = None) -> CommandDialog | None:
         """Open a command dialog for these assets (None, with a message, if nothing fits)."""
         records = [r for r in (self.assets.record(i) for i in asset_ids) if r is not None]
@@ -82,6 +93,8 @@ class CommandController(QObject):
             default=default_action(fitting, attrs),
             unchanged={a.action for a in fitting if changes_nothing(a, attrs)},
         )
+        if any("station_id" in a.params for a in fitting):
+            dialog.set_stations(self._stations_ahead(records))
         model = CommandProgressModel({r.id: r.name for r in records}, dialog)
         dialog.set_progress_model(model)
         ids = [r.id for r in records]

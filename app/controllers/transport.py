@@ -1,10 +1,12 @@
 """The Transport panel's controller: lines and junctions at each login, live vehicles every
 `refresh_s` while the panel is shown, the corridor statistics, and the regulator's and
 supervisor's actions sent as commands (TRAM_HOLD / TRAM_RELEASE / TRAM_SKIP_STATION,
-SIGNAL_BUS_PRIORITY_ON/OFF) whose stages show under the diagrams."""
+SIGNAL_BUS_PRIORITY_ON/OFF, TSP_CONFIGURE from the junction rules editor) whose stages show
+under the diagrams and the editor."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from PySide6.QtCore import QObject, QTimer
@@ -18,9 +20,11 @@ from vigie.app.models.transit import (
     PriorityRecord,
     TransitLine,
     TransitVehicleRecord,
+    TspRuleValues,
 )
 from vigie.widgets.transport.line_diagram import DiagramLine, DiagramVehicle
 from vigie.widgets.transport.panel import TransportPanel
+from vigie.widgets.transport.rules_editor import JunctionRules
 
 MODE_ORDER = {"tram": 0, "bus": 1, "shuttle": 2}
 
@@ -60,12 +64,23 @@ class TransportController(QObject):
                 f"TSP {'on' if on else 'off'} at {j}",
             )
         )
+        self.panel.sig_tsp_rules.connect(self._configure)
         self.timer = QTimer(self)
         self.timer.setInterval(int(refresh_s * 1000))
         self.timer.timeout.connect(self.refresh)
         session.core.sig_logged_in.connect(lambda _u, _r: self.load())
+        self._update_role()
+
+    def _update_role(self) -> None:
+        """TSP_CONFIGURE is an ordinary command: OPERATOR and above (the backend decides)."""
+        role = self.session.role
+        self.panel.set_rules_editable(
+            self.session.core.may("OPERATOR"),
+            f"Changing priority rules needs the OPERATOR role — you are logged in as {role or 'nobody'}.",
+        )
 
     def load(self) -> None:
+        self._update_role()
         self.session.transit.list_lines()
         self.refresh()
 
@@ -110,12 +125,17 @@ class TransportController(QObject):
                     j.name,
                     ", ".join(j.line_ids),
                     j.enabled,
-                    f"buses > {j.min_lateness_s} s late, cross wait ≤ {j.max_cross_wait_s} s, inhibit {j.inhibit_s} s"
-                    + (" — PREEMPTED" if j.preempted else ""),
+                    rules_words(j),
                 )
                 for j in junctions
-            ]
+            ],
+            {j.id: JunctionRules(**dataclasses.asdict(j.rules)) for j in junctions if j.rules is not None},
         )
+
+    def _configure(self, junction: str, rules: JunctionRules) -> None:
+        what = f"TSP rules at {junction}"
+        values = TspRuleValues(**dataclasses.asdict(rules))
+        self._send([junction], "TSP_CONFIGURE", {"tsp_rules": values}, what)
 
     def _on_corridor(self, rows: list[CorridorRow]) -> None:
         hours: dict[float, list[float]] = {}
@@ -152,6 +172,16 @@ class TransportController(QObject):
             return
         stages = "; ".join(f"{t.stage.lower()}{' — ' + t.detail if t.detail else ''}" for t in state.targets)
         self.panel.set_command_state(f"{what}: {stages}")
+
+
+def rules_words(j: JunctionRecord) -> str:
+    """A junction's rules in one line of the Junctions table."""
+    r = j.rules
+    who = ""
+    if r is not None:
+        who = f"{'+'.join(r.classes) or 'bus+shuttle'} of {', '.join(r.lines) or 'every line'}; "
+    text = f"{who}buses > {j.min_lateness_s} s late, cross wait ≤ {j.max_cross_wait_s} s, inhibit {j.inhibit_s} s"
+    return text + (" — PREEMPTED" if j.preempted else "")
 
 
 def map_rows(events: list[PriorityRecord]) -> list[dict]:

@@ -47,6 +47,23 @@ class JunctionRecord:
     max_cross_wait_s: int
     inhibit_s: int
     preempted: bool = False
+    rules: TspRuleValues | None = None  # the whole rules, for the editor
+
+
+@dataclass(frozen=True, slots=True)
+class TspRuleValues:
+    """A junction's TSP rules as the console edits them (TSP_CONFIGURE's `tsp_rules`).
+
+    Empty `lines`: every line; empty `classes`: buses and shuttles."""
+
+    lines: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()  # "bus", "shuttle", "tram"
+    min_lateness_s: int = 60
+    shuttle_min_lateness_s: int = 0
+    inhibit_s: int = 90
+    max_cross_wait_s: int = 20
+    max_extension_s: int = 15
+    early_green: bool = True
 
 
 @dataclass(frozen=True, slots=True)

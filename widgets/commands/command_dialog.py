@@ -78,7 +78,8 @@ class StageChip(QLabel):
 
 
 class CommandDialog(QDialog):
-    # action number, params {"level_percent", "badge_id", "until" (unix s), "preset"}, reason, confirmed
+    # action number, params {"level_percent", "badge_id", "until" (unix s), "preset", "hold_seconds",
+    # "station_id"}, reason, confirmed
     sig_send = Signal(int, dict, str, bool)
 
     def __init__(
@@ -163,13 +164,25 @@ class CommandDialog(QDialog):
         self.until.setCalendarPopup(True)
         self.until.setDisplayFormat("dd MMM yyyy HH:mm")
         self.preset = QSpinBox(minimum=1, maximum=32, value=1)
+        # Tram regulation: a hold of 1–900 s (the backend's bound), a station ahead to skip.
+        self.hold = QSpinBox(minimum=1, maximum=900, value=120, suffix=" s")
+        self.station = QComboBox()
         self._param_rows: dict[str, QWidget] = {
             "level_percent": level_row,
             "badge_id": self.badge,
             "until": self.until,
             "preset": self.preset,
+            "hold_seconds": self.hold,
+            "station_id": self.station,
         }
-        labels = {"level_percent": "Level:", "badge_id": "Badge:", "until": "Until:", "preset": "Preset:"}
+        labels = {
+            "level_percent": "Level:",
+            "badge_id": "Badge:",
+            "until": "Until:",
+            "preset": "Preset:",
+            "hold_seconds": "Hold for:",
+            "station_id": "Station to skip:",
+        }
         for name, widget in self._param_rows.items():
             form.addRow(labels[name], widget)
         self.form = form
@@ -241,7 +254,16 @@ class CommandDialog(QDialog):
             out.append("Tick the confirmation.")
         if "badge_id" in a.params and not self.badge.text().strip():
             out.append("Enter the badge number.")
+        if "station_id" in a.params and self.station.count() == 0:
+            out.append("No station ahead of this tram on its trip: nothing to skip.")
         return out
+
+    def set_stations(self, stations: Sequence[tuple[str, str]]) -> None:
+        """The stations ahead a tram may skip: (station id, name), in trip order."""
+        self.station.clear()
+        for sid, name in stations:
+            self.station.addItem(f"{name}  ({sid})" if name else sid, sid)
+        self._validate()
 
     def _validate(self) -> None:
         problems = self._problems()
@@ -267,6 +289,10 @@ class CommandDialog(QDialog):
             out["until"] = self.until.dateTime().toSecsSinceEpoch()
         if "preset" in needed:
             out["preset"] = self.preset.value()
+        if "hold_seconds" in needed:
+            out["hold_seconds"] = self.hold.value()
+        if "station_id" in needed:
+            out["station_id"] = self.station.currentData() or ""
         return out
 
     def _send(self) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from vigie.widgets.transport.corridor_chart import CorridorChart
 from vigie.widgets.transport.line_diagram import DiagramLine, DiagramVehicle, LineDiagram
+from vigie.widgets.transport.rules_editor import JunctionRules, RulesEditor
 
 
 class TransportPanel(QWidget):
@@ -28,6 +29,7 @@ class TransportPanel(QWidget):
     sig_release = Signal(str)
     sig_skip = Signal(str, str)  # vehicle id, station (stop) id
     sig_tsp = Signal(str, bool)  # junction id, on
+    sig_tsp_rules = Signal(str, object)  # junction id, JunctionRules
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,9 +69,14 @@ class TransportPanel(QWidget):
         self.junctions.setHorizontalHeaderLabels(["Junction", "Lines", "TSP", "Rules", "Id"])
         self.junctions.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.tsp_btn = QPushButton("Turn TSP on/off")
+        self.rules_box = RulesEditor()
         jl = QVBoxLayout(junctions_tab)
         jl.addWidget(self.junctions, 1)
         jl.addWidget(self.tsp_btn)
+        jl.addWidget(self.rules_box)
+        self.junction_state = QLabel("")  # the last command's stages, as under the diagrams
+        self.junction_state.setWordWrap(True)
+        jl.addWidget(self.junction_state)
         self.tabs.addTab(junctions_tab, "Junctions")
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -78,6 +85,7 @@ class TransportPanel(QWidget):
         self.vehicle = ""
         self.vehicle_stations: dict[str, list[tuple[str, str]]] = {}
         self._tsp_on: dict[str, bool] = {}
+        self._rules: dict[str, JunctionRules] = {}
         self.set_regulable(False)
         self.hold_btn.clicked.connect(lambda: self.sig_hold.emit(self.vehicle, self.hold_s.value()))
         self.release_btn.clicked.connect(lambda: self.sig_release.emit(self.vehicle))
@@ -85,6 +93,8 @@ class TransportPanel(QWidget):
             lambda: self.sig_skip.emit(self.vehicle, self.station.currentData() or "")
         )
         self.tsp_btn.clicked.connect(self._toggle_tsp)
+        self.junctions.currentCellChanged.connect(lambda row, *_: self._edit_junction(row))
+        self.rules_box.apply_btn.clicked.connect(self._apply_rules)
 
     def set_lines(self, lines: list[DiagramLine], stations: dict[str, list[tuple[str, str]]]) -> None:
         """The diagrams, in order; `stations`: per tram line, its (stop id, name) for skipping."""
@@ -124,16 +134,40 @@ class TransportPanel(QWidget):
 
     def set_command_state(self, text: str) -> None:
         self.command_state.setText(text)
+        self.junction_state.setText(text)
 
-    def set_junctions(self, rows: list[tuple[str, str, str, bool, str]]) -> None:
-        """(id, name, lines, TSP on, rules in words) per junction."""
+    def set_junctions(
+        self, rows: list[tuple[str, str, str, bool, str]], rules: dict[str, JunctionRules] | None = None
+    ) -> None:
+        """(id, name, lines, TSP on, rules in words) per junction; `rules`: each one's rules, for
+        the editor (which keeps what the operator is typing: it is filled on a change of row)."""
         self.junctions.setRowCount(len(rows))
         self._tsp_on = {}
-        for r, (jid, name, lines, on, rules) in enumerate(rows):
-            for c, text in enumerate((name, lines, "on" if on else "off", rules, jid)):
+        self._rules = rules or {}
+        for r, (jid, name, lines, on, words) in enumerate(rows):
+            for c, text in enumerate((name, lines, "on" if on else "off", words, jid)):
                 self.junctions.setItem(r, c, QTableWidgetItem(text))
             self._tsp_on[jid] = on
         self.junctions.resizeColumnsToContents()
+        if not self.rules_box.junction and self.junctions.currentRow() >= 0:
+            self._edit_junction(self.junctions.currentRow())
+
+    def set_rules_editable(self, on: bool, reason: str = "") -> None:
+        """Whether this user may change rules (the backend decides; this shapes the UI)."""
+        self.rules_box.set_allowed(on, reason)
+
+    def _junction_at(self, row: int) -> str:
+        item = self.junctions.item(row, 4) if row >= 0 else None
+        return item.text() if item is not None else ""
+
+    def _edit_junction(self, row: int) -> None:
+        jid = self._junction_at(row)
+        if jid and jid in self._rules:
+            self.rules_box.load(jid, self._rules[jid])
+
+    def _apply_rules(self) -> None:
+        if self.rules_box.junction:
+            self.sig_tsp_rules.emit(self.rules_box.junction, self.rules_box.values())
 
     def _toggle_tsp(self) -> None:
         row = self.junctions.currentRow()

@@ -406,6 +406,13 @@ class TransitSim:
         near_m: float = 30.0,
     ) -> list[str]:
         """Force green along a route (local metres) for every junction within near_m of it."""
+        return self.preempt_junctions(self.junctions_along(route, near_m), duration_s, unit, incident)
+
+    def junctions_along(
+        self, route: list[tuple[float, float]], near_m: float = 30.0
+    ) -> list[tuple[str, str]]:
+        """(junction, the route's phase there) in route order, for every junction within near_m
+        of the route. Reads only the junctions' fixed positions: may run in a worker thread."""
         found: list[tuple[float, str, str]] = []
         along = 0.0
         for (x0, y0), (x1, y1) in zip(route, route[1:], strict=False):
@@ -422,7 +429,13 @@ class TransitSim:
                     found.append((along + f * seg, jid, phase_of(x1 - x0, y1 - y0)))
             along += seg
         found.sort()
-        for _, jid, phase in found:
+        return [(jid, phase) for _, jid, phase in found]
+
+    def preempt_junctions(
+        self, found: list[tuple[str, str]], duration_s: float, unit: str, incident: str
+    ) -> list[str]:
+        """Hold each (junction, phase) green for duration_s, for `unit` (of `incident`)."""
+        for jid, phase in found:
             j = self.network.junctions[jid]
             j.preempt(phase, self.t + duration_s)
             self._preempted[jid] = (unit, incident)
@@ -435,7 +448,18 @@ class TransitSim:
                 strategy=Strategy.PREEMPTION,
                 reason=f"incident {incident}" if incident else "",
             )
-        return [g[1] for g in found]
+        return [jid for jid, _ in found]
+
+    def end_preemption(self, unit: str) -> list[str]:
+        """End `unit`'s preemptions now (it has arrived): the next step gives the junctions back
+        to their plans and reports each end."""
+        ids = [jid for jid, (u, _) in self._preempted.items() if u == unit]
+        for jid in ids:
+            self.network.junctions[jid].preempt_until = self.t
+        return ids
+
+    def preempted_by(self, unit: str) -> list[str]:
+        return [jid for jid, (u, _) in self._preempted.items() if u == unit]
 
     def _xy_of(self, j: Junction) -> tuple[float, float]:
         from vigie.backend.adapters.simulator.city import to_xy
@@ -481,6 +505,12 @@ class TransitSim:
             f"station {stop_id[:40]!r} is not ahead of {vehicle_id} on this trip"
             + (f" (ahead: {', '.join(ahead[:6])})" if ahead else " (it is at its last stations)")
         )
+
+    def stations_ahead(self, v: Vehicle) -> list[str]:
+        """A tram's stations it may still skip on this trip (what `skip` accepts), in order."""
+        if v.mode is not Mode.TRAM:
+            return []
+        return [v.line.stop_in(v.direction, k).id for k in range(v.stop_i, len(v.line.stops) - 1)]
 
     def skip_stop_id(self, v: Vehicle) -> str:
         return v.line.stop_in(v.direction, v.skip_k).id if v.skip_k >= 0 else ""

@@ -107,6 +107,8 @@ class TransitFeed:
                 "headway_s": str(round(v.headway_ahead)),
                 "hold_s": str(v.hold_s),
                 "skip_station": self.sim.skip_stop_id(v),
+                # What TRAM_SKIP_STATION accepts now: the command dialog offers these.
+                "stations_ahead": ",".join(self.sim.stations_ahead(v)),
             },
         )
 
