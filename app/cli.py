@@ -192,6 +192,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     wall.add_argument(
         "--display", default=None, help="how consoles see this display (default: the host name)"
     )
+    verify = sub.add_parser(
+        "verify-export",
+        help="check an evidence export's files against its manifest's SHA-256 (no backend needed)",
+    )
+    verify.add_argument("folder", metavar="DIR", help="the export folder (holding manifest.json)")
     args = p.parse_args(argv)
     if args.after < 0:
         p.error("--after must not be negative")
@@ -304,6 +309,10 @@ def add_chromium_flag(flag: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command == "verify-export":  # no Qt, no backend: a plain check of files
+        from vigie.app import verify_export
+
+        return verify_export.main(args.folder)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

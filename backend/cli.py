@@ -21,6 +21,7 @@ from vigie.backend import config
 from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.domain.walls import MAX_WALLS, InvalidContent, check_allowed, check_name
 from vigie.backend.observability.metrics import version
+from vigie.backend.recording.system import RecordingConfig
 from vigie.backend.security.principal import Role
 from vigie.backend.server import Backend
 from vigie.backend.store.sql import database
@@ -227,6 +228,70 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SECONDS",
         help="refused calls of one kind from one peer are audited once, then counted in one summary"
         " record per this many seconds (default 60)",
+    )
+    rec = p.add_argument_group("recording and history (see docs/recording.md)")
+    rec.add_argument(
+        "--record",
+        choices=["off", "continuous", "on_alarm"],
+        default="off",
+        help="what a camera records until a supervisor sets its own mode (default off: see the cost"
+        " per camera in docs/recording.md before recording every simulated camera)",
+    )
+    rec.add_argument(
+        "--record-fps",
+        type=float,
+        default=5.0,
+        metavar="FPS",
+        help="pictures per second recorded from simulated cameras (default 5)",
+    )
+    rec.add_argument(
+        "--record-segment-s",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="length of one recording file (default 10; 2..60)",
+    )
+    rec.add_argument(
+        "--record-quota-mb",
+        type=float,
+        default=10240.0,
+        metavar="MB",
+        help="all recordings together never take more than this (default 10240)",
+    )
+    rec.add_argument(
+        "--record-days",
+        type=float,
+        default=7.0,
+        metavar="DAYS",
+        help="unprotected recordings are deleted after this (default 7)",
+    )
+    rec.add_argument(
+        "--record-protected-days",
+        type=float,
+        default=30.0,
+        metavar="DAYS",
+        help="recordings around alarms and protected by hand are kept this long (default 30)",
+    )
+    rec.add_argument(
+        "--record-pre-s",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds protected (and kept in on_alarm mode) before an alarm (default 10)",
+    )
+    rec.add_argument(
+        "--record-post-s",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds protected (and recorded in on_alarm mode) after an alarm (default 30)",
+    )
+    rec.add_argument(
+        "--history-days",
+        type=float,
+        default=7.0,
+        metavar="DAYS",
+        help="the city's asset and alarm history kept for playback's map (default 7)",
     )
     p.add_argument(
         "--time-zone",
@@ -627,6 +692,17 @@ async def serve(
         modes=modes,
         health_check_s=args.health_check_interval,
         replica=replica,
+        recording=RecordingConfig(
+            mode=args.record,
+            fps=args.record_fps,
+            segment_s=min(max(args.record_segment_s, 2.0), 60.0),
+            max_age_days=args.record_days,
+            protected_days=args.record_protected_days,
+            quota_mb=args.record_quota_mb,
+            pre_s=args.record_pre_s,
+            post_s=args.record_post_s,
+            history_days=args.history_days,
+        ),
     )
     port = await backend.start(args.listen)
     if args.metrics:

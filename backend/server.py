@@ -31,6 +31,7 @@ from vigie.backend.observability.health import DependencyWatch
 from vigie.backend.observability.interceptor import ObservabilityInterceptor
 from vigie.backend.observability.metrics import MeteredAudit, Metrics, version, watch_backend
 from vigie.backend.observability.reflection import enable_reflection
+from vigie.backend.recording.system import RecordingConfig, Recordings
 from vigie.backend.security.bounds import BoundsInterceptor
 from vigie.backend.security.interceptor import AuthInterceptor
 from vigie.backend.security.refusal_audit import WINDOW_S
@@ -46,6 +47,8 @@ from vigie.backend.services.incidents import IncidentService
 from vigie.backend.services.map import MapService
 from vigie.backend.services.modes import ModeService
 from vigie.backend.services.transit import TransitService
+from vigie.backend.services.playback import PlaybackService
+from vigie.backend.services.recording import RecordingService
 from vigie.backend.services.units import UnitService
 from vigie.backend.services.video import VideoService
 from vigie.backend.services.wall import WallService
@@ -75,6 +78,8 @@ from vigie.v1 import (
     modes_pb2_grpc,
     transit_pb2,
     transit_pb2_grpc,
+    playback_pb2,
+    playback_pb2_grpc,
     video_pb2,
     video_pb2_grpc,
     wall_pb2,
@@ -100,6 +105,8 @@ SERVICE_NAMES = (
     modes_pb2.DESCRIPTOR.services_by_name["ModeService"].full_name,
     modes_pb2.DESCRIPTOR.services_by_name["CardholderService"].full_name,
     transit_pb2.DESCRIPTOR.services_by_name["TransitService"].full_name,
+    playback_pb2.DESCRIPTOR.services_by_name["PlaybackService"].full_name,
+    playback_pb2.DESCRIPTOR.services_by_name["RecordingService"].full_name,
 )
 
 _WRITERS = tuple(
@@ -171,6 +178,7 @@ class Backend:
         health_check_s: float = 10.0,
         metrics: Metrics | None = None,
         replica: Replica | None = None,
+        recording: RecordingConfig | None = None,
     ) -> None:
         """`data_dir` holds alarms.sqlite3, users.sqlite3 and audit.sqlite3 (None: in memory
         only); `simulated_alarms` adds the simulated field events; `alarm_rate` synthetic alarms
@@ -188,7 +196,8 @@ class Backend:
         two checks of the dependencies (data dir writable, device network connected); `metrics`
         the Prometheus metrics to keep (backend/observability/metrics.py; None: none); `replica`
         puts this backend on a NATS JetStream bus (docs/cluster.md): its store, revisions and
-        epoch are the cluster's."""
+        epoch are the cluster's; `recording` what cameras record and how long recordings and
+        the city's history are kept (docs/recording.md)."""
         database = Database(data_dir, db_url)
         self.replica = replica
         self.store = AssetStore(history=history) if replica is None else replica.store
@@ -305,6 +314,18 @@ class Backend:
         self.transit = TransitService(_transit_of(network), self.epoch, self.audit, heartbeat_s=heartbeat_s)
         transit_pb2_grpc.add_TransitServiceServicer_to_server(self.transit, self.server)
         self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
+        # Recording, playback, the city's history and exports (docs/recording.md).
+        self.recordings = Recordings(
+            data_dir if self.alarm_store.path != ":memory:" else None,
+            network,
+            self.store,
+            self.alarm_engine,
+            recording or RecordingConfig(),
+        )
+        self.playback = PlaybackService(self.recordings, self.audit)
+        self.recording_service = RecordingService(self.recordings, self.audit)
+        playback_pb2_grpc.add_PlaybackServiceServicer_to_server(self.playback, self.server)
+        playback_pb2_grpc.add_RecordingServiceServicer_to_server(self.recording_service, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         if serve_reflection:
             enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), self.server)
@@ -344,6 +365,7 @@ class Backend:
         await self.crews.start()
         await self.mode_engine.start()
         await self.access.start()
+        await self.recordings.start()
         await self.server.start()
         self._credentials_watch = asyncio.get_running_loop().create_task(
             self.auth.watch_credentials(), name="credentials-watch"
@@ -378,6 +400,7 @@ class Backend:
         self.network.on_badge(None)
         await self.access.stop()
         await self.alarm_sources.stop()
+        await self.recordings.stop()
         if self.replica is not None:
             await self.replica.stop()  # the leader stops its device adapters here
         else:

@@ -154,6 +154,11 @@ class DeviceNetwork(ABC):
         """Source kind, direct URL and PTZ presets of one of this network's cameras (None: not ours)."""
         return None
 
+    def recording_url(self, camera_id: str) -> str | None:
+        """The stream URL the recorder opens to store a camera's packets as they come (RTSP,
+        HTTP MJPEG); None: record the decoded pictures of open_video() (simulated, files)."""
+        return None
+
     def knows(self, asset_id: str) -> bool:
         """Whether the asset is one of this network's devices (routes commands between networks)."""
         return False

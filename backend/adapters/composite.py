@@ -88,6 +88,12 @@ class CompositeNetwork(DeviceNetwork):
                 return found
         return None
 
+    def recording_url(self, camera_id: str) -> str | None:
+        for n in self.networks:
+            if n.camera_info(camera_id) is not None:
+                return n.recording_url(camera_id)
+        return None
+
     def ptz(self, camera_id: str, command: PtzCommand) -> tuple[PtzState, str]:
         for n in self.networks:
             if n.camera_info(camera_id) is not None:

@@ -131,6 +131,28 @@ RULES: dict[str, Rule] = {
             "RequestPreemption": OPER,
         },
     ),
+    # Recordings (docs/recording.md): viewers play back, operators export, supervisors change
+    # what is recorded, retention and protection.
+    **_service(
+        "vigie.v1.PlaybackService",
+        {
+            "ListSpans": VIEW,
+            "Play": VIEW,
+            "GetCityState": VIEW,
+            "StartExport": OPER,
+            "WatchExport": OPER,
+            "DownloadExport": OPER,
+        },
+    ),
+    **_service(
+        "vigie.v1.RecordingService",
+        {
+            "GetRecordingSettings": VIEW,
+            "SetRecordingSettings": SUP,
+            "SetRetention": SUP,
+            "SetProtection": SUP,
+        },
+    ),
     **_service("grpc.health.v1.Health", {"Check": PUBLIC, "Watch": PUBLIC, "List": PUBLIC}),
     # Served only without --no-reflection (otherwise the service is not registered: UNIMPLEMENTED).
     # v1 and v1alpha (backend/observability/reflection.py): tools try v1 first and fall back only
@@ -147,6 +169,10 @@ AUDITED_DENIALS: dict[str, str] = {
     "/vigie.v1.ModeService/ReturnToNormal": "mode.return",
     "/vigie.v1.CardholderService/SetException": "access.exception_set",
     "/vigie.v1.CardholderService/RemoveException": "access.exception_remove",
+    "/vigie.v1.PlaybackService/StartExport": "recording.export",
+    "/vigie.v1.RecordingService/SetRecordingSettings": "recording.settings",
+    "/vigie.v1.RecordingService/SetRetention": "recording.retention",
+    "/vigie.v1.RecordingService/SetProtection": "recording.protection",
 }
 
 

@@ -133,17 +133,21 @@ SPEC = {
     " IncidentService/ListIncidentTypes IncidentService/ListIncidents IncidentService/WatchIncidents"
     " IncidentService/Recommend UnitService/ListUnits UnitService/WatchUnits UnitService/Route"
     " TransitService/ListLines TransitService/ListVehicles TransitService/GetTspConfig"
-    " TransitService/WatchPriority TransitService/GetCorridorStats",
+    " TransitService/WatchPriority TransitService/GetCorridorStats"
+    " PlaybackService/ListSpans PlaybackService/Play PlaybackService/GetCityState"
+    " RecordingService/GetRecordingSettings",
     Role.OPERATOR: "VideoService/Ptz AlarmService/Acknowledge AlarmService/Shelve AlarmService/Unshelve"
     " CommandService/Execute CommandService/GetCommand CommandService/WatchCommand"
     " ModeService/Preview CardholderService/ListAccessEvents CardholderService/WatchAccessEvents"
     " IncidentService/CreateIncident IncidentService/UpdateIncident IncidentService/AddNote"
-    " IncidentService/SetStep UnitService/SetUnitStatus TransitService/RequestPreemption",
+    " IncidentService/SetStep UnitService/SetUnitStatus TransitService/RequestPreemption"
+    " PlaybackService/StartExport PlaybackService/WatchExport PlaybackService/DownloadExport",
     Role.SUPERVISOR: "AuditService/ListAudit WallService/Push WallService/CreateWall WallService/DeleteWall"
     " ModeService/Activate ModeService/RetryFailed ModeService/ReturnToNormal"
     " CardholderService/ListCardholders CardholderService/ListExceptions CardholderService/SetException"
     " CardholderService/RemoveException"
-    " IncidentService/Assign",
+    " IncidentService/Assign"
+    " RecordingService/SetRecordingSettings RecordingService/SetRetention RecordingService/SetProtection",
     Role.ADMIN: "AuthService/ListUsers AuthService/CreateUser AuthService/UpdateUser AuthService/RevokeUser",
 }
 

@@ -42,7 +42,13 @@ def assert_private(data: Path, created_parent: Path) -> None:
     for store in STORES:  # the databases and their WAL companions all exist, so all are checked
         assert {store, f"{store}-wal", f"{store}-shm"} <= names, names
     assert "alarms.sqlite3.lock" in names
-    wrong = {p.name: oct(mode(p)) for p in files if mode(p) != 0o600}
+    # Files 0600 and directories 0700, inside folders too (recordings/: docs/recording.md).
+    everything = [p for p in data.rglob("*") if p.name != "walls.json"]
+    wrong = {
+        str(p.relative_to(data)): oct(mode(p))
+        for p in everything
+        if mode(p) != (0o700 if p.is_dir() else 0o600)
+    }
     assert wrong == {}
     assert mode(data) == 0o700
     assert mode(created_parent) == 0o700
@@ -60,6 +66,7 @@ def test_a_backend_under_umask_0_creates_only_private_files(permissive_umask, tm
         while not all(p.exists() for p in wal) and time.monotonic() < deadline:
             time.sleep(0.05)  # polled with a deadline: each store opens its WAL on its first write
         assert_private(data, parent)  # while it runs: a clean stop removes the -wal and -shm files
+        assert (data / "recordings" / "recordings.sqlite3").exists() and (data / "history.sqlite3").exists()
     finally:
         b.stop()
     assert b.proc is not None and b.proc.returncode == 0

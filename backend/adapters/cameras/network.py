@@ -138,6 +138,10 @@ class CameraNetwork(DeviceNetwork):
             return None
         return CameraInfo(spec.source, direct=spec.direct, url=spec.url if spec.direct else "")
 
+    def recording_url(self, camera_id: str) -> str | None:
+        spec = self.specs.get(camera_id)
+        return spec.url if spec is not None and spec.source in ("rtsp", "mjpeg") else None
+
     def ptz(self, camera_id: str, command: PtzCommand) -> tuple[PtzState, str]:
         spec = self.specs.get(camera_id)
         if spec is None:

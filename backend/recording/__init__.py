@@ -1,0 +1,1 @@
+"""Recording: segments, the recorder, the city history, exports (docs/recording.md)."""
