@@ -46,9 +46,9 @@ from vigie.backend.services.commands import CommandService
 from vigie.backend.services.incidents import IncidentService
 from vigie.backend.services.map import MapService
 from vigie.backend.services.modes import ModeService
-from vigie.backend.services.transit import TransitService
 from vigie.backend.services.playback import PlaybackService
 from vigie.backend.services.recording import RecordingService
+from vigie.backend.services.transit import TransitService
 from vigie.backend.services.units import UnitService
 from vigie.backend.services.video import VideoService
 from vigie.backend.services.wall import WallService
@@ -76,10 +76,10 @@ from vigie.v1 import (
     map_pb2_grpc,
     modes_pb2,
     modes_pb2_grpc,
-    transit_pb2,
-    transit_pb2_grpc,
     playback_pb2,
     playback_pb2_grpc,
+    transit_pb2,
+    transit_pb2_grpc,
     video_pb2,
     video_pb2_grpc,
     wall_pb2,

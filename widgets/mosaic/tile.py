@@ -74,6 +74,8 @@ class VideoTile(QWidget):
         self.show_fps = True
         self.message = ""  # a short result shown for a few seconds (PTZ, snapshot)
         self.crop = QRectF(0, 0, 1, 1)
+        self.playback_text = ""  # "PLAYBACK hh:mm:ss" in playback (never the live dot), "" when live
+        self.bar: QWidget | None = None  # the playback bar laid along the bottom edge
         self.latencies: deque[float] = deque(maxlen=150)  # capture -> paint, seconds
         self._arrivals: deque[float] = deque(maxlen=64)
         self._hover = False
@@ -157,6 +159,15 @@ class VideoTile(QWidget):
         self.show_fps = show_fps
         self.update()
 
+    def set_playback(self, text: str, bar: QWidget | None = None) -> None:
+        """Playback mode (text shown where the live age is, `bar` along the bottom); "" is live."""
+        self.playback_text, self.bar = text, bar
+        if bar is not None:
+            bar.setParent(self)
+            bar.setGeometry(0, self.height() - bar.sizeHint().height(), self.width(), bar.sizeHint().height())
+            bar.show()
+        self.update()
+
     def set_crop(self, crop: QRectF) -> None:
         self.crop = crop
         self.sig_crop.emit(crop)
@@ -165,6 +176,9 @@ class VideoTile(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        if self.bar is not None:
+            h = self.bar.sizeHint().height()
+            self.bar.setGeometry(0, self.height() - h, self.width(), h)
         self.sig_resized.emit(event.size())
 
     def enterEvent(self, event: object) -> None:
@@ -254,7 +268,7 @@ class VideoTile(QWidget):
         p = QPainter(self)
         rect = QRectF(self.rect())
         p.fillRect(rect, QColor("#0b0d10"))
-        live = self.is_live()
+        live = self.is_live() or (bool(self.playback_text) and self.image is not None)
         if self.image is not None:
             img = self.image
             if img.width() == int(rect.width()) or img.height() == int(rect.height()):
@@ -281,14 +295,18 @@ class VideoTile(QWidget):
         if self.image is not None:
             age = max(0.0, time.time() - self.captured)
             right = _age_text(age) if live else f"last {_age_text(age)}"
-            if live and self.show_fps:
+            if self.playback_text:
+                right = self.playback_text
+            elif live and self.show_fps:
                 right += f" · {self.fps:.0f} fps"
             tw = fm.horizontalAdvance(right)
             d = 10
             right_w = tw + d + 16
             p.setPen(QColor("#e6edf3"))
             p.drawText(QRectF(rect.width() - tw - 8, 0, tw, bar_h), Qt.AlignmentFlag.AlignVCenter, right)
-            p.setBrush(QColor("#3fb950") if live else QColor("#f85149"))
+            p.setBrush(
+                QColor("#ffb000") if self.playback_text else QColor("#3fb950") if live else QColor("#f85149")
+            )
             p.setPen(Qt.PenStyle.NoPen)
             p.drawEllipse(QRectF(rect.width() - tw - 14 - d, (bar_h - d) / 2, d, d))
         name_w = max(0.0, rect.width() - right_w - 16)
