@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -19,7 +20,7 @@ from vigie.app.video.decoder import FrameDecoder
 from vigie.widgets.mosaic.tile import VideoTile
 from vigie.widgets.playback.controls import PlaybackBar, clock_text
 
-CLOCK_LEAD_S = 0.3  # the shared clock starts this long after the backend time last seen
+CLOCK_LEAD_S = 0.6  # the shared clock starts this long after now: every control reaches the backend first
 SPAN_WINDOW_S = 3600.0  # the timeline shows the last hour around the start
 _keys = itertools.count(1)
 
@@ -37,7 +38,9 @@ class TilePlayer(QObject):
         decoder: FrameDecoder,
         start: float,
         bar: PlaybackBar | None = None,
+        clock_origin: float = 0.0,
     ) -> None:
+        """`clock_origin`: the backend time the media clock starts at (a shared clock's)."""
         super().__init__(tile)
         self.client, self.tile, self.decoder = client, tile, decoder
         self.key = f"tile-play-{next(_keys)}"
@@ -46,6 +49,7 @@ class TilePlayer(QObject):
         self.last_frame = 0.0  # capture time of the last picture handed to the decoder
         self.bar = bar
         self._seq = 0
+        self.arrivals: deque[tuple[float, float]] = deque(maxlen=600)  # (arrival, capture) of pictures
         self._min_control = 1
         self._start = start
         self._jumped = False  # a start before any recording jumps once to the first span after it
@@ -59,6 +63,7 @@ class TilePlayer(QObject):
                 return
             self._seq += 1
             self.last_frame = captured
+            self.arrivals.append((time.time(), captured))
             jpeg_sink(jpeg, captured, self._seq)
 
         self._sink: Callable[[bytes, float, int], None] = sink
@@ -70,7 +75,7 @@ class TilePlayer(QObject):
             bar.sig_live.connect(self.close)
             client.request_spans(self.camera_id, start - SPAN_WINDOW_S / 2, time.time() + 60)
         tile.set_playback(f"PLAYBACK {clock_text(start)}", bar)
-        client.open(self.key, self.camera_id, start, self._sink)
+        client.open(self.key, self.camera_id, start, self._sink, clock_origin=clock_origin)
 
     def position(self, now_server: float | None = None) -> float:
         """The media time now, from the last state and the backend's clock (≈ this machine's)."""
