@@ -12,9 +12,11 @@ from PySide6.QtCore import QObject, QTimer
 from vigie.app.client.playback_types import CityAt
 from vigie.app.client.session import Session
 from vigie.app.controllers.playback import SharedClock, TilePlayer
+from vigie.app.controllers.playback_export import ExportController
 from vigie.app.video.decoder import FrameDecoder
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.playback.controls import clock_text
+from vigie.widgets.playback.export_dialog import ExportDialog
 from vigie.widgets.playback.panel import PlaybackPanel
 
 CITY_EVERY_MS = 1000
@@ -44,6 +46,8 @@ class PlaybackPanelController(QObject):
         panel.bar.sig_speed.connect(self.set_speed)
         panel.bar.sig_step.connect(lambda n: [self.client.step(p.key, n) for p in self.players])
         panel.bar.sig_live.connect(self.stop)
+        panel.export_button.clicked.connect(self.open_export)
+        self.export_dialog: ExportDialog | None = None
 
     def play(self, cameras: list[tuple[str, str]], start: float) -> None:
         """Play (camera id, name) in the visible tiles from `start`, all on one clock."""
@@ -86,6 +90,18 @@ class PlaybackPanelController(QObject):
         self.panel.set_alarms(
             [f"P{a.priority} {a.title} ({a.asset_id}, {a.state.lower()})" for a in city.alarms]
         )
+
+    def open_export(self) -> ExportDialog:
+        """The export dialog for the cameras played here, a minute around the clock."""
+        if self.export_dialog is None:
+            self.export_dialog = ExportDialog(self.panel)
+            ExportController(self.session, self.export_dialog)
+        cams = [(p.camera_id, p.tile.camera_name) for p in self.players]
+        self.export_dialog.set_cameras(cams, {c for c, _ in cams})
+        t = self.clock.position()
+        self.export_dialog.set_range(t - 30, t + 30)
+        self.export_dialog.show()
+        return self.export_dialog
 
     def stop(self) -> None:
         self._city_timer.stop()

@@ -5,7 +5,17 @@ controller (app/controllers/playback_panel.py) plays and fills them."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QListWidget, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from vigie.widgets.mosaic.tile import VideoTile
 from vigie.widgets.playback.controls import PlaybackBar
@@ -22,6 +32,7 @@ class PlaybackPanel(QWidget):
         self.grid_box.setCurrentText("2x2")
         self.bar = PlaybackBar()
         self.bar.live.setText("Close playback")
+        self.export_button = QPushButton("Export…")
         self.map_view = map_view
         self.alarms_title = QLabel("Alarms open at that moment")
         self.alarms = QListWidget()
@@ -32,7 +43,11 @@ class PlaybackPanel(QWidget):
         left = QWidget()
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
-        lv.addWidget(self.grid_box, 0, Qt.AlignmentFlag.AlignLeft)
+        top = QHBoxLayout()
+        top.addWidget(self.grid_box)
+        top.addStretch(1)
+        top.addWidget(self.export_button)
+        lv.addLayout(top)
         lv.addWidget(grid_host, 1)
         lv.addWidget(self.bar)
         right = QWidget()
