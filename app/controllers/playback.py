@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from vigie.app.client.playback import PlaybackClient
 from vigie.app.client.playback_types import PlayState, Spans
@@ -75,6 +75,9 @@ class TilePlayer(QObject):
             bar.sig_live.connect(self.close)
             client.request_spans(self.camera_id, start - SPAN_WINDOW_S / 2, time.time() + 60)
         tile.set_playback(f"PLAYBACK {clock_text(start)}", bar)
+        self._tick = QTimer(self, interval=250)  # the shown time runs with the media clock
+        self._tick.timeout.connect(self._show_time)
+        self._tick.start()
         client.open(self.key, self.camera_id, start, self._sink, clock_origin=clock_origin)
 
     def position(self, now_server: float | None = None) -> float:
@@ -93,6 +96,7 @@ class TilePlayer(QObject):
 
     def close(self) -> None:
         """Back to live: the stream ends, the bar goes, the mosaic streams the camera again."""
+        self._tick.stop()
         self.client.close(self.key)
         self.client.sig_state.disconnect(self._on_state)
         self.client.sig_spans.disconnect(self._on_spans)
@@ -107,10 +111,14 @@ class TilePlayer(QObject):
         if key != self.key:
             return
         self.state = state
-        self.tile.set_playback(f"PLAYBACK {clock_text(state.position)}", self.bar)
+        self._show_time()
+
+    def _show_time(self) -> None:
+        t = self.position()
+        self.tile.set_playback(f"PLAYBACK {clock_text(t)}", self.bar)
         if self.bar is not None:
-            self.bar.set_position(state.position)
-        self.sig_position.emit(state.position)
+            self.bar.set_position(t)
+        self.sig_position.emit(t)
 
     def _on_spans(self, spans: Spans) -> None:
         if self.bar is None or spans.camera_id != self.camera_id:

@@ -9,7 +9,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer
 
-from vigie.app.client.playback_types import CityAt
+from vigie.app.client.playback_types import CityAt, Spans
 from vigie.app.client.session import Session
 from vigie.app.controllers.playback import SharedClock, TilePlayer
 from vigie.app.controllers.playback_export import ExportController
@@ -42,6 +42,8 @@ class PlaybackPanelController(QObject):
         self._city_timer.timeout.connect(self._ask_city)
         self.city: CityAt | None = None
         self.client.sig_city.connect(self._on_city)
+        self.client.sig_spans.connect(self._on_spans)
+        self._spans: dict[str, Spans] = {}
         panel.bar.sig_seek.connect(self.seek)
         panel.bar.sig_speed.connect(self.set_speed)
         panel.bar.sig_step.connect(lambda n: [self.client.step(p.key, n) for p in self.players])
@@ -63,11 +65,25 @@ class PlaybackPanelController(QObject):
             self.players.append(TilePlayer(self.client, tile, dec, start, clock_origin=origin))
         self.clock = SharedClock(self.players)
         self.clock.anchor, self.clock.speed = (start, origin), 1.0
-        self.clock.sig_position.connect(self.panel.bar.set_position)
+        if self.players:
+            self.players[0].sig_position.connect(self.panel.bar.set_position)
         self.panel.bar.timeline.set_range(start - 600, time.time())
+        self._spans = {}
+        for cam, _name in cameras[: len(self.players)]:
+            self.client.request_spans(cam, start - 600, time.time() + 60)
         self.panel.bar.set_position(start)
         self._city_timer.start()
         self._ask_city()
+
+    def _on_spans(self, spans: Spans) -> None:
+        """The timeline shows what any of the played cameras recorded, and all their markers."""
+        if spans.camera_id not in {p.camera_id for p in self.players}:
+            return
+        self._spans[spans.camera_id] = spans
+        self.panel.bar.timeline.set_spans(
+            [(s.start, s.end, s.protected) for sp in self._spans.values() for s in sp.spans],
+            [(m.time, m.kind, m.label) for sp in self._spans.values() for m in sp.markers],
+        )
 
     def seek(self, t: float) -> None:
         self.clock.seek(t)
