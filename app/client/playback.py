@@ -27,7 +27,7 @@ from vigie.app.client.playback_types import (
     Span,
     Spans,
 )
-from vigie.v1 import alarms_pb2, assets_pb2, playback_pb2, playback_pb2_grpc
+from vigie.v1 import alarms_pb2, assets_pb2, playback_pb2, playback_pb2_grpc, video_pb2
 
 # (jpeg, capture unix time, control id), called off the GUI thread
 PlaySink = Callable[[bytes, float, int], None]
@@ -163,7 +163,11 @@ class PlaybackClient(QObject):
         player = _Player(self.core.loop)
         self._players[key] = player
         open_msg = playback_pb2.PlayOpen(
-            camera_id=camera_id, start=_ts(start), speed=speed, max_fps=max_fps, profile=1
+            camera_id=camera_id,
+            start=_ts(start),
+            speed=speed,
+            max_fps=max_fps,
+            profile=video_pb2.StreamVideoRequest.Profile.Value("SUB"),
         )
         if clock_origin:
             open_msg.clock_origin.CopyFrom(_ts(clock_origin))
