@@ -28,6 +28,7 @@ from vigie.v1 import playback_pb2, playback_pb2_grpc
 from vigie.widgets.playback.export_dialog import ExportDialog
 
 CAMS = ["file-1", "file-2", "file-3", "file-4"]
+FRAME_S = 1 / 5.0  # --record-fps default: one recorded picture of a file camera
 
 
 @pytest.fixture
@@ -97,15 +98,30 @@ def test_a_tile_goes_to_playback_and_back_to_live(console, qtbot, recording_back
     qtbot.waitUntil(lambda: abs(player.last_frame - target) <= px_s + 1.0, timeout=10000)
     assert time.time() - player.last_frame > 5, "a recorded picture, not a live one"
 
+    # Reverse at 2x (the bar's buttons and speed box), then pause and one frame forward.
+    bar = tile.bar
+    QTest.mouseClick(bar.reverse, Qt.MouseButton.LeftButton)
+    bar.speed.setFocus()
+    QTest.keyClick(bar.speed, Qt.Key.Key_Down)  # 1x -> 2x
+    qtbot.waitUntil(lambda: player.state.speed == -2.0, timeout=10000)
+    seen = len(player.arrivals)
+    qtbot.waitUntil(lambda: len(player.arrivals) >= seen + 4, timeout=10000)
+    backwards = [c for _a, c in list(player.arrivals)[seen:]]
+    assert all(b < a for a, b in zip(backwards, backwards[1:], strict=False)), backwards
+    QTest.mouseClick(bar.pause, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: player.state.speed == 0.0, timeout=10000)
+    assert bar.forward.isEnabled()
+    before = player.last_frame
+    QTest.mouseClick(bar.forward, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: player.last_frame > before, timeout=10000)
+    assert player.last_frame - before <= 2 * FRAME_S  # the next recorded picture
+
     QTest.mouseClick(tile.bar.live, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: 0 not in ctl.players and tile.playback_text == "", timeout=5000)
     assert tile.bar is None
     frames = tile.frames
     qtbot.waitUntil(lambda: 0 in ctl.streams and tile.frames > frames + 2, timeout=20000)
     qtbot.waitUntil(lambda: time.time() - tile.captured < 3, timeout=20000)  # live again
-
-
-FRAME_S = 1 / 5.0  # --record-fps default: one recorded picture of a file camera
 
 
 def first_recorded(address: str, cams: list[str], since: float) -> float:
