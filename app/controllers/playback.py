@@ -21,7 +21,8 @@ from vigie.widgets.mosaic.tile import VideoTile
 from vigie.widgets.playback.controls import PlaybackBar, clock_text
 
 CLOCK_LEAD_S = 0.6  # the shared clock starts this long after now: every control reaches the backend first
-SPAN_WINDOW_S = 3600.0  # the timeline shows the last hour around the start
+SPANS_EVERY_MS = 5000  # the timeline asks for the spans again this often
+SPAN_WINDOW_S = 600.0  # a tile's timeline starts 5 min before the start it was opened at
 _keys = itertools.count(1)
 
 
@@ -73,7 +74,11 @@ class TilePlayer(QObject):
             bar.sig_speed.connect(lambda s: self.set_speed(s))
             bar.sig_step.connect(lambda n: client.step(self.key, n))
             bar.sig_live.connect(self.close)
-            client.request_spans(self.camera_id, start - SPAN_WINDOW_S / 2, time.time() + 60)
+            self._span_start = start - SPAN_WINDOW_S / 2
+            self._refresh_spans()
+            self._span_timer = QTimer(self, interval=SPANS_EVERY_MS)  # the recording keeps growing
+            self._span_timer.timeout.connect(self._refresh_spans)
+            self._span_timer.start()
         tile.set_playback(f"PLAYBACK {clock_text(start)}", bar)
         self._tick = QTimer(self, interval=250)  # the shown time runs with the media clock
         self._tick.timeout.connect(self._show_time)
@@ -97,6 +102,8 @@ class TilePlayer(QObject):
     def close(self) -> None:
         """Back to live: the stream ends, the bar goes, the mosaic streams the camera again."""
         self._tick.stop()
+        if self.bar is not None:
+            self._span_timer.stop()
         self.client.close(self.key)
         self.client.sig_state.disconnect(self._on_state)
         self.client.sig_spans.disconnect(self._on_spans)
@@ -106,6 +113,7 @@ class TilePlayer(QObject):
             self.bar.deleteLater()
         self.decoder.reset()
         self.sig_closed.emit()
+        self.deleteLater()
 
     def _on_state(self, key: str, state: PlayState) -> None:
         if key != self.key:
@@ -119,6 +127,12 @@ class TilePlayer(QObject):
         if self.bar is not None:
             self.bar.set_position(t)
         self.sig_position.emit(t)
+
+    def _refresh_spans(self) -> None:
+        now = time.time()
+        if self.bar is not None:
+            self.bar.timeline.set_range(self._span_start, now)
+        self.client.request_spans(self.camera_id, self._span_start, now + 60)
 
     def _on_spans(self, spans: Spans) -> None:
         if self.bar is None or spans.camera_id != self.camera_id:

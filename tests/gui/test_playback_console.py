@@ -90,8 +90,10 @@ def test_a_tile_goes_to_playback_and_back_to_live(console, qtbot, recording_back
     # Seek by a click on the timeline, to the second recorded second.
     timeline = tile.bar.timeline
     qtbot.waitUntil(lambda: bool(timeline.spans), timeout=10000)
-    first = timeline.spans[0][0]
-    target = first + 2.0
+    # The middle of the longest span: recorded pictures on both sides (for the reverse play below).
+    qtbot.waitUntil(lambda: max(e - s for s, e, _p in timeline.spans) >= 5.0, timeout=20000)
+    s0, e0, _p = max(timeline.spans, key=lambda span: span[1] - span[0])
+    target = s0 + (e0 - s0) / 2
     QTest.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=QPoint(round(timeline.x_of(target)), 10))
     px_s = (timeline.end - timeline.start) / timeline.width()  # one pixel of the timeline in seconds
     qtbot.waitUntil(lambda: abs(player.state.position - target) <= px_s + 1.0, timeout=10000)
