@@ -94,11 +94,13 @@ def test_a_tile_goes_to_playback_and_back_to_live(console, qtbot, recording_back
     qtbot.waitUntil(lambda: max(e - s for s, e, _p in timeline.spans) >= 5.0, timeout=20000)
     s0, e0, _p = max(timeline.spans, key=lambda span: span[1] - span[0])
     target = s0 + (e0 - s0) / 2
+    clicked_at = time.time()
     QTest.mouseClick(timeline, Qt.MouseButton.LeftButton, pos=QPoint(round(timeline.x_of(target)), 10))
     px_s = (timeline.end - timeline.start) / timeline.width()  # one pixel of the timeline in seconds
     qtbot.waitUntil(lambda: abs(player.state.position - target) <= px_s + 1.0, timeout=10000)
     qtbot.waitUntil(lambda: abs(player.last_frame - target) <= px_s + 1.0, timeout=10000)
-    assert time.time() - player.last_frame > 5, "a recorded picture, not a live one"
+    # The span's middle is at least 2.5 s before its end, which was recorded before the click.
+    assert player.last_frame < clicked_at - 2.0, "a recorded picture, not a live one"
 
     # Reverse at 2x (the bar's buttons and speed box), then pause and one frame forward.
     bar = tile.bar
