@@ -295,7 +295,9 @@ class MosaicController(QObject):
         """The tile plays its camera's recording from `start`, with a timeline, until "back to live"."""
         tile = self.mosaic.tiles[slot]
         self.feeds.hide(tile)
-        player = TilePlayer(self.session.playback, tile, self.feeds.decoder(tile), start, PlaybackBar())
+        bar = PlaybackBar()
+        bar.compact()  # a small tile: its header already shows the PLAYBACK time
+        player = TilePlayer(self.session.playback, tile, self.feeds.decoder(tile), start, bar)
         self.players[slot] = player
         player.sig_closed.connect(lambda: (self.players.pop(slot, None), self.sync()))
         return player

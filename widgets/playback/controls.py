@@ -58,6 +58,12 @@ class PlaybackBar(QWidget):
         self.live.clicked.connect(self.sig_live)
         self._emit_speed()
 
+    def compact(self) -> None:
+        """For a tile: no clock text (the tile's header shows it), a short "Live" button."""
+        self.clock.hide()
+        self.live.setText("Live")
+        self.live.setToolTip("Back to live")
+
     def signed_speed(self) -> float:
         if self.pause.isChecked():
             return 0.0
