@@ -125,6 +125,16 @@ class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
         return await continuation(_with_policy(client_call_details, self.holder, False), request)
 
 
+class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
+    """Playback's Play (the one bidirectional stream, docs/recording.md)."""
+
+    def __init__(self, holder: TokenHolder) -> None:
+        self.holder = holder
+
+    async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        return await continuation(_with_policy(client_call_details, self.holder, False), request_iterator)
+
+
 def interceptors(holder: TokenHolder) -> list[grpc.aio.ClientInterceptor]:
-    """The call policy for every channel of a session (Vigie has no client-streaming RPCs)."""
-    return [_UnaryUnary(holder), _UnaryStream(holder)]
+    """The call policy for every channel of a session (Play is its one bidirectional stream)."""
+    return [_UnaryUnary(holder), _UnaryStream(holder), _StreamStream(holder)]

@@ -19,6 +19,7 @@ from vigie.app.client.diagnostics import DiagnosticsClient
 from vigie.app.client.incidents import IncidentsClient
 from vigie.app.client.map import MapClient
 from vigie.app.client.modes import ModesClient
+from vigie.app.client.playback import PlaybackClient
 from vigie.app.client.transit import TransitClient
 from vigie.app.client.units import UnitsClient
 from vigie.app.client.video import VideoClient
@@ -50,6 +51,7 @@ class Session:
         self.modes = ModesClient(core)
         self.diagnostics = DiagnosticsClient(core)
         self.transit = TransitClient(core)
+        self.playback = PlaybackClient(core)
         self.active_modes = ActiveModesStore(self.modes)  # GUI side: the banners read it
         self.cardholders = CardholdersClient(core)
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QMenu
 
 from vigie.app import city_time
 from vigie.app.client.session import Session
+from vigie.app.controllers.playback import TilePlayer
 from vigie.app.models.asset_table import AssetTableModel
 from vigie.app.models.assets import AssetStore
 from vigie.app.models.mosaic_slots import MosaicSlots
@@ -31,6 +32,7 @@ from vigie.app.wall.feeds import TileFeeds
 from vigie.widgets.mosaic.layouts import MAX_TILES
 from vigie.widgets.mosaic.panel import MosaicPanel
 from vigie.widgets.mosaic.tour import Tour
+from vigie.widgets.playback.controls import PlaybackBar
 
 MAIN_ABOVE = (960, 540)  # a tile at least this big gets the MAIN profile even when not maximised
 
@@ -83,6 +85,7 @@ class MosaicController(QObject):
         self.slots = MosaicSlots(self.mosaic.cameras)  # the widget shows the same list
         self.feeds = TileFeeds(session, prefix=stream_prefix, max_fps=max_fps, parent=self, controls=True)
         self.tour: Tour | None = None
+        self.players: dict[int, TilePlayer] = {}  # slots in playback (app/controllers/playback.py)
         for tile in self.mosaic.tiles:
             tile.sig_dropped.connect(lambda ids, s=tile.index: self.drop(s, ids))
             tile.sig_context.connect(lambda pos, s=tile.index: self._context_menu(s, pos))
@@ -209,6 +212,8 @@ class MosaicController(QObject):
         visible = set(self.mosaic.visible_slots()) if seen else set()
         for slot in range(MAX_TILES):
             cam, tile = self.slots.camera(slot), self.mosaic.tiles[slot]
+            if slot in self.players:
+                continue  # its Play stream feeds it
             if cam and slot in visible:
                 self.feeds.stream(tile, cam, self._profile(slot))
             else:
@@ -350,6 +355,17 @@ class MosaicController(QObject):
         else:
             self.stop_tour()
 
+    def play_back(self, slot: int, start: float) -> TilePlayer:
+        """The tile plays its camera's recording from `start`, with a timeline, until "back to live"."""
+        tile = self.mosaic.tiles[slot]
+        self.feeds.hide(tile)
+        bar = PlaybackBar()
+        bar.compact()  # a small tile: its header already shows the PLAYBACK time
+        player = TilePlayer(self.session.playback, tile, self.feeds.decoder(tile), start, bar)
+        self.players[slot] = player
+        player.sig_closed.connect(lambda: (self.players.pop(slot, None), self.sync()))
+        return player
+
     def _context_menu(self, slot: int, pos: QPoint) -> None:
         tile = self.mosaic.tiles[slot]
         menu = QMenu(self.panel)
@@ -365,6 +381,12 @@ class MosaicController(QObject):
                 lambda: (setattr(tile, "show_stats", not tile.show_stats), tile.update())
             )
             menu.addAction("Reset digital zoom").triggered.connect(lambda: tile.set_crop(QRectF(0, 0, 1, 1)))
+            if slot in self.players:
+                menu.addAction("Back to live").triggered.connect(self.players[slot].close)
+            else:
+                menu.addAction("Play back (from 1 min ago)").triggered.connect(
+                    lambda: self.play_back(slot, time.time() - 60)
+                )
             rec = self.model.record(tile.camera_id)
             if rec is not None:
                 menu.addAction(f"Tour the cameras of {rec.district} here").triggered.connect(

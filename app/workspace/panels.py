@@ -8,6 +8,7 @@ have several instances ("mosaic-1", "mosaic-2"...), each with its own state; clo
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,11 +19,13 @@ from vigie.app.controllers.cardholders import CardholdersController
 from vigie.app.controllers.map_view import MapController
 from vigie.app.controllers.modes import ModesController
 from vigie.app.controllers.mosaic import MosaicController
+from vigie.app.controllers.playback_panel import PlaybackPanelController
 from vigie.app.controllers.transport import TransportController, TspMapFeed
 from vigie.app.theme import RESOURCES, map_style
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.mosaic.layouts import LAYOUTS
 from vigie.widgets.mosaic.panel import MosaicPanel
+from vigie.widgets.playback.panel import PlaybackPanel
 
 PRESENTATION_LABEL_PT = 24.0  # read from 2-5 m away: labels at least 24 pt (docs/ux.md)
 
@@ -314,3 +317,24 @@ class TransportLivePanel(LivePanel):
 
 
 register(PanelKind("transport", "Transport", lambda c, _pid, _s: TransportLivePanel(c)))
+
+
+class PlaybackLivePanel(LivePanel):
+    """Playback (docs/recording.md, Console): tiles on one clock and the map in time mode."""
+
+    def __init__(self, console: Console) -> None:
+        self.map_view = MapView(RESOURCES / "map" / "index.html", map_style())
+        self.panel = PlaybackPanel(self.map_view)
+        self.ctl = PlaybackPanelController(console.session, self.panel, self.map_view)
+        super().__init__(self.panel, owned=True)
+        mosaic = console.mosaic_ctl
+        names = {r.id: r.name for r in console.assets.records() if r.kind == "camera"}
+        cams = [c for c in (mosaic.mosaic.cameras if mosaic else []) if c][:16]
+        if cams:  # the cameras of the main mosaic, from two minutes ago
+            self.ctl.play([(c, names.get(c, c)) for c in cams[:4]], time.time() - 120)
+
+    def close(self) -> None:
+        self.ctl.stop()
+
+
+register(PanelKind("playback", "Playback", lambda c, _pid, _s: PlaybackLivePanel(c)))

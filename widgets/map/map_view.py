@@ -166,6 +166,14 @@ class MapView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.toolbar)
+        # Time mode (docs/recording.md, Console): a banner nobody can take for live.
+        self.time_banner = QLabel(self)
+        self.time_banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.time_banner.setStyleSheet(
+            "background: #ffb000; color: black; font-weight: bold; font-size: 16pt; padding: 4px;"
+        )
+        self.time_banner.hide()
+        lay.addWidget(self.time_banner)
         lay.addWidget(self.web, 1)
 
         self._flush_timer = QTimer(self, interval=int(1000 / flush_hz))
@@ -251,6 +259,11 @@ class MapView(QWidget):
         self.districts.addItem("Zoom to district…")
         self.districts.addItems(sorted(self._districts))
         self._rebuild_search()
+
+    def set_time_banner(self, text: str) -> None:
+        """Time mode: "PLAYBACK hh:mm:ss" across the map's top; "" back to live (no banner)."""
+        self.time_banner.setText(text)
+        self.time_banner.setVisible(bool(text))
 
     # ---- assets ----------------------------------------------------------------------------
 

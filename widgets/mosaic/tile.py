@@ -89,6 +89,8 @@ class VideoTile(QWidget):
         self.show_fps = True
         self.message = ""  # a short result shown for a few seconds (PTZ, snapshot)
         self.crop = QRectF(0, 0, 1, 1)
+        self.playback_text = ""  # "PLAYBACK hh:mm:ss" in playback (never the live dot), "" when live
+        self.bar: QWidget | None = None  # the playback bar laid along the bottom edge
         self.latencies: deque[float] = deque(maxlen=150)  # capture -> paint, seconds
         self._arrivals: deque[float] = deque(maxlen=64)
         self._hover = False
@@ -201,6 +203,15 @@ class VideoTile(QWidget):
         self.show_fps = show_fps
         self.update()
 
+    def set_playback(self, text: str, bar: QWidget | None = None) -> None:
+        """Playback mode (text shown where the live age is, `bar` along the bottom); "" is live."""
+        self.playback_text, self.bar = text, bar
+        if bar is not None:
+            bar.setParent(self)
+            bar.setGeometry(0, self.height() - bar.sizeHint().height(), self.width(), bar.sizeHint().height())
+            bar.show()
+        self.update()
+
     def set_crop(self, crop: QRectF) -> None:
         self.crop = crop
         self.sig_crop.emit(crop)
@@ -209,6 +220,9 @@ class VideoTile(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        if self.bar is not None:
+            h = self.bar.sizeHint().height()
+            self.bar.setGeometry(0, self.height() - h, self.width(), h)
         self.sig_resized.emit(event.size())
 
     def focusInEvent(self, event: QFocusEvent) -> None:
@@ -321,7 +335,7 @@ class VideoTile(QWidget):
         p = QPainter(self)
         rect = QRectF(self.rect())
         p.fillRect(rect, QColor("#0b0d10"))
-        live = self.is_live()
+        live = self.is_live() or (bool(self.playback_text) and self.image is not None)
         if self.image is not None:
             img = self.image
             if img.width() == int(rect.width()) or img.height() == int(rect.height()):
@@ -346,14 +360,29 @@ class VideoTile(QWidget):
         p.fillRect(QRectF(0, 0, rect.width(), bar_h), QColor(0, 0, 0, 150))
         bad = self.status not in ("", "ok")
         d = 10.0
+        pb_w = 0.0  # the PLAYBACK hh:mm:ss text, left of the dot (app/controllers/playback.py)
         if self.camera_id:
-            # One dot: the camera's status colour when it is not OK, else live green or lost red.
+            # One dot: amber in playback; else the camera's status colour when it is not OK, else
+            # live green or lost red.
             dot = STATUS_COLORS[self.status] if bad and self.status in STATUS_COLORS else None
+            if self.playback_text:
+                pb_w = fm.horizontalAdvance(self.playback_text) + 8
+                p.setPen(QColor("#ffb000"))
+                p.drawText(
+                    QRectF(rect.width() - d - 16 - pb_w, 0, pb_w, bar_h),
+                    Qt.AlignmentFlag.AlignVCenter,
+                    self.playback_text,
+                )
+                dot = "#ffb000"
             p.setBrush(QColor(dot or ("#3fb950" if live else "#f85149")))
             p.setPen(Qt.PenStyle.NoPen)
             p.drawEllipse(QRectF(rect.width() - d - 8, (bar_h - d) / 2, d, d))
-        name_w = self._name_width()
+        name_w = (
+            min(self._name_width(), max(0.0, rect.width() - pb_w - d - 24)) if pb_w else self._name_width()
+        )
         name = self.shown_name()
+        if pb_w:
+            name = fm.elidedText(self.camera_name, Qt.TextElideMode.ElideMiddle, int(name_w))
         p.setPen(QColor("#e6edf3") if self.camera_id else QColor("#6e7681"))
         p.drawText(
             QRectF(8, 0, name_w, bar_h), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name

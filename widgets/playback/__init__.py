@@ -1,0 +1,1 @@
+"""Playback widgets: the timeline with its scrubber and the transport controls."""
