@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 PUBLISH_QUEUE = 200_000  # states waiting to go out (the city's whole state, several times over)
 
 
+SEND_BATCH = 5000  # states per round of acknowledgements at most (a queued batch is never split)
 FETCH = 2000  # states per pull: one request to the server, applied in one append
 
 
@@ -217,6 +218,10 @@ class LeaderPublisher:
     async def _send(self) -> None:
         while True:
             batch = await self._queue.get()
+            # What queued meanwhile goes in the same round of acknowledgements (an adapter that
+            # publishes one state at a time must not cost a round trip per state).
+            while len(batch) < SEND_BATCH and not self._queue.empty():
+                batch += self._queue.get_nowait()
             self._queued -= len(batch)
             out = []
             for a in batch:
