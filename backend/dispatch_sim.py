@@ -33,11 +33,11 @@ from vigie.backend.adapters.composite import CompositeNetwork
 from vigie.backend.adapters.simulator.simulator import CitySimulator
 from vigie.backend.dispatch import SYSTEM_USER, DispatchDesk
 from vigie.backend.domain.alarms import AlarmEngine
-from vigie.backend.domain.assets import Asset, Status
+from vigie.backend.domain.assets import Asset, Kind, Status
 from vigie.backend.domain.changelog import HistoryExpired
 from vigie.backend.domain.incidents import Incident, IncidentError, IncidentStatus
 from vigie.backend.domain.revlog import AssetStore
-from vigie.backend.domain.units import TransitionRefused, Unit, UnitStatus
+from vigie.backend.domain.units import TransitionRefused, Unit, UnitStatus, unit_from_vehicle
 from vigie.backend.incident_flow import SIM_USER, CityIncidents
 from vigie.backend.routing import Route
 
@@ -51,6 +51,11 @@ RETURN_S = (60.0, 240.0)  # from RETURNING to AVAILABLE
 
 
 def find_simulator(network: DeviceNetwork) -> CitySimulator | None:
+    """The simulator that drives the crews, behind a wrapper if there is one (`inner`: on the
+    bus, the command relay of backend/bus/commands.py wraps the replica's network)."""
+    inner = getattr(network, "inner", None)
+    if inner is not None:
+        return find_simulator(inner)
     if isinstance(network, CitySimulator):
         return network
     if isinstance(network, CompositeNetwork):
@@ -270,18 +275,27 @@ class CrewSimulation:
             self._watched[incident.device_id] = (incident.id, self.assets.revision)
 
     async def _follow_devices(self) -> None:
+        """Devices that report OK resolve their incidents; vehicles not on the board yet join the
+        fleet (on the bus, the first leader's city reaches its store only after the desk started)."""
         seen = self.assets.revision
         while True:
             await self.assets.wait_for_change(seen, 5.0)
             now_rev = self.assets.revision
-            if not self._watched:
-                seen = now_rev
-                continue
             try:
                 changes = self.assets.changes_after(seen)
             except HistoryExpired:
-                changes = [a for a in map(self.assets.get, list(self._watched)) if a is not None]
+                changes = self.assets.assets()
             seen = now_rev
+            board = self.desk.board
+            fleet = [
+                u
+                for a in changes
+                if a.kind is Kind.VEHICLE and board.get(a.id) is None
+                for u in (unit_from_vehicle(a),)
+                if u is not None
+            ]
+            if fleet:
+                board.add_missing(fleet, time.time())
             for a in changes:
                 watched = self._watched.get(a.id)
                 if watched is not None and a.status is Status.OK and a.revision > watched[1]:

@@ -376,7 +376,8 @@ class Backend:
         await self.alarm_sources.start()
         await self.dispatcher.start()
         await self.dispatch_desk.start()
-        await self.crews.start()
+        if self.replica is None:  # on the bus, the crews and the city's incidents run on the leader
+            await self.crews.start()
         await self.mode_engine.start()
         await self.access.start()
         await self.recordings.start()
@@ -432,15 +433,23 @@ class Backend:
     async def _join_cluster(self, replica: Replica) -> None:
         """The city's state from the bus first; the device adapters run (and publish into the
         bus) only on the leader. A simulator is set up on every replica all the same, for what
-        each serves from it (map, video, telemetry), without its ticking."""
+        each serves from it (map, video, telemetry), without its ticking. The crews and the city's
+        own incidents (backend/dispatch_sim.py) run with the adapters: once, where the simulator
+        ticks."""
         publisher = replica.publisher
         begin = getattr(self.network, "begin", None)
         if begin is not None:
             begin(publisher, time.time())
-        await replica.start(
-            lead=lambda: self.network.start(publisher),  # type: ignore[arg-type]
-            follow=self.network.stop,
-        )
+
+        async def lead() -> None:
+            await self.network.start(publisher)  # type: ignore[arg-type]
+            await self.crews.start()
+
+        async def follow() -> None:
+            await self.crews.stop()
+            await self.network.stop()
+
+        await replica.start(lead=lead, follow=follow)
 
     def _build_modes(self, data_dir: str | None, modes: list[ModeDef] | None, heartbeat_s: float) -> None:
         """City modes and access control (docs/modes.md): modes.sqlite3 in `data_dir`, restored

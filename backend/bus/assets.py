@@ -19,6 +19,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from vigie.backend.bus.acked import AckedPublisher, Outgoing
 from vigie.backend.bus.codec import decode, encode, id_of, key_of
 from vigie.backend.bus.connection import ASSETS_STREAM, ASSETS_SUBJECT
 from vigie.backend.domain.assets import Asset
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 PUBLISH_QUEUE = 200_000  # states waiting to go out (the city's whole state, several times over)
 
 
+SEND_BATCH = 5000  # states per round of acknowledgements at most (a queued batch is never split)
 FETCH = 2000  # states per pull: one request to the server, applied in one append
 
 
@@ -163,21 +165,32 @@ class BusAssetStore(AssetStore):
 
 class LeaderPublisher:
     """What the device adapters publish into: states go to the bus while this replica leads
-    (and are dropped otherwise: the leader's are the city's). In order, from one task."""
+    (and are dropped otherwise: the leader's are the city's). In order, from one task.
 
-    def __init__(self, nc: Client, view: AssetStore) -> None:
-        """`view`: the replica's store, what adapters read back (`get`): the city as the bus has it."""
+    Each batch is acknowledged by JetStream before the next goes out (backend/bus/acked.py): a
+    state that was not (its NATS node died, the stream was electing a leader) is sent again, as
+    the last state of its device in the batch, so the bucket never keeps an older state than the
+    device's last. While the bus takes nothing, batches wait in the queue (PUBLISH_QUEUE)."""
+
+    def __init__(self, nc: Client, view: AssetStore, owner: str = "") -> None:
+        """`view`: the replica's store, what adapters read back (`get`): the city as the bus has
+        it; `owner` names this replica in the messages' ids (dedup of what is sent again)."""
         self.nc = nc
         self.view = view
+        self.owner = owner or nc.new_inbox().rsplit(".", 1)[-1]
         self.leading = False
         self.may_publish: Callable[[], bool] = lambda: self.leading  # the lease's fence
-        self.sent = 0
+        self.sent = 0  # states acknowledged by JetStream
         self.fenced = 0  # states not sent: the lease could no longer be proven held
+        self.resent = 0  # states sent again, not acknowledged the first time
+        self._numbered = 0
+        self._acked = AckedPublisher(nc)
         self._queue: asyncio.Queue[list[Asset]] = asyncio.Queue()
         self._queued = 0
         self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        await self._acked.start()
         self._task = asyncio.get_running_loop().create_task(self._send(), name="bus-publisher")
 
     async def stop(self) -> None:
@@ -186,6 +199,7 @@ class LeaderPublisher:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._acked.stop()
 
     def get(self, asset_id: str) -> Asset | None:
         return self.view.get(asset_id)
@@ -204,13 +218,43 @@ class LeaderPublisher:
     async def _send(self) -> None:
         while True:
             batch = await self._queue.get()
+            # What queued meanwhile goes in the same round of acknowledgements (an adapter that
+            # publishes one state at a time must not cost a round trip per state).
+            while len(batch) < SEND_BATCH and not self._queue.empty():
+                batch += self._queue.get_nowait()
             self._queued -= len(batch)
-            if not self.may_publish():
-                self.fenced += len(batch)
-                continue
+            out = []
             for a in batch:
-                await self.nc.publish(f"{ASSETS_SUBJECT}.{key_of(a.id)}", encode(a))
-            self.sent += len(batch)
+                self._numbered += 1
+                out.append(
+                    Outgoing(f"{ASSETS_SUBJECT}.{key_of(a.id)}", encode(a), f"{self.owner}:{self._numbered}")
+                )
+            await self._send_acked(out)
+
+    async def _send_acked(self, out: list[Outgoing]) -> None:
+        """Until every device's last state of the batch is acknowledged, while this replica may
+        publish (a replica that lost the lease sends nothing more)."""
+        wait = 0.1
+        while out:
+            if not self.may_publish():
+                self.fenced += len(out)
+                return
+            missed = await self._acked.send(out)
+            self.sent += len(out) - len(missed)
+            if not missed:
+                return
+            unacked = set(missed)
+            last = {m.subject: i for i, m in enumerate(out)}  # each device's last state in the batch
+            again = [out[i] for i in sorted(last.values()) if i in unacked]
+            log.warning(
+                "bus publisher: %d states not acknowledged, %d sent again (the last of each device)",
+                len(missed),
+                len(again),
+            )
+            self.resent += len(again)
+            out = again
+            await asyncio.sleep(wait)  # the bus is in trouble: give it time, doubling to 2 s
+            wait = min(2.0, wait * 2)
 
 
 __all__ = ["BusAssetStore", "LeaderPublisher", "id_of"]

@@ -69,6 +69,11 @@ class ClusterNetwork:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._network, name)
 
+    @property
+    def inner(self) -> DeviceNetwork:
+        """The wrapped network (the crews find the simulator in it: backend/dispatch_sim.py)."""
+        return self._network
+
     async def start(self, store: Any) -> None:
         """Answer at once (no replica answering reads as no leader), acting once the network
         has started (an MQTT adapter takes its retained states in first)."""

@@ -29,8 +29,8 @@ class Replica:
         self.options = options
         self.epoch = bus.epoch
         self.store = BusAssetStore(history=history)
-        self.publisher = LeaderPublisher(bus.nc, self.store)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.publisher = LeaderPublisher(bus.nc, self.store, self.owner)
         self.lease: LeaseThread | None = None
         self._changes: asyncio.Queue[bool] = asyncio.Queue()
         self._applier: asyncio.Task[None] | None = None
@@ -58,7 +58,7 @@ class Replica:
         except TimeoutError as exc:  # an OSError too: say which, for the exit message
             raise OSError(f"the bus did not give this replica the city's state in time: {exc!r}") from exc
         self.publisher.may_publish = self._may_publish
-        self.publisher.start()
+        await self.publisher.start()
         loop = asyncio.get_running_loop()
         self._applier = loop.create_task(self._apply_changes(), name="leadership")
         self.lease = LeaseThread(

@@ -1,0 +1,89 @@
+"""Publishing into JetStream with acknowledgements, pipelined: a batch goes out as plain
+publishes, each with its own reply subject, and JetStream's PubAck for each comes back there.
+`send` returns the messages that were not acknowledged in time (a NATS node died with them, the
+stream had no leader, no stream took the subject), so the caller can send them again.
+
+Each message carries a `Nats-Msg-Id` that stays the same when it is sent again: one that was
+stored but whose acknowledgement was lost is then dropped by JetStream as a duplicate (within the
+stream's duplicate window) and acknowledged, never stored twice. One request per message would
+cost a round trip each; this costs one wait per batch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import nats.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+log = logging.getLogger(__name__)
+
+ACK_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    subject: str
+    data: bytes
+    msg_id: str  # the same on every send of this message
+
+
+class AckedPublisher:
+    """`await start()`, then `await send(batch)` from one task at a time."""
+
+    def __init__(self, nc: Client, timeout_s: float = ACK_TIMEOUT_S) -> None:
+        self.nc = nc
+        self.timeout_s = timeout_s
+        self._prefix = nc.new_inbox()
+        self._sub: Subscription | None = None
+        self._round = 0
+        self._waiting: set[int] = set()
+        self._all_in = asyncio.Event()
+        self.refused = 0  # answers that were not a PubAck (no stream, an error): sent again
+
+    async def start(self) -> None:
+        self._sub = await self.nc.subscribe(f"{self._prefix}.*.*", cb=self._on_ack)
+
+    async def stop(self) -> None:
+        sub, self._sub = self._sub, None
+        if sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+
+    async def send(self, batch: Sequence[Outgoing]) -> list[int]:
+        """Publish the batch in order; the indexes of the messages not acknowledged in time."""
+        self._round += 1
+        self._waiting = set(range(len(batch)))
+        self._all_in.clear()
+        for i, m in enumerate(batch):
+            await self.nc.publish(
+                m.subject,
+                m.data,
+                reply=f"{self._prefix}.{self._round}.{i}",
+                headers={"Nats-Msg-Id": m.msg_id},
+            )
+        if self._waiting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_in.wait(), self.timeout_s)
+        return sorted(self._waiting)
+
+    async def _on_ack(self, msg: Msg) -> None:
+        _, round_s, index_s = msg.subject.rsplit(".", 2)
+        if int(round_s) != self._round:
+            return  # late, for a round given up already (its messages were sent again)
+        try:
+            ack = json.loads(msg.data) if msg.data else {}
+        except json.JSONDecodeError:
+            ack = {}
+        if not isinstance(ack, dict) or "seq" not in ack:  # an error, or no responders (503)
+            self.refused += 1
+            return
+        self._waiting.discard(int(index_s))
+        if not self._waiting:
+            self._all_in.set()
