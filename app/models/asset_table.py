@@ -209,6 +209,8 @@ class AssetTableModel(OrderedRowsModel):
             if n > step:  # a small snapshot is shown at once
                 yield
         keyed.sort(reverse=desc)  # sorted runs: the sort merges them
+        if n > step:
+            yield
         self.beginResetModel()
         self._keys = [k for k, _ in keyed]
         self._set_rows([aid for _, aid in keyed])
