@@ -292,8 +292,8 @@ GOAL_RATIO = 1.3  # issue 17: the console's CPU per painted frame vs the bare pi
 # 2.32 and 2.61 were measured with the benches before issue 11 fixed them (whole-process CPU
 # against one cached frame); issue 11's bench already gave 0.81.
 BEFORE = {
-    "4x4": "see docs/performance.md [issue: 45% vs 20%, ratio 2.32]",
-    "5x5": "console 1.48 ms/frame vs bare 1.82, ratio 0.81 [issue: 32% vs 12%, ratio 2.61]",
+    "4x4": "console 1.71 ms/frame vs bare 1.69, ratio 1.01 [issue: 45% vs 20%, ratio 2.32]",
+    "5x5": "ratio 0.81 and 1.10 in two runs (1.48 vs 1.82, 1.40 vs 1.27 ms/frame) [issue: 2.61]",
 }
 
 
