@@ -10,7 +10,7 @@ process. Each snapshot (the first, and every reconnect's) therefore unfreezes, c
 freezes again, so the frozen set is what is alive at the last snapshot, not the sum of every
 snapshot's (the soak saw 90k -> 714k frozen objects after one backend restart when later
 snapshots only froze on top). The full collection costs a few hundred ms at 50,000 assets, so it
-runs at most every FULL_EVERY_S; between, a snapshot collects only what is not frozen yet.
+runs at most every FULL_EVERY_S; between, a snapshot collects the young generations only.
 
 Collections run on the GUI thread only. Python's collector runs in whichever thread happens to
 allocate past a threshold: the client's asyncio thread, a decoder thread, a probe. Cyclic garbage
@@ -85,8 +85,8 @@ _last_full: float | None = None  # monotonic time of the last one (None: no snap
 
 
 def _freeze() -> None:
-    """Collect, then freeze what is alive. Only the objects not frozen yet are scanned, except
-    every FULL_EVERY_S when everything is (garbage that became cyclic while frozen goes then):
+    """Collect the young generations, then freeze what is alive; every FULL_EVERY_S, unfreeze
+    and collect everything instead (garbage frozen since, or cyclic while frozen, goes then):
     the full collection took 160 ms of the GUI at 50,000 assets, once per resync, and the first
     snapshot's whole-heap collection held the console's start (docs/performance.md)."""
     global _last_full
@@ -99,5 +99,5 @@ def _freeze() -> None:
         gc.collect()
         _last_full = now
     else:
-        gc.collect()  # everything since the last freeze, not the frozen set
+        gc.collect(1)  # the young generations; the collector's own gen-2 runs cover the rest
     gc.freeze()

@@ -211,9 +211,15 @@ class AssetTableModel(OrderedRowsModel):
         keyed.sort(reverse=desc)  # sorted runs: the sort merges them
         if n > step:
             yield
-        self.beginResetModel()
-        self._keys = [k for k, _ in keyed]
-        self._set_rows([aid for _, aid in keyed])
+        keys, rows = list(map(_first, keyed)), list(map(_second, keyed))
+        del keyed
+        if n > step:
+            yield
+        pos = dict(zip(rows, range(len(rows)), strict=True))
+        if n > step:
+            yield
+        self.beginResetModel()  # the last turn only swaps the prepared lists in
+        self._keys, self._rows, self._pos = keys, rows, pos
         self.endResetModel()
         self.sig_reset.emit()
 
