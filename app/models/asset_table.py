@@ -177,7 +177,7 @@ class AssetTableModel(OrderedRowsModel):
         self._timer.stop()
         self.reset_passes = 0
         self._reset_job = self._reset_slices()
-        self.store.hold(self)  # no change ticks until the new order is shown
+        self.store.hold(self, self._finish_reset)  # no change ticks until the new order shows
         self._reset_step()
 
     def _reset_step(self) -> None:

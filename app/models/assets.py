@@ -15,7 +15,7 @@ wait and are applied on top of the new snapshot.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any
 
@@ -50,7 +50,8 @@ class AssetStore(QObject):
         self._loading: tuple[list[AssetRecord], int] | None = None
         self._next_by_id: dict[str, AssetRecord] = {}
         self._next_counts: dict[tuple[str, str], dict[str, int]] = {}
-        self._holders: set[object] = set()  # subscribers still ordering the last snapshot
+        # Subscribers still taking in the last snapshot, each with how to finish it at once.
+        self._holders: dict[object, Callable[[], None]] = {}
         self._load_timer = QTimer(self, singleShot=True, interval=0)
         self._load_timer.timeout.connect(self._load_slice)
         self._interval = apply_interval_ms
@@ -74,13 +75,13 @@ class AssetStore(QObject):
         else:
             self._load_timer.start()
 
-    def hold(self, holder: object) -> None:
+    def hold(self, holder: object, finish: Callable[[], None]) -> None:
         """`holder` is still taking in the last snapshot in slices: changes wait until it releases,
-        so it never has to re-place rows that changed under it."""
-        self._holders.add(holder)
+        so it never has to re-place rows that changed under it. flush() calls `finish`."""
+        self._holders[holder] = finish
 
     def release(self, holder: object) -> None:
-        self._holders.discard(holder)
+        self._holders.pop(holder, None)
         if not self._holders and self._pending and not self._timer.isActive():
             self._timer.start(0)
 
@@ -130,6 +131,9 @@ class AssetStore(QObject):
         while self._loading is not None:
             self._load_timer.stop()
             self._load_slice()
+        for finish in list(self._holders.values()):
+            finish()  # each releases its hold
+        self._holders.clear()
         self._timer.stop()
         while self._pending:
             self._apply()

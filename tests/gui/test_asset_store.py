@@ -106,3 +106,17 @@ def test_the_table_orders_a_big_snapshot_in_slices_with_the_right_order(qtbot):
     latest = {r.id: r for r in snapshot} | {"a0002": rec("a0002", "fault", revision=4, name="zzz")}
     expected = sorted(latest, key=lambda a: (severity[latest[a].status], latest[a].name, a))
     assert [table.id_at(r) for r in range(table.rowCount())] == expected
+
+
+def test_flush_during_a_sliced_snapshot_finishes_it_and_applies_the_changes(qtbot):
+    store = AssetStore(apply_interval_ms=20)
+    store.reset_chunk = 100
+    table = AssetTableModel(store=store)
+    table.reset_chunk = 100
+    with qtbot.waitSignal(store.sig_reset, timeout=5000):  # control back right after the swap
+        store.reset([rec(f"b{i:04d}") for i in range(500)], revision=1)
+    assert table.loading(), "the table is still ordering the snapshot in slices"
+    store.queue_changes([rec("b0499", "fault", revision=2)], revision=2, count=1)
+    table.flush()
+    assert not table.loading() and store.pending() == 0
+    assert table.rowCount() == 500 and table.id_at(0) == "b0499", "the fault sorts first"
