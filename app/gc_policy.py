@@ -9,8 +9,8 @@ Frozen objects are never collected: cyclic garbage frozen with them stays for th
 process. Each snapshot (the first, and every reconnect's) therefore unfreezes, collects, then
 freezes again, so the frozen set is what is alive at the last snapshot, not the sum of every
 snapshot's (the soak saw 90k -> 714k frozen objects after one backend restart when later
-snapshots only froze on top). The full collection costs a few hundred ms at 50,000 assets, so it
-runs at most every FULL_EVERY_S; between, a snapshot collects the young generations only.
+snapshots only froze on top). The full collection costs a few hundred ms at 50,000 assets, once per
+(re)connection.
 
 Collections run on the GUI thread only. Python's collector runs in whichever thread happens to
 allocate past a threshold: the client's asyncio thread, a decoder thread, a probe. Cyclic garbage
@@ -25,7 +25,6 @@ same reason).
 from __future__ import annotations
 
 import gc
-import time
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, SignalInstance
 
@@ -80,24 +79,7 @@ def install(snapshot_loaded: SignalInstance) -> GuiThreadCollector:
     return collector
 
 
-FULL_EVERY_S = 600.0  # the full unfreeze-and-collect, at most this often
-_last_full: float | None = None  # monotonic time of the last one (None: no snapshot yet)
-
-
 def _freeze() -> None:
-    """Collect the young generations, then freeze what is alive; every FULL_EVERY_S, unfreeze
-    and collect everything instead (garbage frozen since, or cyclic while frozen, goes then):
-    the full collection took 160 ms of the GUI at 50,000 assets, once per resync, and the first
-    snapshot's whole-heap collection held the console's start (docs/performance.md)."""
-    global _last_full
-    now = time.monotonic()
-    if _last_full is None:
-        gc.collect(1)  # the first snapshot: the young generations; start-up's old objects are frozen
-        _last_full = now
-    elif now - _last_full >= FULL_EVERY_S:
-        gc.unfreeze()  # back into the oldest generation: garbage frozen last time can go now
-        gc.collect()
-        _last_full = now
-    else:
-        gc.collect(1)  # the young generations; the collector's own gen-2 runs cover the rest
+    gc.unfreeze()  # back into the oldest generation: garbage frozen last time can go now
+    gc.collect()
     gc.freeze()

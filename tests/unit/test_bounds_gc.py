@@ -88,25 +88,3 @@ def test_qt_objects_in_cyclic_garbage_are_freed_on_the_gui_thread_not_by_another
         collector.stop()
         gc.set_threshold(*threshold)
         gc.collect()
-
-
-def test_snapshots_walk_the_whole_heap_at_most_once_per_period(monkeypatch):
-    """A resync's snapshot collects the young generations only; the full collection (160 ms of the
-    GUI at 50,000 assets: docs/performance.md) waits for FULL_EVERY_S."""
-    threshold = gc.get_threshold()
-    monkeypatch.setattr(gc_policy, "_last_full", None)
-    snapshots = _Snapshots()
-    collector = gc_policy.install(snapshots.loaded)
-    try:
-        snapshots.loaded.emit()  # the first snapshot
-        full0 = gc.get_stats()[2]["collections"]
-        for _ in range(3):
-            snapshots.loaded.emit()
-        assert gc.get_stats()[2]["collections"] == full0, "no full collection within the period"
-        monkeypatch.setattr(gc_policy, "FULL_EVERY_S", 0.0)
-        snapshots.loaded.emit()
-        assert gc.get_stats()[2]["collections"] == full0 + 1, "the period over: one full collection"
-    finally:
-        collector.stop()
-        gc.unfreeze()
-        gc.set_threshold(*threshold)
