@@ -5,7 +5,12 @@ freezes, and the CPU of the console and of the backend (separate processes, read
 "console/s" counts server changes whose effect is in the model (applied, not just queued): a
 batch from the session counts once every asset it carries holds that revision or a later one in
 the model. "rows/s" counts the rows the model actually updated (changes to one asset between two
-passes make one row update). Exits non-zero when a measurement is missing.
+passes make one row update). 'load gap' is the GUI's longest gap while the first snapshot
+arrives and is ordered (issue 17: snapshots and resyncs must not freeze either).
+
+Each case prints, under it, the figures measured before issue 17's changes (BEFORE), and checks
+the issue's goal: no GUI gap of GOAL_MAX_GAP_MS or more. Exits non-zero when a measurement is
+missing or a goal is missed, naming them (docs/performance.md says which goals this machine misses).
 `make bench` or `python bench/run.py [--seconds N] [--rates ...]`.
 """
 
@@ -45,6 +50,18 @@ from vigie.app.backend_process import BackendProcess  # noqa: E402
 from vigie.app.models.asset_table import AssetTableModel  # noqa: E402
 from vigie.app.models.asset_tree import AssetTreeModel  # noqa: E402
 from vigie.v1 import assets_pb2, assets_pb2_grpc  # noqa: E402
+
+GOAL_MAX_GAP_MS = 50.0  # issue 17: worst GUI stall under asset changes
+
+# Before issue 17's changes (main at b6d4847, same machine, loaded by other sessions; the issue's
+# own table in brackets): (lights, rate) -> text.
+BEFORE = {
+    (5000, 1000): "issue: max stall 106 ms",
+    (5000, 10000): "p99 51.9, max gap 165 ms, 15.2% frozen, pass max 32.7 ms [issue: 93 ms]",
+    (5000, 50000): "issue 11's run: 36.5% frozen",
+    (5000, 100000): "p99 134.6, max gap 430 ms, 43.9% frozen, 3 resyncs, pass max 340 ms [issue: 177 ms]",
+    (50000, 100000): "the model never caught up in 8 s: no change reached it [issue: p99 606 / max 776 ms]",
+}
 
 
 def server_revision(stub: assets_pb2_grpc.AssetServiceStub) -> int:
@@ -109,9 +126,12 @@ def run_case(app: QApplication, lights: int, rate: float, seconds: float) -> dic
     session.sig_changes.connect(counter.on_changes)
     model.sig_assets_changed.connect(counter.on_pass)
     model.sig_reset.connect(counter.on_snapshot)
+    load_probe = StallProbe()
+    load_probe.start()
     session.start()
     try:
-        wait_for(90, lambda: model.total() > 0, "the first snapshot in the table")
+        wait_for(90, lambda: model.total() > 0 and not model.loading(), "the first snapshot in the table")
+        load_probe.stop()
         spin(2.0)  # settle: first batches, caches
         channel = open_channel(backend.address)  # logged in before the window (a login costs ~0.2 s)
         stub = assets_pb2_grpc.AssetServiceStub(channel)
@@ -149,6 +169,7 @@ def run_case(app: QApplication, lights: int, rate: float, seconds: float) -> dic
             "behind0": behind0,
             "behind1": r1 - a1,
             "stalls": probe.summary(),
+            "load_gap": load_probe.summary()["max"],
             "cpu": used,
             "assets": model.total(),
             "pass_max": max(model.pass_ms, default=0.0),
@@ -181,8 +202,9 @@ def main() -> int:
         print(
             f"{'lights':>7} {'asked/s':>8} {'server/s':>9} {'console/s':>9} {'ratio':>5} {'rows/s':>7} "
             f"{'behind':>13} {'resyncs':>7} {STALL_HEADER} {'pass avg':>8} {'pass max':>8} {'resort/s':>8} "
-            f"{'console%':>8} {'gui%':>5} {'backend%':>8}"
+            f"{'console%':>8} {'gui%':>5} {'backend%':>8} {'load gap':>8}"
         )
+        missed: list[str] = []
         for lights in args.lights:
             for rate in args.rates:
                 r = run_case(app, lights, rate, args.seconds)
@@ -192,9 +214,14 @@ def main() -> int:
                     f"{lights:>7} {rate:>8.0f} {r['server_rate']:>9.0f} {r['client_rate']:>9.0f} {ratio:>5.2f} "
                     f"{r['rows_rate']:>7.0f} {r['behind0']:>6.0f}>{r['behind1']:<6.0f} {r['resyncs']:>7} {stall_cells(r['stalls'])} "
                     f"{r['pass_mean']:>8.1f} {r['pass_max']:>8.1f} {r['relayouts']:>8.1f} "
-                    f"{c['console']:>8.0f} {c['gui']:>5.0f} {c['backend']:>8.0f}",
+                    f"{c['console']:>8.0f} {c['gui']:>5.0f} {c['backend']:>8.0f} {r['load_gap']:>8.0f}",
                     flush=True,
                 )
+                print(f"{'':>7} before: {BEFORE.get((lights, int(rate)), 'not measured')}", flush=True)
+                worst = max(r["stalls"]["max"], r["load_gap"])
+                if worst >= GOAL_MAX_GAP_MS:
+                    missed.append(f"{lights} lights at {rate:.0f}/s: worst gap {worst:.0f} ms")
+        require(not missed, f"goal (GUI gap < {GOAL_MAX_GAP_MS:.0f} ms) missed: " + "; ".join(missed))
 
     return run_main(body)
 

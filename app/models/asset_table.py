@@ -5,17 +5,17 @@ a range-wide dataChanged, where a Python sort of the row order takes 0.2 s. So t
 the visible ids in view order itself. The records live in the asset store (app/models/assets.py),
 which coalesces the client's changes once per tick; the table places the changed rows on the
 event loop's next turn, after the store's other subscribers (map, tree, detail) had theirs, and a
-pass that gets expensive stretches the store's tick.
+pass that gets expensive stretches the store's tick. A new snapshot is ordered in slices, one per
+event-loop turn (sorted runs, merged at the end), while the previous rows stay on screen.
 """
 
 from __future__ import annotations
 
-import heapq
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from PySide6.QtCore import (
@@ -73,6 +73,9 @@ _SORT_FIELDS = {
     "last_seen": attrgetter("last_seen", "id"),
     "id": attrgetter("id"),
 }
+
+
+_first, _second = itemgetter(0), itemgetter(1)
 
 
 def _sort_key(column: str) -> Callable[[AssetRecord], Any]:
@@ -136,6 +139,11 @@ class AssetTableModel(OrderedRowsModel):
         self.relayouts = 0
         self.max_moves = 50  # rows re-placed one by one; more than that: one full re-sort
         self._keys: list[Any] = []  # sort key of each visible row, parallel to _rows
+        self.reset_chunk = 5000  # snapshot records ordered per event-loop turn
+        self.reset_passes = 0  # slices the last snapshot took (tests, benchmarks)
+        self._reset_job: Iterator[None] | None = None
+        self._reset_timer = QTimer(self, singleShot=True, interval=0)
+        self._reset_timer.timeout.connect(self._reset_step)
         self._timer = QTimer(self, singleShot=True, interval=0)  # the store's next tick, next turn
         self._timer.timeout.connect(self._apply_pending)
         self.store.sig_reset.connect(self._on_reset)
@@ -179,13 +187,62 @@ class AssetTableModel(OrderedRowsModel):
     def flush(self) -> None:
         """Apply queued changes now (tests and benchmarks)."""
         self.store.flush()
+        self._finish_reset()
         self._timer.stop()
         self._apply_pending()
 
+    def loading(self) -> bool:
+        """A snapshot is being ordered (the rows shown are still the previous ones)."""
+        return self._reset_job is not None
+
     def _on_reset(self) -> None:
-        self.beginResetModel()
-        self._incoming.clear()
-        self._set_rows(self._ordered_rows())
+        self._incoming.clear()  # the snapshot holds them
+        self._timer.stop()
+        self.reset_passes = 0
+        self._reset_job = self._reset_slices()
+        self.store.hold(self, self._finish_reset)  # no change ticks until the new order shows
+        self._reset_step()
+
+    def _reset_step(self) -> None:
+        """One slice of the snapshot's ordering; the next one after the event loop had a turn."""
+        if self._reset_job is None:
+            return
+        self.reset_passes += 1
+        if next(self._reset_job, "done") == "done":
+            self._reset_job = None
+            self.store.release(self)
+        else:
+            self._reset_timer.start()
+
+    def _finish_reset(self) -> None:
+        """Order what is left of a snapshot now (a sort or filter asked meanwhile, tests)."""
+        self._reset_timer.stop()
+        while self._reset_job is not None:
+            self._reset_step()
+
+    def _reset_slices(self) -> Iterator[None]:
+        """Key and sort the snapshot slice by slice, merge the sorted runs, then show it. Changes
+        wait in the store meanwhile (hold); a sort or filter asked meanwhile finishes it first."""
+        key, accept, desc = _sort_key(self._sort_col), self._accept, self._sort_desc
+        recs = list(self._records.values())
+        keyed: list[tuple[Any, str]] = []
+        n, step = len(recs), self.reset_chunk
+        for i in range(0, n, step):
+            keyed.extend(sorted(((key(r), r.id) for r in recs[i : i + step] if accept(r)), reverse=desc))
+            if n > step:  # a small snapshot is shown at once
+                yield
+        keyed.sort(reverse=desc)  # sorted runs: the sort merges them
+        if n > step:
+            yield
+        keys, rows = list(map(_first, keyed)), list(map(_second, keyed))
+        del keyed
+        if n > step:
+            yield
+        pos = dict(zip(rows, range(len(rows)), strict=True))
+        if n > step:
+            yield
+        self.beginResetModel()  # the last turn only swaps the prepared lists in
+        self._keys, self._rows, self._pos = keys, rows, pos
         self.endResetModel()
         self.sig_reset.emit()
 
@@ -194,13 +251,13 @@ class AssetTableModel(OrderedRowsModel):
         for old, new in changes:
             if new.id not in incoming:  # several ticks before a pass: the oldest state counts
                 incoming[new.id] = old
-        if not self._timer.isActive():
+        if not self._timer.isActive() and self._reset_job is None:
             self._timer.start()
 
     def _apply_pending(self) -> None:
         """Place the rows the store changed: a few moves, or one merge, or a full relayout."""
-        if not self._incoming or self._held:
-            return  # held: the changes wait (values shown are already the latest)
+        if not self._incoming or self._held or self._reset_job is not None:
+            return  # held (the values shown are already the latest), or a reset still ordering rows
         started = time.perf_counter()
         chunk, self._incoming = self._incoming, {}
         records, pos = self._records, self._pos
@@ -323,6 +380,7 @@ class AssetTableModel(OrderedRowsModel):
 
     def _relayout(self) -> None:
         """Recompute the visible rows (after a filter, a sort or changes that move many rows)."""
+        self._finish_reset()
         self._apply_order(self._ordered_rows())
 
     def _merge_moved(self, moved: list[str]) -> None:
@@ -330,13 +388,28 @@ class AssetTableModel(OrderedRowsModel):
         rows that kept their order (linear, where a full re-sort costs n log n: 28 ms -> a few ms
         at 6,000 rows under 1,000 status changes a second)."""
         key = _sort_key(self._sort_col)
-        moved_set = set(moved)
         desc = self._sort_desc
-        kept = [(k, aid) for k, aid in zip(self._keys, self._rows, strict=True) if aid not in moved_set]
-        fresh = sorted(((key(self._records[aid]), aid) for aid in moved), reverse=desc)
-        merged = list(heapq.merge(kept, fresh, reverse=desc))
-        self._keys = [k for k, _ in merged]
-        self._apply_order([aid for _, aid in merged])
+        pos, rows, keys, records = self._pos, self._rows, self._keys, self._records
+        # Cut the moved rows out by slicing between their places (C copies, not a Python loop
+        # over every row: at 50,000 rows the loop cost ~30 ms).
+        cuts = sorted(pos[aid] for aid in moved if aid in pos)
+        kept_keys: list[Any] = []
+        kept_rows: list[str] = []
+        start = 0
+        for i in cuts:
+            kept_keys += keys[start:i]
+            kept_rows += rows[start:i]
+            start = i + 1
+        kept_keys += keys[start:]
+        kept_rows += rows[start:]
+        merged = list(zip(kept_keys, kept_rows, strict=True))
+        merged += sorted(((key(records[aid]), aid) for aid in moved), reverse=desc)
+        merged.sort(reverse=desc)  # two sorted runs: the C sort merges them (heapq.merge: 5x slower)
+        self._keys = list(map(_first, merged))
+        if len(cuts) == len(moved):  # no row arrives: one layout change, no set arithmetic
+            self._layout_to(list(map(_second, merged)))
+        else:
+            self._apply_order(list(map(_second, merged)))
         last = self.rowCount() - 1
         if last >= 0:
             self.dataChanged.emit(self.index(0, 0), self.index(last, len(COLUMNS) - 1))
@@ -427,7 +500,9 @@ class AssetTableModel(OrderedRowsModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        rec = self._records[self._rows[index.row()]]
+        rec = self._records.get(self._rows[index.row()])
+        if rec is None:  # a row of the previous snapshot, while the new one is being ordered
+            return None
         col = COLUMNS[index.column()][0]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == "status":
