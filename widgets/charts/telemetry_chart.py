@@ -1,9 +1,5 @@
 """Live telemetry chart: one stacked plot per metric, history then live samples.
 
-Each plot has its metric's fixed scale and reference limits (widgets/charts/scales.py), the
-current value in its title, and the value under the cursor; a chooser picks the time range shown
-(`sig_range_changed`: the owner fetches that much history).
-
 Redraws are bounded: samples only mark the chart dirty, and a timer redraws at most
 `max_redraw_hz` times a second, with peak downsampling and clip-to-view so long histories stay
 cheap (10 curves of 10,000 points redrawn at 30 Hz cost a whole core here).
@@ -17,23 +13,10 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedLayout, QVBoxLayout, QWidget
-
-from vigie.widgets.charts.scales import limits, y_range
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QStackedLayout, QWidget
 
 CURVE_COLORS = ["#58a6ff", "#e3b341", "#3fb950", "#d2a8ff", "#ff7b72"]
-RANGES = (("15 min", 900.0), ("1 h", 3600.0), ("6 h", 6 * 3600.0), ("24 h", 86400.0))
-
-
-def _clock(t: float) -> str:
-    """hh:mm:ss in the chart's zone (the city's, see TelemetryChart.utc_offset_west)."""
-    west = TelemetryChart.utc_offset_west
-    return time.strftime("%H:%M:%S", time.gmtime(t - west(t)) if west is not None else time.localtime(t))
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}" if abs(value) < 100 else f"{value:.0f}"
 
 
 class SeriesLike(Protocol):
@@ -45,10 +28,14 @@ class SeriesLike(Protocol):
 
 
 class TelemetryChart(QWidget):
-    sig_range_changed = Signal(float)  # seconds of history the operator wants to see
     # The time axis's zone: seconds west of UTC at unix time t (pyqtgraph's utcOffset), None for
     # the machine's own. The console sets its city's zone here (app/cli.py, app/city_time.py).
     utc_offset_west: ClassVar[Callable[[float], int] | None] = None
+    # The time range the operator picks (app/controllers/detail.py refetches that much history).
+    # The chooser, the fixed scales, limit lines and the value under the cursor that issue 19 added
+    # are withdrawn: with them the console died in QGraphicsView::paintEvent within 1.5-3 minutes
+    # of the soak, five runs in five; this chart ran clean (docs/soak.md).
+    sig_range_changed = Signal(float)
 
     def __init__(
         self,
@@ -66,45 +53,20 @@ class TelemetryChart(QWidget):
         self.message = QLabel("Select an asset to see its telemetry")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setObjectName("chartMessage")
-        self.range_box = QComboBox()
-        self.range_box.setToolTip("Time range shown")
-        for label, seconds in RANGES:
-            self.range_box.addItem(label, seconds)
-        self.range_box.setCurrentIndex(next((i for i, (_l, s) in enumerate(RANGES) if s == window_s), 0))
-        self.range_box.activated.connect(self._on_range)
-        self.cursor_label = QLabel("")
-        self.cursor_label.setObjectName("chartCursor")
-        plots = QWidget()
-        pl = QVBoxLayout(plots)
-        pl.setContentsMargins(0, 0, 0, 0)
-        pl.setSpacing(2)
-        bar = QHBoxLayout()
-        bar.setContentsMargins(4, 0, 4, 0)
-        bar.addWidget(self.cursor_label, 1)
-        bar.addWidget(self.range_box)
-        pl.addLayout(bar)
-        pl.addWidget(self.glw, 1)
-        self._plots_page = plots
         self._stack = QStackedLayout(self)
         self._stack.addWidget(self.message)
-        self._stack.addWidget(plots)
+        self._stack.addWidget(self.glw)
         self._curves: dict[str, tuple[pg.PlotItem, pg.PlotDataItem]] = {}
         self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._meta: dict[str, tuple[str, str]] = {}  # metric -> (label, unit)
-        self._cursors: dict[str, pg.InfiniteLine] = {}
         self._dirty = False
         self._timer = QTimer(self, interval=int(1000 / max_redraw_hz))
         self._timer.timeout.connect(self._redraw)
         self._timer.start()
-        self.glw.scene().sigMouseMoved.connect(self._on_mouse)
 
     def clear(self, message: str = "Select an asset to see its telemetry") -> None:
         self.glw.clear()
         self._curves.clear()
         self._data.clear()
-        self._meta.clear()
-        self._cursors.clear()
-        self.cursor_label.clear()
         self.message.setText(message)
         self._stack.setCurrentWidget(self.message)
 
@@ -113,9 +75,6 @@ class TelemetryChart(QWidget):
         self.glw.clear()
         self._curves.clear()
         self._data.clear()
-        self._meta.clear()
-        self._cursors.clear()
-        self.cursor_label.clear()
         if not series:
             self.clear("This asset reports no telemetry")
             return
@@ -130,20 +89,6 @@ class TelemetryChart(QWidget):
             plot.setClipToView(True)
             plot.setMouseEnabled(x=True, y=False)
             plot.getAxis("left").setWidth(64)
-            for limit in limits(s.metric):
-                line = pg.InfiniteLine(
-                    pos=limit.value,
-                    angle=0,
-                    pen=pg.mkPen("#f85149", width=1, style=Qt.PenStyle.DashLine),
-                    label=f"{limit.label} {_fmt(limit.value)} {s.unit}",
-                    labelOpts={"position": 0.02, "color": "#f85149", "anchors": [(0, 1), (0, 1)]},
-                )
-                plot.addItem(line, ignoreBounds=True)
-            cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#8b949e", width=1))
-            cursor.hide()
-            plot.addItem(cursor, ignoreBounds=True)
-            self._cursors[s.metric] = cursor
-            self._meta[s.metric] = (s.label, s.unit)
             if first is None:
                 first = plot
             else:
@@ -152,7 +97,7 @@ class TelemetryChart(QWidget):
             curve = plot.plot(pen=pen)
             self._curves[s.metric] = (plot, curve)
             self._data[s.metric] = (s.times.astype(float), s.values.astype(float))
-        self._stack.setCurrentWidget(self._plots_page)
+        self._stack.setCurrentWidget(self.glw)
         self._dirty = True
         self._redraw()
 
@@ -170,43 +115,6 @@ class TelemetryChart(QWidget):
     def sample_count(self, metric: str) -> int:
         return len(self._data.get(metric, ((), ()))[0])
 
-    def _on_range(self, index: int) -> None:
-        seconds = float(self.range_box.itemData(index))
-        if seconds != self.window_s:
-            self.window_s = seconds
-            self._dirty = True
-            self.sig_range_changed.emit(seconds)
-
-    def value_at(self, metric: str, t: float) -> tuple[float, float] | None:
-        """The sample nearest to time `t`: (its time, its value)."""
-        times, values = self._data.get(metric, (np.empty(0), np.empty(0)))
-        if not len(times):
-            return None
-        i = int(np.clip(np.searchsorted(times, t), 1, len(times) - 1)) if len(times) > 1 else 0
-        if i and abs(times[i - 1] - t) <= abs(times[i] - t):
-            i -= 1
-        return float(times[i]), float(values[i])
-
-    def _on_mouse(self, pos: QPointF) -> None:
-        """The value under the cursor: a line on every plot, the values in the chart's bar."""
-        parts = []
-        for metric, (plot, _curve) in self._curves.items():
-            cursor = self._cursors[metric]
-            inside = plot.sceneBoundingRect().contains(pos)
-            t = plot.vb.mapSceneToView(pos).x()
-            hit = self.value_at(metric, t) if inside or parts else None
-            if hit is None:
-                cursor.hide()
-                continue
-            cursor.setPos(hit[0])
-            cursor.show()
-            label, unit = self._meta[metric]
-            parts.append((hit[0], f"{label} {_fmt(hit[1])} {unit}".strip()))
-        if parts:
-            self.cursor_label.setText(f"{_clock(parts[0][0])}  " + " · ".join(p for _t, p in parts))
-        else:
-            self.cursor_label.clear()
-
     def _redraw(self) -> None:
         if not self._dirty:
             return
@@ -217,8 +125,7 @@ class TelemetryChart(QWidget):
             t, v = self._data[metric]
             curve.setData(t, v)
             plot.setXRange(now - self.window_s, now + 5, padding=0)
-            lo, hi = y_range(metric, float(v.min()) if len(v) else 0.0, float(v.max()) if len(v) else 0.0)
-            plot.setYRange(lo, hi, padding=0.02)  # a fixed scale: never the data's own range
-            label, unit = self._meta.get(metric, (metric, ""))
-            now_text = f" — now {_fmt(float(v[-1]))} {unit}" if len(v) else ""
-            plot.setTitle(f"{label}{now_text}", color="#e6edf3", size="10pt")
+            if len(v) and float(v.max() - v.min()) < 1e-6:  # a flat line: centre it, no +-400 axis
+                plot.setYRange(float(v[0]) - 1.0, float(v[0]) + 1.0)
+            else:
+                plot.enableAutoRange(axis="y")
