@@ -9,7 +9,6 @@ in a private temporary directory removed at stop (tests, demos).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 import tempfile
@@ -115,8 +114,12 @@ class Recordings:
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await t
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # it died earlier: say so, and stop the rest anyway
+                log.exception("recording task %s had failed", t.get_name())
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.recorder.stop)
         await self.history.stop()
@@ -150,9 +153,18 @@ class Recordings:
                 if a.asset_kind is Kind.CAMERA and a.asset_id not in cams:
                     cams.append(a.asset_id)
                 if cams:
-                    await loop.run_in_executor(
-                        self.pool, self.recorder.on_alarm, cams, a.raised_at or time.time(), f"alarm {a.id}"
-                    )
+                    try:
+                        await loop.run_in_executor(
+                            self.pool,
+                            self.recorder.on_alarm,
+                            cams,
+                            a.raised_at or time.time(),
+                            f"alarm {a.id}",
+                        )
+                    except (
+                        Exception
+                    ):  # a full disk, a locked index: this alarm unprotected, not the next ones
+                        log.exception("could not protect the recordings around alarm %s", a.id)
 
     async def _retention(self) -> None:
         loop = asyncio.get_running_loop()
