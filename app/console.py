@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -81,9 +82,7 @@ class Console(QObject):
         self.alarm_ctl = AlarmController(session, parent=self)
         self.alarm_ctl.sig_alarm_selected.connect(self._on_alarm_selected)
         self.alarm_ctl.sig_message.connect(self.sig_message)
-        self.assets.sig_reset.connect(
-            lambda: self.alarm_ctl.panel.set_districts(sorted({d for _, d in self.store.counts}))
-        )
+        self.assets.sig_reset.connect(self._districts_changed)
         ap = self.asset_panel
         ap.sig_filter_text.connect(lambda t: self._filter_assets(text=t))
         ap.sig_scope.connect(lambda k, d: self._filter_assets(kind=k, district=d))
@@ -171,6 +170,14 @@ class Console(QObject):
         keys.action("alarm.incident").triggered.connect(panel.create_incident)
         self.mosaic_keys = MosaicKeys(self, keys)  # tile actions: full screen, layouts, tiles, PTZ, wall
         keys.bind("alarm.acknowledge", panel, panel.acknowledge)
+
+    def _districts_changed(self) -> None:
+        """The alarm panel's district filter follows the city's districts. The table's sliced
+        reset (app/models/asset_table.py) can end after the panel is gone (a closed console, a
+        rebuilt workspace): then there is nothing to update."""
+        panel = self.alarm_ctl.panel
+        if shiboken6.isValid(panel):
+            panel.set_districts(sorted({d for _, d in self.store.counts}))
 
     def _filter_assets(self, **kw: Any) -> None:
         self.assets.set_filter(**kw)
