@@ -80,8 +80,12 @@ def test_mqtt_devices_through_the_bus_and_a_failover(tmp_path, capsys):
             time.sleep(0.2)  # states still arriving: asked again under the deadline
 
         light = a_street_light(b.address)
-        stage, detail = run_command(b.address, light, C.LIGHT_OFF)
-        assert stage == C.CONFIRMED, detail
+        # A command through B, which does not lead, is confirmed. The leader's MQTT link may still
+        # be settling right after start (docs/cluster.md): sent again, as a console's user would,
+        # under a deadline.
+        started = time.monotonic()
+        while (result := run_command(b.address, light, C.LIGHT_OFF))[0] != C.CONFIRMED:
+            assert time.monotonic() - started < 30, f"no command confirmed through B: {result[1]}"
 
         b_size = b_log.stat().st_size
         a.kill()
