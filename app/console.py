@@ -334,6 +334,8 @@ class Console(QObject):
         """On a fresh console, open the detail of the asset in the worst state (the table's first row)."""
         if self.alarm_ctl.selected is not None:
             return  # the operator is on an alarm: its asset is in the detail already
+        if not shiboken6.isValid(self.asset_panel.table):
+            return  # a sliced reset that ended after the panel was gone (see _districts_changed)
         if not self.asset_panel.selected_ids() and self.assets.rowCount():
             self._no_fly = True  # the operator did not ask: keep the map on the whole city
             try:
