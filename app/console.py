@@ -336,6 +336,8 @@ class Console(QObject):
             return  # the operator is on an alarm: its asset is in the detail already
         if not shiboken6.isValid(self.asset_panel.table):
             return  # a sliced reset that ended after the panel was gone (see _districts_changed)
+        if self.detail_ctl.asset_id:
+            return  # something is shown already (chosen while the table was still ordering rows)
         if not self.asset_panel.selected_ids() and self.assets.rowCount():
             self._no_fly = True  # the operator did not ask: keep the map on the whole city
             try:

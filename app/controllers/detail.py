@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import shiboken6
 from PySide6.QtCore import QObject
 
 from vigie.app import city_time
@@ -74,6 +75,8 @@ class DetailController(QObject):
         self.session.assets.watch_telemetry(self.asset_id or None, history_s=self.view.chart.window_s)
 
     def _refresh(self) -> None:
+        if not shiboken6.isValid(self.view):
+            return  # the table's sliced reset ended after this detail was closed
         rec = self.model.record(self.asset_id) if self.asset_id else None
         if rec is None:
             self.view.commandable = False

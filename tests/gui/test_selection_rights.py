@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QTableView
 from tests.gui.console_harness import ConsoleHarness
 
 # Kinds the backend offers no action for (backend/domain/actions.py ACTIONS), as the test knows them.
-NOT_COMMANDABLE = {"water_sensor", "delivery_bay", "tram_station", "vehicle"}
+NOT_COMMANDABLE = {"delivery_bay", "tram_station"}  # water sensors (Flood) and trams have commands now
 
 
 def click_row(qtbot, view: QTableView, row: int) -> None:
@@ -73,7 +73,7 @@ def test_command_follows_the_asset_shown_whatever_the_selection_path(qtbot, make
         )
         button = window.detail.command_button
         records = list(window.assets.records())
-        sensor = next(r.id for r in records if r.kind == "water_sensor")
+        sensor = next(r.id for r in records if r.kind == "delivery_bay")
         light = next(r.id for r in records if r.kind == "street_light")
 
         # An asset that cannot be commanded, then the alarm of a door: the door can be commanded.
