@@ -327,6 +327,9 @@ class Console(QObject):
         """Stop every video stream and decoder (before the session stops)."""
         for ctl in list(self._every_mosaic):
             ctl.stop()
+        self.store.stop()
+        self.assets.stop()  # a sliced reset must not reach the views after they are gone
+        self.command_ctl.close_dialogs()
 
     # ---- routes ----------------------------------------------------------------------------------
 

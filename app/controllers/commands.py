@@ -8,6 +8,7 @@ progress report the backend sends.
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
@@ -123,6 +124,14 @@ class CommandController(QObject):
     ) -> None:
         key = self.session.commands.execute(ids, action, params, reason, confirmed)
         self._open[key] = (dialog, model)
+
+    def close_dialogs(self) -> None:
+        """The console closes: its command dialogs go with it (the commands themselves go on)."""
+        for dialog in {id(d): d for d, _m in self._open.values()}.values():
+            dialog.close()
+        if self.last_dialog is not None and shiboken6.isValid(self.last_dialog):
+            self.last_dialog.close()
+        self.last_dialog = None
 
     def _forget(self, dialog: CommandDialog) -> None:
         """The dialog closed: the command goes on; its end is still reported in the status bar."""

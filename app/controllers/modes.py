@@ -63,6 +63,10 @@ class ModesController(QObject):
     def highlight(self, ids: list[str], color: str = "", fit: bool = False) -> None:
         """Ring the previewed devices on the console's map ([] clears), framed when asked."""
         map_ctl = getattr(self.console, "map_ctl", None)
+        if fit and ids:
+            # "Show on map": the map comes into view (often a tab behind this panel); a hidden
+            # page would not even run the framing's animation.
+            self.console.sig_show_panel.emit("map")
         if map_ctl is not None:
             map_ctl.view.highlight_assets(ids, color or HIGHLIGHT_COLOR, fit)
 

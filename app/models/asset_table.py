@@ -203,6 +203,14 @@ class AssetTableModel(OrderedRowsModel):
         self.store.hold(self, self._finish_reset)  # no change ticks until the new order shows
         self._reset_step()
 
+    def stop(self) -> None:
+        """The console closes: no slice, tick or age repaint runs after its views are gone."""
+        self._reset_job = None
+        for timer in (self._reset_timer, self._timer, self._age_timer):
+            timer.stop()
+        self.store.release(self)
+        self._incoming.clear()
+
     def _reset_step(self) -> None:
         """One slice of the snapshot's ordering; the next one after the event loop had a turn."""
         if self._reset_job is None:

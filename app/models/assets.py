@@ -57,12 +57,23 @@ class AssetStore(QObject):
         self._interval = apply_interval_ms
         self._timer = QTimer(self, singleShot=True, interval=apply_interval_ms)
         self._timer.timeout.connect(self._apply)
+        self._stopped = False
+
+    def stop(self) -> None:
+        """The console closes: what the session still delivers is dropped, nothing ticks any more."""
+        self._stopped = True
+        self._load_timer.stop()
+        self._timer.stop()
+        self._loading = None
+        self._pending.clear()
 
     # ---- feeding ---------------------------------------------------------------------------
 
     def reset(self, records: Iterable[AssetRecord], revision: int) -> None:
         """Replace everything with a snapshot: at once when small, else over several event-loop
         turns (`loading()` until then; the previous state stays readable meanwhile)."""
+        if self._stopped:
+            return
         snap = records if isinstance(records, list) else list(records)
         self._pending.clear()  # older than the snapshot
         self._timer.stop()
@@ -118,6 +129,8 @@ class AssetStore(QObject):
 
     def queue_changes(self, records: list[AssetRecord], revision: int, count: int) -> None:
         """Queue changes; they are applied together on the next tick."""
+        if self._stopped:
+            return
         pending = self._pending
         for r in records:
             pending[r.id] = r

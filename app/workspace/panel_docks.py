@@ -38,6 +38,7 @@ class PanelDocks(ManagerState):
             dock.closeRequested.connect(lambda p=pid: self.remove_panel(p))
         dock.setFeatures(features)
         dock.visibilityChanged.connect(self.panels[pid].set_shown)
+        dock.viewToggled.connect(self.panels[pid].set_open)
         self.docks[pid] = dock
         return dock
 

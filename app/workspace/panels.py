@@ -48,6 +48,9 @@ class LivePanel:
     def set_shown(self, shown: bool) -> None:
         """The panel became visible or hidden (closed, behind another tab, its window hidden)."""
 
+    def set_open(self, open_: bool) -> None:
+        """The operator opened or closed the panel (a tab behind another one is still open)."""
+
     def close(self) -> None:
         """The panel is going away for good: stop what it runs."""
 
@@ -269,11 +272,14 @@ class ModesLivePanel(LivePanel):
         super().__init__(self.ctl.panel, owned=True)
 
     def set_shown(self, shown: bool) -> None:
-        # The preview's rings on the map show while the preview itself does.
+        # The preview's rings stay on the map while the panel is open, even behind the map's tab
+        # ("Show on map" brings the map over it); they go when it closes.
         if shown:
             self.ctl.refresh()
             self.ctl.panel.highlight_preview(fit=False)
-        else:
+
+    def set_open(self, open_: bool) -> None:
+        if not open_:
             self.ctl.highlight([])
 
     def close(self) -> None:

@@ -88,6 +88,9 @@ class ScreenWindow(QMainWindow):
         self.setObjectName(f"window-{role}")
         self.setWindowTitle(f"Vigie — {console.title} — {role} — {console.session.address}")
         self.closing = False  # set by the manager when the console really closes
+        # Several screens, one active window: a tile's stats and a marker's name still show on
+        # hover over a wall or side screen the operator has not clicked into.
+        self.setAttribute(Qt.WidgetAttribute.WA_AlwaysShowToolTips)
 
         body = QWidget()
         lay = QVBoxLayout(body)
