@@ -28,12 +28,15 @@ class Credentials:
     password: str
     console: str = ""
 
-    def console_name(self) -> str:
-        return self.console or default_console_name()
+    def console_name(self, seat: str = "") -> str:
+        return self.console or default_console_name(seat)
 
 
-def default_console_name() -> str:
-    return os.environ.get("VIGIE_CONSOLE") or socket.gethostname()
+def default_console_name(seat: str = "") -> str:
+    """VIGIE_CONSOLE, else the seat (the primary window's role, "console-left") at its host: the
+    audit trail says which position of the room acted, not only which machine."""
+    host = socket.gethostname()
+    return os.environ.get("VIGIE_CONSOLE") or (f"{seat}@{host}" if seat else host)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,14 @@ from typing import Any, TypeVar
 import grpc
 from PySide6.QtCore import QObject, Signal
 
-from vigie.app.auth import Credentials, TlsOptions, TokenHolder, explain_tls_failure, interceptors
+from vigie.app.auth import (
+    Credentials,
+    TlsOptions,
+    TokenHolder,
+    default_console_name,
+    explain_tls_failure,
+    interceptors,
+)
 from vigie.app.client.addresses import channel_target, loop_resolver, parse_backends
 from vigie.app.client.streams import Call, ResilientStream, Resume, backoff_delay
 from vigie.v1 import auth_pb2, auth_pb2_grpc
@@ -85,6 +92,7 @@ class ClientCore(QObject):
         self.user = ""
         self.role = ""  # "" until logged in
         self.state = "stopped"
+        self.seat = ""  # the primary window's role (set_seat): part of the console's default name
         self.token = TokenHolder(credentials.console_name() if credentials else "")
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="vigie-session", daemon=True)
@@ -144,6 +152,14 @@ class ClientCore(QObject):
             asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
         else:
             self.submit(coro)
+
+    def set_seat(self, seat: str) -> None:
+        """The workspace put the console's primary window in `seat` ("console-left"): calls from
+        now on name the console after it, unless the credentials or VIGIE_CONSOLE name it."""
+        self.seat = seat
+        self.token.console = (
+            self.credentials.console_name(seat) if self.credentials else default_console_name(seat)
+        )
 
     def may(self, role: str) -> bool:
         """The logged-in user has at least `role` (the server decides; this only shapes the UI)."""
@@ -311,7 +327,7 @@ class ClientCore(QObject):
                     metadata=[("authorization", f"Bearer {old}")],
                 )
         self.credentials = credentials
-        self.token.console = credentials.console_name()
+        self.token.console = credentials.console_name(self.seat)
         await self.replace_task("auth", self._auth_loop())
 
     async def _auth_loop(self) -> None:

@@ -58,6 +58,7 @@ class Session:
         # The flat names (see the module doc).
         self.start, self.stop, self.login, self.may = core.start, core.stop, core.login, core.may
         self.submit = core.submit
+        self.set_seat = core.set_seat
         self.sig_connection, self.sig_error = core.sig_connection, core.sig_error
         self.sig_logged_in, self.sig_login_required = core.sig_logged_in, core.sig_login_required
         self.sig_snapshot, self.sig_changes = self.assets.sig_snapshot, self.assets.sig_changes

@@ -150,6 +150,8 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
             self._build_window(spec, primary=i == 0)
         if not self.windows:  # a workspace of presentations only still needs a console somewhere
             self._build_window(Window(Placement("console-left"), None), primary=True)
+        primary = next(w for w in self.windows.values() if w.primary)
+        self.console.session.set_seat(primary.role)  # the audit trail names the seat (app/auth.py)
         self.presentations = {s.role: s.presentation for s in ws.screens if s.presentation}
         self._place_all()
         for pid, dock in self.docks.items():  # behind a tab or closed from the start: it streams nothing
