@@ -135,6 +135,7 @@ class Console(QObject):
         self._overlays: list[StaleOverlay] = []
         self.link.sig_lost.connect(self._on_link_lost)
         self.link.sig_restored.connect(self._on_link_restored)
+        self.dispatch_ctl.set_link(self.link)
         for panel in (self.asset_panel, self.detail, self.alarm_ctl.panel):
             self.watch_staleness(panel)
 

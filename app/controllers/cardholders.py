@@ -60,6 +60,9 @@ class CardholdersController(QObject):
         c.sig_events.connect(self._on_events)
         c.sig_failed.connect(self._on_failed)
         session.core.sig_logged_in.connect(self._on_user)
+        link = getattr(console, "link", None)
+        if link is not None:  # a lost server: exceptions cannot be set, and the panel says why
+            link.sig_changed.connect(lambda: self._on_user(self.session.user, self.session.role))
         self._on_user(session.user, session.role)
         self._directory_loaded = False
 
@@ -76,9 +79,11 @@ class CardholdersController(QObject):
     def _on_user(self, user: str, role: str) -> None:
         may = self.session.may("SUPERVISOR")
         who = f"{user} ({role})" if user else "nobody (not logged in)"
-        self.panel.set_allowed(
-            may, "" if may else f"Only a SUPERVISOR may set or remove exceptions: you are {who}."
-        )
+        why = "" if may else f"Only a SUPERVISOR may set or remove exceptions: you are {who}."
+        link = getattr(self.console, "link", None)
+        if link is not None:
+            may, why = link.gate(may, why)
+        self.panel.set_allowed(may, why)
 
     def _on_directory(self, people: list[Cardholder], groups: list[str], total: int) -> None:
         rows = [[p.name, p.group, p.organisation, ", ".join(p.badge_ids)] for p in people]

@@ -19,6 +19,7 @@ class ConnectionWatch(QObject):
     sig_lost = Signal(float)  # unix time the data stopped being live
     sig_restored = Signal()
     sig_retry = Signal(float)  # time.monotonic() of the next attempt (0: none planned)
+    sig_changed = Signal()  # lost or restored: whoever gates actions on the link looks again
 
     def __init__(self, session: Session, parent: Any = None) -> None:
         super().__init__(parent)
@@ -37,6 +38,7 @@ class ConnectionWatch(QObject):
             if self.lost_since:
                 self.lost_since = 0.0
                 self.sig_restored.emit()
+                self.sig_changed.emit()
             return
         if state == "stopped" or not self.ever_live:
             return  # the console closing, or still starting: no data to call stale yet
@@ -45,7 +47,13 @@ class ConnectionWatch(QObject):
         if not self.lost_since:
             self.lost_since = time.time()
             self.sig_lost.emit(self.lost_since)
+            self.sig_changed.emit()
         self.sig_retry.emit(retry_at)
+
+    def gate(self, allowed: bool, why: str) -> tuple[bool, str]:
+        """An action's (allowed, why not) once the link counts: nothing that writes is allowed
+        while the server is lost, and the reason says so (not the role's)."""
+        return (allowed, why) if self.live else (False, self.reason())
 
     def reason(self) -> str:
         """Why an action is disabled, in words an operator reads."""

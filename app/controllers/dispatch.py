@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from vigie.app.client.session import Session
+from vigie.app.controllers.connection import ConnectionWatch
 from vigie.app.models.assets import AssetStore
 from vigie.app.models.dispatch_records import (
     INCIDENT_LABELS,
@@ -133,9 +134,16 @@ class DispatchController(QObject):
         self._tick = QTimer(self.detail, interval=1000)  # the detail's timer: lives and dies with it
         self._tick.timeout.connect(self._refresh_detail)
         self._tick.start()
+        self.link: ConnectionWatch | None = None
         self.set_rights("")
 
     # ---- roles -----------------------------------------------------------------------------
+
+    def set_link(self, link: ConnectionWatch) -> None:
+        """Follow the server link: actions off while it is lost (app/controllers/connection.py)."""
+        self.link = link
+        link.sig_changed.connect(lambda: self.set_rights(self.session.role))
+        self.set_rights(self.session.role)
 
     def set_rights(self, role: str) -> None:
         """Viewers see; operators create, note, tick and set unit statuses; supervisors also
@@ -144,6 +152,9 @@ class DispatchController(QObject):
         who = role or "not logged in"
         why_op = f"Needs the OPERATOR role — you are {who}"
         why_sup = f"Needs the SUPERVISOR role — you are {who}"
+        if self.link is not None:  # a lost server: nothing is sent, and the reason says why
+            operate, why_op = self.link.gate(operate, why_op)
+            supervise, why_sup = self.link.gate(supervise, why_sup)
         self.list_panel.set_create_allowed(operate, why_op)
         self.detail.set_rights(operate, supervise, why_op, why_sup)
         self.board.set_allowed(operate, why_op)

@@ -49,6 +49,9 @@ class ModesController(QObject):
         c.sig_failed.connect(self._on_failed)
         self.store.sig_changed.connect(self._on_active)
         session.core.sig_logged_in.connect(self._on_user)
+        link = getattr(console, "link", None)
+        if link is not None:  # a lost server: activate, retry and return off, with the reason
+            link.sig_changed.connect(lambda: self._on_user(self.session.user, self.session.role))
         self._journal_id = ""
         self._prefer = ""  # a run this console just activated: selected when it appears
         self._results_timer = QTimer(self, singleShot=True, interval=RESULTS_EVERY_MS)
@@ -73,9 +76,11 @@ class ModesController(QObject):
     def _on_user(self, user: str, role: str) -> None:
         may = self.session.may("SUPERVISOR")
         who = f"{user} ({role})" if user else "nobody (not logged in)"
-        self.panel.set_allowed(
-            may, "" if may else f"Only a SUPERVISOR may activate, retry or return a mode: you are {who}."
-        )
+        why = "" if may else f"Only a SUPERVISOR may activate, retry or return a mode: you are {who}."
+        link = getattr(self.console, "link", None)
+        if link is not None:
+            may, why = link.gate(may, why)
+        self.panel.set_allowed(may, why)
 
     def _on_modes(self, modes: list[ModeInfo], _active: list[ModeRun], districts: list[str]) -> None:
         self.panel.set_modes(modes, districts)

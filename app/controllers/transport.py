@@ -69,15 +69,20 @@ class TransportController(QObject):
         self.timer.setInterval(int(refresh_s * 1000))
         self.timer.timeout.connect(self.refresh)
         session.core.sig_logged_in.connect(lambda _u, _r: self.load())
+        link = getattr(parent, "link", None)
+        if link is not None:
+            link.sig_changed.connect(self._update_role)
         self._update_role()
 
     def _update_role(self) -> None:
         """TSP_CONFIGURE is an ordinary command: OPERATOR and above (the backend decides)."""
         role = self.session.role
-        self.panel.set_rules_editable(
-            self.session.core.may("OPERATOR"),
-            f"Changing priority rules needs the OPERATOR role — you are logged in as {role or 'nobody'}.",
-        )
+        may = self.session.core.may("OPERATOR")
+        why = f"Changing priority rules needs the OPERATOR role — you are logged in as {role or 'nobody'}."
+        link = getattr(self.parent(), "link", None)  # the console's (app/controllers/connection.py)
+        if link is not None:
+            may, why = link.gate(may, why)
+        self.panel.set_rules_editable(may, why)
 
     def load(self) -> None:
         self._update_role()
@@ -154,6 +159,10 @@ class TransportController(QObject):
 
     def _send(self, ids: list[str], action_name: str, params: dict, what: str) -> None:
         if not ids or not ids[0]:
+            return
+        link = getattr(self.parent(), "link", None)
+        if link is not None and not link.live:
+            self.panel.set_command_state(f"{what}: not sent. {link.reason()}")
             return
         action = next((a.action for a in self.commands.actions if a.name == action_name), None)
         if action is None:

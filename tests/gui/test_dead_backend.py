@@ -1,6 +1,6 @@
 """A dead backend is unmistakable (issue 19, item 2): a backend process killed under a running console
 puts a banner on the window, greys every data panel with its data's age, makes tiles say the server
-(not the camera) is unreachable, disables acknowledging with the reason, does not let "New alarms"
+(not the camera) is unreachable, disables acknowledging and the other actions (creating an incident) with the reason, does not let "New alarms"
 read as a quiet city, keeps the connection state visible through status messages; a backend started
 again on the same port clears all of it by itself."""
 
@@ -57,6 +57,8 @@ def test_killed_backend_is_unmistakable_and_recovery_clears_it(console, qtbot, m
         view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center()
     )
     assert panel.ack.isEnabled()
+    create = h.dispatch_ctl.list_panel.create  # the incident list's "Create" (an operator may)
+    assert create.isEnabled()
 
     killed_at = time.time()
     first.kill()
@@ -81,6 +83,8 @@ def test_killed_backend_is_unmistakable_and_recovery_clears_it(console, qtbot, m
     assert "Server connection lost since" in panel.ack.toolTip()
     QTest.keyClick(view, Qt.Key.Key_Space)
     assert "Server connection lost since" in panel.hint.text()
+    # Every other action that writes is off too, with the same reason: creating an incident.
+    assert not create.isEnabled() and "Server connection lost since" in create.toolTip()
     # The new-alarm rate is unknown, not low.
     assert "/min" not in panel.flood.text() and "UNKNOWN" in panel.flood.text()
     # The connection state stays in view whatever the status bar says.
@@ -98,3 +102,4 @@ def test_killed_backend_is_unmistakable_and_recovery_clears_it(console, qtbot, m
     assert not VideoTile.server_unreachable
     assert "/min" in panel.flood.text()
     assert panel.ack.isEnabled() and panel.ack.toolTip() == ""
+    assert create.isEnabled() and create.toolTip() == ""
