@@ -48,6 +48,7 @@ class Console(QObject):
     sig_create_incident = Signal(float, float)  # for the incident feature: where the operator pointed
     sig_user = Signal(str, str)  # who is logged in: user, role ("", "" when nobody)
     sig_show_panel = Signal(str)  # a panel kind the operator asked for (the workspace shows it)
+    sig_show_widget = Signal(object)  # a panel's widget to bring into view (one of several mosaics)
 
     def __init__(
         self,
@@ -393,8 +394,11 @@ class Console(QObject):
             self.sig_message.emit("No camera covers this alarm")
 
     def show_camera(self, camera_id: str) -> None:
+        """A camera asked for by name (a double-click in the table): into the active mosaic, which
+        comes into view (it often shares its place with the alarm video)."""
         if self.mosaic_ctl:
             self.mosaic_ctl.show_camera(camera_id)
+            self.sig_show_widget.emit(self.mosaic_ctl.panel)
         else:
             self.sig_message.emit("No mosaic is open: Panels ▸ Add a mosaic")
 

@@ -80,6 +80,7 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
         self._autosave = QTimer(self, interval=AUTOSAVE_MS)
         self._autosave.timeout.connect(self._autosave_now)
         console.sig_show_panel.connect(self.show_panel)
+        console.sig_show_widget.connect(self.show_widget)
 
     # ---- opening workspaces ----------------------------------------------------------------------
 

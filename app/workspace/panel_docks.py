@@ -42,6 +42,15 @@ class PanelDocks(ManagerState):
         self.docks[pid] = dock
         return dock
 
+    def show_widget(self, widget: object) -> None:
+        """Bring the panel showing `widget` into view (its tab made current), where it is."""
+        pid = next((p for p, live in self.panels.items() if live.widget is widget), None)
+        dock = self.docks.get(pid) if pid else None
+        if dock is not None:
+            dock.toggleView(True)
+            if not dock.isCurrentTab():
+                dock.setAsCurrentTab()
+
     def show_panel(self, kind: str) -> None:
         """Show a single panel the operator asked for (the audit trail...) where it is; a new one
         opens as a tab beside the map (or another big view), never over the alarm list; with no

@@ -56,3 +56,40 @@ def test_an_alarm_fills_the_alarm_video_and_leaves_the_operator_mosaic_alone(qtb
         assert tile.camera_id == other and not tile.linked
     finally:
         window.close()
+
+
+def test_a_camera_found_by_name_comes_into_view_over_the_alarm_video(qtbot, alarm_backend):
+    window = ConsoleHarness(alarm_backend.address, size=(1800, 1000)).start()
+    try:
+        ctl = window.alarm_ctl
+        qtbot.waitUntil(
+            lambda: window.assets.total() > 5900 and any(a.camera_ids for a in ctl.store.alarms.values()),
+            timeout=30000,
+        )
+        alarm = next(a for a in ctl.store.alarms.values() if a.camera_ids)
+        click_row(qtbot, ctl.panel.active, ctl.active, alarm.id)
+        docks = window.manager.docks
+        assert docks["alarm-video"].isCurrentTab(), "the alarm's video in front of the operator's mosaic"
+        assert not docks["mosaic-1"].isCurrentTab()
+
+        # The operator looks for one camera by name (its street and number: typed keys are
+        # ASCII), then Enter on its row.
+        wanted = next(
+            r for r in window.assets.records() if r.kind == "camera" and r.id not in alarm.camera_ids
+        )
+        panel, table = window.asset_panel, window.asset_panel.table
+        QTest.mouseClick(panel.search, Qt.MouseButton.LeftButton)
+        QTest.keyClicks(panel.search, wanted.name.split(" ", 1)[1])
+
+        def row_of_wanted() -> int:
+            names = [table.model().index(r, 1).data() for r in range(table.model().rowCount())]
+            return names.index(wanted.name) if wanted.name in names else -1
+
+        qtbot.waitUntil(lambda: row_of_wanted() >= 0 and table.model().rowCount() < 20, timeout=10000)
+        rect = table.visualRect(table.model().index(row_of_wanted(), 1))
+        QTest.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        QTest.keyClick(table, Qt.Key.Key_Return)
+        assert docks["mosaic-1"].isCurrentTab(), "the mosaic the camera went to is in view"
+        assert wanted.id in window.cameras.mosaic.cameras
+    finally:
+        window.close()

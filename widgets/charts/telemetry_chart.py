@@ -143,6 +143,7 @@ class TelemetryChart(QWidget):
             plot.setClipToView(True)
             plot.setMouseEnabled(x=True, y=False)
             plot.hideButtons()  # no autoscale "A": the scale is the metric's own, on purpose
+            plot.getAxis("left").enableAutoSIPrefix(False)  # "kbit/s" stays kbit/s, never "kkbit/s"
             plot.getAxis("left").setWidth(64)
             if first is None:
                 first = plot
