@@ -16,12 +16,11 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFont, QGuiApplication, QPainter, QPaintEvent, QScreen
+from PySide6.QtGui import QFont, QGuiApplication, QScreen
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -39,6 +38,7 @@ from vigie.widgets.dispatch.style import priority_color
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.mosaic.layouts import LAYOUTS
 from vigie.widgets.mosaic.tile import VideoTile
+from vigie.widgets.status.elided_label import ElidedLabel
 from vigie.widgets.status.palette import KIND_LABELS
 
 MAIN_TILE = (960, 540)  # a mosaic tile at least this big streams the MAIN profile
@@ -62,21 +62,6 @@ QLabel#wallBanner { color: #ffffff; font-size: 34pt; font-weight: bold; padding:
 QLabel#wallBanner[level="warn"] { background: #9e6a03; }
 QLabel#wallSideTitle { color: #e6edf3; font-size: 20pt; font-weight: bold; background: transparent; }
 """
-
-
-class ElidedLabel(QLabel):
-    """One line that ends in "…" when too long, and never widens its window."""
-
-    def __init__(self, object_name: str) -> None:
-        super().__init__(objectName=object_name)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        p = QPainter(self)
-        text = self.fontMetrics().elidedText(
-            self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width()
-        )
-        p.drawText(self.contentsRect(), int(self.alignment()), text)
 
 
 def incident_layer(c: WallContent) -> tuple[list[dict], list[dict]]:

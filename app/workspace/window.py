@@ -28,6 +28,7 @@ from vigie.app.theme import dock_stylesheet
 from vigie.widgets.alarms.style import PRIORITY_COLORS
 from vigie.widgets.status.connection import ConnectionIndicator
 from vigie.widgets.status.connection_banner import ConnectionBanner
+from vigie.widgets.status.elided_label import ElidedLabel
 from vigie.widgets.status.palette import STATUS_COLORS, STATUS_LABELS, STATUSES
 
 W = TypeVar("W", bound=QWidget)
@@ -154,6 +155,9 @@ class ScreenWindow(QMainWindow):
         lay.addWidget(self.role_label, 0, Qt.AlignmentFlag.AlignVCenter)
         self.menus = _named(QMenuBar(), "headerMenus")
         self.menus.setNativeMenuBar(False)
+        # A menu bar wants its whole width (MinimumExpanding): on a 1366 px laptop that pushed the
+        # window past the screen. It folds its last menus into a ">>" button instead.
+        self.menus.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         lay.addWidget(self.menus, 0, Qt.AlignmentFlag.AlignVCenter)
         lay.addStretch(1)
         # Who is logged in, on every screen; the audit trail for those who may read it.
@@ -165,7 +169,8 @@ class ScreenWindow(QMainWindow):
         self.modes_button.setToolTip("Put the city or some districts into a mode; return to normal")
         self.modes_button.clicked.connect(lambda: self.console.sig_show_panel.emit("modes"))
         lay.addWidget(self.modes_button, 0, Qt.AlignmentFlag.AlignVCenter)
-        self.user_badge = _named(QLabel(), "userBadge")
+        # Elided rather than widening the window on a laptop (the tooltip has it all).
+        self.user_badge = ElidedLabel("userBadge", QSizePolicy.Policy.Preferred, minimum=110)
         lay.addWidget(self.user_badge)
         self.switch_user = QPushButton("Switch user")
         self.switch_user.clicked.connect(lambda: self.console.ask_login("Log in as another user."))
@@ -200,7 +205,7 @@ class ScreenWindow(QMainWindow):
     def _tick(self) -> None:
         # The zone's name beside the time: a control room compares it with cameras' burned-in times.
         now = datetime.now(city_time.zone())
-        self.clock.setText(f"{city_time.strftime('%a %d %b  %H:%M:%S', now.timestamp())} {now.tzname()}")
+        self.clock.setText(f"{city_time.strftime('%a %d %b %H:%M:%S', now.timestamp())} {now.tzname()}")
         self.clock.setToolTip(f"City time: {city_time.zone().key} (UTC{now.strftime('%z')})")
 
     def _update_counts(self) -> None:
