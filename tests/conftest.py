@@ -230,3 +230,24 @@ def make_backend() -> Iterator[type[BackendProcess]]:
     yield Tracked
     for b in started:
         b.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_popup_left_open():
+    """A menu or combo list a test leaves open is the application's active popup: Qt then sends
+    every later mouse event to it, and the next GUI test's hover or click reaches nothing. Close
+    what a test left (after it, whatever its outcome), naming it so the leak can be found."""
+    yield
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return
+    left = []
+    while (popup := QApplication.activePopupWidget()) is not None and len(left) < 20:
+        left.append(type(popup).__name__)
+        popup.close()
+    if left:
+        import warnings
+
+        warnings.warn(f"popups left open by this test, closed: {', '.join(left)}", stacklevel=1)
