@@ -9,13 +9,14 @@ stream VIGIE_ALARMS; every replica serves WatchAlarms from that stream, numbered
 2. An acknowledgement given to the replica that does not lead is applied once, by the leader's
    engine, and both replicas' WatchAlarms show that one change at the same sequence; while no
    replica leads, an acknowledgement is refused (UNAVAILABLE, no leader), then works again once
-   the other replica leads."""
+   the other replica leads. Shelve and unshelve through the follower reach the leader as well."""
 
 from __future__ import annotations
 
 import time
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 
 from tests.cluster.helpers import (
     AlarmChecker,
@@ -90,11 +91,12 @@ def test_alarm_watch_resumes_on_the_other_replica_and_the_engine_moves_without_r
         assert checker.snapshots == 1
         new_ids = sorted(i for i in checker.identity if i not in known_at_kill)
         assert new_ids and min(new_ids) > max(known_at_kill), "B's engine reused an alarm id"
+        carried = sum(any(seq > last_of_a for seq, _ in checker.history[i]) for i in open_at_kill)
         with capsys.disabled():
             print(
                 f"\n[alarms on bus] console resumed on B {t_resumed - t_kill:.2f} s after kill -9;"
-                f" B's first new alarm {failover:.2f} s after it; {checker.changes:,} changes checked,"
-                f" {len(open_at_kill)} alarms open at the kill carried on"
+                f" B's first new alarm {failover:.2f} s after it; {checker.changes:,} changes checked;"
+                f" B changed {carried} of the {len(open_at_kill)} alarms active at the kill, under their ids"
             )
     finally:
         a.kill()
@@ -120,7 +122,9 @@ def flips(checker: AlarmChecker, alarm_id: str) -> list[tuple[int, alarms_pb2.Al
 
 def an_unacked(checker: AlarmChecker, exclude: set[str]) -> str:
     return next(
-        i for i, al in sorted(checker.open.items()) if al.active and not al.acknowledged and i not in exclude
+        i
+        for i, al in sorted(checker.open.items())
+        if al.state == alarms_pb2.Alarm.UNACK_ACTIVE and i not in exclude
     )
 
 
@@ -135,7 +139,9 @@ def test_an_acknowledge_given_to_the_follower_is_applied_once_by_the_leader(nats
         sa, sb = watch_alarms(alarms_stub(a.address)), watch_alarms(alarms_stub(b.address))
         on_a.read_until(sa, lambda: on_a.snapshots == 1 and not on_a.in_snapshot, 30)
         on_b.read_until(sb, lambda: on_b.snapshots == 1 and not on_b.in_snapshot, 30)
-        on_b.read_until(sb, lambda: any(al.active and not al.acknowledged for al in on_b.open.values()), 30)
+        on_b.read_until(
+            sb, lambda: sum(al.state == alarms_pb2.Alarm.UNACK_ACTIVE for al in on_b.open.values()) >= 3, 30
+        )
         assert on_a.epoch == on_b.epoch  # one alarm history for the cluster
 
         target = an_unacked(on_b, set())
@@ -156,12 +162,25 @@ def test_an_acknowledge_given_to_the_follower_is_applied_once_by_the_leader(nats
         assert rec_b.ack_comment == comment and rec_b.acknowledged_by == "operator"
         if rec_b.state != alarms_pb2.Alarm.NORMAL:  # still open: the answer is the view's record
             assert done.sequence == seq_b
+
+        # Shelve and unshelve through B: the leader's engine applies them, A's consoles see them.
+        ops = alarms_stub(b.address, user="operator")
+        shelved = an_unacked(on_b, {target})
+        (s,) = ops.Shelve(
+            alarms_pb2.ShelveRequest(alarm_ids=[shelved], reason="noisy", duration=Duration(seconds=600)),
+            timeout=30,
+        ).alarms
+        assert s.state == alarms_pb2.Alarm.SHELVED and s.shelved_by == "operator"
+        on_a.read_until(sa, lambda: on_a.open[shelved].state == alarms_pb2.Alarm.SHELVED, 15)
+        (u,) = ops.Unshelve(alarms_pb2.UnshelveRequest(alarm_ids=[shelved]), timeout=30).alarms
+        assert u.state != alarms_pb2.Alarm.SHELVED and not u.shelved_by
+        on_a.read_until(sa, lambda: on_a.open[shelved].state != alarms_pb2.Alarm.SHELVED, 15)
         sa.cancel()
 
         # The leader dies: no replica can apply it, and B says so; then B leads and it works.
         a.kill()
         t_kill = time.monotonic()
-        other = an_unacked(on_b, {target})
+        other = an_unacked(on_b, {target, shelved})
         refused = 0
         while True:
             try:
