@@ -4,6 +4,7 @@ keepalive policy."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -374,6 +375,7 @@ class Backend:
             enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), self.server)
         self.port = 0
         self._credentials_watch: asyncio.Task[None] | None = None
+        self._alarm_takeover: asyncio.Task[None] | None = None
 
     async def start(self, listen: str) -> int:
         """Bind, start the device network, then serve. Returns the bound port."""
@@ -472,7 +474,10 @@ class Backend:
             begin(publisher, time.time())
 
         async def lead() -> None:
-            await self._lead_alarms(replica)
+            # Beside the devices, not before them: the alarm engine waits for the alarm stream.
+            self._alarm_takeover = asyncio.get_running_loop().create_task(
+                self._lead_alarms(replica), name="alarm-takeover"
+            )
             await self.network.start(publisher)  # type: ignore[arg-type]
             await self.crews.start()
 
@@ -486,13 +491,24 @@ class Backend:
     async def _lead_alarms(self, replica: Replica) -> None:
         """This replica now leads: its engine takes over the alarms as the stream has them (every
         change the last leader had stored), then its sources run and it applies the cluster's
-        operator actions."""
+        operator actions. Until its view has the whole stream the engine does not start (it would
+        raise open alarms again): the bus in trouble is tried again every second meanwhile."""
         view = replica.alarms
-        await view.catch_up(replica.bus.js)
-        self.alarm_engine.reload(view.open_alarms(), view.last_change, view.next_id)
-        await replica.alarm_publisher.start()
-        await self.alarm_relay.serve(self.alarm_engine)
-        await self.alarm_sources.start()
+        while True:
+            try:
+                await view.catch_up(replica.bus.js)
+                break
+            except Exception as exc:  # the bus away or slow: the engine waits, the leader's other work not
+                log.warning("alarm engine waits for the alarm stream: %r", exc)
+                await asyncio.sleep(1.0)
+        try:
+            self.alarm_engine.reload(view.open_alarms(), view.last_change, view.next_id)
+            await replica.alarm_publisher.start()
+            await self.alarm_relay.serve(self.alarm_engine)
+            await self.alarm_sources.start()
+        except Exception:  # in a task of its own: said here, or nobody would know
+            log.exception("the alarm engine failed to start on this leader")
+            return
         log.warning(
             "alarm engine runs here: %d open alarms taken over, next id %d, alarm stream at %d",
             len(view.open_alarms()),
@@ -501,6 +517,11 @@ class Backend:
         )
 
     async def _follow_alarms(self, replica: Replica) -> None:
+        task, self._alarm_takeover = self._alarm_takeover, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.alarm_sources.stop()
         await self.alarm_relay.stop_serving()
         await replica.alarm_publisher.stop()

@@ -186,7 +186,7 @@ class LeaderOnlyAlarms:
             now = time.monotonic()
             if now - self._warned > 60.0:
                 self._warned = now
-                log.warning(
+                log.info(
                     "alarm %s not applied here: this replica does not lead (the leader's engine raises"
                     " the cluster's alarms; %d such writes so far)",
                     name,

@@ -266,7 +266,18 @@ class AlarmPublisher:
         self._acked = AckedPublisher(nc)
         self._queue: asyncio.Queue[list[Outgoing]] = asyncio.Queue()
         self._queued = 0
+        self._idle = asyncio.Event()  # nothing queued or being sent
+        self._idle.set()
         self._task: asyncio.Task[None] | None = None
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until what was queued has been sent (a leader stopping hands its last changes
+        over); False if it took longer than `timeout`."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def publish(self, changes: list[Alarm]) -> None:
         """Called by the engine, synchronously, with the states of one change."""
@@ -281,6 +292,7 @@ class AlarmPublisher:
             for a in changes
         ]
         self._queued += len(out)
+        self._idle.clear()
         self._queue.put_nowait(out)
 
     async def start(self) -> None:
@@ -298,6 +310,7 @@ class AlarmPublisher:
         while not self._queue.empty():
             self.fenced += len(self._queue.get_nowait())
         self._queued = 0
+        self._idle.set()
 
     async def _send(self) -> None:
         while True:
@@ -306,6 +319,8 @@ class AlarmPublisher:
                 batch += self._queue.get_nowait()
             self._queued -= len(batch)
             await self._send_acked(batch)
+            if self._queue.empty():
+                self._idle.set()
 
     async def _send_acked(self, out: list[Outgoing]) -> None:
         wait = 0.1

@@ -84,6 +84,8 @@ class Replica:
         return self.lease is not None and self.lease.valid()
 
     async def stop(self) -> None:
+        if self.publisher.leading and not await self.alarm_publisher.drain(2.0):
+            log.warning("stopping: the alarm engine's last changes were not all sent")
         if self.lease is not None:
             await self.lease.stop()
         if self._applier is not None:
