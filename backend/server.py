@@ -261,7 +261,7 @@ class Backend:
             self.alarm_view = replica.alarms
             replica.alarms.listener = self.alarm_store.record  # the journal: the stream's alarms
             self.alarm_engine.listener = replica.alarm_publisher.publish
-            self.alarm_relay = AlarmRelay(replica.bus.nc, replica.alarms)
+            self.alarm_relay = AlarmRelay(replica.bus.nc, replica.alarms, self.alarm_store.get_many)
             alarm_writer = LeaderOnlyAlarms(
                 self.alarm_engine, replica.alarms, lambda: self.alarm_relay.engine is not None
             )

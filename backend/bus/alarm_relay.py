@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats.errors
@@ -26,7 +26,6 @@ from nats.aio.subscription import Subscription
 
 from vigie.backend.bus.alarms import AlarmView
 from vigie.backend.domain.alarms import Alarm, AlarmClosed, AlarmEngine, EngineUnavailable, UnknownAlarm
-from vigie.backend.store.alarms_sqlite import alarm_from_json, alarm_to_json
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +39,13 @@ class AlarmRelay:
     """Operator actions, applied by the leader's engine (see the module). `engine` is set while
     this replica leads with an engine restored from the view."""
 
-    def __init__(self, nc: Client, view: AlarmView) -> None:
+    def __init__(
+        self, nc: Client, view: AlarmView, journal: Callable[[list[str]], Awaitable[dict[str, Alarm]]]
+    ) -> None:
+        """`journal(ids)`: this replica's closed alarms by id (an acknowledgement may close some)."""
         self.nc = nc
         self.view = view
+        self.journal = journal
         self.engine: AlarmEngine | None = None
         self._sub: Subscription | None = None
         self.applied = 0  # actions this replica's engine applied (as the leader)
@@ -103,9 +106,18 @@ class AlarmRelay:
                 "the leader applied it but the bus has not confirmed it in time (it may be electing a"
                 " new leader): check the alarm before trying again"
             )
-        done = [alarm_from_json(t) for t in answer["alarms"]]
-        # As this replica's consoles see them: numbered by the stream (closed ones by the leader).
-        return [self.view.get(a.id) or a for a in done]
+        # As this replica's consoles see them (the answer carries no alarm: thousands of them
+        # would not fit in a NATS message): open ones from the view, closed ones from the journal
+        # it feeds.
+        ids = list(dict.fromkeys(str(i) for i in request["ids"]))
+        found = {i: a for i in ids if (a := self.view.get(i)) is not None}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            found.update(await self.journal(missing))
+        lost = [i for i in ids if i not in found]
+        if lost:
+            raise EngineUnavailable(f"alarms changed but not found here: {', '.join(lost[:20])}")
+        return [found[i] for i in ids]
 
     # --- on the leader --------------------------------------------------------------------------------
 
@@ -126,13 +138,13 @@ class AlarmRelay:
             else:
                 return {"error": "invalid", "detail": f"unknown operation {op!r}"}
         except UnknownAlarm as exc:
-            return {"error": "unknown", "ids": exc.ids}
+            return {"error": "unknown", "ids": exc.ids[:1000]}  # a bounded answer
         except AlarmClosed as exc:
             return {"error": "closed", "detail": str(exc)}
         except (KeyError, TypeError, ValueError) as exc:
             return {"error": "invalid", "detail": str(exc)}
         self.applied += 1
-        return {"change": engine.sequence, "alarms": [alarm_to_json(a) for a in done]}
+        return {"change": engine.sequence, "changed": len(done)}
 
     async def _answer(self, msg: Msg) -> None:
         try:

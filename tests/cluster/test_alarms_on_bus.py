@@ -9,7 +9,8 @@ stream VIGIE_ALARMS; every replica serves WatchAlarms from that stream, numbered
 2. An acknowledgement given to the replica that does not lead is applied once, by the leader's
    engine, and both replicas' WatchAlarms show that one change at the same sequence; while no
    replica leads, an acknowledgement is refused (UNAVAILABLE, no leader), then works again once
-   the other replica leads. Shelve and unshelve through the follower reach the leader as well."""
+   the other replica leads. Shelve, unshelve and an acknowledgement that closes an alarm, through
+   the follower, reach the leader as well."""
 
 from __future__ import annotations
 
@@ -175,6 +176,14 @@ def test_an_acknowledge_given_to_the_follower_is_applied_once_by_the_leader(nats
         (u,) = ops.Unshelve(alarms_pb2.UnshelveRequest(alarm_ids=[shelved]), timeout=30).alarms
         assert u.state != alarms_pb2.Alarm.SHELVED and not u.shelved_by
         on_a.read_until(sa, lambda: on_a.open[shelved].state != alarms_pb2.Alarm.SHELVED, 15)
+
+        # An acknowledgement that closes an alarm (returned to normal): answered from B's journal.
+        rtn = alarms_pb2.Alarm.RTN_UNACK
+        on_b.read_until(sb, lambda: any(al.state == rtn for al in on_b.open.values()), 70)
+        returned = next(i for i, al in sorted(on_b.open.items()) if al.state == rtn)
+        (closed,) = acknowledge(b.address, returned, "closed from B").alarms
+        assert closed.id == returned and closed.state == alarms_pb2.Alarm.NORMAL
+        on_a.read_until(sa, lambda: returned not in on_a.open, 15)
         sa.cancel()
 
         # The leader dies: no replica can apply it, and B says so; then B leads and it works.
