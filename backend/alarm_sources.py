@@ -135,8 +135,12 @@ class AlarmSources:
         rev = self.store.revision  # read with the resync: a change published after it is followed
         self._resync_statuses(now)
         self.tidy_returned(now)
-        # Event alarms left active by a previous run: nobody will clear them otherwise.
+        # Event alarms left active by a previous run (or a cluster's previous leader): nobody will
+        # clear them otherwise. New synthetic keys are numbered after theirs, never one of them.
         for a in self.engine.open_alarms():
+            if ":synthetic:" in a.source_key:
+                with contextlib.suppress(ValueError):
+                    self._n = max(self._n, int(a.source_key.rsplit(":", 1)[1]))
             if a.active and _is_event_key(a.source_key):
                 self._schedule_clear(a.source_key, now + self._rng.uniform(5.0, 60.0))
         loop = asyncio.get_running_loop()
@@ -279,14 +283,16 @@ class AlarmSources:
         last = loop.time()
         owed = 0.0
         pools: dict[Kind, list[str]] = {}
-        devices = [a.id for a in self.store.assets() if a.kind is not Kind.VEHICLE]
-        for a in self.store.assets():
-            pools.setdefault(a.kind, []).append(a.id)
+        devices: list[str] = []
+        known = -1  # assets in the pools
         rng = self._rng
         next_tidy = loop.time() + TIDY_S
         while True:
             await asyncio.sleep(TICK_S)
             try:
+                if len(self.store) != known:  # a cluster's first leader fills the store as it leads
+                    known = len(self.store)
+                    devices, pools = self._pools()
                 now_l = loop.time()
                 dt, last = now_l - last, now_l
                 now = time.time()
@@ -319,6 +325,15 @@ class AlarmSources:
                         self._schedule_clear(key, now + rng.uniform(5.0, 60.0))
             except Exception:
                 log.exception("alarm ticker failed")
+
+    def _pools(self) -> tuple[list[str], dict[Kind, list[str]]]:
+        """The devices synthetic alarms pick from, and the assets of each kind (events); the
+        cameras covering alarm spots are taken again with them."""
+        pools: dict[Kind, list[str]] = {}
+        for a in self.store.assets():
+            pools.setdefault(a.kind, []).append(a.id)
+        self._coverage = CameraCoverage([a for a in self.store.assets() if a.kind is Kind.CAMERA])
+        return [a.id for a in self.store.assets() if a.kind is not Kind.VEHICLE], pools
 
     def _raise_event(
         self, asset_id: str, cause: str, priority: int, message: str, now: float, mean_s: float

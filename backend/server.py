@@ -4,10 +4,11 @@ keepalive policy."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -248,7 +249,23 @@ class Backend:
             data_dir, history=alarm_history, on_trouble=lambda p: self.system_alarms.report(ALARM_STORE, p)
         )
         self.alarm_engine = self.alarm_store.open_engine()
-        self.system_alarms = SystemAlarms(self.alarm_engine, self.health, position=self.map.center)
+        # What serves and reads the alarms, and what the writers other than the alarm sources
+        # raise through: the engine itself, or on a cluster the replica's view of the alarm
+        # stream and the leader's engine (docs/cluster.md).
+        self.alarm_view: Any = self.alarm_engine
+        alarm_writer: Any = self.alarm_engine
+        self.alarm_relay: Any = None
+        if replica is not None:
+            from vigie.backend.bus.alarm_relay import AlarmRelay, LeaderOnlyAlarms
+
+            self.alarm_view = replica.alarms
+            replica.alarms.listener = self.alarm_store.record  # the journal: the stream's alarms
+            self.alarm_engine.listener = replica.alarm_publisher.publish
+            self.alarm_relay = AlarmRelay(replica.bus.nc, replica.alarms, self.alarm_store.get_many)
+            alarm_writer = LeaderOnlyAlarms(
+                self.alarm_engine, replica.alarms, lambda: self.alarm_relay.engine is not None
+            )
+        self.system_alarms = SystemAlarms(alarm_writer, self.health, position=self.map.center)
         self.disk_watch = (
             DiskWatcher(
                 data_dir,
@@ -272,7 +289,11 @@ class Backend:
         self.command_book = CommandBook(self._asset_kind, self.dispatcher.dispatch, self.audit)
         self.commands = CommandService(self.command_book)
         commands_pb2_grpc.add_CommandServiceServicer_to_server(self.commands, self.server)
-        self.alarms = AlarmService(self.alarm_engine, self.alarm_store, self.audit, heartbeat_s=heartbeat_s)
+        self.alarms = AlarmService(
+            self.alarm_view, self.alarm_store, self.audit, heartbeat_s=heartbeat_s, actions=self.alarm_relay
+        )
+        if replica is not None:  # a console moved from a replica a little ahead of this one
+            self.alarms.catch_up_s = 5.0
         alarms_pb2_grpc.add_AlarmServiceServicer_to_server(self.alarms, self.server)
         self.auth = AuthService(self.users, self.tokens, self.audit)
         auth_pb2_grpc.add_AuthServiceServicer_to_server(self.auth, self.server)
@@ -287,7 +308,7 @@ class Backend:
         self.walls = WallService(
             self.wall_registry,
             self.store,
-            self.alarm_engine,
+            self.alarm_view,
             self.alarm_store,
             audit=self.audit,
             heartbeat_s=heartbeat_s,
@@ -302,13 +323,13 @@ class Backend:
             self.store,
             network,
             SqliteIncidentStore(database),
-            alarms=self.alarm_engine,
+            alarms=alarm_writer,
         )
         self.crews = CrewSimulation(
             self.dispatch_desk,
             self.store,
             network,
-            self.alarm_engine,
+            alarm_writer,
             rate_per_day=incident_rate,
             speedup=dispatch_speedup,
             seed=seed,
@@ -319,7 +340,14 @@ class Backend:
         incidents_pb2_grpc.add_IncidentServiceServicer_to_server(self.incidents, self.server)
         incidents_pb2_grpc.add_UnitServiceServicer_to_server(self.units, self.server)
         self.sampler = watch_backend(
-            metrics, self.store, self.alarm_engine, self.alarm_store, self.audit_store, self.video, data_dir
+            metrics,
+            self.store,
+            self.alarm_engine,
+            self.alarm_store,
+            self.audit_store,
+            self.video,
+            data_dir,
+            self.alarm_view.open_alarms,
         )
         # Buses, trams, shuttles and signal priority (docs/transport.md), when the network runs them.
         self.transit = TransitService(_transit_of(network), self.epoch, self.audit, heartbeat_s=heartbeat_s)
@@ -327,13 +355,15 @@ class Backend:
         feed = _transit_feed_of(network)
         if feed is not None:  # P1 dispatches get green along their routes
             self.preemption = EmergencyPreemption(self.dispatch_desk, feed.sim, feed.speed)
-        self._build_modes(data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s)
+        self._build_modes(
+            data_dir if self.alarm_store.path != ":memory:" else None, modes, heartbeat_s, alarm_writer
+        )
         # Recording, playback, the city's history and exports (docs/recording.md).
         self.recordings = Recordings(
             data_dir if self.alarm_store.path != ":memory:" else None,
             network,
             self.store,
-            self.alarm_engine,
+            self.alarm_view,
             recording or RecordingConfig(),
         )
         self.playback = PlaybackService(self.recordings, self.audit)
@@ -345,6 +375,7 @@ class Backend:
             enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), self.server)
         self.port = 0
         self._credentials_watch: asyncio.Task[None] | None = None
+        self._alarm_takeover: asyncio.Task[None] | None = None
 
     async def start(self, listen: str) -> int:
         """Bind, start the device network, then serve. Returns the bound port."""
@@ -373,7 +404,8 @@ class Backend:
         self.alarm_store.start()
         await self.audit_store.start()
         self.interceptor.refusals.start()
-        await self.alarm_sources.start()
+        if self.replica is None:  # on the bus, the alarm engine's sources run on the leader
+            await self.alarm_sources.start()
         await self.dispatcher.start()
         await self.dispatch_desk.start()
         if self.replica is None:  # on the bus, the crews and the city's incidents run on the leader
@@ -442,16 +474,61 @@ class Backend:
             begin(publisher, time.time())
 
         async def lead() -> None:
+            # Beside the devices, not before them: the alarm engine waits for the alarm stream.
+            self._alarm_takeover = asyncio.get_running_loop().create_task(
+                self._lead_alarms(replica), name="alarm-takeover"
+            )
             await self.network.start(publisher)  # type: ignore[arg-type]
             await self.crews.start()
 
         async def follow() -> None:
             await self.crews.stop()
+            await self._follow_alarms(replica)
             await self.network.stop()
 
         await replica.start(lead=lead, follow=follow)
 
-    def _build_modes(self, data_dir: str | None, modes: list[ModeDef] | None, heartbeat_s: float) -> None:
+    async def _lead_alarms(self, replica: Replica) -> None:
+        """This replica now leads: its engine takes over the alarms as the stream has them (every
+        change the last leader had stored), then its sources run and it applies the cluster's
+        operator actions. Until its view has the whole stream the engine does not start (it would
+        raise open alarms again): the bus in trouble is tried again every second meanwhile."""
+        view = replica.alarms
+        while True:
+            try:
+                await view.catch_up(replica.bus.js)
+                break
+            except Exception as exc:  # the bus away or slow: the engine waits, the leader's other work not
+                log.warning("alarm engine waits for the alarm stream: %r", exc)
+                await asyncio.sleep(1.0)
+        try:
+            self.alarm_engine.reload(view.open_alarms(), view.last_change, view.next_id)
+            await replica.alarm_publisher.start()
+            await self.alarm_relay.serve(self.alarm_engine)
+            await self.alarm_sources.start()
+        except Exception:  # in a task of its own: said here, or nobody would know
+            log.exception("the alarm engine failed to start on this leader")
+            return
+        log.warning(
+            "alarm engine runs here: %d open alarms taken over, next id %d, alarm stream at %d",
+            len(view.open_alarms()),
+            view.next_id,
+            view.sequence,
+        )
+
+    async def _follow_alarms(self, replica: Replica) -> None:
+        task, self._alarm_takeover = self._alarm_takeover, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.alarm_sources.stop()
+        await self.alarm_relay.stop_serving()
+        await replica.alarm_publisher.stop()
+
+    def _build_modes(
+        self, data_dir: str | None, modes: list[ModeDef] | None, heartbeat_s: float, alarms: Any
+    ) -> None:
         """City modes and access control (docs/modes.md): modes.sqlite3 in `data_dir`, restored
         here so an active mode and its recorded states survive a restart."""
         self.modes_store = ModesStore(data_dir)
@@ -459,7 +536,7 @@ class Backend:
             load_modes() if modes is None else modes,
             self.store,
             self.command_book,
-            self.alarm_engine,
+            alarms,
             self.audit,
             self.modes_store,
             self.alarm_sources.cameras_for,
@@ -467,7 +544,7 @@ class Backend:
         self.mode_engine.load()
         self.access = AccessControl(
             self.store,
-            self.alarm_engine,
+            alarms,
             self.audit,
             self.modes_store,
             self.network.cardholders(),

@@ -23,6 +23,8 @@ ASSETS_HISTORY = 64
 LEASE_BUCKET = "vigie_lease"  # leases of the work that runs once (bucket TTL = lease TTL)
 ASSETS_STREAM = f"KV_{ASSETS_BUCKET}"
 ASSETS_SUBJECT = f"$KV.{ASSETS_BUCKET}"
+ALARMS_STREAM = "VIGIE_ALARMS"  # every alarm change the leader's engine made; its sequence numbers them
+ALARMS_SUBJECT = "vigie-alarms"  # vigie-alarms.<alarm id>: one subject per alarm
 
 # Streams with retention: name -> (subjects, max age in seconds). The devices' own subjects
 # (vigie.<district>.<kind>.<id>.<what>, NATS's MQTT listener maps vigie/... topics to them) and
@@ -32,7 +34,7 @@ STREAMS: dict[str, tuple[list[str], float]] = {
     "VIGIE_EVENTS": (["vigie.*.*.*.event"], 30 * DAY),
     "VIGIE_TELEMETRY": (["vigie.*.*.*.telemetry"], 7 * DAY),
     "VIGIE_COMMANDS": (["vigie.*.*.*.cmd", "vigie.*.*.*.ack"], 30 * DAY),
-    "VIGIE_ALARMS": (["vigie-alarms.>"], 90 * DAY),
+    ALARMS_STREAM: ([f"{ALARMS_SUBJECT}.>"], 90 * DAY),
 }
 
 LEASE_TTL_S = 6.0
@@ -51,14 +53,24 @@ class BusOptions:
 
 
 class Bus:
-    """Connected: `nc`, `js`, the `assets` and `leases` buckets, the `epoch`."""
+    """Connected: `nc`, `js`, the `assets` and `leases` buckets, the `epoch` (of the asset
+    stream) and `alarms_epoch` (of the alarm stream, derived the same way)."""
 
-    def __init__(self, nc: Client, js: JetStreamContext, assets: KeyValue, leases: KeyValue, epoch: str):
+    def __init__(
+        self,
+        nc: Client,
+        js: JetStreamContext,
+        assets: KeyValue,
+        leases: KeyValue,
+        epoch: str,
+        alarms_epoch: str = "",
+    ):
         self.nc = nc
         self.js = js
         self.assets = assets
         self.leases = leases
         self.epoch = epoch
+        self.alarms_epoch = alarms_epoch
 
     @classmethod
     async def connect(cls, options: BusOptions) -> Bus:
@@ -124,7 +136,8 @@ class Bus:
         info = await js.stream_info(ASSETS_STREAM)
         epoch = epoch_of(ASSETS_STREAM, str(info.created))
         log.info("on the bus %s: epoch %s, asset stream at %d", options.url, epoch, info.state.last_seq)
-        return cls(nc, js, assets, leases, epoch)
+        alarms = await js.stream_info(ALARMS_STREAM)
+        return cls(nc, js, assets, leases, epoch, epoch_of(ALARMS_STREAM, str(alarms.created)))
 
     async def close(self) -> None:
         """Drain (what was sent goes out), or just close when the bus is away."""
@@ -139,6 +152,7 @@ class Bus:
 
 
 def epoch_of(stream: str, created: str) -> str:
-    """The cluster's epoch: the same on every replica for the life of the asset stream, new if
-    the stream is ever recreated (its sequences start again)."""
+    """The cluster's epoch: the same on every replica for the life of the stream (the asset
+    stream, or the alarm stream for alarms), new if it is ever recreated (its sequences start
+    again)."""
     return hashlib.sha256(f"{stream}@{created}".encode()).hexdigest()[:12]

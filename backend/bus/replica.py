@@ -1,5 +1,6 @@
 """One backend replica on the bus: its connection, the store it serves from, the publisher its
-device adapters write into, and the lease that says whether it leads (runs what must run once)."""
+device adapters write into, the alarm view it serves alarms from and the publisher the leader's
+alarm engine writes into, and the lease that says whether it leads (runs what must run once)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 
+from vigie.backend.bus.alarms import AlarmPublisher, AlarmView
 from vigie.backend.bus.assets import BusAssetStore, LeaderPublisher
 from vigie.backend.bus.connection import LEASE_BUCKET, Bus, BusOptions
 from vigie.backend.bus.lease import LeaseThread
@@ -31,6 +33,8 @@ class Replica:
         self.store = BusAssetStore(history=history)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.publisher = LeaderPublisher(bus.nc, self.store, self.owner)
+        self.alarms = AlarmView(bus.alarms_epoch)
+        self.alarm_publisher = AlarmPublisher(bus.nc, self._may_publish)
         self.lease: LeaseThread | None = None
         self._changes: asyncio.Queue[bool] = asyncio.Queue()
         self._applier: asyncio.Task[None] | None = None
@@ -57,6 +61,10 @@ class Replica:
             await self.store.follow(self.bus.js)
         except TimeoutError as exc:  # an OSError too: say which, for the exit message
             raise OSError(f"the bus did not give this replica the city's state in time: {exc!r}") from exc
+        try:
+            await self.alarms.follow(self.bus.js)
+        except TimeoutError as exc:
+            raise OSError(f"the bus did not give this replica the alarms in time: {exc!r}") from exc
         self.publisher.may_publish = self._may_publish
         await self.publisher.start()
         loop = asyncio.get_running_loop()
@@ -76,6 +84,8 @@ class Replica:
         return self.lease is not None and self.lease.valid()
 
     async def stop(self) -> None:
+        if self.publisher.leading and not await self.alarm_publisher.drain(2.0):
+            log.warning("stopping: the alarm engine's last changes were not all sent")
         if self.lease is not None:
             await self.lease.stop()
         if self._applier is not None:
@@ -85,7 +95,9 @@ class Replica:
         if self.publisher.leading:
             await self._loss()
         await self.publisher.stop()
+        await self.alarm_publisher.stop()
         await self.store.stop()
+        await self.alarms.stop()
         await self.bus.close()
 
     async def _apply_changes(self) -> None:

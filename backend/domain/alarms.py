@@ -134,6 +134,11 @@ class AlarmClosed(ValueError):
     """The operation needs an open alarm (e.g. shelving a NORMAL one)."""
 
 
+class EngineUnavailable(RuntimeError):
+    """The engine that applies operator actions cannot be reached now (on a cluster: no replica
+    leads at the moment); nothing was changed."""
+
+
 class AlarmEngine:
     """Open alarms, their transitions and the change log. `listener` sees every change (persistence)."""
 
@@ -215,6 +220,20 @@ class AlarmEngine:
             and all(b.sequence == a.sequence + 1 for a, b in zip(log, log[1:], strict=False))
         ):
             self._log.restore(log, self._log.last)
+
+    def reload(self, open_alarms: Iterable[Alarm], sequence: int, next_id: int) -> None:
+        """Forget everything and start again from these open alarms, numbering the next change
+        `sequence` + 1 and the next alarm `next_id`: a new cluster leader's engine taking over
+        the alarms as the bus has them (backend/bus/alarms.py), so that its sources update the
+        open alarms instead of raising them again. Waiting streams are not woken."""
+        self._open.clear()
+        self._by_source.clear()
+        self._suppressed_assets.clear()
+        self._designed.clear()
+        self._oos_assets.clear()
+        self._next_id = next_id
+        self._log.restore([], sequence)
+        self.restore(open_alarms, [])
 
     # --- transitions ----------------------------------------------------------------------------------
 

@@ -230,6 +230,7 @@ def watch_backend(
     audit_store: AuditStore,
     video: VideoService,
     data_dir: str | None,
+    open_alarms: Callable[[], list[Alarm]] | None = None,
 ) -> Sampler:
     """Hooks the events counted as they happen (alarms raised, store writes) into the backend's
     parts and returns the sampler of its states (started and stopped by the Backend)."""
@@ -245,7 +246,8 @@ def watch_backend(
     metrics.time_writes("audit", audit_store, "_write")
     sampler = Sampler(metrics)
     sampler.devices = lambda: Tally((a.kind.name, a.status.name) for a in store.assets())
-    sampler.alarms = lambda: Tally((a.state.name, str(a.priority)) for a in alarm_engine.open_alarms())
+    opened = open_alarms or alarm_engine.open_alarms  # a cluster replica's: its view of the stream
+    sampler.alarms = lambda: Tally((a.state.name, str(a.priority)) for a in opened())
     sampler.queues = {
         "alarms": lambda: alarm_store.pending,
         "audit": audit_store._queue.qsize,  # the writer thread's queue (records and reads)

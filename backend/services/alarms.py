@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -15,6 +17,7 @@ from vigie.backend.domain.alarms import (
     AlarmClosed,
     AlarmEngine,
     AlarmState,
+    EngineUnavailable,
     UnknownAlarm,
 )
 from vigie.backend.domain.audit import AuditSink, join_targets
@@ -108,12 +111,19 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
         persister: AlarmPersister,
         audit: AuditSink,
         heartbeat_s: float = 5.0,
+        actions: Any = None,
     ) -> None:
-        """`audit` gets one record per acknowledge, shelve and unshelve call."""
+        """`audit` gets one record per acknowledge, shelve and unshelve call. On a cluster
+        (docs/cluster.md) `engine` is the replica's view of the alarms (what it serves) and
+        `actions` applies operator actions through the leader's engine (backend/bus/alarm_relay.py);
+        without it they go to `engine`."""
         self.engine = engine
         self.persister = persister
         self.heartbeat_s = heartbeat_s
         self.audit = audit
+        self.actions = actions
+        # A console arriving from a replica a little ahead of this one waits this long for it.
+        self.catch_up_s = 0.0
 
     # --- WatchAlarms ----------------------------------------------------------------------------------
 
@@ -141,6 +151,11 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
             for msg in snapshot(alarms, SNAPSHOT_CHUNK, chunk):
                 yield msg
         else:
+            if seq > engine.sequence and request.epoch == engine.epoch and self.catch_up_s > 0:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + self.catch_up_s
+                while engine.sequence < seq and (left := deadline - loop.time()) > 0:
+                    await engine.wait_for_change(engine.sequence, left)
             reason = await resume_refusal(
                 seq,
                 request.epoch,
@@ -235,6 +250,16 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
 
     # --- operator actions -----------------------------------------------------------------------------
 
+    async def _act(self, context: grpc.aio.ServicerContext, name: str, *args: Any) -> list[Alarm]:
+        """The engine's `name`(*args), or the relay's; UNAVAILABLE when no engine can apply it."""
+        try:
+            if self.actions is None:
+                return getattr(self.engine, name)(*args)
+            return await getattr(self.actions, name)(*args)
+        except EngineUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            raise  # abort raised already
+
     async def _split(self, ids: list[str], context: grpc.aio.ServicerContext) -> tuple[list[str], dict]:
         """Open ids (engine) and closed ones (journal); NOT_FOUND for any other, changing nothing."""
         if not ids:
@@ -268,7 +293,9 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
     ) -> alarms_pb2.AcknowledgeResponse:
         opened, closed = await self._split(list(request.alarm_ids), context)
         try:
-            done = self.engine.acknowledge(opened, _operator(request.operator), request.comment, time.time())
+            done = await self._act(
+                context, "acknowledge", opened, _operator(request.operator), request.comment, time.time()
+            )
         except UnknownAlarm as exc:  # closed meanwhile by another client: still harmless
             await context.abort(grpc.StatusCode.ABORTED, f"alarms changed meanwhile, retry: {exc}")
         by_id = {a.id: a for a in (*done, *closed.values())}
@@ -308,8 +335,8 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
                 f"closed (NORMAL) alarms cannot be shelved: {', '.join(list(closed)[:20])}",
             )
         try:
-            done = self.engine.shelve(
-                opened, duration, request.reason, _operator(request.operator), time.time()
+            done = await self._act(
+                context, "shelve", opened, duration, request.reason, _operator(request.operator), time.time()
             )
         except (UnknownAlarm, AlarmClosed) as exc:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"alarm closed meanwhile: {exc}")
@@ -335,7 +362,7 @@ class AlarmService(alarms_pb2_grpc.AlarmServiceServicer):
     ) -> alarms_pb2.UnshelveResponse:
         opened, closed = await self._split(list(request.alarm_ids), context)
         try:
-            done = self.engine.unshelve(opened, _operator(request.operator), time.time())
+            done = await self._act(context, "unshelve", opened, _operator(request.operator), time.time())
         except UnknownAlarm as exc:
             await context.abort(grpc.StatusCode.ABORTED, f"alarms changed meanwhile, retry: {exc}")
         by_id = {a.id: a for a in (*done, *closed.values())}

@@ -276,6 +276,10 @@ class AlarmPersister:
         self._engine = engine
         return engine
 
+    def record(self, changes: list[Alarm]) -> None:
+        """Write these states too (a cluster replica's journal is fed from the alarm stream)."""
+        self._queue(changes)
+
     def _queue(self, changes: list[Alarm]) -> None:
         self._pending.extend(changes)
         if self.failing is not None and len(self._pending) > self.max_pending:

@@ -14,7 +14,7 @@ import nats.errors
 import nats.js.errors
 
 from tests.conftest import BackendProcess, open_channel
-from vigie.v1 import assets_pb2, assets_pb2_grpc
+from vigie.v1 import alarms_pb2, alarms_pb2_grpc, assets_pb2, assets_pb2_grpc
 
 
 def replica(bus_url: str, log: Path, *args: str) -> BackendProcess:
@@ -194,3 +194,104 @@ def stream_holes(urls: list[str], first: int, last: int, stream: str = "KV_vigie
             await nc.close()
 
     return asyncio.run(scan())
+
+
+class AlarmChecker:
+    """Applies a recorded WatchAlarms stream and asserts what a console relies on: changes in
+    order, each once, without gaps, in one epoch (`snapshots` counts snapshots: a resume must not
+    reload one); an alarm id never names two alarms (its source, asset and raise time never
+    change); and no condition is raised twice: at no point of the stream do two alarms that are
+    not closed (state NORMAL) share a condition, which is the pair (asset id, source key) the
+    engine raises for."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, alarms_pb2.Alarm] = {}  # id -> latest record, every alarm not NORMAL
+        self.by_condition: dict[tuple[str, str], str] = {}  # (asset, source key) -> open alarm id
+        self.identity: dict[str, tuple[str, str, int]] = {}  # id -> (asset, source key, raised_at ns)
+        self.history: dict[str, list[tuple[int, alarms_pb2.Alarm]]] = {}  # id -> (sequence, record)
+        self.sequence = 0
+        self.epoch = ""
+        self.snapshots = 0
+        self.changes = 0
+        self.in_snapshot = False
+
+    def _apply(self, a: alarms_pb2.Alarm, sequence: int) -> None:
+        ident = (a.asset_id, a.source_key, a.raised_at.ToNanoseconds())
+        assert self.identity.setdefault(a.id, ident) == ident, (a.id, self.identity[a.id], ident)
+        self.history.setdefault(a.id, []).append((sequence, a))
+        condition = (a.asset_id, a.source_key)
+        if a.state == alarms_pb2.Alarm.NORMAL:
+            self.open.pop(a.id, None)
+            if self.by_condition.get(condition) == a.id:
+                del self.by_condition[condition]
+            return
+        other = self.by_condition.setdefault(condition, a.id)
+        assert other == a.id, f"raised twice: {condition} is open as {other} and as {a.id}"
+        self.open[a.id] = a
+
+    def feed(self, msg: alarms_pb2.WatchAlarmsResponse) -> None:
+        kind = msg.WhichOneof("event")
+        assert kind != "resync_needed", msg.resync_needed.reason
+        if self.epoch:
+            assert msg.epoch == self.epoch, (msg.epoch, self.epoch)
+        self.epoch = msg.epoch
+        if kind == "snapshot":
+            if not self.in_snapshot:
+                self.snapshots += 1
+                self.in_snapshot = True
+            for a in msg.snapshot.alarms:
+                assert a.sequence <= msg.sequence
+                self._apply(a, msg.sequence)
+            self.sequence = msg.sequence
+            self.in_snapshot = not msg.snapshot.last
+        elif kind == "changes":
+            assert not self.in_snapshot
+            for c in msg.changes.changes:
+                assert c.sequence == self.sequence + 1, (c.sequence, self.sequence)
+                assert c.alarm.sequence == c.sequence
+                self.sequence = c.sequence
+                self._apply(c.alarm, c.sequence)
+                self.changes += 1
+            assert msg.sequence == self.sequence
+        else:
+            assert msg.sequence == self.sequence
+
+    def read_until(self, stream, cond, timeout: float) -> float:
+        """Feed until cond() holds; the monotonic time it did (fails at the deadline)."""
+        deadline = time.monotonic() + timeout
+        for msg in stream:
+            self.feed(msg)
+            if cond():
+                return time.monotonic()
+            assert time.monotonic() < deadline, "condition not reached in time"
+        raise AssertionError("stream ended early")
+
+    def read_until_broken(self, stream, timeout: float) -> grpc.StatusCode:
+        """Feed what a dying backend still delivers; the status the stream ended with."""
+        deadline = time.monotonic() + timeout
+        try:
+            for msg in stream:
+                self.feed(msg)
+                assert time.monotonic() < deadline, "the stream of a killed backend went on"
+        except grpc.RpcError as exc:
+            return exc.code()
+        raise AssertionError("the stream ended without an error")
+
+
+def alarms_stub(address: str, user: str = "viewer") -> alarms_pb2_grpc.AlarmServiceStub:
+    return alarms_pb2_grpc.AlarmServiceStub(open_channel(address, user=user))
+
+
+def watch_alarms(
+    stub: alarms_pb2_grpc.AlarmServiceStub, after: int = 0, epoch: str = "", timeout: float = 120
+):
+    return stub.WatchAlarms(alarms_pb2.WatchAlarmsRequest(after_sequence=after, epoch=epoch), timeout=timeout)
+
+
+def alarm_sequence_of(address: str) -> int:
+    """The replica's current alarm sequence (the first message of a watch says it)."""
+    stream = watch_alarms(alarms_stub(address), timeout=30)
+    try:
+        return next(stream).sequence
+    finally:
+        stream.cancel()

@@ -181,3 +181,25 @@ def test_maintenance_suppresses_present_and_future_alarms():
     assert b.state is AlarmState.SUPPRESSED
     back = e.set_suppressed("d", False, 3.0)
     assert {x.id: x.state for x in back} == {a.id: AlarmState.UNACK_ACTIVE, b.id: AlarmState.UNACK_ACTIVE}
+
+
+def test_reload_takes_over_open_alarms_without_raising_them_again():
+    """A new cluster leader's engine (backend/bus/alarms.py): reloaded from another engine's open
+    alarms, it updates them under their ids, numbers its changes and alarms after theirs, and
+    forgets what it held before."""
+    old = AlarmEngine()
+    a = old.raise_alarm("d:x", asset("d:x"), "x", 1, "m", 0.0)
+    old.raise_alarm("d:y", asset("d:y"), "y", 2, "m", 1.0)
+    old.set_suppressed("w", True, 1.5)
+    w = old.raise_alarm("w:z", asset("w:z"), "z", 3, "m", 1.6)
+    old.clear("d:y", 2.0)
+    old.acknowledge([old.open_for("d:y").id], "op", "", 3.0)  # closed: not taken over
+    new = AlarmEngine()
+    new.raise_alarm("q:q", asset("q:q"), "q", 4, "m", 0.0)
+    new.reload(old.open_alarms(), sequence=40, next_id=old.next_id)
+    assert new.open_for("q:q") is None and new.get(a.id) == old.get(a.id)
+    assert new.raise_alarm("d:x", asset("d:x"), "x", 1, "m", 4.0) is None  # still active: no change
+    assert new.clear("d:x", 5.0).id == a.id  # the same alarm goes on
+    fresh = new.raise_alarm("d:y", asset("d:y"), "y", 2, "m", 6.0)
+    assert fresh.sequence == 42 and fresh.id == f"alm-{old.next_id:06d}"
+    assert new.get(w.id).suppressed  # the maintenance of its asset comes with the alarm
