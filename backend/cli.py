@@ -665,7 +665,9 @@ async def serve(
         )
         from vigie.backend.bus.commands import ClusterNetwork
 
-        network = ClusterNetwork(network, replica.bus.nc, lambda: replica.leading)  # type: ignore[assignment]
+        network = ClusterNetwork(  # type: ignore[assignment]
+            network, replica.bus.nc, lambda: replica.leading, request_timeout_s=args.command_ack_timeout + 1.0
+        )
     backend = Backend(
         network,
         history=args.history,

@@ -20,6 +20,7 @@ from functools import partial
 from vigie.backend.adapters.base import DeviceCommand
 from vigie.backend.adapters.mqtt.link import MqttLink
 from vigie.backend.adapters.mqtt.wire import (
+    ROOT,
     AckMsg,
     BadPayload,
     EventMsg,
@@ -72,7 +73,11 @@ class CityDevices:
                 host,
                 port,
                 f"{client_prefix}-{k}",
-                [f"{self.prefix[a.id]}/cmd" for a in assets if self.shard[a.id] == k],
+                # One wildcard per connection, not one filter per device: NATS's MQTT listener
+                # grants a session at most 63 QoS 1 subscriptions (65,535 pending acks over its
+                # default max_ack_pending of 1,024 each) and refused the rest, so most simulated
+                # devices never heard their commands. Each connection keeps its own devices'.
+                [f"{ROOT}/+/+/+/cmd"],
                 partial(self._on_cmd, k),
                 partial(self._on_connect, k),
             )
@@ -187,7 +192,9 @@ class CityDevices:
         try:
             t = parse_topic(topic)
             if t.channel != "cmd" or t.device_id not in self.prefix:
-                raise BadPayload("bad_topic", "not one of this connection's command topics")
+                raise BadPayload("bad_topic", "not one of this city's command topics")
+            if self.shard[t.device_id] != k:
+                return  # another connection's device: that connection answers it
             m = decode_cmd(payload)
         except BadPayload as exc:
             self.counts["refused"] += 1

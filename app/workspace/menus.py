@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import QLineEdit, QMenu, QWidgetAction
 
@@ -22,8 +23,17 @@ def install_menus(manager: WorkspaceManager, window: ScreenWindow) -> None:
     bar = window.menus
     for title, fill in (("&Workspace", _workspace), ("&Screens", _screens), ("&Panels", _panels)):
         menu = bar.addMenu(title)
-        menu.aboutToShow.connect(lambda m=menu, f=fill: (m.clear(), f(manager, window, m)))
+        menu.aboutToShow.connect(lambda m=menu, f=fill: (_empty(m), f(manager, window, m)))
     _help(manager, window, bar.addMenu("&Help"))
+
+
+def _empty(menu: QMenu) -> None:
+    """Remove what the menu showed last time. `clear()` deletes the actions but not the submenus
+    made with addMenu(): each opening of Screens or Panels left its submenus behind (the soak saw
+    the console's top-level QMenus grow, bench/soak.py)."""
+    for sub in menu.findChildren(QMenu, options=Qt.FindChildOption.FindDirectChildrenOnly):
+        sub.deleteLater()
+    menu.clear()
 
 
 def _help(manager: WorkspaceManager, window: ScreenWindow, menu: QMenu) -> None:

@@ -28,7 +28,7 @@ from vigie.backend.domain.actions import Action, Params
 log = logging.getLogger(__name__)
 
 SUBJECT = "vigie-leader.command"
-REQUEST_TIMEOUT_S = 8.0
+REQUEST_TIMEOUT_S = 8.0  # the default: a replica passes its dispatcher's acknowledgement time
 ANSWERS_KEPT = 10_000
 
 
@@ -55,8 +55,14 @@ def decode_command(data: bytes) -> DeviceCommand:
 class ClusterNetwork:
     """A replica's device network, with commands relayed to the leader (see the module)."""
 
-    def __init__(self, network: DeviceNetwork, nc: Client, leading: Any) -> None:
-        """`leading()` says whether this replica leads now."""
+    def __init__(
+        self, network: DeviceNetwork, nc: Client, leading: Any, request_timeout_s: float = REQUEST_TIMEOUT_S
+    ) -> None:
+        """`leading()` says whether this replica leads now. `request_timeout_s`: how long a relayed
+        command may wait for the leader's answer; at least the dispatcher's acknowledgement time
+        (`--command-ack-timeout`), or a follower would report a command failed that the leader
+        still carries out when its device answers late (a loaded machine, a settling MQTT link)."""
+        self._timeout_s = request_timeout_s
         self._network = network
         self._nc = nc
         self._leading = leading
@@ -95,7 +101,7 @@ class ClusterNetwork:
         if self._leading():
             return await self._act(command)
         try:
-            reply = await self._nc.request(SUBJECT, encode_command(command), timeout=REQUEST_TIMEOUT_S)
+            reply = await self._nc.request(SUBJECT, encode_command(command), timeout=self._timeout_s)
         except nats.errors.NoRespondersError:
             return DeviceAnswer(False, "no leader replica at the moment (one is being elected): try again")
         except nats.errors.TimeoutError:
@@ -137,7 +143,7 @@ class ClusterNetwork:
 
     async def _answer(self, msg: Msg) -> None:
         try:
-            answer = await asyncio.wait_for(self._act(decode_command(msg.data)), REQUEST_TIMEOUT_S)
+            answer = await asyncio.wait_for(self._act(decode_command(msg.data)), self._timeout_s)
         except ValueError as exc:
             answer = DeviceAnswer(False, str(exc))
         except TimeoutError:

@@ -204,3 +204,24 @@ def test_a_shared_wall_screen_shows_what_a_supervisor_pushes(console, qtbot):
     qtbot.waitUntil(lambda: display.page == "video" and display.content.camera_id == cam, timeout=15000)
     qtbot.keyClick(shown, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not online(), timeout=15000)  # leaving presentation mode detaches the screen
+
+
+def test_opening_the_screens_menu_again_and_again_leaves_no_submenus_behind(console, qtbot):
+    """Each opening refills the menu; the submenus of the last opening go with it (a console
+    open for a shift would otherwise keep one set per opening)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtTest import QTest
+
+    bar = console.window.menus
+    screens = next(a for a in bar.actions() if a.text().replace("&", "") == "Screens")
+    m = screens.menu()
+    counts = []
+    for _ in range(5):
+        QTest.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(screens).center())
+        qtbot.waitUntil(m.isVisible, timeout=5000)
+        QTest.keyClick(m, Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: not m.isVisible(), timeout=5000)
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        counts.append(len(m.findChildren(QMenu, options=Qt.FindChildOption.FindDirectChildrenOnly)))
+    assert counts[0] >= 1, "one submenu per screen"
+    assert counts == [counts[0]] * 5, counts

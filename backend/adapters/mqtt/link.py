@@ -25,6 +25,17 @@ BACKOFF_S = (0.2, 10.0)  # first and longest wait between two connection attempt
 PUBLISH_TIMEOUT_S = 10.0  # no PUBACK within this: the connection is taken for dead
 WINDOW = 200  # messages in flight (sent, not yet acknowledged) per connection
 SUBSCRIBE_BATCH = 500
+SUBSCRIBE_TRIES = 5
+
+
+def _refused(granted: object) -> bool:
+    """A SUBACK entry that is a failure: 0x80 (MQTT 3.1.1) or a failure reason code (MQTT 5)."""
+    is_failure = getattr(granted, "is_failure", None)
+    if isinstance(is_failure, bool):
+        return is_failure
+    return isinstance(granted, int) and granted >= 0x80
+
+
 MAX_OUTBOX = 200_000
 
 
@@ -105,6 +116,36 @@ class MqttLink:
             attempt = 0 if was_up else attempt + 1
             await asyncio.sleep(backoff_delay(attempt, self._rng))
 
+    async def _subscribe(self, client: aiomqtt.Client, topics: list[str]) -> None:
+        """Subscribe and check what the broker granted: a broker may refuse some filters in a
+        SUBACK that arrives all the same (NATS's MQTT listener does when creating their JetStream
+        consumers would pass its limit of QoS 1 subscriptions per session), and a device would
+        then never hear its commands. Refused ones are asked again a few times, then reported as
+        an error: starting the session over would not change the broker's mind."""
+        for attempt in range(SUBSCRIBE_TRIES):
+            granted = await client.subscribe([(t, 1) for t in topics])
+            refused = [t for t, g in zip(topics, granted, strict=False) if _refused(g)]
+            if len(granted) < len(topics):
+                refused += topics[len(granted) :]
+            if not refused:
+                return
+            log.warning(
+                "MQTT %s: the broker refused %d of %d subscriptions (try %d): asking again",
+                self.client_id,
+                len(refused),
+                len(topics),
+                attempt + 1,
+            )
+            topics = refused
+            await asyncio.sleep(backoff_delay(attempt, self._rng))
+        log.error(
+            "MQTT %s: the broker keeps refusing %d subscriptions (first: %s): what they carry will not"
+            " arrive; check the broker's limits (NATS: mqtt max_ack_pending, docs/devices.md)",
+            self.client_id,
+            len(topics),
+            topics[0],
+        )
+
     async def _session(self) -> None:
         client = aiomqtt.Client(
             self.host,
@@ -118,8 +159,7 @@ class MqttLink:
         client.pending_calls_threshold = 2 * self.window  # aiomqtt warns past it; our window bounds it
         async with client:
             for i in range(0, len(self.subscriptions), SUBSCRIBE_BATCH):
-                chunk = self.subscriptions[i : i + SUBSCRIBE_BATCH]
-                await client.subscribe([(t, 1) for t in chunk])
+                await self._subscribe(client, self.subscriptions[i : i + SUBSCRIBE_BATCH])
             self.connections += 1
             self.connected.set()
             if self.on_connect is not None:
