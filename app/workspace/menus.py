@@ -6,6 +6,7 @@ Nothing modal: "Save as…" is a line edit inside the menu (Enter saves, Escape 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -23,8 +24,13 @@ def install_menus(manager: WorkspaceManager, window: ScreenWindow) -> None:
     bar = window.menus
     for title, fill in (("&Workspace", _workspace), ("&Screens", _screens), ("&Panels", _panels)):
         menu = bar.addMenu(title)
-        menu.aboutToShow.connect(lambda m=menu, f=fill: (_empty(m), f(manager, window, m)))
+        menu.aboutToShow.connect(lambda m=menu, f=fill: _refill(m, lambda: f(manager, window, m)))
     _help(manager, window, bar.addMenu("&Help"))
+
+
+def _refill(menu: QMenu, fill: Callable[[], None]) -> None:
+    _empty(menu)
+    fill()
 
 
 def _empty(menu: QMenu) -> None:
