@@ -18,14 +18,13 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from vigie.backend.bus.acked import AckedPublisher, Outgoing
 from vigie.backend.bus.connection import ALARMS_STREAM, ALARMS_SUBJECT
+from vigie.backend.bus.follow import follow_stream
 from vigie.backend.domain.alarms import Alarm
 from vigie.backend.domain.changelog import ChangeLog
 from vigie.backend.store.alarms_sqlite import alarm_from_json, alarm_to_json
@@ -137,38 +136,9 @@ class AlarmView:
                 await task
 
     async def _pull(self, js: JetStreamContext) -> None:
-        while True:
-            if self.synced.is_set():
-                config = ConsumerConfig(
-                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                    opt_start_seq=self._log.last + 1,
-                    ack_policy=AckPolicy.NONE,
-                    inactive_threshold=60.0,
-                )
-            else:  # the last state of every alarm first, then everything after
-                config = ConsumerConfig(
-                    deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-                    ack_policy=AckPolicy.NONE,
-                    inactive_threshold=60.0,
-                )
-            try:
-                sub = await js.pull_subscribe(f"{ALARMS_SUBJECT}.>", stream=ALARMS_STREAM, config=config)
-                try:
-                    while True:
-                        try:
-                            msgs = await sub.fetch(FETCH, timeout=1.0)
-                        except nats.errors.TimeoutError:
-                            continue
-                        if not self._take(msgs):
-                            break  # read again from the missing sequence
-                finally:
-                    with contextlib.suppress(Exception):
-                        await sub.unsubscribe()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the bus away, the consumer gone: start again from here
-                log.warning("following the alarm stream: %r; again from %d", exc, self._log.last + 1)
-                await asyncio.sleep(0.5)
+        await follow_stream(
+            js, ALARMS_STREAM, ALARMS_SUBJECT, FETCH, self.synced, lambda: self._log.last + 1, self._take
+        )
 
     def _take(self, msgs: list[Msg]) -> bool:
         """Apply a pulled batch; False (the rest unapplied) to read again from a missing sequence."""

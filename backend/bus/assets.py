@@ -13,15 +13,14 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 
-import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from vigie.backend.bus.acked import AckedPublisher, Outgoing
 from vigie.backend.bus.codec import decode, encode, id_of, key_of
 from vigie.backend.bus.connection import ASSETS_STREAM, ASSETS_SUBJECT
+from vigie.backend.bus.follow import follow_stream
 from vigie.backend.domain.assets import Asset
 from vigie.backend.domain.revlog import AssetStore
 
@@ -71,38 +70,9 @@ class BusAssetStore(AssetStore):
                 await task
 
     async def _pull(self, js: JetStreamContext) -> None:
-        while True:
-            if self.synced.is_set():
-                config = ConsumerConfig(
-                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                    opt_start_seq=self._log.last + 1,
-                    ack_policy=AckPolicy.NONE,
-                    inactive_threshold=60.0,
-                )
-            else:  # the last state of every device first, then everything after
-                config = ConsumerConfig(
-                    deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-                    ack_policy=AckPolicy.NONE,
-                    inactive_threshold=60.0,
-                )
-            try:
-                sub = await js.pull_subscribe(f"{ASSETS_SUBJECT}.>", stream=ASSETS_STREAM, config=config)
-                try:
-                    while True:
-                        try:
-                            msgs = await sub.fetch(FETCH, timeout=1.0)
-                        except nats.errors.TimeoutError:
-                            continue
-                        if not self._take(msgs):
-                            break  # read again from the missing sequence
-                finally:
-                    with contextlib.suppress(Exception):
-                        await sub.unsubscribe()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the bus away, the consumer gone: start again from here
-                log.warning("following the asset stream: %r; again from %d", exc, self._log.last + 1)
-                await asyncio.sleep(0.5)
+        await follow_stream(
+            js, ASSETS_STREAM, ASSETS_SUBJECT, FETCH, self.synced, lambda: self._log.last + 1, self._take
+        )
 
     def _take(self, msgs: list[Msg]) -> bool:
         """Apply a pulled batch; False (the rest unapplied) to read again from a missing sequence."""
