@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import select
-import signal
 import subprocess
 import sys
 import tempfile
@@ -81,7 +79,6 @@ class BackendProcess:
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,
-            preexec_fn=_die_with_parent,
         )
         if err is not None:
             err.close()
@@ -113,13 +110,6 @@ class BackendProcess:
                 self.proc.wait(30)  # a clean stop; on a loaded 2-core machine it can take several seconds
             except subprocess.TimeoutExpired:
                 self.kill()
-
-
-def _die_with_parent() -> None:
-    """In the child: a test process that dies (a Qt abort, a closed pipe) takes its backends with it
-    instead of leaving them running (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
-    if sys.platform == "linux":
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 TEST_CONSOLE = "pytest"
