@@ -67,7 +67,35 @@ def assets_stub(address: str) -> assets_pb2_grpc.AssetServiceStub:
     return assets_pb2_grpc.AssetServiceStub(open_channel(address, user="viewer"))
 
 
-class AssetChecker:
+class StreamReader:
+    """Reading a watch into a checker's `feed`, under a deadline (asset and alarm checkers)."""
+
+    def feed(self, msg) -> None:
+        raise NotImplementedError
+
+    def read_until(self, stream, cond, timeout: float) -> float:
+        """Feed until cond() holds; the monotonic time it did (fails at the deadline)."""
+        deadline = time.monotonic() + timeout
+        for msg in stream:
+            self.feed(msg)
+            if cond():
+                return time.monotonic()
+            assert time.monotonic() < deadline, "condition not reached in time"
+        raise AssertionError("stream ended early")
+
+    def read_until_broken(self, stream, timeout: float) -> grpc.StatusCode:
+        """Feed what a dying backend still delivers; the status the stream ended with."""
+        deadline = time.monotonic() + timeout
+        try:
+            for msg in stream:
+                self.feed(msg)
+                assert time.monotonic() < deadline, "the stream of a killed backend went on"
+        except grpc.RpcError as exc:
+            return exc.code()
+        raise AssertionError("the stream ended without an error")
+
+
+class AssetChecker(StreamReader):
     """Applies a recorded WatchAssets stream and asserts order, uniqueness and no gaps within one
     epoch; `snapshots` counts snapshots (a resume must not reload one)."""
 
@@ -105,27 +133,6 @@ class AssetChecker:
             assert msg.revision == self.revision
         else:
             assert msg.revision == self.revision
-
-    def read_until(self, stream, cond, timeout: float) -> float:
-        """Feed until cond() holds; the monotonic time it did (fails at the deadline)."""
-        deadline = time.monotonic() + timeout
-        for msg in stream:
-            self.feed(msg)
-            if cond():
-                return time.monotonic()
-            assert time.monotonic() < deadline, "condition not reached in time"
-        raise AssertionError("stream ended early")
-
-    def read_until_broken(self, stream, timeout: float) -> grpc.StatusCode:
-        """Feed what a dying backend still delivers; the status the stream ended with."""
-        deadline = time.monotonic() + timeout
-        try:
-            for msg in stream:
-                self.feed(msg)
-                assert time.monotonic() < deadline, "the stream of a killed backend went on"
-        except grpc.RpcError as exc:
-            return exc.code()
-        raise AssertionError("the stream ended without an error")
 
 
 def watch(stub: assets_pb2_grpc.AssetServiceStub, after: int = 0, epoch: str = "", timeout: float = 120):
@@ -196,7 +203,7 @@ def stream_holes(urls: list[str], first: int, last: int, stream: str = "KV_vigie
     return asyncio.run(scan())
 
 
-class AlarmChecker:
+class AlarmChecker(StreamReader):
     """Applies a recorded WatchAlarms stream and asserts what a console relies on: changes in
     order, each once, without gaps, in one epoch (`snapshots` counts snapshots: a resume must not
     reload one); an alarm id never names two alarms (its source, asset and raise time never
@@ -255,27 +262,6 @@ class AlarmChecker:
             assert msg.sequence == self.sequence
         else:
             assert msg.sequence == self.sequence
-
-    def read_until(self, stream, cond, timeout: float) -> float:
-        """Feed until cond() holds; the monotonic time it did (fails at the deadline)."""
-        deadline = time.monotonic() + timeout
-        for msg in stream:
-            self.feed(msg)
-            if cond():
-                return time.monotonic()
-            assert time.monotonic() < deadline, "condition not reached in time"
-        raise AssertionError("stream ended early")
-
-    def read_until_broken(self, stream, timeout: float) -> grpc.StatusCode:
-        """Feed what a dying backend still delivers; the status the stream ended with."""
-        deadline = time.monotonic() + timeout
-        try:
-            for msg in stream:
-                self.feed(msg)
-                assert time.monotonic() < deadline, "the stream of a killed backend went on"
-        except grpc.RpcError as exc:
-            return exc.code()
-        raise AssertionError("the stream ended without an error")
 
 
 def alarms_stub(address: str, user: str = "viewer") -> alarms_pb2_grpc.AlarmServiceStub:
