@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -71,6 +72,8 @@ class ClusterNetwork:
         self._pending: set[asyncio.Task[None]] = set()
         self._running: dict[str, asyncio.Future[DeviceAnswer]] = {}
         self._answers: OrderedDict[str, DeviceAnswer] = OrderedDict()
+        self._began = 0.0  # monotonic: this replica's network started (a takeover's timeline)
+        self._first_logged = True
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._network, name)
@@ -83,9 +86,13 @@ class ClusterNetwork:
     async def start(self, store: Any) -> None:
         """Answer at once (no replica answering reads as no leader), acting once the network
         has started (an MQTT adapter takes its retained states in first)."""
+        self._began = time.monotonic()
+        self._first_logged = False
+        log.info("device network starting: this replica leads")
         self._sub = await self._nc.subscribe(SUBJECT, cb=self._serve)
         await self._network.start(store)
         self._started.set()
+        log.info("device network started in %.3f s: commands act here", time.monotonic() - self._began)
 
     async def stop(self) -> None:
         self._started.clear()
@@ -120,8 +127,20 @@ class ClusterNetwork:
             return await asyncio.shield(running)
         running = self._running[command.command_id] = asyncio.get_running_loop().create_future()
         try:
+            entered = time.monotonic()
             await self._started.wait()
+            sent = time.monotonic()
             answer = await self._network.command(command)
+            if not self._first_logged:
+                self._first_logged = True
+                log.info(
+                    "first command since this replica leads: came %.3f s after the network began"
+                    " starting, waited %.3f s for it, device answered %.3f s later (%s)",
+                    entered - self._began,
+                    sent - entered,
+                    time.monotonic() - sent,
+                    "ok" if answer.ok else answer.detail,
+                )
         except BaseException as exc:
             running.set_exception(exc)
             running.exception()  # retrieved: a resend that never came must not warn

@@ -71,6 +71,7 @@ class MqttNetwork(DeviceNetwork):
         self._units: dict[tuple[str, str], str] = {}
         self._n_series = 0
         self._badge: Callable[[str, str, float], None] | None = None
+        self._first_message_at = 0.0  # monotonic, since start(): when the retained states began
 
     @property
     def counts(self) -> dict[str, int]:
@@ -87,6 +88,7 @@ class MqttNetwork(DeviceNetwork):
         have not reported as OFFLINE. A broker that is down does not stop the backend: the link
         keeps trying."""
         self._store = store
+        self._first_message_at = 0.0
         self.link.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settle_s
@@ -103,6 +105,14 @@ class MqttNetwork(DeviceNetwork):
                 seen = self.link.received
                 await asyncio.sleep(SETTLE_QUIET_S)
         self._flush()
+        if self.link.connected.is_set():
+            subscribed = self.link.subscribed_at
+            log.info(
+                "MQTT retained states: %d messages, the first %.3f s after subscribing, settled %.3f s after",
+                self.link.received,
+                self._first_message_at - subscribed if self._first_message_at else -1.0,
+                time.monotonic() - subscribed,
+            )
         silent = [a for a in self.book.devices.values() if store.get(a.id) is None]
         if silent:
             store.publish(silent)
@@ -173,6 +183,8 @@ class MqttNetwork(DeviceNetwork):
     # --- messages -----------------------------------------------------------------------------------
 
     def _on_message(self, topic: str, payload: bytes) -> None:
+        if not self._first_message_at:
+            self._first_message_at = time.monotonic()
         update = self.book.handle(topic, payload)
         if update is None:
             return
