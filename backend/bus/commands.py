@@ -90,9 +90,28 @@ class ClusterNetwork:
         self._first_logged = False
         log.info("device network starting: this replica leads")
         self._sub = await self._nc.subscribe(SUBJECT, cb=self._serve)
-        await self._network.start(store)
+        starting = asyncio.ensure_future(self._network.start(store))
+        try:
+            ready = getattr(self._network, "commands_ready", None)
+            if isinstance(ready, asyncio.Event):
+                waiter = asyncio.ensure_future(ready.wait())
+                try:
+                    await asyncio.wait((starting, waiter), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+                if ready.is_set() and not starting.done():
+                    self._started.set()
+                    log.info(
+                        "device network takes commands %.3f s after it began starting",
+                        time.monotonic() - self._began,
+                    )
+            await starting
+        except BaseException:
+            starting.cancel()  # this start was cancelled (or failed): so is the network's
+            self._started.clear()
+            raise
         self._started.set()
-        log.info("device network started in %.3f s: commands act here", time.monotonic() - self._began)
+        log.info("device network started in %.3f s", time.monotonic() - self._began)
 
     async def stop(self) -> None:
         self._started.clear()

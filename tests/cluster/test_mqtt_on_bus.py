@@ -18,7 +18,7 @@ import nats
 
 from tests.cluster.helpers import leader_pid, replica, wait_for_line
 from tests.cluster.nats_server import NatsServer
-from tests.cluster.test_leader_work import LEADER, a_street_light, run_command
+from tests.cluster.test_leader_work import LEADER, a_street_light, commands_stub, run_command
 from tests.conftest import ROOT
 from vigie.v1 import assets_pb2, commands_pb2
 
@@ -30,6 +30,7 @@ STEPS = (
     "device network starting",
     "MQTT vigie-b: connected",
     "MQTT retained states",
+    "device network takes commands",
     "device network started",
     "first command since",
     "alarm engine runs here",
@@ -139,38 +140,39 @@ def test_mqtt_devices_through_the_bus_and_a_failover(tmp_path, capsys):
             state, detail = run_command(b.address, other, C.LIGHT_OFF)
             assert state == C.CONFIRMED, f"{other}: {detail}"
 
+        operator = commands_stub(b.address)  # logged in before, as a console at its desk is
         b_size = b_log.stat().st_size
         a.kill()
         t_kill, wall_kill = time.monotonic(), time.time()
         renewed = lease_written_at(server.url)  # A's last, now that it is dead
-        attempts = []
+        refused = []
         while True:
             began = time.monotonic() - t_kill
-            stage, detail = run_command(b.address, light, C.LIGHT_ON)
-            attempts.append(
-                f"  +{began:6.2f} s .. +{time.monotonic() - t_kill:6.2f} s  command: {C.CommandStage.Name(stage)} {detail}"
-            )
+            stage, detail = run_command(b.address, light, C.LIGHT_ON, operator)
             if stage == C.CONFIRMED:
                 break
+            refused.append(time.monotonic() - t_kill)
+            assert "leader" in detail, detail  # no leader yet: said so, and nothing done
             assert time.monotonic() - t_kill < 30, "no command confirmed 30 s after the kill"
+            time.sleep(0.1)  # asked again, as an operator would, under the deadline
         took = time.monotonic() - t_kill
         wait_for_line(b_log, LEADER, 1, after=b_size)
+        # The rest of the takeover (the retained states settling), for the timeline below.
+        wait_for_line(b_log, "device network started", 20, after=b_size)
         with capsys.disabled():
-            shown = attempts if len(attempts) <= 6 else [*attempts[:3], "  ...", *attempts[-3:]]
             print(
-                "\n[mqtt on bus] after the kill -9 of A:",
+                "\n[mqtt on bus] after the kill -9 of A (times from the kill):",
                 f"  {renewed - wall_kill:+6.2f} s  A's last lease renewal (its key lives 6 s)",
                 *steps_after(b_log, b_size, wall_kill),
-                *shown,
+                f"  {len(refused)} commands refused (no leader), the last one answered at +{max(refused, default=0):.2f} s;"
+                f" the next, sent at +{began:.2f} s, confirmed at +{took:.2f} s",
+                f"[mqtt on bus] {len(registered)} devices on B; a command confirmed again {took:.1f} s after kill -9",
                 sep="\n",
             )
-        # The goal is 10 s; under load this path takes 8-16 s today (docs/cluster.md, where
-        # the time likely goes): the test holds the bound it meets, and prints the figure.
-        assert took < 20, f"commands to MQTT devices came back {took:.1f} s after the kill"
-        with capsys.disabled():
-            print(
-                f"\n[mqtt on bus] {len(registered)} devices on B; a command confirmed again {took:.1f} s after kill -9"
-            )
+        # The goal (docs/cluster.md, "Failover of device commands within 10 s"): the lease
+        # (its 6 s TTL counts from A's last renewal), then the command, which no longer waits for
+        # B's MQTT adapter to take every device's retained state in.
+        assert took < 10, f"commands to MQTT devices came back {took:.1f} s after the kill"
     finally:
         for r in (a, b):
             if r is not None:
