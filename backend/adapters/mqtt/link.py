@@ -76,6 +76,7 @@ class MqttLink:
         self.published = 0  # messages the broker acknowledged
         self.dropped = 0  # oldest messages dropped because the outbox was full
         self.received = 0
+        self.retained = 0  # of them, retained messages (a subscription's first: the devices' states)
         # Monotonic times of the current session's steps (a takeover's timeline: docs/cluster.md).
         self.session_began = 0.0
         self.connected_at = 0.0  # CONNACK
@@ -195,6 +196,8 @@ class MqttLink:
     async def _read(self, client: aiomqtt.Client) -> None:
         async for m in client.messages:
             self.received += 1
+            if m.retain:
+                self.retained += 1
             payload = m.payload if isinstance(m.payload, bytes) else str(m.payload or "").encode()
             try:
                 self.on_message(m.topic.value, payload)

@@ -106,20 +106,23 @@ class MqttNetwork(DeviceNetwork):
             log.warning("MQTT broker %s:%d not reachable yet: retrying", self.link.host, self.link.port)
         else:
             # The broker sends the retained states right after the subscription: wait at least
-            # SETTLE_MIN_S for them to start, then until none came for SETTLE_QUIET_S.
+            # SETTLE_MIN_S for them to start, then until none came for SETTLE_QUIET_S. Only
+            # retained messages count: the devices' live telemetry (a few a second in a city)
+            # kept the link from ever being quiet, and the settle ran to `settle_s`.
             await asyncio.sleep(SETTLE_MIN_S)
             seen = -1
-            while seen != self.link.received and loop.time() < deadline:
-                seen = self.link.received
+            while seen != self.link.retained and loop.time() < deadline:
+                seen = self.link.retained
                 await asyncio.sleep(SETTLE_QUIET_S)
         self._flush()
         if self.link.connected.is_set():
             subscribed = self.link.subscribed_at
             log.info(
-                "MQTT retained states: %d messages (%d the store had already), the first %.3f s after"
-                " subscribing, settled %.3f s after",
-                self.link.received,
+                "MQTT retained states: %d (%d the store had already; %d messages in all), the first"
+                " message %.3f s after subscribing, settled %.3f s after",
+                self.link.retained,
                 self.unchanged,
+                self.link.received,
                 self._first_message_at - subscribed if self._first_message_at else -1.0,
                 time.monotonic() - subscribed,
             )
