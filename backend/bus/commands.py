@@ -85,7 +85,9 @@ class ClusterNetwork:
 
     async def start(self, store: Any) -> None:
         """Answer at once (no replica answering reads as no leader), acting once the network
-        has started (an MQTT adapter takes its retained states in first)."""
+        has started, or earlier when it says it takes commands (`commands_ready`, an
+        asyncio.Event: an MQTT adapter's link is up and subscribed while its retained states
+        still settle, which took 2-10 s of a failover: docs/cluster.md)."""
         self._began = time.monotonic()
         self._first_logged = False
         log.info("device network starting: this replica leads")
