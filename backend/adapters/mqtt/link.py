@@ -81,6 +81,10 @@ class MqttLink:
         self.session_began = 0.0
         self.connected_at = 0.0  # CONNACK
         self.subscribed_at = 0.0  # every SUBACK in
+        # Set before start() to discard what the broker kept for this client id from an earlier
+        # life (a replica that led before: acknowledgements, badges, states queued since). The
+        # next connection is clean, then the session is persistent again (docs/cluster.md).
+        self.fresh_session = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._rng = random.Random(client_id)
@@ -152,7 +156,16 @@ class MqttLink:
             topics[0],
         )
 
+    async def _discard_session(self) -> None:
+        """Connect once with a clean session: the broker drops the kept one and its queue."""
+        async with aiomqtt.Client(self.host, self.port, identifier=self.client_id, clean_session=True):
+            pass
+        self.fresh_session = False
+        log.info("MQTT %s: the session the broker kept was discarded", self.client_id)
+
     async def _session(self) -> None:
+        if self.fresh_session:
+            await self._discard_session()
         client = aiomqtt.Client(
             self.host,
             self.port,

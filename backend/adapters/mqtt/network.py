@@ -52,7 +52,11 @@ class MqttNetwork(DeviceNetwork):
         discover: bool = False,
         client_id: str = "vigie-backend",
         settle_s: float = SETTLE_S,
+        fresh_session_each_start: bool = False,
     ) -> None:
+        # On a cluster the adapter starts each time its replica gains the lease: what the broker
+        # queued for this replica since it last led is stale (the bucket has the states since).
+        self.fresh_session_each_start = fresh_session_each_start
         self.book = DeviceBook(registered, discover)
         self.settle_s = settle_s
         self.link = MqttLink(
@@ -97,6 +101,7 @@ class MqttNetwork(DeviceNetwork):
         self._store = store
         self._first_message_at = 0.0
         self._settled.clear()
+        self.link.fresh_session = self.fresh_session_each_start
         self.link.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settle_s
