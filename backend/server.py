@@ -410,7 +410,8 @@ class Backend:
         await self.dispatch_desk.start()
         if self.replica is None:  # on the bus, the crews and the city's incidents run on the leader
             await self.crews.start()
-        await self.mode_engine.start()
+        if self.replica is None:  # on the bus, the mode engine runs on the leader
+            await self.mode_engine.start()
         await self.access.start()
         await self.recordings.start()
         await self.server.start()
@@ -448,6 +449,8 @@ class Backend:
         await self.access.stop()
         await self.alarm_sources.stop()
         await self.recordings.stop()  # before the network: it reads the cameras
+        if self.modes_bus is not None:
+            await self.modes_bus.stop()
         if self.replica is not None:
             await self.replica.stop()  # the leader stops its device adapters here
         else:
@@ -476,7 +479,7 @@ class Backend:
         async def lead() -> None:
             # Beside the devices, not before them: the alarm engine waits for the alarm stream.
             self._alarm_takeover = asyncio.get_running_loop().create_task(
-                self._lead_alarms(replica), name="alarm-takeover"
+                self._take_over(replica), name="alarm-takeover"
             )
             await self.network.start(publisher)  # type: ignore[arg-type]
             await self.crews.start()
@@ -484,9 +487,19 @@ class Backend:
         async def follow() -> None:
             await self.crews.stop()
             await self._follow_alarms(replica)
+            await self.modes_bus.step_down()
             await self.network.stop()
 
+        await self.modes_bus.follow()  # the runs as the bus has them before this replica may lead
         await replica.start(lead=lead, follow=follow)
+
+    async def _take_over(self, replica: Replica) -> None:
+        """The alarm engine, then the city modes (their suppressions by design need it)."""
+        await self._lead_alarms(replica)
+        try:
+            await self.modes_bus.lead()
+        except Exception:  # in a task of its own: said here, or nobody would know
+            log.exception("the city modes failed to start on this leader")
 
     async def _lead_alarms(self, replica: Replica) -> None:
         """This replica now leads: its engine takes over the alarms as the stream has them (every
@@ -541,7 +554,6 @@ class Backend:
             self.modes_store,
             self.alarm_sources.cameras_for,
         )
-        self.mode_engine.load()
         self.access = AccessControl(
             self.store,
             alarms,
@@ -550,11 +562,27 @@ class Backend:
             self.network.cardholders(),
             self.mode_engine.holder,
         )
-        self.access.load()
         self.network.on_badge(self.access.on_badge)
-        self.modes = ModeService(self.mode_engine, heartbeat_s=heartbeat_s)
+        self.modes_bus: Any = None
+        feeds: tuple[Any, Any, Any] = (None, None, None)
+        if self.replica is None:
+            self.mode_engine.load()
+            self.access.load()
+        else:  # one engine, on the leader; every replica serves the runs from the bus (docs/cluster.md)
+            from vigie.backend.bus.modes import ModesOnBus
+
+            self.modes_bus = ModesOnBus(
+                self.replica.bus,
+                self.replica.may_publish,
+                self.mode_engine,
+                self.access,
+                self.modes_store,
+                self.audit,
+            )
+            feeds = (self.modes_bus.runs, self.modes_bus.relay, self.modes_bus.decisions)
+        self.modes = ModeService(self.mode_engine, heartbeat_s=heartbeat_s, feed=feeds[0], actions=feeds[1])
         modes_pb2_grpc.add_ModeServiceServicer_to_server(self.modes, self.server)
-        self.cardholders = CardholderService(self.access, heartbeat_s=heartbeat_s)
+        self.cardholders = CardholderService(self.access, heartbeat_s=heartbeat_s, feed=feeds[2])
         modes_pb2_grpc.add_CardholderServiceServicer_to_server(self.cardholders, self.server)
 
     def _asset_kind(self, asset_id: str) -> Kind | None:

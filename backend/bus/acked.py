@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import nats.errors
@@ -87,3 +87,46 @@ class AckedPublisher:
         self._waiting.discard(int(index_s))
         if not self._waiting:
             self._all_in.set()
+
+
+@dataclass(slots=True)
+class Sent:
+    """What `send_until_acked` did with a batch."""
+
+    acknowledged: int = 0
+    resent: int = 0
+    fenced: int = 0  # not sent: this replica no longer leads
+
+
+async def send_until_acked(
+    acked: AckedPublisher, out: list[Outgoing], may_publish: Callable[[], bool], what: str
+) -> Sent:
+    """Send `out` until JetStream has acknowledged all of it, while `may_publish()` (the lease's
+    fence) holds. What was not acknowledged in time is sent again with the same ids, only the last
+    message of each subject in the batch (a newer state replaces an older one), after a pause
+    that doubles up to 2 s. Shared by the leader's alarm and mode publishers."""
+    done = Sent()
+    wait = 0.1
+    while out:
+        if not may_publish():
+            done.fenced += len(out)
+            log.warning("%s publisher: %d changes not sent, this replica no longer leads", what, len(out))
+            return done
+        missed = await acked.send(out)
+        done.acknowledged += len(out) - len(missed)
+        if not missed:
+            return done
+        unacked = set(missed)
+        last = {m.subject: i for i, m in enumerate(out)}  # each subject's last message in the batch
+        again = [out[i] for i in sorted(last.values()) if i in unacked]
+        log.warning(
+            "%s publisher: %d changes not acknowledged, %d sent again (the last of each subject)",
+            what,
+            len(missed),
+            len(again),
+        )
+        done.resent += len(again)
+        out = again
+        await asyncio.sleep(wait)
+        wait = min(2.0, wait * 2)
+    return done

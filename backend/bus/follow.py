@@ -1,6 +1,6 @@
 """Following a JetStream stream into a replica's own view: the last message of every subject first
-(the load), then everything after, each batch handed to `take`. Shared by the asset view
-(backend/bus/assets.py) and the alarm view (backend/bus/alarms.py)."""
+(the load), then everything after, each batch handed to `take`. Used by every view of a stream
+(backend/bus/view.py: the asset store, the alarms, the mode runs and access decisions)."""
 
 from __future__ import annotations
 
