@@ -46,6 +46,7 @@ from vigie.backend.services.audit import AuditService
 from vigie.backend.services.auth import AuthService
 from vigie.backend.services.cardholders import CardholderService
 from vigie.backend.services.commands import CommandService
+from vigie.backend.services.dispatch_relay import DispatchWrites
 from vigie.backend.services.incidents import IncidentService
 from vigie.backend.services.map import MapService
 from vigie.backend.services.modes import ModeService
@@ -334,9 +335,24 @@ class Backend:
             speedup=dispatch_speedup,
             seed=seed,
         )
-        self.walls.incident_of = self.dispatch_desk.book.get  # "send to wall" of an incident
-        self.incidents = IncidentService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
-        self.units = UnitService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
+        # "send to wall" of an incident (the desk's book: a new one when a replica takes over)
+        self.walls.incident_of = lambda incident_id: self.dispatch_desk.book.get(incident_id)
+        # On a cluster, one desk writes (the leader's) and every replica serves the bus's
+        # incidents and units (backend/bus/incidents.py, docs/cluster.md).
+        self.dispatch_bus: Any = None
+        if replica is not None:
+            from vigie.backend.bus.incidents import DispatchOnBus
+
+            self.dispatch_bus = DispatchOnBus(
+                replica.bus, replica.may_publish, self.dispatch_desk, replica.options.replicas
+            )
+        writes = DispatchWrites(self.dispatch_bus)
+        self.incidents = IncidentService(
+            self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s, writes=writes
+        )
+        self.units = UnitService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s, writes=writes)
+        if replica is not None:  # a console moved from a replica a little ahead of this one
+            self.incidents.catch_up_s = self.units.catch_up_s = 5.0
         incidents_pb2_grpc.add_IncidentServiceServicer_to_server(self.incidents, self.server)
         incidents_pb2_grpc.add_UnitServiceServicer_to_server(self.units, self.server)
         self.sampler = watch_backend(
@@ -407,7 +423,7 @@ class Backend:
         if self.replica is None:  # on the bus, the alarm engine's sources run on the leader
             await self.alarm_sources.start()
         await self.dispatcher.start()
-        await self.dispatch_desk.start()
+        await self.dispatch_desk.start(add_fleet=self.replica is None)  # on the bus: the leader adds it
         if self.replica is None:  # on the bus, the crews and the city's incidents run on the leader
             await self.crews.start()
         if self.replica is None:  # on the bus, the mode engine runs on the leader
@@ -451,6 +467,8 @@ class Backend:
         await self.recordings.stop()  # before the network: it reads the cameras
         if self.modes_bus is not None:
             await self.modes_bus.stop()
+        if self.dispatch_bus is not None:  # a leader sends its desk's last changes first
+            await self.dispatch_bus.stop()
         if self.replica is not None:
             await self.replica.stop()  # the leader stops its device adapters here
         else:
@@ -482,15 +500,18 @@ class Backend:
                 self._take_over(replica), name="alarm-takeover"
             )
             await self.network.start(publisher)  # type: ignore[arg-type]
+            await self.dispatch_bus.lead()  # the crews continue the incidents the bus has
             await self.crews.start()
 
         async def follow() -> None:
             await self.crews.stop()
+            await self.dispatch_bus.step_down()
             await self._follow_alarms(replica)
             await self.modes_bus.step_down()
             await self.network.stop()
 
         await self.modes_bus.follow()  # the runs as the bus has them before this replica may lead
+        await self.dispatch_bus.follow()  # and the incidents and units
         await replica.start(lead=lead, follow=follow)
 
     async def _take_over(self, replica: Replica) -> None:

@@ -25,6 +25,12 @@ ASSETS_STREAM = f"KV_{ASSETS_BUCKET}"
 ASSETS_SUBJECT = f"$KV.{ASSETS_BUCKET}"
 ALARMS_STREAM = "VIGIE_ALARMS"  # every alarm change the leader's engine made; its sequence numbers them
 ALARMS_SUBJECT = "vigie-alarms"  # vigie-alarms.<alarm id>: one subject per alarm
+# Dispatch (backend/bus/incidents.py): every change of an incident or a unit the leader's desk
+# made; each stream's sequence numbers WatchIncidents or WatchUnits.
+INCIDENTS_STREAM = "VIGIE_INCIDENTS"
+INCIDENTS_SUBJECT = "vigie-incidents"  # vigie-incidents.<incident id>
+UNITS_STREAM = "VIGIE_UNITS"
+UNITS_SUBJECT = "vigie-units"  # vigie-units.<hash of the unit id>
 # City modes (backend/bus/modes.py): each run's changes (its sequence numbers WatchModes), each
 # run's device records (what the mode recorded to restore), the doors' access decisions (its
 # sequence numbers WatchAccessEvents) and the access exceptions.
@@ -50,6 +56,8 @@ STREAMS: dict[str, tuple[list[str], float]] = {
     MODE_DEVICES_STREAM: ([f"{MODE_DEVICES_SUBJECT}.>"], 365 * DAY),
     ACCESS_STREAM: ([f"{ACCESS_SUBJECT}.>"], 90 * DAY),
     ACCESS_RULES_STREAM: ([f"{ACCESS_RULES_SUBJECT}.>"], 365 * DAY),
+    INCIDENTS_STREAM: ([f"{INCIDENTS_SUBJECT}.>"], 365 * DAY),
+    UNITS_STREAM: ([f"{UNITS_SUBJECT}.>"], 365 * DAY),
 }
 
 LEASE_TTL_S = 6.0
