@@ -13,17 +13,15 @@ after a lost acknowledgement is stored once. A new leader's engine starts from t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from vigie.backend.bus.acked import AckedPublisher, Outgoing, send_until_acked
+from vigie.backend.bus.acked import Outgoing, QueuedPublisher
 from vigie.backend.bus.connection import ALARMS_STREAM, ALARMS_SUBJECT
-from vigie.backend.bus.view import StreamView
+from vigie.backend.bus.view import NumberedView
 from vigie.backend.domain.alarms import Alarm
 from vigie.backend.store.alarms_sqlite import alarm_from_json, alarm_to_json
 
@@ -42,7 +40,7 @@ def alarm_number(alarm_id: str) -> int:
         return 0
 
 
-class AlarmView(StreamView[Alarm]):
+class AlarmView(NumberedView[Alarm]):
     """The cluster's alarms as the stream has them: the open ones, and the recent changes
     numbered by stream sequence. It reads like an `AlarmEngine` (open_alarms, get, sequence,
     changes_after, wait_for_change, epoch, oldest_available) and is never written to except by
@@ -60,7 +58,6 @@ class AlarmView(StreamView[Alarm]):
     def __init__(self, epoch: str, history: int = 100_000) -> None:
         super().__init__(epoch, history)
         self.next_id = 1  # above every alarm id the stream holds
-        self.last_change = 0  # the engine's number of the newest change applied
         self._open: dict[str, Alarm] = {}
         self._by_source: dict[str, str] = {}
 
@@ -75,17 +72,6 @@ class AlarmView(StreamView[Alarm]):
     def open_for(self, source_key: str) -> Alarm | None:
         i = self._by_source.get(source_key)
         return None if i is None else self._open[i]
-
-    async def wait_for_change_number(self, change: int, timeout: float) -> bool:
-        """Wait until the engine's change `change` (or a later one) has come through the stream."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.last_change < change:
-            left = deadline - loop.time()
-            if left <= 0:
-                return False
-            await self._log.wait_beyond(self._log.last, left)
-        return True
 
     # --- from the stream ------------------------------------------------------------------------------
 
@@ -106,79 +92,20 @@ class AlarmView(StreamView[Alarm]):
             self._by_source[a.source_key] = a.id
 
 
-class AlarmPublisher:
+class AlarmPublisher(QueuedPublisher):
     """The leader engine's listener: each change goes out to the stream, acknowledged, in order,
     while `may_publish()` (the lease's fence) holds. A change not acknowledged in time is sent
     again with the same id, as the last state of its alarm in the batch; a replica that does not
     lead drops what it would send (the leader's changes are the cluster's)."""
 
     def __init__(self, nc: Client, may_publish: Callable[[], bool]) -> None:
-        self.nc = nc
-        self.may_publish = may_publish
-        self.sent = 0
-        self.fenced = 0
-        self.resent = 0
-        self._acked = AckedPublisher(nc)
-        self._queue: asyncio.Queue[list[Outgoing]] = asyncio.Queue()
-        self._queued = 0
-        self._idle = asyncio.Event()  # nothing queued or being sent
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
-
-    async def drain(self, timeout: float) -> bool:
-        """Wait until what was queued has been sent (a leader stopping hands its last changes
-        over); False if it took longer than `timeout`."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+        super().__init__(nc, may_publish, "alarm", SEND_BATCH, PUBLISH_QUEUE)
 
     def publish(self, changes: list[Alarm]) -> None:
         """Called by the engine, synchronously, with the states of one change."""
-        if self._task is None:
-            self.fenced += len(changes)
-            return
-        if self._queued + len(changes) > PUBLISH_QUEUE:
-            log.error("alarm publisher: %d changes waiting, %d dropped", self._queued, len(changes))
-            return
-        out = [
-            Outgoing(f"{ALARMS_SUBJECT}.{a.id}", alarm_to_json(a).encode(), f"{a.id}:{a.sequence}")
-            for a in changes
-        ]
-        self._queued += len(out)
-        self._idle.clear()
-        self._queue.put_nowait(out)
-
-    async def start(self) -> None:
-        await self._acked.start()
-        self._task = asyncio.get_running_loop().create_task(self._send(), name="bus-alarm-publisher")
-
-    async def stop(self) -> None:
-        """Stop sending; what waits is dropped (a new leader's engine starts from the stream)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._acked.stop()
-        while not self._queue.empty():
-            self.fenced += len(self._queue.get_nowait())
-        self._queued = 0
-        self._idle.set()
-
-    async def _send(self) -> None:
-        while True:
-            batch = await self._queue.get()
-            while len(batch) < SEND_BATCH and not self._queue.empty():
-                batch += self._queue.get_nowait()
-            self._queued -= len(batch)
-            await self._send_acked(batch)
-            if self._queue.empty():
-                self._idle.set()
-
-    async def _send_acked(self, out: list[Outgoing]) -> None:
-        done = await send_until_acked(self._acked, out, self.may_publish, "alarm")
-        self.sent += done.acknowledged
-        self.resent += done.resent
-        self.fenced += done.fenced
+        self.put(
+            [
+                Outgoing(f"{ALARMS_SUBJECT}.{a.id}", alarm_to_json(a).encode(), f"{a.id}:{a.sequence}")
+                for a in changes
+            ]
+        )

@@ -25,7 +25,6 @@ shows the same incidents and units.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -38,7 +37,7 @@ from nats.aio.msg import Msg
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.kv import KeyValue
 
-from vigie.backend.bus.acked import AckedPublisher, Outgoing, send_until_acked
+from vigie.backend.bus.acked import Outgoing, QueuedPublisher
 from vigie.backend.bus.connection import (
     INCIDENTS_STREAM,
     INCIDENTS_SUBJECT,
@@ -47,7 +46,7 @@ from vigie.backend.bus.connection import (
     Bus,
 )
 from vigie.backend.bus.relay import LeaderRelay
-from vigie.backend.bus.view import StreamView
+from vigie.backend.bus.view import NumberedView
 from vigie.backend.dispatch import DispatchDesk, DispatchUnavailable
 from vigie.backend.domain.incidents import RECENT_S, Incident, IncidentStatus
 from vigie.backend.domain.units import Unit
@@ -96,24 +95,7 @@ def incident_number(incident_id: str) -> int:
 # --- the views ---------------------------------------------------------------------------------------
 
 
-class _Numbered:
-    """The desk's change numbers seen through a view (the relay waits on them)."""
-
-    last_change = 0
-
-    async def wait_for_change_number(self, change: int, timeout: float) -> bool:
-        """Wait until the desk's change `change` (or a later one) has come through the stream."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.last_change < change:
-            left = deadline - loop.time()
-            if left <= 0:
-                return False
-            await self.wait_for_change(self.sequence, left)  # type: ignore[attr-defined]
-        return True
-
-
-class IncidentView(_Numbered, StreamView[Incident]):
+class IncidentView(NumberedView[Incident]):
     """The incidents as the stream has them, numbered by its sequence; WatchIncidents reads it
     like an IncidentBook (live, get, sequence, changes_after...)."""
 
@@ -154,7 +136,7 @@ class IncidentView(_Numbered, StreamView[Incident]):
         self.next_id = max(self.next_id, incident_number(item.id) + 1)
 
 
-class UnitView(_Numbered, StreamView[Unit]):
+class UnitView(NumberedView[Unit]):
     """The units as the stream has them; WatchUnits and ListUnits read it like a UnitBoard."""
 
     stream = UNITS_STREAM
@@ -247,13 +229,7 @@ class DispatchOnBus:
         self.units = UnitView(bus.epochs[UNITS_STREAM], desk.history)
         self.relay = DispatchRelay(self)
         self.keys: KeyValue | None = None
-        self.sent = self.fenced = self.resent = self.dropped = 0
-        self._acked = AckedPublisher(bus.nc)
-        self._queue: asyncio.Queue[list[Outgoing]] = asyncio.Queue()
-        self._queued = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
+        self.publisher = QueuedPublisher(bus.nc, may_publish, "dispatch", SEND_BATCH, PUBLISH_QUEUE)
         self.incidents.listener = self._on_incidents
         self.units.listener = self._on_units
         desk.book.epoch = self.incidents.epoch
@@ -280,7 +256,7 @@ class DispatchOnBus:
         self._reset()
 
     async def stop(self) -> None:
-        if self.leading and not await self._drain(2.0):
+        if self.leading and not await self.publisher.drain(2.0):
             log.warning("stopping: the desk's last changes were not all sent")
         await self.step_down()
         for view in (self.incidents, self.units):
@@ -302,8 +278,7 @@ class DispatchOnBus:
                 log.warning("dispatch waits for the incident streams: %r", exc)
                 await asyncio.sleep(1.0)
         self._reset()
-        await self._acked.start()
-        self._task = asyncio.get_running_loop().create_task(self._send(), name="bus-dispatch-publisher")
+        await self.publisher.start()
         self.leading = True
         self.desk.add_fleet()
         await self.relay.serve()
@@ -319,16 +294,7 @@ class DispatchOnBus:
         from the bus) and the desk mirrors the bus again."""
         await self.relay.stop_serving()
         self.leading = False
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await self._acked.stop()
-        while not self._queue.empty():
-            self.fenced += len(self._queue.get_nowait())
-        self._queued = 0
-        self._idle.set()
+        await self.publisher.stop()
         self._reset()
 
     def _reset(self) -> None:
@@ -390,44 +356,13 @@ class DispatchOnBus:
         )
 
     def _enqueue(self, changes: list[tuple[str, str, str]]) -> None:
-        """Called by the desk, synchronously, with the states of one change."""
-        if self._task is None:
-            self.fenced += len(changes)
-            return
-        if self._queued + len(changes) > PUBLISH_QUEUE:
-            log.error("dispatch publisher: %d changes waiting, %d dropped", self._queued, len(changes))
-            self.dropped += len(changes)
-            return
+        """Called by the desk, synchronously, with the states of one change (subject, JSON, id)."""
         out = []
         for subject, text, msg_id in changes:
             data = pack(text)
             if len(data) > MAX_MESSAGE:
-                log.error(
-                    "dispatch publisher: %s is %d bytes, over %d: not sent", subject, len(data), MAX_MESSAGE
-                )
-                self.dropped += 1
+                log.error("dispatch: %s is %d bytes, over %d: not sent", subject, len(data), MAX_MESSAGE)
+                self.publisher.dropped += 1
                 continue
             out.append(Outgoing(subject, data, msg_id))
-        self._queued += len(out)
-        self._idle.clear()
-        self._queue.put_nowait(out)
-
-    async def _drain(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    async def _send(self) -> None:
-        while True:
-            batch = await self._queue.get()
-            while len(batch) < SEND_BATCH and not self._queue.empty():
-                batch += self._queue.get_nowait()
-            self._queued -= len(batch)
-            done = await send_until_acked(self._acked, batch, self.may_publish, "dispatch")
-            self.sent += done.acknowledged
-            self.resent += done.resent
-            self.fenced += done.fenced
-            if self._queue.empty():
-                self._idle.set()
+        self.publisher.put(out)

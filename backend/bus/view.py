@@ -186,3 +186,25 @@ class StreamView(StreamFollower[T]):
 
     async def wait_for_change(self, sequence: int, timeout: float) -> bool:
         return await self._log.wait_beyond(sequence, timeout)
+
+
+class NumberedView(StreamView[T]):
+    """A StreamView of a leader's changes, each carrying the leader's own number of it:
+    `last_change` is the newest number applied, which a relayed write waits for (its answer says
+    the number) before the asking replica answers from its view. The alarm view and the dispatch
+    views (backend/bus/incidents.py); subclasses keep `last_change` up to date in `decode`."""
+
+    def __init__(self, epoch: str, history: int) -> None:
+        super().__init__(epoch, history)
+        self.last_change = 0
+
+    async def wait_for_change_number(self, change: int, timeout: float) -> bool:
+        """Wait until the leader's change `change` (or a later one) has come through the stream."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.last_change < change:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            await self._log.wait_beyond(self._log.last, left)
+        return True
