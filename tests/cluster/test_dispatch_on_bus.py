@@ -17,9 +17,10 @@ import uuid
 
 import grpc
 
-from tests.api.incident_helpers import UNIT, IncidentChecker, Streets, Stubs
+from tests.api.incident_helpers import INC, UNIT, IncidentChecker, Streets, Stubs
 from tests.cluster.helpers import leader_pid, replica, wait_for_line
-from vigie.v1 import incidents_pb2
+from tests.conftest import open_channel
+from vigie.v1 import audit_pb2, audit_pb2_grpc, incidents_pb2
 
 LEADER = "is now the leader"
 DESK = "dispatch desk runs here"
@@ -61,6 +62,22 @@ def snapshot_read(checker: IncidentChecker, stream) -> None:
     raise AssertionError("stream ended inside the snapshot")
 
 
+def audit_of(address: str, action: str, text: str) -> list[audit_pb2.AuditRecord]:
+    with open_channel(address, user="supervisor") as ch:
+        resp = audit_pb2_grpc.AuditServiceStub(ch).ListAudit(
+            audit_pb2.ListAuditRequest(action=action, text=text, page_size=100), timeout=10
+        )
+    return list(resp.records)
+
+
+def refusal(call) -> tuple[grpc.StatusCode, str]:
+    try:
+        call()
+    except grpc.RpcError as exc:
+        return exc.code(), exc.details() or ""
+    raise AssertionError("the call was not refused")
+
+
 def dispatched_changes(units: IncidentChecker, unit_id: str) -> int:
     return sum(1 for c in units.changes if c.unit.id == unit_id and c.unit.status == UNIT.DISPATCHED)
 
@@ -91,6 +108,9 @@ def test_dispatch_writes_go_to_the_leader_and_its_incidents_move_with_the_lease(
         made = sup_b.create(*spot, "public_order", description="made through the follower")
         read_until(incidents, inc_stream, lambda: incidents.sequence >= made.sequence, 20)
         assert incidents.items[made.id] == made
+        # Audited where the console called: B, not the leader that applied it.
+        assert [r.result for r in audit_of(b.address, "incident.create", made.id)] == ["ok"]
+        assert audit_of(a.address, "incident.create", made.id) == []
 
         # Assigned through B, twice with one key: the unit is sent once.
         deadline = time.monotonic() + 30
@@ -109,6 +129,17 @@ def test_dispatch_writes_go_to_the_leader_and_its_incidents_move_with_the_lease(
         assert len(assigned) == 1, assigned
         assert dispatched_changes(units, unit_id) == 1
         assert units.items[unit_id].incident_id == made.id
+        # The leader's refusals come back through B with their status, the caller's role with them.
+        code, details = refusal(lambda: sup_b.assign(made.id, unit_id))
+        assert code == grpc.StatusCode.FAILED_PRECONDITION and "only AVAILABLE or RETURNING" in details
+        op_b = Stubs(b.address, "operator")
+        code, details = refusal(
+            lambda: op_b.incidents.UpdateIncident(
+                incidents_pb2.UpdateIncidentRequest(incident_id=made.id, status=INC.CLOSED), timeout=10
+            )
+        )
+        assert code == grpc.StatusCode.PERMISSION_DENIED and "you are OPERATOR" in details, details
+        op_b.close()
 
         # A dies: nothing leads for a while, then B does, with A's incidents.
         ids_at_kill = set(incidents.items)
