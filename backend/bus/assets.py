@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from vigie.backend.bus.acked import AckedPublisher, Outgoing, Sent, send_until_acked
+from vigie.backend.bus.acked import AckedPublisher, Outgoing, send_until_acked
 from vigie.backend.bus.codec import decode, encode, id_of, key_of
 from vigie.backend.bus.connection import ASSETS_STREAM, ASSETS_SUBJECT
 from vigie.backend.bus.view import StreamFollower
@@ -81,26 +81,14 @@ class LeaderPublisher:
         self.owner = owner or nc.new_inbox().rsplit(".", 1)[-1]
         self.leading = False
         self.may_publish: Callable[[], bool] = lambda: self.leading  # the lease's fence
-        # States acknowledged by JetStream, sent again (not acknowledged the first time), not
-        # sent (the lease could no longer be proven held): counted as they happen.
-        self.counts = Sent()
+        self.sent = 0  # states acknowledged by JetStream
+        self.fenced = 0  # states not sent: the lease could no longer be proven held
+        self.resent = 0  # states sent again, not acknowledged the first time
         self._numbered = 0
         self._acked = AckedPublisher(nc)
         self._queue: asyncio.Queue[list[Asset]] = asyncio.Queue()
         self._queued = 0
         self._task: asyncio.Task[None] | None = None
-
-    @property
-    def sent(self) -> int:
-        return self.counts.acknowledged
-
-    @property
-    def resent(self) -> int:
-        return self.counts.resent
-
-    @property
-    def fenced(self) -> int:
-        return self.counts.fenced
 
     async def start(self) -> None:
         await self._acked.start()
@@ -147,7 +135,7 @@ class LeaderPublisher:
     async def _send_acked(self, out: list[Outgoing]) -> None:
         """Until every device's last state of the batch is acknowledged, while this replica may
         publish (a replica that lost the lease sends nothing more)."""
-        await send_until_acked(self._acked, out, self.may_publish, "bus", self.counts)
+        await send_until_acked(self._acked, out, self.may_publish, "bus", self)
 
 
 __all__ = ["BusAssetStore", "LeaderPublisher", "id_of"]
