@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import nats.errors
 from nats.aio.client import Client
@@ -91,31 +92,32 @@ class AckedPublisher:
 
 @dataclass(slots=True)
 class Sent:
-    """What `send_until_acked` did with a batch."""
+    """Counts of what `send_until_acked` did (a publisher keeps the same three as attributes)."""
 
-    acknowledged: int = 0
-    resent: int = 0
+    sent: int = 0  # acknowledged by JetStream
+    resent: int = 0  # sent again, not acknowledged the first time
     fenced: int = 0  # not sent: this replica no longer leads
 
 
 async def send_until_acked(
-    acked: AckedPublisher, out: list[Outgoing], may_publish: Callable[[], bool], what: str
-) -> Sent:
+    acked: AckedPublisher, out: list[Outgoing], may_publish: Callable[[], bool], what: str, counts: Any
+) -> None:
     """Send `out` until JetStream has acknowledged all of it, while `may_publish()` (the lease's
     fence) holds. What was not acknowledged in time is sent again with the same ids, only the last
     message of each subject in the batch (a newer state replaces an older one), after a pause
-    that doubles up to 2 s. Shared by the leader's alarm and mode publishers."""
-    done = Sent()
+    that doubles up to 2 s. `counts` (a `Sent`, or the publisher itself) is kept up to date as it
+    goes: its `sent`, `resent` and `fenced`. Shared by the leader's asset, alarm and mode
+    publishers."""
     wait = 0.1
     while out:
         if not may_publish():
-            done.fenced += len(out)
+            counts.fenced += len(out)
             log.warning("%s publisher: %d changes not sent, this replica no longer leads", what, len(out))
-            return done
+            return
         missed = await acked.send(out)
-        done.acknowledged += len(out) - len(missed)
+        counts.sent += len(out) - len(missed)
         if not missed:
-            return done
+            return
         unacked = set(missed)
         last = {m.subject: i for i, m in enumerate(out)}  # each subject's last message in the batch
         again = [out[i] for i in sorted(last.values()) if i in unacked]
@@ -125,8 +127,7 @@ async def send_until_acked(
             len(missed),
             len(again),
         )
-        done.resent += len(again)
+        counts.resent += len(again)
         out = again
         await asyncio.sleep(wait)
         wait = min(2.0, wait * 2)
-    return done

@@ -178,7 +178,4 @@ class AlarmPublisher:
                 self._idle.set()
 
     async def _send_acked(self, out: list[Outgoing]) -> None:
-        done = await send_until_acked(self._acked, out, self.may_publish, "alarm")
-        self.sent += done.acknowledged
-        self.resent += done.resent
-        self.fenced += done.fenced
+        await send_until_acked(self._acked, out, self.may_publish, "alarm", self)

@@ -135,10 +135,7 @@ class LeaderPublisher:
     async def _send_acked(self, out: list[Outgoing]) -> None:
         """Until every device's last state of the batch is acknowledged, while this replica may
         publish (a replica that lost the lease sends nothing more)."""
-        done = await send_until_acked(self._acked, out, self.may_publish, "bus")
-        self.sent += done.acknowledged
-        self.resent += done.resent
-        self.fenced += done.fenced
+        await send_until_acked(self._acked, out, self.may_publish, "bus", self)
 
 
 __all__ = ["BusAssetStore", "LeaderPublisher", "id_of"]

@@ -38,7 +38,7 @@ from typing import Any
 from nats.aio.msg import Msg
 
 from vigie.backend.access_control import AccessControl
-from vigie.backend.bus.acked import AckedPublisher, Outgoing, send_until_acked
+from vigie.backend.bus.acked import AckedPublisher, Outgoing, Sent, send_until_acked
 from vigie.backend.bus.connection import (
     ACCESS_RULES_STREAM,
     ACCESS_RULES_SUBJECT,
@@ -309,8 +309,9 @@ class ModesOnBus:
 
     async def _send(self, out: list[Outgoing], may_publish: Callable[[], bool], what: str) -> int:
         """Send until acknowledged while `may_publish()`; how many were not sent."""
+        done = Sent()
         async with self._send_lock:  # one batch at a time on the acknowledged publisher
-            done = await send_until_acked(self._acked, out, may_publish, what)
+            await send_until_acked(self._acked, out, may_publish, what, done)
         return done.fenced
 
     async def _publish_runs(
