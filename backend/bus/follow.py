@@ -9,7 +9,6 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -49,8 +48,8 @@ async def follow_stream(
                 while True:
                     try:
                         msgs = await sub.fetch(fetch, timeout=1.0)
-                    except nats.errors.TimeoutError:
-                        continue
+                    except TimeoutError:  # nothing new (nats-py raises its own or asyncio's):
+                        continue  # the consumer is still there; making it again costs the server
                     if not take(msgs):
                         break  # read again from the missing sequence
             finally:
