@@ -499,8 +499,11 @@ class Backend:
             self._alarm_takeover = asyncio.get_running_loop().create_task(
                 self._take_over(replica), name="alarm-takeover"
             )
+            # The desk takes the incidents over beside the devices (its writes are accepted as
+            # soon as it has); its crews start once both are there, on the incidents the bus has.
+            desk = asyncio.get_running_loop().create_task(self.dispatch_bus.lead(), name="dispatch-takeover")
             await self.network.start(publisher)  # type: ignore[arg-type]
-            await self.dispatch_bus.lead()  # the crews continue the incidents the bus has
+            await desk
             await self.crews.start()
 
         async def follow() -> None:
