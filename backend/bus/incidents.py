@@ -168,9 +168,9 @@ class UnitView(NumberedView[Unit]):
 
 
 class DispatchRelay(LeaderRelay):
-    """Writes applied by the leader's desk: `execute(rpc, request bytes)` (the services' own
-    code, backend/services/dispatch_relay.py) runs there; the asking replica then waits until
-    its views have the change (`seen`)."""
+    """Writes applied by the leader's desk: `execute(request)` (the services' own code, set by
+    backend/services/dispatch_relay.py) runs there and its answer carries the desk's change
+    numbers; the asking replica then waits until its views have them (`seen`)."""
 
     def __init__(self, on_bus: DispatchOnBus) -> None:
         super().__init__(on_bus.bus.nc, SUBJECT, DispatchUnavailable, REQUEST_TIMEOUT_S)
