@@ -46,6 +46,7 @@ from vigie.backend.domain.mode_runs import (
     RunInfo,
     RunState,
     make_plan,
+    newest_first,
     record_for,
 )
 from vigie.backend.domain.modes import ModeDef, Scope, recorded, state_text
@@ -248,8 +249,7 @@ class ModeEngine:
         return recs
 
     def journal(self, before: float | None, limit: int) -> list[RunInfo]:
-        runs = sorted(self._runs.values(), key=lambda r: r.activated_at, reverse=True)
-        return [r for r in runs if before is None or r.activated_at < before][:limit]
+        return newest_first(self._runs.values(), before, limit)
 
     def holder(self, asset_id: str) -> str:
         """The open run holding the device ("" : none)."""

@@ -54,7 +54,7 @@ from vigie.backend.bus.relay import LeaderRelay
 from vigie.backend.bus.view import StreamView
 from vigie.backend.domain.access import AccessEvent, AccessRule
 from vigie.backend.domain.audit import AuditEntry, AuditSink
-from vigie.backend.domain.mode_runs import DeviceRecord, RunInfo
+from vigie.backend.domain.mode_runs import DeviceRecord, RunInfo, newest_first
 from vigie.backend.domain.modes import Scope
 from vigie.backend.mode_engine import (
     AUDIT_TO,
@@ -110,8 +110,7 @@ class RunView(StreamView[RunInfo]):
 
     def journal(self, before: float | None, limit: int) -> list[RunInfo]:
         """The runs, newest first (ListRuns), as WatchModes numbers them."""
-        runs = sorted(self.runs.values(), key=lambda r: r.activated_at, reverse=True)
-        return [r for r in runs if before is None or r.activated_at < before][:limit]
+        return newest_first(self.runs.values(), before, limit)
 
     def decode(self, msg: Msg, seq: int) -> RunInfo | None:
         run = RunInfo.from_json(json.loads(msg.data))
