@@ -5,8 +5,9 @@ stream, numbered by its sequence.
 1. A mode activated through the follower B is applied by the leader A, and consoles on both see
    it active (the same run, at the same sequence); its commands act once (each light the mode
    dims changes once, each device's result one attempt); the audit record is B's. A is killed -9
-   while the mode is active: B leads within 10 s and still shows the run active under its id;
-   Return to normal through B gives every light the state the test read before the mode. The
+   while the mode is active: until B leads, B lists the run active and refuses to stop it
+   (UNAVAILABLE, no leader); B leads within 10 s with the run active under its id, and Return to
+   normal through B gives every light the state the test read before the mode. The
    WatchModes client of A resumes on B with its last sequence and epoch, never a snapshot, and
    the checker (ordered, unique, no gaps, one epoch) passes on all it received.
 2. Access decisions made on the leader (its simulated badges) reach a WatchAccessEvents client on
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import time
 import uuid
+
+import grpc
 
 from tests.api.test_modes import ModeStreamChecker, lights, modes_dir, results, state, watch
 from tests.cluster.helpers import AssetChecker, replica, revision_of, wait_for_line
@@ -134,30 +137,42 @@ def test_a_mode_started_through_the_follower_is_active_everywhere_and_survives_t
         assert [r.result for r in audit_of(b.address, "mode.activate", run_id)] == ["ok"]  # B's, once
         assert audit_of(a.address, "mode.activate", run_id) == []
 
-        # The leader dies while the mode is active: B leads, with the run under its id.
+        # The leader dies while the mode is active. Until B leads, B still lists the run active
+        # and refuses to stop it, saying why, doing nothing; then B leads with the run under its
+        # id and stops it: every light gets back the state the test read before the mode.
         b_size = b_log.stat().st_size
+        seq_at_kill = on_a.sequence
         a.kill()
         t_kill = time.monotonic()
         wa.cancel()
-        resumed = watch(stub_b, after=on_a.sequence, epoch=on_a.epoch, timeout=300)
-        first = next(resumed)
-        t_resumed = time.monotonic()
-        assert first.WhichOneof("event") in ("changes", "heartbeat"), first.WhichOneof("event")
-        on_a.feed(first)
-        t_lead = wait_for_line(b_log, MODES, 30, after=b_size)
-        failover = t_lead - t_kill
-        assert failover < 10, f"B ran the modes {failover:.1f} s after the leader died"
         listed = {r.run_id: r for r in stub_b.ListModes(modes_pb2.ListModesRequest(), timeout=10).active}
         assert listed[run_id].state == R.ACTIVE
-
-        # Stopped through B: every light gets back the state the test read before the mode.
-        back = stub_b.ReturnToNormal(
-            modes_pb2.ReturnToNormalRequest(
-                idempotency_key=uuid.uuid4().hex, run_id=run_id, reason="over", confirmed=True
-            ),
-            timeout=30,
+        stop = modes_pb2.ReturnToNormalRequest(
+            idempotency_key=uuid.uuid4().hex, run_id=run_id, reason="over", confirmed=True
         )
+        refused = 0
+        while True:
+            try:
+                back = stub_b.ReturnToNormal(stop, timeout=30)
+                break
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc
+                assert "no leader replica at the moment" in (exc.details() or ""), exc.details()
+                refused += 1
+                assert time.monotonic() - t_kill < 30, "no replica stopped the mode"
+                time.sleep(0.2)  # retried under the deadline, as a console would
+        t_stopped = time.monotonic()
+        assert refused >= 1  # the first try came before any replica could hold the lease
         assert back.run.run_id == run_id and not back.hand_changed
+        t_lead = wait_for_line(b_log, MODES, 1, after=b_size)  # B took the modes over after the kill
+        failover = t_lead - t_kill
+        assert failover < 10, f"B ran the modes {failover:.1f} s after the leader died"
+
+        # A's console resumes on B from its last sequence: changes, never a snapshot.
+        resumed = watch(stub_b, after=on_a.sequence, epoch=on_a.epoch, timeout=300)
+        first = next(resumed)
+        assert first.WhichOneof("event") in ("changes", "heartbeat"), first.WhichOneof("event")
+        on_a.feed(first)
         on_a.read_until_true(resumed, lambda: on_a.runs[run_id].state in (R.RETURNED, R.RETURNED_PARTIAL), 90)
         t_returned = time.monotonic()
         assert on_a.runs[run_id].state == R.RETURNED
@@ -170,12 +185,19 @@ def test_a_mode_started_through_the_follower_is_active_everywhere_and_survives_t
         wb.cancel()
         assets.cancel()
         assert on_a.snapshot_messages == 1  # the one before the kill: the resume brought none
-        assert [r.result for r in audit_of(b.address, "mode.return", run_id)] == ["ok"]
+        assert [r.result for r in audit_of(b.address, "mode.return", run_id)] == ["ok"]  # once
+        # The run went on under its id: ACTIVE up to the kill, then B's return, nothing between.
+        mine = [c for c in on_a.changes if c.run.run_id == run_id]
+        before_kill = [c.run.state for c in mine if c.sequence <= seq_at_kill]
+        after_kill = [c.run.state for c in mine if c.sequence > seq_at_kill]
+        assert before_kill[-1] == R.ACTIVE and after_kill[0] == R.RETURNING, (before_kill, after_kill)
+        assert after_kill[-1] == R.RETURNED and set(after_kill) == {R.RETURNING, R.RETURNED}, after_kill
         with capsys.disabled():
             print(
                 f"\n[modes on bus] {len(to_dim)} lights dimmed once through the follower; after the"
-                f" leader's kill -9 the watch resumed on B in {t_resumed - t_kill:.2f} s, B ran the modes"
-                f" {failover:.2f} s after it, the return through B ended {t_returned - t_kill:.1f} s after;"
+                f" leader's kill -9 B ran the modes {failover:.2f} s after it ({refused} stops refused"
+                f" before, no leader), stopped the mode {t_stopped - t_kill:.2f} s after it, the return"
+                f" ended {t_returned - t_kill:.1f} s after it; A's watch resumed on B without a snapshot,"
                 f" {len(on_a.changes)} changes checked"
             )
     finally:
