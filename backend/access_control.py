@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from vigie.backend.domain.access import (
     MAX_EXCEPTIONS,
@@ -80,6 +80,10 @@ class AccessControl:
         self._refusals: dict[str, list[float]] = {}  # door id -> its last refusals' times
         self._task: asyncio.Task | None = None
         self._flush_lock = asyncio.Lock()
+        # Where decisions and exceptions are saved: this backend's file, or on a cluster the bus
+        # (backend/bus/modes.py), from which every replica's view logs and streams them.
+        self.save_events: Callable[[list[AccessEvent]], Awaitable[None]] = self._save_events
+        self.put_rule: Callable[[AccessRule | None, str], Awaitable[None]] = self._put_rule
 
     def load(self) -> None:
         loaded = self.db.load()
@@ -184,11 +188,21 @@ class AccessControl:
             if not events:
                 return
             try:
-                await self.db.add_access([e.to_json() for e in events])
+                await self.save_events(events)
             except BaseException:
                 self._pending = events + self._pending
                 raise
-            self._log.append(events)
+
+    async def _save_events(self, events: list[AccessEvent]) -> None:
+        await self.db.add_access([e.to_json() for e in events])
+        self._log.append(events)
+
+    async def _put_rule(self, rule: AccessRule | None, remove: str) -> None:
+        await self.db.put_exception(None if rule is None else rule.to_json(), remove=remove)
+        if remove:
+            self.rules.pop(remove, None)
+        if rule is not None:
+            self.rules[rule.exception_id] = rule
 
     async def journal(
         self, asset_id: str, person_id: str, only_refused: bool, before: int | None, limit: int
@@ -244,8 +258,7 @@ class AccessControl:
             created_by=caller.user,
             created_at=time.time(),
         )
-        await self.db.put_exception(stored.to_json())
-        self.rules[stored.exception_id] = stored
+        await self.put_rule(stored, "")
         self._record(
             caller,
             "access.exception_set",
@@ -266,8 +279,8 @@ class AccessControl:
         if not reason.strip():
             self._record(caller, "access.exception_remove", exception_id, reason, "invalid", "no reason")
             raise ExceptionInvalid(["a reason is required"])
-        await self.db.put_exception(None, remove=exception_id)
-        rule = self.rules.pop(exception_id)
+        rule = self.rules[exception_id]
+        await self.put_rule(None, exception_id)
         self._record(caller, "access.exception_remove", exception_id, reason, "ok", rule.who())
 
     def _record(

@@ -84,6 +84,10 @@ class RoutingUnavailable(RuntimeError):
     """The device network has no street map: no routes, no recommendations."""
 
 
+class DispatchUnavailable(RuntimeError):
+    """On a cluster: no replica leads at the moment (or it did not answer): nothing was done."""
+
+
 class DispatchDesk:
     def __init__(
         self,
@@ -98,6 +102,7 @@ class DispatchDesk:
         self.alarms = alarms
         self.network = network
         self.store = store
+        self.history = history
         loaded = store.load(history, time.time())
         self.epoch = loaded.epoch
         self.book = IncidentBook(history, loaded.incident_seq, loaded.next_id, listener=store.queue_incidents)
@@ -114,16 +119,42 @@ class DispatchDesk:
         self.on_assigned: list[Callable[[Unit, Incident, Route], None]] = []
         self.on_unit_changed: list[Callable[[Unit], None]] = []
 
-    async def start(self) -> None:
-        """After the device network published its assets: the road graph and the fleet's units."""
+    async def start(self, add_fleet: bool = True) -> None:
+        """After the device network published its assets: the road graph and the fleet's units
+        (`add_fleet` False on a cluster: only the leader adds them, `add_fleet()`)."""
         layers = self.network.basemap()
         if layers:
             loop = asyncio.get_running_loop()
             self.graph = await loop.run_in_executor(self.pool, RoadGraph, layers)
             self.districts = districts_from(layers)
+        if add_fleet:
+            self.add_fleet()
+        self.store.start()
+
+    def add_fleet(self) -> None:
+        """Vehicles of the fleet that are not units yet join AVAILABLE."""
         fleet = [u for u in map(unit_from_vehicle, self.assets.assets()) if u is not None]
         self.board.add_missing(fleet, time.time())
-        self.store.start()
+
+    def reset(
+        self, incidents: list[Incident], units: list[Unit], incident_seq: int, unit_seq: int, next_id: int
+    ) -> None:
+        """On a cluster (backend/bus/incidents.py): the book and the board start again from the
+        incidents and units as the bus has them, numbering their changes after `incident_seq` and
+        `unit_seq` and new incidents from `next_id` (a new leader takes over; a replica that stops
+        leading mirrors the bus again). Listeners and epochs stay."""
+        book = IncidentBook(self.history, incident_seq, next_id, listener=self.book.listener)
+        board = UnitBoard(self.history, unit_seq, listener=self.board.listener)
+        book.epoch, board.epoch = self.book.epoch, self.board.epoch
+        book.restore(incidents, [])
+        board.restore(units, [])
+        self.book, self.board = book, board
+
+    def mirror(self, incidents: list[Incident], units: list[Unit]) -> None:
+        """A replica that does not lead: the bus's latest states, for what it reads (recommend,
+        routes, walls)."""
+        self.book.restore(incidents, [])
+        self.board.restore(units, [])
 
     async def stop(self) -> None:
         await self.store.close()

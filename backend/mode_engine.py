@@ -21,6 +21,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from vigie.backend.domain.actions import Action, Params, describe, shows
@@ -45,6 +46,7 @@ from vigie.backend.domain.mode_runs import (
     RunInfo,
     RunState,
     make_plan,
+    newest_first,
     record_for,
 )
 from vigie.backend.domain.modes import ModeDef, Scope, recorded, state_text
@@ -76,6 +78,15 @@ class UnknownRun(LookupError):
 
 class RunBusy(RuntimeError):
     """The run is not in a state that allows this (FAILED_PRECONDITION)."""
+
+
+class ModeUnavailable(RuntimeError):
+    """On a cluster, no replica leads to apply it (UNAVAILABLE); nothing was done."""
+
+
+# Where the engine's audit records go instead of its sink: a leader replica applying a request
+# relayed from another collects them here, and the replica the console called records them.
+AUDIT_TO: ContextVar[list[AuditEntry] | None] = ContextVar("mode_audit_to", default=None)
 
 
 @dataclass(slots=True)
@@ -121,30 +132,63 @@ class ModeEngine:
         """Restore runs, records and the log from the store (before serving)."""
         loaded = self.db.load()
         self.saved.restore(loaded)
+        self._restore(
+            [RunInfo.from_json(d) for d in loaded.runs],
+            {k: [DeviceRecord.from_json(r) for r in v] for k, v in loaded.devices.items()},
+            "the backend restarted before the device confirmed: retry it",
+        )
+
+    def take_over(self, runs: list[RunInfo], devices: dict[str, list[DeviceRecord]]) -> None:
+        """A new leader replica's engine (docs/cluster.md): the runs and records as the bus has
+        them replace what it mirrored; the devices the last leader left on their way end as
+        after a restart (timed out: "Retry failed" resends them), the suppressions by design of
+        the open runs are applied again by this replica's alarm engine."""
+        self._runs.clear()
+        self._records.clear()
+        self._keys.clear()
+        self._held_cache = None
+        self.saved.discard()
+        self._restore(runs, devices, "the leader replica changed before the device confirmed: retry it")
+
+    def mirror(self, runs: list[RunInfo], records: dict[str, list[DeviceRecord]]) -> None:
+        """On a replica that does not lead: runs, and the whole records of some runs, as the
+        leader's engine published them (backend/bus/modes.py), so that this replica's ListModes,
+        GetRun, ListRuns, previews and dry runs show them. Read only here: never executed."""
+        for run in runs:
+            self._runs[run.run_id] = run
+            if not run.open:  # returned: its records live on disk only (GetRun reads them back)
+                self._records.pop(run.run_id, None)
+        for run_id, recs in records.items():
+            known = self._runs.get(run_id)
+            if known is None or known.open:
+                self._records[run_id] = recs
+        self._held_cache = None
+
+    def _restore(self, runs: list[RunInfo], devices: dict[str, list[DeviceRecord]], why: str) -> None:
         now = time.time()
-        for d in loaded.runs:
-            run = RunInfo.from_json(d)
+        for run in runs:
             self._runs[run.run_id] = run
             for k, fp in run.keys.items():
                 user, _, key = k.partition("\n")
                 self._keys[(user, key)] = _Replay(fp, run.run_id, [])
-        for run_id, recs in loaded.devices.items():
-            run = self._runs[run_id]
-            self._records[run_id] = records = [DeviceRecord.from_json(r) for r in recs]
-            if run.open:
-                phase = run.phase
-                fixed = False
-                for r in records:
-                    res = r.result(phase)
-                    if res.pending:
-                        fixed = True
-                        res.stage = Stage.TIMED_OUT.value
-                        res.detail = "the backend restarted before the device confirmed: retry it"
-                        res.updated_at = now
-                        self.saved.touch_record(run_id, r)
-                if fixed or run.state in (RunState.ACTIVATING, RunState.RETURNING):
-                    run.state = RunState.ACTIVATING if phase is Phase.ACTIVATION else RunState.RETURNING
-                    self._finish_phase(run)
+        for run_id, records in devices.items():
+            run = self._runs.get(run_id)
+            if run is None or not run.open:
+                continue
+            self._records[run_id] = records
+            phase = run.phase
+            fixed = False
+            for r in records:
+                res = r.result(phase)
+                if res.pending:
+                    fixed = True
+                    res.stage = Stage.TIMED_OUT.value
+                    res.detail = why
+                    res.updated_at = now
+                    self.saved.touch_record(run_id, r)
+            if fixed or run.state in (RunState.ACTIVATING, RunState.RETURNING):
+                run.state = RunState.ACTIVATING if phase is Phase.ACTIVATION else RunState.RETURNING
+                self._finish_phase(run)
             if run.state in (RunState.ACTIVATING, RunState.ACTIVE, RunState.PARTIAL):
                 self._suppress(run, records)
 
@@ -205,8 +249,7 @@ class ModeEngine:
         return recs
 
     def journal(self, before: float | None, limit: int) -> list[RunInfo]:
-        runs = sorted(self._runs.values(), key=lambda r: r.activated_at, reverse=True)
-        return [r for r in runs if before is None or r.activated_at < before][:limit]
+        return newest_first(self._runs.values(), before, limit)
 
     def holder(self, asset_id: str) -> str:
         """The open run holding the device ("" : none)."""
@@ -673,17 +716,20 @@ class ModeEngine:
     def _record(
         self, caller: Principal, action: str, target: str, reason: str, result: str, detail: str
     ) -> None:
-        self.audit.record(
-            AuditEntry(
-                user=caller.user,
-                console=caller.console,
-                action=action,
-                target=target[:300],
-                reason=reason[:MAX_REASON],
-                result=result,
-                detail=detail[:1000],
-            )
+        entry = AuditEntry(
+            user=caller.user,
+            console=caller.console,
+            action=action,
+            target=target[:300],
+            reason=reason[:MAX_REASON],
+            result=result,
+            detail=detail[:1000],
         )
+        collected = AUDIT_TO.get()
+        if collected is not None:
+            collected.append(entry)
+        else:
+            self.audit.record(entry)
 
 
 def _fingerprint(*parts: object) -> str:

@@ -4,7 +4,9 @@ The engine marks what changed (`touch_run`, `touch_record`); every `progress_s`,
 `flush()`, the changed runs are counted, numbered with the next sequences, written with the
 changed device records in one transaction (store/modes_sqlite.py, serialised off the loop), and
 only then appended to the WatchModes change log. Nothing is streamed that a kill -9 could lose,
-so the epoch survives restarts and clients resume without a resync."""
+so the epoch survives restarts and clients resume without a resync. On a cluster, `sink` is the
+leader's publisher instead (backend/bus/modes.py): saved means acknowledged by the bus, and the
+replicas' views stream it."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from vigie.backend.domain.changelog import ChangeLog
 from vigie.backend.domain.mode_runs import DeviceRecord, RunInfo
@@ -31,6 +33,8 @@ class RunJournal:
         self.db = db
         self.records_of = records_of
         self.progress_s = progress_s
+        # Where a flush saves: (runs, (run id, record) pairs, log entries); raises if not saved.
+        self.sink: Callable[[list, list, list], Awaitable[None]] = db.write
         self.epoch = ""
         self._log: ChangeLog[RunInfo] = ChangeLog(HISTORY)
         self._runs: dict[str, RunInfo] = {}
@@ -53,6 +57,11 @@ class RunJournal:
     def touch_record(self, run_id: str, rec: DeviceRecord) -> None:
         self._recs[(run_id, *rec.key)] = rec
         self._dirty.set()
+
+    def discard(self) -> None:
+        """Forget what was not saved (a new leader replica starts from what the bus stored)."""
+        self._runs, self._recs = {}, {}
+        self._dirty.clear()
 
     @property
     def pending(self) -> bool:
@@ -117,7 +126,7 @@ class RunJournal:
                 snaps.append(dataclasses.replace(run, keys=dict(run.keys)))
             devices = [(k[0], r) for k, r in recs.items()]
             try:
-                await self.db.write(snaps, devices, snaps)
+                await self.sink(snaps, devices, snaps)
             except BaseException:
                 for k, r in recs.items():  # kept for the next attempt
                     self._recs.setdefault(k, r)

@@ -46,6 +46,7 @@ from vigie.backend.services.audit import AuditService
 from vigie.backend.services.auth import AuthService
 from vigie.backend.services.cardholders import CardholderService
 from vigie.backend.services.commands import CommandService
+from vigie.backend.services.dispatch_relay import DispatchWrites
 from vigie.backend.services.incidents import IncidentService
 from vigie.backend.services.map import MapService
 from vigie.backend.services.modes import ModeService
@@ -334,9 +335,24 @@ class Backend:
             speedup=dispatch_speedup,
             seed=seed,
         )
-        self.walls.incident_of = self.dispatch_desk.book.get  # "send to wall" of an incident
-        self.incidents = IncidentService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
-        self.units = UnitService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s)
+        # "send to wall" of an incident (the desk's book: a new one when a replica takes over)
+        self.walls.incident_of = lambda incident_id: self.dispatch_desk.book.get(incident_id)
+        # On a cluster, one desk writes (the leader's) and every replica serves the bus's
+        # incidents and units (backend/bus/incidents.py, docs/cluster.md).
+        self.dispatch_bus: Any = None
+        if replica is not None:
+            from vigie.backend.bus.incidents import DispatchOnBus
+
+            self.dispatch_bus = DispatchOnBus(
+                replica.bus, replica.may_publish, self.dispatch_desk, replica.options.replicas
+            )
+        writes = DispatchWrites(self.dispatch_bus)
+        self.incidents = IncidentService(
+            self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s, writes=writes
+        )
+        self.units = UnitService(self.dispatch_desk, self.audit, heartbeat_s=heartbeat_s, writes=writes)
+        if replica is not None:  # a console moved from a replica a little ahead of this one
+            self.incidents.catch_up_s = self.units.catch_up_s = 5.0
         incidents_pb2_grpc.add_IncidentServiceServicer_to_server(self.incidents, self.server)
         incidents_pb2_grpc.add_UnitServiceServicer_to_server(self.units, self.server)
         self.sampler = watch_backend(
@@ -407,10 +423,11 @@ class Backend:
         if self.replica is None:  # on the bus, the alarm engine's sources run on the leader
             await self.alarm_sources.start()
         await self.dispatcher.start()
-        await self.dispatch_desk.start()
+        await self.dispatch_desk.start(add_fleet=self.replica is None)  # on the bus: the leader adds it
         if self.replica is None:  # on the bus, the crews and the city's incidents run on the leader
             await self.crews.start()
-        await self.mode_engine.start()
+        if self.replica is None:  # on the bus, the mode engine runs on the leader
+            await self.mode_engine.start()
         await self.access.start()
         await self.recordings.start()
         await self.server.start()
@@ -448,6 +465,10 @@ class Backend:
         await self.access.stop()
         await self.alarm_sources.stop()
         await self.recordings.stop()  # before the network: it reads the cameras
+        if self.modes_bus is not None:
+            await self.modes_bus.stop()
+        if self.dispatch_bus is not None:  # a leader sends its desk's last changes first
+            await self.dispatch_bus.stop()
         if self.replica is not None:
             await self.replica.stop()  # the leader stops its device adapters here
         else:
@@ -476,17 +497,33 @@ class Backend:
         async def lead() -> None:
             # Beside the devices, not before them: the alarm engine waits for the alarm stream.
             self._alarm_takeover = asyncio.get_running_loop().create_task(
-                self._lead_alarms(replica), name="alarm-takeover"
+                self._take_over(replica), name="alarm-takeover"
             )
+            # The desk takes the incidents over beside the devices (its writes are accepted as
+            # soon as it has); its crews start once both are there, on the incidents the bus has.
+            desk = asyncio.get_running_loop().create_task(self.dispatch_bus.lead(), name="dispatch-takeover")
             await self.network.start(publisher)  # type: ignore[arg-type]
+            await desk
             await self.crews.start()
 
         async def follow() -> None:
             await self.crews.stop()
+            await self.dispatch_bus.step_down()
             await self._follow_alarms(replica)
+            await self.modes_bus.step_down()
             await self.network.stop()
 
+        await self.modes_bus.follow()  # the runs as the bus has them before this replica may lead
+        await self.dispatch_bus.follow()  # and the incidents and units
         await replica.start(lead=lead, follow=follow)
+
+    async def _take_over(self, replica: Replica) -> None:
+        """The alarm engine, then the city modes (their suppressions by design need it)."""
+        await self._lead_alarms(replica)
+        try:
+            await self.modes_bus.lead()
+        except Exception:  # in a task of its own: said here, or nobody would know
+            log.exception("the city modes failed to start on this leader")
 
     async def _lead_alarms(self, replica: Replica) -> None:
         """This replica now leads: its engine takes over the alarms as the stream has them (every
@@ -541,7 +578,6 @@ class Backend:
             self.modes_store,
             self.alarm_sources.cameras_for,
         )
-        self.mode_engine.load()
         self.access = AccessControl(
             self.store,
             alarms,
@@ -550,11 +586,27 @@ class Backend:
             self.network.cardholders(),
             self.mode_engine.holder,
         )
-        self.access.load()
         self.network.on_badge(self.access.on_badge)
-        self.modes = ModeService(self.mode_engine, heartbeat_s=heartbeat_s)
+        self.modes_bus: Any = None
+        feeds: tuple[Any, Any, Any] = (None, None, None)
+        if self.replica is None:
+            self.mode_engine.load()
+            self.access.load()
+        else:  # one engine, on the leader; every replica serves the runs from the bus (docs/cluster.md)
+            from vigie.backend.bus.modes import ModesOnBus
+
+            self.modes_bus = ModesOnBus(
+                self.replica.bus,
+                self.replica.may_publish,
+                self.mode_engine,
+                self.access,
+                self.modes_store,
+                self.audit,
+            )
+            feeds = (self.modes_bus.runs, self.modes_bus.relay, self.modes_bus.decisions)
+        self.modes = ModeService(self.mode_engine, heartbeat_s=heartbeat_s, feed=feeds[0], actions=feeds[1])
         modes_pb2_grpc.add_ModeServiceServicer_to_server(self.modes, self.server)
-        self.cardholders = CardholderService(self.access, heartbeat_s=heartbeat_s)
+        self.cardholders = CardholderService(self.access, heartbeat_s=heartbeat_s, feed=feeds[2])
         modes_pb2_grpc.add_CardholderServiceServicer_to_server(self.cardholders, self.server)
 
     def _asset_kind(self, asset_id: str) -> Kind | None:

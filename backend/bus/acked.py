@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import nats.errors
 from nats.aio.client import Client
@@ -87,3 +88,122 @@ class AckedPublisher:
         self._waiting.discard(int(index_s))
         if not self._waiting:
             self._all_in.set()
+
+
+@dataclass(slots=True)
+class Sent:
+    """Counts of what `send_until_acked` did (a publisher keeps the same three as attributes)."""
+
+    sent: int = 0  # acknowledged by JetStream
+    resent: int = 0  # sent again, not acknowledged the first time
+    fenced: int = 0  # not sent: this replica no longer leads
+
+
+async def send_until_acked(
+    acked: AckedPublisher, out: list[Outgoing], may_publish: Callable[[], bool], what: str, counts: Any
+) -> None:
+    """Send `out` until JetStream has acknowledged all of it, while `may_publish()` (the lease's
+    fence) holds. What was not acknowledged in time is sent again with the same ids, only the last
+    message of each subject in the batch (a newer state replaces an older one), after a pause
+    that doubles up to 2 s. `counts` (a `Sent`, or the publisher itself) is kept up to date as it
+    goes: its `sent`, `resent` and `fenced`. Shared by the leader's asset, alarm and mode
+    publishers."""
+    wait = 0.1
+    while out:
+        if not may_publish():
+            counts.fenced += len(out)
+            log.warning("%s publisher: %d changes not sent, this replica no longer leads", what, len(out))
+            return
+        missed = await acked.send(out)
+        counts.sent += len(out) - len(missed)
+        if not missed:
+            return
+        unacked = set(missed)
+        last = {m.subject: i for i, m in enumerate(out)}  # each subject's last message in the batch
+        again = [out[i] for i in sorted(last.values()) if i in unacked]
+        log.warning(
+            "%s publisher: %d changes not acknowledged, %d sent again (the last of each subject)",
+            what,
+            len(missed),
+            len(again),
+        )
+        counts.resent += len(again)
+        out = again
+        await asyncio.sleep(wait)
+        wait = min(2.0, wait * 2)
+
+
+class QueuedPublisher:
+    """A leader's changes out to JetStream, acknowledged, in order (`send_until_acked`), while
+    `may_publish()` (the lease's fence) holds: `put()` is called synchronously by the writer
+    (an engine's or a desk's listener), a task sends up to `batch` messages per round. Before
+    `start()` or after `stop()` what is put is dropped (counted in `fenced`): a replica that does
+    not lead publishes nothing. Shared by the alarm and the dispatch publishers."""
+
+    def __init__(
+        self, nc: Client, may_publish: Callable[[], bool], what: str, batch: int = 2000, limit: int = 100_000
+    ) -> None:
+        """`limit`: messages waiting at most (more are dropped, said in the log)."""
+        self.nc = nc
+        self.may_publish = may_publish
+        self.what = what
+        self.batch = batch
+        self.limit = limit
+        self.sent = 0  # acknowledged by JetStream
+        self.resent = 0  # sent again, not acknowledged the first time
+        self.fenced = 0  # not sent: this replica no longer leads
+        self.dropped = 0  # not sent: the queue was full
+        self._acked = AckedPublisher(nc)
+        self._queue: asyncio.Queue[list[Outgoing]] = asyncio.Queue()
+        self._queued = 0
+        self._idle = asyncio.Event()  # nothing queued or being sent
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, out: list[Outgoing]) -> None:
+        if self._task is None:
+            self.fenced += len(out)
+            return
+        if self._queued + len(out) > self.limit:
+            log.error("%s publisher: %d changes waiting, %d dropped", self.what, self._queued, len(out))
+            self.dropped += len(out)
+            return
+        self._queued += len(out)
+        self._idle.clear()
+        self._queue.put_nowait(out)
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until what was put has been sent (a leader stopping hands its last changes
+        over); False if it took longer than `timeout`."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def start(self) -> None:
+        await self._acked.start()
+        self._task = asyncio.get_running_loop().create_task(self._send(), name=f"bus-{self.what}-publisher")
+
+    async def stop(self) -> None:
+        """Stop sending; what waits is dropped (a new leader starts from the stream)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._acked.stop()
+        while not self._queue.empty():
+            self.fenced += len(self._queue.get_nowait())
+        self._queued = 0
+        self._idle.set()
+
+    async def _send(self) -> None:
+        while True:
+            batch = await self._queue.get()
+            while len(batch) < self.batch and not self._queue.empty():
+                batch += self._queue.get_nowait()
+            self._queued -= len(batch)
+            await send_until_acked(self._acked, batch, self.may_publish, self.what, self)
+            if self._queue.empty():
+                self._idle.set()

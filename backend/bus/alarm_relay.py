@@ -12,19 +12,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import nats.errors
 from nats.aio.client import Client
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 from vigie.backend.bus.alarms import AlarmView
+from vigie.backend.bus.relay import NO_LEADER, LeaderRelay
 from vigie.backend.domain.alarms import Alarm, AlarmClosed, AlarmEngine, EngineUnavailable, UnknownAlarm
 
 log = logging.getLogger(__name__)
@@ -32,10 +28,9 @@ log = logging.getLogger(__name__)
 SUBJECT = "vigie-leader.alarms"
 REQUEST_TIMEOUT_S = 8.0
 SEEN_TIMEOUT_S = 5.0  # how long the asking replica waits for its view to show the change
-NO_LEADER = "no leader replica at the moment (one is being elected): try again"
 
 
-class AlarmRelay:
+class AlarmRelay(LeaderRelay):
     """Operator actions, applied by the leader's engine (see the module). `engine` is set while
     this replica leads with an engine restored from the view."""
 
@@ -43,26 +38,20 @@ class AlarmRelay:
         self, nc: Client, view: AlarmView, journal: Callable[[list[str]], Awaitable[dict[str, Alarm]]]
     ) -> None:
         """`journal(ids)`: this replica's closed alarms by id (an acknowledgement may close some)."""
-        self.nc = nc
+        super().__init__(nc, SUBJECT, EngineUnavailable, REQUEST_TIMEOUT_S)
         self.view = view
         self.journal = journal
         self.engine: AlarmEngine | None = None
-        self._sub: Subscription | None = None
         self.applied = 0  # actions this replica's engine applied (as the leader)
 
-    async def serve(self, engine: AlarmEngine) -> None:
+    async def serve(self, engine: AlarmEngine) -> None:  # type: ignore[override]
         """This replica leads: its engine applies the cluster's operator actions."""
         self.engine = engine
-        self._sub = await self.nc.subscribe(SUBJECT, cb=self._answer)
+        await super().serve()
 
     async def stop_serving(self) -> None:
         self.engine = None
-        sub, self._sub = self._sub, None
-        if sub is not None:
-            try:
-                await sub.unsubscribe()
-            except nats.errors.Error as exc:
-                log.warning("alarm relay: unsubscribe failed: %r", exc)
+        await super().stop_serving()
 
     # --- what AlarmService calls ----------------------------------------------------------------------
 
@@ -80,18 +69,7 @@ class AlarmRelay:
         return await self._call({"op": "unshelve", "ids": ids, "operator": operator})
 
     async def _call(self, request: dict[str, Any]) -> list[Alarm]:
-        if self.engine is not None:
-            answer = self._apply(request)
-        else:
-            try:
-                reply = await self.nc.request(
-                    SUBJECT, json.dumps(request).encode(), timeout=REQUEST_TIMEOUT_S
-                )
-            except nats.errors.NoRespondersError as exc:
-                raise EngineUnavailable(NO_LEADER) from exc
-            except nats.errors.TimeoutError as exc:
-                raise EngineUnavailable("the leader replica did not answer in time: try again") from exc
-            answer = json.loads(reply.data)
+        answer = await self.ask(request)
         error = answer.get("error")
         if error == "unknown":
             raise UnknownAlarm(list(answer["ids"]))
@@ -146,18 +124,8 @@ class AlarmRelay:
         self.applied += 1
         return {"change": engine.sequence, "changed": len(done)}
 
-    async def _answer(self, msg: Msg) -> None:
-        try:
-            request = json.loads(msg.data)
-            answer = (
-                self._apply(request)
-                if isinstance(request, dict)
-                else {"error": "invalid", "detail": "not an object"}
-            )
-        except json.JSONDecodeError as exc:
-            answer = {"error": "invalid", "detail": f"not JSON: {exc}"}
-        with contextlib.suppress(nats.errors.Error):
-            await msg.respond(json.dumps(answer).encode())
+    async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self._apply(request)
 
 
 class LeaderOnlyAlarms:

@@ -4,8 +4,8 @@ the one device network that runs (the leader's) whichever replica the console ca
 
 `ClusterNetwork` wraps a replica's device network: everything else is the network's own; its
 start and stop (run when the lease is gained and lost) also start and stop answering commands.
-The leader keeps its recent answers by command id, so a command sent again (a retry after a lost
-reply, or during a failover) is answered without acting twice."""
+The leader keeps its recent answers by command id and device, so a command sent again (a retry
+after a lost reply, or during a failover) is answered without acting twice on any device."""
 
 from __future__ import annotations
 
@@ -70,8 +70,9 @@ class ClusterNetwork:
         self._sub: Subscription | None = None
         self._started = asyncio.Event()  # the network runs here: commands may act
         self._pending: set[asyncio.Task[None]] = set()
-        self._running: dict[str, asyncio.Future[DeviceAnswer]] = {}
-        self._answers: OrderedDict[str, DeviceAnswer] = OrderedDict()
+        # By (command id, device id): a command sent again acts once on each of its devices.
+        self._running: dict[tuple[str, str], asyncio.Future[DeviceAnswer]] = {}
+        self._answers: OrderedDict[tuple[str, str], DeviceAnswer] = OrderedDict()
         self._began = 0.0  # monotonic: this replica's network started (a takeover's timeline)
         self._first_logged = True
 
@@ -140,13 +141,14 @@ class ClusterNetwork:
     async def _act(self, command: DeviceCommand) -> DeviceAnswer:
         """Act once per command id: a resend gets the answer already given, or waits for the
         one in progress."""
-        done = self._answers.get(command.command_id)
+        key = (command.command_id, command.asset_id)  # a command of many devices acts on each
+        done = self._answers.get(key)
         if done is not None:
             return done
-        running = self._running.get(command.command_id)
+        running = self._running.get(key)
         if running is not None:
             return await asyncio.shield(running)
-        running = self._running[command.command_id] = asyncio.get_running_loop().create_future()
+        running = self._running[key] = asyncio.get_running_loop().create_future()
         try:
             entered = time.monotonic()
             await self._started.wait()
@@ -167,9 +169,9 @@ class ClusterNetwork:
             running.exception()  # retrieved: a resend that never came must not warn
             raise
         finally:
-            del self._running[command.command_id]
+            del self._running[key]
         running.set_result(answer)
-        self._answers[command.command_id] = answer
+        self._answers[key] = answer
         while len(self._answers) > ANSWERS_KEPT:
             self._answers.popitem(last=False)
         return answer

@@ -25,6 +25,23 @@ ASSETS_STREAM = f"KV_{ASSETS_BUCKET}"
 ASSETS_SUBJECT = f"$KV.{ASSETS_BUCKET}"
 ALARMS_STREAM = "VIGIE_ALARMS"  # every alarm change the leader's engine made; its sequence numbers them
 ALARMS_SUBJECT = "vigie-alarms"  # vigie-alarms.<alarm id>: one subject per alarm
+# Dispatch (backend/bus/incidents.py): every change of an incident or a unit the leader's desk
+# made; each stream's sequence numbers WatchIncidents or WatchUnits.
+INCIDENTS_STREAM = "VIGIE_INCIDENTS"
+INCIDENTS_SUBJECT = "vigie-incidents"  # vigie-incidents.<incident id>
+UNITS_STREAM = "VIGIE_UNITS"
+UNITS_SUBJECT = "vigie-units"  # vigie-units.<hash of the unit id>
+# City modes (backend/bus/modes.py): each run's changes (its sequence numbers WatchModes), each
+# run's device records (what the mode recorded to restore), the doors' access decisions (its
+# sequence numbers WatchAccessEvents) and the access exceptions.
+MODES_STREAM = "VIGIE_MODES"
+MODES_SUBJECT = "vigie-modes"  # vigie-modes.<run id>
+MODE_DEVICES_STREAM = "VIGIE_MODE_DEVICES"
+MODE_DEVICES_SUBJECT = "vigie-mode-devices"  # vigie-mode-devices.<run id>.<hash of step and device>
+ACCESS_STREAM = "VIGIE_ACCESS"
+ACCESS_SUBJECT = "vigie-access"  # vigie-access.<door hash>
+ACCESS_RULES_STREAM = "VIGIE_ACCESS_RULES"
+ACCESS_RULES_SUBJECT = "vigie-access-rules"  # vigie-access-rules.<exception id>
 
 # Streams with retention: name -> (subjects, max age in seconds). The devices' own subjects
 # (vigie.<district>.<kind>.<id>.<what>, NATS's MQTT listener maps vigie/... topics to them) and
@@ -35,6 +52,12 @@ STREAMS: dict[str, tuple[list[str], float]] = {
     "VIGIE_TELEMETRY": (["vigie.*.*.*.telemetry"], 7 * DAY),
     "VIGIE_COMMANDS": (["vigie.*.*.*.cmd", "vigie.*.*.*.ack"], 30 * DAY),
     ALARMS_STREAM: ([f"{ALARMS_SUBJECT}.>"], 90 * DAY),
+    MODES_STREAM: ([f"{MODES_SUBJECT}.>"], 365 * DAY),
+    MODE_DEVICES_STREAM: ([f"{MODE_DEVICES_SUBJECT}.>"], 365 * DAY),
+    ACCESS_STREAM: ([f"{ACCESS_SUBJECT}.>"], 90 * DAY),
+    ACCESS_RULES_STREAM: ([f"{ACCESS_RULES_SUBJECT}.>"], 365 * DAY),
+    INCIDENTS_STREAM: ([f"{INCIDENTS_SUBJECT}.>"], 365 * DAY),
+    UNITS_STREAM: ([f"{UNITS_SUBJECT}.>"], 365 * DAY),
 }
 
 LEASE_TTL_S = 6.0
@@ -54,7 +77,8 @@ class BusOptions:
 
 class Bus:
     """Connected: `nc`, `js`, the `assets` and `leases` buckets, the `epoch` (of the asset
-    stream) and `alarms_epoch` (of the alarm stream, derived the same way)."""
+    stream), `alarms_epoch` (of the alarm stream, derived the same way) and `epochs` (of every
+    stream of STREAMS, by name)."""
 
     def __init__(
         self,
@@ -64,6 +88,7 @@ class Bus:
         leases: KeyValue,
         epoch: str,
         alarms_epoch: str = "",
+        epochs: dict[str, str] | None = None,
     ):
         self.nc = nc
         self.js = js
@@ -71,6 +96,7 @@ class Bus:
         self.leases = leases
         self.epoch = epoch
         self.alarms_epoch = alarms_epoch
+        self.epochs = epochs or {}
 
     @classmethod
     async def connect(cls, options: BusOptions) -> Bus:
@@ -136,8 +162,8 @@ class Bus:
         info = await js.stream_info(ASSETS_STREAM)
         epoch = epoch_of(ASSETS_STREAM, str(info.created))
         log.info("on the bus %s: epoch %s, asset stream at %d", options.url, epoch, info.state.last_seq)
-        alarms = await js.stream_info(ALARMS_STREAM)
-        return cls(nc, js, assets, leases, epoch, epoch_of(ALARMS_STREAM, str(alarms.created)))
+        epochs = {name: epoch_of(name, str((await js.stream_info(name)).created)) for name in STREAMS}
+        return cls(nc, js, assets, leases, epoch, epochs[ALARMS_STREAM], epochs)
 
     async def close(self) -> None:
         """Drain (what was sent goes out), or just close when the bus is away."""

@@ -1,6 +1,6 @@
 """Following a JetStream stream into a replica's own view: the last message of every subject first
-(the load), then everything after, each batch handed to `take`. Shared by the asset view
-(backend/bus/assets.py) and the alarm view (backend/bus/alarms.py)."""
+(the load), then everything after, each batch handed to `take`. Used by every view of a stream
+(backend/bus/view.py: the asset store, the alarms, the mode runs and access decisions)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -49,8 +48,8 @@ async def follow_stream(
                 while True:
                     try:
                         msgs = await sub.fetch(fetch, timeout=1.0)
-                    except nats.errors.TimeoutError:
-                        continue
+                    except TimeoutError:  # nothing new (nats-py raises its own or asyncio's):
+                        continue  # the consumer is still there; making it again costs the server
                     if not take(msgs):
                         break  # read again from the missing sequence
             finally:

@@ -34,7 +34,7 @@ class Replica:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.publisher = LeaderPublisher(bus.nc, self.store, self.owner)
         self.alarms = AlarmView(bus.alarms_epoch)
-        self.alarm_publisher = AlarmPublisher(bus.nc, self._may_publish)
+        self.alarm_publisher = AlarmPublisher(bus.nc, self.may_publish)
         self.lease: LeaseThread | None = None
         self._changes: asyncio.Queue[bool] = asyncio.Queue()
         self._applier: asyncio.Task[None] | None = None
@@ -65,7 +65,7 @@ class Replica:
             await self.alarms.follow(self.bus.js)
         except TimeoutError as exc:
             raise OSError(f"the bus did not give this replica the alarms in time: {exc!r}") from exc
-        self.publisher.may_publish = self._may_publish
+        self.publisher.may_publish = self.may_publish
         await self.publisher.start()
         loop = asyncio.get_running_loop()
         self._applier = loop.create_task(self._apply_changes(), name="leadership")
@@ -80,7 +80,8 @@ class Replica:
         )
         await loop.run_in_executor(None, self.lease.start)
 
-    def _may_publish(self) -> bool:
+    def may_publish(self) -> bool:
+        """The lease's fence: this replica leads, with a renewal confirmed recently."""
         return self.lease is not None and self.lease.valid()
 
     async def stop(self) -> None:

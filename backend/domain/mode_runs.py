@@ -5,7 +5,7 @@ gRPC-free). The engine that executes runs is backend/mode_engine.py."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -215,6 +215,12 @@ class RunInfo:
         d["wall_camera_ids"] = tuple(d["wall_camera_ids"])
         d["suppressed_causes"] = tuple(d["suppressed_causes"])
         return RunInfo(**d)
+
+
+def newest_first(runs: Iterable[RunInfo], before: float | None, limit: int) -> list[RunInfo]:
+    """The journal of runs (ListRuns): newest first, activated before `before`, at most `limit`."""
+    ordered = sorted(runs, key=lambda r: r.activated_at, reverse=True)
+    return [r for r in ordered if before is None or r.activated_at < before][:limit]
 
 
 # --- planning (pure: runs in an executor) ---------------------------------------------------------

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import grpc
 
 from vigie.backend.access_control import AccessControl, ExceptionInvalid, UnknownException
 from vigie.backend.domain.access import AccessEvent, AccessRule
+from vigie.backend.mode_engine import ModeUnavailable
 from vigie.backend.security import principal
 from vigie.backend.services.convert import clip, seconds_of, stamp
-from vigie.backend.services.resumable import follow, resume_refusal
+from vigie.backend.services.resumable import follow, resume_refusal, wait_until_at
 from vigie.v1 import assets_pb2, modes_pb2, modes_pb2_grpc
 
 DEFAULT_PAGE = 500
@@ -66,9 +68,13 @@ def _number(token: str) -> int | None:
 
 
 class CardholderService(modes_pb2_grpc.CardholderServiceServicer):
-    def __init__(self, access: AccessControl, heartbeat_s: float = 5.0) -> None:
+    def __init__(self, access: AccessControl, heartbeat_s: float = 5.0, feed: Any = None) -> None:
+        """`feed`: what WatchAccessEvents follows, the access control's log unless a cluster's
+        view of the decisions' stream (backend/bus/modes.py)."""
         self.access = access
+        self.feed = access if feed is None else feed
         self.heartbeat_s = heartbeat_s
+        self.catch_up_s = 0.0 if feed is None else 5.0  # a console from a replica a little ahead
 
     async def ListCardholders(self, request, context) -> modes_pb2.ListCardholdersResponse:
         if not 0 <= request.page_size <= MAX_PAGE:
@@ -132,6 +138,8 @@ class CardholderService(modes_pb2_grpc.CardholderServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except UnknownException as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except ModeUnavailable as exc:  # on a cluster: the bus did not store it
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         return rule_to_pb(stored)
 
     async def RemoveException(self, request, context) -> modes_pb2.RemoveExceptionResponse:
@@ -141,6 +149,8 @@ class CardholderService(modes_pb2_grpc.CardholderServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except UnknownException as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except ModeUnavailable as exc:  # on a cluster: the bus did not store it
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         return modes_pb2.RemoveExceptionResponse()
 
     async def ListAccessEvents(self, request, context) -> modes_pb2.ListAccessEventsResponse:
@@ -171,11 +181,13 @@ class CardholderService(modes_pb2_grpc.CardholderServiceServicer):
         if request.max_batch < 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_batch must not be negative")
         batch = min(request.max_batch or DEFAULT_BATCH, MAX_BATCH)
-        log = self.access
+        log = self.feed
         seq = request.after_sequence
         if seq == 0:
             seq = max(0, log.sequence - RECENT, log.oldest_available - 1)
         else:
+            if request.epoch == log.epoch and self.catch_up_s > 0:
+                await wait_until_at(log, seq, self.catch_up_s)
             reason = await resume_refusal(
                 seq, request.epoch, log.epoch, log.sequence, log.oldest_available, "sequence", context
             )
@@ -209,9 +221,9 @@ class CardholderService(modes_pb2_grpc.CardholderServiceServicer):
 
     def _resync(self, seq: int, reason: str) -> modes_pb2.WatchAccessEventsResponse:
         return modes_pb2.WatchAccessEventsResponse(
-            sequence=self.access.sequence,
-            epoch=self.access.epoch,
+            sequence=self.feed.sequence,
+            epoch=self.feed.epoch,
             resync_needed=assets_pb2.ResyncNeeded(
-                requested_revision=seq, oldest_available_revision=self.access.oldest_available, reason=reason
+                requested_revision=seq, oldest_available_revision=self.feed.oldest_available, reason=reason
             ),
         )

@@ -7,11 +7,13 @@ import base64
 import hashlib
 import math
 
+import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from vigie.backend.domain.incidents import Incident
-from vigie.backend.domain.units import Unit
+from vigie.backend.dispatch import RoutingUnavailable
+from vigie.backend.domain.incidents import Incident, IncidentError
+from vigie.backend.domain.units import TransitionRefused, Unit, UnknownUnit
 from vigie.backend.routing import Route
 from vigie.backend.security import principal
 from vigie.v1 import common_pb2, incidents_pb2
@@ -29,6 +31,22 @@ MAX_ID = 128
 MAX_LIST = 100
 
 MAX_OFFSET_M = 2000.0  # how far from any street a position may be
+
+_INCIDENT_STATUS = {
+    "not_found": grpc.StatusCode.NOT_FOUND,
+    "invalid_argument": grpc.StatusCode.INVALID_ARGUMENT,
+}
+
+
+def domain_status(exc: Exception) -> tuple[grpc.StatusCode, str] | None:
+    """The gRPC status of a dispatch refusal (None: not one, a bug)."""
+    if isinstance(exc, IncidentError):
+        return _INCIDENT_STATUS.get(exc.code, grpc.StatusCode.FAILED_PRECONDITION), str(exc)
+    if isinstance(exc, UnknownUnit):
+        return grpc.StatusCode.NOT_FOUND, f"no unit {str(exc.args[0])[:MAX_ID]!r}"
+    if isinstance(exc, (RoutingUnavailable, TransitionRefused)):
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
+    return None
 
 
 def ts(t: float, out: Timestamp) -> None:

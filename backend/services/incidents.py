@@ -30,6 +30,7 @@ from vigie.backend.services.dispatch_convert import (
     bounds_problem,
     check_point,
     decode_token,
+    domain_status,
     encode_token,
     fingerprint,
     incident_to_pb,
@@ -37,7 +38,8 @@ from vigie.backend.services.dispatch_convert import (
     unit_to_pb,
     who,
 )
-from vigie.backend.services.resumable import fitting, follow, resume_refusal, snapshot
+from vigie.backend.services.dispatch_relay import DispatchWrites
+from vigie.backend.services.resumable import fitting, follow, resume_refusal, snapshot, wait_until_at
 from vigie.backend.store.incidents_sqlite import IncidentQuery
 from vigie.v1 import assets_pb2, incidents_pb2, incidents_pb2_grpc
 
@@ -48,18 +50,36 @@ MAX_BATCH = 5000
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 DEFAULT_K = 5
-_STATUS = {
-    IncidentError.code: grpc.StatusCode.FAILED_PRECONDITION,
-    "not_found": grpc.StatusCode.NOT_FOUND,
-    "invalid_argument": grpc.StatusCode.INVALID_ARGUMENT,
-}
 
 
 class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
-    def __init__(self, desk: DispatchDesk, audit: AuditSink, heartbeat_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        desk: DispatchDesk,
+        audit: AuditSink,
+        heartbeat_s: float = 5.0,
+        writes: DispatchWrites | None = None,
+    ) -> None:
+        """`writes` on a cluster: the writes go to the leader's desk and the incidents are
+        served from the bus (backend/services/dispatch_relay.py)."""
         self.desk = desk
         self.audit = audit
         self.heartbeat_s = heartbeat_s
+        self.writes = writes or DispatchWrites()
+        self.cluster = self.writes.cluster
+        self.catch_up_s = 0.0  # on a cluster: a console arriving from a replica a little ahead
+        for rpc, req, resp, work in (
+            ("CreateIncident", incidents_pb2.CreateIncidentRequest, incidents_pb2.Incident, self._create),
+            ("UpdateIncident", incidents_pb2.UpdateIncidentRequest, incidents_pb2.Incident, self._update),
+            ("AddNote", incidents_pb2.AddNoteRequest, incidents_pb2.Incident, self._note),
+            ("SetStep", incidents_pb2.SetStepRequest, incidents_pb2.Incident, self._step),
+            ("Assign", incidents_pb2.AssignRequest, incidents_pb2.AssignResponse, self._assign),
+        ):
+            self.writes.register(rpc, req, resp, work)
+
+    def _feed(self) -> Any:
+        """What WatchIncidents follows: the desk's book, or on a cluster the bus's incidents."""
+        return self.desk.book if self.cluster is None else self.cluster.incidents
 
     # --- helpers ---
 
@@ -81,12 +101,9 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
             try:
                 return await work()
-            except IncidentError as exc:
-                await context.abort(_STATUS.get(exc.code, grpc.StatusCode.FAILED_PRECONDITION), str(exc))
-            except UnknownUnit as exc:
-                await context.abort(grpc.StatusCode.NOT_FOUND, f"no unit {str(exc.args[0])[:MAX_ID]!r}")
-            except RoutingUnavailable as exc:
-                await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+            except (IncidentError, UnknownUnit, RoutingUnavailable) as exc:
+                code, text = domain_status(exc) or (grpc.StatusCode.UNKNOWN, str(exc))
+                await context.abort(code, text)
             raise AssertionError("unreachable")
 
         return await audited(self.audit, context, action, target[:MAX_ID], reason, checked, detail)
@@ -116,6 +133,8 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "idempotency_key is required (one per user intent)"
             )
         found = self.desk.keys.get((who(), kind, key))
+        if found is None and self.cluster is not None:  # made through an earlier leader
+            found = await self.cluster.key_get(who(), kind, key)
         if found is None:
             return None
         first_print, result, _ = found
@@ -126,11 +145,13 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
             )
         return dict(json.loads(result))
 
-    def _remember(self, kind: str, key: str, request: Message, result: dict[str, Any]) -> None:
+    async def _remember(self, kind: str, key: str, request: Message, result: dict[str, Any]) -> None:
         now = time.time()
         fp, text = fingerprint(request), json.dumps(result)
         self.desk.keys[(who(), kind, key)] = (fp, text, now)
         self.desk.store.queue_key(who(), kind, key, fp, text, now)
+        if self.cluster is not None:  # for the next leader
+            await self.cluster.key_put(who(), kind, key, fp, text, now)
 
     # --- catalogue ---
 
@@ -166,7 +187,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
             "incident.create",
             request.type,
             request.description[:200],
-            lambda: self._create(request, context),
+            lambda: self.writes.write("CreateIncident", request, context),
             lambda m: f"{m.id} {m.type} P{m.priority}",
         )
 
@@ -204,7 +225,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
             asset_ids=list(request.asset_ids),
             camera_ids=list(request.camera_ids),
         )
-        self._remember("create", request.idempotency_key, request, {"incident_id": inc.id})
+        await self._remember("create", request.idempotency_key, request, {"incident_id": inc.id})
         return incident_to_pb(inc)
 
     async def UpdateIncident(
@@ -228,7 +249,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
             action,
             request.incident_id,
             request.reason or request.outcome,
-            lambda: self._update(request, context),
+            lambda: self.writes.write("UpdateIncident", request, context),
             lambda m: f"{incidents_pb2.Incident.Status.Name(m.status)} P{m.priority}",
         )
 
@@ -287,31 +308,40 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
     async def AddNote(
         self, request: incidents_pb2.AddNoteRequest, context: grpc.aio.ServicerContext
     ) -> incidents_pb2.Incident:
-        async def work() -> incidents_pb2.Incident:
-            inc = await self._live(request.incident_id, context)
-            return incident_to_pb(self.desk.book.add_note(inc.id, request.text, who(), time.time()))
-
         return await self._run(
-            context, request, "incident.note", request.incident_id, request.text[:200], work
+            context,
+            request,
+            "incident.note",
+            request.incident_id,
+            request.text[:200],
+            lambda: self.writes.write("AddNote", request, context),
         )
+
+    async def _note(
+        self, request: incidents_pb2.AddNoteRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.Incident:
+        inc = await self._live(request.incident_id, context)
+        return incident_to_pb(self.desk.book.add_note(inc.id, request.text, who(), time.time()))
 
     async def SetStep(
         self, request: incidents_pb2.SetStepRequest, context: grpc.aio.ServicerContext
     ) -> incidents_pb2.Incident:
-        async def work() -> incidents_pb2.Incident:
-            inc = await self._live(request.incident_id, context)
-            return incident_to_pb(
-                self.desk.book.set_step(inc.id, request.step_id, request.done, who(), time.time())
-            )
-
         return await self._run(
             context,
             request,
             "incident.step",
             request.incident_id,
             "",
-            work,
+            lambda: self.writes.write("SetStep", request, context),
             lambda _m: f"{request.step_id[:MAX_ID]} {'done' if request.done else 'reopened'}",
+        )
+
+    async def _step(
+        self, request: incidents_pb2.SetStepRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.Incident:
+        inc = await self._live(request.incident_id, context)
+        return incident_to_pb(
+            self.desk.book.set_step(inc.id, request.step_id, request.done, who(), time.time())
         )
 
     # --- list and watch ---
@@ -364,7 +394,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
         if why:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
         batch = request.max_batch or DEFAULT_BATCH
-        book = self.desk.book
+        book = self._feed()
         seq = request.after_sequence
         if seq == 0:
             incidents = book.live(time.time())
@@ -382,6 +412,8 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
             for msg in snapshot(incidents, SNAPSHOT_CHUNK, chunk):
                 yield msg
         else:
+            if self.catch_up_s and request.epoch == book.epoch:
+                await wait_until_at(book, seq, self.catch_up_s)
             reason = await resume_refusal(
                 seq, request.epoch, book.epoch, book.sequence, book.oldest_available, "sequence", context
             )
@@ -415,7 +447,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
             yield msg
 
     def _resync(self, seq: int, reason: str) -> incidents_pb2.WatchIncidentsResponse:
-        book = self.desk.book
+        book = self._feed()
         return incidents_pb2.WatchIncidentsResponse(
             sequence=book.sequence,
             epoch=book.epoch,
@@ -463,7 +495,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
             action,
             f"{request.incident_id[:MAX_ID]},{request.unit_id[:MAX_ID]}",
             request.reason,
-            lambda: self._assign(request, context),
+            lambda: self.writes.write("Assign", request, context),
             lambda m: f"{m.unit.callsign}{' (override)' if m.override else ''}, ETA {m.route.eta.seconds} s",
         )
 
@@ -490,7 +522,7 @@ class IncidentService(incidents_pb2_grpc.IncidentServiceServicer):
         c.eta.FromMilliseconds(int(route.time_s * 1000))
         c.distance_m = route.distance_m
         c.route.extend(route_points(route))
-        self._remember(
+        await self._remember(
             "assign",
             request.idempotency_key,
             request,

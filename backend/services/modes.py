@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import grpc
 
@@ -13,10 +14,17 @@ from vigie.backend.domain.actions import Params, describe
 from vigie.backend.domain.commands import Stage
 from vigie.backend.domain.mode_runs import DeviceRecord, Phase, Planned, RunInfo
 from vigie.backend.domain.modes import ModeDef, Scope, Selection, Step, recorded, state_text
-from vigie.backend.mode_engine import ModeDenied, ModeEngine, ModeInvalid, RunBusy, UnknownRun
+from vigie.backend.mode_engine import (
+    ModeDenied,
+    ModeEngine,
+    ModeInvalid,
+    ModeUnavailable,
+    RunBusy,
+    UnknownRun,
+)
 from vigie.backend.security import principal
 from vigie.backend.services.convert import ACTION_TO_PB, KIND_TO_PB, STAGE_TO_PB, clip, geo, stamp
-from vigie.backend.services.resumable import follow, resume_refusal, snapshot
+from vigie.backend.services.resumable import follow, resume_refusal, snapshot, wait_until_at
 from vigie.v1 import assets_pb2, modes_pb2, modes_pb2_grpc
 
 DEFAULT_BATCH = 200
@@ -132,15 +140,24 @@ def _offset(token: str) -> int | None:
 
 
 class ModeService(modes_pb2_grpc.ModeServiceServicer):
-    def __init__(self, engine: ModeEngine, heartbeat_s: float = 5.0) -> None:
+    def __init__(
+        self, engine: ModeEngine, heartbeat_s: float = 5.0, feed: Any = None, actions: Any = None
+    ) -> None:
+        """`feed`: what WatchModes, ListModes, GetRun and ListRuns read the runs from (open_runs,
+        run, journal, sequence, epoch, changes_after...), the engine unless a cluster's view of
+        the run stream (backend/bus/modes.py); `actions`: what applies Activate, RetryFailed and
+        ReturnToNormal, the engine unless the cluster's relay to the leader's."""
         self.engine = engine
+        self.feed = engine if feed is None else feed
+        self.actions = engine if actions is None else actions
         self.heartbeat_s = heartbeat_s
+        self.catch_up_s = 0.0 if feed is None else 5.0  # a console from a replica a little ahead
 
     async def ListModes(self, request, context) -> modes_pb2.ListModesResponse:
         out = modes_pb2.ListModesResponse(districts=self.engine.districts())
         for m in self.engine.modes.values():
             mode_to_pb(m, out.modes.add())
-        for r in self.engine.open_runs():
+        for r in self.feed.open_runs():  # as WatchModes numbers them
             run_to_pb(r, out.active.add())
         return out
 
@@ -205,7 +222,7 @@ class ModeService(modes_pb2_grpc.ModeServiceServicer):
 
     async def Activate(self, request: modes_pb2.ActivateRequest, context) -> modes_pb2.ActivateResponse:
         try:
-            run, replayed = await self.engine.activate(
+            run, replayed = await self.actions.activate(
                 request.idempotency_key,
                 request.mode_id,
                 scope_from_pb(request.scope),
@@ -217,13 +234,15 @@ class ModeService(modes_pb2_grpc.ModeServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except ModeDenied as exc:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        except ModeUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         return modes_pb2.ActivateResponse(run=run_to_pb(run), replayed=replayed)
 
     async def RetryFailed(
         self, request: modes_pb2.RetryFailedRequest, context
     ) -> modes_pb2.RetryFailedResponse:
         try:
-            run, ids, replayed = await self.engine.retry(
+            run, ids, replayed = await self.actions.retry(
                 request.idempotency_key,
                 request.run_id,
                 request.reason,
@@ -235,6 +254,8 @@ class ModeService(modes_pb2_grpc.ModeServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except ModeDenied as exc:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        except ModeUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         except UnknownRun as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         except RunBusy as exc:
@@ -245,7 +266,7 @@ class ModeService(modes_pb2_grpc.ModeServiceServicer):
         self, request: modes_pb2.ReturnToNormalRequest, context
     ) -> modes_pb2.ReturnToNormalResponse:
         try:
-            run, hand, replayed = await self.engine.return_to_normal(
+            run, hand, replayed = await self.actions.return_to_normal(
                 request.idempotency_key,
                 request.run_id,
                 request.reason,
@@ -259,6 +280,8 @@ class ModeService(modes_pb2_grpc.ModeServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except ModeDenied as exc:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+        except ModeUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         except UnknownRun as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         except RunBusy as exc:
@@ -277,7 +300,7 @@ class ModeService(modes_pb2_grpc.ModeServiceServicer):
         if start is None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not one this server gave")
         try:
-            run = self.engine.run(request.run_id)
+            run = self.feed.run(request.run_id)
             records = await self.engine.records(request.run_id)
         except UnknownRun as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
@@ -301,7 +324,7 @@ class ModeService(modes_pb2_grpc.ModeServiceServicer):
         if start is None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "page_token is not one this server gave")
         size = request.page_size or DEFAULT_RUNS
-        runs = self.engine.journal(None, start + size + 1)
+        runs = self.feed.journal(None, start + size + 1)
         out = modes_pb2.ListRunsResponse()
         for r in runs[start : start + size]:
             run_to_pb(r, out.runs.add())
@@ -315,7 +338,7 @@ class ModeService(modes_pb2_grpc.ModeServiceServicer):
         if request.max_batch < 0:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_batch must not be negative")
         batch = min(request.max_batch or DEFAULT_BATCH, MAX_BATCH)
-        engine = self.engine
+        engine = self.feed
         seq = request.after_sequence
         if seq == 0:
             runs = engine.open_runs()
@@ -331,6 +354,8 @@ class ModeService(modes_pb2_grpc.ModeServiceServicer):
             for msg in snapshot(runs, 100, chunk):
                 yield msg
         else:
+            if request.epoch == engine.epoch and self.catch_up_s > 0:
+                await wait_until_at(engine, seq, self.catch_up_s)
             reason = await resume_refusal(
                 seq,
                 request.epoch,
@@ -371,10 +396,10 @@ class ModeService(modes_pb2_grpc.ModeServiceServicer):
 
     def _resync(self, seq: int, reason: str) -> modes_pb2.WatchModesResponse:
         return modes_pb2.WatchModesResponse(
-            sequence=self.engine.sequence,
-            epoch=self.engine.epoch,
+            sequence=self.feed.sequence,
+            epoch=self.feed.epoch,
             resync_needed=assets_pb2.ResyncNeeded(
-                requested_revision=seq, oldest_available_revision=self.engine.oldest_available, reason=reason
+                requested_revision=seq, oldest_available_revision=self.feed.oldest_available, reason=reason
             ),
         )
 

@@ -11,6 +11,7 @@ default) refuses.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
@@ -75,6 +76,15 @@ class ChangeLog(Protocol):
     def changes_after(self, position: int, limit: int | None = None) -> list[Any]: ...
 
     async def wait_for_change(self, position: int, timeout: float) -> bool: ...
+
+
+async def wait_until_at(log: Any, position: int, timeout: float) -> None:
+    """On a cluster, a client arriving from a replica a little ahead: wait up to `timeout` for
+    this one's `log` to reach `position` (resume_refusal then judges)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while log.sequence < position and (left := deadline - loop.time()) > 0:
+        await log.wait_for_change(log.sequence, left)
 
 
 async def resume_refusal(

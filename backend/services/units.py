@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import grpc
 
@@ -19,7 +20,8 @@ from vigie.backend.services.dispatch_convert import (
     unit_to_pb,
     who,
 )
-from vigie.backend.services.resumable import follow, resume_refusal, snapshot
+from vigie.backend.services.dispatch_relay import DispatchWrites
+from vigie.backend.services.resumable import follow, resume_refusal, snapshot, wait_until_at
 from vigie.v1 import assets_pb2, incidents_pb2, incidents_pb2_grpc
 
 SNAPSHOT_CHUNK = 1000
@@ -30,11 +32,29 @@ MAX_FILTERS = 20
 
 
 class UnitService(incidents_pb2_grpc.UnitServiceServicer):
-    def __init__(self, desk: DispatchDesk, audit: AuditSink, heartbeat_s: float = 5.0) -> None:
-        """`audit` gets one record per status change by hand."""
+    def __init__(
+        self,
+        desk: DispatchDesk,
+        audit: AuditSink,
+        heartbeat_s: float = 5.0,
+        writes: DispatchWrites | None = None,
+    ) -> None:
+        """`audit` gets one record per status change by hand; `writes` on a cluster: the
+        changes go to the leader's desk and the units are served from the bus
+        (backend/services/dispatch_relay.py)."""
         self.desk = desk
         self.audit = audit
         self.heartbeat_s = heartbeat_s
+        self.writes = writes or DispatchWrites()
+        self.cluster = self.writes.cluster
+        self.catch_up_s = 0.0  # on a cluster: a console arriving from a replica a little ahead
+        self.writes.register(
+            "SetUnitStatus", incidents_pb2.SetUnitStatusRequest, incidents_pb2.Unit, self._set_status
+        )
+
+    def _feed(self) -> Any:
+        """What ListUnits and WatchUnits read: the desk's board, or on a cluster the bus's units."""
+        return self.desk.board if self.cluster is None else self.cluster.units
 
     async def ListUnits(
         self, request: incidents_pb2.ListUnitsRequest, context: grpc.aio.ServicerContext
@@ -51,7 +71,7 @@ class UnitService(incidents_pb2_grpc.UnitServiceServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "statuses or capabilities has an unknown value"
             )
-        board = self.desk.board
+        board = self._feed()
         resp = incidents_pb2.ListUnitsResponse(sequence=board.sequence, epoch=board.epoch)
         for u in board.units():
             if statuses and int(u.status) not in statuses:
@@ -71,7 +91,7 @@ class UnitService(incidents_pb2_grpc.UnitServiceServicer):
         if len(request.epoch) > MAX_ID:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"epoch is at most {MAX_ID} characters")
         batch = request.max_batch or DEFAULT_BATCH
-        board = self.desk.board
+        board = self._feed()
         seq = request.after_sequence
         if seq == 0:
             units = board.units()
@@ -89,6 +109,8 @@ class UnitService(incidents_pb2_grpc.UnitServiceServicer):
             for msg in snapshot(units, SNAPSHOT_CHUNK, chunk):
                 yield msg
         else:
+            if self.catch_up_s and request.epoch == board.epoch:
+                await wait_until_at(board, seq, self.catch_up_s)
             reason = await resume_refusal(
                 seq, request.epoch, board.epoch, board.sequence, board.oldest_available, "sequence", context
             )
@@ -122,7 +144,7 @@ class UnitService(incidents_pb2_grpc.UnitServiceServicer):
             yield msg
 
     def _resync(self, seq: int, reason: str) -> incidents_pb2.WatchUnitsResponse:
-        board = self.desk.board
+        board = self._feed()
         return incidents_pb2.WatchUnitsResponse(
             sequence=board.sequence,
             epoch=board.epoch,
@@ -145,7 +167,7 @@ class UnitService(incidents_pb2_grpc.UnitServiceServicer):
             "unit.status",
             request.unit_id[:MAX_ID],
             request.reason,
-            lambda: self._set_status(request, context),
+            lambda: self.writes.write("SetUnitStatus", request, context),
             lambda u: f"{u.callsign}: {status_name}",
         )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import logging
 import os
 import sqlite3
 import uuid
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vigie.backend.store.files import private_dir, private_file
+
+log = logging.getLogger(__name__)
 
 FILE_NAME = "modes.sqlite3"
 LOG_KEEP = 20_000  # WatchModes changes kept for clients to resume from
@@ -237,6 +240,19 @@ class ModesStore:
         self, asset_id: str, person_id: str, only_refused: bool, before: int | None, limit: int
     ) -> list[dict]:
         return await self._call(self.db.query_access, asset_id, person_id, only_refused, before, limit)
+
+    def soon(self, what: str, fn, *args) -> None:
+        """Write without waiting, in order with every other call (one writer thread): a
+        replica's journal of what the bus streamed (backend/bus/modes.py). A failure is logged."""
+        if self._closed:
+            return
+
+        def done(f: concurrent.futures.Future) -> None:
+            exc = f.exception()
+            if exc is not None:
+                log.error("modes.sqlite3: %s not written: %r", what, exc)
+
+        self._pool.submit(fn, *args).add_done_callback(done)
 
     async def close(self) -> None:
         if self._closed:
