@@ -41,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import process_cpu_seconds, require, rss_mb, run_main, token_for  # noqa: E402
+from bench.common import BenchError, process_cpu_seconds, require, rss_mb, run_main, token_for  # noqa: E402
 from bench.nats_cluster import Cluster  # noqa: E402
 from bench.watch_phases import (  # noqa: E402
     NOT_YET,
@@ -165,55 +165,63 @@ def body(args: argparse.Namespace) -> None:
             if devices is not None and devices.proc is not None:
                 require(devices.proc.poll() is None, f"vigie-devices exited ({devices.proc.returncode})")
 
-        for i, rate in enumerate(rates, start=1):
-            p = Phase(i, rate)
-            t = time.monotonic()
-            devices = start_devices(cluster.mqtt_url, city, rate, args.connections)
-            p.devices_start_s = time.monotonic() - t
-            assert devices.proc is not None
-            if i == 1:
-                mqtt = ["--devices", cluster.mqtt_url, "--devices-file", str(registry)]
-                cluster.start_replicas(
-                    lambda name, mqtt=mqtt: [*mqtt, "--mqtt-client-id", f"vigie-bench-{name}"]
+        failure: BenchError | None = None
+        try:
+            for i, rate in enumerate(rates, start=1):
+                p = Phase(i, rate)
+                t = time.monotonic()
+                devices = start_devices(cluster.mqtt_url, city, rate, args.connections)
+                p.devices_start_s = time.monotonic() - t
+                assert devices.proc is not None
+                if i == 1:
+                    mqtt = ["--devices", cluster.mqtt_url, "--devices-file", str(registry)]
+                    cluster.start_replicas(
+                        lambda name, mqtt=mqtt: [*mqtt, "--mqtt-client-id", f"vigie-bench-{name}"]
+                    )
+                    tokens = {r.address: token_for(r.address) for r in cluster.replicas}
+                    targets = [
+                        (a, tokens[a]) for a in (cluster.replicas[k % 2].address for k in range(args.clients))
+                    ]
+                    firsts = np.cumsum([0, *spread(args.clients, args.client_procs)])
+                    procs = [
+                        ctx.Process(
+                            target=watcher, args=(targets[a:b], int(a), phase, since, lag, ready, out)
+                        )
+                        for a, b in zip(firsts[:-1], firsts[1:], strict=True)
+                    ]
+                    for proc in procs:
+                        proc.start()
+                    for _ in range(args.clients):
+                        require(ready.acquire(timeout=300), "a client got no snapshot within 300 s")
+                p.drained, p.drain_s = wait_drained(lag, args.clients, args.warmup, args.drain, alive)
+                a, b = cluster.replicas
+                behind0 = {r.name: r.behind() for r in cluster.replicas}
+                seq0 = cluster.stream_last_seqs()
+                meter = Meter(
+                    {"a": a.proc.pid, "b": b.proc.pid, "nats": cluster.nats.pid, "devices": devices.proc.pid},
+                    {"clients": [proc.pid for proc in procs]},
                 )
-                tokens = {r.address: token_for(r.address) for r in cluster.replicas}
-                targets = [
-                    (a, tokens[a]) for a in (cluster.replicas[k % 2].address for k in range(args.clients))
-                ]
-                firsts = np.cumsum([0, *spread(args.clients, args.client_procs)])
-                procs = [
-                    ctx.Process(target=watcher, args=(targets[a:b], int(a), phase, since, lag, ready, out))
-                    for a, b in zip(firsts[:-1], firsts[1:], strict=True)
-                ]
-                for proc in procs:
-                    proc.start()
-                for _ in range(args.clients):
-                    require(ready.acquire(timeout=300), "a client got no snapshot within 300 s")
-            p.drained, p.drain_s = wait_drained(lag, args.clients, args.warmup, args.drain, alive)
-            a, b = cluster.replicas
-            behind0 = {r.name: r.behind() for r in cluster.replicas}
-            seq0 = cluster.stream_last_seqs()
-            meter = Meter(
-                {"a": a.proc.pid, "b": b.proc.pid, "nats": cluster.nats.pid, "devices": devices.proc.pid},
-                {"clients": [proc.pid for proc in procs]},
-            )
-            since.value = time.time()
-            phase.value = i
-            end = time.monotonic() + args.seconds
-            while time.monotonic() < end:
-                alive()
-                meter.sample()
-                time.sleep(SAMPLE_S)  # the measured window runs in the other processes
-            phase.value = 100 + i  # between phases: not counted
-            p.wall, p.cpu, p.rss = meter.stop()
-            p.load = os.getloadavg()[0]
-            seq1 = cluster.stream_last_seqs()
-            p.stored = {k: (v - seq0.get(k, 0)) / p.wall for k, v in seq1.items() if v > seq0.get(k, 0)}
-            p.behind = {r.name: r.behind() - behind0[r.name] for r in cluster.replicas}
-            devices.stop()
-            devices = None
-            phases.append(p)
-            print(f"phase {i} ({rate:,.0f}/s asked) measured", flush=True)
+                since.value = time.time()
+                phase.value = i
+                end = time.monotonic() + args.seconds
+                while time.monotonic() < end:
+                    alive()
+                    meter.sample()
+                    time.sleep(SAMPLE_S)  # the measured window runs in the other processes
+                phase.value = 100 + i  # between phases: not counted
+                p.wall, p.cpu, p.rss = meter.stop()
+                p.load = os.getloadavg()[0]
+                seq1 = cluster.stream_last_seqs()
+                p.stored = {k: (v - seq0.get(k, 0)) / p.wall for k, v in seq1.items() if v > seq0.get(k, 0)}
+                p.behind = {r.name: r.behind() - behind0[r.name] for r in cluster.replicas}
+                devices.stop()
+                devices = None
+                phases.append(p)
+                print(f"phase {i} ({rate:,.0f}/s asked) measured", flush=True)
+        except BenchError as exc:
+            if not phases:
+                raise
+            failure = exc  # the phases measured before it are still reported, then the run fails
         phase.value = STOP
         gathered = [out.get(timeout=300) for _ in procs]
     finally:
@@ -228,6 +236,8 @@ def body(args: argparse.Namespace) -> None:
     for p in phases:
         p.figures = phase_figures(gathered, p.index, p.wall, args.clients)
     report(phases, count, args)  # what was measured, even when the steady phase failed (then said below)
+    if failure is not None:
+        raise failure
     f = phases[0].figures
     require(f is not None and f.p50_ms is not None, "the steady phase: no update made in it reached a client")
 
