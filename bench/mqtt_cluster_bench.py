@@ -170,7 +170,7 @@ def body(args: argparse.Namespace) -> None:
             for i, rate in enumerate(rates, start=1):
                 p = Phase(i, rate)
                 t = time.monotonic()
-                devices = start_devices(cluster.mqtt_url, city, rate, args.connections)
+                devices = start_devices(cluster.mqtt_url, city, rate, args.connections, args.start_timeout)
                 p.devices_start_s = time.monotonic() - t
                 assert devices.proc is not None
                 if i == 1:
@@ -229,7 +229,7 @@ def body(args: argparse.Namespace) -> None:
         if devices is not None:
             devices.stop()
         for proc in procs:
-            proc.join(30)
+            proc.join(10)  # with its results unread (a failed run) it cannot exit by itself
             if proc.is_alive():
                 proc.kill()
         cluster.stop()
@@ -321,6 +321,9 @@ def main() -> int:
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--client-procs", type=int, default=4)
     p.add_argument("--connections", type=int, default=8, help="vigie-devices' MQTT connections")
+    p.add_argument(
+        "--start-timeout", type=float, default=600.0, help="longest wait for vigie-devices' initial states"
+    )
     p.add_argument("--sync", choices=("always", "default"), default="always")
     args = p.parse_args()
     return run_main(lambda: body(args))

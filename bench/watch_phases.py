@@ -110,7 +110,9 @@ def phase_figures(gathered: list, i: int, wall: float, clients: int) -> PhaseFig
     return PhaseFigures(per_client, p50, p99, mx)
 
 
-def start_devices(url: str, flags: list[str], rate: float, connections: int = 8) -> DevicesProcess:
+def start_devices(
+    url: str, flags: list[str], rate: float, connections: int = 8, timeout: float = 600.0
+) -> DevicesProcess:
     """vigie-devices at `rate` state changes a second (one `last_seen` refresh each, no other
     change, no telemetry or badges), once its initial states are acknowledged by the broker."""
     from tests.mqtt.helpers import DevicesProcess  # not in the client processes: it loads the test setup
@@ -129,6 +131,8 @@ def start_devices(url: str, flags: list[str], rate: float, connections: int = 8)
         str(connections),
     )
     try:
-        return devices.start(timeout=600)
+        return devices.start(timeout=timeout)
     except (RuntimeError, TimeoutError) as exc:
-        raise BenchError(f"vigie-devices at {rate:g}/s did not start: {exc}") from exc
+        raise BenchError(
+            f"vigie-devices at {rate:g}/s did not get its initial states acknowledged within {timeout:g} s: {exc}"
+        ) from exc
