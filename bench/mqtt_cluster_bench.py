@@ -83,6 +83,7 @@ class Phase:
     stored: dict[str, float] = field(default_factory=dict)  # JetStream messages stored/s per stream
     behind: dict[str, int] = field(default_factory=dict)  # "fell behind" during the window, per replica
     load: float = 0.0  # the machine's 1-minute load average at the end of the window
+    leases: dict[str, int] = field(default_factory=dict)  # times each replica took the lease, by its end
     figures: PhaseFigures | None = None
 
 
@@ -214,6 +215,7 @@ def body(args: argparse.Namespace) -> None:
                 seq1 = cluster.stream_last_seqs()
                 p.stored = {k: (v - seq0.get(k, 0)) / p.wall for k, v in seq1.items() if v > seq0.get(k, 0)}
                 p.behind = {r.name: r.behind() - behind0[r.name] for r in cluster.replicas}
+                p.leases = {r.name: r.leaderships() for r in cluster.replicas}
                 devices.stop()
                 devices = None
                 phases.append(p)
@@ -282,13 +284,13 @@ def report(phases: list[Phase], count: int, args: argparse.Namespace) -> None:
         )
     print(
         f"\n{'phase':>5} {'CPU A %':>7} {'CPU B %':>7} {'RSS A MB':>8} {'RSS B MB':>8} {'nats %':>6} {'nats MB':>7}"
-        f" {'devices %':>9} {'devices MB':>10} {'devices start s':>15} {'clients %':>9} {'load':>5}"
+        f" {'devices %':>9} {'devices MB':>10} {'devices start s':>15} {'clients %':>9} {'load':>5} {'leases A/B':>10}"
     )
     for p in phases:
         print(
             f"{p.index:>5} {p.cpu['a']:>7.0f} {p.cpu['b']:>7.0f} {p.rss['a']:>8.0f} {p.rss['b']:>8.0f}"
             f" {p.cpu['nats']:>6.0f} {p.rss['nats']:>7.0f} {p.cpu['devices']:>9.0f} {p.rss['devices']:>10.0f}"
-            f" {p.devices_start_s:>15.1f} {p.cpu['clients']:>9.0f} {p.load:>5.1f}"
+            f" {p.devices_start_s:>15.1f} {p.cpu['clients']:>9.0f} {p.load:>5.1f} {p.leases['a']:>5}/{p.leases['b']:<4}"
         )
     print(
         "client/s: updates made during the phase that each client received during it; latency: from the"
@@ -297,8 +299,10 @@ def report(phases: list[Phase], count: int, args: argparse.Namespace) -> None:
         " JetStream stored per second in the MQTT listener's retained-message stream ($MQTT_rmsgs), the"
         " asset bucket (KV_vigie_assets, the leader's writes) and the MQTT QoS 1 message stream ($MQTT_msgs);"
         " CPU: % of one core over the window; MB: peak RSS in the window (devices: its process, sampled"
-        " after start-up); replica A took the lease; clients: the client processes together; load: the"
-        " machine's 1-minute load average at the end of the phase"
+        " after start-up); clients: the client processes together; load: the machine's 1-minute load"
+        " average at the end of the phase; leases A/B: how many times each replica had taken the lease by"
+        " then (A takes it first: a count above 1/0 means the lease moved and the other replica's MQTT"
+        " adapter took the devices in)"
     )
     ok = [p for p in phases if sustained(p)]
     best = max((p.asked for p in ok), default=0.0)

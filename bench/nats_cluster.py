@@ -51,6 +51,10 @@ class Replica:
         """How many times this replica said it fell behind the bucket (its history restarted)."""
         return self.log.read_text(errors="replace").count(BEHIND)
 
+    def leaderships(self) -> int:
+        """How many times this replica took the lease (an overloaded bus can move it)."""
+        return self.log.read_text(errors="replace").count(LEADER)
+
 
 class Cluster:
     """One nats-server (JetStream, `sync_interval: always` unless `sync_always` is false; its MQTT
