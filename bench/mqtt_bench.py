@@ -21,7 +21,6 @@ import multiprocessing as mp
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,104 +29,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import BenchError, open_channel, process_cpu_seconds, require, run_main  # noqa: E402
+from bench.common import (  # noqa: E402
+    BenchError,
+    open_channel,
+    process_cpu_seconds,
+    require,
+    rss_mb,
+    run_main,
+    token_for,
+)
+from bench.watch_phases import NOT_YET, STOP, phase_figures, spread, start_devices, watcher  # noqa: E402
 from tests.mqtt.broker import Mosquitto, mosquitto_binary  # noqa: E402
-from tests.mqtt.helpers import DevicesProcess  # noqa: E402
 from vigie.app.backend_process import BackendProcess  # noqa: E402
 
 KEEP_UP = 0.95  # a client keeps up when it received this share of the target rate
 P99_LIMIT_S = 1.0
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def login(address: str):
-    """One logged-in channel per watcher process (the backend allows 4 logins in flight per user)."""
-    import grpc
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            return open_channel(address, "viewer")
-        except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)  # the backend asked to try again in a moment
-
-
-def watcher(address: str, streams: int, phase, since, ready, out) -> None:
-    """A process holding `streams` WatchAssets streams; latencies by phase go to `out` at the end."""
-    from vigie.v1 import assets_pb2, assets_pb2_grpc
-
-    samples: list[dict[int, list[float]]] = [{} for _ in range(streams)]
-    counts: list[dict[int, int]] = [{} for _ in range(streams)]
-    calls = []
-    errors: list[str] = []
-
-    stub = assets_pb2_grpc.AssetServiceStub(login(address))
-
-    def read(k: int) -> None:
-        call = stub.WatchAssets(assets_pb2.WatchAssetsRequest(after_revision=0))
-        calls.append(call)
-        try:
-            for msg in call:
-                if msg.HasField("snapshot") and msg.snapshot.last:
-                    ready.release()
-                changes = msg.changes.changes
-                if not changes:
-                    continue
-                now = time.time()
-                p, t0 = phase.value, since.value
-                lat = samples[k].setdefault(p, [])
-                n = 0
-                for c in changes:
-                    t = c.asset.last_seen
-                    reported = t.seconds + t.nanos * 1e-9
-                    if reported >= t0:  # made in this phase (not a device's first, older state)
-                        lat.append(now - reported)
-                        n += 1
-                counts[k][p] = counts[k].get(p, 0) + n
-        except Exception as exc:  # cancelled at the end; anything else is reported
-            if phase.value >= 0:
-                errors.append(repr(exc))
-
-    threads = [threading.Thread(target=read, args=(k,), daemon=True) for k in range(streams)]
-    for t in threads:
-        t.start()
-    while phase.value >= 0:
-        time.sleep(0.2)  # polling the shared stop flag, not a synchronisation of measured work
-    for c in calls:
-        c.cancel()
-    for t in threads:
-        t.join(10)
-    out.put(
-        (
-            [{p: np.array(v, dtype=np.float32) for p, v in s.items()} for s in samples],
-            counts,
-            errors,
-        )
-    )
-
-
-def start_devices(url: str, flags: list[str], rate: float) -> DevicesProcess:
-    return DevicesProcess(
-        url,
-        *flags,
-        "--quiet-city",
-        "--change-rate",
-        f"{rate:g}",
-        "--telemetry-interval",
-        "0",
-        "--badge-rate",
-        "0",
-        "--connections",
-        "8",
-    ).start(timeout=300)
 
 
 def lights_for(devices: int, seed: int) -> int:
@@ -168,18 +84,18 @@ def body(args: argparse.Namespace) -> None:
     phase = ctx.Value("i", 0)
     since = ctx.Value("d", 0.0)  # wall time the measured phase began
     ready = ctx.Semaphore(0)
+    lag = ctx.Array("d", [NOT_YET] * args.clients, lock=False)
     out = ctx.Queue()
     procs = []
     devices = None
     try:
         backend.start()
         open_channel(backend.address).close()  # waits for the backend to serve
-        per = [
-            args.clients // args.watch_procs + (1 if i < args.clients % args.watch_procs else 0)
-            for i in range(args.watch_procs)
-        ]
+        targets = [(backend.address, token_for(backend.address))] * args.clients
+        firsts = np.cumsum([0, *spread(args.clients, args.watch_procs)])
         procs = [
-            ctx.Process(target=watcher, args=(backend.address, n, phase, since, ready, out)) for n in per if n
+            ctx.Process(target=watcher, args=(targets[a:b], int(a), phase, since, lag, ready, out))
+            for a, b in zip(firsts[:-1], firsts[1:], strict=True)
         ]
         for p in procs:
             p.start()
@@ -204,10 +120,10 @@ def body(args: argparse.Namespace) -> None:
             devices.stop()
             require(backend.proc.poll() is None, "the backend exited")  # type: ignore[union-attr]
             results.append((i, rate, wall, cpu, mem))
-        phase.value = -1
+        phase.value = STOP
         gathered = [out.get(timeout=120) for _ in procs]
     finally:
-        phase.value = -1
+        phase.value = STOP
         if devices is not None:
             devices.stop()
         for p in procs:
@@ -216,8 +132,6 @@ def body(args: argparse.Namespace) -> None:
                 p.kill()
         backend.stop()
         broker.stop()
-    errors = [e for _, _, errs in gathered for e in errs]
-    require(not errors, f"client streams failed: {errors[:3]}")
     print(f"\nMQTT: {args.devices} devices -> mosquitto -> backend -> {args.clients} WatchAssets clients")
     print(
         f"{'phase':>6} {'target/s':>9} {'client/s min':>12} {'mean':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}"
@@ -226,20 +140,17 @@ def body(args: argparse.Namespace) -> None:
     sustained = 0.0
     last_cpu = 0.0
     for i, rate, wall, cpu, mem in results:
-        per_client = [c.get(i, 0) / wall for _, counts, _ in gathered for c in counts]
-        lat = np.concatenate([s[i] for samples, _, _ in gathered for s in samples if i in s] or [np.zeros(0)])
-        require(
-            len(per_client) == args.clients,
-            f"phase {i}: {len(per_client)} of {args.clients} clients reported",
-        )
-        if len(lat) == 0:  # nothing made during the phase arrived within it: far behind
+        f = phase_figures(gathered, i, wall, args.clients)
+        per_client = f.per_client
+        if f.p50_ms is None:  # nothing made during the phase arrived within it: far behind
             require(i > 1, "the steady phase: no change reached the clients")
             print(
                 f"{i:>6} {rate:>9.0f} {'0':>12} {'0':>8} {'-':>7} {'-':>7} {'-':>7} {cpu['backend']:>9.1f}"
                 f" {mem['backend']:>7.0f} {cpu['broker']:>8.1f} {cpu['devices']:>9.1f}  (nothing arrived in the phase)"
             )
             continue
-        p50, p99, mx = (float(np.percentile(lat, q)) * 1000 for q in (50, 99, 100))
+        p50, p99, mx = f.p50_ms, f.p99_ms, f.max_ms
+        assert p99 is not None and mx is not None
         ok = min(per_client) >= KEEP_UP * rate and p99 < P99_LIMIT_S * 1000
         if ok:
             sustained = max(sustained, rate)
