@@ -26,6 +26,7 @@ from nats.aio.subscription import Subscription
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 5.0
+ROUND = 5000  # messages sent at once at most: one round of acknowledgements
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +108,33 @@ async def send_until_acked(
     message of each subject in the batch (a newer state replaces an older one), after a pause
     that doubles up to 2 s. `counts` (a `Sent`, or the publisher itself) is kept up to date as it
     goes: its `sent`, `resent` and `fenced`. Shared by the leader's asset, alarm and mode
-    publishers."""
+    publishers.
+
+    A batch larger than `ROUND` goes out in slices of `ROUND`, each acknowledged before the next:
+    a replica that starts leading puts the whole city in one batch (50,000 states on a large
+    city), and sent at once it overflowed the NATS client's buffer and could not all be
+    acknowledged within the timeout, so it went out again whole every few seconds (the MQTT
+    cluster bench, docs/cluster.md)."""
+    for i in range(0, len(out), ROUND):
+        if not await _send_round(acked, out[i : i + ROUND], may_publish, what, counts):
+            counts.fenced += max(0, len(out) - i - ROUND)  # the slices after this one
+            return
+
+
+async def _send_round(
+    acked: AckedPublisher, out: list[Outgoing], may_publish: Callable[[], bool], what: str, counts: Any
+) -> bool:
+    """One slice of `send_until_acked`; False if the fence fell (the rest is not sent)."""
     wait = 0.1
     while out:
         if not may_publish():
             counts.fenced += len(out)
             log.warning("%s publisher: %d changes not sent, this replica no longer leads", what, len(out))
-            return
+            return False
         missed = await acked.send(out)
         counts.sent += len(out) - len(missed)
         if not missed:
-            return
+            return True
         unacked = set(missed)
         last = {m.subject: i for i, m in enumerate(out)}  # each subject's last message in the batch
         again = [out[i] for i in sorted(last.values()) if i in unacked]
@@ -131,6 +148,7 @@ async def send_until_acked(
         out = again
         await asyncio.sleep(wait)
         wait = min(2.0, wait * 2)
+    return True
 
 
 class QueuedPublisher:

@@ -84,3 +84,40 @@ def test_states_not_acknowledged_are_sent_again_until_the_stream_takes_them(nats
         print(
             f"\n[acked publish] {resent} states sent again; all in the bucket {took:.1f} s after the stream was back"
         )
+
+
+CITY = 12_000  # a starting leader's first batch: the whole city, more than one round
+
+
+async def big_batch(url: str) -> tuple[list[int], int]:
+    bus = await Bus.connect(BusOptions(url))
+    publisher = LeaderPublisher(bus.nc, AssetStore(), owner="test")
+    publisher.leading = True
+    await publisher.start()
+    sizes: list[int] = []
+    send = publisher._acked.send
+
+    async def recording_send(out):  # the real send, its batch sizes noted
+        sizes.append(len(out))
+        return await send(out)
+
+    publisher._acked.send = recording_send
+    try:
+        city = [
+            Asset(f"light-{i:05d}", Kind.STREET_LIGHT, f"Light {i}", "centre", 47.3, 5.0, attributes={"v": "1"})
+            for i in range(CITY)
+        ]
+        publisher.publish(city)
+        await until(lambda: publisher.sent >= CITY, 60, f"only {publisher.sent} of {CITY} states acknowledged")
+        info = await bus.js.stream_info(ASSETS_STREAM)
+        return sizes, info.state.messages
+    finally:
+        await publisher.stop()
+        await bus.close()
+
+
+def test_a_city_sized_batch_goes_out_in_rounds_of_at_most_5000(nats_server):
+    sizes, stored = asyncio.run(big_batch(nats_server.url))
+    assert max(sizes) <= 5000, f"sent at once: {sizes}"
+    assert sum(sizes) == CITY and len(sizes) == 3, sizes  # 5000 + 5000 + 2000, none sent again
+    assert stored == CITY
