@@ -32,6 +32,12 @@ class AssetsClient(QObject):
         super().__init__()
         self.core = core
         self.flush_interval = flush_interval
+        # Under a flood (a flush of busy_batch assets or more) the next flush waits busy_interval,
+        # the asset store's tick: a batch the GUI cannot apply sooner gains nothing from leaving
+        # earlier, and a longer wait coalesces more changes per asset before they are converted
+        # (5,000 lights at 100,000 changes/s: a third fewer conversions; docs/performance.md).
+        self.busy_batch = 1000
+        self.busy_interval = 0.1
         self.resume = Resume()  # revision and epoch of what this console holds
         self.changes_received = 0
         self.reconnects = 0
@@ -88,7 +94,7 @@ class AssetsClient(QObject):
         if kind == "changes":
             self._take_changes(msg)
         elif kind == "snapshot":
-            self._snapshot.extend(convert.asset(a) for a in msg.snapshot.assets)
+            self._snapshot += convert.assets(msg.snapshot.assets)
             if msg.snapshot.last:
                 self.resume.position, self.resume.epoch = msg.revision, msg.epoch
                 self._pending.clear()
@@ -107,20 +113,25 @@ class AssetsClient(QObject):
             log.error("revision gap: at %d, received %d", self.resume.position, changes[0].revision)
         pending = self._pending
         for c in changes:  # keep the message; convert only the latest state per asset at flush
-            pending[c.asset.id] = c.asset
+            a = c.asset  # one wrapper per change, not two
+            pending[a.id] = a
         self.resume.position = msg.revision
         self._pending_count += len(changes)
         self.changes_received += len(changes)
 
     async def _flush_loop(self) -> None:
+        delay = self.flush_interval
         while True:
-            await asyncio.sleep(self.flush_interval)
+            await asyncio.sleep(delay)
+            delay = self.flush_interval
             if self._pending:
-                batch = [convert.asset(a) for a in self._pending.values()]
+                batch = convert.assets(self._pending.values())
                 count = self._pending_count
                 self._pending = {}
                 self._pending_count = 0
                 self.sig_changes.emit(batch, self.resume.position, count)
+                if len(batch) >= self.busy_batch:
+                    delay = max(delay, self.busy_interval)
 
     # ---- telemetry -------------------------------------------------------------------------
 

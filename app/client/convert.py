@@ -4,6 +4,7 @@ protobuf on the console's side (controllers, models and widgets get dataclasses)
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -45,20 +46,35 @@ def stamp(unix_s: float) -> Timestamp:
 
 
 def asset(a: assets_pb2.Asset) -> AssetRecord:
-    return AssetRecord(
-        a.id,
-        KIND_NAMES.get(a.kind, "unknown"),
-        a.name,
-        a.district,
-        a.position.lat,
-        a.position.lon,
-        STATUS_NAMES.get(a.status, "offline"),
-        a.status_reason,
-        seconds(a.last_seen),
-        a.heading_deg,
-        a.revision,
-        a.attributes,  # read lazily by AssetRecord.attributes (only the detail view needs it)
-    )
+    return assets([a])[0]
+
+
+def assets(msgs: Iterable[assets_pb2.Asset]) -> list[AssetRecord]:
+    """Records of many assets: the session thread converts up to 100,000 a second (issue 17),
+    so one loop with everything bound locally, each sub-message read once, and the timestamp
+    computed inline (a call per field cost a third more; docs/performance.md)."""
+    kinds, statuses, record = KIND_NAMES.get, STATUS_NAMES.get, AssetRecord
+    out: list[AssetRecord] = []
+    append = out.append
+    for a in msgs:
+        p, t = a.position, a.last_seen
+        append(
+            record(
+                a.id,
+                kinds(a.kind, "unknown"),
+                a.name,
+                a.district,
+                p.lat,
+                p.lon,
+                statuses(a.status, "offline"),
+                a.status_reason,
+                float(t.seconds + t.nanos * 1e-9),
+                a.heading_deg,
+                a.revision,
+                a.attributes,  # read lazily by AssetRecord.attributes (only the detail view needs it)
+            )
+        )
+    return out
 
 
 def series(s: assets_pb2.MetricSeries) -> Series:

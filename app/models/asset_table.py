@@ -12,6 +12,7 @@ event-loop turn (sorted runs, merged at the end), while the previous rows stay o
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
@@ -29,7 +30,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont
 
 from vigie.app.models.assets import AssetStore, Changes
-from vigie.app.models.ordered_rows import OrderedRowsModel
+from vigie.app.models.ordered_rows import OrderedRowsModel, insert_sorted, without
 from vigie.app.models.records import AssetRecord
 from vigie.widgets.dnd import ASSET_MIME, asset_mime
 from vigie.widgets.status.palette import KIND_SINGULAR, SEVERITY, STATUS_LABELS, status_color, status_icon
@@ -76,6 +77,20 @@ _SORT_FIELDS = {
 
 
 _first, _second = itemgetter(0), itemgetter(1)
+
+
+def _bisect(keys: list[Any], key: Any, desc: bool) -> int:
+    """The first index of sorted `keys` (descending when `desc`) where `key` belongs."""
+    if not desc:
+        return bisect_left(keys, key)
+    lo, hi = 0, len(keys)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if keys[mid] > key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _sort_key(column: str) -> Callable[[AssetRecord], Any]:
@@ -268,25 +283,30 @@ class AssetTableModel(OrderedRowsModel):
             return  # held (the values shown are already the latest), or a reset still ordering rows
         started = time.perf_counter()
         chunk, self._incoming = self._incoming, {}
-        records, pos = self._records, self._pos
+        records = self._records
         same_place = _SORT_FIELDS[self._sort_col]  # the fields that decide a row's position
         filtering = self.filtering()
         accept = self._accept
+        # Rows by id: the index, or (stale after rows moved, and few changes) a binary search
+        # on each row's previous sort key, which the row still has in self._keys.
+        key = _sort_key(self._sort_col)
+        by_index = self._positions_known() or len(chunk) * 8 > len(self._rows)
+        pos_get = self._pos.get if by_index else None
         structural = False
         changed_rows: list[int] = []
-        moved: list[str] = []
+        moved: list[tuple[str, int]] = []
         for aid, old in chunk.items():
             rec = records[aid]
             if old is None:
                 structural = True
             if structural:
                 continue
-            row = pos.get(aid)
+            row = pos_get(aid) if pos_get is not None else self._locate(aid, key(old))
             if filtering and (row is not None) != accept(rec):
                 structural = True
             elif row is not None:
                 if same_place(old) != same_place(rec):
-                    moved.append(aid)
+                    moved.append((aid, row))
                 else:
                     changed_rows.append(row)
         if structural:
@@ -298,13 +318,22 @@ class AssetTableModel(OrderedRowsModel):
             if len(moved) > self.max_moves:
                 self._merge_moved(moved)
             else:
-                for aid in moved:
-                    self._move_to_sorted_place(aid)
+                for aid, _row in moved:
+                    self._move_to_sorted_place(aid, key(chunk[aid]))
         self.sig_assets_changed.emit(set(chunk))
         cost_ms = (time.perf_counter() - started) * 1000
         self.pass_ms.append(cost_ms)
         # A pass that costs more (e.g. re-sorting 50,000 rows) stretches the store's tick.
         self.store.stretch(cost_ms)
+
+    def _locate(self, aid: str, key: Any) -> int | None:
+        """The row of `aid`, whose sort key in self._keys is `key` (one binary search); the index
+        when it is not there (it was placed under another state, or is not shown)."""
+        keys = self._keys
+        i = _bisect(keys, key, self._sort_desc)
+        if i < len(keys) and self._rows[i] == aid:
+            return i
+        return self._pos.get(aid)
 
     def _emit_rows_changed(self, rows: list[int]) -> None:
         rows.sort()
@@ -391,54 +420,37 @@ class AssetTableModel(OrderedRowsModel):
         self._finish_reset()
         self._apply_order(self._ordered_rows())
 
-    def _merge_moved(self, moved: list[str]) -> None:
-        """Many rows changed place: take them out, sort only them, and merge them back into the
-        rows that kept their order (linear, where a full re-sort costs n log n: 28 ms -> a few ms
-        at 6,000 rows under 1,000 status changes a second)."""
+    def _merge_moved(self, moved: list[tuple[str, int]]) -> None:
+        """Many rows changed place: cut them out by slices, then put each back at its sorted place
+        with a binary search (ordered_rows.insert_sorted). Linear C copies and O(k log n)
+        comparisons; merging by sorting all rows again compared every key: 48-67 ms of CPU at
+        50,000 rows for 2,000 moves (docs/performance.md)."""
         key = _sort_key(self._sort_col)
-        desc = self._sort_desc
-        pos, rows, keys, records = self._pos, self._rows, self._keys, self._records
-        # Cut the moved rows out by slicing between their places (C copies, not a Python loop
-        # over every row: at 50,000 rows the loop cost ~30 ms).
-        cuts = sorted(pos[aid] for aid in moved if aid in pos)
-        kept_keys: list[Any] = []
-        kept_rows: list[str] = []
-        start = 0
-        for i in cuts:
-            kept_keys += keys[start:i]
-            kept_rows += rows[start:i]
-            start = i + 1
-        kept_keys += keys[start:]
-        kept_rows += rows[start:]
-        merged = list(zip(kept_keys, kept_rows, strict=True))
-        merged += sorted(((key(records[aid]), aid) for aid in moved), reverse=desc)
-        merged.sort(reverse=desc)  # two sorted runs: the C sort merges them (heapq.merge: 5x slower)
-        self._keys = list(map(_first, merged))
-        if len(cuts) == len(moved):  # no row arrives: one layout change, no set arithmetic
-            self._layout_to(list(map(_second, merged)))
-        else:
-            self._apply_order(list(map(_second, merged)))
+        records = self._records
+        cuts = sorted(row for _aid, row in moved)
+        keys = without(self._keys, cuts)
+        rows = without(self._rows, cuts)
+        keys, rows = insert_sorted(
+            keys, rows, [(key(records[aid]), aid) for aid, _row in moved], self._sort_desc
+        )
+        self._keys = keys
+        self._layout_to(rows)  # the same ids: one layout change
         last = self.rowCount() - 1
         if last >= 0:
             self.dataChanged.emit(self.index(0, 0), self.index(last, len(COLUMNS) - 1))
 
-    def _move_to_sorted_place(self, aid: str) -> None:
-        """Re-place one row whose sort key changed: a binary search and one row move, instead of
-        re-sorting every row (150 ms at 50,000 rows)."""
+    def _move_to_sorted_place(self, aid: str, old_key: Any) -> None:
+        """Re-place one row whose sort key changed (`old_key`: its key where it stands): two
+        binary searches and one row move, instead of re-sorting every row (150 ms at 50,000
+        rows). The id -> row index is patched when the move is short, else rebuilt when next used."""
         rows, keys = self._rows, self._keys
-        i = self._pos[aid]
+        i = self._locate(aid, old_key)
+        if i is None:
+            return
         new_key = _sort_key(self._sort_col)(self._records[aid])
         del rows[i]
         del keys[i]
-        lo, hi = 0, len(keys)
-        desc = self._sort_desc
-        while lo < hi:  # first index whose key sorts after new_key
-            mid = (lo + hi) // 2
-            if (keys[mid] > new_key) if desc else (keys[mid] < new_key):
-                lo = mid + 1
-            else:
-                hi = mid
-        j = lo
+        j = _bisect(keys, new_key, self._sort_desc)
         rows.insert(i, aid)  # put it back while Qt is told about the move
         keys.insert(i, new_key)
         if j != i:
@@ -447,9 +459,12 @@ class AssetTableModel(OrderedRowsModel):
             del keys[i]
             rows.insert(j, aid)
             keys.insert(j, new_key)
-            pos = self._pos
-            for r in range(min(i, j), max(i, j) + 1):
-                pos[rows[r]] = r
+            if self._positions_known() and abs(j - i) <= 256:
+                pos = self._pos
+                for r in range(min(i, j), max(i, j) + 1):
+                    pos[rows[r]] = r
+            else:
+                self._pos_index = None
             self.endMoveRows()
         last = len(COLUMNS) - 1
         self.dataChanged.emit(self.index(j, 0), self.index(j, last))

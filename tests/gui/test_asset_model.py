@@ -68,3 +68,30 @@ def test_filter_membership_and_counts(qtbot):
     assert sum(sum(c.values()) for c in model.counts.values()) == 300
     model.set_filter(text="#3", kind=None)
     assert all("#3" in model.record(model.id_at(r)).name for r in range(model.rowCount()))
+
+
+def test_rows_found_by_their_sort_key_after_a_merge(qtbot):
+    """After a merge the id -> row index is stale; the next pass finds rows by a binary search
+    on their sort key and repaints the right ones, and the current index stays on its asset."""
+    model = AssetTableModel()
+    model.max_moves = 5
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    model.reset([record(i) for i in range(6000)], 1)
+    model.flush()
+    watched = model.id_at(4000)
+    view.setCurrentIndex(model.index(4000, 0))
+    moved = [dataclasses.replace(model.record(f"a-{i:05d}"), status="fault") for i in range(0, 6000, 60)]
+    model.queue_changes(moved, 2, len(moved))
+    model.flush()
+    assert not model._positions_known(), "the merge left the index to be rebuilt when needed"
+    assert view.currentIndex().row() == [model.id_at(r) for r in range(6000)].index(watched)
+    seen = dataclasses.replace(model.record("a-00007"), last_seen=5.0)
+    repainted: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, _roles=(): repainted.append((a.row(), b.row())))
+    model.queue_changes([seen], 3, 1)
+    model.flush()
+    row = [model.id_at(r) for r in range(6000)].index("a-00007")
+    assert (row, row) in repainted
+    assert [model.id_at(r) for r in range(6000)] == full_sort_ids(model)
