@@ -104,11 +104,15 @@ async def big_batch(url: str) -> tuple[list[int], int]:
     publisher._acked.send = recording_send
     try:
         city = [
-            Asset(f"light-{i:05d}", Kind.STREET_LIGHT, f"Light {i}", "centre", 47.3, 5.0, attributes={"v": "1"})
+            Asset(
+                f"light-{i:05d}", Kind.STREET_LIGHT, f"Light {i}", "centre", 47.3, 5.0, attributes={"v": "1"}
+            )
             for i in range(CITY)
         ]
         publisher.publish(city)
-        await until(lambda: publisher.sent >= CITY, 60, f"only {publisher.sent} of {CITY} states acknowledged")
+        await until(
+            lambda: publisher.sent >= CITY, 60, f"only {publisher.sent} of {CITY} states acknowledged"
+        )
         info = await bus.js.stream_info(ASSETS_STREAM)
         return sizes, info.state.messages
     finally:
