@@ -313,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         from vigie.app import verify_export
 
         return verify_export.main(args.folder)
+    from vigie.app import malloc_policy
+
+    malloc_policy.install()  # before any thread allocates: few glibc arenas, free pages returned
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -576,7 +576,14 @@ def mqtt_network(args: argparse.Namespace) -> DeviceNetwork:
 
     registered = load_registry(args.devices_file) if args.devices_file else []
     host, port = args.mqtt
-    return MqttNetwork(host, port, registered, discover=args.discover, client_id=args.mqtt_client_id)
+    return MqttNetwork(
+        host,
+        port,
+        registered,
+        discover=args.discover,
+        client_id=args.mqtt_client_id,
+        fresh_session_each_start=bool(args.bus),  # a replica leads again: its old queue is stale
+    )
 
 
 def read_new_password(name: str) -> str:

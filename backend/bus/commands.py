@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -72,6 +73,8 @@ class ClusterNetwork:
         # By (command id, device id): a command sent again acts once on each of its devices.
         self._running: dict[tuple[str, str], asyncio.Future[DeviceAnswer]] = {}
         self._answers: OrderedDict[tuple[str, str], DeviceAnswer] = OrderedDict()
+        self._began = 0.0  # monotonic: this replica's network started (a takeover's timeline)
+        self._first_logged = True
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._network, name)
@@ -83,10 +86,35 @@ class ClusterNetwork:
 
     async def start(self, store: Any) -> None:
         """Answer at once (no replica answering reads as no leader), acting once the network
-        has started (an MQTT adapter takes its retained states in first)."""
+        has started, or earlier when it says it takes commands (`commands_ready`, an
+        asyncio.Event: an MQTT adapter's link is up and subscribed while its retained states
+        still settle, which took 2-10 s of a failover: docs/cluster.md)."""
+        self._began = time.monotonic()
+        self._first_logged = False
+        log.info("device network starting: this replica leads")
         self._sub = await self._nc.subscribe(SUBJECT, cb=self._serve)
-        await self._network.start(store)
+        starting = asyncio.ensure_future(self._network.start(store))
+        try:
+            ready = getattr(self._network, "commands_ready", None)
+            if isinstance(ready, asyncio.Event):
+                waiter = asyncio.ensure_future(ready.wait())
+                try:
+                    await asyncio.wait((starting, waiter), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+                if ready.is_set() and not starting.done():
+                    self._started.set()
+                    log.info(
+                        "device network takes commands %.3f s after it began starting",
+                        time.monotonic() - self._began,
+                    )
+            await starting
+        except BaseException:
+            starting.cancel()  # this start was cancelled (or failed): so is the network's
+            self._started.clear()
+            raise
         self._started.set()
+        log.info("device network started in %.3f s", time.monotonic() - self._began)
 
     async def stop(self) -> None:
         self._started.clear()
@@ -122,8 +150,20 @@ class ClusterNetwork:
             return await asyncio.shield(running)
         running = self._running[key] = asyncio.get_running_loop().create_future()
         try:
+            entered = time.monotonic()
             await self._started.wait()
+            sent = time.monotonic()
             answer = await self._network.command(command)
+            if not self._first_logged:
+                self._first_logged = True
+                log.info(
+                    "first command since this replica leads: came %.3f s after the network began"
+                    " starting, waited %.3f s for it, device answered %.3f s later (%s)",
+                    entered - self._began,
+                    sent - entered,
+                    time.monotonic() - sent,
+                    "ok" if answer.ok else answer.detail,
+                )
         except BaseException as exc:
             running.set_exception(exc)
             running.exception()  # retrieved: a resend that never came must not warn

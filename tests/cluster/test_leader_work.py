@@ -16,9 +16,17 @@ LEADER = "is now the leader"
 ENDS = (C.CONFIRMED, C.FAILED, C.TIMED_OUT, C.REJECTED)
 
 
-def run_command(address: str, asset_id: str, action: int) -> tuple[int, str]:
-    """Execute as the operator and follow the command to its end: (final stage, detail)."""
-    stub = commands_pb2_grpc.CommandServiceStub(open_channel(address, user="operator"))
+def commands_stub(address: str) -> commands_pb2_grpc.CommandServiceStub:
+    """A command stub logged in as the operator (as a console is: once, not per command)."""
+    return commands_pb2_grpc.CommandServiceStub(open_channel(address, user="operator"))
+
+
+def run_command(
+    address: str, asset_id: str, action: int, stub: commands_pb2_grpc.CommandServiceStub | None = None
+) -> tuple[int, str]:
+    """Execute as the operator (through `stub` when given) and follow the command to its end:
+    (final stage, detail)."""
+    stub = stub or commands_stub(address)
     status = stub.Execute(
         C.ExecuteRequest(idempotency_key=uuid.uuid4().hex, asset_ids=[asset_id], action=action), timeout=30
     ).status

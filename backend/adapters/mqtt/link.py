@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -75,6 +76,15 @@ class MqttLink:
         self.published = 0  # messages the broker acknowledged
         self.dropped = 0  # oldest messages dropped because the outbox was full
         self.received = 0
+        self.retained = 0  # of them, retained messages (a subscription's first: the devices' states)
+        # Monotonic times of the current session's steps (a takeover's timeline: docs/cluster.md).
+        self.session_began = 0.0
+        self.connected_at = 0.0  # CONNACK
+        self.subscribed_at = 0.0  # every SUBACK in
+        # Set before start() to discard what the broker kept for this client id from an earlier
+        # life (a replica that led before: acknowledgements, badges, states queued since). The
+        # next connection is clean, then the session is persistent again (docs/cluster.md).
+        self.fresh_session = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._rng = random.Random(client_id)
@@ -146,7 +156,16 @@ class MqttLink:
             topics[0],
         )
 
+    async def _discard_session(self) -> None:
+        """Connect once with a clean session: the broker drops the kept one and its queue."""
+        async with aiomqtt.Client(self.host, self.port, identifier=self.client_id, clean_session=True):
+            pass
+        self.fresh_session = False
+        log.info("MQTT %s: the session the broker kept was discarded", self.client_id)
+
     async def _session(self) -> None:
+        if self.fresh_session:
+            await self._discard_session()
         client = aiomqtt.Client(
             self.host,
             self.port,
@@ -157,9 +176,19 @@ class MqttLink:
             max_inflight_messages=self.window,
         )
         client.pending_calls_threshold = 2 * self.window  # aiomqtt warns past it; our window bounds it
+        self.session_began = time.monotonic()
         async with client:
+            self.connected_at = time.monotonic()
             for i in range(0, len(self.subscriptions), SUBSCRIBE_BATCH):
                 await self._subscribe(client, self.subscriptions[i : i + SUBSCRIBE_BATCH])
+            self.subscribed_at = time.monotonic()
+            log.info(
+                "MQTT %s: connected in %.3f s, %d subscriptions granted %.3f s later",
+                self.client_id,
+                self.connected_at - self.session_began,
+                len(self.subscriptions),
+                self.subscribed_at - self.connected_at,
+            )
             self.connections += 1
             self.connected.set()
             if self.on_connect is not None:
@@ -180,6 +209,8 @@ class MqttLink:
     async def _read(self, client: aiomqtt.Client) -> None:
         async for m in client.messages:
             self.received += 1
+            if m.retain:
+                self.retained += 1
             payload = m.payload if isinstance(m.payload, bytes) else str(m.payload or "").encode()
             try:
                 self.on_message(m.topic.value, payload)

@@ -12,6 +12,7 @@ sent again with the same id (a broker that lost it, a device that was away): the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -51,7 +52,11 @@ class MqttNetwork(DeviceNetwork):
         discover: bool = False,
         client_id: str = "vigie-backend",
         settle_s: float = SETTLE_S,
+        fresh_session_each_start: bool = False,
     ) -> None:
+        # On a cluster the adapter starts each time its replica gains the lease: what the broker
+        # queued for this replica since it last led is stale (the bucket has the states since).
+        self.fresh_session_each_start = fresh_session_each_start
         self.book = DeviceBook(registered, discover)
         self.settle_s = settle_s
         self.link = MqttLink(
@@ -71,6 +76,12 @@ class MqttNetwork(DeviceNetwork):
         self._units: dict[tuple[str, str], str] = {}
         self._n_series = 0
         self._badge: Callable[[str, str, float], None] | None = None
+        self._first_message_at = 0.0  # monotonic, since start(): when the retained states began
+        self.unchanged = 0  # states the store already had (retained ones, mostly): not published again
+        # Set once the link is connected and subscribed (acknowledgements included): a command
+        # may go out then, before the retained states settle (ClusterNetwork waits for this).
+        self.commands_ready = asyncio.Event()
+        self._settled = asyncio.Event()  # start() has taken the retained states in
 
     @property
     def counts(self) -> dict[str, int]:
@@ -78,6 +89,7 @@ class MqttNetwork(DeviceNetwork):
         out = dict(self.book.counts)
         out["connections"] = self.link.connections
         out["received"] = self.link.received
+        out["unchanged"] = self.unchanged
         return out
 
     # --- DeviceNetwork ------------------------------------------------------------------------------
@@ -87,6 +99,9 @@ class MqttNetwork(DeviceNetwork):
         have not reported as OFFLINE. A broker that is down does not stop the backend: the link
         keeps trying."""
         self._store = store
+        self._first_message_at = 0.0
+        self._settled.clear()
+        self.link.fresh_session = self.fresh_session_each_start
         self.link.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settle_s
@@ -96,16 +111,30 @@ class MqttNetwork(DeviceNetwork):
             log.warning("MQTT broker %s:%d not reachable yet: retrying", self.link.host, self.link.port)
         else:
             # The broker sends the retained states right after the subscription: wait at least
-            # SETTLE_MIN_S for them to start, then until none came for SETTLE_QUIET_S.
+            # SETTLE_MIN_S for them to start, then until none came for SETTLE_QUIET_S. Only
+            # retained messages count: the devices' live telemetry (a few a second in a city)
+            # kept the link from ever being quiet, and the settle ran to `settle_s`.
             await asyncio.sleep(SETTLE_MIN_S)
             seen = -1
-            while seen != self.link.received and loop.time() < deadline:
-                seen = self.link.received
+            while seen != self.link.retained and loop.time() < deadline:
+                seen = self.link.retained
                 await asyncio.sleep(SETTLE_QUIET_S)
         self._flush()
+        if self.link.connected.is_set():
+            subscribed = self.link.subscribed_at
+            log.info(
+                "MQTT retained states: %d (%d the store had already; %d messages in all), the first"
+                " message %.3f s after subscribing, settled %.3f s after",
+                self.link.retained,
+                self.unchanged,
+                self.link.received,
+                self._first_message_at - subscribed if self._first_message_at else -1.0,
+                time.monotonic() - subscribed,
+            )
         silent = [a for a in self.book.devices.values() if store.get(a.id) is None]
         if silent:
             store.publish(silent)
+        self._settled.set()
         log.info(
             "MQTT devices: %d known, %d silent so far (%s)",
             len(self.book.devices),
@@ -114,6 +143,8 @@ class MqttNetwork(DeviceNetwork):
         )
 
     async def stop(self) -> None:
+        self.commands_ready.clear()
+        self._settled.clear()
         await self.link.stop()
         self._flush()
         log.info("MQTT device network stopped: %s", self.counts)
@@ -122,7 +153,13 @@ class MqttNetwork(DeviceNetwork):
         return asset_id in self.book.devices
 
     async def command(self, command: DeviceCommand) -> DeviceAnswer:
+        """Sent once the link is up (the outbox holds it until then). A device this backend has
+        not heard yet (a discovered one, on a replica that has just started leading) may still
+        be among the retained states: it is looked up again once they have settled."""
         prefix = self.book.topic_prefix(command.asset_id)
+        if prefix is None and not self._settled.is_set():
+            await self._settled.wait()
+            prefix = self.book.topic_prefix(command.asset_id)
         if prefix is None:
             return DeviceAnswer(False, f"unknown device {command.asset_id!r}")
         key = (command.asset_id, command.command_id)
@@ -173,10 +210,15 @@ class MqttNetwork(DeviceNetwork):
     # --- messages -----------------------------------------------------------------------------------
 
     def _on_message(self, topic: str, payload: bytes) -> None:
+        if not self._first_message_at:
+            self._first_message_at = time.monotonic()
         update = self.book.handle(topic, payload)
         if update is None:
             return
         if isinstance(update, Asset):
+            if self._known(update):
+                self.unchanged += 1
+                return
             self._batch.append(update)
             if not self._flush_soon:  # one store publish for everything read within FLUSH_S
                 self._flush_soon = True
@@ -195,6 +237,13 @@ class MqttNetwork(DeviceNetwork):
                 self._badge(update.device_id, update.msg.badge, update.msg.time)
             self.book.counts["events"] += 1
 
+    def _known(self, a: Asset) -> bool:
+        """The store has this very report already: a new leader's retained states are mostly
+        what the bus holds, and publishing them again would put a whole city of changes on the
+        bus (and in every console's stream) ahead of the states commands wait for."""
+        current = self._store.get(a.id) if self._store is not None else None
+        return current is not None and dataclasses.replace(a, revision=current.revision) == current
+
     def _flush(self) -> None:
         self._flush_soon = False
         batch, self._batch = self._batch, []
@@ -202,6 +251,7 @@ class MqttNetwork(DeviceNetwork):
             self._store.publish(batch)
 
     def _on_connect(self) -> None:
+        self.commands_ready.set()  # subscribed: a device's acknowledgement can no longer be missed
         if self.link.connections > 1 and self._outstanding:
             log.info("MQTT reconnected: sending %d unanswered commands again", len(self._outstanding))
             for topic, payload in self._outstanding.values():
