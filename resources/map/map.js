@@ -57,7 +57,8 @@
     visible: {},             // kind -> bool (missing = visible)
     selected: '',
     basemapCounts: {},
-    perf: { lastRedrawMs: 0, firstDrawMs: null, resetReceivedAt: 0, animMsTotal: 0, animFrames: 0 }
+    perf: { lastRedrawMs: 0, redrawMsTotal: 0, redraws: 0, firstDrawMs: null, resetReceivedAt: 0, animMsTotal: 0,
+      animFrames: 0 }
   };
 
   function isVisible(kind) { return state.visible[kind] !== false; }
@@ -628,6 +629,8 @@
       this.drawn = drawn;
       var dt = performance.now() - t0;
       state.perf.lastRedrawMs = dt;
+      state.perf.redrawMsTotal += dt;
+      state.perf.redraws++;
       if (state.resetPending) {
         state.resetPending = false;
         state.ready = true;
