@@ -39,7 +39,8 @@ from vigie.widgets.map.tsp_layer import TspLayer
 from vigie.widgets.wall.send_menu import WallChoices
 
 COLUMNS = ["id", "kind", "name", "lat", "lon", "status", "heading", "label", "updated"]
-ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON, ROW_UPDATED = 0, 1, 2, 3, 4, 8
+ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON, ROW_STATUS, ROW_UPDATED = 0, 1, 2, 3, 4, 5, 8
+_COMPACT = (",", ":")
 
 
 _HANDLER: list[MBTilesSchemeHandler] = []  # the one handler of the application profile
@@ -99,6 +100,9 @@ class MapView(QWidget):
         self.ready = False
         self._rows: dict[str, list] = {}
         self._dirty: set[str] = set()
+        # Per asset, the JSON of its row's first columns (id to lon) and the values it was made from:
+        # a status change re-encodes only the rest (floats cost most of the encoding).
+        self._head_json: dict[str, tuple[list, str]] = {}
         self._basemap: str | None = None
         self._view: dict | None = None
         self._selected = ""
@@ -271,6 +275,7 @@ class MapView(QWidget):
         """Replace every asset (rows in COLUMNS order)."""
         self._rows = {r[ROW_ID]: r for r in rows}
         self._dirty.clear()
+        self._head_json.clear()
         if self.ready:
             self._send_reset()
         self._rebuild_search()
@@ -332,12 +337,21 @@ class MapView(QWidget):
         payload = {"columns": COLUMNS, "rows": list(self._rows.values()), "style": self.style_payload}
         self.bridge.assetsReset.emit(json.dumps(payload, separators=(",", ":")))
 
+    def _row_json(self, row: list) -> str:
+        """One row as JSON, its unchanging head (id, kind, name, position) encoded once."""
+        head = row[:ROW_STATUS]
+        cached = self._head_json.get(row[ROW_ID])
+        if cached is None or cached[0] != head:
+            cached = (head, json.dumps(head, separators=_COMPACT)[:-1])  # without its "]"
+            self._head_json[row[ROW_ID]] = cached
+        return cached[1] + "," + json.dumps(row[ROW_STATUS:], separators=_COMPACT)[1:]
+
     def _flush(self) -> None:
         if not self.ready or not self._dirty:
             return
-        rows = [self._rows[i] for i in self._dirty if i in self._rows]
+        rows = [self._row_json(self._rows[i]) for i in self._dirty if i in self._rows]
         self._dirty.clear()
-        self.bridge.assetsChanged.emit(json.dumps({"rows": rows}, separators=(",", ":")))
+        self.bridge.assetsChanged.emit('{"rows":[' + ",".join(rows) + "]}")
 
     def _on_ready(self) -> None:
         self.ready = True
