@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent
@@ -49,3 +51,24 @@ def test_a_flush_sends_the_changed_rows_as_json(qtbot, map_view):
         qtbot.waitUntil(lambda c=count: len(sent) > c, timeout=5000)
         assert sent[-1] == json.dumps({"rows": batch}, separators=(",", ":"))
         assert json.loads(sent[-1]) == {"rows": batch}
+
+
+def _renderers() -> list[int]:
+    from bench.soak_tools import argv_of, children_map, label
+
+    kids, out, todo = children_map(), [], [(os.getpid(), None)]
+    while todo:
+        pid, parent = todo.pop()
+        if parent is not None and label(argv_of(pid), argv_of(parent)).endswith(":renderer"):
+            out.append(pid)
+        todo.extend((c, pid) for c in kids.get(pid, []))
+    return out
+
+
+def test_the_map_renderer_gets_the_fixed_mmap_threshold(map_view):
+    # docs/soak.md, "The map renderer": without it the renderer's main heap grew ~10 MB an hour.
+    renderers = _renderers()
+    assert renderers, "no QtWebEngine renderer under this process"
+    for pid in renderers:
+        env = dict(e.split("=", 1) for e in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in e)
+        assert env.get("MALLOC_MMAP_THRESHOLD_") == "131072"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,20 @@ _COMPACT = (",", ":")
 
 
 _HANDLER: list[MBTilesSchemeHandler] = []  # the one handler of the application profile
+
+# glibc raises its mmap threshold each time a large block is freed, so the page's message buffers
+# (a batch of rows is 50-500 KB of JSON, copied a few times on its way in) end up inside the
+# renderer's main heap, which fragments and only grows: +9-10 MB per hour there while the page's JS
+# heap, DOM and canvases stayed flat (docs/soak.md, "The map renderer"). A fixed threshold keeps
+# them in their own mappings, returned when freed. QtWebEngine's processes inherit the console's
+# environment when its first page starts them: set before any QWebEngineView exists.
+RENDERER_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+
+
+def set_renderer_malloc_env() -> None:
+    """Give QtWebEngine's processes the malloc settings above (a value the user set wins)."""
+    for key, value in RENDERER_MALLOC_ENV.items():
+        os.environ.setdefault(key, value)
 
 
 def _mbtiles_handler(profile: QWebEngineProfile) -> MBTilesSchemeHandler:
@@ -117,6 +132,7 @@ class MapView(QWidget):
 
         # The application-wide profile (a profile of our own, destroyed with the widget, crashed
         # the process at exit while its page was still alive). The offline guard is per page.
+        set_renderer_malloc_env()
         self.web = QWebEngineView(self)
         self.profile = QWebEngineProfile.defaultProfile()
         self.mbtiles_handler = _mbtiles_handler(self.profile)
