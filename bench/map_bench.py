@@ -366,11 +366,11 @@ GOAL_CONSOLE_PCT = 15.0  # issue 17: 60 vehicles + 1,000 changes/s, console + we
 
 # Before issue 17's changes (this machine, loaded): (vehicles, rate) -> text. The first figures are
 # the issue's (main at b6d4847); the second were measured again on main at 5c1cfd2 on 2026-12-06,
-# interleaved with runs of the new page, with the machine at load average 21-29 (docs/performance.md).
+# interleaved with runs of the new page, with the machine at load average 20-35 (docs/performance.md).
 BEFORE = {
     (60, 1000): (
         "console+web 24.8-29.1% (console 12.1-15.1, gui 7.0-9.3, web 12.7-14.0), backend 3.9-4.8% "
-        "[issue: 33% with the backend]; again at load 25: 17.4-24.9% (console 8.1-11.7, web 9.3-13.3)"
+        "[issue: 33% with the backend]; again, unstarved runs at load 20-35: 22.4-26.1% (console 9.4-11.7, web 12.9-14.5)"
     ),
 }
 
