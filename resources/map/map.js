@@ -44,6 +44,7 @@
   var VIEW_DEBOUNCE_MS = 300;
   var HIT_RADIUS_PX = 8;
   var GRID_CELL_PX = 16;
+  var CELL_PX = 16;            // the points canvas is redrawn in squares of this size when few assets change
 
   var DEFAULT_CENTER = [47.322, 5.041];
   var DEFAULT_ZOOM = 13;
@@ -57,7 +58,8 @@
     visible: {},             // kind -> bool (missing = visible)
     selected: '',
     basemapCounts: {},
-    perf: { lastRedrawMs: 0, firstDrawMs: null, resetReceivedAt: 0, animMsTotal: 0, animFrames: 0 }
+    perf: { lastRedrawMs: 0, redrawMsTotal: 0, redraws: 0, partialRedraws: 0, firstDrawMs: null, resetReceivedAt: 0, animMsTotal: 0,
+      animFrames: 0 }
   };
 
   function isVisible(kind) { return state.visible[kind] !== false; }
@@ -141,16 +143,29 @@
     return i;
   }
 
+  /* Store a batch of rows. Fixed assets that only changed their look in place (status, heading)
+     are listed in `dirty` (the points layer redraws around them); a new one, a move or a change of
+     kind sets `fixedFull` (the points layer redraws everything). */
   function ingestRows(rows) {
-    var fixedChanged = false, countsChanged = false, before = store.id.length;
+    var c = store.cols;
+    var fixedChanged = false, fixedFull = false, kindChanged = false, dirty = [], before = store.id.length;
     for (var r = 0; r < rows.length; r++) {
-      var prevKindCount = store.id.length;
+      var j = store.index.get(String(rows[r][c.id]));
+      var oldKind = j === undefined ? null : store.kind[j];
+      var oldLat = j === undefined ? 0 : store.lat[j], oldLon = j === undefined ? 0 : store.lon[j];
       var i = upsertRow(rows[r]);
-      if (store.id.length !== prevKindCount) countsChanged = true;
-      if (store.kind[i] === 'vehicle') vehicles.upsert(i);
-      else fixedChanged = true;
+      var kind = store.kind[i];
+      if (oldKind !== null && oldKind !== kind) kindChanged = true;
+      if (kind === 'vehicle') {
+        vehicles.upsert(i);
+        if (oldKind !== null && oldKind !== 'vehicle') { fixedChanged = true; fixedFull = true; }
+        continue;
+      }
+      fixedChanged = true;
+      if (oldKind !== kind || oldLat !== store.lat[i] || oldLon !== store.lon[i]) fixedFull = true;
+      else dirty.push(i);
     }
-    return { fixedChanged: fixedChanged, countsChanged: countsChanged || store.id.length !== before };
+    return { fixedChanged: fixedChanged, fixedFull: fixedFull, dirty: dirty, countsChanged: kindChanged || store.id.length !== before };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -366,8 +381,8 @@
   }
   function badRadius(r) { return r * 1.35 + 0.8; }
 
-  // Shape painters add a sub-path to the current path so a whole (kind, status) bucket is
-  // filled and stroked in one call: a few dozen canvas calls instead of 50,000.
+  // Shape painters add a sub-path to the current path: drawn once per (kind, status, size) into a
+  // sprite (spriteOf, below) and into the legend's icons.
   var SHAPES = {
     circle: function (ctx, x, y, r) { ctx.moveTo(x + r, y); ctx.arc(x, y, r, 0, 2 * Math.PI); },
     square: function (ctx, x, y, r) { var s = r * 0.9; ctx.rect(x - s, y - s, 2 * s, 2 * s); },
@@ -417,6 +432,9 @@
     initialize: function () {
       this._raf = null;
       this._grid = null;        // hit grid from the last redraw (canvas-local pixels)
+      this._geom = null;        // the projection and sizes of the last full redraw
+      this._full = false;       // a full redraw is due
+      this._dirty = [];         // else: assets whose look changed in place since the last redraw
       this.drawn = {};
     },
 
@@ -440,9 +458,38 @@
       return ev;
     },
 
-    /* Coalesce any number of changes into one redraw per animation frame. */
+    /* Coalesce any number of changes into one redraw of the whole canvas per animation frame. */
     schedule: function () {
-      if (!this._raf && this._map) this._raf = L.Util.requestAnimFrame(this.redrawNow, this);
+      this._full = true;
+      this._request();
+    },
+
+    /* Fixed assets whose look changed in place (status or heading; same kind, same position):
+       only the canvas cells around them are cleared and drawn again, at the next frame. Redrawing
+       the whole canvas for every batch of status changes was most of the page's time: Chromium
+       rasterises every shape of a full redraw again and hands the compositor a new canvas. */
+    scheduleDirty: function (list) {
+      if (!this._full) {
+        for (var k = 0; k < list.length; k++) this._dirty.push(list[k]);
+        if (this._dirty.length > store.id.length / 3) this._full = true;   // cheaper as one pass
+      }
+      this._request();
+    },
+
+    _request: function () {
+      if (!this._raf && this._map) this._raf = L.Util.requestAnimFrame(this._redrawDue, this);
+    },
+
+    _redrawDue: function () {
+      this._raf = null;
+      var g = this._geom;
+      var full = this._full || !g || g.n !== store.id.length || (this._map && this._map._animatingZoom);
+      var dirty = this._dirty;
+      this._full = false;
+      this._dirty = [];
+      if (full) this.redrawNow();
+      else if (dirty.length) this._redrawCells(dirty);
+      vehicles.frameWith();
     },
 
     // While Leaflet animates a zoom we scale the existing bitmap (as its own renderers do)
@@ -460,8 +507,12 @@
       L.DomUtil.setTransform(this._canvas, topLeftOffset, scale);
     },
 
+    /* Everything again: the canvas placed and sized for the current view, every asset drawn. */
     redrawNow: function () {
+      if (this._raf) L.Util.cancelAnimFrame(this._raf);
       this._raf = null;
+      this._full = false;
+      this._dirty = [];
       var m = this._map;
       if (!m) return;
       var t0 = performance.now();
@@ -481,19 +532,89 @@
       this._size = L.point(w, h);
       this._topLeft = topLeft;
       var z = this._zoom;
-      var world = 256 * Math.pow(2, z);
       var origin = m.getPixelOrigin();
-      var ox = origin.x + topLeft.x, oy = origin.y + topLeft.y;
-
+      var r = baseRadius(z), rb = badRadius(r);
+      var lightBad = z >= 16 ? 4.5 : z >= 14 ? 3.4 : 2.6;
+      var coneLen = r * (z >= 16 ? 4.5 : z >= 14 ? 3.6 : 2.8);
+      var shapeExt = 1.5 * rb + 4;   // a sprite's half size (spriteOf) and its rounding to whole pixels
+      var cols = Math.ceil(w / CELL_PX), rows = Math.ceil(h / CELL_PX);
+      this._geom = {
+        n: store.id.length, z: z, w: w, h: h, dpr: dpr, world: 256 * Math.pow(2, z),
+        ox: origin.x + topLeft.x, oy: origin.y + topLeft.y,
+        r: r, rb: rb, lightD: lightDiameter(z), lightBad: lightBad, coneLen: coneLen,
+        ext: { camera: Math.max(coneLen * 1.2 + 1.5, shapeExt), street_light: 1.5 * lightBad + 4, other: shapeExt },
+        cols: cols, rows: rows, cells: new Uint8Array(cols * rows)
+      };
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.clearRect(0, 0, w, h);
+      this._sx = new Float32Array(store.id.length);
+      this._sy = new Float32Array(store.id.length);
+      this._paint(null);
+      this._finish(t0, false);
+    },
 
-      // Project, cull and bucket: ok assets by kind, problems by kind x status.
+    /* Only the cells (CELL_PX squares) around `dirty` assets: cleared and drawn again, clipped, in
+       the same order as a full redraw, so they look the same as after one. */
+    _redrawCells: function (dirty) {
+      var g = this._geom, cells = g.cells, C = CELL_PX;
+      var t0 = performance.now();
+      var special = {};   // the selection ring and the alarm marker depend on their assets' status
+      if (state.selected) special[state.selected] = true;
+      if (state.alarm && state.alarm.id) {
+        special[String(state.alarm.asset_id)] = true;
+        (state.alarm.cameras || []).forEach(function (cid) { special[String(cid)] = true; });
+      }
+      cells.fill(0);
+      var any = false;
+      for (var k = 0; k < dirty.length; k++) {
+        var i = dirty[k], kind = store.kind[i];
+        if (kind === 'vehicle' || !isVisible(kind)) continue;
+        if (special[store.id[i]]) { this.redrawNow(); return; }
+        var x = store.mx[i] * g.world - g.ox, y = store.my[i] * g.world - g.oy;
+        var e = g.ext[kind] || g.ext.other;
+        if (x < -e || y < -e || x > g.w + e || y > g.h + e) continue;
+        var x0 = Math.max(0, Math.floor((x - e) / C)), x1 = Math.min(g.cols - 1, Math.floor((x + e) / C));
+        var y0 = Math.max(0, Math.floor((y - e) / C)), y1 = Math.min(g.rows - 1, Math.floor((y + e) / C));
+        for (var cy = y0; cy <= y1; cy++) for (var cx = x0; cx <= x1; cx++) cells[cy * g.cols + cx] = 1;
+        any = true;
+      }
+      if (!any) return;   // nothing on the canvas changed
+      // Runs of dirty cells per row, in device pixels (whole pixels: the clip needs no antialiasing).
+      var rects = [], W = this._canvas.width, H = this._canvas.height, dpr = g.dpr;
+      for (var ry = 0; ry < g.rows; ry++) {
+        for (var rx = 0; rx < g.cols; rx++) {
+          if (!cells[ry * g.cols + rx]) continue;
+          var start = rx;
+          while (rx + 1 < g.cols && cells[ry * g.cols + rx + 1]) rx++;
+          var X0 = Math.floor(start * C * dpr), X1 = Math.min(W, Math.ceil((rx + 1) * C * dpr));
+          var Y0 = Math.floor(ry * C * dpr), Y1 = Math.min(H, Math.ceil((ry + 1) * C * dpr));
+          if (X1 > X0 && Y1 > Y0) rects.push([X0, Y0, X1 - X0, Y1 - Y0]);
+        }
+      }
+      var ctx = this._ctx;
+      ctx.save();
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.beginPath();
+      rects.forEach(function (q) { ctx.rect(q[0], q[1], q[2], q[3]); });
+      ctx.clip();
+      rects.forEach(function (q) { ctx.clearRect(q[0], q[1], q[2], q[3]); });
+      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      this._paint(rects);
+      ctx.restore();
+      this._finish(t0, true);
+    },
+
+    /* Project, cull and bucket every asset (hit grid and counts always cover them all), then draw:
+       all of them (rects null, after a clear), or those reaching into the dirty cells (rects: the
+       device-pixel rectangles of those cells, already cleared and set as the clip). */
+    _paint: function (rects) {
+      var g = this._geom, ctx = this._ctx, sx = this._sx, sy = this._sy;
+      var w = g.w, h = g.h, world = g.world, ox = g.ox, oy = g.oy, z = g.z, dpr = g.dpr;
+      var cells = g.cells, C = CELL_PX, cols = g.cols, rows = g.rows;
       var n = store.id.length;
-      var sx = this._sx = new Float32Array(n), sy = this._sy = new Float32Array(n);
       var okBuckets = {}, badBuckets = {}, drawn = {};
       var margin = 12;
-      var lightD = lightDiameter(z);
+      var lightD = g.lightD;
       for (var i = 0; i < n; i++) {
         var kind = store.kind[i];
         if (kind === 'vehicle' || !isVisible(kind)) continue;
@@ -511,7 +632,18 @@
         drawn[kind] = (drawn[kind] || 0) + 1;
       }
 
-      var r = baseRadius(z), rb = badRadius(r);
+      // In a partial redraw only the assets whose mark reaches a dirty cell are drawn (the clip
+      // keeps the rest of the canvas as it was).
+      function reaches(idx) {
+        var e = g.ext[store.kind[idx]] || g.ext.other, px = sx[idx], py = sy[idx];
+        var x0 = Math.max(0, Math.floor((px - e) / C)), x1 = Math.min(cols - 1, Math.floor((px + e) / C));
+        var y0 = Math.max(0, Math.floor((py - e) / C)), y1 = Math.min(rows - 1, Math.floor((py + e) / C));
+        for (var cy = y0; cy <= y1; cy++) for (var cx = x0; cx <= x1; cx++) if (cells[cy * cols + cx]) return true;
+        return false;
+      }
+      function only(list) { return rects ? list.filter(reaches) : list; }
+
+      var r = g.r, rb = g.rb;
       var order = [];   // drawing order = hit-test priority (last wins)
 
       // a) OK street lights first, written straight into pixels: 50,000 fillRect calls cost
@@ -520,14 +652,15 @@
       //    (translucent) so they read as a texture and problems stand out.
       var lights = okBuckets.street_light;
       if (lights && lights.length) {
-        this._putLights(lights, sx, sy, lightD, dpr);
+        this._putLights(only(lights), sx, sy, lightD, dpr, rects);
         order.push(lights);
       }
 
       // b) camera viewing cones, under everything, translucent.
-      var coneLen = r * (z >= 16 ? 4.5 : z >= 14 ? 3.6 : 2.8), half = 28 * Math.PI / 180;
+      var coneLen = g.coneLen, half = 28 * Math.PI / 180;
       var cams = [].concat(okBuckets.camera || []);
       BAD_DRAW_ORDER.forEach(function (s) { cams = cams.concat(badBuckets['camera|' + s] || []); });
+      cams = only(cams);
       if (cams.length) {
         var byColor = {};
         cams.forEach(function (k) { var s = store.status[k]; (byColor[s] || (byColor[s] = [])).push(k); });
@@ -553,13 +686,13 @@
         if (kind === 'street_light' || arr.indexOf(kind) !== idx) return;
         var list = okBuckets[kind];
         if (!list || !list.length) return;
-        drawBucket(ctx, list, kind, statusColor('ok'), r, 1, sx, sy);
+        drawBucket(ctx, only(list), kind, statusColor('ok'), r, 1, sx, sy, dpr);
         order.push(list);
       });
 
       // d) problems on top, bigger, most serious last.
       // Faulty lights can number a thousand: bigger than OK ones, but modest at city zoom.
-      var lightBad = z >= 16 ? 4.5 : z >= 14 ? 3.4 : 2.6;
+      var lightBad = g.lightBad;
       BAD_DRAW_ORDER.concat(STATUS_ORDER).forEach(function (s, si, arr) {
         if (arr.indexOf(s) !== si) return;
         Object.keys(badBuckets).forEach(function (key) {
@@ -567,7 +700,7 @@
           if (parts[1] !== s) return;
           var kind = parts[0];
           var rad = kind === 'street_light' ? lightBad : rb;
-          drawBucket(ctx, badBuckets[key], kind, statusColor(s), rad, 1.5, sx, sy);
+          drawBucket(ctx, only(badBuckets[key]), kind, statusColor(s), rad, 1.5, sx, sy, dpr);
           order.push(badBuckets[key]);
         });
       });
@@ -575,7 +708,7 @@
       Object.keys(badBuckets).forEach(function (key) {
         var s = key.split('|')[1];
         if (STATUS_ORDER.indexOf(s) >= 0) return;
-        drawBucket(ctx, badBuckets[key], key.split('|')[0], statusColor(s), rb, 1.5, sx, sy);
+        drawBucket(ctx, only(badBuckets[key]), key.split('|')[0], statusColor(s), rb, 1.5, sx, sy, dpr);
         order.push(badBuckets[key]);
       });
 
@@ -626,41 +759,68 @@
 
       this._buildGrid(order, sx, sy, w, h);
       this.drawn = drawn;
+    },
+
+    _finish: function (t0, partial) {
       var dt = performance.now() - t0;
-      state.perf.lastRedrawMs = dt;
+      var p = state.perf;
+      p.lastRedrawMs = dt;
+      p.redrawMsTotal += dt;
+      p.redraws++;
+      if (partial) p.partialRedraws++;
       if (state.resetPending) {
         state.resetPending = false;
         state.ready = true;
-        if (state.perf.firstDrawMs === null) state.perf.firstDrawMs = performance.now() - state.perf.resetReceivedAt;
-        state.perf.lastResetToDrawMs = performance.now() - state.perf.resetReceivedAt;
+        if (p.firstDrawMs === null) p.firstDrawMs = performance.now() - p.resetReceivedAt;
+        p.lastResetToDrawMs = performance.now() - p.resetReceivedAt;
       }
     },
 
-    /* Square dots of d CSS px for OK street lights, written into a reused ImageData. */
-    _putLights: function (list, sx, sy, d, dpr) {
-      var c = this._canvas, W = c.width, H = c.height;
+    /* Square dots of d CSS px for OK street lights. A full redraw writes them into a reused
+       ImageData put in one call; a partial redraw fills them as one path of device-pixel squares
+       (a putImageData per dirty rectangle cost more than the whole partial redraw otherwise). */
+    _putLights: function (list, sx, sy, d, dpr, rects) {
+      var c = this._canvas, W = c.width, H = c.height, ctx = this._ctx;
+      var rgb = hexToRgb(statusColor('ok'));
+      var alpha = d < 2 ? 150 : 185;
+      var n = Math.max(1, Math.round(d * dpr)), off = (n - 1) >> 1;
+      var k, i, x0, y0;
+      if (rects) {
+        // Drawn first on cleared, clipped cells: the same pixels as the ImageData's (whole-pixel
+        // squares, one fill so touching dots do not blend twice).
+        ctx.save();
+        ctx.setTransform(1, 0, 0, 1, 0, 0);
+        ctx.beginPath();
+        for (k = 0; k < list.length; k++) {
+          i = list[k];
+          x0 = Math.round(sx[i] * dpr) - off; y0 = Math.round(sy[i] * dpr) - off;
+          if (x0 < 0 || y0 < 0 || x0 + n > W || y0 + n > H) continue;
+          ctx.rect(x0, y0, n, n);
+        }
+        ctx.fillStyle = 'rgba(' + rgb[0] + ',' + rgb[1] + ',' + rgb[2] + ',' + (alpha / 255) + ')';
+        ctx.fill();
+        ctx.restore();
+        return;
+      }
       var img = this._img;
       if (!img || img.width !== W || img.height !== H) {
-        img = this._img = this._ctx.createImageData(W, H);
+        img = this._img = ctx.createImageData(W, H);
         this._px = new Uint32Array(img.data.buffer);
       }
       var px = this._px;
       px.fill(0);
-      var rgb = hexToRgb(statusColor('ok'));
-      var alpha = d < 2 ? 150 : 185;
       // Uint32 view is little-endian on every platform QtWebEngine runs on: ABGR.
       var val = ((alpha << 24) | (rgb[2] << 16) | (rgb[1] << 8) | rgb[0]) >>> 0;
-      var n = Math.max(1, Math.round(d * dpr)), off = (n - 1) >> 1;
-      for (var k = 0; k < list.length; k++) {
-        var i = list[k];
-        var x0 = Math.round(sx[i] * dpr) - off, y0 = Math.round(sy[i] * dpr) - off;
+      for (k = 0; k < list.length; k++) {
+        i = list[k];
+        x0 = Math.round(sx[i] * dpr) - off; y0 = Math.round(sy[i] * dpr) - off;
         if (x0 < 0 || y0 < 0 || x0 + n > W || y0 + n > H) continue;
         for (var yy = 0; yy < n; yy++) {
           var row = (y0 + yy) * W + x0;
           for (var xx = 0; xx < n; xx++) px[row + xx] = val;
         }
       }
-      this._ctx.putImageData(img, 0, 0);
+      ctx.putImageData(img, 0, 0);
     },
 
     /* Screen-space grid (counting sort into cells) so a hover is a look at ~4 cells. */
@@ -729,20 +889,51 @@
     return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
   }
 
-  function drawBucket(ctx, list, kind, color, r, lineWidth, sx, sy) {
-    var shape = shapeOf(kind);
-    ctx.beginPath();
+  // One small bitmap per (kind, colour, size): a mark is then one blit. Filling and stroking a path
+  // of thousands of circles was the page's largest cost with many problems on the map (Skia strokes
+  // every circle of the path again); a blit of a ready sprite costs a fraction of that. Bounded:
+  // kinds x statuses x the sizes of a few zoom levels.
+  var sprites = new Map();
+  var SPRITES_MAX = 512;
+  function spriteOf(kind, color, r, lineWidth, dpr) {
+    var key = kind + '|' + color + '|' + r + '|' + lineWidth + '|' + dpr;
+    var s = sprites.get(key);
+    if (s) return s;
+    if (sprites.size >= SPRITES_MAX) sprites.clear();
+    var half = Math.ceil((1.5 * r + lineWidth + 1) * dpr);   // every shape fits in 1.5 r
+    // An ImageBitmap when the engine can make one at once (a static image: blitting it takes no
+    // snapshot of a canvas each time), else the canvas itself.
+    var off = typeof OffscreenCanvas === 'function';
+    var c = off ? new OffscreenCanvas(2 * half, 2 * half) : document.createElement('canvas');
+    c.width = c.height = 2 * half;
+    var x = c.getContext('2d');
+    x.setTransform(dpr, 0, 0, dpr, half, half);
+    x.lineJoin = 'round';
+    x.beginPath();
+    shapeOf(kind)(x, 0, 0, r, 0);
+    x.fillStyle = color;
+    x.fill();
+    if (r >= 2.5) {   // an outline on a 2 px dot would hide its colour
+      x.strokeStyle = OUTLINE;
+      x.lineWidth = lineWidth;
+      x.stroke();
+    }
+    s = { canvas: off && c.transferToImageBitmap ? c.transferToImageBitmap() : c, half: half };
+    sprites.set(key, s);
+    return s;
+  }
+
+  /* Every asset of `list` as its kind's mark, centred on its pixel (whole device pixels). */
+  function drawBucket(ctx, list, kind, color, r, lineWidth, sx, sy, dpr) {
+    if (!list.length) return;
+    var s = spriteOf(kind, color, r, lineWidth, dpr), img = s.canvas, h = s.half;
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
     for (var k = 0; k < list.length; k++) {
       var i = list[k];
-      shape(ctx, sx[i], sy[i], r, store.heading[i]);
+      ctx.drawImage(img, Math.round(sx[i] * dpr) - h, Math.round(sy[i] * dpr) - h);
     }
-    ctx.fillStyle = color;
-    ctx.fill();
-    if (r >= 2.5) {   // an outline on a 2 px dot would hide its colour
-      ctx.strokeStyle = OUTLINE;
-      ctx.lineWidth = lineWidth;
-      ctx.stroke();
-    }
+    ctx.restore();
   }
 
   var points = new PointsLayer().addTo(map);
@@ -803,6 +994,8 @@
       // A re-added marker gets a fresh element built from the icon html: re-apply everything.
       v.fleet = ''; v.bad = ''; v.label = null;
       v.svg.style.transform = 'rotate(' + v.heading + 'deg)';
+      v.drawnHeading = v.heading;
+      v.pz = null;   // placed again at the next frame
     }
 
     function applyClasses(v, i) {
@@ -837,29 +1030,51 @@
           lat1: lat, lon1: lon, h1: hd };
         v.toLat = lat; v.toLon = lon; v.toHeading = hd;
         animating.add(v);
-        scheduleFrame();
+        scheduleFrame(frameGapMs());
       }
       checkStale(v, Date.now() / 1000);
       applyClasses(v, i);
     }
 
-    // Vehicles cover about 1 px/s at city zoom and 10 px/s at street zoom: a few frames per
-    // second look smooth, and every frame costs a software composite of the whole page (60 fps
-    // cost half a core for 60 vehicles). So the frame rate follows the zoom.
+    // Vehicles cover about 1 px/s at city zoom and 10 px/s at street zoom, and every frame costs a
+    // software composite of the whole page, in the renderer and in the console (60 fps cost half a
+    // core for 60 vehicles). So a frame comes only when some vehicle will have moved a whole pixel
+    // (or turned DEG_STEP degrees) on screen, never sooner than frameGapMs() (which follows the
+    // zoom), and a marker is touched only when it moved on screen. The points layer's redraws
+    // take the vehicles along (frameWith), so a batch of changes makes one frame, not two.
+    var DEG_STEP = 4;
+    var timer = null, timerAt = 0;
+
     function frameGapMs() {
       var z = map.getZoom();
       return z >= 17 ? 40 : z >= 15 ? 100 : 200;
     }
 
-    function scheduleFrame() {
-      if (rafId) return;
-      rafId = setTimeout(function () { rafId = L.Util.requestAnimFrame(frame); }, frameGapMs());
+    function scheduleFrame(delay) {
+      var at = performance.now() + delay;
+      if (rafId) return;                          // a frame is coming anyway
+      if (timer) {
+        if (timerAt <= at) return;
+        clearTimeout(timer);
+      }
+      timerAt = at;
+      timer = setTimeout(function () { timer = null; rafId = L.Util.requestAnimFrame(frame); }, delay);
+    }
+
+    /* Called from another layer's animation frame: advance the vehicles in that same frame. */
+    function frameWith() {
+      if (!animating.size) return;
+      if (timer) { clearTimeout(timer); timer = null; }
+      if (rafId) { L.Util.cancelAnimFrame(rafId); rafId = null; }
+      frame();
     }
 
     function frame() {
       rafId = null;
       var t0 = performance.now();
       var now = t0;
+      var z = map.getZoom(), world = 256 * Math.pow(2, z);
+      var next = MOVE_ANIM_MS;
       animating.forEach(function (v) {
         var a = v.anim;
         if (!a) { animating.delete(v); return; }
@@ -869,17 +1084,41 @@
         v.lon = a.lon0 + (a.lon1 - a.lon0) * t;
         var dh = ((a.h1 - a.h0 + 540) % 360) - 180;   // shortest way round
         v.heading = a.h0 + dh * Math.min(1, t * 2);
+        var done = t >= 1;
         // Skip markers that are hidden or not in the DOM: only their state advances.
         if (v.marker._map) {
-          v.marker.setLatLng([v.lat, v.lon]);
-          if (v.svg) v.svg.style.transform = 'rotate(' + v.heading + 'deg)';
+          var px = Math.round(mercX(v.lon) * world), py = Math.round(mercY(v.lat) * world);
+          if (done || px !== v.px || py !== v.py || v.pz !== z) {
+            v.marker.setLatLng([v.lat, v.lon]);
+            v.px = px; v.py = py; v.pz = z;
+          }
+          if (v.svg && (done || Math.abs(v.heading - v.drawnHeading) >= DEG_STEP)) {
+            v.svg.style.transform = 'rotate(' + v.heading + 'deg)';
+            v.drawnHeading = v.heading;
+          }
         }
-        if (t >= 1) { v.anim = null; v.heading = a.h1; animating.delete(v); }
+        if (done) { v.anim = null; v.heading = a.h1; animating.delete(v); return; }
+        // When this vehicle next moves a pixel or turns DEG_STEP degrees, or arrives.
+        var dist = Math.sqrt(Math.pow((mercX(a.lon1) - mercX(a.lon0)) * world, 2) +
+          Math.pow((mercY(a.lat1) - mercY(a.lat0)) * world, 2));
+        var due = (1 - t) * MOVE_ANIM_MS;
+        if (dist > 0) due = Math.min(due, MOVE_ANIM_MS / dist);
+        if (dh !== 0 && t < 0.5) due = Math.min(due, DEG_STEP * MOVE_ANIM_MS / 2 / Math.abs(dh));
+        next = Math.min(next, due);
       });
-      if (animating.size) scheduleFrame();
+      if (animating.size) scheduleFrame(Math.max(frameGapMs(), next));
       state.perf.animMsTotal += performance.now() - t0;
       state.perf.animFrames++;
     }
+
+    // Leaflet places markers again on a zoom from their last position: give them the current one.
+    map.on('zoomend', function () {
+      byId.forEach(function (v) {
+        if (!v.marker._map) return;
+        v.marker.setLatLng([v.lat, v.lon]);
+        v.pz = null;
+      });
+    });
 
     function checkStale(v, nowS) {
       var i = store.index.get(v.id);
@@ -913,7 +1152,7 @@
 
     function setVisible(on) {
       byId.forEach(function (v) {
-        if (on && !group.hasLayer(v.marker)) { v.marker.setLatLng([v.lat, v.lon]); group.addLayer(v.marker); }
+        if (on && !group.hasLayer(v.marker)) { v.marker.setLatLng([v.lat, v.lon]); v.pz = null; group.addLayer(v.marker); }
         else if (!on && group.hasLayer(v.marker)) group.removeLayer(v.marker);
       });
     }
@@ -926,6 +1165,7 @@
 
     return {
       upsert: upsert, remove: remove, clear: clear, setVisible: setVisible, refreshSelection: refreshSelection,
+      frameWith: frameWith,
       get: function (id) { return byId.get(id); },
       count: function () { return byId.size; },
       drawnCount: function () { var n = 0; byId.forEach(function (v) { if (v.marker._map) n++; }); return n; }
@@ -1236,7 +1476,8 @@
 
     assetsChanged: function (msg) {
       var res = ingestRows(msg.rows || []);
-      if (res.fixedChanged) points.schedule();
+      if (res.fixedFull) points.schedule();
+      else if (res.dirty.length) points.scheduleDirty(res.dirty);
       if (res.countsChanged) {
         // A new kind needs a new legend row; otherwise only the numbers change.
         var known = legend._rows || {};
@@ -1342,6 +1583,26 @@
     // Not part of the contract: timings for benchmarks and a way to feed data without Qt.
     perf: function () { return Object.assign({}, state.perf); },
     redrawNow: function () { points.redrawNow(); return state.perf.lastRedrawMs; },
+    // Tests: how far the canvas as it stands (after partial redraws) is from a full redraw now.
+    compareWithFullRedraw: function (tolerance) {
+      var c = points._canvas, ctx = points._ctx;
+      var before = ctx.getImageData(0, 0, c.width, c.height).data;
+      points.redrawNow();
+      var after = ctx.getImageData(0, 0, c.width, c.height).data;
+      var differing = 0, max = 0, where = [];   // where: the first 200 [x, y, before, after] (RGBA)
+      for (var k = 0; k < after.length; k += 4) {
+        // Premultiplied: what the pixel adds over the map (a faint edge's hue is noise).
+        var a0 = before[k + 3] / 255, a1 = after[k + 3] / 255;
+        var d = Math.max(Math.abs(after[k] * a1 - before[k] * a0), Math.abs(after[k + 1] * a1 - before[k + 1] * a0),
+          Math.abs(after[k + 2] * a1 - before[k + 2] * a0), Math.abs(after[k + 3] - before[k + 3]));
+        if (d > max) max = d;
+        if (d > (tolerance || 0) && differing++ < 200) {
+          where.push([(k / 4) % c.width, Math.floor(k / 4 / c.width), Array.from(before.slice(k, k + 4)),
+            Array.from(after.slice(k, k + 4))]);
+        }
+      }
+      return { differing: differing, max: max, pixels: after.length / 4, where: where };
+    },
     _dispatch: dispatch,
     _map: map
   };

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,25 @@ from vigie.widgets.map.tsp_layer import TspLayer
 from vigie.widgets.wall.send_menu import WallChoices
 
 COLUMNS = ["id", "kind", "name", "lat", "lon", "status", "heading", "label", "updated"]
-ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON, ROW_UPDATED = 0, 1, 2, 3, 4, 8
+ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON, ROW_STATUS, ROW_UPDATED = 0, 1, 2, 3, 4, 5, 8
+_COMPACT = (",", ":")
 
 
 _HANDLER: list[MBTilesSchemeHandler] = []  # the one handler of the application profile
+
+# glibc raises its mmap threshold each time a large block is freed, so the page's message buffers
+# (a batch of rows is 50-500 KB of JSON, copied a few times on its way in) end up inside the
+# renderer's main heap, which fragments and only grows: +9-10 MB per hour there while the page's JS
+# heap, DOM and canvases stayed flat (docs/soak.md, "The map renderer"). A fixed threshold keeps
+# them in their own mappings, returned when freed. QtWebEngine's processes inherit the console's
+# environment when its first page starts them: set before any QWebEngineView exists.
+RENDERER_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+
+
+def set_renderer_malloc_env() -> None:
+    """Give QtWebEngine's processes the malloc settings above (a value the user set wins)."""
+    for key, value in RENDERER_MALLOC_ENV.items():
+        os.environ.setdefault(key, value)
 
 
 def _mbtiles_handler(profile: QWebEngineProfile) -> MBTilesSchemeHandler:
@@ -99,6 +115,9 @@ class MapView(QWidget):
         self.ready = False
         self._rows: dict[str, list] = {}
         self._dirty: set[str] = set()
+        # Per asset, the JSON of its row's first columns (id to lon) and the values it was made from:
+        # a status change re-encodes only the rest (floats cost most of the encoding).
+        self._head_json: dict[str, tuple[list, str]] = {}
         self._basemap: str | None = None
         self._view: dict | None = None
         self._selected = ""
@@ -113,6 +132,7 @@ class MapView(QWidget):
 
         # The application-wide profile (a profile of our own, destroyed with the widget, crashed
         # the process at exit while its page was still alive). The offline guard is per page.
+        set_renderer_malloc_env()
         self.web = QWebEngineView(self)
         self.profile = QWebEngineProfile.defaultProfile()
         self.mbtiles_handler = _mbtiles_handler(self.profile)
@@ -271,6 +291,7 @@ class MapView(QWidget):
         """Replace every asset (rows in COLUMNS order)."""
         self._rows = {r[ROW_ID]: r for r in rows}
         self._dirty.clear()
+        self._head_json.clear()
         if self.ready:
             self._send_reset()
         self._rebuild_search()
@@ -332,12 +353,21 @@ class MapView(QWidget):
         payload = {"columns": COLUMNS, "rows": list(self._rows.values()), "style": self.style_payload}
         self.bridge.assetsReset.emit(json.dumps(payload, separators=(",", ":")))
 
+    def _row_json(self, row: list) -> str:
+        """One row as JSON, its unchanging head (id, kind, name, position) encoded once."""
+        head = row[:ROW_STATUS]
+        cached = self._head_json.get(row[ROW_ID])
+        if cached is None or cached[0] != head:
+            cached = (head, json.dumps(head, separators=_COMPACT)[:-1])  # without its "]"
+            self._head_json[row[ROW_ID]] = cached
+        return cached[1] + "," + json.dumps(row[ROW_STATUS:], separators=_COMPACT)[1:]
+
     def _flush(self) -> None:
         if not self.ready or not self._dirty:
             return
-        rows = [self._rows[i] for i in self._dirty if i in self._rows]
+        rows = [self._row_json(self._rows[i]) for i in self._dirty if i in self._rows]
         self._dirty.clear()
-        self.bridge.assetsChanged.emit(json.dumps({"rows": rows}, separators=(",", ":")))
+        self.bridge.assetsChanged.emit('{"rows":[' + ",".join(rows) + "]}")
 
     def _on_ready(self) -> None:
         self.ready = True
