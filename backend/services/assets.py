@@ -15,16 +15,9 @@ import numpy as np
 from vigie.backend.adapters.base import DeviceNetwork, Series
 from vigie.backend.domain.assets import Asset
 from vigie.backend.domain.revlog import AssetStore
-from vigie.backend.services.convert import (
-    KIND_TO_PB,
-    PB_TO_KIND,
-    STATUS_TO_PB,
-    asset_to_pb,
-    clip,
-    seconds_of,
-)
+from vigie.backend.services.convert import PB_TO_KIND, asset_to_pb, seconds_of
 from vigie.backend.services.resumable import fitting, follow, resume_refusal, snapshot
-from vigie.v1 import assets_pb2, assets_pb2_grpc, common_pb2
+from vigie.v1 import assets_pb2, assets_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -102,106 +95,6 @@ def _series_to_pb(series: list[Series]) -> list[assets_pb2.MetricSeries]:
     return out
 
 
-_ONE_BYTE = [bytes((n,)) for n in range(128)]
-_U64 = (1 << 64) - 1
-
-
-def _varint(n: int) -> bytes:
-    """An integer as a protobuf varint (a negative one as its 64-bit two's complement)."""
-    if 0 <= n < 128:
-        return _ONE_BYTE[n]
-    if 0 <= n < 16384:  # a message's length, mostly
-        return bytes(((n & 0x7F) | 0x80, n >> 7))
-    n &= _U64
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-class ChangeEncoder:
-    """WatchAssets' change batches, each asset change encoded once for every watcher.
-
-    An `AssetChange` is encoded once per published state (kept by revision, checked by identity,
-    for the last `keep` states), and a batch is those bytes joined and parsed once (C code).
-    Each change's `Asset` is two encoded parts: what rarely changes (id, kind, name, district,
-    position, attributes), kept per asset while those fields stay equal, and the rest (status,
-    reason, last report, heading, revision). Two encoded messages one after the other parse as
-    their merge, and the parts set different fields, so the result is the message asset_to_pb
-    builds (tests/unit/test_asset_changes_encoding.py). Filling every field of every change from
-    Python cost ~6.5 µs a change, once per watcher; now ~6 µs for the first watcher of a change
-    and ~1.8 µs for each other one (docs/performance.md)."""
-
-    def __init__(self, keep: int = 50_000) -> None:
-        self.keep = keep
-        self._changes: dict[int, tuple[Asset, bytes]] = {}  # revision -> (state, AssetChange bytes)
-        self._fixed: dict[str, tuple[tuple[object, ...], bytes]] = {}  # asset id -> (fields, bytes)
-        self._scratch = assets_pb2.Asset()
-
-    def change(self, a: Asset) -> bytes:
-        """`a`'s AssetChange, encoded."""
-        hit = self._changes.get(a.revision)
-        if hit is not None and hit[0] is a:
-            return hit[1]
-        moving = self._moving_part(a)
-        body = self._fixed_part(a) + moving
-        # AssetChange.revision (1) is Asset.revision's varint, which ends `moving` (field 11 is
-        # the last upb writes); the asset (2) follows.
-        rev = moving[-max(1, (a.revision.bit_length() + 6) // 7) :] if a.revision > 0 else b""
-        out = (b"\x08" + rev if rev else b"") + b"\x12" + _varint(len(body)) + body
-        changes = self._changes
-        changes[a.revision] = (a, out)
-        if len(changes) > self.keep:
-            del changes[next(iter(changes))]  # the oldest revision encoded
-        return out
-
-    def message(self, changes: Sequence[Asset], epoch: str) -> assets_pb2.WatchAssetsResponse:
-        """One WatchAssetsResponse carrying `changes` (a ChangeBatch)."""
-        parts = []
-        for a in changes:
-            c = self.change(a)
-            parts.append(b"\x0a" + _varint(len(c)) + c)  # ChangeBatch.changes, field 1
-        batch = b"".join(parts)
-        head = assets_pb2.WatchAssetsResponse(revision=changes[-1].revision, epoch=epoch).SerializeToString()
-        return assets_pb2.WatchAssetsResponse.FromString(head + b"\x1a" + _varint(len(batch)) + batch)
-
-    def _fixed_part(self, a: Asset) -> bytes:
-        fields = (a.kind, a.name, a.district, a.lat, a.lon, a.attributes)
-        hit = self._fixed.get(a.id)
-        if hit is not None and hit[0] == fields:
-            return hit[1]
-        fields = (*fields[:5], dict(a.attributes))  # a copy: a dict changed in place is seen
-        msg = assets_pb2.Asset(
-            id=a.id,
-            kind=KIND_TO_PB[a.kind],  # type: ignore[arg-type]
-            name=clip(a.name),
-            district=clip(a.district),
-            position=common_pb2.GeoPoint(lat=a.lat, lon=a.lon),
-        )
-        if a.attributes:
-            msg.attributes.update({clip(k, 128): clip(v) for k, v in a.attributes.items()})
-        out = msg.SerializeToString()
-        self._fixed[a.id] = (fields, out)  # one per asset: bounded by the city
-        return out
-
-    def _moving_part(self, a: Asset) -> bytes:
-        """status, status_reason, last_seen, heading_deg and revision: one reused message (a new
-        one per change, or writing the varints from Python, cost a third more)."""
-        m = self._scratch
-        m.Clear()
-        m.status = STATUS_TO_PB[a.status]  # type: ignore[assignment]
-        m.status_reason = clip(a.status_reason)
-        secs = int(a.last_seen)
-        seen = m.last_seen
-        seen.seconds = secs  # set even when 0, as asset_to_pb does
-        seen.nanos = int((a.last_seen - secs) * 1e9)
-        m.heading_deg = a.heading_deg
-        m.revision = a.revision
-        return m.SerializeToString()
-
-
 class AssetService(assets_pb2_grpc.AssetServiceServicer):
     def __init__(
         self, store: AssetStore, network: DeviceNetwork, epoch: str, heartbeat_s: float = 5.0
@@ -214,7 +107,6 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
         # up with the replica the console came from (0: a position ahead is a client bug).
         self.catch_up_s = 0.0
         self.pool = ThreadPoolExecutor(max_workers=TELEMETRY_WORKERS, thread_name_prefix="telemetry")
-        self.encoder = ChangeEncoder()  # shared by every WatchAssets stream of this service
 
     async def ListAssets(
         self, request: assets_pb2.ListAssetsRequest, context: grpc.aio.ServicerContext
@@ -303,7 +195,13 @@ class AssetService(assets_pb2_grpc.AssetServiceServicer):
                 return
 
         def changes_message(changes: Sequence[Asset]) -> assets_pb2.WatchAssetsResponse:
-            return self.encoder.message(changes, self.epoch)
+            msg = assets_pb2.WatchAssetsResponse(revision=changes[-1].revision, epoch=self.epoch)
+            out = msg.changes.changes
+            for a in changes:
+                c = out.add()
+                c.revision = a.revision
+                asset_to_pb(a, c.asset)
+            return msg
 
         def heartbeat_message(position: int) -> assets_pb2.WatchAssetsResponse:
             hb = assets_pb2.WatchAssetsResponse(revision=position, epoch=self.epoch)
