@@ -18,7 +18,7 @@ import uuid
 import grpc
 
 from tests.api.incident_helpers import INC, UNIT, IncidentChecker, Streets, Stubs
-from tests.cluster.helpers import leader_pid, replica, wait_for_line
+from tests.cluster.helpers import StreamReader, leader_pid, replica, wait_for_line
 from tests.conftest import open_channel
 from vigie.v1 import audit_pb2, audit_pb2_grpc, incidents_pb2
 
@@ -32,26 +32,20 @@ def number(incident_id: str) -> int:
     return int(incident_id.rsplit("-", 1)[1])
 
 
+class Reader(StreamReader):
+    """The cluster tests' deadline-bound reading (tests/cluster/helpers.py) into an incident or
+    unit checker (tests/api/incident_helpers.py)."""
+
+    def __init__(self, checker: IncidentChecker) -> None:
+        self.feed = checker.feed  # type: ignore[method-assign]
+
+
 def read_until(checker: IncidentChecker, stream, cond, timeout: float) -> float:
-    """Feed the checker until cond() holds; the monotonic time it did."""
-    deadline = time.monotonic() + timeout
-    for msg in stream:
-        checker.feed(msg)
-        if cond():
-            return time.monotonic()
-        assert time.monotonic() < deadline, "condition not reached in time"
-    raise AssertionError("stream ended early")
+    return Reader(checker).read_until(stream, cond, timeout)
 
 
 def read_until_broken(checker: IncidentChecker, stream, timeout: float) -> grpc.StatusCode:
-    deadline = time.monotonic() + timeout
-    try:
-        for msg in stream:
-            checker.feed(msg)
-            assert time.monotonic() < deadline, "the stream of a killed backend went on"
-    except grpc.RpcError as exc:
-        return exc.code()
-    raise AssertionError("the stream ended without an error")
+    return Reader(checker).read_until_broken(stream, timeout)
 
 
 def snapshot_read(checker: IncidentChecker, stream) -> None:
