@@ -766,8 +766,26 @@ def arm_stop_deadline(seconds: float = STOP_DEADLINE_S) -> None:
     """Once asked to stop, the process is gone within `seconds`, whatever hangs (the soak saw a
     backend ignore SIGTERM for 30 s, twice in ~20 stops): past it, every thread's stack goes to
     stderr (the log, to find the cause), then the process exits with status 1. Armed only when
-    stopping, so it never fires in a serving backend."""
+    stopping, so it never fires in a serving backend. Called from the loop, it also logs where
+    each asyncio task waits a few seconds before that: the thread stacks of a hang seen so far
+    showed only an idle loop."""
     faulthandler.dump_traceback_later(seconds, exit=True)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    loop.call_later(max(0.0, seconds - TASK_DUMP_BEFORE_S), _log_pending_tasks, loop, seconds)
+
+
+TASK_DUMP_BEFORE_S = 3.0  # the tasks' dump comes this long before the deadline
+
+
+def _log_pending_tasks(loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+    from vigie.backend.observability.task_dump import format_tasks
+
+    logging.error(
+        "still stopping %.0f s after being asked; %s", seconds - TASK_DUMP_BEFORE_S, format_tasks(loop)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
