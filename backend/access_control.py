@@ -168,7 +168,8 @@ class AccessControl:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 5.0)
+                async with asyncio.timeout(5.0):
+                    await self._wake.wait()
             await asyncio.sleep(FLUSH_S)
             try:
                 await self.flush()

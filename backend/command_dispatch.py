@@ -130,7 +130,8 @@ class CommandDispatcher:
         faulty_before = initial is not None and initial.status is Status.FAULT
         msg = DeviceCommand(command.id, asset_id, command.action, command.params)
         try:
-            answer = await asyncio.wait_for(self.network.command(msg), self.ack_timeout_s)
+            async with asyncio.timeout(self.ack_timeout_s):
+                answer = await self.network.command(msg)
         except TimeoutError:
             detail = f"no acknowledgement within {self.ack_timeout_s:g} s (device offline or not answering)"
             self._ack_record(command, asset_id, "failed", detail)
@@ -163,7 +164,8 @@ class CommandDispatcher:
         self._waiting.setdefault(asset_id, set()).add(waiter)
         timeout = self.state_timeout_s or STATE_TIMEOUT_S[command.action]
         try:
-            stage, detail = await asyncio.wait_for(waiter.result, timeout)
+            async with asyncio.timeout(timeout):
+                stage, detail = await waiter.result
         except TimeoutError:
             stage = Stage.TIMED_OUT
             detail = f"acknowledged, but the device reported no new state within {timeout:g} s"

@@ -95,7 +95,8 @@ class CommandsClient(QObject):
         attempt = 0
         while True:
             try:
-                await asyncio.wait_for(core.logged_in.wait(), max(0.1, give_up - time.monotonic()))
+                async with asyncio.timeout(max(0.1, give_up - time.monotonic())):
+                    await core.logged_in.wait()
                 if core.user != sender:
                     state.error = f"Not retried: {core.user} is logged in now, the command was {sender}'s"
                     state.done = True

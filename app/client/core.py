@@ -373,7 +373,8 @@ class ClientCore(QObject):
         while True:
             wait = max(1.0, (expires_at - time.time()) * 0.6)
             try:
-                await asyncio.wait_for(self._token_bad.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._token_bad.wait()
                 return
             except TimeoutError:
                 pass

@@ -166,7 +166,8 @@ class ModesClient(QObject):
         attempt = 0
         while True:
             try:
-                await asyncio.wait_for(core.logged_in.wait(), max(0.1, give_up - time.monotonic()))
+                async with asyncio.timeout(max(0.1, give_up - time.monotonic())):
+                    await core.logged_in.wait()
                 if sender and core.user != sender:
                     self.sig_failed.emit(op, f"Not retried: {core.user} is logged in now, it was {sender}'s")
                     return

@@ -155,7 +155,8 @@ class ResilientStream:
                 call = await self.open_call(self.resume)
                 self.opened += 1
                 while True:
-                    msg = await asyncio.wait_for(call.read(), self.stale_after)
+                    async with asyncio.timeout(self.stale_after):
+                        msg = await call.read()
                     if msg is grpc.aio.EOF:
                         break
                     self.last_message_at = time.monotonic()

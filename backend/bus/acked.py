@@ -72,7 +72,8 @@ class AckedPublisher:
             )
         if self._waiting:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._all_in.wait(), self.timeout_s)
+                async with asyncio.timeout(self.timeout_s):
+                    await self._all_in.wait()
         return sorted(self._waiting)
 
     async def _on_ack(self, msg: Msg) -> None:
@@ -194,7 +195,8 @@ class QueuedPublisher:
         """Wait until what was put has been sent (a leader stopping hands its last changes
         over); False if it took longer than `timeout`."""
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
         except TimeoutError:
             return False
         return True

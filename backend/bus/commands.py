@@ -185,7 +185,8 @@ class ClusterNetwork:
 
     async def _answer(self, msg: Msg) -> None:
         try:
-            answer = await asyncio.wait_for(self._act(decode_command(msg.data)), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):
+                answer = await self._act(decode_command(msg.data))
         except ValueError as exc:
             answer = DeviceAnswer(False, str(exc))
         except TimeoutError:

@@ -113,8 +113,8 @@ class Bus:
             log.warning("bus: reconnected to %s", nc.connected_url.netloc if nc.connected_url else "?")
 
         try:
-            nc = await asyncio.wait_for(
-                nats.connect(
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                nc = await nats.connect(
                     options.url,
                     name=options.name,
                     max_reconnect_attempts=-1,
@@ -124,9 +124,7 @@ class Bus:
                     error_cb=error,
                     disconnected_cb=disconnected,
                     reconnected_cb=reconnected,
-                ),
-                CONNECT_TIMEOUT_S,
-            )
+                )
         except Exception as exc:  # nats raises its own classes, OSError or a timeout here
             raise OSError(
                 f"cannot reach the bus at {options.url} within {CONNECT_TIMEOUT_S:.0f} s: {exc!r}"

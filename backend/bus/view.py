@@ -62,7 +62,8 @@ class StreamFollower(Generic[T]):
             self._log.restore([], info.state.last_seq)
             self.synced.set()
         self._task = asyncio.get_running_loop().create_task(self._pull(js), name=f"bus-{self.what}")
-        await asyncio.wait_for(self.synced.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await self.synced.wait()
 
     async def catch_up(self, js: JetStreamContext, timeout: float = 10.0) -> None:
         """Wait until everything the stream holds now has been applied (a new leader starts from

@@ -77,7 +77,8 @@ class ChangeLog(Generic[T]):
             return True
         event = self._changed
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
         except TimeoutError:
             return self._last > position
         return True

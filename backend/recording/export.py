@@ -128,7 +128,8 @@ class Exporter:
         ev = self._changed.get(export_id)
         if ev is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ev.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await ev.wait()
         return self.jobs.get(export_id)
 
     def _publish(self, job: ExportJob) -> None:

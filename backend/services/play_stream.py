@@ -77,7 +77,8 @@ async def play(
         return await asyncio.get_running_loop().run_in_executor(rec.pool, fn, *args)
 
     try:
-        first = await asyncio.wait_for(anext(request_iterator), OPEN_TIMEOUT_S)
+        async with asyncio.timeout(OPEN_TIMEOUT_S):
+            first = await anext(request_iterator)
     except (StopAsyncIteration, TimeoutError):
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Play needs an `open` control first")
     if first.WhichOneof("control") != "open":
@@ -213,7 +214,8 @@ async def play(
                         continue
             if wait_s is not None:
                 with contextlib.suppress(TimeoutError):
-                    control = await asyncio.wait_for(controls.get(), wait_s)
+                    async with asyncio.timeout(wait_s):
+                        control = await controls.get()
                 if control is None:
                     if reader.done() and controls.empty():
                         return

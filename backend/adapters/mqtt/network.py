@@ -106,7 +106,8 @@ class MqttNetwork(DeviceNetwork):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settle_s
         try:
-            await asyncio.wait_for(self.link.connected.wait(), self.settle_s)
+            async with asyncio.timeout(self.settle_s):
+                await self.link.connected.wait()
         except TimeoutError:
             log.warning("MQTT broker %s:%d not reachable yet: retrying", self.link.host, self.link.port)
         else:
@@ -174,7 +175,8 @@ class MqttNetwork(DeviceNetwork):
         try:
             while True:
                 try:
-                    return await asyncio.wait_for(asyncio.shield(fut), RESEND_S)
+                    async with asyncio.timeout(RESEND_S):
+                        return await asyncio.shield(fut)
                 except TimeoutError:
                     if self.link.connected.is_set():  # when it is not, reconnecting sends it again
                         self.link.publish(*self._outstanding[key])
