@@ -80,6 +80,7 @@ class TimedApp(QApplication):
         super().__init__(argv)
         self._depth = 0
         self.longest: tuple[float, str] = (0.0, "")  # the longest event since reset, and what ran
+        self.log: list[tuple[float, dict[str, float]]] | None = None  # every event, when a list
 
     def notify(self, receiver: QObject, event: QEvent) -> bool:
         if self._depth:
@@ -99,6 +100,8 @@ class TimedApp(QApplication):
             if cpu > self.longest[0]:
                 what = ", ".join(f"{k} {1000 * v:.0f}" for k, v in _ran.items())
                 self.longest = (cpu, what or f"{event.type().name} {type(receiver).__name__}")
+            if self.log is not None:
+                self.log.append((cpu, dict(_ran) or {f"{event.type().name} {type(receiver).__name__}": cpu}))
 
 
 def record(i: int, revision: int, last_seen: float, status: str | None = None) -> AssetRecord:
@@ -216,9 +219,14 @@ def main() -> int:
             )
         for k in range(3):
             stream(10 + k)
+        walked = len(gc.get_objects())  # what a collection walks: every tracked object not frozen
         c = time.thread_time()
         gc.collect(2)  # what the collector runs past its thresholds: every record is a new one now
-        print(f"{'generation-2 collection':<36} {1000 * (time.thread_time() - c):6.1f} ms", flush=True)
+        print(
+            f"{'generation-2 collection':<36} {1000 * (time.thread_time() - c):6.1f} ms "
+            f"({walked:,} objects not frozen, {gc.get_freeze_count():,} frozen)",
+            flush=True,
+        )
         del tree
 
     return run_main(body)
