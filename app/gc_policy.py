@@ -5,12 +5,21 @@ walks all of them and held the GUI thread for up to 264 ms at 50,000 changes/s (
 After a snapshot is loaded we freeze what exists (those objects are never scanned again; replaced
 records are still freed by reference counting) and collect the young generation less often.
 
-Frozen objects are never collected: cyclic garbage frozen with them stays for the life of the
-process. Each snapshot (the first, and every reconnect's) therefore unfreezes, collects, then
-freezes again, so the frozen set is what is alive at the last snapshot, not the sum of every
-snapshot's (the soak saw 90k -> 714k frozen objects after one backend restart when later
-snapshots only froze on top). The full collection costs a few hundred ms at 50,000 assets, once per
-(re)connection.
+Frozen objects are never collected: cyclic garbage frozen with them would stay for the life of
+the process (the soak saw 90k -> 714k frozen objects after one backend restart when later
+snapshots froze without collecting first). So every freeze comes right after a collection of
+everything not frozen yet: what a freeze adds is what is alive then.
+
+That collection leaves the frozen objects alone. Unfreezing them first walked the whole heap,
+~140,000 objects at 50,000 assets (the program's own ~90,000 and the records): 38-77 ms of the
+GUI thread's CPU in one turn at every snapshot (docs/performance.md, third round). Instead the
+program's objects are frozen once, at install (start-up, before any snapshot), and each snapshot
+collects and freezes only what came since: its records and their sort keys (~100,000 objects,
+21-29 ms under load against 39-53 ms for the whole heap), in a turn of its own after the swap.
+What this gives up: a frozen object that later dies in a reference cycle stays (a snapshot's
+records die by reference counting and do go). When a snapshot's freeze finds the frozen set
+grown past FULL_GROWTH times its size after the first snapshot (or the last full collection), it
+unfreezes and collects everything once, the old way.
 
 Collections run on the GUI thread only. Python's collector runs in whichever thread happens to
 allocate past a threshold: the client's asyncio thread, a decoder thread, a probe. Cyclic garbage
@@ -39,6 +48,7 @@ class GuiThreadCollector(QObject):
         super().__init__(parent)
         self.threshold = threshold
         self.collections = [0, 0, 0]
+        self.freezer: SnapshotFreezer | None = None  # install()'s, when the policy is installed
         self._timer = QTimer(self, interval=CHECK_MS)
         self._timer.timeout.connect(self.check)
         self._timer.start()
@@ -72,14 +82,54 @@ def collect_on_gui_thread(parent: QObject | None = None) -> GuiThreadCollector:
     return GuiThreadCollector(parent if parent is not None else QCoreApplication.instance())
 
 
-def install(snapshot_loaded: SignalInstance) -> GuiThreadCollector:
-    """The console's policy: GUI-thread collections, and a freeze at each snapshot."""
-    collector = collect_on_gui_thread()
-    snapshot_loaded.connect(_freeze)
-    return collector
+FULL_GROWTH = 1.5  # frozen set / its size after the first snapshot: past this, one full collection
 
 
-def _freeze() -> None:
-    gc.unfreeze()  # back into the oldest generation: garbage frozen last time can go now
+class SnapshotFreezer(QObject):
+    """After each snapshot (in the next event-loop turn, not the one that swapped it in): collect
+    what is not frozen, then freeze what is alive."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.freezes = 0
+        self.full_collections = 0  # unfreeze-and-collect-everything runs (the frozen set grew)
+        self.reference: int | None = None  # frozen objects after the first snapshot's freeze
+        self._timer = QTimer(self, singleShot=True, interval=0)
+        self._timer.timeout.connect(self.freeze)
+
+    def snapshot_loaded(self) -> None:
+        self._timer.start()  # several snapshots before the next turn: one freeze
+
+    def pending(self) -> bool:
+        return self._timer.isActive()
+
+    def freeze(self) -> None:
+        self._timer.stop()
+        gc.collect()  # everything not frozen: a freeze never keeps garbage
+        gc.freeze()
+        self.freezes += 1
+        frozen = gc.get_freeze_count()
+        if self.reference is None:
+            self.reference = frozen
+        elif frozen > FULL_GROWTH * self.reference:
+            gc.unfreeze()  # the frozen set grew: what died in cycles while frozen goes now
+            gc.collect()
+            gc.freeze()
+            self.full_collections += 1
+            self.reference = gc.get_freeze_count()
+
+
+def freeze_program() -> None:
+    """Collect, then freeze what is alive: the program's own objects, once, at start-up."""
     gc.collect()
     gc.freeze()
+
+
+def install(snapshot_loaded: SignalInstance) -> GuiThreadCollector:
+    """The console's policy: GUI-thread collections, the program's objects frozen now, and what
+    each snapshot brings frozen after it (collected first)."""
+    collector = collect_on_gui_thread()
+    freeze_program()
+    collector.freezer = SnapshotFreezer(collector)
+    snapshot_loaded.connect(collector.freezer.snapshot_loaded)
+    return collector

@@ -153,6 +153,10 @@ class AssetTableModel(OrderedRowsModel):
         self.pass_ms: deque[float] = deque(maxlen=10_000)  # cost of recent apply passes (benchmarks)
         self.relayouts = 0
         self.max_moves = 50  # rows re-placed one by one; more than that: one full re-sort
+        # Rows re-placed per pass at most (~8 us each at 50,000 rows: finding, keying, inserting);
+        # the rest stay where they are until the next pass, one event-loop turn later.
+        self.merge_chunk = 1000
+        self.split_passes = 0  # passes that left moved rows to the next one (tests, benchmarks)
         self._keys: list[Any] = []  # sort key of each visible row, parallel to _rows
         self.reset_chunk = 5000  # snapshot records ordered per event-loop turn
         self.reset_passes = 0  # slices the last snapshot took (tests, benchmarks)
@@ -205,6 +209,9 @@ class AssetTableModel(OrderedRowsModel):
         self._finish_reset()
         self._timer.stop()
         self._apply_pending()
+        while self._incoming and not self._held:  # what a split pass left
+            self._timer.stop()
+            self._apply_pending()
 
     def loading(self) -> bool:
         """A snapshot is being ordered (the rows shown are still the previous ones)."""
@@ -278,53 +285,112 @@ class AssetTableModel(OrderedRowsModel):
             self._timer.start()
 
     def _apply_pending(self) -> None:
-        """Place the rows the store changed: a few moves, or one merge, or a full relayout."""
+        """Place the rows the store changed: a few moves, or one merge, or a full relayout. A merge
+        re-places at most `merge_chunk` rows; the others keep their places for one more turn."""
         if not self._incoming or self._held or self._reset_job is not None:
             return  # held (the values shown are already the latest), or a reset still ordering rows
         started = time.perf_counter()
         chunk, self._incoming = self._incoming, {}
-        records = self._records
-        same_place = _SORT_FIELDS[self._sort_col]  # the fields that decide a row's position
-        filtering = self.filtering()
-        accept = self._accept
-        # Rows by id: the index, or (stale after rows moved, and few changes) a binary search
-        # on each row's previous sort key, which the row still has in self._keys.
-        key = _sort_key(self._sort_col)
-        by_index = self._positions_known() or len(chunk) * 8 > len(self._rows)
-        pos_get = self._pos.get if by_index else None
-        structural = False
-        changed_rows: list[int] = []
-        moved: list[tuple[str, int]] = []
-        for aid, old in chunk.items():
-            rec = records[aid]
-            if old is None:
-                structural = True
-            if structural:
-                continue
-            row = pos_get(aid) if pos_get is not None else self._locate(aid, key(old))
-            if filtering and (row is not None) != accept(rec):
-                structural = True
-            elif row is not None:
-                if same_place(old) != same_place(rec):
-                    moved.append((aid, row))
-                else:
-                    changed_rows.append(row)
+        if self.filtering():
+            structural, moved, changed_rows = self._sort_out_filtered(chunk)
+        else:
+            structural, moved, changed_rows = self._sort_out(chunk)
+        if not structural and len(moved) > self.merge_chunk:  # (with a filter: found already)
+            self._defer(chunk, [aid for aid, _row in moved[self.merge_chunk :]])
+            moved = moved[: self.merge_chunk]
         if structural:
             self._relayout()
             self.relayouts += 1
         else:
-            if changed_rows:
+            if changed_rows is None:  # many rows changed in place: one range over every row
+                if self._rows:
+                    last = len(self._rows) - 1
+                    self.dataChanged.emit(self.index(0, 0), self.index(last, len(COLUMNS) - 1))
+            elif changed_rows:
                 self._emit_rows_changed(changed_rows)
             if len(moved) > self.max_moves:
                 self._merge_moved(moved)
             else:
+                key = _sort_key(self._sort_col)
                 for aid, _row in moved:
-                    self._move_to_sorted_place(aid, key(chunk[aid]))
+                    self._move_to_sorted_place(aid, key(chunk[aid]))  # type: ignore[arg-type]
         self.sig_assets_changed.emit(set(chunk))
         cost_ms = (time.perf_counter() - started) * 1000
         self.pass_ms.append(cost_ms)
         # A pass that costs more (e.g. re-sorting 50,000 rows) stretches the store's tick.
         self.store.stretch(cost_ms)
+
+    def _defer(self, chunk: dict[str, AssetRecord | None], later: list[str]) -> None:
+        """Leave the rows of `later` where they are (and under their previous sort key) until the
+        next pass: back in front of what came in meanwhile, with the state their row still has."""
+        rest = {aid: chunk.pop(aid) for aid in later}
+        for aid, old in self._incoming.items():
+            rest.setdefault(aid, old)
+        self._incoming = rest
+        self.split_passes += 1
+        self._timer.start()  # the next pass after the event loop had a turn
+
+    def _row_finder(self, lookups: int) -> Callable[[str, AssetRecord], int | None]:
+        """How to find the row of an asset from its previous record: the id -> row index when it
+        is built or `lookups` binary searches would cost more than building it (~2 us each
+        against ~0.2 us a row), else a binary search on the row's previous sort key, which
+        the row still has in self._keys."""
+        if self._positions_known() or lookups * 8 > len(self._rows):
+            pos_get = self._pos.get
+            return lambda aid, _old: pos_get(aid)
+        key, locate = _sort_key(self._sort_col), self._locate
+        return lambda aid, old: locate(aid, key(old))
+
+    def _sort_out(
+        self, chunk: dict[str, AssetRecord | None]
+    ) -> tuple[bool, list[tuple[str, int]], list[int] | None]:
+        """Without a filter every asset has a row, so only the rows that move are looked for;
+        a row changed in place needs a repaint only, and past 64 of them one range over every row
+        repaints what a range over theirs would (the view repaints what it shows). Finding each
+        row cost ~6 us of CPU a change: 25-44 ms per pass of 4,000 `last_seen` changes at 50,000
+        rows (docs/performance.md, third round). Returns (structural, moved, changed rows or None
+        for every row)."""
+        records = self._records
+        same_place = _SORT_FIELDS[self._sort_col]
+        moving: list[str] = []
+        staying: list[str] = []
+        for aid, old in chunk.items():
+            if old is None:
+                return True, [], []  # a new asset: a relayout
+            (moving if same_place(old) != same_place(records[aid]) else staying).append(aid)
+        if len(moving) > self.merge_chunk:  # the rest next pass, found then
+            self._defer(chunk, moving[self.merge_chunk :])
+            moving = moving[: self.merge_chunk]
+        few = len(staying) <= 64
+        find = self._row_finder(len(moving) + (len(staying) if few else 0))
+        moved = [(aid, row) for aid in moving if (row := find(aid, chunk[aid])) is not None]  # type: ignore[arg-type]
+        if not few:
+            return False, moved, None
+        return False, moved, [row for aid in staying if (row := find(aid, chunk[aid])) is not None]  # type: ignore[arg-type]
+
+    def _sort_out_filtered(
+        self, chunk: dict[str, AssetRecord | None]
+    ) -> tuple[bool, list[tuple[str, int]], list[int]]:
+        """With a filter each row is looked for: a change may take an asset in or out of it."""
+        records = self._records
+        same_place = _SORT_FIELDS[self._sort_col]
+        accept = self._accept
+        find = self._row_finder(len(chunk))
+        changed_rows: list[int] = []
+        moved: list[tuple[str, int]] = []
+        for aid, old in chunk.items():
+            if old is None:
+                return True, [], []
+            rec = records[aid]
+            row = find(aid, old)
+            if (row is not None) != accept(rec):
+                return True, [], []
+            if row is not None:
+                if same_place(old) != same_place(rec):
+                    moved.append((aid, row))
+                else:
+                    changed_rows.append(row)
+        return False, moved, changed_rows
 
     def _locate(self, aid: str, key: Any) -> int | None:
         """The row of `aid`, whose sort key in self._keys is `key` (one binary search); the index

@@ -95,3 +95,68 @@ def test_rows_found_by_their_sort_key_after_a_merge(qtbot):
     row = [model.id_at(r) for r in range(6000)].index("a-00007")
     assert (row, row) in repainted
     assert [model.id_at(r) for r in range(6000)] == full_sort_ids(model)
+
+
+# The table's order, stated here: by severity (faults first), then name, then id.
+SEVERITY_ORDER = {"fault": 0, "offline": 1, "warning": 2, "maintenance": 3, "ok": 4}
+
+
+def expected_order(records: list[AssetRecord]) -> list[str]:
+    return [r.id for r in sorted(records, key=lambda r: (SEVERITY_ORDER[r.status], r.name, r.id))]
+
+
+def test_a_merge_over_its_chunk_is_split_across_turns_and_ends_as_a_full_sort(qtbot):
+    """1,000 rows move at once: each pass re-places at most `merge_chunk` of them, the event
+    loop turns between passes, and the rows, the selection and the current index end as if the
+    whole batch had been placed in one pass."""
+    model = AssetTableModel()
+    model.merge_chunk = 200
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    model.reset([record(i) for i in range(6000)], 1)
+    model.flush()
+    rng = random.Random(7)
+    current = model.id_at(3000)
+    view.setCurrentIndex(model.index(3000, 0))
+    selected = {model.id_at(r) for r in (10, 2000, 5999)}
+    for aid in selected:
+        view.selectionModel().select(
+            model.index(model.row_of(aid), 0),
+            view.selectionModel().SelectionFlag.Select | view.selectionModel().SelectionFlag.Rows,
+        )
+    selected = {model.id_at(i.row()) for i in view.selectionModel().selectedRows()}
+    assert len(selected) == 4  # the three, and the current row
+    movers = rng.sample(range(6000), 1000)
+    changed = [
+        dataclasses.replace(model.record(f"a-{i:05d}"), status=rng.choice(STATUSES[1:]), revision=2)
+        for i in movers
+    ]
+    passes: list[int] = []
+    model.sig_assets_changed.connect(lambda ids: passes.append(len(ids)))
+    model.queue_changes(changed, 2, len(changed))
+    qtbot.waitUntil(lambda: sum(passes) == 1000, timeout=10_000)
+    assert passes == [200] * 5, "five passes of 200 re-placed rows"
+    assert model.split_passes == 4 and model.relayouts == 0
+    records = [model.record(f"a-{i:05d}") for i in range(6000)]
+    assert [model.id_at(r) for r in range(model.rowCount())] == expected_order(records)  # type: ignore[arg-type]
+    assert model.id_at(view.currentIndex().row()) == current
+    rows = {i.row() for i in view.selectionModel().selectedRows()}
+    assert {model.id_at(r) for r in rows} == selected
+
+
+def test_many_changes_in_place_repaint_every_changed_row_without_moving_any(qtbot):
+    model = AssetTableModel()
+    model.reset([record(i) for i in range(3000)], 1)
+    model.flush()
+    before = [model.id_at(r) for r in range(3000)]
+    repainted: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, _roles=(): repainted.append((a.row(), b.row())))
+    seen = [dataclasses.replace(model.record(f"a-{i:05d}"), last_seen=9.0) for i in range(0, 3000, 20)]
+    model.queue_changes(seen, 2, len(seen))
+    model.flush()
+    assert [model.id_at(r) for r in range(3000)] == before
+    for r in seen:
+        row = before.index(r.id)
+        assert any(a <= row <= b for a, b in repainted), f"row {row} not repainted"

@@ -1,12 +1,15 @@
 """The console's gc policy (app/gc_policy.py) freezes what is alive at each snapshot: a reconnect
-must not add the previous snapshot's cyclic garbage to the frozen set for good. And collections
-happen on the GUI thread only: Qt objects in cyclic garbage must never be deleted by a collection
-that another thread's allocations set off."""
+must not add the previous snapshot's cyclic garbage to the frozen set for good. A snapshot's
+collection leaves what is frozen alone (it ran in a turn of its own, and walked only what came
+since), unless the frozen set grew: then it collects everything once. And collections happen on
+the GUI thread only: Qt objects in cyclic garbage must never be deleted by a collection that
+another thread's allocations set off."""
 
 from __future__ import annotations
 
 import gc
 import threading
+import weakref
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -24,22 +27,101 @@ def _cyclic_garbage(n: int) -> None:
         cycle.append(cycle)
 
 
-def test_reconnect_snapshots_do_not_grow_the_frozen_set():
+def _snapshot(snapshots: _Snapshots, collector: gc_policy.GuiThreadCollector, qtbot) -> None:
+    """A snapshot is loaded; its collection and freeze run in the next event-loop turn."""
+    freezer = collector.freezer
+    assert freezer is not None
+    done = freezer.freezes
+    snapshots.loaded.emit()
+    assert freezer.freezes == done, "not in the turn that loaded the snapshot"
+    qtbot.waitUntil(lambda: freezer.freezes == done + 1, timeout=10_000)
+
+
+def _frozen(obj: object) -> bool:
+    """gc.get_objects() lists every tracked object but the frozen ones."""
+    return gc.is_tracked(obj) and not any(o is obj for o in gc.get_objects())
+
+
+class _Node:
+    """An object in a reference cycle of its own: only a collection frees it."""
+
+    def __init__(self) -> None:
+        self.cycle = self
+
+
+def test_reconnect_snapshots_do_not_grow_the_frozen_set(qtbot):
     threshold = gc.get_threshold()
     snapshots = _Snapshots()
     collector = gc_policy.install(snapshots.loaded)
     try:
-        snapshots.loaded.emit()  # the first snapshot
+        _snapshot(snapshots, collector, qtbot)  # the first snapshot
         first = gc.get_freeze_count()
         for _ in range(5):  # five reconnects, each leaving 20,000 cycles behind before its snapshot
             _cyclic_garbage(20_000)
-            snapshots.loaded.emit()
+            _snapshot(snapshots, collector, qtbot)
         # Before the fix every reconnect froze its 20,000 cycles for good (+100,000 here).
         assert gc.get_freeze_count() - first < 5_000
+        assert collector.freezer is not None and collector.freezer.full_collections == 0
     finally:
         collector.stop()
         gc.unfreeze()
         gc.set_threshold(*threshold)
+
+
+def test_a_snapshot_freezes_what_came_since_and_leaves_the_frozen_alone(qtbot):
+    threshold = gc.get_threshold()
+    snapshots = _Snapshots()
+    program = _Node()  # alive at install: frozen with the program's objects
+    collector = gc_policy.install(snapshots.loaded)
+    try:
+        assert _frozen(program)
+        dead_later = weakref.ref(program)
+        del program  # now cyclic garbage, but frozen
+        records = [_Node() for _ in range(100)]  # a snapshot's objects, alive
+        garbage = weakref.ref(_Node())  # cyclic garbage made before the snapshot
+        assert garbage() is not None and not _frozen(records[0])
+        _snapshot(snapshots, collector, qtbot)
+        assert garbage() is None, "collected before the freeze: never frozen"
+        assert all(_frozen(r) for r in records)
+        assert dead_later() is not None, "frozen objects are not walked by a snapshot's collection"
+    finally:
+        collector.stop()
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+        gc.collect()
+
+
+def test_the_frozen_set_is_collected_whole_once_it_grew(qtbot):
+    """Objects alive at a freeze that die in cycles afterwards (a closed connection's, say) stay
+    frozen; once the frozen set is FULL_GROWTH times its size after the first snapshot, the next
+    snapshot unfreezes and collects everything, and they go."""
+    threshold = gc.get_threshold()
+    snapshots = _Snapshots()
+    collector = gc_policy.install(snapshots.loaded)
+    freezer = collector.freezer
+    assert freezer is not None
+    try:
+        _snapshot(snapshots, collector, qtbot)
+        reference = freezer.reference
+        assert reference is not None and reference > 0
+        leaked: list[weakref.ref[_Node]] = []
+        for _ in range(4):  # each reconnect: objects alive at its snapshot, garbage after it
+            alive = [_Node() for _ in range(reference // 4 + 1)]
+            refs = [weakref.ref(n) for n in alive[::1000]]
+            _snapshot(snapshots, collector, qtbot)
+            if freezer.full_collections:
+                break
+            assert all(ref() is not None for ref in leaked), "a snapshot alone keeps frozen garbage"
+            leaked += refs
+            del alive
+        assert freezer.full_collections == 1
+        assert leaked and all(ref() is None for ref in leaked), "the full collection freed them"
+        assert gc.get_freeze_count() < gc_policy.FULL_GROWTH * reference
+    finally:
+        collector.stop()
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+        gc.collect()
 
 
 class _Holder(QObject):
