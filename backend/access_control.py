@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.access import (
     MAX_EXCEPTIONS,
     NOT_PERMITTED,
@@ -100,9 +101,7 @@ class AccessControl:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         await self.flush()
 
     # --- the change log (resumable.ChangeLog) ---------------------------------------------------------

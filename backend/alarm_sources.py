@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.alarms import AlarmEngine
 from vigie.backend.domain.assets import Asset, Kind, Status
 from vigie.backend.domain.revlog import AssetStore, HistoryExpired
@@ -151,11 +152,7 @@ class AlarmSources:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(*tasks)
 
     # --- device statuses ------------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from vigie.backend import config
 from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.domain.walls import MAX_WALLS, InvalidContent, check_allowed, check_name
 from vigie.backend.observability.metrics import version
+# Imported now, not in a hung stop (the import lock may be held then): backend/cli.py arm_stop_deadline.
+from vigie.backend.observability.task_dump import format_tasks
 from vigie.backend.recording.system import RecordingConfig
 from vigie.backend.security.principal import Role
 from vigie.backend.server import Backend
@@ -781,8 +783,6 @@ TASK_DUMP_BEFORE_S = 3.0  # the tasks' dump comes this long before the deadline
 
 
 def _log_pending_tasks(loop: asyncio.AbstractEventLoop, seconds: float) -> None:
-    from vigie.backend.observability.task_dump import format_tasks
-
     logging.error(
         "still stopping %.0f s after being asked; %s", seconds - TASK_DUMP_BEFORE_S, format_tasks(loop)
     )

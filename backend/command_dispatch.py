@@ -11,12 +11,12 @@ silence leaves one "command.device_ack" audit record.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
 
 from vigie.backend.adapters.base import DeviceCommand, DeviceNetwork
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.actions import Action, Params, describe, shows
 from vigie.backend.domain.assets import Asset, Status
 from vigie.backend.domain.audit import AuditEntry, AuditSink
@@ -97,11 +97,7 @@ class CommandDispatcher:
         """Abandon the targets still in progress (the backend is stopping)."""
         tasks = [t for t in (self._follower, *self._tasks) if t is not None]
         self._follower = None
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(*tasks)
 
     async def dispatch(self, command: Command) -> None:
         """Hand every ACCEPTED target over; returns once they are on their way."""

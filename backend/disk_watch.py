@@ -8,10 +8,11 @@ least 1 MiB), so a disk hovering at the threshold does not raise an alarm per ch
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Callable
+
+from vigie.backend.cancel import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,7 @@ class DiskWatcher:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.adapters.composite import CompositeNetwork
 from vigie.backend.adapters.simulator.simulator import CitySimulator
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.dispatch import SYSTEM_USER, DispatchDesk
 from vigie.backend.domain.alarms import AlarmEngine
 from vigie.backend.domain.assets import Asset, Kind, Status
@@ -126,11 +127,7 @@ class CrewSimulation:
 
     async def stop(self) -> None:
         await self.flow.stop()
-        for t in (*self._tasks, *self._spawned):
-            t.cancel()
-        for t in (*self._tasks, *self._spawned):
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(*self._tasks, *self._spawned)
         self._tasks = []
 
     # --- hooks from the desk ---

@@ -15,6 +15,7 @@ import math
 import random
 import time
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.dispatch import DispatchDesk
 from vigie.backend.domain.alarms import AlarmEngine
 from vigie.backend.domain.assets import Kind
@@ -73,11 +74,7 @@ class CityIncidents:
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._spawned) if t is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(*tasks)
         self._task = None
 
     async def _run(self) -> None:

@@ -14,7 +14,6 @@ batching and bookkeeping below, and splitting them would scatter one state machi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -24,6 +23,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.actions import Action, Params, describe, shows
 from vigie.backend.domain.alarms import AlarmEngine
 from vigie.backend.domain.assets import Asset
@@ -199,11 +199,7 @@ class ModeEngine:
 
     async def stop(self) -> None:
         tasks = list(self._tasks)
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(*tasks)
         await self.saved.stop()
 
     # --- the change log (resumable.ChangeLog), kept by the journal -----------------------------------

@@ -11,12 +11,12 @@ replicas' views stream it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.changelog import ChangeLog
 from vigie.backend.domain.mode_runs import DeviceRecord, RunInfo
 from vigie.backend.store.modes_sqlite import Loaded, ModesStore
@@ -72,9 +72,7 @@ class RunJournal:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
         await self.flush()
 

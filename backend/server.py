@@ -4,7 +4,6 @@ keepalive policy."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -18,6 +17,7 @@ from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.adapters.simulator.transit.engine import TransitSim
 from vigie.backend.adapters.simulator.transit.feed import TransitFeed
 from vigie.backend.alarm_sources import AlarmSources
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.command_dispatch import ACK_TIMEOUT_S, CommandDispatcher
 from vigie.backend.disk_watch import MIB, DiskWatcher
 from vigie.backend.dispatch import DispatchDesk
@@ -556,9 +556,7 @@ class Backend:
     async def _follow_alarms(self, replica: Replica) -> None:
         task, self._alarm_takeover = self._alarm_takeover, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self.alarm_sources.stop()
         await self.alarm_relay.stop_serving()
         await replica.alarm_publisher.stop()

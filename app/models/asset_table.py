@@ -295,9 +295,10 @@ class AssetTableModel(OrderedRowsModel):
             structural, moved, changed_rows = self._sort_out_filtered(chunk)
         else:
             structural, moved, changed_rows = self._sort_out(chunk)
-        if not structural and len(moved) > self.merge_chunk:  # (with a filter: found already)
-            self._defer(chunk, [aid for aid, _row in moved[self.merge_chunk :]])
-            moved = moved[: self.merge_chunk]
+        most = max(1, self.merge_chunk)  # 0 would defer everything for ever
+        if not structural and len(moved) > most:  # (with a filter: found already)
+            self._defer(chunk, [aid for aid, _row in moved[most:]])
+            moved = moved[:most]
         if structural:
             self._relayout()
             self.relayouts += 1
@@ -358,9 +359,10 @@ class AssetTableModel(OrderedRowsModel):
             if old is None:
                 return True, [], []  # a new asset: a relayout
             (moving if same_place(old) != same_place(records[aid]) else staying).append(aid)
-        if len(moving) > self.merge_chunk:  # the rest next pass, found then
-            self._defer(chunk, moving[self.merge_chunk :])
-            moving = moving[: self.merge_chunk]
+        most = max(1, self.merge_chunk)
+        if len(moving) > most:  # the rest next pass, found then
+            self._defer(chunk, moving[most:])
+            moving = moving[:most]
         few = len(staying) <= 64
         find = self._row_finder(len(moving) + (len(staying) if few else 0))
         moved = [(aid, row) for aid in moving if (row := find(aid, chunk[aid])) is not None]  # type: ignore[arg-type]

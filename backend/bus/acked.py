@@ -23,6 +23,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from vigie.backend.cancel import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 5.0
@@ -209,9 +211,7 @@ class QueuedPublisher:
         """Stop sending; what waits is dropped (a new leader starts from the stream)."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self._acked.stop()
         while not self._queue.empty():
             self.fenced += len(self._queue.get_nowait())

@@ -9,7 +9,6 @@ there, so resuming before that point gets ResyncNeeded, never a wrong answer."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 
@@ -20,6 +19,7 @@ from vigie.backend.bus.acked import AckedPublisher, Outgoing, send_until_acked
 from vigie.backend.bus.codec import decode, encode, id_of, key_of
 from vigie.backend.bus.connection import ASSETS_STREAM, ASSETS_SUBJECT
 from vigie.backend.bus.view import StreamFollower
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.assets import Asset
 from vigie.backend.domain.revlog import AssetStore
 
@@ -97,9 +97,7 @@ class LeaderPublisher:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self._acked.stop()
 
     def get(self, asset_id: str) -> Asset | None:

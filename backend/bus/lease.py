@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
+from vigie.backend.cancel import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 # A holder whose renewals fail (timeouts, the bus away) holds on until this share of the TTL has
@@ -65,9 +67,7 @@ class Lease:
         """Stop trying; a held lease is released (deleted) so another replica takes over at once."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         if self.held:
             await self._lose("stopping")
             with contextlib.suppress(Exception):  # best effort: the TTL ends it anyway

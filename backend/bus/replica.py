@@ -5,7 +5,6 @@ alarm engine writes into, and the lease that says whether it leads (runs what mu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -16,6 +15,7 @@ from vigie.backend.bus.alarms import AlarmPublisher, AlarmView
 from vigie.backend.bus.assets import BusAssetStore, LeaderPublisher
 from vigie.backend.bus.connection import LEASE_BUCKET, Bus, BusOptions
 from vigie.backend.bus.lease import LeaseThread
+from vigie.backend.cancel import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,7 @@ class Replica:
         if self.lease is not None:
             await self.lease.stop()
         if self._applier is not None:
-            self._applier.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._applier
+            await cancel_and_wait(self._applier)
         if self.publisher.leading:
             await self._loss()
         await self.publisher.stop()

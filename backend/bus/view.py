@@ -12,7 +12,6 @@ derived from the stream's identity (backend/bus/connection.py)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -21,6 +20,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from vigie.backend.bus.follow import follow_stream
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.changelog import ChangeLog
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,7 @@ class StreamFollower(Generic[T]):
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _pull(self, js: JetStreamContext) -> None:
         await follow_stream(

@@ -11,12 +11,12 @@ a database) register their own check with `DependencyWatch.register`."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
 
 from vigie.backend.adapters.base import DeviceNetwork
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.system_alarms import Subsystem, SystemAlarms
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,7 @@ class DependencyWatch:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

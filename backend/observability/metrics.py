@@ -24,6 +24,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.disk_watch import free_bytes
 from vigie.backend.domain.alarms import Alarm, AlarmEngine
 from vigie.backend.domain.audit import AuditEntry, AuditSink
@@ -209,9 +210,7 @@ class Sampler:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

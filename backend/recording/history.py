@@ -11,11 +11,11 @@ status changes. History older than `retention_days` is pruned every hour.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.alarms import AlarmEngine
 from vigie.backend.domain.assets import Asset, Kind
 from vigie.backend.domain.changelog import HistoryExpired
@@ -53,9 +53,7 @@ class CityHistory:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         self.pool.shutdown(wait=True)
         self.store.close()
 

@@ -11,11 +11,11 @@ records per kind and window, whatever the size or number of its requests."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.audit import AuditEntry, AuditSink, join_targets
 
 WINDOW_S = 60.0
@@ -119,9 +119,7 @@ class RefusalAudit:
         """Stop the timer and write the summaries of the windows still open."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self.flush(everything=True)
 
     async def _run(self) -> None:

@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.alarms import Alarm, AlarmEngine, AlarmState
 from vigie.backend.domain.assets import Kind
 from vigie.backend.store import journal_query
@@ -385,9 +386,7 @@ class AlarmPersister:
         """Flush, mark the file cleanly closed (the epoch survives), release it."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         clean = True
         try:
             await self.flush(force=True)

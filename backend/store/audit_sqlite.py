@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
-import contextlib
 import logging
 import os
 import queue
@@ -25,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.audit import AuditEntry
 from vigie.backend.store.sql import Database, SqlConn
 
@@ -186,9 +186,7 @@ class AuditStore:
         """Write what is queued, then close the file."""
         pruner, self._pruner = self._pruner, None
         if pruner is not None:
-            pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruner
+            await cancel_and_wait(pruner)
         await asyncio.get_running_loop().run_in_executor(None, self.close_blocking)
 
     def close_blocking(self) -> None:

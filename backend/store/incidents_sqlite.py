@@ -33,6 +33,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.incidents import (
     RECENT_S,
     Entry,
@@ -516,9 +517,7 @@ class SqliteIncidentStore:
         """Flush, mark the file cleanly closed (the epoch survives), release it."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         clean = True
         try:
             await self.flush()

@@ -8,7 +8,6 @@ call_soon_threadsafe, and a watchdog task on the loop catches streams that stall
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -28,6 +27,7 @@ from vigie.backend.adapters.base import (
 )
 from vigie.backend.adapters.cameras.catalogue import CameraSpec, redact, redact_text
 from vigie.backend.adapters.cameras.source import SharedSource, StreamReader
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.actions import Action
 from vigie.backend.domain.assets import Asset, Kind, MetricInfo, Status
 from vigie.backend.domain.revlog import AssetStore
@@ -112,9 +112,7 @@ class CameraNetwork(DeviceNetwork):
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         for r in self.readers.values():
             r.request_stop()
         # Joining may wait for an FFmpeg call to time out: keep it off the loop.

@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 import aiomqtt
 
+from vigie.backend.cancel import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 BACKOFF_S = (0.2, 10.0)  # first and longest wait between two connection attempts
@@ -103,9 +105,7 @@ class MqttLink:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self.connected.clear()
 
     async def _run(self) -> None:

@@ -9,12 +9,12 @@ cleaning crews too), at online doors only; a listener (the backend's access cont
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 from collections.abc import Callable
 
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.access import Cardholder
 from vigie.backend.domain.assets import Asset, Kind, Status
 
@@ -82,9 +82,7 @@ class BadgeTraffic:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     def present(self, door_id: str, badge_id: str, now: float | None = None) -> None:

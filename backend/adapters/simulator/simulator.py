@@ -10,7 +10,6 @@ so telemetry shows them (a "pressure low" sensor really loses pressure from that
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import heapq
 import logging
@@ -52,6 +51,7 @@ from vigie.backend.adapters.simulator.steering import Steering
 from vigie.backend.adapters.simulator.telemetry import Anomaly, asset_seed
 from vigie.backend.adapters.simulator.transit.feed import TransitFeed
 from vigie.backend.adapters.simulator.video import SyntheticCamera
+from vigie.backend.cancel import cancel_and_wait
 from vigie.backend.domain.access import Cardholder
 from vigie.backend.domain.assets import Asset, Kind, MetricInfo, Status
 from vigie.backend.domain.revlog import AssetStore
@@ -175,9 +175,7 @@ class CitySimulator(DeviceNetwork):
         await self.badges.stop()
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     def metrics(self, asset_id: str) -> list[MetricInfo]:
         i = self._index.get(asset_id)
