@@ -21,7 +21,6 @@ from vigie.backend import config
 from vigie.backend.adapters.base import DeviceNetwork
 from vigie.backend.domain.walls import MAX_WALLS, InvalidContent, check_allowed, check_name
 from vigie.backend.observability.metrics import version
-# Imported now, not in a hung stop (the import lock may be held then): backend/cli.py arm_stop_deadline.
 from vigie.backend.observability.task_dump import format_tasks
 from vigie.backend.recording.system import RecordingConfig
 from vigie.backend.security.principal import Role
@@ -770,7 +769,8 @@ def arm_stop_deadline(seconds: float = STOP_DEADLINE_S) -> None:
     stderr (the log, to find the cause), then the process exits with status 1. Armed only when
     stopping, so it never fires in a serving backend. Called from the loop, it also logs where
     each asyncio task waits a few seconds before that: the thread stacks of a hang seen so far
-    showed only an idle loop."""
+    showed only an idle loop (format_tasks is imported with this module: a hung stop may hold the
+    import lock)."""
     faulthandler.dump_traceback_later(seconds, exit=True)
     try:
         loop = asyncio.get_running_loop()
