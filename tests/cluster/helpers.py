@@ -172,30 +172,45 @@ def stream_state(
     return asyncio.run(ask())
 
 
-def stream_holes(urls: list[str], first: int, last: int, stream: str = "KV_vigie_assets") -> list[int]:
+def stream_holes(
+    urls: list[str], first: int, last: int, stream: str = "KV_vigie_assets", timeout: float = 60
+) -> list[int]:
     """Sequences in [first, last] that the stream does not deliver (read with a consumer of our
-    own, through the cluster)."""
+    own, through the cluster). Just after a node is killed the cluster may answer a fetch with 503
+    (the new consumer has no leader yet): the scan then starts a new consumer at the first
+    sequence it has not seen, so a batch cut short by the error is read again, not counted as
+    holes; it gives up at `timeout`."""
     from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     async def scan() -> list[int]:
         nc = await nats.connect(urls, connect_timeout=5)
+        deadline = time.monotonic() + timeout
         try:
-            sub = await nc.jetstream().pull_subscribe(
-                "$KV.vigie_assets.>",
-                stream=stream,
-                config=ConsumerConfig(
-                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                    opt_start_seq=first,
-                    ack_policy=AckPolicy.NONE,
-                ),
-            )
             holes: list[int] = []
             expected = first
             while expected <= last:
-                for m in await sub.fetch(5000, timeout=10):
-                    seq = m.metadata.sequence.stream
-                    holes += range(expected, min(seq, last + 1))
-                    expected = max(expected, seq + 1)
+                sub = await nc.jetstream().pull_subscribe(
+                    "$KV.vigie_assets.>",
+                    stream=stream,
+                    config=ConsumerConfig(
+                        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                        opt_start_seq=expected,
+                        ack_policy=AckPolicy.NONE,
+                    ),
+                )
+                try:
+                    while expected <= last:
+                        batch = await sub.fetch(5000, timeout=10)
+                        for m in batch:
+                            seq = m.metadata.sequence.stream
+                            holes += range(expected, min(seq, last + 1))
+                            expected = max(expected, seq + 1)
+                except nats.js.errors.ServiceUnavailableError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)  # the cluster placing the consumer: asked again under the deadline
+                finally:
+                    await sub.unsubscribe()
             return holes
         finally:
             await nc.close()
