@@ -12,6 +12,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from vigie.app.client.types import AuditQuery, JournalQuery
+from vigie.app.models import records
 from vigie.app.models.audit import AuditRow
 from vigie.app.models.commands import ActionInfo, CommandState, TargetState
 from vigie.app.models.records import AlarmRecord, AssetRecord, CameraInfo, Series
@@ -45,6 +46,13 @@ def stamp(unix_s: float) -> Timestamp:
 # ---- assets, telemetry, cameras --------------------------------------------------------------
 
 
+def _unpack_attributes(packed: bytes) -> dict[str, str]:
+    return dict(assets_pb2.Asset.FromString(packed).attributes)
+
+
+records.unpack_attributes = _unpack_attributes
+
+
 def asset(a: assets_pb2.Asset) -> AssetRecord:
     return assets([a])[0]
 
@@ -71,7 +79,7 @@ def assets(msgs: Iterable[assets_pb2.Asset]) -> list[AssetRecord]:
                 float(t.seconds + t.nanos * 1e-9),
                 a.heading_deg,
                 a.revision,
-                a.attributes,  # read lazily by AssetRecord.attributes (only the detail view needs it)
+                a.SerializeToString(),  # unpacked by AssetRecord.attributes when asked (app/models/records.py)
             )
         )
     return out

@@ -3,16 +3,23 @@ read on it)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+
+# Set by app/client/convert.py: turns the packed attributes the client layer stores into a dict,
+# so that records stay free of protobuf.
+unpack_attributes: Callable[[bytes], dict[str, str]] | None = None
 
 
 @dataclass(slots=True)
 class AssetRecord:
-    """One asset's state. `attributes` is read from the message only when asked for: copying the
-    map costs half of the conversion, and only the detail view needs it."""
+    """One asset's state. `attributes` is unpacked only when asked for: copying the map into a
+    dict would double the conversion, and few views need it. The record keeps the asset
+    serialised again (a quarter of the copy's cost), never the parsed map: a map of the stream's
+    message would keep that whole message alive, with every other asset it carried (issue 20:
+    50 MB more in a client of the soak's city after two minutes, and growing)."""
 
     id: str
     kind: str  # "camera", "traffic_signal", ... (Asset.Kind names, lower case)
@@ -25,11 +32,17 @@ class AssetRecord:
     last_seen: float  # unix seconds
     heading: float
     revision: int
-    _attrs: Any = field(default=None, repr=False)  # a protobuf map, or a dict
+    _attrs: bytes | dict[str, str] | None = field(default=None, repr=False)  # packed, or a dict
 
     @property
     def attributes(self) -> dict[str, str]:
-        return dict(self._attrs) if self._attrs is not None else {}
+        a = self._attrs
+        if a is None:
+            return {}
+        if isinstance(a, bytes):
+            assert unpack_attributes is not None, "packed attributes without the client layer"
+            return unpack_attributes(a)
+        return dict(a)
 
 
 @dataclass(slots=True)

@@ -208,7 +208,8 @@ def stream_holes(
                 except nats.js.errors.ServiceUnavailableError:
                     if time.monotonic() > deadline:
                         raise
-                    await asyncio.sleep(0.2)  # the cluster placing the consumer: asked again under the deadline
+                    # The cluster placing the consumer: asked again under the deadline.
+                    await asyncio.sleep(0.2)
                 finally:
                     await sub.unsubscribe()
             return holes
