@@ -168,6 +168,24 @@
     return { fixedChanged: fixedChanged, fixedFull: fixedFull, dirty: dirty, countsChanged: kindChanged || store.id.length !== before };
   }
 
+  /* Status changes alone, as {status: [slot, ...]} (a slot is an asset's index in the store, in the
+     order rows reached the page): no row to parse, no position to project. Fixed assets join
+     `res.dirty` (ingestRows' result), vehicles restyle their marker. */
+  function ingestStatuses(byStatus, res) {
+    var n = store.id.length;
+    Object.keys(byStatus).forEach(function (st) {
+      var slots = byStatus[st], s = String(st || 'ok');
+      for (var k = 0; k < slots.length; k++) {
+        var i = slots[k];
+        if (!(i >= 0 && i < n)) continue;   // not a slot of this store (cannot happen after a reset)
+        store.status[i] = s;
+        if (store.kind[i] === 'vehicle') { vehicles.upsert(i); continue; }
+        res.fixedChanged = true;
+        res.dirty.push(i);
+      }
+    });
+  }
+
   // ---------------------------------------------------------------------------------------
   // 3. map setup and panes
   // ---------------------------------------------------------------------------------------
@@ -1476,6 +1494,7 @@
 
     assetsChanged: function (msg) {
       var res = ingestRows(msg.rows || []);
+      if (msg.status) ingestStatuses(msg.status, res);
       if (res.fixedFull) points.schedule();
       else if (res.dirty.length) points.scheduleDirty(res.dirty);
       if (res.countsChanged) {
