@@ -153,6 +153,7 @@ def page_rates(p0: dict, p1: dict, seconds: float) -> str:
     out = []
     for key in (
         "redraws",
+        "partialRedraws",
         "redrawMsTotal",
         "animFrames",
         "animMsTotal",
