@@ -93,15 +93,32 @@ def _bisect(keys: list[Any], key: Any, desc: bool) -> int:
     return lo
 
 
+def _part(text: str) -> str:
+    """`text` as a leading part of a text sort key: the concatenation of parts sorts like the
+    tuple of them. Each leading part ends with two NULs and a NUL inside one is written NUL +
+    \\x01 (order-preserving: the end sorts before any text that goes on, and no part can run
+    into the next); the last part is left as it is. Comparing such strings is one C compare,
+    where the (severity, name, id) tuples were compared element by element: ~4x more per binary
+    search at 6,000 rows, and a status pass searches each moved row twice (docs/performance.md,
+    fifth round)."""
+    return text.replace("\0", "\0\1") + "\0\0" if "\0" in text else text + "\0\0"
+
+
+# The severity as one character: it sorts like the number and needs no end mark (fixed width).
+_SEVERITY_CHAR = {status: chr(rank) for status, rank in SEVERITY.items()}
+_NO_SEVERITY = chr(9)
+
+
 def _sort_key(column: str) -> Callable[[AssetRecord], Any]:
     if column == "status":
-        return lambda r: (SEVERITY.get(r.status, 9), r.name, r.id)
+        sev = _SEVERITY_CHAR.get
+        return lambda r: sev(r.status, _NO_SEVERITY) + _part(r.name) + r.id
     if column == "kind":
-        return lambda r: (r.kind, r.name, r.id)
+        return lambda r: _part(r.kind) + _part(r.name) + r.id
     if column == "district":
-        return lambda r: (r.district, r.name, r.id)
+        return lambda r: _part(r.district) + _part(r.name) + r.id
     if column == "reason":
-        return lambda r: (r.reason, r.name, r.id)
+        return lambda r: _part(r.reason) + _part(r.name) + r.id
     if column == "last_seen":
         return lambda r: (r.last_seen, r.id)
     if column == "id":

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QTableView
 
-from vigie.app.models.asset_table import COL, AssetTableModel
+from vigie.app.models.asset_table import COL, AssetTableModel, _sort_key
 from vigie.app.models.records import AssetRecord
 
 STATUSES = ["ok", "warning", "fault", "offline", "maintenance"]
@@ -160,3 +160,63 @@ def test_many_changes_in_place_repaint_every_changed_row_without_moving_any(qtbo
     for r in seen:
         row = before.index(r.id)
         assert any(a <= row <= b for a, b in repainted), f"row {row} not repainted"
+
+
+# Names that trip a naive concatenated key: prefixes of each other, NULs and \x01 inside, non-ASCII.
+AWKWARD_NAMES = ["a", "a\0", "a\0\0", "a\1", "a\0\1", "a\0b", "ab", "a b", "", "\0", "Zürich", "z", "é"]
+
+
+def test_status_sort_keys_are_flat_strings_that_sort_like_the_stated_order():
+    """The status sort compares one string per key (one C compare in each binary search), not a
+    (severity, name, id) tuple, and sorting by it gives the order stated by the test, awkward
+    names included: a NUL inside a name, names that are prefixes of others, ids likewise."""
+    rng = random.Random(11)
+    records = [
+        AssetRecord(
+            rng.choice(["x", "x\0", "xy", "x\0y", "é"]) + str(i),
+            "street_light",
+            rng.choice(AWKWARD_NAMES),
+            "D",
+            0.0,
+            0.0,
+            rng.choice(STATUSES),
+            "",
+            0.0,
+            0.0,
+            i,
+        )
+        for i in range(400)
+    ]
+    key = _sort_key("status")
+    assert all(isinstance(key(r), str) for r in records)
+    assert [r.id for r in sorted(records, key=key)] == expected_order(records)
+    for column, field in (("kind", "kind"), ("district", "district"), ("reason", "reason")):
+        varied = [dataclasses.replace(r, **{field: rng.choice(AWKWARD_NAMES)}) for r in records]
+        key = _sort_key(column)
+        assert all(isinstance(key(r), str) for r in varied)
+        stated = sorted(varied, key=lambda r, f=field: (getattr(r, f), r.name, r.id))
+        assert [r.id for r in sorted(varied, key=key)] == [r.id for r in stated]
+
+
+def test_status_changes_with_awkward_names_move_rows_to_the_stated_order(qtbot):
+    """Rows whose names hold NULs or are prefixes of others are re-placed, one by one and merged,
+    where the test's own (severity, name, id) order puts them."""
+    rng = random.Random(12)
+    for max_moves in (50, 3):
+        model = AssetTableModel()
+        model.max_moves = max_moves
+        view = QTableView()
+        qtbot.addWidget(view)
+        view.setModel(model)
+        model.reset([dataclasses.replace(record(i), name=rng.choice(AWKWARD_NAMES)) for i in range(2000)], 1)
+        model.flush()
+        for rev in range(2, 8):
+            changed = [
+                dataclasses.replace(model.record(f"a-{rng.randrange(2000):05d}"), status=rng.choice(STATUSES))
+                for _ in range(30)
+            ]
+            model.queue_changes(changed, rev, len(changed))
+            model.flush()
+            assert model.relayouts == 0
+            shown = [model.id_at(r) for r in range(model.rowCount())]
+            assert shown == expected_order(list(model.records()))
