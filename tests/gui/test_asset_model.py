@@ -6,7 +6,7 @@ import dataclasses
 import random
 
 import pytest
-from PySide6.QtCore import QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QTableView
 
 from vigie.app.models.asset_table import COL, AssetTableModel, _sort_key
@@ -220,3 +220,40 @@ def test_status_changes_with_awkward_names_move_rows_to_the_stated_order(qtbot):
             assert model.relayouts == 0
             shown = [model.id_at(r) for r in range(model.rowCount())]
             assert shown == expected_order(list(model.records()))
+
+
+class CountingModel(AssetTableModel):
+    """Counts how often Qt asks the model's size (index() does, per cell it makes)."""
+
+    asked = 0
+
+    def rowCount(self, parent=QModelIndex()):  # noqa: B008
+        self.asked += 1
+        return super().rowCount(parent)
+
+
+def test_a_pass_repaints_changed_rows_without_asking_the_size_per_cell(qtbot):
+    """Rows changed in place are repainted, each over its whole width, and making their cells
+    does not ask rowCount() (the cells are known to exist): the cost that index() added to
+    every changed row of every pass. (Counted with no receiver: a Python receiver of
+    dataChanged makes Qt ask the size itself.)"""
+    model = CountingModel()
+    model.reset([record(i) for i in range(3000)], 1)
+    model.flush()
+    changed_ids = [f"a-{i:05d}" for i in range(5, 3000, 100)]
+    model.asked = 0
+    changed = [dataclasses.replace(model.record(aid), last_seen=9.0) for aid in changed_ids]
+    model.queue_changes(changed, 2, len(changed))
+    model.flush()
+    assert model.asked == 0
+    repainted: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(
+        lambda a, b, _roles=(): repainted.append((a.row(), b.row(), a.column(), b.column()))
+    )
+    changed = [dataclasses.replace(model.record(aid), last_seen=10.0) for aid in changed_ids]
+    model.queue_changes(changed, 3, len(changed))
+    model.flush()
+    rows = sorted([model.id_at(r) for r in range(model.rowCount())].index(aid) for aid in changed_ids)
+    covered = sorted(r for first, last, _c0, _c1 in repainted for r in range(first, last + 1))
+    assert covered == rows
+    assert all((c0, c1) == (0, len(COL) - 1) for _f, _l, c0, c1 in repainted)
