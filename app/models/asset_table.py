@@ -164,6 +164,7 @@ class AssetTableModel(OrderedRowsModel):
         self._terms: list[tuple[str, str]] = []  # (field or "", term): every one must match
         self._statuses: frozenset[str] = frozenset()  # status chips: empty = any status
         self._held = False  # the pointer is over the table: rows keep their places (hold())
+        self._shown = True  # a view shows the rows; while none does, rows are placed when read
         self._kind: str | None = None
         self._district: str | None = None
         self._incoming: dict[str, AssetRecord | None] = {}  # changed ids -> their record before
@@ -226,7 +227,7 @@ class AssetTableModel(OrderedRowsModel):
         self._finish_reset()
         self._timer.stop()
         self._apply_pending()
-        while self._incoming and not self._held:  # what a split pass left
+        while self._incoming and not self._held and self._shown:  # what a split pass left
             self._timer.stop()
             self._apply_pending()
 
@@ -298,14 +299,14 @@ class AssetTableModel(OrderedRowsModel):
         for old, new in changes:
             if new.id not in incoming:  # several ticks before a pass: the oldest state counts
                 incoming[new.id] = old
-        if not self._timer.isActive() and self._reset_job is None:
+        if not self._timer.isActive() and self._reset_job is None and self._shown:
             self._timer.start()
 
     def _apply_pending(self) -> None:
         """Place the rows the store changed: a few moves, or one merge, or a full relayout. A merge
         re-places at most `merge_chunk` rows; the others keep their places for one more turn."""
-        if not self._incoming or self._held or self._reset_job is not None:
-            return  # held (the values shown are already the latest), or a reset still ordering rows
+        if not self._incoming or self._held or not self._shown or self._reset_job is not None:
+            return  # held or hidden (the values are already the latest), or a reset ordering rows
         started = time.perf_counter()
         chunk, self._incoming = self._incoming, {}
         if self.filtering():
@@ -495,6 +496,36 @@ class AssetTableModel(OrderedRowsModel):
         self._held = on
         if not on and self._incoming and not self._timer.isActive():
             self._timer.start()
+
+    def set_shown(self, on: bool) -> None:
+        """Whether a view shows the rows. While none does, passes wait: the changed ids (and the
+        state their rows were placed under, one record an asset at most) gather until the table
+        is shown again, or until someone asks where a row is (row_of, id_at). Placing rows that
+        no one sees was the GUI thread's largest cost under status changes (docs/performance.md,
+        fifth round); the values read are the store's, current either way."""
+        self._shown = on
+        if on and self._incoming and not self._timer.isActive():
+            self._timer.start()
+
+    def _catch_up(self) -> None:
+        """Place the rows that waited while the table was hidden (before answering where a row is)."""
+        if self._shown or not self._incoming:
+            return
+        self._shown = True
+        try:
+            while self._incoming and not self._held and self._reset_job is None:
+                self._timer.stop()
+                self._apply_pending()
+        finally:
+            self._shown = False
+
+    def row_of(self, key: str) -> int:
+        self._catch_up()
+        return super().row_of(key)
+
+    def id_at(self, row: int) -> str:
+        self._catch_up()
+        return super().id_at(row)
 
     def _ordered_rows(self) -> list[str]:
         """The visible ids in view order; also refreshes the parallel list of their sort keys."""

@@ -257,3 +257,79 @@ def test_a_pass_repaints_changed_rows_without_asking_the_size_per_cell(qtbot):
     covered = sorted(r for first, last, _c0, _c1 in repainted for r in range(first, last + 1))
     assert covered == rows
     assert all((c0, c1) == (0, len(COL) - 1) for _f, _l, c0, c1 in repainted)
+
+
+def test_a_hidden_table_places_no_rows_until_read_or_shown_again(qtbot):
+    """While no view shows the table, status changes run no pass; asking where a row is places
+    the rows first (the test's own order), and showing it again places them on the next turn,
+    with the current index still on its asset."""
+    model = AssetTableModel()
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    model.reset([record(i) for i in range(3000)], 1)
+    model.flush()
+    watched = model.id_at(1200)
+    view.setCurrentIndex(model.index(1200, 0))
+    passes: list[int] = []
+    model.sig_assets_changed.connect(lambda ids: passes.append(len(ids)))
+    model.set_shown(False)
+    rng = random.Random(13)
+    for rev in range(2, 6):
+        changed = [
+            dataclasses.replace(model.record(f"a-{rng.randrange(3000):05d}"), status=rng.choice(STATUSES))
+            for _ in range(40)
+        ]
+        model.queue_changes(changed, rev, len(changed))
+        model.flush()
+    qtbot.wait(20)  # event-loop turns: a pass would run now if one were due
+    assert passes == [], "no pass while hidden"
+    expected = expected_order(list(model.records()))
+    assert model.row_of("a-00007") == expected.index("a-00007"), "a read places the rows first"
+    assert [model.id_at(r) for r in range(model.rowCount())] == expected
+    assert view.currentIndex().row() == expected.index(watched)
+    placed = sum(passes)
+    assert placed > 0
+    changed = [dataclasses.replace(model.record(f"a-{i:05d}"), status="fault") for i in range(0, 3000, 50)]
+    model.queue_changes(changed, 9, len(changed))
+    model.store.flush()
+    qtbot.wait(20)
+    assert sum(passes) == placed, "only the read placed rows"
+    model.set_shown(True)
+    qtbot.waitUntil(lambda: sum(passes) == placed + len(changed), timeout=5000)
+    expected = expected_order(list(model.records()))
+    assert [model._rows[r] for r in range(model.rowCount())] == expected
+    assert view.currentIndex().row() == expected.index(watched)
+
+
+def test_the_asset_panel_says_when_its_table_goes_off_and_on_screen(qtbot):
+    """Hiding the panel (its dock, tab or window) hides the table: the console's table model then
+    stops placing rows, and places them when it is shown again."""
+    from vigie.app.models.asset_table import ID_ROLE
+    from vigie.app.models.asset_tree import FILTER_ROLE, AssetTreeModel
+    from vigie.widgets.assets.asset_panel import AssetPanel
+    from vigie.widgets.status.palette import STATUS_LABELS
+
+    model = AssetTableModel()
+    tree = AssetTreeModel(model.store)
+    panel = AssetPanel(model, tree, ID_ROLE, FILTER_ROLE, statuses=STATUSES, status_labels=STATUS_LABELS)
+    qtbot.addWidget(panel)
+    said: list[bool] = []
+    panel.sig_table_shown.connect(said.append)
+    panel.sig_table_shown.connect(model.set_shown)
+    model.reset([record(i) for i in range(500)], 1)
+    model.flush()
+    panel.show()
+    qtbot.waitUntil(lambda: said[-1:] == [True], timeout=5000)
+    panel.hide()
+    assert said[-1] is False and not model._shown
+    passes: list[int] = []
+    model.sig_assets_changed.connect(lambda ids: passes.append(len(ids)))
+    changed = [dataclasses.replace(model.record(f"a-{i:05d}"), status="fault") for i in range(0, 500, 7)]
+    model.queue_changes(changed, 2, len(changed))
+    model.store.flush()
+    qtbot.wait(20)
+    assert passes == []
+    panel.show()
+    qtbot.waitUntil(lambda: sum(passes) == len(changed), timeout=5000)
+    assert model._rows == expected_order(list(model.records()))
