@@ -125,8 +125,11 @@ def test_a_mode_started_through_the_follower_is_active_everywhere_and_survives_t
         again = stub_a.Activate(request, timeout=30)  # the same key through the other replica
         assert again.replayed and again.run.run_id == run_id
 
-        # Its commands act once: each light to dim changed once, each result one attempt.
-        revision = revision_of(b.address)
+        # Its commands act once: each light to dim changed once, each result one attempt. The
+        # lights' changes reach B on the asset stream, the run's state on the modes stream: the
+        # two are not ordered, so the run can be ACTIVE on B before B has the last light's change.
+        counter.read_until(assets, lambda: to_dim <= counter.per_asset.keys(), 30)
+        revision = revision_of(b.address)  # then everything B had by now: no extra, no second change
         counter.read_until(assets, lambda: counter.revision >= revision, 30)
         dimmed = {i for i, n in counter.per_asset.items() if i in before}
         assert dimmed == to_dim, (sorted(dimmed ^ to_dim)[:10], len(dimmed), len(to_dim))
