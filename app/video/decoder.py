@@ -19,51 +19,78 @@ from PySide6.QtCore import QObject, QRectF, QSize, Signal
 from PySide6.QtGui import QImage
 
 
+class FrameInbox:
+    """The decoder's input: the newest picture waiting. A plain object, not a QObject: feeders on
+    other threads (the session's loop, direct readers) hold only this. A QObject whose last
+    reference they dropped would be destroyed on their thread, and its destructor takes Qt's locks,
+    then waits for the GIL, which the GUI thread may hold while it waits for those same locks: the
+    console hung at shutdown that way (a mosaic's stream task ending after its panel closed)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.slot: tuple[Any, float, int] | None = None  # (jpeg bytes | BGR array, captured, seq)
+        self.generation = 0  # bumped by the decoder's reset(): older generations' frames are ignored
+        self.last_input: Any = None  # the newest picture received (for snapshots)
+        self.last_captured = 0.0
+        self.received = 0
+        self.dropped = 0
+
+    def put(self, item: Any, captured: float, sequence: int, generation: int) -> None:
+        with self.lock:
+            if generation != self.generation:
+                return
+            if self.slot is not None:
+                self.dropped += 1
+            self.slot = (item, captured, sequence)
+            self.received += 1
+            self.last_input, self.last_captured = item, captured
+        self.wake.set()
+
+
 class FrameDecoder(QObject):
+    """Call stop() before dropping a decoder: its worker thread holds it until then."""
+
     sig_frame = Signal(QImage, float, int)  # picture at the target size, capture unix time, sequence
 
     def __init__(self, name: str = "decoder") -> None:
         super().__init__()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._slot: tuple[Any, float, int] | None = None  # (jpeg bytes | BGR array, captured, seq)
+        self.inbox = FrameInbox()
         self._stopped = False
         self._target = (640, 360)
         self._crop = (0.0, 0.0, 1.0, 1.0)
         self._last_size = (0, 0)  # full size of the stream's pictures, once known
-        self.generation = 0  # bumped by reset(): frames fed for an older generation are ignored
-        self.last_input: Any = None  # the newest picture received (for snapshots)
-        self.last_captured = 0.0
-        self.received = 0
         self.decoded = 0
-        self.dropped = 0
         self.errors = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
+    @property
+    def received(self) -> int:
+        return self.inbox.received
+
+    @property
+    def dropped(self) -> int:
+        return self.inbox.dropped
+
+    @property
+    def generation(self) -> int:
+        return self.inbox.generation
+
     def sink(self) -> tuple[Callable[[bytes, float, int], None], Callable[[np.ndarray, float, int], None]]:
         """Feeding functions for the current camera (JPEG, raw). After reset() they are ignored,
-        so pictures still in flight from the previous camera never show under the new name."""
-        gen = self.generation
+        so pictures still in flight from the previous camera never show under the new name. They
+        hold the inbox, never the decoder (FrameInbox says why)."""
+        inbox = self.inbox
+        gen = inbox.generation
         return (
-            lambda jpeg, captured, seq: self._put(jpeg, captured, seq, gen),
-            lambda frame, captured, seq: self._put(frame, captured, seq, gen),
+            lambda jpeg, captured, seq: inbox.put(jpeg, captured, seq, gen),
+            lambda frame, captured, seq: inbox.put(frame, captured, seq, gen),
         )
 
     def offer(self, jpeg: bytes, captured: float, sequence: int) -> None:
         """Hand over a JPEG for the current camera (any thread)."""
-        self._put(jpeg, captured, sequence, self.generation)
-
-    def _put(self, item: Any, captured: float, sequence: int, generation: int) -> None:
-        with self._lock:
-            if generation != self.generation:
-                return
-            if self._slot is not None:
-                self.dropped += 1
-            self._slot = (item, captured, sequence)
-            self.received += 1
-            self.last_input, self.last_captured = item, captured
-        self._wake.set()
+        self.inbox.put(jpeg, captured, sequence, self.inbox.generation)
 
     def set_target_size(self, size: QSize) -> None:
         self._target = (max(16, size.width()), max(16, size.height()))
@@ -73,22 +100,24 @@ class FrameDecoder(QObject):
 
     def reset(self) -> None:
         """A new camera: forget the previous one's size and picture, ignore its late frames."""
-        with self._lock:
-            self.generation += 1
-            self._slot = None
+        inbox = self.inbox
+        with inbox.lock:
+            inbox.generation += 1
+            inbox.slot = None
             self._last_size = (0, 0)
-            self.last_input = None
+            inbox.last_input = None
 
     def stop(self, wait: bool = True) -> None:
         self._stopped = True
-        self._wake.set()
+        self.inbox.wake.set()
         if wait:
             self._thread.join(2.0)
 
     def full_picture(self) -> tuple[np.ndarray | None, float]:
         """The newest picture at full resolution (decodes it if needed; call off the GUI thread)."""
-        with self._lock:
-            item, captured = self.last_input, self.last_captured
+        inbox = self.inbox
+        with inbox.lock:
+            item, captured = inbox.last_input, inbox.last_captured
         if item is None:
             return None, 0.0
         if isinstance(item, np.ndarray):
@@ -96,13 +125,14 @@ class FrameDecoder(QObject):
         return cv2.imdecode(np.frombuffer(item, np.uint8), cv2.IMREAD_COLOR), captured
 
     def _run(self) -> None:
+        inbox = self.inbox
         while True:
-            self._wake.wait()
-            self._wake.clear()
+            inbox.wake.wait()
+            inbox.wake.clear()
             if self._stopped:
                 return
-            with self._lock:
-                slot, self._slot = self._slot, None
+            with inbox.lock:
+                slot, inbox.slot = inbox.slot, None
             if slot is None:
                 continue
             item, captured, seq = slot

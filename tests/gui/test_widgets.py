@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import time
+import weakref
 
 import cv2
 import numpy as np
@@ -66,3 +68,22 @@ def test_decoder_survives_garbage(qtbot):
         qtbot.waitUntil(lambda: got == [2], timeout=30000)
     finally:
         dec.stop()
+
+
+def test_a_decoders_sink_does_not_keep_the_decoder_alive(qtbot):
+    """The session's loop holds a stream's sink after the GUI let its decoder go; the sink must
+    not hold the decoder, or the decoder (a QObject with connections to widgets) is destroyed on
+    the loop's thread, where its destructor deadlocked with the GUI thread (app/video/decoder.py)."""
+    dec = FrameDecoder()
+    got: list[int] = []
+    dec.sig_frame.connect(lambda image, captured, seq: got.append(seq))
+    jpeg_sink, frame_sink = dec.sink()
+    jpeg_sink(jpeg(1), time.time(), 1)  # the sink feeds this decoder while it lives
+    qtbot.waitUntil(lambda: got == [1], timeout=30000)
+    dec.stop()
+    gone = weakref.ref(dec)
+    del dec
+    gc.collect()
+    assert gone() is None, "a sink kept the decoder alive"
+    jpeg_sink(jpeg(2), time.time(), 2)  # late pictures after the decoder went: dropped, no error
+    frame_sink(np.zeros((4, 4, 3), np.uint8), time.time(), 3)
