@@ -93,6 +93,7 @@ class Console(QObject):
         )
         ap.sig_grouping.connect(self.tree.set_grouping)
         ap.sig_pointer_over_table.connect(self.assets.hold)  # rows keep still under the mouse
+        ap.sig_table_shown.connect(self.assets.set_shown)  # no row placing for a hidden table
         self.asset_panel.sig_asset_selected.connect(self._on_selected)
         self.asset_panel.sig_asset_activated.connect(self._on_activated)
         session.core.sig_error.connect(self.sig_message)

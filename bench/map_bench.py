@@ -8,6 +8,10 @@ Run by `make bench` (or `python bench/map_bench.py`); exits non-zero when a meas
   (a separate process, never counted as the console's); plus the GUI thread's stalls and freezes.
 Each live case prints the figures before issue 17 (BEFORE); the 60-vehicle case checks the issue's
 goal (console + QtWebEngine at most GOAL_CONSOLE_PCT of one core) and fails the bench if missed.
+The asset table (the console always has one over its store) is given no view by default, as in the
+earlier rounds; `--table shown` puts a status-sorted table view on screen beside the map, `--table
+hidden` tells the model no view shows it, as the console does when the operator's table panel is
+off screen (the model then places no rows: docs/performance.md, fifth round).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from vigie.widgets.map.mbtiles import register_url_schemes  # noqa: E402
 
 register_url_schemes()
 QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QTableView  # noqa: E402
 
 from bench.common import (  # noqa: E402
     STALL_HEADER,
@@ -153,6 +157,7 @@ def page_rates(p0: dict, p1: dict, seconds: float) -> str:
     out = []
     for key in (
         "redraws",
+        "partialRedraws",
         "redrawMsTotal",
         "animFrames",
         "animMsTotal",
@@ -289,7 +294,12 @@ def summarise_trace(path: Path, wall: float, threads: int = 8, top: int = 12) ->
 
 
 def live_cost(
-    vehicles: int, rate: float, seconds: float, threads: bool = False, trace: Path | None = None
+    vehicles: int,
+    rate: float,
+    seconds: float,
+    threads: bool = False,
+    trace: Path | None = None,
+    table: str = "none",
 ) -> dict[str, float]:
     backend = BackendProcess(
         [
@@ -312,6 +322,20 @@ def live_cost(
     view = MapView(RESOURCES / "map" / "index.html", map_style())
     view.resize(1400, 900)
     view.show()
+    table_view = None
+    if table == "shown":  # as the asset panel shows it (widgets/assets/asset_panel.py), by status
+        table_view = QTableView()
+        table_view.setModel(model)
+        table_view.setSortingEnabled(True)
+        table_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        table_view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        table_view.setWordWrap(False)
+        table_view.setShowGrid(False)
+        table_view.verticalHeader().hide()
+        table_view.resize(700, 500)
+        table_view.show()
+    elif table == "hidden":
+        model.set_shown(False)
     MapController(session, model, view)
     session.sig_snapshot.connect(model.reset)
     session.sig_changes.connect(model.queue_changes)
@@ -359,8 +383,17 @@ def live_cost(
         backend.stop()
         view.close()
         view.deleteLater()
+        if table_view is not None:
+            table_view.close()
+            table_view.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)  # page gone before exit
 
+
+TABLE_NOTE = {
+    "none": "no view (its rows are placed all the same)",
+    "shown": "a status-sorted table view on screen",
+    "hidden": "its panel hidden (no rows placed)",
+}
 
 GOAL_CONSOLE_PCT = 15.0  # issue 17: 60 vehicles + 1,000 changes/s, console + web, % of one core
 
@@ -383,6 +416,12 @@ def main() -> int:
         "--cases", default="60:1000,200:1000,60:0,0:1000", help="live cases as VEHICLES:RATE, comma-separated"
     )
     p.add_argument("--threads", action="store_true", help="print each live case's CPU per thread (/proc)")
+    p.add_argument(
+        "--table",
+        choices=("none", "shown", "hidden"),
+        default="none",
+        help="the asset table model: no view (default), a view on screen, or told it is hidden",
+    )
     p.add_argument("--trace", type=Path, help="record a Chromium trace of each live case into this folder")
     args = p.parse_args()
     cases = [tuple(int(x) for x in c.split(":")) for c in args.cases.split(",") if c]
@@ -402,6 +441,7 @@ def main() -> int:
         print("  whatever else runs on the machine); console = GUI + session threads of the console process,")
         print("  web = QtWebEngine's processes, console+web = the console's cost; backend counted apart")
         print("  " + STALL_NOTE)
+        print(f"  asset table model: {TABLE_NOTE[args.table]}")
         print(
             f"  {'vehicles':>8} {'changes/s':>9} {'console+web':>11} {'console':>7} {'gui':>5} {'web':>5} "
             f"{'backend':>7} {STALL_HEADER}"
@@ -409,7 +449,7 @@ def main() -> int:
         missed: list[str] = []
         for vehicles, rate in cases:
             trace = args.trace / f"trace-{vehicles}-{rate}.json" if args.trace else None
-            r = live_cost(vehicles, rate, args.seconds, args.threads, trace)
+            r = live_cost(vehicles, rate, args.seconds, args.threads, trace, args.table)
             print(
                 f"  {int(r['vehicles']):>8} {rate:>9.0f} {r['console'] + r['children']:>10.1f}% "
                 f"{r['console']:>6.1f}% {r['gui']:>4.1f}% {r['children']:>4.1f}% {r['backend']:>6.1f}% "

@@ -113,7 +113,28 @@ class MapController(QObject):
             self.session.map.request_basemap()  # once per console: the streets do not move
 
     def _on_changed(self, changes: Changes) -> None:
-        self.view.update_assets([map_row(new) for _old, new in changes])
+        """A fixed asset that neither moved, turned, got renamed nor changed kind goes as its status
+        alone, and not at all when that did not change either (a report time, a reason): no row
+        built for what the map draws the same (most of a live city's changes)."""
+        rows: list[list] = []
+        statuses: list[tuple[str, str]] = []
+        for old, new in changes:
+            if (
+                old is None
+                or new.kind == "vehicle"
+                or old.kind != new.kind
+                or old.lat != new.lat
+                or old.lon != new.lon
+                or old.heading != new.heading
+                or old.name != new.name
+            ):
+                rows.append(map_row(new))
+            elif old.status != new.status:
+                statuses.append((new.id, new.status))
+        if rows:
+            self.view.update_assets(rows)
+        if statuses:
+            self.view.update_statuses(statuses)
 
     def _on_basemap(self, basemap: dict) -> None:
         self._layers = basemap["layers"]

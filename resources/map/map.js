@@ -44,6 +44,11 @@
   var VIEW_DEBOUNCE_MS = 300;
   var HIT_RADIUS_PX = 8;
   var GRID_CELL_PX = 16;
+  // Past this share of the canvas's cells, a batch redraws everything instead: drawing under a
+  // clip of hundreds of rectangles costs Skia more than a whole canvas without one (bench/map_page.py
+  // at zoom 14, renderer main thread: 200 status changes a batch, 8 % of the cells, 2.9 % of a
+  // core partial against 3.7 % full; 500 changes, 17 % of the cells, 5.2-6.2 % against 4.3-4.7 %).
+  var PARTIAL_MAX_SHARE = 0.1;
   var CELL_PX = 16;            // the points canvas is redrawn in squares of this size when few assets change
 
   var DEFAULT_CENTER = [47.322, 5.041];
@@ -166,6 +171,24 @@
       else dirty.push(i);
     }
     return { fixedChanged: fixedChanged, fixedFull: fixedFull, dirty: dirty, countsChanged: kindChanged || store.id.length !== before };
+  }
+
+  /* Status changes alone, as {status: [slot, ...]} (a slot is an asset's index in the store, in the
+     order rows reached the page): no row to parse, no position to project. Fixed assets join
+     `res.dirty` (ingestRows' result), vehicles restyle their marker. */
+  function ingestStatuses(byStatus, res) {
+    var n = store.id.length;
+    Object.keys(byStatus).forEach(function (st) {
+      var slots = byStatus[st], s = String(st || 'ok');
+      for (var k = 0; k < slots.length; k++) {
+        var i = slots[k];
+        if (!(i >= 0 && i < n)) continue;   // not a slot of this store (cannot happen after a reset)
+        store.status[i] = s;
+        if (store.kind[i] === 'vehicle') { vehicles.upsert(i); continue; }
+        res.fixedChanged = true;
+        res.dirty.push(i);
+      }
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -419,6 +442,8 @@
       ctx.closePath();
     }
   };
+  // How far each shape reaches from its centre along x or y, in radii (the cells are squares).
+  var SHAPE_REACH = { circle: 1, square: 0.9, triangle: 1.15, diamond: 1.25, rect: 1.3, drop: 1.25, ring: 1.2, chevron: 1.3 };
   var KIND_SHAPE = {
     camera: 'circle', traffic_signal: 'square', street_light: 'circle', bollard: 'triangle',
     access_point: 'diamond', delivery_bay: 'rect', water_sensor: 'drop', tram_station: 'ring',
@@ -536,13 +561,21 @@
       var r = baseRadius(z), rb = badRadius(r);
       var lightBad = z >= 16 ? 4.5 : z >= 14 ? 3.4 : 2.6;
       var coneLen = r * (z >= 16 ? 4.5 : z >= 14 ? 3.6 : 2.8);
-      var shapeExt = 1.5 * rb + 4;   // a sprite's half size (spriteOf) and its rounding to whole pixels
+      // How far a mark reaches from its asset's point: its shape (SHAPE_REACH, in radii), half its
+      // outline, a pixel of antialiasing, and the rounding of its centre to a whole pixel. A
+      // partial redraw clears the cells within this reach of a changed asset and redraws every
+      // mark that reaches them: a loose reach (a sprite's whole square) cleared and redrew more
+      // cells than the marks cover (a problem light's: 9.1 px against 5.65 at zoom 14).
+      function reach(kind, rad) { return (SHAPE_REACH[KIND_SHAPE[kind] || 'circle'] || 1.5) * rad + 0.75 + 2; }
       var cols = Math.ceil(w / CELL_PX), rows = Math.ceil(h / CELL_PX);
       this._geom = {
         n: store.id.length, z: z, w: w, h: h, dpr: dpr, world: 256 * Math.pow(2, z),
         ox: origin.x + topLeft.x, oy: origin.y + topLeft.y,
         r: r, rb: rb, lightD: lightDiameter(z), lightBad: lightBad, coneLen: coneLen,
-        ext: { camera: Math.max(coneLen * 1.2 + 1.5, shapeExt), street_light: 1.5 * lightBad + 4, other: shapeExt },
+        ext: { camera: Math.max(coneLen * 1.2 + 1.5, reach('camera', rb)), street_light: reach('street_light', lightBad),
+          traffic_signal: reach('traffic_signal', rb), bollard: reach('bollard', rb), access_point: reach('access_point', rb),
+          delivery_bay: reach('delivery_bay', rb), water_sensor: reach('water_sensor', rb), tram_station: reach('tram_station', rb),
+          other: 1.5 * rb + 4 },
         cols: cols, rows: rows, cells: new Uint8Array(cols * rows)
       };
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -565,7 +598,7 @@
         (state.alarm.cameras || []).forEach(function (cid) { special[String(cid)] = true; });
       }
       cells.fill(0);
-      var any = false;
+      var any = false, marked = 0, most = cells.length * PARTIAL_MAX_SHARE;
       for (var k = 0; k < dirty.length; k++) {
         var i = dirty[k], kind = store.kind[i];
         if (kind === 'vehicle' || !isVisible(kind)) continue;
@@ -575,7 +608,12 @@
         if (x < -e || y < -e || x > g.w + e || y > g.h + e) continue;
         var x0 = Math.max(0, Math.floor((x - e) / C)), x1 = Math.min(g.cols - 1, Math.floor((x + e) / C));
         var y0 = Math.max(0, Math.floor((y - e) / C)), y1 = Math.min(g.rows - 1, Math.floor((y + e) / C));
-        for (var cy = y0; cy <= y1; cy++) for (var cx = x0; cx <= x1; cx++) cells[cy * g.cols + cx] = 1;
+        for (var cy = y0; cy <= y1; cy++) {
+          for (var cx = x0; cx <= x1; cx++) {
+            if (!cells[cy * g.cols + cx]) { cells[cy * g.cols + cx] = 1; marked++; }
+          }
+        }
+        if (marked > most) { this.redrawNow(); return; }   // cheaper as one pass (PARTIAL_MAX_SHARE)
         any = true;
       }
       if (!any) return;   // nothing on the canvas changed
@@ -1476,6 +1514,7 @@
 
     assetsChanged: function (msg) {
       var res = ingestRows(msg.rows || []);
+      if (msg.status) ingestStatuses(msg.status, res);
       if (res.fixedFull) points.schedule();
       else if (res.dirty.length) points.scheduleDirty(res.dirty);
       if (res.countsChanged) {

@@ -6,10 +6,10 @@ import dataclasses
 import random
 
 import pytest
-from PySide6.QtCore import QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QTableView
 
-from vigie.app.models.asset_table import COL, AssetTableModel
+from vigie.app.models.asset_table import COL, AssetTableModel, _sort_key
 from vigie.app.models.records import AssetRecord
 
 STATUSES = ["ok", "warning", "fault", "offline", "maintenance"]
@@ -160,3 +160,176 @@ def test_many_changes_in_place_repaint_every_changed_row_without_moving_any(qtbo
     for r in seen:
         row = before.index(r.id)
         assert any(a <= row <= b for a, b in repainted), f"row {row} not repainted"
+
+
+# Names that trip a naive concatenated key: prefixes of each other, NULs and \x01 inside, non-ASCII.
+AWKWARD_NAMES = ["a", "a\0", "a\0\0", "a\1", "a\0\1", "a\0b", "ab", "a b", "", "\0", "Zürich", "z", "é"]
+
+
+def test_status_sort_keys_are_flat_strings_that_sort_like_the_stated_order():
+    """The status sort compares one string per key (one C compare in each binary search), not a
+    (severity, name, id) tuple, and sorting by it gives the order stated by the test, awkward
+    names included: a NUL inside a name, names that are prefixes of others, ids likewise."""
+    rng = random.Random(11)
+    records = [
+        AssetRecord(
+            rng.choice(["x", "x\0", "xy", "x\0y", "é"]) + str(i),
+            "street_light",
+            rng.choice(AWKWARD_NAMES),
+            "D",
+            0.0,
+            0.0,
+            rng.choice(STATUSES),
+            "",
+            0.0,
+            0.0,
+            i,
+        )
+        for i in range(400)
+    ]
+    key = _sort_key("status")
+    assert all(isinstance(key(r), str) for r in records)
+    assert [r.id for r in sorted(records, key=key)] == expected_order(records)
+    for column, field in (("kind", "kind"), ("district", "district"), ("reason", "reason")):
+        varied = [dataclasses.replace(r, **{field: rng.choice(AWKWARD_NAMES)}) for r in records]
+        key = _sort_key(column)
+        assert all(isinstance(key(r), str) for r in varied)
+        stated = sorted(varied, key=lambda r, f=field: (getattr(r, f), r.name, r.id))
+        assert [r.id for r in sorted(varied, key=key)] == [r.id for r in stated]
+
+
+def test_status_changes_with_awkward_names_move_rows_to_the_stated_order(qtbot):
+    """Rows whose names hold NULs or are prefixes of others are re-placed, one by one and merged,
+    where the test's own (severity, name, id) order puts them."""
+    rng = random.Random(12)
+    for max_moves in (50, 3):
+        model = AssetTableModel()
+        model.max_moves = max_moves
+        view = QTableView()
+        qtbot.addWidget(view)
+        view.setModel(model)
+        model.reset([dataclasses.replace(record(i), name=rng.choice(AWKWARD_NAMES)) for i in range(2000)], 1)
+        model.flush()
+        for rev in range(2, 8):
+            changed = [
+                dataclasses.replace(model.record(f"a-{rng.randrange(2000):05d}"), status=rng.choice(STATUSES))
+                for _ in range(30)
+            ]
+            model.queue_changes(changed, rev, len(changed))
+            model.flush()
+            assert model.relayouts == 0
+            shown = [model.id_at(r) for r in range(model.rowCount())]
+            assert shown == expected_order(list(model.records()))
+
+
+class CountingModel(AssetTableModel):
+    """Counts how often Qt asks the model's size (index() does, per cell it makes)."""
+
+    asked = 0
+
+    def rowCount(self, parent=QModelIndex()):  # noqa: B008
+        self.asked += 1
+        return super().rowCount(parent)
+
+
+def test_a_pass_repaints_changed_rows_without_asking_the_size_per_cell(qtbot):
+    """Rows changed in place are repainted, each over its whole width, and making their cells
+    does not ask rowCount() (the cells are known to exist): the cost that index() added to
+    every changed row of every pass. (Counted with no receiver: a Python receiver of
+    dataChanged makes Qt ask the size itself.)"""
+    model = CountingModel()
+    model.reset([record(i) for i in range(3000)], 1)
+    model.flush()
+    changed_ids = [f"a-{i:05d}" for i in range(5, 3000, 100)]
+    model.asked = 0
+    changed = [dataclasses.replace(model.record(aid), last_seen=9.0) for aid in changed_ids]
+    model.queue_changes(changed, 2, len(changed))
+    model.flush()
+    assert model.asked == 0
+    repainted: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(
+        lambda a, b, _roles=(): repainted.append((a.row(), b.row(), a.column(), b.column()))
+    )
+    changed = [dataclasses.replace(model.record(aid), last_seen=10.0) for aid in changed_ids]
+    model.queue_changes(changed, 3, len(changed))
+    model.flush()
+    rows = sorted([model.id_at(r) for r in range(model.rowCount())].index(aid) for aid in changed_ids)
+    covered = sorted(r for first, last, _c0, _c1 in repainted for r in range(first, last + 1))
+    assert covered == rows
+    assert all((c0, c1) == (0, len(COL) - 1) for _f, _l, c0, c1 in repainted)
+
+
+def test_a_hidden_table_places_no_rows_until_read_or_shown_again(qtbot):
+    """While no view shows the table, status changes run no pass; asking where a row is places
+    the rows first (the test's own order), and showing it again places them on the next turn,
+    with the current index still on its asset."""
+    model = AssetTableModel()
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    model.reset([record(i) for i in range(3000)], 1)
+    model.flush()
+    watched = model.id_at(1200)
+    view.setCurrentIndex(model.index(1200, 0))
+    passes: list[int] = []
+    model.sig_assets_changed.connect(lambda ids: passes.append(len(ids)))
+    model.set_shown(False)
+    rng = random.Random(13)
+    for rev in range(2, 6):
+        changed = [
+            dataclasses.replace(model.record(f"a-{rng.randrange(3000):05d}"), status=rng.choice(STATUSES))
+            for _ in range(40)
+        ]
+        model.queue_changes(changed, rev, len(changed))
+        model.flush()
+    qtbot.wait(20)  # event-loop turns: a pass would run now if one were due
+    assert passes == [], "no pass while hidden"
+    expected = expected_order(list(model.records()))
+    assert model.row_of("a-00007") == expected.index("a-00007"), "a read places the rows first"
+    assert [model.id_at(r) for r in range(model.rowCount())] == expected
+    assert view.currentIndex().row() == expected.index(watched)
+    placed = sum(passes)
+    assert placed > 0
+    changed = [dataclasses.replace(model.record(f"a-{i:05d}"), status="fault") for i in range(0, 3000, 50)]
+    model.queue_changes(changed, 9, len(changed))
+    model.store.flush()
+    qtbot.wait(20)
+    assert sum(passes) == placed, "only the read placed rows"
+    model.set_shown(True)
+    qtbot.waitUntil(lambda: sum(passes) == placed + len(changed), timeout=5000)
+    expected = expected_order(list(model.records()))
+    assert [model._rows[r] for r in range(model.rowCount())] == expected
+    assert view.currentIndex().row() == expected.index(watched)
+
+
+def test_the_asset_panel_says_when_its_table_goes_off_and_on_screen(qtbot):
+    """Hiding the panel (its dock, tab or window) hides the table: the console's table model then
+    stops placing rows, and places them when it is shown again."""
+    from vigie.app.models.asset_table import ID_ROLE
+    from vigie.app.models.asset_tree import FILTER_ROLE, AssetTreeModel
+    from vigie.widgets.assets.asset_panel import AssetPanel
+    from vigie.widgets.status.palette import STATUS_LABELS
+
+    model = AssetTableModel()
+    tree = AssetTreeModel(model.store)
+    panel = AssetPanel(model, tree, ID_ROLE, FILTER_ROLE, statuses=STATUSES, status_labels=STATUS_LABELS)
+    qtbot.addWidget(panel)
+    said: list[bool] = []
+    panel.sig_table_shown.connect(said.append)
+    panel.sig_table_shown.connect(model.set_shown)
+    model.reset([record(i) for i in range(500)], 1)
+    model.flush()
+    panel.show()
+    qtbot.waitUntil(lambda: said[-1:] == [True], timeout=5000)
+    panel.hide()
+    assert said[-1] is False and not model._shown
+    passes: list[int] = []
+    model.sig_assets_changed.connect(lambda ids: passes.append(len(ids)))
+    changed = [dataclasses.replace(model.record(f"a-{i:05d}"), status="fault") for i in range(0, 500, 7)]
+    model.queue_changes(changed, 2, len(changed))
+    model.store.flush()
+    qtbot.wait(20)
+    assert passes == []
+    panel.show()
+    qtbot.waitUntil(lambda: sum(passes) == len(changed), timeout=5000)
+    assert model._rows == expected_order(list(model.records()))

@@ -136,3 +136,24 @@ def test_a_move_or_a_new_asset_redraws_everything(qtbot, map_view):
     assert after["partialRedraws"] == start["partialRedraws"]
     diff = json.loads(js(qtbot, map_view, "JSON.stringify(window.vigieMap.compareWithFullRedraw(0))"))
     assert diff["differing"] == 0, diff
+
+
+def test_a_batch_over_a_tenth_of_the_canvas_redraws_everything(qtbot, map_view):
+    # resources/map/map.js PARTIAL_MAX_SHARE: drawing under a clip of hundreds of cells cost more
+    # than a whole redraw. Every third light of the block flips: fewer than a third of the assets
+    # (the other reason for a whole redraw), but at zoom 17 their cells cover more than a tenth of the view.
+    rows = dense_city()
+    map_view.reset_assets(rows)
+    map_view.set_view({"lat": LAT, "lon": LON, "zoom": 17})
+    qtbot.waitUntil(lambda: js(qtbot, map_view, "window.vigieMap.isReady()") is True, timeout=30000)
+    js(qtbot, map_view, "window.vigieMap.redrawNow()")
+    start = perf(qtbot, map_view)
+    flipped = [r[0] for r in rows if r[1] == "street_light"][::3]
+    assert len(flipped) < len(rows) / 3
+    map_view.update_statuses([(aid, "warning") for aid in flipped])
+    qtbot.waitUntil(lambda: perf(qtbot, map_view)["redraws"] > start["redraws"], timeout=10000)
+    after = perf(qtbot, map_view)
+    assert after["partialRedraws"] == start["partialRedraws"]
+    assert js(qtbot, map_view, f"window.vigieMap.statusOf('{flipped[-1]}')") == "warning"
+    diff = json.loads(js(qtbot, map_view, "JSON.stringify(window.vigieMap.compareWithFullRedraw(0))"))
+    assert diff["differing"] == 0, diff

@@ -50,6 +50,7 @@ class AssetPanel(QWidget):
     sig_grouping = Signal(str)  # the tree's grouping: "kind" or "district"
     sig_clear_filters = Signal()  # the operator cleared every filter (the panel resets its own)
     sig_pointer_over_table = Signal(bool)  # rows should keep their places while pointed at
+    sig_table_shown = Signal(bool)  # the table went on or off screen (a hidden one places no rows)
 
     def __init__(
         self,
@@ -180,6 +181,7 @@ class AssetPanel(QWidget):
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_current())
         self._followed = ""
         self.table.viewport().installEventFilter(self)
+        self.table.installEventFilter(self)  # shown / hidden, with its dock, tab or window
         self.table.activated.connect(self._on_activated)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_table_menu)
@@ -214,6 +216,8 @@ class AssetPanel(QWidget):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if obj is self.table.viewport() and event.type() in (QEvent.Type.Enter, QEvent.Type.Leave):
             self.sig_pointer_over_table.emit(event.type() == QEvent.Type.Enter)
+        elif obj is self.table and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
+            self.sig_table_shown.emit(event.type() == QEvent.Type.Show)
         return False
 
     def _on_chips(self) -> None:

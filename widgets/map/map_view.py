@@ -1,9 +1,11 @@
 """The live city map: Leaflet in QtWebEngine, fed with plain rows, reporting what the operator does.
 
 Updates are batched: changed rows are merged and sent to the page at most `flush_hz` times a second
-as one JSON message (never one JavaScript call per marker). The widget keeps the latest row of every
-asset so a reloaded page (or a renderer that restarted) gets everything again. It knows nothing of
-gRPC: rows, basemap layers and tile settings come from its owner.
+as one JSON message (never one JavaScript call per marker). An asset whose status alone changed goes
+as its slot in the page's store and its status, not as a row (most of a live city's changes). The
+widget keeps the latest row of every asset so a reloaded page (or a renderer that restarted) gets
+everything again. It knows nothing of gRPC: rows, basemap layers and tile settings come from its
+owner.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from vigie.widgets.map.tsp_layer import TspLayer
 from vigie.widgets.wall.send_menu import WallChoices
 
 COLUMNS = ["id", "kind", "name", "lat", "lon", "status", "heading", "label", "updated"]
-ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON, ROW_STATUS, ROW_UPDATED = 0, 1, 2, 3, 4, 5, 8
+ROW_ID, ROW_KIND, ROW_NAME, ROW_LAT, ROW_LON, ROW_STATUS, ROW_HEADING, ROW_UPDATED = 0, 1, 2, 3, 4, 5, 6, 8
 _COMPACT = (",", ":")
 
 
@@ -114,7 +116,11 @@ class MapView(QWidget):
         self.style_payload = style
         self.ready = False
         self._rows: dict[str, list] = {}
-        self._dirty: set[str] = set()
+        self._dirty: set[str] = set()  # assets to send as rows
+        self._status_dirty: set[str] = set()  # assets to send as (slot, status)
+        # Per asset, its slot in the page's store: the page numbers assets in the order rows
+        # reach it (the reset's, then each new one's), so a status change can name the slot.
+        self._slots: dict[str, int] = {}
         # Per asset, the JSON of its row's first columns (id to lon) and the values it was made from:
         # a status change re-encodes only the rest (floats cost most of the encoding).
         self._head_json: dict[str, tuple[list, str]] = {}
@@ -291,6 +297,7 @@ class MapView(QWidget):
         """Replace every asset (rows in COLUMNS order)."""
         self._rows = {r[ROW_ID]: r for r in rows}
         self._dirty.clear()
+        self._status_dirty.clear()
         self._head_json.clear()
         if self.ready:
             self._send_reset()
@@ -298,14 +305,37 @@ class MapView(QWidget):
 
     def update_assets(self, rows: list[list]) -> None:
         """Queue changed assets; they reach the page on the next flush."""
+        known, dirty, status_dirty = self._rows, self._dirty, self._status_dirty
         for r in rows:
-            old = self._rows.get(r[ROW_ID])
-            self._rows[r[ROW_ID]] = r
+            aid = r[ROW_ID]
+            old = known.get(aid)
+            known[aid] = r
             # Only a vehicle's report time is drawn (stale positions); a fixed asset that only
-            # reported in again looks the same, so it is not resent.
-            if old is not None and r[ROW_KIND] != "vehicle" and old[:ROW_UPDATED] == r[:ROW_UPDATED]:
+            # reported in again looks the same, so it is not resent; one whose status alone
+            # changed goes as its status.
+            if (
+                old is None
+                or r[ROW_KIND] == "vehicle"
+                or old[:ROW_STATUS] != r[:ROW_STATUS]
+                or old[ROW_HEADING:ROW_UPDATED] != r[ROW_HEADING:ROW_UPDATED]
+            ):
+                dirty.add(aid)
+            elif old[ROW_STATUS] != r[ROW_STATUS]:
+                status_dirty.add(aid)
+
+    def update_statuses(self, changes: list[tuple[str, str]]) -> None:
+        """Queue (id, status) of fixed assets whose status alone changed (same kind, name,
+        position, heading): the owner need not build their rows. An id the widget does not
+        hold is ignored (a new asset comes as a row, through update_assets)."""
+        known, status_dirty = self._rows, self._status_dirty
+        for aid, status in changes:
+            row = known.get(aid)
+            if row is None or row[ROW_STATUS] == status:
                 continue
-            self._dirty.add(r[ROW_ID])
+            row = row.copy()  # the owner may still hold the list it gave
+            row[ROW_STATUS] = status
+            known[aid] = row
+            status_dirty.add(aid)
 
     def select_asset(self, asset_id: str, fly: bool = True) -> None:
         self._selected = asset_id
@@ -351,6 +381,8 @@ class MapView(QWidget):
 
     def _send_reset(self) -> None:
         payload = {"columns": COLUMNS, "rows": list(self._rows.values()), "style": self.style_payload}
+        self._slots = {aid: n for n, aid in enumerate(self._rows)}
+        self._status_dirty.clear()
         self.bridge.assetsReset.emit(json.dumps(payload, separators=(",", ":")))
 
     def _row_json(self, row: list) -> str:
@@ -363,11 +395,35 @@ class MapView(QWidget):
         return cached[1] + "," + json.dumps(row[ROW_STATUS:], separators=_COMPACT)[1:]
 
     def _flush(self) -> None:
-        if not self.ready or not self._dirty:
+        """One message: {"rows": [row, ...], "status": {status: [slot, ...]}} ("status" only when
+        some asset's status alone changed). The page takes the rows first, new assets getting the
+        next slots in the rows' order, then the statuses."""
+        if not self.ready or not (self._dirty or self._status_dirty):
             return
-        rows = [self._row_json(self._rows[i]) for i in self._dirty if i in self._rows]
-        self._dirty.clear()
-        self.bridge.assetsChanged.emit('{"rows":[' + ",".join(rows) + "]}")
+        known, dirty, slots = self._rows, self._dirty, self._slots
+        by_status: dict[str, list[int]] = {}
+        for aid in self._status_dirty:
+            if aid in dirty:
+                continue  # its row goes, with the status
+            slot = slots.get(aid)
+            if slot is None:  # never sent: cannot happen while the page takes every row it gets
+                dirty.add(aid)
+                continue
+            by_status.setdefault(known[aid][ROW_STATUS], []).append(slot)
+        self._status_dirty.clear()
+        rows = []
+        for aid in dirty:
+            row = known.get(aid)
+            if row is None:
+                continue
+            if aid not in slots:
+                slots[aid] = len(slots)
+            rows.append(self._row_json(row))
+        dirty.clear()
+        message = '{"rows":[' + ",".join(rows) + "]"
+        if by_status:
+            message += ',"status":' + json.dumps(by_status, separators=_COMPACT)
+        self.bridge.assetsChanged.emit(message + "}")
 
     def _on_ready(self) -> None:
         self.ready = True
