@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu --js-flags=--expose-gc")
+# As the console does (app/__init__.py): gRPC's fork handlers off, before grpc loads.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="vigie-test-config-")  # QSettings stay out of ~
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="vigie-test-state-")  # so do consoles' log files
 
