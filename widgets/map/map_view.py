@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,12 @@ _HANDLER: list[MBTilesSchemeHandler] = []  # the one handler of the application 
 # them in their own mappings, returned when freed. QtWebEngine's processes inherit the console's
 # environment when its first page starts them: set before any QWebEngineView exists.
 RENDERER_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "131072"}
+# A renderer that died is started again with the page at once; one that keeps dying before the
+# page is ready waits longer each time (one that cannot start at all was relaunched thousands of
+# times a minute, a core busy for nothing), up to the last delay. Milliseconds.
+RELOAD_BACKOFF_MS = (0, 500, 1000, 2000, 5000, 10000, 30000)
+
+log = logging.getLogger(__name__)
 
 
 def set_renderer_malloc_env() -> None:
@@ -167,7 +174,10 @@ class MapView(QWidget):
         self.hovered = ""
         self._press: tuple[QPoint, str] | None = None
         self.web.loadFinished.connect(self._watch_mouse)
-        self.page.renderProcessTerminated.connect(lambda *_: self.reload())
+        self.renderer_deaths = 0  # since the page was last ready
+        self._reload_timer = QTimer(self, singleShot=True)
+        self._reload_timer.timeout.connect(self.reload)
+        self.page.renderProcessTerminated.connect(self._on_renderer_gone)
 
         # Toolbar: search (assets, streets, districts) and zoom to district.
         self.search = QLineEdit(placeholderText="Find an asset, a street or a district…")
@@ -366,7 +376,23 @@ class MapView(QWidget):
         if self.ready:
             self.bridge.highlightAssets.emit(json.dumps(self._highlight, separators=(",", ":")))
 
+    def _on_renderer_gone(self, status: Any, code: int) -> None:
+        delay = RELOAD_BACKOFF_MS[min(self.renderer_deaths, len(RELOAD_BACKOFF_MS) - 1)]
+        self.renderer_deaths += 1
+        self.ready = False
+        if self.renderer_deaths <= 3 or self.renderer_deaths % 20 == 0:
+            log.warning(
+                "the map's renderer ended (%s, code %s; %d time(s) since the map was last ready):"
+                " loading the page again in %.1f s",
+                getattr(status, "name", status),
+                code,
+                self.renderer_deaths,
+                delay / 1000,
+            )
+        self._reload_timer.start(delay)
+
     def reload(self) -> None:
+        self._reload_timer.stop()
         self.ready = False
         self.dispatch.on_reload()
         self.tsp.on_reload()
@@ -427,6 +453,7 @@ class MapView(QWidget):
 
     def _on_ready(self) -> None:
         self.ready = True
+        self.renderer_deaths = 0
         if self._kiosk:
             self._apply_kiosk()
         if self._basemap:
