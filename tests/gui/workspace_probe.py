@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,7 +46,20 @@ def settle(manager, timeout: float = 60.0, until=None) -> None:
         if same >= 3 and (until is None or until()):
             return
     if until is not None and not until():
-        raise TimeoutError("the console did not get there in time")
+        where = getattr(getattr(until, "__code__", None), "co_firstlineno", "?")
+        raise TimeoutError(f"the console did not get there in {timeout:.0f} s (the wait of line {where})")
+
+
+def map_page_report(events: list) -> str:
+    """Why the map may not be ready: its page's loads and renderer ends, and the QtWebEngine
+    processes alive now (a renderer that never started showed as a zygote's dead child)."""
+    ps = subprocess.run(["ps", "-eo", "pid,ppid,stat,etime,args"], capture_output=True, text=True).stdout
+    me = str(os.getpid())
+    procs = [line[:160] for line in ps.splitlines() if "WebEngine" in line or me in line.split()[:2]]
+    ends = [e for e in events if isinstance(e, tuple) and e[0] == "terminated"]
+    return "\n".join(
+        [f"map page: {len(events)} events, first {events[:6]}; renderer ended {len(ends)} times", *procs]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +88,19 @@ def main(argv: list[str] | None = None) -> int:
     session = Session(args.backend, credentials=Credentials("operator", "operator", console="probe"))
     console = Console(session, max_fps=args.fps)
     manager = WorkspaceManager(console, WorkspaceStore(), remember=True)
+    web_events: list = []  # what the map's page went through (reported if it never gets ready)
+
+    def watch_map_page() -> None:
+        view = console.map_ctl.view if console.map_ctl is not None else None
+        if view is None or getattr(view, "_probe_watched", False):
+            return
+        view._probe_watched = True
+        view.web.loadProgress.connect(lambda n: web_events.append(n))
+        view.web.loadFinished.connect(lambda ok: web_events.append(("finished", ok)))
+        view.page.renderProcessTerminated.connect(
+            lambda status, code: web_events.append(("terminated", str(status), code))
+        )
+
     session.start()
     code = 0
     try:
@@ -81,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd, _, arg = step.partition(":")
             if cmd == "start":
                 manager.start(arg or None)
+                watch_map_page()
             elif cmd == "open":
                 manager.open(arg)
             elif cmd == "save":
@@ -115,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
             elif cmd == "map":
                 lat, lon, zoom = (float(v) for v in arg.split(","))
                 ctl = console.map_ctl
-                settle(manager, 30, until=lambda ctl=ctl: ctl.view.ready)
+                try:
+                    settle(manager, 30, until=lambda ctl=ctl: ctl.view.ready)
+                except TimeoutError:
+                    print(map_page_report(web_events), file=sys.stderr, flush=True)
+                    raise
                 ctl.view.set_view({"lat": lat, "lon": lon, "zoom": zoom})
 
                 def arrived(ctl=ctl, lat=lat, zoom=zoom) -> bool:
