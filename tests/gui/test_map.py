@@ -7,19 +7,16 @@ import sqlite3
 import time
 from collections import Counter
 
-import pytest
-from PySide6.QtCore import QBuffer, QByteArray, QCoreApplication, QEvent, QIODevice, QPoint, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtTest import QTest
 
 from tests.conftest import open_channel
 from tests.gui.console_harness import ConsoleHarness
-from vigie.app.theme import RESOURCES, map_style
 from vigie.v1 import assets_pb2, assets_pb2_grpc
 from vigie.widgets.map.map_view import MapView
 from vigie.widgets.map.mbtiles import MBTilesReader, parse_tile_path
 
-PAGE = RESOURCES / "map" / "index.html"
 # The status colours the operator learns (docs and palette agree), written out here.
 OK_GREEN, FAULT_RED = "#3fb950", "#f85149"
 
@@ -33,20 +30,6 @@ def js(qtbot, view: MapView, script: str):
 
 def row(aid: str, kind: str, lat: float, lon: float, status: str = "ok") -> list:
     return [aid, kind, aid.upper(), lat, lon, status, 0.0, "", time.time()]
-
-
-@pytest.fixture
-def map_view(qtbot):
-    view = MapView(PAGE, map_style())
-    qtbot.addWidget(view)
-    view.resize(900, 700)
-    view.show()
-    qtbot.waitUntil(lambda: view.ready, timeout=30000)
-    yield view
-    # Delete the page now: left to the interpreter's exit, QtWebEngine releases its profile first
-    # and the process crashes on the way out.
-    view.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 def spread_rows() -> list[list]:

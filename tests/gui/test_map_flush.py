@@ -9,28 +9,12 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal
+from PySide6.QtCore import QObject, Signal
 
 from vigie.app.controllers.map_view import MapController
 from vigie.app.models.assets import AssetStore
 from vigie.app.models.records import AssetRecord
-from vigie.app.theme import RESOURCES, map_style
 from vigie.widgets.map.map_view import MapView
-
-PAGE = RESOURCES / "map" / "index.html"
-
-
-@pytest.fixture
-def map_view(qtbot):
-    view = MapView(PAGE, map_style())
-    qtbot.addWidget(view)
-    view.resize(600, 400)
-    view.show()
-    qtbot.waitUntil(lambda: view.ready, timeout=30000)
-    yield view
-    view.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 def test_a_flush_sends_the_changed_rows_as_json(qtbot, map_view):

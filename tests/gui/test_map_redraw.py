@@ -7,13 +7,8 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-from PySide6.QtCore import QCoreApplication, QEvent
-
-from vigie.app.theme import RESOURCES, map_style
 from vigie.widgets.map.map_view import MapView
 
-PAGE = RESOURCES / "map" / "index.html"
 LAT, LON = 47.322, 5.041
 CELL = 16  # resources/map/map.js CELL_PX
 KINDS = ["camera", "traffic_signal", "bollard", "water_sensor", "access_point", "delivery_bay"]
@@ -28,18 +23,6 @@ def js(qtbot, view: MapView, script: str):
 
 def perf(qtbot, view: MapView) -> dict:
     return json.loads(js(qtbot, view, "JSON.stringify(window.vigieMap.perf())"))
-
-
-@pytest.fixture
-def map_view(qtbot):
-    view = MapView(PAGE, map_style())
-    qtbot.addWidget(view)
-    view.resize(900, 700)
-    view.show()
-    qtbot.waitUntil(lambda: view.ready, timeout=30000)
-    yield view
-    view.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 def dense_city() -> list[list]:

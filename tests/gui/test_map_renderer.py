@@ -8,31 +8,15 @@ import json
 import os
 import signal
 
-import pytest
-from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWebEngineCore import QWebEnginePage
 
-from vigie.app.theme import RESOURCES, map_style
 from vigie.widgets.map.map_view import MapView
 
-PAGE = RESOURCES / "map" / "index.html"
 ROWS = [
     ["cam-1", "camera", "Caméra Darcy", 47.3221, 5.0412, "ok", 45.0, "", 0],
     ["light-1", "street_light", "Light 1", 47.30, 5.04, "fault", 0.0, "", 0],
     ["veh-1", "vehicle", "Patrol 1", 47.31, 5.03, "ok", 90.0, "POLICE 1", 1733440000.0],
 ]
-
-
-@pytest.fixture
-def map_view(qtbot):
-    view = MapView(PAGE, map_style())
-    qtbot.addWidget(view)
-    view.resize(600, 400)
-    view.show()
-    qtbot.waitUntil(lambda: view.ready, timeout=30000)
-    yield view
-    view.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 def _asset_count(qtbot, view: MapView) -> int:
