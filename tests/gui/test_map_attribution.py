@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from tests.gui.test_map import js, map_view, write_mbtiles  # noqa: F401 - map_view is a fixture
+from tests.gui.test_map import js, write_mbtiles
 
 HOSTILE = '<img src=x onerror="window.__pwned = 1">© OSM & co'
 
 
-def test_mbtiles_attribution_reaches_the_page_as_text(qtbot, map_view, tmp_path):  # noqa: F811
+def test_mbtiles_attribution_reaches_the_page_as_text(qtbot, map_view, tmp_path):
     path = tmp_path / "city.mbtiles"
     write_mbtiles(path, 13, 4210, 2918)
     with sqlite3.connect(path) as db:
