@@ -9,6 +9,7 @@ position in the current segment once and walks it in reverse.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from vigie.backend.recording.segments import Frame, read_frames
 from vigie.backend.store.recordings_sqlite import RecordingIndex, Segment
 
 BACKWARD_CHUNK_S = 2.0  # reverse play decodes this much at a time
+
+log = logging.getLogger(__name__)
 
 
 class Cursor:
@@ -54,7 +57,8 @@ class Cursor:
         """The next picture in the direction of play, or None (nothing more recorded yet)."""
         try:
             frame = self._next_forward() if self.forward else self._next_backward()
-        except Exception:  # a file being written or deleted by retention: "nothing now"
+        except Exception as exc:  # a file being written or deleted by retention: "nothing now"
+            log.info("playback of %s at %.3f: %s: nothing now", self.camera_id, self.position, exc)
             self._seg, self._it, self._back = None, None, []
             return None
         if frame is not None:

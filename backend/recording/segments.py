@@ -154,14 +154,24 @@ def read_frames(
                     data, w, h = _to_jpeg(img, width, height)
                 yield Frame(t, data, w, h)
                 continue
-            for frame in packet.decode():
+            try:
+                decoded = packet.decode()
+            except av.error.InvalidDataError:
+                # A damaged packet (a camera cut off mid-picture writes one): its picture is
+                # lost, the ones after it still play. Raising would end the playback here.
+                continue
+            for frame in decoded:
                 ft = start + float(frame.pts * tb) if frame.pts is not None else t
                 if ft + 0.0005 < from_t or (want is not None and not want(ft)):
                     continue
                 data, w, h = _to_jpeg(frame.to_ndarray(format="bgr24"), width, height)
                 yield Frame(ft, data, w, h)
         if not mjpeg:
-            for frame in ctx.decode(None):
+            try:
+                flushed = ctx.decode(None)
+            except av.error.InvalidDataError:
+                flushed = []
+            for frame in flushed:
                 ft = start + float(frame.pts * tb) if frame.pts is not None else start
                 if ft + 0.0005 >= from_t and (want is None or want(ft)):
                     data, w, h = _to_jpeg(frame.to_ndarray(format="bgr24"), width, height)

@@ -147,7 +147,9 @@ def test_rtsp_recording_plays_back_on_time_and_an_outage_is_a_gap(tmp_path, make
 
         # Stored as the camera sent it (H.264 in Matroska), private files.
         rec = data / "recordings"
-        files = [p for p in rec.rglob("*.mkv")]
+        # Oldest first: the first is closed (the newest may have been opened a moment ago and be
+        # empty still; rglob's order is the directory's, and read it once: EOFError).
+        files = sorted(rec.rglob("*.mkv"))
         assert files
         with av.open(str(files[0])) as c:
             assert c.streams.video[0].codec_context.name == "h264"
