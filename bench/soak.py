@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.soak_devtools import page_memory  # noqa: E402
-from bench.soak_tools import roles, slope_after, top_growers, tree_stats, write_csv  # noqa: E402
+from bench.soak_tools import roles, slope_after, smaps_split, top_growers, tree_stats, write_csv  # noqa: E402
 
 READY = "VIGIE_BACKEND_LISTENING"
 WORKSPACE = "Operator 2 screens"  # map, alarms, assets, detail with its telemetry chart, a 3x3 mosaic
@@ -357,6 +357,12 @@ class Soak:
                 row[f"{role}.threads"] = s.threads
                 total += s.rss_bytes
         row["all.rss_mb"] = round(total / MB, 2)
+        # The console's and the backend's resident memory by kind of mapping: native growth is
+        # then told apart (glibc's heaps, other anonymous memory, X shared images, files).
+        for who, proc in (("console", self.console), ("backend", self.backend)):
+            if proc is not None:
+                for kind, size in smaps_split(proc.pid).items():
+                    row[f"{who}.smaps_{kind}_mb"] = round(size / MB, 2)
         for who in ("console", "backend"):
             rec = self.read_probe(who)
             if rec is None:

@@ -10,11 +10,14 @@ snapshots are taken every VIGIE_SOAK_TRACE_EVERY samples, 6 by default)."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import faulthandler
 import gc
 import json
 import os
 import signal
+import sys
 import threading
 import time
 import tracemalloc
@@ -32,6 +35,48 @@ def type_counts() -> Counter[str]:
         t = type(o)
         counts[f"{t.__module__}.{t.__qualname__}"] += 1
     return counts
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"
+        )
+    ]  # fmt: skip
+
+
+def _mallinfo2() -> Callable[[], _MallInfo2] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        fn = ctypes.CDLL(name).mallinfo2 if name else None
+    except (OSError, AttributeError):  # not glibc, or glibc before 2.33
+        return None
+    if fn is not None:
+        fn.restype = _MallInfo2
+        fn.argtypes = []
+    return fn
+
+
+_MALLINFO2 = _mallinfo2()
+
+
+def native_memory() -> dict[str, float]:
+    """What the C heap holds, by glibc's own count (every arena): bytes in use (`malloc_used_mb`,
+    blocks of the heaps and those mmap-ed alone), free but kept (`malloc_free_mb`: fragmentation
+    the next trim may or may not give back), and Python's own allocator's live blocks. Set against
+    the RSS, they say whether native growth is memory in use (a leak to find with heaptrack) or
+    memory freed and kept. {} where glibc does not say."""
+    if _MALLINFO2 is None:
+        return {}
+    m = _MALLINFO2()
+    mb = 1024 * 1024
+    return {
+        "malloc_used_mb": round((m.uordblks + m.hblkhd) / mb, 2),
+        "malloc_free_mb": round(m.fordblks / mb, 2),
+        "malloc_mmap_mb": round(m.hblkhd / mb, 2),
+        "py_blocks": sys.getallocatedblocks(),
+    }
 
 
 class Probe:
@@ -74,6 +119,7 @@ class Probe:
             "threads_py": threading.active_count(),
             "types": {k: v for k, v in counts.items() if v >= MIN_COUNT},
         }
+        rec.update(native_memory())
         if self.trace:
             rec.update(self._trace())
         if self.extra is not None:

@@ -110,6 +110,43 @@ def roles(root_role: str, procs: list[ProcStats]) -> list[tuple[str, ProcStats]]
     return out
 
 
+def smaps_kind(name: str) -> str:
+    """What a mapping of /proc/PID/smaps holds, by its name: `heap` (glibc's main heap, brk),
+    `anon` (anonymous: glibc's other arenas and large blocks, Python's arenas, thread stacks
+    other than the main one, JIT code), `shm` (shared memory: the X server's images of the
+    windows, Chromium's buffers), `stack` (the main thread's), `file` (libraries, fonts, files)."""
+    if name == "[heap]":
+        return "heap"
+    if not name or name.startswith("[anon"):
+        return "anon"
+    if name == "[stack]":
+        return "stack"
+    if name.startswith(("/SYSV", "/dev/shm", "/memfd:", "/dev/dri")) or "(deleted)" in name:
+        return "shm"
+    if name.startswith("["):
+        return "anon"  # [vdso], [vvar]: a few kB
+    return "file"
+
+
+def smaps_split(pid: int, proc: str = "/proc") -> dict[str, int]:
+    """Resident bytes of `pid` by the kind of mapping (`smaps_kind`); {} if it has ended. Read
+    from outside the process, so sampling it costs the process nothing."""
+    try:
+        text = _read(f"{proc}/{pid}/smaps")
+    except OSError:
+        return {}
+    out = {k: 0 for k in ("heap", "anon", "shm", "stack", "file")}
+    kind = "anon"
+    for line in text.splitlines():
+        head = line.split(None, 1)[0] if line else ""
+        if "-" in head and not head.endswith(":"):  # a mapping's first line: range perms off dev inode [name]
+            parts = line.split(None, 5)
+            kind = smaps_kind(parts[5].strip() if len(parts) > 5 else "")
+        elif head == "Rss:":
+            out[kind] += int(line.split()[1]) * 1024
+    return out
+
+
 @dataclass(frozen=True)
 class Fit:
     slope: float  # units per second

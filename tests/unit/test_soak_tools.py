@@ -4,6 +4,7 @@ tree through /proc, the naming of QtWebEngine's helpers, and the CSV of a run.""
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from bench.soak_tools import (
     read_csv,
     roles,
     slope_after,
+    smaps_split,
     top_growers,
     tree_stats,
     write_csv,
@@ -151,3 +153,47 @@ def test_top_growers_are_sorted_by_growth_and_only_growth() -> None:
     last = {"list": 90, "dict": 80, "Alarm": 110, "NewThing": 5}
     assert top_growers(first, last) == [("Alarm", 10, 110), ("dict", 50, 80), ("NewThing", 0, 5)]
     assert top_growers(first, last, n=1) == [("Alarm", 10, 110)]
+
+
+CHILD = """
+import mmap, os, sys
+print("up", flush=True)
+sys.stdin.readline()
+anon = bytearray(b"x" * (48 << 20))  # private: malloc maps a block this large on its own
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+os.ftruncate(fd, 16 << 20)
+shared = mmap.mmap(fd, 16 << 20)
+shared.write(b"y" * (16 << 20))
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_smaps_split_puts_anonymous_and_shared_memory_in_their_own_kinds() -> None:
+    """A real child allocates 48 MiB (private anonymous memory) and maps 16 MiB of a /dev/shm file and touches
+    every page: its split grows by them in `anon` and `shm`, and not in `heap` or `file`."""
+    shm = Path(f"/dev/shm/vigie-test-smaps-{os.getpid()}")
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(shm)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdin is not None and child.stdout is not None
+        assert child.stdout.readline().strip() == "up"
+        before = smaps_split(child.pid)
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "ready"
+        after = smaps_split(child.pid)
+        mib = 1 << 20
+        assert 47 * mib <= after["anon"] - before["anon"] <= 52 * mib, (before, after)
+        assert 16 * mib <= after["shm"] - before["shm"] <= 17 * mib, (before, after)
+        assert abs(after["heap"] - before["heap"]) < 2 * mib, (before, after)
+        assert abs(after["file"] - before["file"]) < 2 * mib, (before, after)
+        child.stdin.write("end\n")
+        child.stdin.flush()
+        assert child.wait(10) == 0
+    finally:
+        child.kill()
+        child.wait()
+        shm.unlink(missing_ok=True)
+    assert smaps_split(child.pid) == {}  # an ended process has no split
