@@ -52,6 +52,18 @@ def windows(dump: dict) -> dict[str, dict]:
     return dump["describe"]["windows"]
 
 
+def differences(a: object, b: object, at: str = "") -> list[str]:
+    """Where two dumps differ, as paths with both values: the message a failed comparison of
+    whole dumps gives under `pytest -q`, where pytest's own diff is cut short."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [
+            d for k in sorted(set(a) | set(b), key=str) for d in differences(a.get(k), b.get(k), f"{at}/{k}")
+        ]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{at}[{i}]")]
+    return [] if a == b else [f"{at or '/'}: {a!r} != {b!r}"]
+
+
 def docks(window: dict) -> list[str]:
     return panel_ids(node_from_json(window["docks"]))
 
@@ -184,9 +196,13 @@ def test_save_then_restore_at_next_start_and_on_other_monitors(backend, tmp_path
     # The next start: the same arrangement, screen by screen, and the same panel contents.
     (restored,) = probe(backend, screens, config, "start", "dump")
     assert restored["describe"]["workspace"] == "Night desk"
-    assert windows(restored) == windows(saved)
-    assert restored["workspace"]["windows"] == ws["windows"]
-    assert restored["workspace"]["panels"] == ws["panels"]
+    assert windows(restored) == windows(saved), differences(windows(saved), windows(restored))
+    assert restored["workspace"]["windows"] == ws["windows"], differences(
+        ws["windows"], restored["workspace"]["windows"]
+    )
+    assert restored["workspace"]["panels"] == ws["panels"], differences(
+        ws["panels"], restored["workspace"]["panels"]
+    )
 
     # Another desk whose monitors have other names: roles still apply, left to right.
     other = desk(tmp_path, "eDP-1", "DP-3", file="other.json")
