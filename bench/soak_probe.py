@@ -63,10 +63,11 @@ _MALLINFO2 = _mallinfo2()
 
 def native_memory() -> dict[str, float]:
     """What the C heap holds, by glibc's own count (every arena): bytes in use (`malloc_used_mb`,
-    blocks of the heaps and those mmap-ed alone), free but kept (`malloc_free_mb`: fragmentation
-    the next trim may or may not give back), and Python's own allocator's live blocks. Set against
-    the RSS, they say whether native growth is memory in use (a leak to find with heaptrack) or
-    memory freed and kept. {} where glibc does not say."""
+    blocks of the heaps and those mmap-ed alone), free but kept on glibc's lists (`malloc_free_mb`;
+    it includes pages a trim already gave back, which are no longer resident), and Python's own
+    allocator's live blocks. Set against the RSS by kind (`smaps_split`), they say whether native
+    growth is memory in use (a leak to find with heaptrack) or memory freed and kept. {} where
+    glibc does not say."""
     if _MALLINFO2 is None:
         return {}
     m = _MALLINFO2()
