@@ -14,7 +14,7 @@ from bench.soak_probe import native_memory
 BLOCKS, SIZE = 20_000, 1024  # small blocks: from the heaps, not mmap-ed one by one
 
 
-def test_native_memory_counts_blocks_in_use_then_free() -> None:
+def test_native_memory_counts_blocks_while_in_use_and_not_once_freed() -> None:
     if not native_memory():
         pytest.skip("not glibc >= 2.33: mallinfo2 is not there, the probe reports no native figures")
     libc = ctypes.CDLL(ctypes.util.find_library("c"))
