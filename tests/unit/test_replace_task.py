@@ -13,8 +13,10 @@ from vigie.app.client.core import ClientCore
 
 def test_the_new_task_starts_only_after_the_replaced_one_has_ended() -> None:
     order: list[str] = []
+    started = asyncio.Event()
 
     async def old_work() -> None:
+        started.set()
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
@@ -29,7 +31,7 @@ def test_the_new_task_starts_only_after_the_replaced_one_has_ended() -> None:
     async def scenario() -> None:
         core = ClientCore("127.0.0.1:1")
         await core.replace_task("video:tile", old_work())
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(started.wait(), 5)
         await core.replace_task("video:tile", new_work())
         await asyncio.wait_for(core.tasks["video:tile"], 5)
 
@@ -39,20 +41,24 @@ def test_the_new_task_starts_only_after_the_replaced_one_has_ended() -> None:
 
 def test_a_task_replaced_before_it_started_never_runs() -> None:
     ran: list[str] = []
+    running: dict[str, asyncio.Event] = {}
 
     async def work(name: str) -> None:
         ran.append(name)
+        running[name].set()
         await asyncio.Event().wait()
 
     async def scenario() -> None:
         core = ClientCore("127.0.0.1:1")
+        running.update(first=asyncio.Event(), second=asyncio.Event(), third=asyncio.Event())
         await core.replace_task("k", work("first"))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(running["first"].wait(), 5)
         await core.replace_task("k", work("second"))  # waits for "first" to end...
         await core.replace_task("k", work("third"))  # ...and is replaced before it starts
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(running["third"].wait(), 5)
+        last = core.tasks["k"]
         await core.replace_task("k", None)
-        await asyncio.sleep(0.05)
+        await asyncio.wait([last], timeout=5)
 
     asyncio.run(scenario())
     assert ran == ["first", "third"]
@@ -67,16 +73,18 @@ def test_replaced_tasks_are_freed_while_their_successor_runs() -> None:
 
     refs: list[weakref.ref[Call]] = []
 
-    async def stream() -> None:
+    async def stream(opened: asyncio.Event) -> None:
         call = Call()
         refs.append(weakref.ref(call))
+        opened.set()
         await asyncio.Event().wait()
 
     async def scenario() -> int:
         core = ClientCore("127.0.0.1:1")
         for _ in range(50):
-            await core.replace_task("video:tile", stream())
-            await asyncio.sleep(0.01)
+            opened = asyncio.Event()
+            await core.replace_task("video:tile", stream(opened))
+            await asyncio.wait_for(opened.wait(), 5)
         gc.collect()
         alive = sum(1 for r in refs if r() is not None)
         await core.replace_task("video:tile", None)
