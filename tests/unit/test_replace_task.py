@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import warnings
 import weakref
 
 from vigie.app.client.core import ClientCore
@@ -39,7 +40,8 @@ def test_the_new_task_starts_only_after_the_replaced_one_has_ended() -> None:
     assert order == ["old cancelled", "old ended", "new started"]
 
 
-def test_a_task_replaced_before_it_started_never_runs() -> None:
+def test_a_task_replaced_before_it_started_never_runs_and_is_closed() -> None:
+    """Closed, not left to the collector: an unstarted coroutine warns "never awaited"."""
     ran: list[str] = []
     running: dict[str, asyncio.Event] = {}
 
@@ -60,8 +62,12 @@ def test_a_task_replaced_before_it_started_never_runs() -> None:
         await core.replace_task("k", None)
         await asyncio.wait([last], timeout=5)
 
-    asyncio.run(scenario())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(scenario())
+        gc.collect()
     assert ran == ["first", "third"]
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
 
 
 def test_replaced_tasks_are_freed_while_their_successor_runs() -> None:
