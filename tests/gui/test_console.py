@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 
 from tests.conftest import console_session, open_channel
 from tests.gui.console_harness import ConsoleHarness
@@ -132,13 +133,17 @@ def test_network_drop_resumes_without_missing_a_change(console, qtbot, backend):
     proxy = TcpProxy(backend.port)
     try:
         window = console(proxy.address)
-        snapshots = []
-        window.session.sig_snapshot.connect(lambda recs, rev: snapshots.append(rev))
+        snapshots: list[int] = []
+        # Recorded where the session emits it, not queued to this thread: a queued call can run
+        # after the store has taken the snapshot in, i.e. after the clear() below (seen in CI).
+        window.session.sig_snapshot.connect(
+            lambda recs, rev: snapshots.append(rev), Qt.ConnectionType.DirectConnection
+        )
         qtbot.waitUntil(
             lambda: window.assets.total() > 5900 and window.connection.state == "connected", timeout=20000
         )
         before = window.session.revision
-        snapshots.clear()  # the initial one
+        snapshots.clear()  # the initial one, if the connect came before it
         proxy.cut()
         qtbot.waitUntil(lambda: window.session.reconnects >= 1, timeout=20000)
         qtbot.waitUntil(lambda: window.connection.state == "connected", timeout=20000)
