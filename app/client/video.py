@@ -1,19 +1,15 @@
-"""The video service: camera streams (on the core's video channel), the camera list and PTZ."""
+"""The video service: camera streams (on the core's video channel, one WatchVideo call per tile:
+app/client/video_link.py), the camera list and PTZ."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import grpc
 from PySide6.QtCore import QObject, Signal
 
 from vigie.app.client import convert
 from vigie.app.client.core import UNARY_TIMEOUT, ClientCore
-from vigie.app.client.streams import FINAL_CODES, Resume, StreamEvent, StreamState
+from vigie.app.client.video_link import FrameSink, VideoLink, Want
 from vigie.v1 import video_pb2, video_pb2_grpc
-
-# (jpeg, capture unix time, sequence), called off the GUI thread
-FrameSink = Callable[[bytes, float, int], None]
 
 
 class VideoClient(QObject):
@@ -23,17 +19,35 @@ class VideoClient(QObject):
     def __init__(self, core: ClientCore) -> None:
         super().__init__()
         self.core = core
+        self.links: dict[str, VideoLink] = {}  # by key; used on the client loop only
+        self._made = 0
 
     def open_video(
         self, key: str, camera_id: str, sink: FrameSink, profile: str = "SUB", max_fps: float = 10.0
     ) -> None:
-        """Stream a camera into `sink` under `key` (replacing what that key streamed)."""
-        self.core.submit(
-            self.core.replace_task(f"video:{key}", self._video(camera_id, sink, profile, max_fps))
-        )
+        """Stream a camera into `sink` under `key` (switching what that key streamed, in its call)."""
+        self.core.submit(self._open(key, Want(camera_id, sink, profile, max_fps)))
 
     def close_video(self, key: str) -> None:
-        self.core.submit(self.core.replace_task(f"video:{key}", None))
+        self.core.submit(self._close(key))
+
+    async def _open(self, key: str, want: Want) -> None:
+        link = self.links.get(key)
+        if link is not None and not link.finished():
+            link.watch(want)
+            return
+        link = self.links[key] = VideoLink(self.core, want, self.core.sig_error.emit)
+        # Under a name of its own: a link still ending (stop()) and its key's next link both
+        # belong to the core's tasks, which the session's stop cancels.
+        self._made += 1
+        name = f"video:{key}#{self._made}"
+        link.task = self.core.tasks[name] = self.core.spawn(link.run())
+        link.task.add_done_callback(lambda _t: self.core.forget_task(name))
+
+    async def _close(self, key: str) -> None:
+        link = self.links.pop(key, None)
+        if link is not None:
+            await link.stop()
 
     def request_cameras(self) -> None:
         """Fetch the camera list (PTZ, presets, direct URLs); answered by sig_cameras."""
@@ -63,33 +77,6 @@ class VideoClient(QObject):
 
     def _stub(self) -> video_pb2_grpc.VideoServiceStub:
         return self.core.stub(video_pb2_grpc.VideoServiceStub, video=True)
-
-    async def _video(self, camera_id: str, sink: FrameSink, profile: str, max_fps: float) -> None:
-        req = video_pb2.StreamVideoRequest(
-            camera_id=camera_id, profile=video_pb2.StreamVideoRequest.Profile.Value(profile), max_fps=max_fps
-        )
-
-        async def open_call(_resume: Resume) -> grpc.aio.UnaryStreamCall:
-            return self._stub().StreamVideo(req)
-
-        def on_frame(frame: video_pb2.VideoFrame) -> None:
-            sink(frame.jpeg, convert.seconds(frame.capture_time), frame.sequence)
-
-        def on_event(e: StreamEvent) -> None:
-            if e.state is StreamState.FAILED:
-                self.core.sig_error.emit(f"Camera {camera_id}: {e.detail}")
-
-        stream = self.core.stream(
-            f"video of {camera_id}",
-            open_call,
-            on_frame,
-            on_event=on_event,
-            stale_after=None,  # the tile shows "signal lost" itself
-            # Final answers: unknown camera, bad request, a camera the console must read itself,
-            # not allowed; anything else is a broken link and is retried.
-            final_codes=(*FINAL_CODES, grpc.StatusCode.FAILED_PRECONDITION),
-        )
-        await stream.run()
 
     async def _cameras(self) -> None:
         try:

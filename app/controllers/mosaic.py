@@ -156,9 +156,9 @@ class MosaicController(QObject):
         self.sync()
 
     def _assign(self, slot: int, camera_id: str) -> None:
-        """A new camera in a slot: labelled now, streamed on the next sync() if visible."""
+        """A new camera in a slot: labelled now, streamed on the next sync() if visible (every
+        caller syncs next: a visible tile then switches camera inside its video call)."""
         tile = self.mosaic.tiles[slot]
-        self.feeds.hide(tile)
         self.slots.assign(slot, camera_id)
         rec = self.model.record(camera_id) if camera_id else None
         self.feeds.label(tile, camera_id, rec.name if rec else camera_id)

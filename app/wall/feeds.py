@@ -97,9 +97,11 @@ class TileFeeds(QObject):
         key = id(tile)
         self._tiles[key] = tile
         profile = self._profile(camera_id, profile)
-        if self.streams.get(key) == (camera_id, profile):
+        before = self.streams.get(key)
+        if before == (camera_id, profile):
             return
-        self._stop(key)
+        # From one backend camera to another the tile's call switches in place (no call closed).
+        self._stop(key, switching=before is not None and "direct" not in (before[1], profile))
         self._start(key, tile, camera_id, profile)
 
     def hide(self, tile: VideoTile) -> None:
@@ -152,8 +154,9 @@ class TileFeeds(QObject):
                 f"{self.prefix}:{key}", camera_id, jpeg_sink, profile=profile, max_fps=self.max_fps
             )
 
-    def _stop(self, key: int) -> None:
-        if self.streams.pop(key, None) is not None:
+    def _stop(self, key: int, switching: bool = False) -> None:
+        """`switching`: the next _start streams another backend camera in the same call."""
+        if self.streams.pop(key, None) is not None and not switching:
             self.session.video.close_video(f"{self.prefix}:{key}")
         src = self._direct.pop(key, None)
         if src is not None:

@@ -19,7 +19,7 @@ from vigie.backend.security.rules import RULES
 
 REQUEST_ID_KEY = "x-request-id"
 VERSION_KEY = "x-vigie-version"  # sent with health Check answers: consoles show it (Help > Diagnostics)
-VIDEO_METHOD = "/vigie.v1.VideoService/StreamVideo"
+VIDEO_METHODS = ("/vigie.v1.VideoService/StreamVideo", "/vigie.v1.VideoService/WatchVideo")
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 
 
@@ -101,7 +101,7 @@ def _measured(
 
     inner_stream = handler.unary_stream or handler.stream_stream
     assert inner_stream is not None
-    is_video = method == VIDEO_METHOD
+    is_video = method in VIDEO_METHODS
 
     async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         failed: BaseException | None = None

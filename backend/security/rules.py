@@ -34,7 +34,9 @@ RULES: dict[str, Rule] = {
         },
     ),
     **_service("vigie.v1.MapService", {"GetBasemap": VIEW}),
-    **_service("vigie.v1.VideoService", {"ListCameras": VIEW, "StreamVideo": VIEW, "Ptz": OPER}),
+    **_service(
+        "vigie.v1.VideoService", {"ListCameras": VIEW, "StreamVideo": VIEW, "WatchVideo": VIEW, "Ptz": OPER}
+    ),
     **_service(
         "vigie.v1.AlarmService",
         {"WatchAlarms": VIEW, "ListAlarms": VIEW, "Acknowledge": OPER, "Shelve": OPER, "Unshelve": OPER},

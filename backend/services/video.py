@@ -16,13 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import grpc
 import numpy as np
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from vigie.backend.adapters.base import DeviceNetwork, NoFrame, PtzAction, PtzCommand, PtzError, VideoSource
 from vigie.backend.domain.assets import Kind, Status
 from vigie.backend.domain.revlog import AssetStore
 from vigie.backend.security import principal
 from vigie.backend.services.convert import STATUS_TO_PB, geo
+from vigie.backend.services.video_watch import OFFLINE_POLL_S, frame_of, watch
 from vigie.v1 import video_pb2, video_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,6 @@ PROFILE_SIZES = {
 }
 MAX_FPS = 30.0
 JPEG_QUALITY = 80
-OFFLINE_POLL_S = 0.5
 MAX_PTZ_TIMEOUT_S = 60.0
 # Simultaneous video streams per user: two screens of 4x4 mosaics (a console's largest layout is
 # 16 tiles), so one user (or one stolen token) cannot take all the workers the others need.
@@ -160,9 +159,11 @@ class VideoService(video_pb2_grpc.VideoServiceServicer):
             zoom=state.zoom,
         )
 
-    async def StreamVideo(
+    async def check(
         self, request: video_pb2.StreamVideoRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[video_pb2.VideoFrame]:
+    ) -> tuple[int, int]:
+        """What a stream may show (StreamVideo and WatchVideo): the profile's (width, height), or
+        the call ends with the status that says why not."""
         if not request.camera_id:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "camera_id is required")
         asset = self.store.get(request.camera_id)
@@ -173,15 +174,18 @@ class VideoService(video_pb2_grpc.VideoServiceServicer):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, f"unknown profile {request.profile}; use SUB or MAIN"
             )
-        if request.max_fps < 0:
+        if not (math.isfinite(request.max_fps) and request.max_fps >= 0):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "max_fps must not be negative")
-        width, height = PROFILE_SIZES[profile]
         info = self.network.camera_info(request.camera_id)
         if info is not None and info.direct:
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"camera {request.camera_id!r} is direct: the console reads its url itself",
             )
+        return PROFILE_SIZES[profile]
+
+    async def admit(self, context: grpc.aio.ServicerContext) -> str:
+        """The caller, counted as holding one more stream (release() gives it back)."""
         user = principal.current().user
         if self.streams[user] >= self.max_streams_per_user:
             await context.abort(
@@ -189,30 +193,58 @@ class VideoService(video_pb2_grpc.VideoServiceServicer):
                 f"{user or 'this caller'} already watches {self.streams[user]} video streams, the most one"
                 f" user may hold at once ({self.max_streams_per_user}): close one first",
             )
-        source = self.network.open_video(request.camera_id, width, height, min(request.max_fps, MAX_FPS))
+        self.streams[user] += 1
+        return user
+
+    def release(self, user: str) -> None:
+        self.streams[user] -= 1
+        if self.streams[user] <= 0:
+            del self.streams[user]
+
+    async def open_source(
+        self, request: video_pb2.StreamVideoRequest, size: tuple[int, int], context: grpc.aio.ServicerContext
+    ) -> VideoSource:
+        source = self.network.open_video(request.camera_id, *size, min(request.max_fps, MAX_FPS))
         if source is None:
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE, f"camera {request.camera_id!r} has no video source"
             )
-        loop = asyncio.get_running_loop()
-        self.streams[user] += 1
+        return source  # type: ignore[return-value]
+
+    def offline(self, camera_id: str) -> bool:
+        """An offline camera sends nothing: the console must show "signal lost"."""
+        current = self.store.get(camera_id)
+        return current is not None and current.status is Status.OFFLINE
+
+    def read(self, source: VideoSource) -> asyncio.Future[tuple[bytes, float, int, int, int]]:
+        """The source's next picture, encoded, from the pool (NoFrame: none this time)."""
+        return asyncio.get_running_loop().run_in_executor(self.pool, _encode, source)
+
+    async def StreamVideo(
+        self, request: video_pb2.StreamVideoRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[video_pb2.VideoFrame]:
+        size = await self.check(request, context)
+        user = await self.admit(context)
         try:
-            while True:
-                current = self.store.get(request.camera_id)
-                if current is not None and current.status is Status.OFFLINE:
-                    # A camera that is offline sends nothing: the console must show "signal lost".
-                    await asyncio.sleep(OFFLINE_POLL_S)
-                    continue
-                try:
-                    jpeg, captured, seq, w, h = await loop.run_in_executor(self.pool, _encode, source)
-                except NoFrame:
-                    # Silent camera (not yet marked OFFLINE, or a gap): keep the stream open, retry.
-                    continue
-                ts = Timestamp()
-                ts.FromNanoseconds(int(captured * 1e9))
-                yield video_pb2.VideoFrame(sequence=seq, capture_time=ts, jpeg=jpeg, width=w, height=h)
+            source = await self.open_source(request, size, context)
+            try:
+                while True:
+                    if self.offline(request.camera_id):
+                        await asyncio.sleep(OFFLINE_POLL_S)
+                        continue
+                    try:
+                        encoded = await self.read(source)
+                    except NoFrame:
+                        # Silent camera (not yet marked OFFLINE, or a gap): keep the stream open, retry.
+                        continue
+                    yield frame_of(*encoded)
+            finally:
+                source.close()
         finally:
-            self.streams[user] -= 1
-            if self.streams[user] <= 0:
-                del self.streams[user]
-            source.close()  # type: ignore[union-attr]
+            self.release(user)
+
+    async def WatchVideo(
+        self, request_iterator: AsyncIterator[video_pb2.WatchVideoRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[video_pb2.WatchVideoFrame]:
+        async for frame in watch(self, request_iterator, context):
+            yield frame

@@ -126,7 +126,7 @@ SPEC = {
     PUBLIC: "AuthService/Login Health/Check Health/List Health/Watch ServerReflection/ServerReflectionInfo",
     Role.VIEWER: "AssetService/ListAssets AssetService/GetAsset AssetService/WatchAssets"
     " AssetService/GetTelemetry AssetService/WatchTelemetry MapService/GetBasemap VideoService/ListCameras"
-    " VideoService/StreamVideo AlarmService/WatchAlarms AlarmService/ListAlarms CommandService/ListActions"
+    " VideoService/StreamVideo VideoService/WatchVideo AlarmService/WatchAlarms AlarmService/ListAlarms CommandService/ListActions"
     " WallService/ListWalls WallService/WatchWalls WallService/AttachWall AuthService/Refresh"
     " AuthService/Logout AuthService/WhoAmI"
     " ModeService/ListModes ModeService/GetRun ModeService/ListRuns ModeService/WatchModes"

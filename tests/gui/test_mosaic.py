@@ -31,6 +31,11 @@ def console(qtbot):
         window.close()
 
 
+def link_of(window: ConsoleHarness, tile: object) -> object:
+    """The video link (app/client/video_link.py) streaming into `tile`."""
+    return next(link for key, link in window.session.video.links.items() if key.endswith(f":{id(tile)}"))
+
+
 def live_cameras(window: ConsoleHarness, n: int) -> list[str]:
     return sorted(r.id for r in window.assets.records() if r.kind == "camera" and r.status == "ok")[:n]
 
@@ -62,6 +67,8 @@ def test_drag_cameras_from_the_asset_table(console, qtbot, backend):
     mime = model.mimeData(rows)
     dragged = [model.id_at(3), model.id_at(4)]
     tile = mosaic.tiles[1]
+    qtbot.waitUntil(lambda: tile.frames >= 1 and mosaic.tiles[2].frames >= 1, timeout=20000)
+    links = [link_of(window, tile), link_of(window, mosaic.tiles[2])]
     pos = QPointF(tile.width() / 2, tile.height() / 2)
     enter = QDragEnterEvent(
         pos.toPoint(),
@@ -78,6 +85,9 @@ def test_drag_cameras_from_the_asset_table(console, qtbot, backend):
     QApplication.sendEvent(tile, drop)
     assert mosaic.cameras[1:3] == dragged, "dropped cameras fill the tile and the next one"
     qtbot.waitUntil(lambda: mosaic.tiles[1].frames >= 2 and mosaic.tiles[2].frames >= 2, timeout=20000)
+    # The tiles switched camera inside their video calls: the same links, no call opened.
+    assert [link_of(window, mosaic.tiles[s]) for s in (1, 2)] == links
+    assert [link.calls for link in links] == [1, 1]
     # A street light is not a camera: nothing changes.
     light = next(r.id for r in model.records() if r.kind == "street_light")
     window.mosaic_ctl.drop(0, [light])
@@ -88,12 +98,14 @@ def test_maximise_switches_to_main_and_back(console, qtbot, backend):
     window = console(backend.address)
     ctl, mosaic = window.mosaic_ctl, window.cameras.mosaic
     qtbot.waitUntil(lambda: mosaic.tiles[0].frames >= 2, timeout=20000)
+    link = link_of(window, mosaic.tiles[0])
     mosaic.toggle_maximise(0)
     assert ctl.streams == {0: (mosaic.cameras[0], "MAIN")}
     qtbot.waitUntil(lambda: ctl.decoders[0]._last_size == (1280, 720), timeout=20000)
     mosaic.toggle_maximise(0)
     qtbot.waitUntil(lambda: ctl.decoders[0]._last_size == (640, 360), timeout=20000)
     assert ctl.streams[0][1] == "SUB" and len(ctl.streams) == 4
+    assert link_of(window, mosaic.tiles[0]) is link and link.calls == 1, "the profile changed in the call"
 
 
 def test_dead_stream_shows_signal_lost_and_recovers(console, qtbot, make_backend):
