@@ -38,6 +38,14 @@ class Watch:
     def close(self) -> None:
         self._q.put(END)
 
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Whatever happened, the request iterator ends (gRPC's thread reading it is not left waiting)."""
+        self.close()
+        self.call.cancel()
+
     def next(self) -> video_pb2.WatchVideoFrame:
         return next(self.call)
 
@@ -62,7 +70,11 @@ def size_of(f: video_pb2.WatchVideoFrame) -> tuple[int, int]:
 
 def test_one_call_switches_camera_and_ends_with_ok_when_half_closed(stub):
     a, b = online_cameras(stub)[:2]
-    w = Watch(stub)
+    with Watch(stub) as w:
+        one_call_switch(w, a, b)
+
+
+def one_call_switch(w: Watch, a: str, b: str) -> None:
     w.put(1, a, P.SUB)
     first = [w.next() for _ in range(3)]
     assert [f.watch_id for f in first] == [1, 1, 1]
@@ -93,19 +105,17 @@ def test_one_call_switches_camera_and_ends_with_ok_when_half_closed(stub):
     ],
 )
 def test_a_bad_first_request_gets_its_status(stub, camera_id, code, needle):
-    w = Watch(stub, timeout=10)
-    w.put(1, camera_id)
-    with pytest.raises(grpc.RpcError) as err:
+    with Watch(stub, timeout=10) as w, pytest.raises(grpc.RpcError) as err:
+        w.put(1, camera_id)
         w.next()
     assert err.value.code() == code and needle in err.value.details()
 
 
 def test_a_bad_switch_ends_the_call_with_its_status(stub):
-    w = Watch(stub, timeout=20)
-    w.put(1, online_cameras(stub)[0])
-    assert w.next().watch_id == 1
-    w.put(2, "cam-0001", fps=-1)
-    with pytest.raises(grpc.RpcError) as err:
+    with Watch(stub, timeout=20) as w, pytest.raises(grpc.RpcError) as err:
+        w.put(1, online_cameras(stub)[0])
+        assert w.next().watch_id == 1
+        w.put(2, "cam-0001", fps=-1)
         while True:
             w.next()
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -113,9 +123,8 @@ def test_a_bad_switch_ends_the_call_with_its_status(stub):
 
 
 def test_a_call_closed_before_naming_a_camera_is_refused(stub):
-    w = Watch(stub, timeout=10)
-    w.close()
-    with pytest.raises(grpc.RpcError) as err:
+    with Watch(stub, timeout=10) as w, pytest.raises(grpc.RpcError) as err:
+        w.close()
         w.next()
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "needs a first request" in err.value.details()
@@ -136,9 +145,8 @@ def test_a_watch_counts_against_the_users_streams_and_a_half_closed_one_frees_it
             watches.append(Watch(stub, timeout=120))
             watches[0].put(1, cams[0], fps=1)
             assert watches[0].next().frame.jpeg  # the 32nd
-            over = Watch(stub, timeout=20)
-            over.put(1, cams[1], fps=1)
-            with pytest.raises(grpc.RpcError) as err:
+            with Watch(stub, timeout=20) as over, pytest.raises(grpc.RpcError) as err:
+                over.put(1, cams[1], fps=1)
                 over.next()
             assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             # The half-closed watch ends with OK and gives its place back (no cancel needed).
@@ -153,12 +161,16 @@ def test_a_watch_counts_against_the_users_streams_and_a_half_closed_one_frees_it
             for s in streams:
                 s.cancel()
             for w in watches:
-                w.call.cancel()
+                w.__exit__()
 
 
 def test_many_quick_switches_end_on_the_newest_request(stub):
     cams = online_cameras(stub)
-    w = Watch(stub, timeout=30)
+    with Watch(stub, timeout=30) as w:
+        quick_switches(w, cams)
+
+
+def quick_switches(w: Watch, cams: list[str]) -> None:
     for i in range(1, 21):  # twenty switches at once: only the last one matters
         w.put(i, cams[i % len(cams)], fps=5)
     f = w.next()
