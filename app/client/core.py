@@ -73,10 +73,11 @@ def rpc_message(exc: grpc.aio.AioRpcError, tls_on: bool = False) -> str:
 async def _after(old: asyncio.Task[Any], coro: Awaitable[Any]) -> Any:
     """Run `coro` once `old` (just cancelled) has ended, or after REPLACE_WAIT_S at most.
 
-    A tile that changes camera cancels one video stream and opens another. Opened in the same
-    turn of the loop as the cancellation, gRPC's core kept ~1.45 KB of native memory per
-    replaced stream for good; opened once the cancelled call had ended, ~1.06 KB (docs/soak.md,
-    "The video streams' native memory"). Ending a call takes a few milliseconds."""
+    A replaced task often holds a stream (another asset's telemetry, a tile's playback). Measured
+    on video streams: opened in the same turn of the loop as the cancellation, gRPC's core kept
+    ~1.45 KB of native memory per replaced stream for good; opened once the cancelled call had
+    ended, ~1.06 KB (docs/soak.md, "The video streams' native memory"; live video no longer
+    cancels at all: app/client/video_link.py). Ending a call takes a few milliseconds."""
     await asyncio.wait([old], timeout=REPLACE_WAIT_S)
     del old  # its exception's traceback holds its frames (and their call): a chain otherwise
     return await coro
