@@ -29,25 +29,46 @@ then a segmentation fault (the soak, bench/soak.py, died so at 16 and 4 minutes)
 collection is off, and a timer on the GUI thread collects each generation when its count passes
 the threshold, as automatic collection would (pyqtgraph's GarbageCollector does the same, for the
 same reason).
+
+Counts alone are not enough here. The counts are net: an object freed by reference counting takes
+its allocation back, so in a steady console generation 0 fills only as fast as cyclic garbage
+comes. A soak without backend restarts (docs/soak.md) found ~20 garbage objects a second (finished
+tasks, their frames and tracebacks, a workspace switch's closures), 16,000 in 13 minutes and not one
+collection: at that pace the first generation-0 run comes after ~40 minutes and generation 2 after
+days, while what the garbage holds (a finished call's buffers) stays in the C heap. The soak's own
+restarts had hidden it: each snapshot collects. So a full collection also runs every FULL_EVERY_S,
+whatever the counts; it walks only what is not frozen (frozen objects sit outside the generations).
 """
 
 from __future__ import annotations
 
 import gc
+import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, SignalInstance
 
 THRESHOLD = (50_000, 20, 20)
 CHECK_MS = 500
+FULL_EVERY_S = 120.0  # a full collection at least this often (see above)
 
 
 class GuiThreadCollector(QObject):
     """Runs the collections automatic collection would, on the thread it lives in (the GUI's)."""
 
-    def __init__(self, parent: QObject | None = None, threshold: tuple[int, int, int] = THRESHOLD) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        threshold: tuple[int, int, int] = THRESHOLD,
+        full_every_s: float = FULL_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(parent)
         self.threshold = threshold
+        self.full_every_s, self.clock = full_every_s, clock
         self.collections = [0, 0, 0]
+        self.last_full = clock()
+        self.full_ms = 0.0  # how long the last full collection held the GUI thread (the soak reads it)
         self.freezer: SnapshotFreezer | None = None  # install()'s, when the policy is installed
         self._timer = QTimer(self, interval=CHECK_MS)
         self._timer.timeout.connect(self.check)
@@ -60,7 +81,8 @@ class GuiThreadCollector(QObject):
         generations after enough younger collections."""
         c0, c1, c2 = gc.get_count()
         t0, t1, t2 = self.threshold
-        if c2 > t2 and c1 > t1:
+        now = self.clock()
+        if (c2 > t2 and c1 > t1) or now - self.last_full >= self.full_every_s:
             gen = 2
         elif c1 > t1:
             gen = 1
@@ -70,6 +92,9 @@ class GuiThreadCollector(QObject):
             return
         gc.collect(gen)
         self.collections[gen] += 1
+        if gen == 2:
+            self.last_full = self.clock()
+            self.full_ms = (self.last_full - now) * 1000
 
     def stop(self) -> None:
         """Back to automatic collection (tests, and a process that ends its GUI)."""

@@ -118,6 +118,8 @@ class Probe:
             "gc_objects": sum(counts.values()),
             "gc_frozen": gc.get_freeze_count(),
             "threads_py": threading.active_count(),
+            # Full collections so far, automatic or called (app/gc_policy.py runs them on a timer).
+            "gc_full_collections": gc.get_stats()[2]["collections"],
             "types": {k: v for k, v in counts.items() if v >= MIN_COUNT},
         }
         rec.update(native_memory())

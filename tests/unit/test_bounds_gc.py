@@ -171,3 +171,33 @@ def test_qt_objects_in_cyclic_garbage_are_freed_on_the_gui_thread_not_by_another
         collector.stop()
         gc.set_threshold(*threshold)
         gc.collect()
+
+
+def test_garbage_of_an_older_generation_is_collected_within_full_every_s_whatever_the_counts(qtbot):
+    """The counts are net (refcounting takes allocations back), so in a steady console they may
+    not pass a threshold for hours: a cycle that was alive at a collection, then died, must still
+    go within FULL_EVERY_S."""
+    threshold = gc.get_threshold()
+    now = [1000.0]
+    never = (10**9, 10**9, 10**9)  # no count ever passes these
+    collector = gc_policy.GuiThreadCollector(threshold=never, full_every_s=120.0, clock=lambda: now[0])
+    try:
+        node = _Node()
+        gc.collect(0)  # alive at a collection: now in an older generation
+        dead = weakref.ref(node)
+        del node  # cyclic garbage from now on
+        now[0] += 119.0
+        collector.check()
+        assert dead() is not None and collector.collections == [0, 0, 0], "before the period: nothing"
+        now[0] += 1.0
+        collector.check()
+        assert dead() is None, "collected once the period is over"
+        assert collector.collections == [0, 0, 1]
+        assert collector.last_full == now[0]
+        again = weakref.ref(_Node())
+        collector.check()
+        assert again() is not None, "the period starts again from that collection"
+    finally:
+        collector.stop()
+        gc.set_threshold(*threshold)
+        gc.collect()
