@@ -32,6 +32,7 @@ from vigie.v1 import alarms_pb2, assets_pb2, playback_pb2, playback_pb2_grpc, vi
 # (jpeg, capture unix time, control id), called off the GUI thread
 PlaySink = Callable[[bytes, float, int], None]
 MAX_PAGES = 20  # GetCityState pages read for one moment (2,000 assets each)
+END_GRACE_S = 2.0  # a Play call not ended by the backend this long after its half-close is cancelled
 
 
 def _ts(t: float) -> Timestamp:
@@ -45,21 +46,37 @@ def _range(start: float, end: float) -> playback_pb2.TimeRange:
 
 
 class _Player:
-    """One Play stream: controls queued from any thread, answers to a sink and a signal."""
+    """One Play stream: controls queued from any thread, answers to a sink and a signal.
+
+    It ends by ending its controls: gRPC half-closes the call and the backend ends it with OK. A
+    cancelled stream leaves native memory behind in gRPC's core (docs/soak.md), so the call is
+    cancelled only when the backend has not ended it END_GRACE_S after that."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.queue: asyncio.Queue[playback_pb2.PlayRequest | None] = asyncio.Queue()
         self.control_id = 0
+        self.closed = False  # set on the caller's thread: nothing more reaches the sink or signals
+        self.call: grpc.aio.StreamStreamCall | None = None
+        self.outcome = ""  # "ended" (OK after the half-close), "cancelled", or the error's code
 
     def send(self, **control: object) -> None:
         self.control_id += 1
         msg = playback_pb2.PlayRequest(control_id=self.control_id, **control)  # type: ignore[arg-type]
         self.loop.call_soon_threadsafe(self.queue.put_nowait, msg)
 
+    def end(self) -> None:
+        self.closed = True
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, None)
+
     async def controls(self) -> AsyncIterator[playback_pb2.PlayRequest]:
         while (msg := await self.queue.get()) is not None:
             yield msg
+        self.loop.call_later(END_GRACE_S, self._give_up)  # the half-close goes out now
+
+    def _give_up(self) -> None:
+        if self.call is not None and not self.call.done():
+            self.call.cancel()
 
 
 class PlaybackClient(QObject):
@@ -76,6 +93,7 @@ class PlaybackClient(QObject):
         super().__init__()
         self.core = core
         self._players: dict[str, _Player] = {}
+        self._made = 0
 
     def _stub(self, video: bool = False) -> playback_pb2_grpc.PlaybackServiceStub:
         return self.core.stub(playback_pb2_grpc.PlaybackServiceStub, video=video)
@@ -160,6 +178,8 @@ class PlaybackClient(QObject):
         max_fps: float = 10.0,
     ) -> None:
         """Play `camera_id` from `start` under `key` (replacing what that key played)."""
+        if (old := self._players.get(key)) is not None:
+            old.end()
         player = _Player(self.core.loop)
         self._players[key] = player
         open_msg = playback_pb2.PlayOpen(
@@ -172,7 +192,9 @@ class PlaybackClient(QObject):
         if clock_origin:
             open_msg.clock_origin.CopyFrom(_ts(clock_origin))
         player.send(open=open_msg)
-        self.core.submit(self.core.replace_task(f"playback:{key}", self._play(key, player, sink)))
+        # Under a name of its own: the key's previous call may still be ending (see _Player).
+        self._made += 1
+        self.core.submit(self._start(f"playback:{key}#{self._made}", key, player, sink))
 
     def seek(self, key: str, t: float, clock_origin: float = 0.0) -> None:
         if (p := self._players.get(key)) is not None:
@@ -194,19 +216,31 @@ class PlaybackClient(QObject):
             p.send(step=playback_pb2.PlayStep(frames=frames))
 
     def close(self, key: str) -> None:
+        """End what `key` plays: half-closed, ended by the backend (see _Player); nothing of it
+        reaches the sink or the signals from now on."""
         if (p := self._players.pop(key, None)) is not None:
-            p.loop.call_soon_threadsafe(p.queue.put_nowait, None)
-        self.core.submit(self.core.replace_task(f"playback:{key}", None))
+            p.end()
 
     def last_control(self, key: str) -> int:
         p = self._players.get(key)
         return p.control_id if p is not None else -1
 
+    async def _start(self, name: str, key: str, player: _Player, sink: PlaySink) -> None:
+        task = self.core.tasks[name] = self.core.spawn(self._play(key, player, sink))
+        task.add_done_callback(lambda _t: self.core.forget_task(name))
+
+    def player(self, key: str) -> _Player | None:
+        return self._players.get(key)
+
     async def _play(self, key: str, player: _Player, sink: PlaySink) -> None:
         await self.core.logged_in.wait()
-        call = self._stub(video=True).Play(player.controls())
+        if player.closed:  # closed before it was logged in: no call at all
+            return
+        call = player.call = self._stub(video=True).Play(player.controls())
         try:
             async for msg in call:
+                if player.closed:  # late answers to a closed player (the half-close is on its way)
+                    continue
                 event = msg.WhichOneof("event")
                 if event == "frame":
                     sink(msg.frame.jpeg, convert.seconds(msg.frame.capture_time), msg.control_id)
@@ -221,12 +255,17 @@ class PlaybackClient(QObject):
                     self.sig_gap.emit(key, convert.seconds(msg.gap.start), end)
                 elif event == "end":
                     self.sig_end.emit(key, convert.seconds(msg.end.position))
+            player.outcome = "ended"
         except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.CANCELLED:
+            player.outcome = "cancelled" if exc.code() == grpc.StatusCode.CANCELLED else exc.code().name
+            if exc.code() != grpc.StatusCode.CANCELLED and not player.closed:
                 self.sig_failed.emit(f"play:{key}", self.core.describe(exc))
+        except asyncio.CancelledError:  # the session stops
+            player.outcome = "cancelled"
+            raise
         finally:
-            call.cancel()
-            self.core.forget_task(f"playback:{key}")
+            if not call.done():
+                call.cancel()
 
     # ---- export ------------------------------------------------------------------------------
 

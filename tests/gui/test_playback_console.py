@@ -120,8 +120,12 @@ def test_a_tile_goes_to_playback_and_back_to_live(console, qtbot, recording_back
     qtbot.waitUntil(lambda: player.last_frame > before, timeout=10000)
     assert player.last_frame - before <= 2 * FRAME_S  # the next recorded picture
 
+    stream = window.session.playback.player(player.key)
+    assert stream is not None
     QTest.mouseClick(tile.bar.live, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: 0 not in ctl.players and tile.playback_text == "", timeout=5000)
+    qtbot.waitUntil(lambda: stream.outcome != "", timeout=10000)
+    assert stream.outcome == "ended", "the Play call ended by the backend after its half-close"
     assert tile.bar is None
     frames = tile.frames
     qtbot.waitUntil(lambda: 0 in ctl.streams and tile.frames > frames + 2, timeout=20000)
