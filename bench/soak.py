@@ -85,6 +85,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-operator", action="store_true", help="leave the console alone (an idle shift)")
     p.add_argument(
+        "--only",
+        default="",
+        help="the operator's steps to keep, comma-separated (ack_alarm, mosaic_layout, camera_to_mosaic,"
+        " open_command, close_command, push_to_wall, switch_workspace): one action's cost apart",
+    )
+    p.add_argument(
         "--no-page-gc",
         action="store_true",
         help="run the map page without its periodic gc() (the console adds --js-flags=--expose-gc;"
@@ -94,6 +100,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--devtools-port", type=int, default=0, help="QtWebEngine remote debugging port (0: a free one)"
     )
     args = p.parse_args(argv)
+    from bench.soak_operator import ROUND
+
+    if unknown := set(filter(None, args.only.split(","))) - set(ROUND):
+        p.error(
+            f"--only: no such operator step {', '.join(sorted(unknown))} (steps: {', '.join(dict.fromkeys(ROUND))})"
+        )
     if args.short:
         args.minutes = 4.0
         if args.restart_every is None:
@@ -309,6 +321,7 @@ class Soak:
         env["VIGIE_SOAK_STATS"] = str(self.out / "console-stats.jsonl")
         self.trace(env, "console")
         env["VIGIE_SOAK_OPERATOR"] = "0" if self.args.no_operator else "1"
+        env["VIGIE_SOAK_ONLY"] = self.args.only
         env["QTWEBENGINE_REMOTE_DEBUGGING"] = f"127.0.0.1:{self.devtools}"
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             env["QTWEBENGINE_DISABLE_SANDBOX"] = "1"

@@ -53,7 +53,8 @@ def _on_gui_thread(probe: Probe | None) -> None:
     app = QApplication.instance()
     interval = float(os.environ.get("VIGIE_SOAK_INTERVAL", "10"))
     step = float(os.environ.get("VIGIE_SOAK_STEP", "2"))
-    operator = Operator(step_s=step, parent=app)
+    only = [n for n in os.environ.get("VIGIE_SOAK_ONLY", "").split(",") if n]
+    operator = Operator(step_s=step, parent=app, only=only or None)
     if os.environ.get("VIGIE_SOAK_OPERATOR", "1") == "1":
         operator.start()
 

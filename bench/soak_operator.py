@@ -6,7 +6,7 @@ Acknowledge button when its window is not the active one), change the mosaic's
 layout (arrow keys on its layout box), put cameras in the mosaic (search the asset table, double-
 click a camera), open and close the command dialog (click "Command…", Escape), send the mosaic to
 a wall (its "To wall" menu), and every few rounds switch workspace (a click on Workspace in the menu bar,
-then on the workspace's name).
+then on the workspace's name). `bench/soak.py --only` keeps some of these steps alone.
 
 Widgets are found anew at every step, by class and object names and texts, since a workspace
 switch rebuilds the windows; a step that finds nothing to act on is counted as skipped, one that
@@ -35,6 +35,18 @@ from PySide6.QtWidgets import (
 )
 
 WORKSPACES = ("Operator 2 screens", "Laptop demo")
+# One round of the operator's steps (methods of Operator below), in order.
+ROUND = (
+    "ack_alarm",
+    "mosaic_layout",
+    "camera_to_mosaic",
+    "open_command",
+    "close_command",
+    "push_to_wall",
+    "ack_alarm",
+    "mosaic_layout",
+    "switch_workspace",
+)
 
 
 def visible(widgets: list) -> list:
@@ -74,21 +86,21 @@ def type_into(edit: QLineEdit, text: str) -> None:
 
 
 class Operator(QObject):
-    def __init__(self, step_s: float = 2.0, parent: QObject | None = None) -> None:
+    def __init__(
+        self, step_s: float = 2.0, parent: QObject | None = None, only: list[str] | None = None
+    ) -> None:
+        """`only`: these steps alone, in their usual order (bench/soak.py --only): one action's
+        cost measured apart from the others'. Workspaces are then switched at every turn."""
         super().__init__(parent)
         self.timer = QTimer(self, interval=int(step_s * 1000))
         self.timer.timeout.connect(self._step)
-        self.steps: list[tuple[str, Callable[[], bool]]] = [
-            ("ack_alarm", self.ack_alarm),
-            ("mosaic_layout", self.mosaic_layout),
-            ("camera_to_mosaic", self.camera_to_mosaic),
-            ("open_command", self.open_command),
-            ("close_command", self.close_command),
-            ("push_to_wall", self.push_to_wall),
-            ("ack_alarm", self.ack_alarm),
-            ("mosaic_layout", self.mosaic_layout),
-            ("switch_workspace", self.switch_workspace),
-        ]
+        self.steps: list[tuple[str, Callable[[], bool]]] = [(n, getattr(self, n)) for n in ROUND]
+        if only:
+            unknown = set(only) - set(ROUND)
+            if unknown:
+                raise ValueError(f"no such operator step: {sorted(unknown)}")
+            self.steps = [(n, getattr(self, n)) for n in dict.fromkeys(ROUND) if n in only]
+        self.switch_every = 1 if only else 3
         self.i = 0
         self.rounds = 0
         self.done: Counter[str] = Counter()
@@ -221,11 +233,11 @@ class Operator(QObject):
 
     def switch_workspace(self) -> bool:
         """Workspace ▸ <the other provided workspace>, clicked in a window's menu bar (the menu is
-        filled when it opens). Every third round: rebuilding every window is heavy."""
+        filled when it opens). Every third round (unless alone: --only): rebuilding every window is heavy."""
         self.switches += 1
-        if self.switches % 3:
+        if self.switches % self.switch_every:
             return False
-        target = WORKSPACES[(self.switches // 3) % len(WORKSPACES)]
+        target = WORKSPACES[(self.switches // self.switch_every) % len(WORKSPACES)]
         for bar in by_class("QMenuBar"):
             assert isinstance(bar, QMenuBar)
             title = next((a for a in bar.actions() if a.text().replace("&", "") == "Workspace"), None)
