@@ -387,13 +387,11 @@ class VideoTile(QWidget):
         p.drawText(
             QRectF(8, 0, name_w, bar_h), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name
         )
-        if self.camera_id and bad:
-            self._paint_status(p, rect, bar_h)
-        if self._hover and self.image is not None and self.show_fps:
-            age = max(0.0, time.time() - self.captured)
-            text = f"{_age_text(age)} · {self.fps:.0f} fps · {self.latency_p50() * 1000:.0f} ms"
-            tw = fm.horizontalAdvance(text) + 12
-            box = QRectF(rect.width() - tw - 4, bar_h + 2, tw, fm.height() + 4)
+        boxes = self.overlay_boxes(fm)
+        if "status" in boxes:
+            self._paint_status(p, rect, boxes["status"])
+        if "hover" in boxes:
+            box, text = boxes["hover"], self._hover_text()
             p.fillRect(box, QColor(0, 0, 0, 170))
             p.setPen(QColor("#e6edf3"))
             p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
@@ -414,15 +412,8 @@ class VideoTile(QWidget):
                 text += f"\nlast picture {_age_text(max(0.0, time.time() - self.captured))} ago"
             p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
             p.setFont(self._font)
-        if self.show_stats and self.camera_id:
-            lines = [
-                f"{self.profile or '—'}  {self.image.width() if self.image else 0}x{self.image.height() if self.image else 0}",
-                f"{self.fps:.1f} fps   latency p50 {self.latency_p50() * 1000:.0f} ms",
-                f"frames {self.frames}   missed {self.missed}",
-            ]
-            box = QRectF(
-                6, bar_h + 4, fm.horizontalAdvance(max(lines, key=len)) + 12, len(lines) * fm.height() + 8
-            )
+        if "stats" in boxes:
+            box, lines = boxes["stats"], self._stats_lines()
             p.fillRect(box, QColor(0, 0, 0, 170))
             p.setPen(QColor("#e6edf3"))
             for i, line in enumerate(lines):
@@ -442,17 +433,56 @@ class VideoTile(QWidget):
             p.drawRect(rect.adjusted(1.5, 1.5, -1.5, -1.5))
         p.end()
 
-    def _paint_status(self, p: QPainter, rect: QRectF, bar_h: float) -> None:
+    def _status_text(self, fm: QFontMetrics) -> str:
+        label = STATUS_LABELS.get(self.status, self.status.upper())
+        text = f"{label} — {self.status_reason}" if self.status_reason else label
+        room = int(self.width() - fm.height() - 30)
+        return (
+            text if fm.horizontalAdvance(text) <= room else label
+        )  # a small tile: the word; the reason is on hover
+
+    def _hover_text(self) -> str:
+        age = max(0.0, time.time() - self.captured)
+        return f"{_age_text(age)} · {self.fps:.0f} fps · {self.latency_p50() * 1000:.0f} ms"
+
+    def _stats_lines(self) -> list[str]:
+        size = f"{self.image.width()}x{self.image.height()}" if self.image else "0x0"
+        return [
+            f"{self.profile or '—'}  {size}",
+            f"{self.fps:.1f} fps   latency p50 {self.latency_p50() * 1000:.0f} ms",
+            f"frames {self.frames}   missed {self.missed}",
+        ]
+
+    def overlay_boxes(self, fm: QFontMetrics | None = None) -> dict[str, QRectF]:
+        """Where the overlays under the name bar go, those shown now: the camera's status (left),
+        the hover line (age, fps, latency; right) and the statistics (left). Each starts below the
+        status label, never over it: a FAULT must stay readable while the pointer is on its tile."""
+        fm = fm or QFontMetrics(self._font)
+        bar_h = self.bar_height()
+        boxes: dict[str, QRectF] = {}
+        top = bar_h + 2
+        if self.camera_id and self.status not in ("", "ok"):
+            text = self._status_text(fm)
+            boxes["status"] = QRectF(4, top, fm.horizontalAdvance(text) + fm.height() + 18, fm.height() + 6)
+            top = boxes["status"].bottom() + 2
+        if self.show_stats and self.camera_id:
+            lines = self._stats_lines()
+            width = fm.horizontalAdvance(max(lines, key=len)) + 12
+            boxes["stats"] = QRectF(6, top + 2, width, len(lines) * fm.height() + 8)
+        if self._hover and self.image is not None and self.show_fps:
+            tw = fm.horizontalAdvance(self._hover_text()) + 12
+            hover = QRectF(self.width() - tw - 4, top, tw, fm.height() + 4)
+            if "stats" in boxes and hover.intersects(boxes["stats"]):  # a narrow tile: under them
+                hover.moveTop(boxes["stats"].bottom() + 2)
+            boxes["hover"] = hover
+        return boxes
+
+    def _paint_status(self, p: QPainter, rect: QRectF, box: QRectF) -> None:
         """The camera's own state under the name bar: a square in its colour, the word and the
         reason (colour always comes with a word, docs/ux.md), and a frame in that colour."""
         color = QColor(STATUS_COLORS.get(self.status, "#8b949e"))
-        label = STATUS_LABELS.get(self.status, self.status.upper())
-        text = f"{label} — {self.status_reason}" if self.status_reason else label
         fm = p.fontMetrics()
-        room = int(rect.width() - fm.height() - 30)
-        if fm.horizontalAdvance(text) > room:  # a small tile: the word; the reason is on hover
-            text = label
-        box = QRectF(4, bar_h + 2, fm.horizontalAdvance(text) + fm.height() + 18, fm.height() + 6)
+        text = self._status_text(fm)
         p.fillRect(box, QColor(0, 0, 0, 200))
         sq = fm.height() * 0.6
         p.fillRect(QRectF(box.x() + 6, box.center().y() - sq / 2, sq, sq), color)
