@@ -108,20 +108,8 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
     # ---- apply -----------------------------------------------------------------------------------
 
     def apply(self, ws: Workspace) -> None:
-        """Make the console look like `ws`: windows on their screens, docks, panel contents, presentations.
-
-        A window whose role (and primacy) the new workspace has again is kept, emptied, rather than
-        made anew: a map moved into a new top-level window cost its QtWebEngine renderer ~125 KB
-        for good, each time (docs/soak.md), and the map is in the primary window of every layout."""
-        specs = sorted(ws.windows, key=lambda w: role_index(w.place.role)) or [
-            Window(Placement("console-left"), None)
-        ]
-        keep = {
-            window
-            for i, spec in enumerate(specs)
-            if (window := self.windows.get(spec.place.role)) is not None and window.primary == (i == 0)
-        }
-        self._teardown_windows(keep)
+        """Make the console look like `ws`: windows on their screens, docks, panel contents, presentations."""
+        self._teardown_windows()
         self.name = ws.name
         self.hidden.clear()
         self.known = {s.role: s.name for s in ws.screens if s.name}
@@ -158,10 +146,11 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
                 self.known[role] = name
         self.known = {r: n for r, n in self.known.items() if n}
 
-        # A workspace of presentations only still needs a console somewhere (specs has one then).
-        kept = {w.role: w for w in keep}
-        for i, spec in enumerate(specs):
-            self._build_window(spec, primary=i == 0, window=kept.get(spec.place.role))
+        windows = sorted(ws.windows, key=lambda w: role_index(w.place.role))
+        for i, spec in enumerate(windows):
+            self._build_window(spec, primary=i == 0)
+        if not self.windows:  # a workspace of presentations only still needs a console somewhere
+            self._build_window(Window(Placement("console-left"), None), primary=True)
         primary = next(w for w in self.windows.values() if w.primary)
         self.console.session.set_seat(primary.role)  # the audit trail names the seat (app/auth.py)
         self.presentations = {s.role: s.presentation for s in ws.screens if s.presentation}
@@ -170,18 +159,12 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
             self.panels[pid].set_shown(dock.isVisible())
         self.sig_changed.emit()
 
-    def _teardown_windows(self, keep: set[ScreenWindow] | frozenset[ScreenWindow] = frozenset()) -> None:
-        """Every window emptied of its docks; those not in `keep` closed and deleted."""
+    def _teardown_windows(self) -> None:
         for role in list(self.presentation_windows):
             self._close_presentation_window(role)
         for window in self.windows.values():
             for dock in docking.dock_widgets(window.docks):
                 window.docks.removeDockWidget(dock)
-            if window in keep:
-                for fc in list(window.docks.floatingWidgets()):  # empty now: the panels left them
-                    fc.hide()
-                    fc.deleteLater()
-                continue
             window.closing = True
             window.close()
             window.deleteLater()
@@ -190,15 +173,13 @@ class WorkspaceManager(Saving, PanelDocks, PresentationMode, QObject):
         self.folded.clear()
         self.by_hand.clear()
 
-    def _build_window(self, spec: Window, primary: bool, window: ScreenWindow | None = None) -> ScreenWindow:
-        """`spec`'s window, with its docks: `window` (kept from the last workspace, empty) or a new one."""
+    def _build_window(self, spec: Window, primary: bool) -> ScreenWindow:
         role = spec.place.role
-        if window is None:
-            window = ScreenWindow(self.console, role, primary)
-            window.sig_close_requested.connect(lambda r=role: self._on_close_requested(r))
-            window.docks.floatingWidgetCreated.connect(lambda fc, r=role: self._track_floating(fc, r))
-            install_menus(self, window)
+        window = ScreenWindow(self.console, role, primary)
+        window.sig_close_requested.connect(lambda r=role: self._on_close_requested(r))
+        window.docks.floatingWidgetCreated.connect(lambda fc, r=role: self._track_floating(fc, r))
         self.windows[role] = window
+        install_menus(self, window)
         mgr = window.docks
 
         def dock(pid: str) -> ads.CDockWidget:

@@ -113,9 +113,7 @@ class ManagerState:
     def _place_presentations(self) -> None:  # presentation
         raise NotImplementedError
 
-    def _build_window(
-        self, spec: Window, primary: bool, window: ScreenWindow | None = None
-    ) -> ScreenWindow:  # manager
+    def _build_window(self, spec: Window, primary: bool) -> ScreenWindow:  # manager
         raise NotImplementedError
 
     def capture(self, name: str | None = None) -> Workspace:  # saving

@@ -157,38 +157,6 @@ def test_workspace_menu_saves_opens_and_resets(console, qtbot, tmp_path):
     assert json.loads(last.read_text())["name"] == "Day shift"
 
 
-def test_switching_workspaces_keeps_the_window_the_map_is_in(console, qtbot):
-    """A window whose role the next workspace has again is emptied and kept, not made anew: the map
-    moved into a new top-level window each switch, and its renderer kept ~125 KB each time."""
-    manager, window, view = console.manager, console.window, console.map
-    qtbot.waitUntil(lambda: view.ready, timeout=20000)
-    renderer = view.page.renderProcessPid()
-    loads: list[bool] = []
-    view.web.loadFinished.connect(loads.append)
-    detail = manager.docks["detail"]
-    detail.setFloating()  # a panel the operator dragged out of this window
-    floating = detail.floatingDockContainer()
-    qtbot.waitUntil(lambda: floating in manager.homes and floating.isVisible(), timeout=5000)
-    for name in (OPERATOR_2, LAPTOP, SUPERVISOR_3, LAPTOP):
-        action(menu(console, "Workspace"), name).trigger()
-        assert manager.name == name
-        assert manager.windows["console-left"] is window, name
-        assert view.window() is window, name
-        qtbot.waitUntil(view.isVisible, timeout=5000)
-        assert manager.window_of("mosaic-1") is not None, name
-    assert [a.text().replace("&", "") for a in window.menus.actions()] == [
-        "Workspace",
-        "Screens",
-        "Panels",
-        "Help",
-    ]
-    assert not window.docks.floatingWidgets() or not any(
-        f.isVisible() for f in window.docks.floatingWidgets()
-    )
-    assert panel_ids(manager.capture().windows[0].docks) == panel_ids(PROVIDED[LAPTOP]().windows[0].docks)
-    assert loads == [] and view.page.renderProcessPid() == renderer, "the page was not loaded again"
-
-
 def test_presentation_mode_from_the_screens_menu_and_escape(console, qtbot):
     m = menu(console, "Screens")
     (screen_menu,) = [a.menu() for a in m.actions() if a.menu()]
