@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -21,6 +22,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.soak_probe import Probe
 
 _latest: dict = {}  # the last Qt figures, written on the GUI thread, read by the probe's thread
+
+
+def resize_counter() -> Callable[[], int]:
+    """Counts the resizes of every web view (the map's): each one costs QtWebEngine's renderer
+    memory it keeps, for each canvas the page draws at the new size (docs/soak.md). The returned
+    function, called on the GUI thread, watches web views made since and says the count so far."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWebEngineWidgets import QWebEngineView
+    from PySide6.QtWidgets import QApplication
+
+    class Counter(QObject):
+        count = 0
+
+        def eventFilter(self, _obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Resize:
+                self.count += 1
+            return False
+
+    counter = Counter()
+    watched: set[int] = set()
+
+    def watch() -> int:
+        for w in QApplication.allWidgets():
+            if isinstance(w, QWebEngineView) and id(w) not in watched:
+                watched.add(id(w))
+                w.installEventFilter(counter)
+        return counter.count
+
+    return watch
 
 
 def qt_figures() -> dict:
@@ -58,8 +88,11 @@ def _on_gui_thread(probe: Probe | None) -> None:
     if os.environ.get("VIGIE_SOAK_OPERATOR", "1") == "1":
         operator.start()
 
+    web_resizes = resize_counter()
+
     def refresh() -> None:
         _latest.update(qt_figures())
+        _latest["web_resizes"] = web_resizes()
         _latest.update(operator.counts())
 
     # The probe samples here, on the GUI thread, not on a thread of its own: gc.get_objects()
