@@ -25,9 +25,10 @@ _latest: dict = {}  # the last Qt figures, written on the GUI thread, read by th
 
 
 def resize_counter() -> Callable[[], int]:
-    """Counts the resizes of every web view (the map's): each one costs QtWebEngine's renderer
-    memory it keeps, for each canvas the page draws at the new size (docs/soak.md). The returned
-    function, called on the GUI thread, watches web views made since and says the count so far."""
+    """Counts the resizes of every web view (the map's): each one has the page redraw its canvases
+    at the new size, garbage the renderer holds until the page's next gc (docs/soak.md), so the
+    renderer's figures can be read against them. The returned function, called on the GUI thread,
+    watches web views made since and says the count so far."""
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWebEngineWidgets import QWebEngineView
     from PySide6.QtWidgets import QApplication
