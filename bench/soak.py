@@ -253,6 +253,7 @@ class Soak:
             ("XDG_CONFIG_HOME", "config"),
             ("XDG_DATA_HOME", "data"),
             ("XDG_CACHE_HOME", "cache"),
+            ("XDG_STATE_HOME", "state"),  # the console's log, and the stacks of a crash (app/logfile.py)
         ):
             (home / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
             env[var] = str(home / sub)
