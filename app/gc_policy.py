@@ -68,7 +68,6 @@ class GuiThreadCollector(QObject):
         self.full_every_s, self.clock = full_every_s, clock
         self.collections = [0, 0, 0]
         self.last_full = clock()
-        self.full_ms = 0.0  # how long the last full collection held the GUI thread (the soak reads it)
         self.freezer: SnapshotFreezer | None = None  # install()'s, when the policy is installed
         self._timer = QTimer(self, interval=CHECK_MS)
         self._timer.timeout.connect(self.check)
@@ -94,7 +93,6 @@ class GuiThreadCollector(QObject):
         self.collections[gen] += 1
         if gen == 2:
             self.last_full = self.clock()
-            self.full_ms = (self.last_full - now) * 1000
 
     def stop(self) -> None:
         """Back to automatic collection (tests, and a process that ends its GUI)."""
