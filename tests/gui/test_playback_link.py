@@ -26,11 +26,12 @@ def test_a_closed_play_stream_ends_with_ok_and_a_reopened_key_plays_only_the_new
         # The same key plays another camera: the first call ends, the new one plays.
         second: list[float] = []
         client.open("tile-0", "file-2", t0 + 2.0, lambda jpeg, captured, control: second.append(captured))
+        at_close = len(first)
         qtbot.waitUntil(lambda: old.outcome != "", timeout=10000)
         assert old.outcome == "ended", "ended by the backend after the half-close, not cancelled"
-        shown_after_close = len(first)
         qtbot.waitUntil(lambda: len(second) >= 5, timeout=20000)
-        assert len(first) == shown_after_close, "a closed stream's pictures never reach its sink"
+        # At most the one picture being handed over when the key was reopened.
+        assert len(first) - at_close <= 1, "a closed stream's pictures do not reach its sink"
 
         new = client.player("tile-0")
         assert new is not None and new is not old
