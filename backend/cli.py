@@ -45,6 +45,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--history", type=int, default=200_000, help="asset changes kept for clients to resume from"
     )
     p.add_argument(
+        "--alarm-history",
+        type=int,
+        default=100_000,
+        help="alarm changes kept (in memory and on disk) for clients to resume from, ~1.2 KB each",
+    )
+    p.add_argument(
         "--change-rate", type=float, default=0.0, help="extra asset changes per second (benchmarks)"
     )
     p.add_argument(
@@ -395,6 +401,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--dispatch-speedup must be between 0.1 and 1000")
     if args.history < 1:
         p.error("--history must be at least 1")
+    if not 1 <= args.alarm_history <= 10_000_000:
+        p.error("--alarm-history must be between 1 and 10000000")
     if args.change_rate < 0:
         p.error("--change-rate must not be negative")
     if args.alarm_rate < 0:
@@ -679,6 +687,7 @@ async def serve(
     backend = Backend(
         network,
         history=args.history,
+        alarm_history=args.alarm_history,
         heartbeat_s=args.heartbeat,
         data_dir=args.data_dir,
         db_url=args.db,

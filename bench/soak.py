@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " bounded ring that fills in minutes at these rates and counts as growth until then)",
     )
     p.add_argument(
+        "--alarm-history",
+        type=int,
+        default=2000,
+        help="backend --alarm-history (default 2,000: the backend's own 100,000 would fill for days at"
+        " these rates, reloaded from disk at each restart, and count as growth until then)",
+    )
+    p.add_argument(
         "--speedup",
         type=float,
         default=12.0,
@@ -293,6 +300,7 @@ class Soak:
         ]
         if self.args.history is not None:
             argv += ["--history", str(self.args.history)]
+        argv += ["--alarm-history", str(self.args.alarm_history)]
         env = self.base_env()
         env["VIGIE_SOAK_STATS"] = str(self.out / "backend-stats.jsonl")
         self.trace(env, "backend")

@@ -41,6 +41,7 @@ from vigie.backend.domain.alarms import Alarm, AlarmEngine, AlarmState
 from vigie.backend.domain.assets import Kind
 from vigie.backend.store import journal_query
 from vigie.backend.store.files import claim_db
+from vigie.backend.store.sharing import ValuePool
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,15 @@ def alarm_to_json(a: Alarm) -> str:
     return json.dumps(d, separators=(",", ":"))
 
 
-def alarm_from_json(text: str) -> Alarm:
+def alarm_from_json(text: str, pool: ValuePool | None = None) -> Alarm:
+    """One alarm; with a `pool`, its strings and times are shared with the rows decoded before."""
     d = json.loads(text)
     d["asset_kind"] = Kind(d["asset_kind"])
     d["state"] = AlarmState(d["state"])
     d["camera_ids"] = tuple(d["camera_ids"])
+    if pool is not None:
+        pool.fields(d)
+        d["camera_ids"] = pool.share(tuple(pool.share(c) for c in d["camera_ids"]))
     d["recent"] = tuple(d["recent"])
     return Alarm(**d)
 
@@ -142,7 +147,8 @@ class AlarmDB:
             rows = self.conn.execute(
                 "SELECT data FROM alarm_log WHERE sequence > ? ORDER BY sequence", (sequence - history,)
             ).fetchall()
-            tail = [alarm_from_json(r[0]) for r in rows]
+            pool = ValuePool()  # the versions of one alarm share their strings (backend/store/sharing.py)
+            tail = [alarm_from_json(r[0], pool) for r in rows]
         self._put_meta({"epoch": epoch, "sequence": str(sequence), "next_id": str(next_id), "clean": "0"})
         return Loaded(epoch, sequence, next_id, opened, tail)
 

@@ -46,6 +46,7 @@ from vigie.backend.domain.incidents import (
 from vigie.backend.domain.units import Capability, Unit, UnitStatus
 from vigie.backend.store import journal_query
 from vigie.backend.store.files import claim_db
+from vigie.backend.store.sharing import ValuePool
 from vigie.backend.store.sql import Database, PostgresConn, SqlConn, SqliteConn
 
 log = logging.getLogger(__name__)
@@ -122,13 +123,21 @@ def incident_to_json(i: Incident) -> str:
     return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
 
 
-def incident_from_json(text: str) -> Incident:
+def incident_from_json(text: str, pool: ValuePool | None = None) -> Incident:
+    """One incident; with a `pool`, its strings, steps, entries and routes are shared with the
+    versions decoded before (a reloaded log holds one version per change)."""
     d = json.loads(text)
     d["status"] = IncidentStatus(d["status"])
     d["steps"] = tuple(Step(**s) for s in d["steps"])
     d["timeline"] = tuple(Entry(t, u, EntryKind(k), x, uid, us) for t, u, k, x, uid, us in d["timeline"])
     for k in ("alarm_ids", "asset_ids", "camera_ids", "unit_ids", "units_ever"):
         d[k] = tuple(d[k])
+    if pool is not None:
+        pool.fields(d)
+        d["steps"] = tuple(pool.share(s) for s in d["steps"])
+        d["timeline"] = tuple(pool.share(e) for e in d["timeline"])
+        for k in ("alarm_ids", "asset_ids", "camera_ids", "unit_ids", "units_ever"):
+            d[k] = pool.share(tuple(pool.share(x) for x in d[k]))
     d["routes"] = tuple(  # absent in rows written before routes were kept
         UnitRoute(
             r["unit_id"],
@@ -139,6 +148,8 @@ def incident_from_json(text: str) -> Incident:
         )
         for r in d.get("routes", ())
     )
+    if pool is not None:
+        d["routes"] = tuple(pool.share(r) for r in d["routes"])
     return Incident(**d)
 
 
@@ -149,8 +160,10 @@ def unit_to_json(u: Unit) -> str:
     return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
 
 
-def unit_from_json(text: str) -> Unit:
+def unit_from_json(text: str, pool: ValuePool | None = None) -> Unit:
     d = json.loads(text)
+    if pool is not None:
+        pool.fields(d)
     d["status"] = UnitStatus(d["status"])
     d["capabilities"] = tuple(Capability(c) for c in d["capabilities"])
     return Unit(**d)
@@ -267,14 +280,15 @@ class _DB:
         inc_log: list[Incident] = []
         unit_log: list[Unit] = []
         if not crashed:
+            pool = ValuePool()  # one change's version shares what the others have (backend/store/sharing.py)
             inc_log = [
-                incident_from_json(r[0])
+                incident_from_json(r[0], pool)
                 for r in c.execute(
                     "SELECT data FROM incident_log WHERE sequence > ? ORDER BY sequence", (inc_seq - history,)
                 )
             ]
             unit_log = [
-                unit_from_json(r[0])
+                unit_from_json(r[0], pool)
                 for r in c.execute(
                     "SELECT data FROM unit_log WHERE sequence > ? ORDER BY sequence", (unit_seq - history,)
                 )
