@@ -28,12 +28,24 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.soak_devtools import page_memory  # noqa: E402
-from bench.soak_tools import roles, slope_after, smaps_split, top_growers, tree_stats, write_csv  # noqa: E402
+from bench.soak_tools import (  # noqa: E402
+    life_means,
+    linear_fit,
+    roles,
+    slope_after,
+    smaps_split,
+    top_growers,
+    tree_stats,
+    write_csv,
+)
 
 READY = "VIGIE_BACKEND_LISTENING"
 WORKSPACE = "Operator 2 screens"  # map, alarms, assets, detail with its telemetry chart, a 3x3 mosaic
 USER = "supervisor"  # may push to walls; the backend's --demo-users password is the name
 MB = 1024 * 1024
+LIFE = "backend.life"  # the number of the backend's restarts before the sample
+LIFE_SETTLE_S = 60.0  # a restarted backend's rings and pools fill within its first minute
+LIFE_FIGURES = ("backend.rss_mb", "backend.malloc_used_mb", "backend.py_blocks", "backend.gc_objects")
 STOP_TIMEOUT_S = 30.0  # a backend or console that takes longer on SIGTERM is killed, and it is a failure
 
 
@@ -369,6 +381,8 @@ class Soak:
     def sample(self) -> dict:
         t = time.monotonic() - self.t0
         row: dict = {"t": round(t, 1)}
+        if self.backend is not None:
+            row[LIFE] = self.restarts  # which of the backend's lives this sample saw
         total = 0
         for who, proc in (("console", self.console), ("backend", self.backend)):
             if proc is None:
@@ -488,15 +502,17 @@ class Soak:
             f"\nsoak: {len(self.rows)} samples over {a.minutes:g} min, warm-up {a.warmup:.0f} s, "
             f"{self.restarts} backend restarts, speed-up {a.speedup:g} (simulated h per real h)"
         )
-        print(f"{'figure':<44}{'last':>10}{'/real h':>12}{'/sim h':>12}")
+        print(f"{'figure':<44}{'last':>10}{'/real h':>12}{'/sim h':>12}{'± se':>9}")
         for c in cols:
             fit = slope_after(self.rows, c, a.warmup)
-            if fit is None:
+            if fit is None or c == LIFE:
                 continue
             last = next((r[c] for r in reversed(self.rows) if c in r), 0)
             per_h = fit.slope * 3600
-            print(f"{c:<44}{last:>10.1f}{per_h:>12.2f}{per_h / a.speedup:>12.2f}")
+            sim = a.speedup
+            print(f"{c:<44}{last:>10.1f}{per_h:>12.2f}{per_h / sim:>12.2f}{fit.se * 3600 / sim:>9.2f}")
         print("(rss/heap figures in MB; fds, threads, objects in counts)")
+        self.report_lives()
         for who in ("console", "backend"):
             recs = self.probe_records[who]
             pid_last = recs[-1].get("pid") if recs else None
@@ -533,6 +549,22 @@ class Soak:
             print(
                 f"DevTools samples failed {len(self.devtools_errors)} times (last: {self.devtools_errors[-1]})"
             )
+
+    def report_lives(self) -> None:
+        """The backend's figures life by life: the mean of each life after its first LIFE_SETTLE_S,
+        and the slope through those means (docs/soak.md, "Reading it")."""
+        a = self.args
+        for c in LIFE_FIGURES:
+            means = life_means(self.rows, c, LIFE, a.warmup, LIFE_SETTLE_S)
+            if len(means) < 2:
+                continue
+            line = " ".join(f"{m:.1f}" if m < 1000 else f"{m:.0f}" for _, m, _ in means)
+            fit = linear_fit([t for t, _, _ in means], [m for _, m, _ in means])
+            trend = ""
+            if fit is not None:
+                per_h = fit.slope * 3600
+                trend = f"; slope {per_h:+.2f} /real h, {per_h / a.speedup:+.2f} ± {fit.se * 3600 / a.speedup:.2f} /sim h"
+            print(f"{c} by backend life (after each life's first {LIFE_SETTLE_S:.0f} s): {line}{trend}")
 
     def write(self) -> None:
         write_csv(self.out / "soak.csv", self.rows)

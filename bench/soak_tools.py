@@ -5,6 +5,7 @@ turns samples into a slope, and the CSV of a run. No Qt, no gRPC: unit-tested on
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -152,6 +153,7 @@ class Fit:
     slope: float  # units per second
     intercept: float
     n: int
+    se: float = 0.0  # the slope's standard error (0 with 3 points on a line)
 
 
 def linear_fit(ts: Sequence[float], ys: Sequence[float]) -> Fit | None:
@@ -164,7 +166,9 @@ def linear_fit(ts: Sequence[float], ys: Sequence[float]) -> Fit | None:
     if var == 0:
         return None
     slope = sum((t - mt) * (y - my) for t, y in zip(ts, ys, strict=True)) / var
-    return Fit(slope, my - slope * mt, n)
+    intercept = my - slope * mt
+    residuals = sum((y - intercept - slope * t) ** 2 for t, y in zip(ts, ys, strict=True))
+    return Fit(slope, intercept, n, math.sqrt(residuals / (n - 2) / var))
 
 
 def slope_after(rows: Iterable[dict[str, float | str]], column: str, warmup_s: float) -> Fit | None:
@@ -177,6 +181,28 @@ def slope_after(rows: Iterable[dict[str, float | str]], column: str, warmup_s: f
             ts.append(float(t))
             ys.append(float(y))
     return linear_fit(ts, ys)
+
+
+def life_means(
+    rows: Iterable[dict[str, float | str]], column: str, life_column: str, warmup_s: float, settle_s: float
+) -> list[tuple[float, float, int]]:
+    """(mid time, mean, samples) of `column` in each life of a restarted process (`life_column`
+    numbers them), leaving out each life's first `settle_s` and the run's warm-up. A restarted
+    backend saw-tooths: it starts small and fills its rings again, so a fit through every sample
+    weighs where the restarts fell; a fit through the lives' means asks whether each life sits
+    higher than the one before."""
+    lives: dict[float, list[tuple[float, float]]] = {}
+    for r in rows:
+        t, y, life = r.get("t"), r.get(column), r.get(life_column)
+        if isinstance(t, (int, float)) and isinstance(y, (int, float)) and isinstance(life, (int, float)):
+            lives.setdefault(float(life), []).append((float(t), float(y)))
+    out = []
+    for samples in lives.values():
+        born = samples[0][0]
+        kept = [(t, y) for t, y in samples if t - born >= settle_s and t >= warmup_s]
+        if kept:
+            out.append(((kept[0][0] + kept[-1][0]) / 2, sum(y for _, y in kept) / len(kept), len(kept)))
+    return out
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, float | str]]) -> list[str]:

@@ -14,6 +14,7 @@ import pytest
 from bench.soak_tools import (
     ProcStats,
     label,
+    life_means,
     linear_fit,
     read_csv,
     roles,
@@ -45,6 +46,33 @@ def test_linear_fit_of_symmetric_noise_is_the_trend() -> None:
     assert fit.intercept == pytest.approx(3.0)
     assert linear_fit([0.0, 1.0], [1.0, 2.0]) is None  # too few points
     assert linear_fit([2.0, 2.0, 2.0], [1.0, 2.0, 3.0]) is None  # no spread in time
+
+
+def test_the_slope_s_standard_error_grows_with_the_scatter() -> None:
+    ts = [0.0, 1.0, 2.0, 3.0]
+    assert linear_fit(ts, [1.0, 2.0, 3.0, 4.0]).se == pytest.approx(0.0)  # type: ignore[union-attr]
+    # Residuals +1, -1, -1, +1 (above): s^2 = 4 / (4 - 2) = 2, sum (t - mean t)^2 = 5, se = sqrt(2/5).
+    fit = linear_fit(ts, [3.0 + 1, 2.5 - 1, 2.0 - 1, 1.5 + 1])
+    assert fit is not None and fit.se == pytest.approx((2 / 5) ** 0.5)
+
+
+def test_life_means_average_each_life_after_it_settles() -> None:
+    # Two lives of a restarted process, each starting small and filling up within 20 s.
+    rows: list[dict[str, float | str]] = [
+        {"t": 0.0, "life": 0, "rss": 50.0},  # the run's warm-up
+        {"t": 10.0, "life": 0, "rss": 90.0},
+        {"t": 40.0, "life": 0, "rss": 100.0},
+        {"t": 50.0, "life": 0, "rss": 102.0},
+        {"t": 60.0, "life": 1, "rss": 20.0},  # restarted: settling
+        {"t": 70.0, "life": 1, "rss": 80.0},
+        {"t": 80.0, "life": 1, "rss": 110.0},
+        {"t": 90.0},  # no backend in this sample
+        {"t": 100.0, "life": 1, "rss": 112.0},
+    ]
+    assert life_means(rows, "rss", "life", warmup_s=30.0, settle_s=20.0) == [
+        (45.0, 101.0, 2),
+        (90.0, 111.0, 2),
+    ]
 
 
 def test_slope_after_leaves_out_the_warm_up_and_missing_figures() -> None:
