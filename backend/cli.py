@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--alarm-history",
         type=int,
         default=100_000,
-        help="alarm changes kept (in memory and on disk) for clients to resume from, ~1.2 KB each",
+        help="alarm changes kept (in memory and on disk) for clients to resume from (~0.65 KB each)",
     )
     p.add_argument(
         "--change-rate", type=float, default=0.0, help="extra asset changes per second (benchmarks)"
