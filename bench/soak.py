@@ -58,7 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--warmup",
         type=float,
         default=None,
-        help="seconds left out of the fits (default: a fifth, at most 5 min)",
+        help="seconds left out of the fits (default: a third, at most 10 min: the renderer and the"
+        " console settle in ~10 min, docs/soak.md)",
     )
     p.add_argument(
         "--restart-every",
@@ -131,8 +132,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.restart_every = 90.0
     if args.restart_every is None:  # at least two restarts in a run, at most one every 5 min
         args.restart_every = min(300.0, max(45.0, args.minutes * 60 / 3))
-    if args.warmup is None:
-        args.warmup = min(300.0, args.minutes * 60 / 5)
+    if args.warmup is None:  # the map renderer's and the console's levels settle in ~10 minutes
+        args.warmup = min(600.0, args.minutes * 60 / 3)
     if args.minutes <= 0 or args.interval <= 0:
         p.error("--minutes and --interval must be positive")
     if args.warmup + 3 * args.interval > args.minutes * 60:
