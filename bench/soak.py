@@ -86,8 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--alarm-history",
         type=int,
         default=2000,
-        help="backend --alarm-history (default 2,000: the backend's own 100,000 would fill for days at"
-        " these rates, reloaded from disk at each restart, and count as growth until then)",
+        help="backend --alarm-history (default 2,000: the backend's own 100,000 would take more than ten"
+        " real hours to fill at these rates, reloaded at each restart, and count as growth until then)",
     )
     p.add_argument(
         "--speedup",
